@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+import process from 'node:process';
+import readline from 'node:readline/promises';
+import meow from 'meow';
+import {findCommand, commands} from './commands/index.js';
+import type {Command, CommandContext} from './commands/command.js';
+import {nearest} from './config/config-loader.js';
+import {createDockerEngine} from './engine/docker-engine.js';
+import {createEnvironment} from './environment.js';
+import {exitCodes, isMoatError, usageError} from './errors.js';
+import {createRunService, type Reporter} from './runs/run-service.js';
+import {createRunStore} from './runs/run-store.js';
+
+const globalFlags = {
+	verbose: {type: 'boolean', shortFlag: 'v'},
+	help: {type: 'boolean', shortFlag: 'h'},
+	version: {type: 'boolean'},
+} as const;
+
+function mainHelp(): string {
+	const width = Math.max(...commands.map(command => [command.name, ...(command.aliases ?? [])].join(', ').length));
+	const list = commands
+		.map(command => `    ${[command.name, ...(command.aliases ?? [])].join(', ').padEnd(width)}  ${command.summary}`)
+		.join('\n');
+	return `
+  Run AI coding agents in sealed containers.
+
+  Usage
+    $ moat <command> [flags]
+
+  Commands
+${list}
+
+  Global flags
+    -v, --verbose   Debug output on stderr
+    -h, --help      Help for moat or a command
+        --version   Print the version
+
+  Run moat <command> --help for a command's flags.
+`;
+}
+
+/** Splits argv at the first `--`: what follows belongs to the container. */
+function splitArguments(argv: readonly string[]): {own: string[]; rest: string[]} {
+	const separator = argv.indexOf('--');
+	return separator === -1
+		? {own: [...argv], rest: []}
+		: {own: argv.slice(0, separator), rest: argv.slice(separator + 1)};
+}
+
+function parseCommandLine(command: Command, argv: string[]) {
+	const flags = {...globalFlags, ...command.flags};
+	const cli = meow(command.help, {
+		importMeta: import.meta,
+		argv,
+		flags,
+		allowUnknownFlags: true,
+		booleanDefault: undefined,
+		autoHelp: false,
+		autoVersion: false,
+	});
+
+	const known = new Set(Object.entries(flags).flatMap(([name, flag]) => [
+		name,
+		name.replaceAll(/[A-Z]/g, letter => `-${letter.toLowerCase()}`),
+		...('shortFlag' in flag && flag.shortFlag ? [flag.shortFlag] : []),
+	]));
+	for (const flag of Object.keys(cli.unnormalizedFlags)) {
+		if (!known.has(flag)) {
+			const dashed = flag.length === 1 ? `-${flag}` : `--${flag}`;
+			const suggestion = nearest(flag, [...known].filter(name => name.length > 1));
+			throw usageError(
+				`Unknown flag ${dashed} for moat ${command.name}.`,
+				suggestion ? `Did you mean --${suggestion}? See moat ${command.name} --help.` : `See moat ${command.name} --help.`,
+			);
+		}
+	}
+
+	for (const [name, definition] of Object.entries(command.flags)) {
+		const value = cli.flags[name];
+		if (definition.type === 'string' && (value === '' || (Array.isArray(value) && value.includes('')))) {
+			throw usageError(`--${name} needs a value.`, `See moat ${command.name} --help.`);
+		}
+	}
+
+	return cli;
+}
+
+async function main(argv: string[]): Promise<number> {
+	const environment = createEnvironment();
+	const {own, rest} = splitArguments(argv);
+	const verbose = own.includes('-v') || own.includes('--verbose');
+	const reporter: Reporter = {
+		info: message => process.stderr.write(`${message}\n`),
+		warn: message => process.stderr.write(`moat: warning: ${message}\n`),
+		debug: message => verbose && process.stderr.write(`moat: ${message}\n`),
+	};
+
+	try {
+		const [name, ...tail] = own;
+		if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name.startsWith('-') && !['--version'].includes(name) && !findCommand(name))) {
+			if (name !== undefined && !['--help', '-h', 'help', '-v', '--verbose'].includes(name)) {
+				throw usageError(`Unknown flag ${name}.`, 'See moat --help.');
+			}
+
+			process.stdout.write(mainHelp());
+			return exitCodes.success;
+		}
+
+		if (name === '--version') {
+			const {readFile} = await import('node:fs/promises');
+			const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
+			process.stdout.write(`${manifest.version}\n`);
+			return exitCodes.success;
+		}
+
+		const command = findCommand(name);
+		if (!command) {
+			const suggestion = nearest(name, commands.flatMap(candidate => [candidate.name, ...(candidate.aliases ?? [])]));
+			throw usageError(`Unknown command "${name}".`, suggestion ? `Did you mean moat ${suggestion}? See moat --help.` : 'See moat --help for the commands.');
+		}
+
+		const cli = parseCommandLine(command, tail);
+		if (cli.flags.help) {
+			process.stdout.write(command.help);
+			return exitCodes.success;
+		}
+
+		let services: Awaited<ReturnType<CommandContext['services']>> | undefined;
+		const interrupts = createInterruptQueue();
+		const context: CommandContext = {
+			input: cli.input,
+			rest,
+			flags: cli.flags,
+			environment,
+			stdout: process.stdout,
+			stderr: process.stderr,
+			stdinIsTTY: Boolean(process.stdin.isTTY),
+			cwd: process.cwd(),
+			reporter,
+			async services() {
+				if (!services) {
+					const engine = createDockerEngine(environment.variables);
+					const store = createRunStore(environment.moatHome);
+					services = {engine, store, runs: createRunService({engine, store, environment, reporter})};
+				}
+
+				return services;
+			},
+			nextInterrupt: interrupts.next,
+			async confirm(question) {
+				const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
+				try {
+					return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+				} finally {
+					prompt.close();
+				}
+			},
+		};
+
+		return await command.run(context);
+	} catch (error) {
+		if (isMoatError(error)) {
+			process.stderr.write(`moat: ${error.message}\n${error.hint}\n`);
+			if (verbose && error.cause) {
+				process.stderr.write(`${(error.cause as Error).stack ?? String(error.cause)}\n`);
+			}
+
+			return error.exitCode;
+		}
+
+		process.stderr.write(`moat: ${(error as Error).message ?? String(error)}\n`);
+		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
+		return exitCodes.failure;
+	}
+}
+
+/**
+ * Ctrl+C handling for commands that stream: once a command asks for
+ * interrupts, SIGINT no longer kills moat; each signal resolves the waiters.
+ * Before any command asks, SIGINT keeps its default (exit 130).
+ */
+function createInterruptQueue(): {next: () => Promise<void>} {
+	let waiters: Array<() => void> = [];
+	let installed = false;
+	return {
+		async next() {
+			if (!installed) {
+				installed = true;
+				process.on('SIGINT', () => {
+					const current = waiters;
+					waiters = [];
+					for (const wake of current) {
+						wake();
+					}
+				});
+			}
+
+			return new Promise<void>(resolve => {
+				waiters.push(resolve);
+			});
+		},
+	};
+}
+
+const code = await main(process.argv.slice(2));
+// Flush before exiting: on some platforms pipes are asynchronous, and
+// process.exit would cut the output short.
+await new Promise<void>(resolve => {
+	process.stdout.write('', () => {
+		resolve();
+	});
+});
+process.exit(code);

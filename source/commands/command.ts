@@ -1,0 +1,47 @@
+import type {Engine} from '../engine/engine.js';
+import type {MoatEnvironment} from '../environment.js';
+import type {Reporter, RunService} from '../runs/run-service.js';
+import type {RunStore} from '../runs/run-store.js';
+
+/** A writable text stream: process.stdout in the CLI, a buffer in tests. */
+export type Output = {write(text: string): unknown; isTTY?: boolean};
+
+/** Everything a command may use, built once by the composition root. */
+export type CommandContext = {
+	/** Positional arguments after the command name. */
+	input: string[];
+	/** Arguments after `--`. */
+	rest: string[];
+	flags: Record<string, unknown>;
+	environment: MoatEnvironment;
+	stdout: Output;
+	stderr: Output;
+	stdinIsTTY: boolean;
+	cwd: string;
+	reporter: Reporter;
+	/** Built on first use so commands that never touch Docker work without it. */
+	services(): Promise<{engine: Engine; store: RunStore; runs: RunService}>;
+	/** Resolves when the user interrupts (Ctrl+C); each call waits for the next one. */
+	nextInterrupt(): Promise<void>;
+	/** Asks a yes/no question on the terminal. */
+	confirm(question: string): Promise<boolean>;
+};
+
+export type FlagDefinition = {
+	type: 'string' | 'boolean' | 'number';
+	shortFlag?: string;
+	isMultiple?: boolean;
+	aliases?: string[];
+};
+
+export type Command = {
+	name: string;
+	aliases?: string[];
+	/** One line for the command list. */
+	summary: string;
+	/** Usage and flags, shown by `moat <command> --help`. */
+	help: string;
+	flags: Record<string, FlagDefinition>;
+	/** Returns the exit code. */
+	run(context: CommandContext): Promise<number>;
+};

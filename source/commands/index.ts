@@ -1,0 +1,22 @@
+import {cleanCommand} from './clean-command.js';
+import type {Command} from './command.js';
+import {listCommand} from './list-command.js';
+import {logsCommand} from './logs-command.js';
+import {runCommand} from './run-command.js';
+import {statusCommand} from './status-command.js';
+import {destroyCommand, stopCommand} from './stop-command.js';
+
+/** Every command, in the order `moat --help` lists them. */
+export const commands: readonly Command[] = [
+	runCommand,
+	listCommand,
+	logsCommand,
+	stopCommand,
+	destroyCommand,
+	statusCommand,
+	cleanCommand,
+];
+
+export function findCommand(name: string): Command | undefined {
+	return commands.find(command => command.name === name || command.aliases?.includes(name));
+}

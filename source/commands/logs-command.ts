@@ -1,0 +1,47 @@
+import {usageError} from '../errors.js';
+import type {Command} from './command.js';
+import {writeRecord} from './run-command.js';
+
+export const logsCommand: Command = {
+	name: 'logs',
+	summary: 'Show a run\'s output',
+	help: `
+  Usage
+    $ moat logs [run] [-n N] [-f]
+
+  Prints the output of a run (default: the newest run), stdout to stdout and
+  stderr to stderr. Output produced while no moat process was watching is
+  caught up from the engine first.
+
+  Flags
+    -n, --lines N   Only the last N lines
+    -f, --follow    Keep printing new output until the run ends (Ctrl+C stops following)
+`,
+	flags: {lines: {type: 'number', shortFlag: 'n'}, follow: {type: 'boolean', shortFlag: 'f'}},
+	async run(context) {
+		const lines = context.flags.lines as number | undefined;
+		if (lines !== undefined && (!Number.isInteger(lines) || lines < 0)) {
+			throw usageError(`-n ${String(lines)} is not a number of lines.`, 'Pass a whole number, as in moat logs -n 50.');
+		}
+
+		const {runs, store} = await context.services();
+		const run = await runs.find(context.input[0]);
+		const records = await store.readLogs(run.id);
+		for (const record of lines === undefined ? records : records.slice(Math.max(0, records.length - lines))) {
+			writeRecord(context, record);
+		}
+
+		if (context.flags.follow && run.containerId && (run.state === 'running' || run.state === 'created')) {
+			const stop = new AbortController();
+			void context.nextInterrupt().then(() => {
+				stop.abort();
+			});
+			await runs.follow(run, record => {
+				writeRecord(context, record);
+			}, stop.signal);
+			stop.abort();
+		}
+
+		return 0;
+	},
+};

@@ -1,0 +1,157 @@
+import {exitCodes, usageError} from '../errors.js';
+import type {LogRecord} from '../runs/run-store.js';
+import type {Command, CommandContext} from './command.js';
+
+export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
+	(record.stream === 'stderr' ? context.stderr : context.stdout).write(record.line + '\n');
+}
+
+/** Two Ctrl+C within this window stop the run instead of detaching (SPEC §5). */
+export const doubleInterruptMilliseconds = 500;
+
+export const runFlags = {
+	name: {type: 'string', shortFlag: 'n'},
+	env: {type: 'string', shortFlag: 'e', isMultiple: true},
+	grant: {type: 'string', shortFlag: 'g', isMultiple: true},
+	mount: {type: 'string', shortFlag: 'm', isMultiple: true},
+	detach: {type: 'boolean', shortFlag: 'd'},
+	interactive: {type: 'boolean', shortFlag: 'i'},
+	tty: {type: 'boolean', shortFlag: 't'},
+	rebuild: {type: 'boolean'},
+	keep: {type: 'boolean'},
+} as const;
+
+export const runCommand: Command = {
+	name: 'run',
+	summary: 'Run a command in a container for a workspace',
+	help: `
+  Usage
+    $ moat run [path] [flags] [-- command…]
+
+  Starts a run for the workspace at path (default: the current directory),
+  mounted at /workspace. The command after -- overrides command in agent.yaml.
+
+  Flags
+    -n, --name NAME        Name the run (default: agent.yaml name, else the folder name)
+    -e, --env K=V          Set an environment variable (repeatable)
+    -g, --grant G          Let the run use a grant (repeatable)
+    -m, --mount SRC:DST[:ro]  Mount a host path (repeatable)
+    -d, --detach           Start and print only the run id
+    -i, --interactive      Give the command a terminal and stdin (-i=false forces off)
+        --rebuild          Build the image even if one exists
+        --keep             Keep the stopped container for inspection
+
+  Attached, moat exits with the command's exit code. Ctrl+C detaches (the run
+  goes on); Ctrl+C twice within half a second stops it.
+
+  Examples
+    $ moat run -- npm test
+    $ moat run ./project -d -e NODE_ENV=test -- node server.js
+`,
+	flags: runFlags,
+	async run(context) {
+		const {flags} = context;
+		if (context.input.length > 1) {
+			throw usageError(
+				`moat run takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`,
+				'Put the command after --, as in moat run . -- echo hello.',
+			);
+		}
+
+		const interactive = flags.interactive as boolean | undefined;
+		if (interactive && !context.stdinIsTTY) {
+			throw usageError('Interactive mode (-i) needs a terminal, and stdin is not one.', 'Drop -i, or run moat from a terminal.');
+		}
+
+		if (interactive) {
+			throw usageError('Interactive runs are not available in this version yet.', 'Drop -i; the run then streams its output.');
+		}
+
+		const {runs} = await context.services();
+		const run = await runs.start({
+			workspace: context.input[0] ?? '.',
+			name: flags.name as string | undefined,
+			environment: (flags.env as string[] | undefined) ?? [],
+			grants: (flags.grant as string[] | undefined) ?? [],
+			mounts: (flags.mount as string[] | undefined) ?? [],
+			command: context.rest,
+			interactive,
+			rebuild: Boolean(flags.rebuild),
+			keep: Boolean(flags.keep),
+			cwd: context.cwd,
+		});
+
+		if (flags.detach) {
+			context.stdout.write(run.id + '\n');
+			return exitCodes.success;
+		}
+
+		return attachOutput(context, run.id);
+	},
+};
+
+/**
+ * Streams a run's output until it ends (returning its exit code) or the user
+ * detaches with Ctrl+C (0) or stops it with Ctrl+C twice (130).
+ */
+export async function attachOutput(context: CommandContext, runId: string): Promise<number> {
+	const {runs} = await context.services();
+	const detach = new AbortController();
+	// An object so TypeScript sees that the interrupt watcher changes it.
+	const result: {outcome: 'ended' | 'detached' | 'stopped'} = {outcome: 'ended'};
+
+	const watchInterrupts = async () => {
+		await context.nextInterrupt();
+		if (detach.signal.aborted) {
+			return;
+		}
+
+		context.stderr.write('\nmoat: detaching; press Ctrl+C again to stop the run\n');
+		const second = await Promise.race([
+			context.nextInterrupt().then(() => true),
+			new Promise<false>(resolve => {
+				setTimeout(resolve, doubleInterruptMilliseconds, false);
+			}),
+		]);
+		if (detach.signal.aborted) {
+			return;
+		}
+
+		result.outcome = second ? 'stopped' : 'detached';
+		detach.abort();
+	};
+
+	void watchInterrupts();
+	const run = await runs.find(runId);
+	let final = await runs.follow(run, record => {
+		writeRecord(context, record);
+	}, detach.signal);
+
+	if (!detach.signal.aborted) {
+		detach.abort();
+	}
+
+	if (result.outcome === 'detached') {
+		context.stderr.write(`moat: detached from ${run.id}; it keeps running. Follow it with moat logs -f ${run.id}, stop it with moat stop ${run.id}.\n`);
+		return exitCodes.success;
+	}
+
+	if (result.outcome === 'stopped') {
+		context.stderr.write(`moat: stopping ${run.id}…\n`);
+		await runs.stop(final);
+		return exitCodes.interrupted;
+	}
+
+	if (final.state === 'running' || final.state === 'created') {
+		// The output ended before the engine reported the exit: wait for it.
+		await runs.wait(final);
+		final = await runs.reconcile(await runs.find(run.id));
+	}
+
+	if (final.exitCode === null) {
+		context.stderr.write(`moat: ${final.error ?? `run ${run.id} ended without an exit code`}\n`);
+		return exitCodes.failure;
+	}
+
+	return final.exitCode;
+}

@@ -1,0 +1,73 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {isMoatError} from '../errors.js';
+import {imageLabels} from '../images/image-builder.js';
+import {formatBytes} from '../output/format.js';
+import {runStates} from '../runs/run-metadata.js';
+import type {Command} from './command.js';
+
+async function directorySize(directory: string): Promise<number> {
+	let total = 0;
+	let entries;
+	try {
+		entries = await fs.readdir(directory, {withFileTypes: true});
+	} catch {
+		return 0;
+	}
+
+	for (const entry of entries) {
+		const full = path.join(directory, entry.name);
+		// eslint-disable-next-line no-await-in-loop
+		total += entry.isDirectory() ? await directorySize(full) : (await fs.lstat(full).catch(() => ({size: 0}))).size;
+	}
+
+	return total;
+}
+
+export const statusCommand: Command = {
+	name: 'status',
+	summary: 'Show runs, images, disk usage and engine health',
+	help: `
+  Usage
+    $ moat status [--json]
+
+  Flags
+    --json   Print the same as JSON
+`,
+	flags: {json: {type: 'boolean'}},
+	async run(context) {
+		const {engine, runs} = await context.services();
+		const engineStatus = await engine
+			.info()
+			.then(info => ({reachable: true as const, address: engine.address, ...info}))
+			.catch((error: unknown) => ({reachable: false as const, address: engine.address, error: isMoatError(error) ? error.message : String(error)}));
+
+		const allRuns = engineStatus.reachable ? await runs.list() : [];
+		const counts = Object.fromEntries(runStates.map(state => [state, allRuns.filter(run => run.state === state).length]));
+		const images = engineStatus.reachable ? await engine.listImages({[imageLabels.managed]: 'true'}) : [];
+		const status = {
+			moatHome: context.environment.moatHome,
+			engine: engineStatus,
+			runs: {total: allRuns.length, ...counts},
+			images: images.map(image => ({id: image.id, tags: image.tags, sizeBytes: image.sizeBytes, base: image.labels[imageLabels.base] ?? null})),
+			disk: {
+				moatHomeBytes: await directorySize(context.environment.moatHome),
+				imagesBytes: images.reduce((sum, image) => sum + image.sizeBytes, 0),
+			},
+		};
+
+		if (context.flags.json) {
+			context.stdout.write(JSON.stringify(status, undefined, 2) + '\n');
+			return engineStatus.reachable ? 0 : 3;
+		}
+
+		const lines = [
+			`Engine    ${engineStatus.reachable ? `Docker ${engineStatus.serverVersion} (API ${engineStatus.apiVersion}) at ${engine.address}` : `unreachable at ${engine.address}`}`,
+			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
+			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
+			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}`,
+		];
+		context.stdout.write(lines.join('\n') + '\n');
+		return engineStatus.reachable ? 0 : 3;
+	},
+};

@@ -1,0 +1,92 @@
+import {z} from 'zod';
+
+/** POSIX environment variable names: what `-e` and `env:` accept. */
+export const environmentNamePattern = /^[A-Za-z_]\w*$/;
+
+const scalarString = z
+	.union([z.string(), z.number(), z.boolean()], {error: 'must be a string'})
+	.transform(value => String(value));
+
+const environmentName = z.string().regex(environmentNamePattern, {
+	error: 'is not a valid environment variable name (letters, digits and _, not starting with a digit)',
+});
+
+const secretReference = z
+	.string({error: 'must be a string'})
+	.regex(/^(op:\/\/[^/]+\/[^/]+\/.+|ssm:\/\/[^/]*\/.+|env:\/\/[A-Za-z_]\w*)$/, {
+		error: 'is not a secret reference (op://vault/item/field, ssm:///path, ssm://region/path or env://NAME)',
+	});
+
+const portNumber = z
+	.number({error: 'must be a port number'})
+	.int({error: 'must be a whole port number'})
+	.min(1, {error: 'must be between 1 and 65535'})
+	.max(65_535, {error: 'must be between 1 and 65535'});
+
+/** The shape of `agent.yaml` (SPEC §3). Unknown keys are errors. */
+export const configSchema = z.strictObject({
+	name: z
+		.string({error: 'must be a string'})
+		.regex(/^[A-Za-z\d][\w.-]*$/, {error: 'may hold only letters, digits, ".", "_" and "-"'})
+		.optional(),
+	version: scalarString.optional(),
+	agent: z.enum(['claude', 'codex'], {error: 'must be "claude" or "codex"'}).optional(),
+	dependencies: z
+		.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
+		.optional(),
+	base_image: z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}).optional(),
+	grants: z
+		.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
+		.optional(),
+	env: z.record(environmentName, scalarString, {error: 'must be a map of NAME: value'}).optional(),
+	secrets: z.record(environmentName, secretReference, {error: 'must be a map of NAME: reference'}).optional(),
+	network: z
+		.strictObject(
+			{
+				policy: z.enum(['permissive', 'strict'], {error: 'must be "permissive" or "strict"'}).optional(),
+				allow: z
+					.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
+					.optional(),
+			},
+			{error: 'must be a map with policy and allow'},
+		)
+		.optional(),
+	mounts: z
+		.array(z.string({error: 'must be a string'}), {error: 'must be a list'})
+		.optional(),
+	ports: z
+		.record(
+			z.string().regex(/^[a-z\d][a-z\d-]*$/, {error: 'is not a valid service name (lowercase letters, digits and -)'}),
+			portNumber,
+			{error: 'must be a map of name: port'},
+		)
+		.optional(),
+	command: z
+		.array(z.string({error: 'must be a string'}), {error: 'must be a list'})
+		.min(1, {error: 'must not be empty'})
+		.refine(command => (command[0] ?? '').trim() !== '', {error: 'must start with a program name', path: [0]})
+		.optional(),
+	interactive: z.boolean({error: 'must be true or false'}).optional(),
+});
+
+export type MoatConfig = z.infer<typeof configSchema>;
+
+
+
+
+/** How to fix a bad value, by top-level key. */
+export const configFixes: Record<string, string> = {
+	name: 'Use a short name such as name: my-agent.',
+	version: 'Use a version string such as version: 1.0.0.',
+	agent: 'Set agent: claude or agent: codex, or leave it out for a plain command.',
+	dependencies: 'List dependencies such as - node@20, - python@3.11 or - git.',
+	base_image: 'Name an image such as base_image: ubuntu:22.04.',
+	grants: 'List grant names such as - github or - ssh:github.com.',
+	env: 'Write env as a map, e.g. env: {NODE_ENV: development}.',
+	secrets: 'Write secrets as NAME: op://vault/item/field, ssm:///path or env://NAME.',
+	network: 'Write network: {policy: strict, allow: ["api.example.com", "*.example.org"]}.',
+	mounts: 'Write mounts as a list of "source:destination" or "source:destination:ro".',
+	ports: 'Write ports as a map of name to container port, e.g. ports: {web: 3000}.',
+	command: 'Write command as a list whose first item is the program, e.g. command: ["npm", "test"].',
+	interactive: 'Write interactive: true or interactive: false.',
+};

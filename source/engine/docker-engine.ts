@@ -1,0 +1,370 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import {environmentVariables} from '../environment.js';
+import {exitCodes, MoatError} from '../errors.js';
+import type {
+	ContainerSpec,
+	ContainerState,
+	ContainerStatus,
+	ContainerSummary,
+	Engine,
+	EngineEvent,
+	EngineInfo,
+	ImageSummary,
+	Labels,
+	LogOptions,
+	OutputChunk,
+} from './engine.js';
+import {createFrameDecoder} from './log-frames.js';
+
+const defaultSocket = '/var/run/docker.sock';
+
+/** Docker's bounded log ring: output survives moat exiting, but never fills the disk. */
+const logRing = {'max-size': '10m', 'max-file': '3'} as const;
+
+type Connection = {options: Docker.DockerOptions; address: string};
+
+/** Where to reach the engine, from DOCKER_HOST the way the docker CLI reads it. */
+export function engineConnection(variables: Readonly<Record<string, string | undefined>>): Connection {
+	const host = variables[environmentVariables.dockerHost];
+	if (!host) {
+		return {options: {socketPath: defaultSocket}, address: defaultSocket};
+	}
+
+	if (host.startsWith('unix://')) {
+		const socketPath = host.slice('unix://'.length) || defaultSocket;
+		return {options: {socketPath}, address: socketPath};
+	}
+
+	const url = new URL(host.replace(/^tcp:/, 'http:'));
+	return {
+		options: {host: url.hostname, port: url.port || 2375, protocol: 'http'},
+		address: host,
+	};
+}
+
+function unreachable(address: string, cause: unknown): MoatError {
+	return new MoatError(
+		`Cannot reach the Docker engine at ${address}.`,
+		'Start Docker, or set DOCKER_HOST.',
+		exitCodes.engineUnreachable,
+		{cause},
+	);
+}
+
+function isConnectionError(error: unknown): boolean {
+	const code = (error as NodeJS.ErrnoException | undefined)?.code;
+	return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET' || code === 'EHOSTUNREACH';
+}
+
+function statusCode(error: unknown): number | undefined {
+	return (error as {statusCode?: number} | undefined)?.statusCode;
+}
+
+/** The engine adapter: the only file that imports dockerode. */
+export function createDockerEngine(variables: Readonly<Record<string, string | undefined>>): Engine {
+	const {options, address} = engineConnection(variables);
+	const docker = new Docker(options);
+
+	// Every call goes through here so that an engine that stops answering
+	// mid-command still gives the user the exit-3 message, not a socket error.
+	async function call<T>(action: () => Promise<T>): Promise<T> {
+		try {
+			return await action();
+		} catch (error) {
+			if (isConnectionError(error)) {
+				throw unreachable(address, error);
+			}
+
+			throw error;
+		}
+	}
+
+	const toImage = (image: Docker.ImageInfo): ImageSummary => ({
+		id: image.Id,
+		tags: (image.RepoTags ?? []).filter(tag => tag !== '<none>:<none>'),
+		labels: image.Labels ?? {},
+		sizeBytes: image.Size,
+		createdAt: new Date(image.Created * 1000),
+	});
+
+	const labelFilter = (labels: Labels) => JSON.stringify({label: Object.entries(labels).map(([key, value]) => `${key}=${value}`)});
+
+	return {
+		address,
+
+		async ping() {
+			try {
+				await docker.ping();
+			} catch (error) {
+				throw unreachable(address, error);
+			}
+		},
+
+		async info(): Promise<EngineInfo> {
+			const [info, version] = await call(async () => Promise.all([docker.info(), docker.version()]));
+			return {
+				serverVersion: String(info.ServerVersion),
+				apiVersion: version.ApiVersion,
+				operatingSystem: String(info.OperatingSystem),
+			};
+		},
+
+		async findImage(reference) {
+			try {
+				const image = await call(async () => docker.getImage(reference).inspect());
+				return {
+					id: image.Id,
+					tags: image.RepoTags ?? [],
+					labels: image.Config?.Labels ?? {},
+					sizeBytes: image.Size,
+					createdAt: new Date(image.Created),
+				};
+			} catch (error) {
+				if (statusCode(error) === 404) {
+					return undefined;
+				}
+
+				throw error;
+			}
+		},
+
+		async buildImage({tag, labels, files, onProgress}) {
+			const context = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-build-'));
+			try {
+				for (const [name, content] of Object.entries(files)) {
+					// eslint-disable-next-line no-await-in-loop
+					await fs.writeFile(path.join(context, name), content, {mode: 0o755});
+				}
+
+				const stream = await call(async () =>
+					docker.buildImage({context, src: Object.keys(files)}, {t: tag, labels, rm: true, forcerm: true}),
+				);
+				const transcript: string[] = [];
+				await new Promise<void>((resolve, reject) => {
+					docker.modem.followProgress(
+						stream,
+						(error: Error | null) => {
+							if (error) {
+								reject(new BuildError(error.message, transcript));
+							} else {
+								resolve();
+							}
+						},
+						(event: {stream?: string; error?: string; status?: string}) => {
+							if (event.error) {
+								reject(new BuildError(event.error.trim(), transcript));
+								return;
+							}
+
+							for (const line of (event.stream ?? event.status ?? '').split('\n')) {
+								if (line.trim() !== '') {
+									transcript.push(line);
+									onProgress?.(line);
+								}
+							}
+						},
+					);
+				});
+			} finally {
+				await fs.rm(context, {recursive: true, force: true});
+			}
+		},
+
+		async listImages(labels) {
+			const images = await call(async () => docker.listImages({filters: labelFilter(labels)}));
+			return images.map(image => toImage(image));
+		},
+
+		async removeImage(id) {
+			await call(async () => docker.getImage(id).remove());
+		},
+
+		async createContainer(spec: ContainerSpec) {
+			const container = await call(async () =>
+				docker.createContainer({
+					name: spec.name,
+					Image: spec.image,
+					Cmd: spec.command,
+					Env: Object.entries(spec.environment).map(([key, value]) => `${key}=${value}`),
+					WorkingDir: spec.workingDirectory,
+					Labels: {...spec.labels},
+					Tty: spec.tty,
+					OpenStdin: spec.openStdin,
+					AttachStdin: spec.openStdin,
+					StdinOnce: false,
+					HostConfig: {
+						Binds: spec.binds.map(bind => `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`),
+						// The container is the security boundary: nothing may gain
+						// privileges through setuid binaries, and no capability is
+						// added beyond the engine's defaults (gosu needs those to drop).
+						SecurityOpt: ['no-new-privileges'],
+						CapAdd: [],
+						Privileged: false,
+						LogConfig: {Type: 'json-file', Config: {...logRing}},
+					},
+				}),
+			);
+			return container.id;
+		},
+
+		async startContainer(id) {
+			await call(async () => docker.getContainer(id).start());
+		},
+
+		async inspectContainer(id): Promise<ContainerState | undefined> {
+			try {
+				const info = await call(async () => docker.getContainer(id).inspect());
+				const parseDate = (value: string | undefined) =>
+					value && !value.startsWith('0001-') ? new Date(value) : undefined;
+				return {
+					id: info.Id,
+					status: info.State.Status as ContainerStatus,
+					exitCode: info.State.ExitCode,
+					startedAt: parseDate(info.State.StartedAt),
+					finishedAt: parseDate(info.State.FinishedAt),
+					error: info.State.Error || undefined,
+				};
+			} catch (error) {
+				if (statusCode(error) === 404) {
+					return undefined;
+				}
+
+				throw error;
+			}
+		},
+
+		async *logs(id, {follow, since, signal}: LogOptions): AsyncIterable<OutputChunk> {
+			const query = {
+				follow,
+				stdout: true,
+				stderr: true,
+				timestamps: true,
+				// The engine parses `seconds.nanoseconds`; strip the padding we
+				// use for comparing instants as strings.
+				...(since ? {since: since.replace(/^0+(?=\d)/, '')} : {}),
+			};
+			const container = docker.getContainer(id);
+			// dockerode returns a Buffer without follow and a stream with it.
+			const output = (await call(async () =>
+				container.logs(query as unknown as Docker.ContainerLogsOptions & {follow: true}),
+			)) as unknown as NodeJS.ReadableStream | Buffer;
+			const decoder = createFrameDecoder();
+			if (Buffer.isBuffer(output)) {
+				yield * decoder.push(output);
+				return;
+			}
+
+			const stream = output as NodeJS.ReadableStream & {destroy(): void};
+			if (signal?.aborted) {
+				stream.destroy();
+				return;
+			}
+
+			const abort = () => {
+				stream.destroy();
+			};
+
+			signal?.addEventListener('abort', abort, {once: true});
+			try {
+				for await (const chunk of stream as AsyncIterable<Buffer>) {
+					yield * decoder.push(chunk);
+				}
+			} catch (error) {
+				// Destroying the stream on abort ends the iteration with an error.
+				if (!signal?.aborted) {
+					throw error;
+				}
+			} finally {
+				signal?.removeEventListener('abort', abort);
+			}
+		},
+
+		async waitContainer(id) {
+			const result = (await call(async () => docker.getContainer(id).wait())) as {StatusCode: number};
+			return result.StatusCode;
+		},
+
+		async stopContainer(id, timeoutSeconds) {
+			try {
+				await call(async () => docker.getContainer(id).stop({t: timeoutSeconds}));
+			} catch (error) {
+				// 304: already stopped, which is what we wanted.
+				if (statusCode(error) !== 304) {
+					throw error;
+				}
+			}
+		},
+
+		async killContainer(id) {
+			try {
+				await call(async () => docker.getContainer(id).kill());
+			} catch (error) {
+				if (statusCode(error) !== 409) {
+					throw error;
+				}
+			}
+		},
+
+		async removeContainer(id, {force}) {
+			try {
+				await call(async () => docker.getContainer(id).remove({force, v: true}));
+			} catch (error) {
+				// 404: already gone; 409: removal already in progress.
+				if (statusCode(error) !== 404 && statusCode(error) !== 409) {
+					throw error;
+				}
+			}
+		},
+
+		async listContainers(labels): Promise<ContainerSummary[]> {
+			const containers = await call(async () => docker.listContainers({all: true, filters: labelFilter(labels)}));
+			return containers.map(container => ({
+				id: container.Id,
+				names: container.Names.map(name => name.replace(/^\//, '')),
+				image: container.Image,
+				imageId: container.ImageID,
+				status: container.State as ContainerStatus,
+				labels: container.Labels ?? {},
+			}));
+		},
+
+		async events(labels, onEvent: (event: EngineEvent) => void) {
+			const stream = (await call(async () =>
+				docker.getEvents({filters: JSON.stringify({type: ['container'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`)})}),
+			)) as NodeJS.ReadableStream & {destroy(): void};
+			let pending = '';
+			stream.on('data', (chunk: Buffer) => {
+				pending += chunk.toString('utf8');
+				const lines = pending.split('\n');
+				pending = lines.pop() ?? '';
+				for (const line of lines.filter(Boolean)) {
+					const event = JSON.parse(line) as {Action: string; Actor: {ID: string; Attributes: Record<string, string>}};
+					onEvent({kind: 'container', action: event.Action, containerId: event.Actor.ID, labels: event.Actor.Attributes});
+				}
+			});
+			stream.on('error', () => {});
+			return {close: () => stream.destroy()};
+		},
+	};
+}
+
+/** An image build that failed, with the build's output up to the failing step. */
+export class BuildError extends Error {
+	override readonly name = 'BuildError';
+
+	constructor(
+		message: string,
+		readonly transcript: string[],
+	) {
+		super(message);
+	}
+
+	/** The last `Step n/m` line and what it printed: where the build broke. */
+	get failingStep(): string[] {
+		const start = this.transcript.findLastIndex(line => /^Step \d+\/\d+ :/.test(line));
+		return start === -1 ? this.transcript.slice(-10) : this.transcript.slice(start).slice(-15);
+	}
+}

@@ -1,0 +1,88 @@
+import type {OutputChunk, OutputStream} from './engine.js';
+
+/**
+ * Decodes Docker's multiplexed output format: each frame is an 8-byte header
+ * (stream byte, three zero bytes, big-endian payload length) and the payload.
+ * Chunks from the socket can split a header or payload anywhere, so the
+ * decoder keeps what it has not consumed.
+ */
+export function createFrameDecoder(): {push(chunk: Buffer): OutputChunk[]} {
+	let pending: Buffer = Buffer.alloc(0);
+	return {
+		push(chunk) {
+			pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+			const frames: OutputChunk[] = [];
+			while (pending.length >= 8) {
+				const size = pending.readUInt32BE(4);
+				if (pending.length < 8 + size) {
+					break;
+				}
+
+				const stream: OutputStream = pending[0] === 2 ? 'stderr' : 'stdout';
+				frames.push({stream, data: pending.subarray(8, 8 + size)});
+				pending = pending.subarray(8 + size);
+			}
+
+			return frames;
+		},
+	};
+}
+
+/** One line of output with the engine's timestamp (RFC 3339 with nanoseconds). */
+export type TimestampedLine = {ts: string; stream: OutputStream; line: string};
+
+/**
+ * Splits timestamped engine output into lines. Docker puts `<timestamp> ` in
+ * front of each logged line; a line may arrive across several chunks, so each
+ * stream keeps its unfinished tail.
+ */
+export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine[]; flush(): TimestampedLine[]} {
+	const tails: Record<OutputStream, string> = {stdout: '', stderr: ''};
+	const toLine = (stream: OutputStream, raw: string): TimestampedLine => {
+		const space = raw.indexOf(' ');
+		const ts = space === -1 ? raw : raw.slice(0, space);
+		const line = space === -1 ? '' : raw.slice(space + 1);
+		return {ts, stream, line: line.endsWith('\r') ? line.slice(0, -1) : line};
+	};
+
+	return {
+		push({stream, data}) {
+			const text = tails[stream] + data.toString('utf8');
+			const parts = text.split('\n');
+			tails[stream] = parts.pop() ?? '';
+			return parts.map(part => toLine(stream, part));
+		},
+		flush() {
+			const lines: TimestampedLine[] = [];
+			for (const stream of ['stdout', 'stderr'] as const) {
+				if (tails[stream] !== '') {
+					lines.push(toLine(stream, tails[stream]));
+					tails[stream] = '';
+				}
+			}
+
+			return lines;
+		},
+	};
+}
+
+/**
+ * Turns an RFC 3339 timestamp with up to nine fractional digits into the
+ * `seconds.nanoseconds` form the engine's `since` filter takes, padded so two
+ * of them compare correctly as strings.
+ */
+export function toEngineInstant(timestamp: string): string {
+	const match = /^(.*?)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(timestamp);
+	if (!match) {
+		throw new Error(`not an RFC 3339 timestamp: ${timestamp}`);
+	}
+
+	const milliseconds = Date.parse(`${match[1]}${match[3]}`);
+	if (Number.isNaN(milliseconds)) {
+		throw new TypeError(`not an RFC 3339 timestamp: ${timestamp}`);
+	}
+
+	const seconds = Math.floor(milliseconds / 1000);
+	const nanoseconds = (match[2] ?? '').padEnd(9, '0');
+	return `${String(seconds).padStart(12, '0')}.${nanoseconds}`;
+}

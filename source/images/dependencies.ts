@@ -1,0 +1,118 @@
+import {usageError} from '../errors.js';
+
+/**
+ * What a `dependencies:` entry means for the image. Runtimes choose the base
+ * image; everything else is installed on top of it.
+ */
+export type DependencyPlan = {
+	baseImage: string;
+	/** Packages from the base distribution (apt). */
+	systemPackages: string[];
+	/** Global npm packages (need a Node runtime in the image). */
+	npmPackages: string[];
+};
+
+type Runtime = {name: string; image: (version: string) => string; versionPattern: RegExp};
+
+/** Language runtimes and the official images that carry them. */
+const runtimes: readonly Runtime[] = [
+	{name: 'node', image: version => `node:${version}`, versionPattern: /^\d+(\.\d+){0,2}$/},
+	{name: 'python', image: version => `python:${version}`, versionPattern: /^\d+(\.\d+){0,2}$/},
+	{name: 'go', image: version => `golang:${version}`, versionPattern: /^\d+(\.\d+){0,2}$/},
+];
+
+/** Named tools that are not simply a Debian package of the same name. */
+const tools: Readonly<Record<string, {npm?: string; system?: string; needsNode?: boolean}>> = {
+	'claude-code': {npm: '@anthropic-ai/claude-code', needsNode: true},
+	codex: {npm: '@openai/codex', needsNode: true},
+};
+
+export const defaultBaseImage = 'ubuntu:22.04';
+
+/** Debian package names: lowercase, digits, + - . (policy manual §5.6.1). */
+const debianPackagePattern = /^[a-z\d][a-z\d+.-]+$/;
+
+/** The dependency registry as `moat deps list` shows it. */
+export function describeRegistry(): Array<{name: string; kind: string; provides: string}> {
+	return [
+		...runtimes.map(runtime => ({name: `${runtime.name}@VERSION`, kind: 'runtime', provides: `base image ${runtime.image('VERSION')}`})),
+		...Object.entries(tools).map(([name, tool]) => ({
+			name,
+			kind: tool.npm ? 'npm' : 'system',
+			provides: tool.npm ?? tool.system ?? name,
+		})),
+		{name: 'PACKAGE', kind: 'system', provides: 'the base distribution\'s package of that name'},
+	];
+}
+
+/**
+ * Resolves `dependencies:` and `base_image:` into an image plan. Pure: every
+ * problem is a usage error naming the entry.
+ */
+export function planDependencies(dependencies: readonly string[], baseImage?: string): DependencyPlan {
+	const systemPackages = new Set<string>();
+	const npmPackages = new Set<string>();
+	let runtimeImage: string | undefined;
+	let runtimeEntry: string | undefined;
+	let hasNode = false;
+
+	for (const entry of dependencies) {
+		const [name = '', version] = entry.split('@');
+		const runtime = runtimes.find(candidate => candidate.name === name);
+		if (runtime) {
+			if (!version || !runtime.versionPattern.test(version)) {
+				throw usageError(
+					`Dependency "${entry}" needs a version.`,
+					`Write it as ${runtime.name}@VERSION, e.g. ${runtime.name}@${runtime.name === 'go' ? '1.22' : runtime.name === 'node' ? '20' : '3.11'}.`,
+				);
+			}
+
+			if (runtimeEntry) {
+				throw usageError(
+					`Dependencies name two runtimes (${runtimeEntry} and ${entry}); the base image comes from one.`,
+					'Keep one runtime and add the other as a system package (for example python3), or set base_image.',
+				);
+			}
+
+			runtimeEntry = entry;
+			runtimeImage = runtime.image(version);
+			hasNode ||= runtime.name === 'node';
+			continue;
+		}
+
+		const tool = tools[entry];
+		if (tool) {
+			if (tool.npm) {
+				npmPackages.add(tool.npm);
+			}
+
+			if (tool.system) {
+				systemPackages.add(tool.system);
+			}
+
+			continue;
+		}
+
+		if (version !== undefined || !debianPackagePattern.test(entry)) {
+			throw usageError(
+				`Unknown dependency "${entry}".`,
+				'Use a runtime (node@20, python@3.11, go@1.22), a known tool (claude-code, codex) or a Debian package name. See moat deps list.',
+			);
+		}
+
+		systemPackages.add(entry);
+	}
+
+	if (npmPackages.size > 0 && !hasNode && !baseImage) {
+		throw usageError(
+			`Dependencies ${[...npmPackages].join(', ')} are npm packages and need Node.js.`,
+			'Add node@20 to dependencies.',
+		);
+	}
+
+	return {
+		baseImage: baseImage ?? runtimeImage ?? defaultBaseImage,
+		systemPackages: [...systemPackages].sort(),
+		npmPackages: [...npmPackages].sort(),
+	};
+}

@@ -1,0 +1,59 @@
+/**
+ * The container's entrypoint. It starts as root, does the setup only root
+ * can do, gives `moatuser` the UID/GID of the workspace owner (so files the
+ * agent writes belong to the user), then drops to `moatuser` with gosu. It
+ * refuses to run the command as root: if the switch cannot happen, the run
+ * fails instead of quietly running privileged.
+ *
+ * POSIX sh and awk only, so it works on any Debian or Ubuntu base image.
+ */
+export const initScript = String.raw`#!/bin/sh
+set -eu
+
+fail() {
+	echo "moat-init: $1" >&2
+	exit 126
+}
+
+[ "$#" -gt 0 ] || fail "no command given"
+[ "$(id -u)" = 0 ] || fail "the container must start as root so it can set up moatuser; do not set USER in the image"
+
+uid="${"$"}{MOAT_UID:-}"
+gid="${"$"}{MOAT_GID:-}"
+case "$uid" in ''|*[!0-9]*) fail "MOAT_UID is not set; start the container with moat" ;; esac
+case "$gid" in ''|*[!0-9]*) fail "MOAT_GID is not set; start the container with moat" ;; esac
+# Never hand the agent UID 0: a root-owned workspace gets a fixed unprivileged id.
+[ "$uid" != 0 ] || uid=5000
+[ "$gid" != 0 ] || gid=5000
+
+# An account that already has this UID (node:20 ships "node" as 1000) would
+# make the UID ambiguous: tools would print the other name and HOME would
+# point elsewhere. Drop such accounts so moatuser alone owns the UID. A group
+# that already has the GID is simply reused as moatuser's primary group.
+awk -F: -v uid="$uid" -v gid="$gid" 'BEGIN { OFS = ":" }
+	$1 == "moatuser" { $3 = uid; $4 = gid; $6 = "/home/moatuser"; print; next }
+	$3 == uid { next }
+	{ print }' /etc/passwd >/etc/passwd.moat
+cat /etc/passwd.moat >/etc/passwd
+rm -f /etc/passwd.moat
+if ! awk -F: -v gid="$gid" '$3 == gid { found = 1 } END { exit !found }' /etc/group; then
+	awk -F: -v gid="$gid" 'BEGIN { OFS = ":" } $1 == "moatuser" { $3 = gid } { print }' /etc/group >/etc/group.moat
+	cat /etc/group.moat >/etc/group
+	rm -f /etc/group.moat
+fi
+
+mkdir -p /home/moatuser
+chown -R "$uid:$gid" /home/moatuser
+
+# Root-only setup contributed by later stages (CA trust, socket permissions).
+for step in /etc/moat/init.d/*.sh; do
+	[ -r "$step" ] || continue
+	. "$step"
+done
+
+command -v gosu >/dev/null 2>&1 || fail "gosu is missing from the image; rebuild it with --rebuild"
+[ "$(gosu moatuser id -u)" = "$uid" ] || fail "could not switch to moatuser (UID $uid); refusing to run as root"
+
+export HOME=/home/moatuser USER=moatuser LOGNAME=moatuser
+exec gosu moatuser "$@"
+`;

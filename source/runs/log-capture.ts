@@ -1,0 +1,53 @@
+import type {Engine} from '../engine/engine.js';
+import {createLineSplitter} from '../engine/log-frames.js';
+import {tryCaptureLock} from './capture-lock.js';
+import {createPositionFilter, positionAfter} from './log-position.js';
+import type {LogRecord, RunStore} from './run-store.js';
+
+export type CaptureOptions = {
+	/** Keep copying until the container ends. */
+	follow: boolean;
+	/** Sees each new line as it is written. */
+	onRecord?: (record: LogRecord) => void;
+	/** Stops following; what was read so far is kept. */
+	signal?: AbortSignal;
+};
+
+/**
+ * Copies a container's output from the engine's log into `logs.jsonl`,
+ * starting where the file ends. Docker keeps a bounded log of every
+ * container, so output produced while no moat process was watching is
+ * caught up the next time one looks. Returns false when another process is
+ * already capturing (its lines reach the file without us).
+ */
+export async function captureLogs(engine: Engine, store: RunStore, runId: string, containerId: string, options: CaptureOptions): Promise<boolean> {
+	const lock = await tryCaptureLock(store.captureLockFile(runId));
+	if (!lock) {
+		return false;
+	}
+
+	try {
+		const position = positionAfter(await store.readLogs(runId));
+		const isNew = createPositionFilter(position);
+		const splitter = createLineSplitter();
+		const write = async (lines: LogRecord[]) => {
+			const fresh = lines.filter(line => isNew(line));
+			await store.appendLogs(runId, fresh);
+			for (const record of fresh) {
+				options.onRecord?.(record);
+			}
+		};
+
+		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal: options.signal})) {
+			await write(splitter.push(chunk));
+		}
+
+		if (!options.signal?.aborted) {
+			await write(splitter.flush());
+		}
+
+		return true;
+	} finally {
+		await lock.release();
+	}
+}

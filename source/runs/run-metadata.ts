@@ -1,0 +1,40 @@
+import {randomBytes} from 'node:crypto';
+
+export const runStates = ['created', 'running', 'stopped', 'failed'] as const;
+export type RunState = (typeof runStates)[number];
+
+/** What moat keeps about one run: `runs/<id>/metadata.json`. */
+export type RunMetadata = {
+	id: string;
+	name: string;
+	workspace: string;
+	agent: string | null;
+	image: string;
+	command: string[];
+	grants: string[];
+	ports: Record<string, number>;
+	mounts: string[];
+	/** Names only: values may be secrets the user handed the container. */
+	environmentNames: string[];
+	containerId: string | null;
+	state: RunState;
+	interactive: boolean;
+	keep: boolean;
+	createdAt: string;
+	startedAt: string | null;
+	stoppedAt: string | null;
+	exitCode: number | null;
+	error: string | null;
+	/** Set when the user asked for the stop, so the exit is not a failure. */
+	stopRequested: boolean;
+};
+
+export const runIdPattern = /^run_[\da-f]{12}$/;
+
+export function newRunId(random: (size: number) => Buffer = randomBytes): string {
+	return `run_${random(6).toString('hex')}`;
+}
+
+export function isActive(run: Pick<RunMetadata, 'state'>): boolean {
+	return run.state === 'created' || run.state === 'running';
+}

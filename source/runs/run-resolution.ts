@@ -1,0 +1,47 @@
+import {notFoundError, usageError} from '../errors.js';
+import type {RunMetadata} from './run-metadata.js';
+
+type Candidate = Pick<RunMetadata, 'id' | 'name' | 'createdAt'>;
+
+const newestFirst = <T extends Candidate>(runs: readonly T[]): T[] =>
+	[...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+
+/**
+ * Finds the run a user meant (SPEC §2): exact id, then a unique id prefix,
+ * then a name (the newest run with it). No reference means the newest run.
+ */
+export function resolveRun<T extends Candidate>(runs: readonly T[], reference: string | undefined): T {
+	if (reference === undefined || reference === '') {
+		const [newest] = newestFirst(runs);
+		if (!newest) {
+			throw notFoundError('There are no runs.', 'Start one with moat run.');
+		}
+
+		return newest;
+	}
+
+	const exact = runs.find(run => run.id === reference);
+	if (exact) {
+		return exact;
+	}
+
+	const byPrefix = runs.filter(run => run.id.startsWith(reference) || run.id.startsWith(`run_${reference}`));
+	if (byPrefix.length === 1) {
+		return byPrefix[0]!;
+	}
+
+	if (byPrefix.length > 1) {
+		const candidates = newestFirst(byPrefix).map(run => `${run.id} (${run.name})`);
+		throw usageError(
+			`"${reference}" matches ${byPrefix.length} runs: ${candidates.join(', ')}.`,
+			'Type more of the run id.',
+		);
+	}
+
+	const [byName] = newestFirst(runs.filter(run => run.name === reference));
+	if (byName) {
+		return byName;
+	}
+
+	throw notFoundError(`No run matches "${reference}".`, 'See moat list for run names and ids.');
+}

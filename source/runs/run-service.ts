@@ -1,0 +1,447 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {loadWorkspaceConfig} from '../config/config-loader.js';
+import {environmentNamePattern, type MoatConfig} from '../config/config-schema.js';
+import type {ContainerState, Engine} from '../engine/engine.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {MoatError, usageError} from '../errors.js';
+import {planDependencies} from '../images/dependencies.js';
+import {ensureImage, imageLabels} from '../images/image-builder.js';
+import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
+import {isCaptureLocked} from './capture-lock.js';
+import {captureLogs} from './log-capture.js';
+import {isActive, newRunId, type RunMetadata} from './run-metadata.js';
+import {resolveRun} from './run-resolution.js';
+import {reconcile} from './reconcile.js';
+import type {LogRecord, RunStore} from './run-store.js';
+
+/** Labels on everything moat creates; nothing without them is touched. */
+export const containerLabels = {managed: 'moat.managed', runId: 'moat.run-id', runName: 'moat.run-name'} as const;
+
+/** The UID a root-owned workspace's agent gets instead of 0. */
+export const rootReplacementId = 5000;
+
+/** What the user asked for on the command line. */
+export type RunRequest = {
+	workspace: string;
+	name?: string;
+	/** `K=V` strings from -e. */
+	environment: readonly string[];
+	grants: readonly string[];
+	/** `src:dst[:ro]` strings from -m. */
+	mounts: readonly string[];
+	/** The command after `--`; empty means the config's. */
+	command: readonly string[];
+	interactive?: boolean;
+	rebuild: boolean;
+	keep: boolean;
+	/** Where relative paths on the command line start. */
+	cwd: string;
+};
+
+/** How the service talks to the user while it works (stderr, in the CLI). */
+export type Reporter = {
+	info(message: string): void;
+	warn(message: string): void;
+	/** Verbose detail, such as image build output. */
+	debug(message: string): void;
+};
+
+export type RunServiceDependencies = {
+	engine: Engine;
+	store: RunStore;
+	environment: MoatEnvironment;
+	reporter: Reporter;
+};
+
+export type PreparedRun = {run: RunMetadata; config: MoatConfig};
+
+async function realDirectory(given: string, cwd: string): Promise<string> {
+	const absolute = path.resolve(cwd, given);
+	let real: string;
+	try {
+		real = await fs.realpath(absolute);
+	} catch {
+		throw usageError(`Workspace ${absolute} does not exist.`, 'Pass an existing directory, or create it first.');
+	}
+
+	const stats = await fs.stat(real);
+	if (!stats.isDirectory()) {
+		throw usageError(`Workspace ${absolute} is a file, not a directory.`, 'Pass the directory that holds your project.');
+	}
+
+	return real;
+}
+
+/** Resolves symlinks in the longest existing prefix, so missing paths still compare correctly. */
+async function realPathOrResolved(target: string): Promise<string> {
+	try {
+		return await fs.realpath(target);
+	} catch {
+		return path.resolve(target);
+	}
+}
+
+function parseEnvironment(assignments: readonly string[]): Record<string, string> {
+	const result: Record<string, string> = {};
+	for (const assignment of assignments) {
+		const equals = assignment.indexOf('=');
+		const name = equals === -1 ? assignment : assignment.slice(0, equals);
+		if (equals === -1 || !environmentNamePattern.test(name)) {
+			throw usageError(
+				equals === -1
+					? `-e ${assignment} has no value.`
+					: `-e ${assignment}: "${name}" is not a valid environment variable name.`,
+				'Write -e NAME=value with a name of letters, digits and _ that does not start with a digit.',
+			);
+		}
+
+		result[name] = assignment.slice(equals + 1);
+	}
+
+	return result;
+}
+
+/**
+ * The run lifecycle: start a container for a workspace, keep the stored
+ * record in step with the engine, stop, destroy and clean up.
+ */
+export function createRunService({engine, store, environment, reporter}: RunServiceDependencies) {
+	async function protectedList(): Promise<ProtectedPath[]> {
+		const dockerHost = environment.variables[environmentVariables.dockerHost];
+		const sockets = ['/var/run/docker.sock', '/run/docker.sock'];
+		if (dockerHost?.startsWith('unix://')) {
+			sockets.push(dockerHost.slice('unix://'.length));
+		}
+
+		const realSockets = await Promise.all(sockets.map(async socket => realPathOrResolved(socket)));
+		return protectedPaths({
+			moatHome: await realPathOrResolved(environment.moatHome),
+			userHome: await realPathOrResolved(environment.userHome),
+			dockerSockets: [...new Set([...sockets, ...realSockets])],
+		});
+	}
+
+	async function resolveMounts(specs: readonly string[], base: string, origin: string, refused: ProtectedPath[]): Promise<MountSpec[]> {
+		return Promise.all(
+			specs.map(async spec => {
+				const mount = parseMount(spec, base, origin);
+				let source: string;
+				try {
+					source = await fs.realpath(mount.source);
+				} catch {
+					throw usageError(`Mount source ${mount.source} (${origin}) does not exist.`, 'Create it, or fix the path.');
+				}
+
+				checkHostPath(source, `to mount`, refused);
+				return {...mount, source};
+			}),
+		);
+	}
+
+	async function finish(run: RunMetadata): Promise<RunMetadata> {
+		if (!run.containerId) {
+			return run;
+		}
+
+		let container: ContainerState | undefined;
+		try {
+			container = await engine.inspectContainer(run.containerId);
+		} catch (error) {
+			if (error instanceof MoatError) {
+				throw error;
+			}
+
+			// A transient engine error is not evidence that the container is
+			// gone: keep the record as it is and try again next time.
+			reporter.debug(`could not inspect ${run.containerId}: ${(error as Error).message}`);
+			return run;
+		}
+
+		const decision = reconcile(run, container, environment.now());
+		if (decision.catchUpLogs) {
+			await captureLogs(engine, store, run.id, run.containerId, {follow: false}).catch((error: unknown) => {
+				reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
+			});
+		}
+
+		let next = Object.keys(decision.change).length > 0 ? await store.update(run.id, decision.change) : run;
+		if (decision.removeContainer) {
+			await engine.removeContainer(run.containerId, {force: false});
+			next = await store.update(run.id, {containerId: null});
+		}
+
+		return next;
+	}
+
+	async function start(request: RunRequest, onPrepared?: (prepared: PreparedRun) => void): Promise<RunMetadata> {
+		const workspace = await realDirectory(request.workspace, request.cwd);
+		const refused = await protectedList();
+		checkHostPath(workspace, 'the workspace', refused);
+		const {config} = await loadWorkspaceConfig(workspace);
+
+		const command = request.command.length > 0 ? [...request.command] : (config.command ?? []);
+		if (command.length === 0 || (command[0] ?? '').trim() === '') {
+			throw usageError('No command to run.', 'Put one after --, as in moat run . -- npm test, or set command in agent.yaml.');
+		}
+
+		const name = request.name ?? config.name ?? path.basename(workspace);
+		if (!/^[A-Za-z\d][\w.-]*$/.test(name)) {
+			throw usageError(`Run name "${name}" is not valid.`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit.');
+		}
+
+		const userEnvironment = {...config.env, ...parseEnvironment(request.environment)};
+		const mounts = [
+			...(await resolveMounts(config.mounts ?? [], workspace, 'agent.yaml', refused)),
+			...(await resolveMounts(request.mounts, request.cwd, '-m', refused)),
+		];
+
+		if (config.network?.policy === 'strict') {
+			// Fail closed: without the proxy there is nothing to enforce an
+			// allow list, and an open network is not what was asked for.
+			throw new MoatError(
+				'network.policy: strict needs moat\'s proxy, which this version does not include yet.',
+				'Remove the network section (the run then has ordinary network access) until the proxy lands.',
+			);
+		}
+
+		if (config.secrets && Object.keys(config.secrets).length > 0) {
+			reporter.warn(`secrets are not resolved by this version yet; ${Object.keys(config.secrets).join(', ')} will be unset.`);
+		}
+
+		const owner = await fs.stat(workspace);
+		let uid = owner.uid;
+		let gid = owner.gid;
+		if (uid === 0) {
+			reporter.warn(`${workspace} is owned by root; the agent runs as UID ${rootReplacementId} and may not be able to write it. chown it to your user.`);
+			uid = rootReplacementId;
+			gid = gid === 0 ? rootReplacementId : gid;
+		}
+
+		const plan = planDependencies(config.dependencies ?? [], config.base_image);
+		const image = await ensureImage(engine, plan, {
+			rebuild: request.rebuild,
+			onBuildStart: (tag, base) => reporter.info(`Building image ${tag} from ${base}…`),
+			onProgress: line => reporter.debug(line),
+		});
+
+		const id = newRunId();
+		const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
+		const containerId = await engine.createContainer({
+			name: `moat-${id}`,
+			image,
+			command,
+			environment: {
+				...userEnvironment,
+				MOAT_RUN_ID: id,
+				MOAT_RUN_NAME: name,
+				MOAT_UID: String(uid),
+				MOAT_GID: String(gid || rootReplacementId),
+			},
+			workingDirectory: '/workspace',
+			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts],
+			labels: {[containerLabels.managed]: 'true', [containerLabels.runId]: id, [containerLabels.runName]: name},
+			tty: false,
+			openStdin: false,
+		});
+
+		const now = environment.now().toISOString();
+		const run: RunMetadata = {
+			id,
+			name,
+			workspace,
+			agent: config.agent ?? null,
+			image,
+			command,
+			grants,
+			ports: config.ports ?? {},
+			mounts: mounts.map(mount => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`),
+			environmentNames: Object.keys(userEnvironment).sort(),
+			containerId,
+			state: 'created',
+			interactive: request.interactive ?? config.interactive ?? false,
+			keep: request.keep,
+			createdAt: now,
+			startedAt: null,
+			stoppedAt: null,
+			exitCode: null,
+			error: null,
+			stopRequested: false,
+		};
+		await store.create(run);
+		onPrepared?.({run, config});
+
+		try {
+			await engine.startContainer(containerId);
+		} catch (error) {
+			const reason = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
+			await store.update(id, {state: 'failed', error: reason, stoppedAt: environment.now().toISOString()});
+			if (!request.keep) {
+				await engine.removeContainer(containerId, {force: true});
+				await store.update(id, {containerId: null});
+			}
+
+			throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
+		}
+
+		return store.update(id, {state: 'running', startedAt: environment.now().toISOString()});
+	}
+
+	/** Every run, each brought in line with the engine first. */
+	async function list(): Promise<RunMetadata[]> {
+		const runs = await store.list();
+		return Promise.all(runs.map(async run => finish(run)));
+	}
+
+	async function find(reference: string | undefined): Promise<RunMetadata> {
+		return finish(resolveRun(await store.list(), reference));
+	}
+
+	return {
+		start,
+		list,
+		find,
+		/** Brings one run in line with its container (exit code, logs, removal). */
+		reconcile: finish,
+
+		/**
+		 * Streams a run's output as it happens (and what it missed before),
+		 * until the container ends or `signal` aborts. Returns the run as it
+		 * stands afterwards.
+		 */
+		async follow(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<RunMetadata> {
+			const {containerId} = run;
+			while (containerId && !signal?.aborted) {
+				// eslint-disable-next-line no-await-in-loop
+				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, onRecord, signal}).catch(
+					(error: unknown) => {
+						if (error instanceof MoatError) {
+							throw error;
+						}
+
+						reporter.debug(`following ${run.id} ended: ${(error as Error).message}`);
+						return true;
+					},
+				);
+				// Someone else is copying the output: read the file as it grows,
+				// and take over if they go away before the run ends.
+				// eslint-disable-next-line no-await-in-loop
+				if (captured || (await tailLogFile(run, onRecord, signal)) === 'ended') {
+					break;
+				}
+			}
+
+			if (signal?.aborted) {
+				return store.read(run.id);
+			}
+
+			return finish(await store.read(run.id));
+		},
+
+		/** Waits for the container to end; the exit code, or undefined if it vanished. */
+		async wait(run: RunMetadata): Promise<number | undefined> {
+			if (!run.containerId) {
+				return run.exitCode ?? undefined;
+			}
+
+			try {
+				return await engine.waitContainer(run.containerId);
+			} catch (error) {
+				if (error instanceof MoatError) {
+					throw error;
+				}
+
+				return (await store.read(run.id)).exitCode ?? undefined;
+			}
+		},
+
+		async stop(run: RunMetadata): Promise<RunMetadata> {
+			if (!isActive(run) || !run.containerId) {
+				return run;
+			}
+
+			await store.update(run.id, {stopRequested: true});
+			await engine.stopContainer(run.containerId, 10);
+			return finish(await store.read(run.id));
+		},
+
+		async destroy(run: RunMetadata, force: boolean): Promise<void> {
+			if (isActive(run) && !force) {
+				throw usageError(`Run ${run.id} (${run.name}) is still running.`, `Stop it first with moat stop ${run.id}, or use moat destroy -f ${run.id}.`);
+			}
+
+			if (run.containerId) {
+				await engine.removeContainer(run.containerId, {force: true});
+			}
+
+			await store.remove(run.id);
+		},
+
+		/** What `moat clean` would remove: finished runs, and moat images no container uses. */
+		async cleanable(): Promise<{runs: RunMetadata[]; images: Array<{id: string; tags: string[]; sizeBytes: number}>; orphanContainers: string[]}> {
+			const runs = (await list()).filter(run => !isActive(run));
+			const known = new Set((await store.list()).map(run => run.id));
+			const containers = await engine.listContainers({[containerLabels.managed]: 'true'});
+			const removedRunIds = new Set(runs.map(run => run.id));
+			const orphanContainers = containers
+				.filter(container => {
+					const runId = container.labels[containerLabels.runId] ?? '';
+					return (!known.has(runId) || removedRunIds.has(runId)) && container.status !== 'running';
+				})
+				.map(container => container.id);
+			const remaining = containers.filter(container => !orphanContainers.includes(container.id));
+			const usedImages = new Set(remaining.map(container => container.imageId));
+			const images = (await engine.listImages({[imageLabels.managed]: 'true'})).filter(image => !usedImages.has(image.id));
+			return {runs, images: images.map(image => ({id: image.id, tags: image.tags, sizeBytes: image.sizeBytes})), orphanContainers};
+		},
+
+		async clean(plan: {runs: RunMetadata[]; images: Array<{id: string}>; orphanContainers: string[]}): Promise<void> {
+			for (const container of plan.orphanContainers) {
+				// eslint-disable-next-line no-await-in-loop
+				await engine.removeContainer(container, {force: true});
+			}
+
+			for (const run of plan.runs) {
+				// eslint-disable-next-line no-await-in-loop
+				await store.remove(run.id);
+			}
+
+			for (const image of plan.images) {
+				// eslint-disable-next-line no-await-in-loop
+				await engine.removeImage(image.id).catch((error: unknown) => {
+					reporter.warn(`could not remove image ${image.id.slice(7, 19)}: ${(error as Error).message}`);
+				});
+			}
+		},
+	};
+
+	async function tailLogFile(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<'ended' | 'unlocked'> {
+		let seen = (await store.readLogs(run.id)).length;
+		while (!signal?.aborted) {
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setTimeout(resolve, 200);
+			});
+			// eslint-disable-next-line no-await-in-loop
+			const records = await store.readLogs(run.id);
+			for (const record of records.slice(seen)) {
+				onRecord(record);
+			}
+
+			seen = records.length;
+			// eslint-disable-next-line no-await-in-loop
+			if (!isActive(await store.read(run.id))) {
+				return 'ended';
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			if (!(await isCaptureLocked(store.captureLockFile(run.id)))) {
+				return 'unlocked';
+			}
+		}
+
+		return 'ended';
+	}
+}
+
+export type RunService = ReturnType<typeof createRunService>;

@@ -1,0 +1,138 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {notFoundError} from '../errors.js';
+import {runIdPattern, type RunMetadata} from './run-metadata.js';
+
+/** One line of `logs.jsonl`. */
+export type LogRecord = {ts: string; stream: 'stdout' | 'stderr'; line: string};
+
+/** Private directories and files: run data can hold a user's output. */
+const directoryMode = 0o700;
+const fileMode = 0o600;
+
+/**
+ * The run directory tree under MOAT_HOME: `runs/<id>/metadata.json` and
+ * `runs/<id>/logs.jsonl`. Metadata is replaced atomically so a crash never
+ * leaves half a file.
+ */
+export type RunStore = ReturnType<typeof createRunStore>;
+
+export function createRunStore(moatHome: string) {
+	const root = path.join(moatHome, 'runs');
+	const directory = (id: string) => path.join(root, id);
+	const metadataFile = (id: string) => path.join(directory(id), 'metadata.json');
+
+	async function writeMetadata(run: RunMetadata): Promise<void> {
+		const file = metadataFile(run.id);
+		const temporary = `${file}.${process.pid}.tmp`;
+		await fs.writeFile(temporary, JSON.stringify(run, undefined, 2) + '\n', {mode: fileMode});
+		await fs.rename(temporary, file);
+	}
+
+	async function read(id: string): Promise<RunMetadata> {
+		try {
+			return JSON.parse(await fs.readFile(metadataFile(id), 'utf8')) as RunMetadata;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+				throw notFoundError(`Run ${id} does not exist.`, 'See moat list for existing runs.');
+			}
+
+			throw error;
+		}
+	}
+
+	return {
+		root,
+		directory,
+		logFile: (id: string) => path.join(directory(id), 'logs.jsonl'),
+		captureLockFile: (id: string) => path.join(directory(id), 'capture.lock'),
+
+		async create(run: RunMetadata): Promise<void> {
+			await fs.mkdir(moatHome, {recursive: true, mode: directoryMode});
+			await fs.mkdir(root, {recursive: true, mode: directoryMode});
+			await fs.mkdir(directory(run.id), {mode: directoryMode});
+			await fs.writeFile(path.join(directory(run.id), 'logs.jsonl'), '', {mode: fileMode});
+			await writeMetadata(run);
+		},
+
+		read,
+
+		/** Reads, applies `change`, writes back; returns the new metadata. */
+		async update(id: string, change: Partial<RunMetadata>): Promise<RunMetadata> {
+			const next = {...(await read(id)), ...change};
+			await writeMetadata(next);
+			return next;
+		},
+
+		async list(): Promise<RunMetadata[]> {
+			let names: string[];
+			try {
+				names = await fs.readdir(root);
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+					return [];
+				}
+
+				throw error;
+			}
+
+			const runs = await Promise.all(
+				names
+					.filter(name => runIdPattern.test(name))
+					.map(async name => read(name).catch(() => undefined)),
+			);
+			return runs.filter((run): run is RunMetadata => run !== undefined);
+		},
+
+		async remove(id: string): Promise<void> {
+			await fs.rm(directory(id), {recursive: true, force: true});
+		},
+
+		async appendLogs(id: string, records: readonly LogRecord[]): Promise<void> {
+			if (records.length === 0) {
+				return;
+			}
+
+			// One write per batch: a crash loses at most the batch's tail line,
+			// which readLogTail() then discards.
+			await fs.appendFile(
+				path.join(directory(id), 'logs.jsonl'),
+				records.map(record => JSON.stringify(record) + '\n').join(''),
+				{mode: fileMode},
+			);
+		},
+
+		/** All log records, skipping a torn last line. */
+		async readLogs(id: string): Promise<LogRecord[]> {
+			let text: string;
+			try {
+				text = await fs.readFile(path.join(directory(id), 'logs.jsonl'), 'utf8');
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+					return [];
+				}
+
+				throw error;
+			}
+
+			return parseLogRecords(text);
+		},
+	};
+}
+
+export function parseLogRecords(text: string): LogRecord[] {
+	const records: LogRecord[] = [];
+	for (const line of text.split('\n')) {
+		if (line === '') {
+			continue;
+		}
+
+		try {
+			records.push(JSON.parse(line) as LogRecord);
+		} catch {
+			// A torn line from a crash mid-write; the catch-up writes it again.
+		}
+	}
+
+	return records;
+}

@@ -24,9 +24,9 @@ export const logsCommand: Command = {
 			throw usageError(`-n ${String(lines)} is not a number of lines.`, 'Pass a whole number, as in moat logs -n 50.');
 		}
 
-		const {runs, store} = await context.services();
+		const {runs} = await context.services();
 		const run = await runs.find(context.input[0]);
-		const records = await store.readLogs(run.id);
+		const records = await runs.output(run);
 		for (const record of lines === undefined ? records : records.slice(Math.max(0, records.length - lines))) {
 			writeRecord(context, record);
 		}

@@ -203,6 +203,10 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						SecurityOpt: ['no-new-privileges'],
 						CapAdd: [],
 						Privileged: false,
+						// A real init as PID 1 forwards SIGTERM to the command: most
+						// programs install no handler and would ignore it as PID 1,
+						// making every stop wait for the kill timeout.
+						Init: true,
 						LogConfig: {Type: 'json-file', Config: {...logRing}},
 					},
 				}),

@@ -219,17 +219,20 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		}
 
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);
-		const image = await ensureImage(engine, plan, {
-			rebuild: request.rebuild,
-			onBuildStart: (tag, base) => reporter.info(`Building image ${tag} from ${base}…`),
-			onProgress: line => reporter.debug(line),
-		});
+		const buildOptions = {
+			onBuildStart: (tag: string, base: string) => {
+				reporter.info(`Building image ${tag} from ${base}…`);
+			},
+			onProgress: (line: string) => {
+				reporter.debug(line);
+			},
+		};
+		let image = await ensureImage(engine, plan, {...buildOptions, rebuild: request.rebuild});
 
 		const id = newRunId();
 		const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
-		const containerId = await engine.createContainer({
+		const spec = {
 			name: `moat-${id}`,
-			image,
 			command,
 			environment: {
 				...userEnvironment,
@@ -243,7 +246,20 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			labels: {[containerLabels.managed]: 'true', [containerLabels.runId]: id, [containerLabels.runName]: name},
 			tty: false,
 			openStdin: false,
-		});
+		};
+		let containerId: string;
+		try {
+			containerId = await engine.createContainer({...spec, image});
+		} catch (error) {
+			// A `moat clean` elsewhere can remove the image between the check
+			// and the create; build it again once rather than fail the run.
+			if ((error as {statusCode?: number}).statusCode !== 404) {
+				throw error;
+			}
+
+			image = await ensureImage(engine, plan, {...buildOptions, rebuild: false});
+			containerId = await engine.createContainer({...spec, image});
+		}
 
 		const now = environment.now().toISOString();
 		const run: RunMetadata = {
@@ -303,6 +319,21 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		find,
 		/** Brings one run in line with its container (exit code, logs, removal). */
 		reconcile: finish,
+
+		/** Everything the run has printed so far, caught up from the engine first. */
+		async output(run: RunMetadata): Promise<LogRecord[]> {
+			if (run.containerId && isActive(run)) {
+				await captureLogs(engine, store, run.id, run.containerId, {follow: false}).catch((error: unknown) => {
+					if (error instanceof MoatError) {
+						throw error;
+					}
+
+					reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
+				});
+			}
+
+			return store.readLogs(run.id);
+		},
 
 		/**
 		 * Streams a run's output as it happens (and what it missed before),

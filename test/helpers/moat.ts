@@ -1,0 +1,126 @@
+import {execFile, spawn, type ChildProcess} from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import {fileURLToPath} from 'node:url';
+import {promisify} from 'node:util';
+
+/** The built CLI, run exactly as a user's `moat` would be. */
+export const cliPath = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+
+export type MoatResult = {code: number; stdout: string; stderr: string};
+
+export type Sandbox = {
+	moatHome: string;
+	userHome: string;
+	env: Record<string, string>;
+	cleanup(): Promise<void>;
+};
+
+/** A private MOAT_HOME and HOME for one test. */
+export async function createSandbox(): Promise<Sandbox> {
+	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-test-'));
+	const moatHome = path.join(root, 'moat-home');
+	const userHome = path.join(root, 'home');
+	await fs.mkdir(userHome);
+	const env: Record<string, string> = {...(process.env as Record<string, string>), MOAT_HOME: moatHome, HOME: userHome};
+	delete env.MOAT_REQUIRE_DOCKER;
+	return {
+		moatHome,
+		userHome,
+		env,
+		async cleanup() {
+			await fs.rm(root, {recursive: true, force: true});
+		},
+	};
+}
+
+/** A workspace directory owned by `uid` (tests run as root here). */
+export async function createWorkspace(uid = 1000, gid = uid, files: Record<string, string> = {}): Promise<string> {
+	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-workspace-'));
+	for (const [name, content] of Object.entries(files)) {
+		// eslint-disable-next-line no-await-in-loop
+		await fs.writeFile(path.join(directory, name), content);
+	}
+
+	await fs.chown(directory, uid, gid);
+	return directory;
+}
+
+export function spawnMoat(args: readonly string[], options: {env: Record<string, string>; cwd?: string}): ChildProcess {
+	return spawn(process.execPath, [cliPath, ...args], {env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe']});
+}
+
+/** Runs moat to completion and collects its output. */
+export async function moat(args: readonly string[], options: {env: Record<string, string>; cwd?: string}): Promise<MoatResult> {
+	const child = spawnMoat(args, options);
+	return collect(child);
+}
+
+export async function collect(child: ChildProcess): Promise<MoatResult> {
+	let stdout = '';
+	let stderr = '';
+	child.stdout?.on('data', (chunk: Buffer) => {
+		stdout += chunk.toString();
+	});
+	child.stderr?.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
+	return new Promise((resolve, reject) => {
+		child.on('error', reject);
+		child.on('close', (code, signal) => {
+			resolve({code: code ?? (signal ? 128 : -1), stdout, stderr});
+		});
+	});
+}
+
+/** Resolves once the child has printed `text` on stdout or stderr. */
+export async function waitForOutput(child: ChildProcess, text: string, timeoutMilliseconds = 60_000): Promise<void> {
+	let seen = '';
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			reject(new Error(`timed out waiting for ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`));
+		}, timeoutMilliseconds);
+		const check = (chunk: Buffer) => {
+			seen += chunk.toString();
+			if (seen.includes(text)) {
+				clearTimeout(timer);
+				resolve();
+			}
+		};
+
+		child.stdout?.on('data', check);
+		child.stderr?.on('data', check);
+	});
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The real docker CLI, for changing things behind moat's back. */
+export async function docker(...args: string[]): Promise<string> {
+	const {stdout} = await execFileAsync('docker', args);
+	return stdout.trim();
+}
+
+export async function readJson<T>(file: string): Promise<T> {
+	return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+}
+
+/** Polls `condition` until it holds; fails after the timeout. */
+export async function eventually(condition: () => Promise<boolean>, timeoutMilliseconds = 30_000): Promise<void> {
+	const deadline = Date.now() + timeoutMilliseconds;
+	while (Date.now() < deadline) {
+		// eslint-disable-next-line no-await-in-loop
+		if (await condition()) {
+			return;
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await new Promise(resolve => {
+			setTimeout(resolve, 100);
+		});
+	}
+
+	throw new Error('condition did not hold in time');
+}

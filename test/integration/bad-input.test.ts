@@ -1,0 +1,258 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import {createSandbox, createWorkspace, moat, type Sandbox} from '../helpers/moat.js';
+
+/**
+ * Every case here is rejected before moat talks to the engine, so these run
+ * with or without Docker: each must give a two-line error and the SPEC's
+ * exit code, and leave no run behind.
+ */
+
+type Case = {
+	title: string;
+	files?: Record<string, string>;
+	args: (context: {workspace: string; sandbox: Sandbox}) => string[] | Promise<string[]>;
+	code: number;
+	message: RegExp;
+	hint: RegExp;
+};
+
+const cases: Case[] = [
+	{
+		title: 'a missing workspace',
+		args: ({workspace}) => ['run', path.join(workspace, 'nope'), '--', 'true'],
+		code: 2,
+		message: /Workspace .*nope does not exist\./,
+		hint: /Pass an existing directory/,
+	},
+	{
+		title: 'a workspace that is a file',
+		files: {'file.txt': 'x'},
+		args: ({workspace}) => ['run', path.join(workspace, 'file.txt'), '--', 'true'],
+		code: 2,
+		message: /is a file, not a directory/,
+		hint: /directory/,
+	},
+	{
+		title: 'an invalid environment variable name',
+		args: ({workspace}) => ['run', workspace, '-e', '1X=y', '--', 'true'],
+		code: 2,
+		message: /"1X" is not a valid environment variable name/,
+		hint: /-e NAME=value/,
+	},
+	{
+		title: 'a malformed mount',
+		args: ({workspace}) => ['run', workspace, '-m', 'just-a-path', '--', 'true'],
+		code: 2,
+		message: /Mount "just-a-path" \(-m\) is not source:destination\[:ro\]/,
+		hint: /source:destination/,
+	},
+	{
+		title: 'a mount with a bad mode',
+		args: ({workspace}) => ['run', workspace, '-m', `${workspace}:/data:rx`, '--', 'true'],
+		code: 2,
+		message: /has mode "rx"/,
+		hint: /source:destination:ro/,
+	},
+	{
+		title: 'a mount of MOAT_HOME',
+		args: async ({workspace, sandbox}) => {
+			await fs.mkdir(sandbox.moatHome, {recursive: true});
+			return ['run', workspace, '-m', `${sandbox.moatHome}:/moat`, '--', 'true'];
+		},
+		code: 2,
+		message: /Refusing to mount .*moat-home: it is moat's own data/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a mount of a directory that contains ~/.ssh',
+		args: async ({workspace, sandbox}) => {
+			await fs.mkdir(path.join(sandbox.userHome, '.ssh'), {recursive: true});
+			return ['run', workspace, '-m', `${sandbox.userHome}:/home-copy:ro`, '--', 'true'];
+		},
+		code: 2,
+		message: /Refusing to mount .*: it contains your SSH keys/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a mount of the Docker socket',
+		args: ({workspace}) => ['run', workspace, '-m', '/var/run/docker.sock:/var/run/docker.sock', '--', 'true'],
+		code: 2,
+		message: /Refusing to mount .*docker\.sock: it is the Docker socket/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a mount from agent.yaml that reaches the Docker socket through /run',
+		files: {'agent.yaml': 'mounts:\n  - /run:/host-run\n'},
+		args: ({workspace}) => ['run', workspace, '--', 'true'],
+		code: 2,
+		message: /Refusing to mount \/run: it contains the Docker socket/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a workspace that contains MOAT_HOME',
+		args: async ({sandbox}) => {
+			await fs.mkdir(sandbox.moatHome, {recursive: true});
+			return ['run', path.dirname(sandbox.moatHome), '--', 'true'];
+		},
+		code: 2,
+		message: /Refusing the workspace .*: it contains moat's own data/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'invalid YAML',
+		files: {'agent.yaml': 'name: x\ncommand: [unclosed\n'},
+		args: ({workspace}) => ['run', workspace],
+		code: 2,
+		message: /agent\.yaml:\d+:\d+: invalid YAML/,
+		hint: /Fix the YAML syntax/,
+	},
+	{
+		title: 'a wrong type in agent.yaml',
+		files: {'agent.yaml': 'name: x\ninteractive: sometimes\n'},
+		args: ({workspace}) => ['run', workspace, '--', 'true'],
+		code: 2,
+		message: /agent\.yaml:2:14: "interactive" must be true or false/,
+		hint: /interactive: true/,
+	},
+	{
+		title: 'an unknown key in moat.yaml, with a suggestion',
+		files: {'moat.yaml': 'dependecies:\n  - git\n'},
+		args: ({workspace}) => ['run', workspace, '--', 'true'],
+		code: 2,
+		message: /moat\.yaml:1:1: unknown key "dependecies"/,
+		hint: /Did you mean "dependencies"\?/,
+	},
+	{
+		title: 'an empty command[0]',
+		files: {'agent.yaml': 'command: ["", "x"]\n'},
+		args: ({workspace}) => ['run', workspace],
+		code: 2,
+		message: /agent\.yaml:1:11: "command\[0\]" must start with a program name/,
+		hint: /command: \["npm", "test"\]/,
+	},
+	{
+		title: 'no command at all',
+		args: ({workspace}) => ['run', workspace],
+		code: 2,
+		message: /No command to run\./,
+		hint: /after --/,
+	},
+	{
+		title: 'an unknown dependency',
+		files: {'agent.yaml': 'dependencies:\n  - node\n'},
+		args: ({workspace}) => ['run', workspace, '--', 'true'],
+		code: 2,
+		message: /Dependency "node" needs a version/,
+		hint: /node@20/,
+	},
+	{
+		title: '-i without a terminal',
+		args: ({workspace}) => ['run', workspace, '-i', '--', 'sh'],
+		code: 2,
+		message: /needs a terminal/,
+		hint: /Drop -i/,
+	},
+	{
+		title: 'an unknown flag',
+		args: ({workspace}) => ['run', workspace, '--detatch', '--', 'true'],
+		code: 2,
+		message: /Unknown flag --detatch for moat run/,
+		hint: /Did you mean --detach\?/,
+	},
+	{
+		title: 'an unknown command',
+		args: () => ['lsit'],
+		code: 2,
+		message: /Unknown command "lsit"/,
+		hint: /Did you mean moat list\?/,
+	},
+	{
+		title: 'an unknown run',
+		args: () => ['logs', 'no-such-run'],
+		code: 4,
+		message: /No run matches "no-such-run"/,
+		hint: /moat list/,
+	},
+	{
+		title: 'an ambiguous run id prefix',
+		args: async ({sandbox}) => {
+			for (const id of ['run_abc000000001', 'run_abc000000002']) {
+				const directory = path.join(sandbox.moatHome, 'runs', id);
+				// eslint-disable-next-line no-await-in-loop
+				await fs.mkdir(directory, {recursive: true});
+				// eslint-disable-next-line no-await-in-loop
+				await fs.writeFile(path.join(directory, 'metadata.json'), JSON.stringify({
+					id, name: 'old', workspace: '/tmp', agent: null, image: 'x', command: ['true'], grants: [], ports: {}, mounts: [],
+					environmentNames: [], containerId: null, state: 'stopped', interactive: false, keep: false,
+					createdAt: '2026-01-01T00:00:00.000Z', startedAt: null, stoppedAt: null, exitCode: 0, error: null, stopRequested: false,
+				}));
+			}
+
+			return ['logs', 'abc'];
+		},
+		code: 2,
+		message: /"abc" matches 2 runs: run_abc000000002 \(old\), run_abc000000001 \(old\)/,
+		hint: /Type more of the run id/,
+	},
+	{
+		title: 'an engine that cannot be reached',
+		args: ({workspace, sandbox}) => {
+			sandbox.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+			return ['run', workspace, '--', 'true'];
+		},
+		code: 3,
+		message: /^moat: Cannot reach the Docker engine at \/nonexistent\/docker\.sock\.$/m,
+		hint: /^Start Docker, or set DOCKER_HOST\.$/m,
+	},
+];
+
+for (const testCase of cases) {
+	test(`${testCase.title} is refused with exit code ${testCase.code} and a fix`, async t => {
+		const sandbox = await createSandbox();
+		const workspace = await createWorkspace(1000, 1000, testCase.files);
+		t.teardown(async () => {
+			await sandbox.cleanup();
+			await fs.rm(workspace, {recursive: true, force: true});
+		});
+
+		const args = await testCase.args({workspace, sandbox});
+		const runsBefore = await fs.readdir(path.join(sandbox.moatHome, 'runs')).catch(() => []);
+		const result = await moat(args, {env: sandbox.env});
+		t.is(result.code, testCase.code, result.stderr);
+		const lines = result.stderr.trimEnd().split('\n');
+		t.is(lines.length, 2, `one line what is wrong, one what to do: ${result.stderr}`);
+		t.regex(lines[0]!, testCase.message);
+		t.regex(lines[1]!, testCase.hint);
+		t.is(result.stdout, '');
+		const runsAfter = await fs.readdir(path.join(sandbox.moatHome, 'runs')).catch(() => []);
+		t.deepEqual(runsAfter, runsBefore, 'no run is left behind');
+	});
+}
+
+test('moat without arguments and without a terminal prints help and exits 0', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const result = await moat([], {env: sandbox.env});
+	t.is(result.code, 0);
+	t.regex(result.stdout, /Usage\n\s+\$ moat <command>/);
+});
+
+for (const command of ['run', 'list', 'logs', 'stop', 'destroy', 'status', 'clean']) {
+	test(`moat ${command} --help prints its usage and exits 0`, async t => {
+		const sandbox = await createSandbox();
+		t.teardown(sandbox.cleanup);
+		const result = await moat([command, '--help'], {env: sandbox.env});
+		t.is(result.code, 0);
+		t.regex(result.stdout, new RegExp(`\\$ moat ${command}`));
+	});
+}
+
+test('moat --version prints the package version', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const manifest = JSON.parse(await fs.readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {version: string};
+	const result = await moat(['--version'], {env: sandbox.env});
+	t.is(result.stdout, `${manifest.version}\n`);
+});

@@ -1,0 +1,214 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {dockerTest} from '../helpers/docker.js';
+import {collect, createSandbox, createWorkspace, docker, eventually, moat, readJson, spawnMoat, waitForOutput, type Sandbox} from '../helpers/moat.js';
+
+async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{sandbox: Sandbox; workspace: string}> {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		// Leave no containers behind, whatever the test did.
+		const ids = await docker('ps', '-aq', '--filter', 'label=moat.managed=true', '--filter', `name=moat-run_`);
+		const mine = await Promise.all(
+			ids.split('\n').filter(Boolean).map(async id => ({id, home: await docker('inspect', '-f', '{{ index .Config.Labels "moat.run-id" }}', id)})),
+		);
+		const runs: string[] = await fs.readdir(path.join(sandbox.moatHome, 'runs')).catch(() => []);
+		for (const {id, home} of mine) {
+			if (runs.includes(home)) {
+				// eslint-disable-next-line no-await-in-loop
+				await docker('rm', '-f', id);
+			}
+		}
+
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+	return {sandbox, workspace};
+}
+
+async function metadata(sandbox: Sandbox, runId: string): Promise<RunMetadata> {
+	return readJson<RunMetadata>(path.join(sandbox.moatHome, 'runs', runId, 'metadata.json'));
+}
+
+async function listJson(sandbox: Sandbox): Promise<RunMetadata[]> {
+	const result = await moat(['list', '--json'], {env: sandbox.env});
+	return JSON.parse(result.stdout) as RunMetadata[];
+}
+
+dockerTest('a detached run prints only its id, and list, logs, stop and destroy manage it', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const started = await moat(['run', workspace, '-d', '-n', 'sleeper', '--', 'sh', '-c', 'echo started; sleep 300'], {env: sandbox.env});
+	t.is(started.code, 0, started.stderr);
+	t.regex(started.stdout, /^run_[\da-f]{12}\n$/);
+	const runId = started.stdout.trim();
+
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.regex(listed.stdout, /^NAME\s+RUN ID\s+AGENT\s+STATE\s+AGE\s+SERVICES\n/);
+	t.regex(listed.stdout, new RegExp(`sleeper\\s+${runId}\\s+-\\s+running`));
+
+	await eventually(async () => (await moat(['logs', 'sleeper'], {env: sandbox.env})).stdout === 'started\n');
+
+	const refused = await moat(['destroy', runId], {env: sandbox.env});
+	t.is(refused.code, 2);
+	t.regex(refused.stderr, /still running[\s\S]*moat destroy -f/);
+
+	const stopped = await moat(['stop', runId.slice(4, 10)], {env: sandbox.env});
+	t.is(stopped.code, 0, stopped.stderr);
+	const afterStop = await metadata(sandbox, runId);
+	t.is(afterStop.state, 'stopped');
+	t.is(afterStop.containerId, null);
+	t.is(await docker('ps', '-aq', '--filter', `label=moat.run-id=${runId}`), '');
+
+	const destroyed = await moat(['destroy', runId], {env: sandbox.env});
+	t.is(destroyed.code, 0, destroyed.stderr);
+	await t.throwsAsync(fs.access(path.join(sandbox.moatHome, 'runs', runId)));
+	const gone = await moat(['logs', runId], {env: sandbox.env});
+	t.is(gone.code, 4);
+});
+
+dockerTest('destroy -f removes a running run and its container', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	const result = await moat(['destroy', '-f', runId], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.is(await docker('ps', '-aq', '--filter', `label=moat.run-id=${runId}`), '');
+	t.deepEqual(await listJson(sandbox), []);
+});
+
+dockerTest('output a detached run writes after its CLI was SIGKILLed still reaches moat logs, once', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const child = spawnMoat(['run', workspace, '--', 'sh', '-c', 'echo early; sleep 2; echo late; echo late-err >&2'], {env: sandbox.env});
+	const done = collect(child);
+	await waitForOutput(child, 'early');
+	child.kill('SIGKILL');
+	await done;
+
+	const runId = (await fs.readdir(path.join(sandbox.moatHome, 'runs')))[0]!;
+	await eventually(async () => (await docker('inspect', '-f', '{{.State.Status}}', `moat-${runId}`).catch(() => 'gone')) !== 'running');
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.is(logs.code, 0, logs.stderr);
+	t.is(logs.stdout, 'early\nlate\n');
+	t.is(logs.stderr, 'late-err\n');
+
+	// Looking again must not copy the same lines a second time.
+	const again = await moat(['logs', runId], {env: sandbox.env});
+	t.is(again.stdout, 'early\nlate\n');
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.is(run.exitCode, 0);
+});
+
+dockerTest('moat logs -n shows the last lines and -f follows until the run ends', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '--', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo after'], {env: sandbox.env})).stdout.trim();
+	const followed = await moat(['logs', '-f', runId], {env: sandbox.env});
+	t.is(followed.code, 0, followed.stderr);
+	t.is(followed.stdout, 'line1\nline2\nline3\nline4\nline5\nafter\n');
+	const tail = await moat(['logs', '-n', '2', runId], {env: sandbox.env});
+	t.is(tail.stdout, 'line5\nafter\n');
+});
+
+dockerTest('--keep keeps the stopped container until clean removes it', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const result = await moat(['run', workspace, '--keep', '--', 'sh', '-c', 'echo kept > /tmp/evidence'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	const runId = (await fs.readdir(path.join(sandbox.moatHome, 'runs')))[0]!;
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.truthy(run.containerId);
+	t.is(await docker('inspect', '-f', '{{.State.Status}}', run.containerId!), 'exited');
+
+	const dryRun = await moat(['clean', '--dry-run'], {env: sandbox.env});
+	t.regex(dryRun.stdout, new RegExp(runId));
+	t.is(await docker('inspect', '-f', '{{.State.Status}}', run.containerId!), 'exited', '--dry-run removes nothing');
+
+	const noTerminal = await moat(['clean'], {env: sandbox.env});
+	t.is(noTerminal.code, 2, 'without a terminal to confirm on, clean needs -f');
+
+	const cleaned = await moat(['clean', '-f'], {env: sandbox.env});
+	t.is(cleaned.code, 0, cleaned.stderr);
+	await t.throwsAsync(docker('inspect', run.containerId!));
+	t.deepEqual(await listJson(sandbox), []);
+});
+
+dockerTest('clean removes finished runs but leaves running ones', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	await moat(['run', workspace, '-n', 'finished', '--', 'true'], {env: sandbox.env});
+	const running = (await moat(['run', workspace, '-d', '-n', 'busy', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	const cleaned = await moat(['clean', '-f'], {env: sandbox.env});
+	t.is(cleaned.code, 0, cleaned.stderr);
+	const remaining = await listJson(sandbox);
+	t.deepEqual(remaining.map(run => run.id), [running]);
+	t.is(remaining[0]!.state, 'running');
+});
+
+dockerTest('a container killed outside moat becomes a failed run with its exit code', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	await docker('kill', `moat-${runId}`);
+	const [run] = await listJson(sandbox);
+	t.is(run!.state, 'failed');
+	t.is(run!.exitCode, 137);
+	t.is(run!.containerId, null);
+});
+
+dockerTest('a container removed outside moat becomes a failed run with a reason, not a crash', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	await docker('rm', '-f', `moat-${runId}`);
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.is(listed.code, 0, listed.stderr);
+	t.regex(listed.stdout, new RegExp(`${runId}\\s+-\\s+failed`));
+	const run = await metadata(sandbox, runId);
+	t.is(run.error, 'The container was removed outside moat.');
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.is(logs.code, 0);
+});
+
+dockerTest('Ctrl+C once detaches and the run goes on; twice within half a second stops it', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const first = spawnMoat(['run', workspace, '-n', 'detach-me', '--', 'sh', '-c', 'echo ready; sleep 300'], {env: sandbox.env});
+	const firstDone = collect(first);
+	await waitForOutput(first, 'ready');
+	first.kill('SIGINT');
+	const detached = await firstDone;
+	t.is(detached.code, 0, detached.stderr);
+	t.regex(detached.stderr, /detached from run_/);
+	const [stillRunning] = await listJson(sandbox);
+	t.is(stillRunning!.state, 'running');
+
+	const second = spawnMoat(['run', workspace, '-n', 'stop-me', '--', 'sh', '-c', 'echo ready; sleep 300'], {env: sandbox.env});
+	const secondDone = collect(second);
+	await waitForOutput(second, 'ready');
+	second.kill('SIGINT');
+	await waitForOutput(second, 'press Ctrl+C again');
+	second.kill('SIGINT');
+	const stopped = await secondDone;
+	t.is(stopped.code, 130, stopped.stderr);
+	const runs = await listJson(sandbox);
+	t.is(runs.find(run => run.name === 'stop-me')!.state, 'stopped');
+	t.is(runs.find(run => run.name === 'detach-me')!.state, 'running');
+});
+
+dockerTest('moat status reports the engine, runs, images and disk usage', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	const result = await moat(['status', '--json'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	const status = JSON.parse(result.stdout) as {
+		engine: {reachable: boolean; serverVersion: string};
+		runs: {total: number; stopped: number};
+		images: Array<{tags: string[]}>;
+		disk: {moatHomeBytes: number; imagesBytes: number};
+	};
+	t.true(status.engine.reachable);
+	t.truthy(status.engine.serverVersion);
+	t.is(status.runs.total, 1);
+	t.is(status.runs.stopped, 1);
+	t.true(status.images.some(image => image.tags.some(tag => tag.startsWith('moat/run:'))));
+	t.true(status.disk.moatHomeBytes > 0);
+	t.true(status.disk.imagesBytes > 0);
+	const text = await moat(['status'], {env: sandbox.env});
+	t.regex(text.stdout, /Engine\s+Docker .* \(API [\d.]+\)/);
+});

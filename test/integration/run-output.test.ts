@@ -1,0 +1,145 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {parseLogRecords} from '../../source/runs/run-store.js';
+import {dockerTest} from '../helpers/docker.js';
+import {createSandbox, createWorkspace, docker, moat, readJson} from '../helpers/moat.js';
+
+const script = 'echo one; echo two >&2; echo three; id -u; exit 7';
+
+/** Each stand-in base image, reached the way a user's agent.yaml would. */
+const bases = [
+	{label: 'ubuntu:22.04 (no dependencies)', config: ''},
+	{label: 'debian:bookworm-slim (base_image)', config: 'base_image: debian:bookworm-slim\n'},
+	{label: 'node:20 (node@20, which has a UID 1000 user)', config: 'dependencies:\n  - node@20\n'},
+	{label: 'python:3.11 (python@3.11)', config: 'dependencies:\n  - python@3.11\n'},
+];
+
+for (const base of bases) {
+	dockerTest(`on ${base.label}: output is captured in order with streams and the exit code passes through`, async t => {
+		const sandbox = await createSandbox();
+		const workspace = await createWorkspace(1000, 1000, {'agent.yaml': base.config});
+		t.teardown(async () => {
+			await sandbox.cleanup();
+			await fs.rm(workspace, {recursive: true, force: true});
+		});
+
+		const result = await moat(['run', workspace, '--', 'sh', '-c', script], {env: sandbox.env});
+		t.is(result.code, 7, result.stderr);
+		t.is(result.stdout, 'one\nthree\n1000\n');
+		t.true(result.stderr.includes('two\n'));
+
+		const [runId] = await fs.readdir(path.join(sandbox.moatHome, 'runs'));
+		const records = parseLogRecords(await fs.readFile(path.join(sandbox.moatHome, 'runs', runId!, 'logs.jsonl'), 'utf8'));
+		t.deepEqual(
+			records.filter(record => record.stream === 'stdout').map(record => record.line),
+			['one', 'three', '1000'],
+		);
+		t.deepEqual(records.filter(record => record.stream === 'stderr').map(record => record.line), ['two']);
+		for (const record of records) {
+			t.false(Number.isNaN(Date.parse(record.ts)), `timestamp ${record.ts}`);
+		}
+
+		const metadata = await readJson<RunMetadata>(path.join(sandbox.moatHome, 'runs', runId!, 'metadata.json'));
+		t.is(metadata.exitCode, 7);
+		t.is(metadata.state, 'failed');
+		t.is(metadata.containerId, null, 'the container is removed when the run ends');
+		t.is(await docker('ps', '-aq', '--filter', `label=moat.run-id=${runId}`), '');
+	});
+}
+
+dockerTest('the container user takes the workspace owner\'s UID and GID, for two owners on the same image', async t => {
+	const sandbox = await createSandbox();
+	const config = {'agent.yaml': 'dependencies:\n  - node@20\n'};
+	const first = await createWorkspace(1000, 1000, config);
+	const second = await createWorkspace(4321, 4322, config);
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(first, {recursive: true, force: true});
+		await fs.rm(second, {recursive: true, force: true});
+	});
+
+	const command = ['--', 'sh', '-c', 'echo "$(id -u):$(id -g):$(id -un):$HOME"; touch /workspace/made-here'];
+	const one = await moat(['run', first, ...command], {env: sandbox.env});
+	const two = await moat(['run', second, ...command], {env: sandbox.env});
+	t.is(one.code, 0, one.stderr);
+	t.is(two.code, 0, two.stderr);
+	t.is(one.stdout, '1000:1000:moatuser:/home/moatuser\n');
+	t.is(two.stdout, '4321:4322:moatuser:/home/moatuser\n');
+	t.false(two.stderr.includes('Building image'), 'the second owner reuses the first owner\'s image');
+
+	const firstFile = await fs.stat(path.join(first, 'made-here'));
+	const secondFile = await fs.stat(path.join(second, 'made-here'));
+	t.deepEqual([firstFile.uid, firstFile.gid], [1000, 1000]);
+	t.deepEqual([secondFile.uid, secondFile.gid], [4321, 4322]);
+});
+
+dockerTest('a root-owned workspace runs the agent as UID 5000, never as root, and says so', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace(0, 0);
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const result = await moat(['run', workspace, '--', 'id', '-u'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, '5000\n');
+	t.regex(result.stderr, /owned by root.*UID 5000/);
+});
+
+dockerTest('containers run with no-new-privileges and no added capabilities', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const result = await moat(['run', workspace, '--keep', '--', 'sh', '-c', 'grep -E "^(NoNewPrivs|CapEff)" /proc/self/status'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.regex(result.stdout, /NoNewPrivs:\s+1/);
+	// After gosu drops to moatuser the process holds no effective capabilities.
+	t.regex(result.stdout, /CapEff:\s+0+\n/);
+
+	const [runId] = await fs.readdir(path.join(sandbox.moatHome, 'runs'));
+	const inspect = JSON.parse(await docker('inspect', `moat-${runId!}`)) as Array<{HostConfig: {SecurityOpt: string[]; CapAdd: string[] | null; Privileged: boolean}}>;
+	t.deepEqual(inspect[0]!.HostConfig.SecurityOpt, ['no-new-privileges']);
+	t.deepEqual(inspect[0]!.HostConfig.CapAdd ?? [], []);
+	t.false(inspect[0]!.HostConfig.Privileged);
+	await moat(['destroy', runId!], {env: sandbox.env});
+});
+
+dockerTest('images are reused by input hash and --rebuild builds again', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'base_image: debian:bookworm-slim\ndependencies:\n  - procps\n'});
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	const reused = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	t.is(reused.code, 0, reused.stderr);
+	t.false(reused.stderr.includes('Building image'));
+
+	const rebuilt = await moat(['run', workspace, '--rebuild', '--', 'true'], {env: sandbox.env});
+	t.is(rebuilt.code, 0, rebuilt.stderr);
+	t.true(rebuilt.stderr.includes('Building image'));
+});
+
+dockerTest('an image build failure shows the failing step and exits 1', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'dependencies:\n  - no-such-package-moat-test\n'});
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const result = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	t.is(result.code, 1);
+	t.regex(result.stderr, /Building the image from ubuntu:22\.04 failed/);
+	t.regex(result.stderr, /Step \d+\/\d+ : RUN/);
+	t.regex(result.stderr, /no-such-package-moat-test/);
+	t.false(result.stderr.includes('    at '), 'no stack trace without -v');
+});

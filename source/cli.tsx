@@ -4,12 +4,11 @@ import readline from 'node:readline/promises';
 import meow from 'meow';
 import {findCommand, commands} from './commands/index.js';
 import type {Command, CommandContext} from './commands/command.js';
-import {nearest} from './config/config-loader.js';
-import {createDockerEngine} from './engine/docker-engine.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
-import {createRunService, type Reporter} from './runs/run-service.js';
+import type {Reporter} from './runs/run-service.js';
 import {createRunStore} from './runs/run-store.js';
+import {nearest} from './text/nearest.js';
 
 const globalFlags = {
 	verbose: {type: 'boolean', shortFlag: 'v'},
@@ -140,6 +139,12 @@ async function main(argv: string[]): Promise<number> {
 			reporter,
 			async services() {
 				if (!services) {
+					// Loaded on demand: dockerode alone costs about 100 ms of
+					// startup, which commands such as --help never need.
+					const [{createDockerEngine}, {createRunService}] = await Promise.all([
+						import('./engine/docker-engine.js'),
+						import('./runs/run-service.js'),
+					]);
 					const engine = createDockerEngine(environment.variables);
 					const store = createRunStore(environment.moatHome);
 					services = {engine, store, runs: createRunService({engine, store, environment, reporter})};

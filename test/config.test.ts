@@ -1,5 +1,6 @@
 import test from 'ava';
-import {nearest, parseConfig} from '../source/config/config-loader.js';
+import {parseConfig} from '../source/config/config-parser.js';
+import {nearest} from '../source/text/nearest.js';
 import {exitCodes, MoatError} from '../source/errors.js';
 
 const fullConfig = `name: my-agent

@@ -1,10 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import leven from 'leven';
-import {ZodObject, ZodOptional, type z} from 'zod';
 import {usageError} from '../errors.js';
-import {configFixes, configSchema, type MoatConfig} from './config-schema.js';
-import {parseYaml, type SourcePosition} from './yaml-document.js';
+import type {MoatConfig} from './config-schema.js';
 
 /** The names moat looks for in a workspace, in order. */
 export const configFileNames = ['agent.yaml', 'moat.yaml'] as const;
@@ -26,110 +23,12 @@ export async function loadWorkspaceConfig(workspace: string): Promise<LoadedConf
 			throw usageError(`Cannot read ${file}: ${(error as Error).message}.`, 'Check the file\'s permissions.', {cause: error});
 		}
 
+		// The parser (zod and yaml) loads only when there is a file to parse:
+		// a run without agent.yaml should not pay for it at startup.
+		const {parseConfig} = await import('./config-parser.js');
 		return {config: parseConfig(text, name), file};
 	}
 
 	return {config: {}};
 }
 
-/**
- * Parses and validates config text. Every problem becomes a usage error that
- * names file:line:column and the key, and says how to fix it.
- */
-export function parseConfig(text: string, fileLabel: string): MoatConfig {
-	const document = parseYaml(text);
-	const at = (position: SourcePosition) => `${fileLabel}:${position.line}:${position.column}`;
-
-	if (document.syntaxError) {
-		throw usageError(
-			`${at(document.syntaxError.position)}: invalid YAML: ${document.syntaxError.message}`,
-			`Fix the YAML syntax in ${fileLabel}.`,
-		);
-	}
-
-	const value = document.value ?? {};
-	if (typeof value !== 'object' || Array.isArray(value)) {
-		throw usageError(`${at({line: 1, column: 1})}: the file must be a map of settings.`, 'Start with keys such as name:, dependencies: and command:.');
-	}
-
-	const result = configSchema.safeParse(value);
-	if (result.success) {
-		return result.data;
-	}
-
-	const problems = result.error.issues.map(issue => describeIssue(issue, document.positionOf, at));
-	const [first] = problems;
-	const more = problems.length > 1 ? ` (and ${problems.length - 1} more ${problems.length === 2 ? 'problem' : 'problems'})` : '';
-	throw usageError(`${first!.message}${more}`, first!.fix);
-}
-
-function describeIssue(
-	issue: z.core.$ZodIssue,
-	positionOf: (path: ReadonlyArray<string | number>, options?: {key?: boolean}) => SourcePosition,
-	at: (position: SourcePosition) => string,
-): {message: string; fix: string} {
-	const issuePath = issue.path.map(segment => (typeof segment === 'symbol' ? String(segment) : segment));
-	const topKey = String(issuePath[0] ?? '');
-
-	if (issue.code === 'unrecognized_keys') {
-		const key = issue.keys[0]!;
-		const position = positionOf([...issuePath, key], {key: true});
-		const known = keysAt(issuePath);
-		const suggestion = nearest(key, known);
-		return {
-			message: `${at(position)}: unknown key "${[...issuePath, key].join('.')}".`,
-			fix: suggestion ? `Did you mean "${suggestion}"? Known keys: ${known.join(', ')}.` : `Known keys: ${known.join(', ')}.`,
-		};
-	}
-
-	// A bad record key (env: {1X: y}) is reported on the key itself.
-	const isKeyIssue = issue.code === 'invalid_key';
-	const position = positionOf(issuePath, {key: isKeyIssue});
-	const label = formatPath(issuePath);
-	return {
-		message: `${at(position)}: "${label}" ${issue.message}.`,
-		fix: configFixes[topKey] ?? 'See the configuration section of the README.',
-	};
-}
-
-/** The keys the schema allows in the map at `issuePath`. */
-function keysAt(issuePath: Array<string | number>): string[] {
-	let schema: z.ZodType = configSchema;
-	for (const segment of issuePath) {
-		const shape = objectShape(schema);
-		if (!shape?.[segment]) {
-			return [];
-		}
-
-		schema = shape[segment];
-	}
-
-	return Object.keys(objectShape(schema) ?? {});
-}
-
-function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
-	const inner = schema instanceof ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
-	return inner instanceof ZodObject ? (inner.shape as Record<string, z.ZodType>) : undefined;
-}
-
-function formatPath(segments: Array<string | number>): string {
-	return segments.reduce<string>(
-		(text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment),
-		'',
-	);
-}
-
-/** The closest known word, if it is close enough to be a likely typo. */
-export function nearest(word: string, candidates: readonly string[]): string | undefined {
-	let best: string | undefined;
-	let bestDistance = Number.POSITIVE_INFINITY;
-	for (const candidate of candidates) {
-		const distance = leven(word.toLowerCase(), candidate.toLowerCase());
-		if (distance < bestDistance) {
-			best = candidate;
-			bestDistance = distance;
-		}
-	}
-
-	return best && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}

@@ -1,7 +1,6 @@
 import {z} from 'zod';
+import {environmentNamePattern, runNamePattern} from './config-names.js';
 
-/** POSIX environment variable names: what `-e` and `env:` accept. */
-export const environmentNamePattern = /^[A-Za-z_]\w*$/;
 
 const scalarString = z
 	.union([z.string(), z.number(), z.boolean()], {error: 'must be a string'})
@@ -27,7 +26,7 @@ const portNumber = z
 export const configSchema = z.strictObject({
 	name: z
 		.string({error: 'must be a string'})
-		.regex(/^[A-Za-z\d][\w.-]*$/, {error: 'may hold only letters, digits, ".", "_" and "-"'})
+		.regex(runNamePattern, {error: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
 		.optional(),
 	version: scalarString.optional(),
 	agent: z.enum(['claude', 'codex'], {error: 'must be "claude" or "codex"'}).optional(),

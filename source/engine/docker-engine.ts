@@ -4,18 +4,19 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import {environmentVariables} from '../environment.js';
 import {exitCodes, MoatError} from '../errors.js';
-import type {
-	ContainerSpec,
-	ContainerState,
-	ContainerStatus,
-	ContainerSummary,
-	Engine,
-	EngineEvent,
-	EngineInfo,
-	ImageSummary,
-	Labels,
-	LogOptions,
-	OutputChunk,
+import {
+	BuildError,
+	type ContainerSpec,
+	type ContainerState,
+	type ContainerStatus,
+	type ContainerSummary,
+	type Engine,
+	type EngineEvent,
+	type EngineInfo,
+	type ImageSummary,
+	type Labels,
+	type LogOptions,
+	type OutputChunk,
 } from './engine.js';
 import {createFrameDecoder} from './log-frames.js';
 
@@ -353,22 +354,4 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			return {close: () => stream.destroy()};
 		},
 	};
-}
-
-/** An image build that failed, with the build's output up to the failing step. */
-export class BuildError extends Error {
-	override readonly name = 'BuildError';
-
-	constructor(
-		message: string,
-		readonly transcript: string[],
-	) {
-		super(message);
-	}
-
-	/** The last `Step n/m` line and what it printed: where the build broke. */
-	get failingStep(): string[] {
-		const start = this.transcript.findLastIndex(line => /^Step \d+\/\d+ :/.test(line));
-		return start === -1 ? this.transcript.slice(-10) : this.transcript.slice(start).slice(-15);
-	}
 }

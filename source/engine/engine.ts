@@ -100,3 +100,21 @@ export interface Engine {
 	/** Container events matching labels until `close()`. */
 	events(labels: Labels, onEvent: (event: EngineEvent) => void): Promise<{close(): void}>;
 }
+
+/** An image build that failed, with the build's output up to the failing step. */
+export class BuildError extends Error {
+	override readonly name = 'BuildError';
+
+	constructor(
+		message: string,
+		readonly transcript: string[],
+	) {
+		super(message);
+	}
+
+	/** The last `Step n/m` line and what it printed: where the build broke. */
+	get failingStep(): string[] {
+		const start = this.transcript.findLastIndex(line => /^Step \d+\/\d+ :/.test(line));
+		return start === -1 ? this.transcript.slice(-10) : this.transcript.slice(start).slice(-15);
+	}
+}

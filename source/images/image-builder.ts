@@ -1,5 +1,4 @@
-import type {Engine} from '../engine/engine.js';
-import {BuildError} from '../engine/docker-engine.js';
+import {BuildError, type Engine} from '../engine/engine.js';
 import {MoatError} from '../errors.js';
 import type {DependencyPlan} from './dependencies.js';
 import {imageRecipe} from './dockerfile.js';

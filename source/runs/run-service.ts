@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
-import {environmentNamePattern, type MoatConfig} from '../config/config-schema.js';
+import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
+import type {MoatConfig} from '../config/config-schema.js';
 import type {ContainerState, Engine} from '../engine/engine.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
@@ -139,6 +140,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		);
 	}
 
+	/** Brings a run in line with its container (exit code, logs, removal). */
 	async function finish(run: RunMetadata): Promise<RunMetadata> {
 		if (!run.containerId) {
 			return run;
@@ -186,7 +188,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		}
 
 		const name = request.name ?? config.name ?? path.basename(workspace);
-		if (!/^[A-Za-z\d][\w.-]*$/.test(name)) {
+		if (!runNamePattern.test(name)) {
 			throw usageError(`Run name "${name}" is not valid.`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit.');
 		}
 

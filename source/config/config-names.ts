@@ -3,3 +3,10 @@ export const environmentNamePattern = /^[A-Za-z_]\w*$/;
 
 /** Run names: safe in container labels, hostnames and file names. */
 export const runNamePattern = /^[A-Za-z\d][\w.-]*$/;
+
+/**
+ * Image references as the engine accepts them: registry/name[:tag][@digest].
+ * Strict on purpose: the value goes into a Dockerfile's FROM line, and the
+ * agent can edit agent.yaml, so nothing else may ride along.
+ */
+export const imageReferencePattern = /^[a-z\d]+(?:[._-][a-z\d]+)*(?::\d+)?(?:\/[a-z\d]+(?:(?:[._]|__|-+)[a-z\d]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f\d]{64})?$/;

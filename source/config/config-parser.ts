@@ -19,9 +19,22 @@ export function parseConfig(text: string, fileLabel: string): MoatConfig {
 		);
 	}
 
-	const value = document.value ?? {};
+	const value = (document.value ?? {}) as Record<string, unknown>;
 	if (typeof value !== 'object' || Array.isArray(value)) {
 		throw usageError(`${at({line: 1, column: 1})}: the file must be a map of settings.`, 'Start with keys such as name:, dependencies: and command:.');
+	}
+
+	// Values that must stay text keep the text the user wrote: YAML would
+	// turn `version: 1.10` into 1.1 and `ZIP: 01234` into 1234.
+	if ('version' in value) {
+		value.version = document.sourceText(['version']) ?? value.version;
+	}
+
+	if (value.env && typeof value.env === 'object' && !Array.isArray(value.env)) {
+		const environment = value.env as Record<string, unknown>;
+		for (const key of Object.keys(environment)) {
+			environment[key] = document.sourceText(['env', key]) ?? environment[key];
+		}
 	}
 
 	const result = configSchema.safeParse(value);
@@ -29,10 +42,27 @@ export function parseConfig(text: string, fileLabel: string): MoatConfig {
 		return result.data;
 	}
 
-	const problems = result.error.issues.map(issue => describeIssue(issue, document.positionOf, at));
+	// Report in file order, so the first problem named is the first one the
+	// user meets reading the file.
+	const problems = result.error.issues
+		.map(issue => ({issue, position: issuePosition(issue, document.positionOf)}))
+		.sort((a, b) => a.position.line - b.position.line || a.position.column - b.position.column)
+		.map(({issue}) => describeIssue(issue, document.positionOf, at));
 	const [first] = problems;
 	const more = problems.length > 1 ? ` (and ${problems.length - 1} more ${problems.length === 2 ? 'problem' : 'problems'})` : '';
 	throw usageError(`${first!.message}${more}`, first!.fix);
+}
+
+function issuePosition(
+	issue: z.core.$ZodIssue,
+	positionOf: (path: ReadonlyArray<string | number>, options?: {key?: boolean}) => SourcePosition,
+): SourcePosition {
+	const issuePath = issue.path.map(segment => (typeof segment === 'symbol' ? String(segment) : segment));
+	if (issue.code === 'unrecognized_keys') {
+		return positionOf([...issuePath, issue.keys[0]!], {key: true});
+	}
+
+	return positionOf(issuePath, {key: issue.code === 'invalid_key'});
 }
 
 function describeIssue(
@@ -54,12 +84,14 @@ function describeIssue(
 		};
 	}
 
-	// A bad record key (env: {1X: y}) is reported on the key itself.
+	// A bad record key (env: {1X: y}) is reported on the key itself, with
+	// the key rule's own message (zod nests it under the record's issue).
 	const isKeyIssue = issue.code === 'invalid_key';
 	const position = positionOf(issuePath, {key: isKeyIssue});
 	const label = formatPath(issuePath);
+	const message = isKeyIssue ? (issue.issues[0]?.message ?? issue.message) : issue.message;
 	return {
-		message: `${at(position)}: "${label}" ${issue.message}.`,
+		message: `${at(position)}: "${label}" ${message}.`,
 		fix: configFixes[topKey] ?? 'See the configuration section of the README.',
 	};
 }

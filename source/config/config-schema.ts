@@ -1,5 +1,5 @@
 import {z} from 'zod';
-import {environmentNamePattern, runNamePattern} from './config-names.js';
+import {environmentNamePattern, imageReferencePattern, runNamePattern} from './config-names.js';
 
 
 const scalarString = z
@@ -33,7 +33,10 @@ export const configSchema = z.strictObject({
 	dependencies: z
 		.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
 		.optional(),
-	base_image: z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}).optional(),
+	base_image: z
+		.string({error: 'must be a string'})
+		.regex(imageReferencePattern, {error: 'is not an image reference such as ubuntu:22.04 or registry.example.com/team/image:tag'})
+		.optional(),
 	grants: z
 		.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
 		.optional(),
@@ -63,7 +66,7 @@ export const configSchema = z.strictObject({
 	command: z
 		.array(z.string({error: 'must be a string'}), {error: 'must be a list'})
 		.min(1, {error: 'must not be empty'})
-		.refine(command => (command[0] ?? '').trim() !== '', {error: 'must start with a program name', path: [0]})
+		.refine(command => command.length === 0 || (command[0] ?? '').trim() !== '', {error: 'must start with a program name', path: [0]})
 		.optional(),
 	interactive: z.boolean({error: 'must be true or false'}).optional(),
 });

@@ -9,6 +9,8 @@ export type YamlDocument = {
 	readonly syntaxError?: {message: string; position: SourcePosition};
 	/** Where the value at `path` starts (or where its key starts, with `key`). */
 	positionOf(path: ReadonlyArray<string | number>, options?: {key?: boolean}): SourcePosition;
+	/** The text as written of a number or boolean at `path`; undefined for anything else. */
+	sourceText(path: ReadonlyArray<string | number>): string | undefined;
 };
 
 /** The only place moat touches the `yaml` library. */
@@ -21,9 +23,16 @@ export function parseYaml(text: string): YamlDocument {
 	};
 
 	const firstError = document.errors[0];
-	const syntaxError = firstError
-		? {message: firstError.message.split('\n')[0] ?? 'invalid YAML', position: toPosition(firstError.pos[0])}
-		: undefined;
+	const describe = (error: NonNullable<typeof firstError>) => {
+		if (error.code === 'DUPLICATE_KEY') {
+			const key = /^[^:\n]*/.exec(text.slice(error.pos[0]))?.[0].trim();
+			return `duplicate key "${key ?? ''}"`;
+		}
+
+		return error.message.split('\n')[0] ?? 'invalid YAML';
+	};
+
+	const syntaxError = firstError ? {message: describe(firstError), position: toPosition(firstError.pos[0])} : undefined;
 
 	return {
 		value: syntaxError ? undefined : document.toJS(),
@@ -57,6 +66,14 @@ export function parseYaml(text: string): YamlDocument {
 
 			const target = options.key && keyNode ? keyNode : (node as Node | undefined);
 			return toPosition(target?.range?.[0] ?? 0);
+		},
+		sourceText(path) {
+			const node = document.getIn(path, true);
+			if (isScalar(node) && (typeof node.value === 'number' || typeof node.value === 'boolean') && typeof node.source === 'string') {
+				return node.source;
+			}
+
+			return undefined;
 		},
 	};
 }

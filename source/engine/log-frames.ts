@@ -1,3 +1,4 @@
+import {StringDecoder} from 'node:string_decoder';
 import type {OutputChunk, OutputStream} from './engine.js';
 
 /**
@@ -38,6 +39,9 @@ export type TimestampedLine = {ts: string; stream: OutputStream; line: string};
  */
 export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine[]; flush(): TimestampedLine[]} {
 	const tails: Record<OutputStream, string> = {stdout: '', stderr: ''};
+	// A chunk can end inside a multi-byte UTF-8 character; each stream keeps
+	// its partial bytes until the rest arrives.
+	const decoders: Record<OutputStream, StringDecoder> = {stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8')};
 	const toLine = (stream: OutputStream, raw: string): TimestampedLine => {
 		const space = raw.indexOf(' ');
 		const ts = space === -1 ? raw : raw.slice(0, space);
@@ -47,7 +51,7 @@ export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine
 
 	return {
 		push({stream, data}) {
-			const text = tails[stream] + data.toString('utf8');
+			const text = tails[stream] + decoders[stream].write(data);
 			const parts = text.split('\n');
 			tails[stream] = parts.pop() ?? '';
 			return parts.map(part => toLine(stream, part));
@@ -55,6 +59,7 @@ export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine
 		flush() {
 			const lines: TimestampedLine[] = [];
 			for (const stream of ['stdout', 'stderr'] as const) {
+				tails[stream] += decoders[stream].end();
 				if (tails[stream] !== '') {
 					lines.push(toLine(stream, tails[stream]));
 					tails[stream] = '';
@@ -72,17 +77,14 @@ export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine
  * of them compare correctly as strings.
  */
 export function toEngineInstant(timestamp: string): string {
-	const match = /^(.*?)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(timestamp);
-	if (!match) {
+	const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(timestamp);
+	const milliseconds = match ? Date.parse(`${match[1]}${match[3]}`) : Number.NaN;
+	if (!match || Number.isNaN(milliseconds)) {
 		throw new Error(`not an RFC 3339 timestamp: ${timestamp}`);
 	}
 
-	const milliseconds = Date.parse(`${match[1]}${match[3]}`);
-	if (Number.isNaN(milliseconds)) {
-		throw new TypeError(`not an RFC 3339 timestamp: ${timestamp}`);
-	}
-
 	const seconds = Math.floor(milliseconds / 1000);
-	const nanoseconds = (match[2] ?? '').padEnd(9, '0');
+	// Nanoseconds are the finest the engine keeps; finer digits are dropped.
+	const nanoseconds = (match[2] ?? '').slice(0, 9).padEnd(9, '0');
 	return `${String(seconds).padStart(12, '0')}.${nanoseconds}`;
 }

@@ -1,3 +1,4 @@
+import {imageReferencePattern} from '../config/config-names.js';
 import {usageError} from '../errors.js';
 
 /**
@@ -101,6 +102,10 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 		}
 
 		systemPackages.add(entry);
+	}
+
+	if (baseImage !== undefined && !imageReferencePattern.test(baseImage)) {
+		throw usageError(`base_image "${baseImage}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
 	}
 
 	if (npmPackages.size > 0 && !hasNode && !baseImage) {

@@ -29,12 +29,18 @@ export function formatAge(since: Date, now: Date): string {
 
 export function formatBytes(bytes: number): string {
 	const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-	let value = bytes;
 	let unit = 0;
-	while (value >= 1000 && unit < units.length - 1) {
-		value /= 1000;
+	// Choose the unit by the value as it will be shown: 999 999 B rounds to
+	// 1000 kB, which reads better as 1.0 MB.
+	while (unit < units.length - 1 && Math.round(bytes / 1000 ** unit) >= 1000) {
 		unit++;
 	}
 
-	return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+	const value = bytes / 1000 ** unit;
+	if (unit === 0) {
+		return `${value} B`;
+	}
+
+	const oneDecimal = Math.round(value * 10) / 10;
+	return `${oneDecimal < 10 ? oneDecimal.toFixed(1) : Math.round(value).toFixed(0)} ${units[unit]}`;
 }

@@ -27,6 +27,7 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 	}
 
 	try {
+		await store.repairLogTail(runId);
 		const position = positionAfter(await store.readLogs(runId));
 		const isNew = createPositionFilter(position);
 		const splitter = createLineSplitter();

@@ -1,52 +1,65 @@
 import {toEngineInstant, type TimestampedLine} from '../engine/log-frames.js';
 import type {LogRecord} from './run-store.js';
 
-/** Where catching up on a container's output stopped (see log-capture.ts). */
+/**
+ * Where catching up on a container's output resumes (see log-capture.ts).
+ *
+ * The log file is always a prefix of the engine's own log, in the engine's
+ * order. Replaying the engine's log from `since` yields first exactly the
+ * file's lines at or after `since`, then the new ones, so skipping
+ * `alreadyWritten` replayed lines neither duplicates nor drops a line, even
+ * where stdout and stderr timestamps interleave out of order.
+ */
 export type LogPosition = {
-	/** Engine instant of the last line written, `seconds.nanoseconds`. */
+	/** Engine instant to replay from, `seconds.nanoseconds`. */
 	since: string;
-	/** How many lines with exactly that instant are already written. */
-	linesAtSince: number;
+	/** How many lines of the file are at or after `since`. */
+	alreadyWritten: number;
 };
 
 /**
- * Where the log file ends, expressed in engine time: the instant of the last
- * line and how many lines share it. Derived from the file itself, so it is
- * exactly as durable as the lines: a process killed mid-capture leaves a
- * position that matches what it wrote.
+ * How far before the last written line replay starts. stdout and stderr are
+ * timestamped separately, so a line logged after the last one written can
+ * carry a slightly earlier instant; the engine's `since` filter would drop it
+ * if replay started exactly at the last line.
  */
+export const replaySlackSeconds = 2;
+
+export function earlierInstant(instant: string, seconds: number): string {
+	const [whole = '0', fraction = '000000000'] = instant.split('.');
+	return `${String(Math.max(0, Number(whole) - seconds)).padStart(whole.length, '0')}.${fraction}`;
+}
+
+/** The position after the lines already in the log file. */
 export function positionAfter(records: readonly LogRecord[]): LogPosition | null {
 	const last = records.at(-1);
 	if (!last) {
 		return null;
 	}
 
-	const since = toEngineInstant(last.ts);
-	let linesAtSince = 0;
-	for (let index = records.length - 1; index >= 0 && toEngineInstant(records[index]!.ts) === since; index--) {
-		linesAtSince++;
+	const since = earlierInstant(toEngineInstant(last.ts), replaySlackSeconds);
+	let alreadyWritten = 0;
+	for (const record of records) {
+		if (toEngineInstant(record.ts) >= since) {
+			alreadyWritten++;
+		}
 	}
 
-	return {since, linesAtSince};
+	return {since, alreadyWritten};
 }
 
-/**
- * Drops the lines the log file already has from a replay that starts at
- * `position.since` (the engine's `since` includes that instant). Only the
- * starting point is compared: stdout and stderr are timestamped separately,
- * so later lines may carry slightly earlier instants and must not be lost.
- */
+/** Lets through only the replayed lines the file does not have yet. */
 export function createPositionFilter(position: LogPosition | null): (line: TimestampedLine) => boolean {
-	const start = position?.since;
-	let alreadyWritten = position?.linesAtSince ?? 0;
+	const since = position?.since;
+	let toSkip = position?.alreadyWritten ?? 0;
 	return line => {
-		const instant = toEngineInstant(line.ts);
-		if (start !== undefined && instant < start) {
+		// The engine applies `since` itself; this guards against one that does not.
+		if (since !== undefined && toEngineInstant(line.ts) < since) {
 			return false;
 		}
 
-		if (instant === start && alreadyWritten > 0) {
-			alreadyWritten--;
+		if (toSkip > 0) {
+			toSkip--;
 			return false;
 		}
 

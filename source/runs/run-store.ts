@@ -102,6 +102,28 @@ export function createRunStore(moatHome: string) {
 			);
 		},
 
+		/**
+		 * Cuts a torn last line (a crash mid-write) so the next append starts
+		 * on a fresh line instead of gluing onto the fragment.
+		 */
+		async repairLogTail(id: string): Promise<void> {
+			const file = path.join(directory(id), 'logs.jsonl');
+			let text: string;
+			try {
+				text = await fs.readFile(file, 'utf8');
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+					return;
+				}
+
+				throw error;
+			}
+
+			if (text !== '' && !text.endsWith('\n')) {
+				await fs.truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+			}
+		},
+
 		/** All log records, skipping a torn last line. */
 		async readLogs(id: string): Promise<LogRecord[]> {
 			let text: string;

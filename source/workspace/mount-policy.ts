@@ -23,11 +23,14 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 		throw usageError(`Mount "${spec}" (${origin}) has a relative destination "${target}".`, fix);
 	}
 
-	if (path.posix.normalize(target) === '/workspace' || target === '/') {
-		throw usageError(`Mount "${spec}" (${origin}) would replace ${target}.`, 'Mount it somewhere else, such as /data.');
+	// Normalise first: "/workspace/", "/workspace/." and "/x/.." name the
+	// same places as "/workspace" and "/".
+	const normalized = path.posix.resolve(target);
+	if (normalized === '/workspace' || normalized === '/') {
+		throw usageError(`Mount "${spec}" (${origin}) would replace ${normalized}.`, 'Mount it somewhere else, such as /data.');
 	}
 
-	return {source: path.resolve(base, source), target: path.posix.normalize(target), readOnly: mode === 'ro'};
+	return {source: path.resolve(base, source), target: normalized, readOnly: mode === 'ro'};
 }
 
 /** A path the agent must never see, and why. */
@@ -43,7 +46,9 @@ export function protectedPaths(options: {moatHome: string; userHome: string; doc
 
 function contains(parent: string, child: string): boolean {
 	const relative = path.relative(parent, child);
-	return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+	// "..data" is a name inside parent; only ".." itself or "../…" leaves it.
+	const leaves = relative === '..' || relative.startsWith(`..${path.sep}`);
+	return relative === '' || (!leaves && !path.isAbsolute(relative));
 }
 
 /**
@@ -51,7 +56,8 @@ function contains(parent: string, child: string): boolean {
  * the agent can edit agent.yaml, so a mount must never be a way out of the
  * bottle. Paths must already have their symlinks resolved.
  */
-export function checkHostPath(hostPath: string, what: string, protectedList: readonly ProtectedPath[]): void {
+export function checkHostPath(givenPath: string, what: string, protectedList: readonly ProtectedPath[]): void {
+	const hostPath = path.resolve(givenPath);
 	for (const entry of protectedList) {
 		if (contains(hostPath, entry.path) || contains(entry.path, hostPath)) {
 			const relation = hostPath === entry.path ? 'is' : contains(hostPath, entry.path) ? 'contains' : 'is inside';

@@ -97,6 +97,10 @@ async function main(argv: string[]): Promise<number> {
 
 	try {
 		const [name, ...tail] = own;
+		if (name === undefined && process.stdin.isTTY && process.stdout.isTTY) {
+			return await openDashboard(environment, reporter);
+		}
+
 		if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name.startsWith('-') && !['--version'].includes(name) && !findCommand(name))) {
 			if (name !== undefined && !['--help', '-h', 'help', '-v', '--verbose'].includes(name)) {
 				throw usageError(`Unknown flag ${name}.`, 'See moat --help.');
@@ -178,6 +182,58 @@ async function main(argv: string[]): Promise<number> {
 		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
 		return exitCodes.failure;
 	}
+}
+
+/** Terminal modes the dashboard changes, and the sequences that undo them. */
+const alternateScreen = {enter: '\u001B[?1049h\u001B[H', leave: '\u001B[?1049l\u001B[?25h'} as const;
+
+/**
+ * The full-screen dashboard. The alternate screen keeps the user's
+ * scrollback intact, and it is left on every way out: quitting, an error, or
+ * a signal.
+ */
+async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
+	const [{render}, {Dashboard}, {ServicesContext}, {createDockerEngine}, {createRunService}] = await Promise.all([
+		import('ink'),
+		import('../components/dashboard.js'),
+		import('../components/services-context.js'),
+		import('./engine/docker-engine.js'),
+		import('./runs/run-service.js'),
+	]);
+	const engine = createDockerEngine(environment.variables);
+	const runs = createRunService({engine, store: createRunStore(environment.moatHome), environment, reporter: {...reporter, info() {}, warn() {}}});
+	const services = {listRuns: runs.list, now: environment.now};
+
+	let restored = false;
+	const restore = () => {
+		if (!restored) {
+			restored = true;
+			process.stdout.write(alternateScreen.leave);
+		}
+	};
+
+	const onSignal = (signal: NodeJS.Signals) => {
+		restore();
+		process.exit(signal === 'SIGTERM' ? 143 : 129);
+	};
+
+	process.once('SIGTERM', onSignal);
+	process.once('SIGHUP', onSignal);
+	process.once('exit', restore);
+	process.stdout.write(alternateScreen.enter);
+	try {
+		const app = render(
+			<ServicesContext.Provider value={services}>
+				<Dashboard />
+			</ServicesContext.Provider>,
+			{exitOnCtrlC: true},
+		);
+		await app.waitUntilExit();
+	} finally {
+		restore();
+	}
+
+	return exitCodes.success;
 }
 
 /**

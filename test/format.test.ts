@@ -76,22 +76,30 @@ test('formatAge of a time in the future (clock skew) is "0s", never negative', t
 	t.is(formatAge(new Date(now.getTime() + 10_000), now), '0s');
 });
 
-const sizes: Array<{bytes: number; expected: string}> = [
-	{bytes: 0, expected: '0 B'},
-	{bytes: 1, expected: '1 B'},
-	{bytes: 999, expected: '999 B'},
-	{bytes: 1000, expected: '1.0 kB'},
-	{bytes: 1500, expected: '1.5 kB'},
-	{bytes: 10_000, expected: '10 kB'},
-	{bytes: 123_456, expected: '123 kB'},
-	{bytes: 1_000_000, expected: '1.0 MB'},
-	{bytes: 2_345_678_901, expected: '2.3 GB'},
-	{bytes: 1e12, expected: '1.0 TB'},
-	{bytes: 1e15, expected: '1000 TB'},
+const sizes: Array<{bytes: number; expected: string; why: string}> = [
+	{bytes: 0, expected: '0 B', why: 'nothing'},
+	{bytes: 1, expected: '1 B', why: 'bytes have no decimal'},
+	{bytes: 999, expected: '999 B', why: 'the largest count shown in bytes'},
+	{bytes: 1000, expected: '1.0 kB', why: 'decimal units: 1000 bytes is a kilobyte'},
+	{bytes: 1500, expected: '1.5 kB', why: 'one decimal below 10'},
+	{bytes: 9949, expected: '9.9 kB', why: 'the largest size that still rounds below 10'},
+	{bytes: 9950, expected: '10 kB', why: 'rounding up to 10 drops the decimal rather than showing 10.0'},
+	{bytes: 9999, expected: '10 kB', why: 'rounding up to 10 drops the decimal rather than showing 10.0'},
+	{bytes: 10_000, expected: '10 kB', why: 'no decimal from 10 up'},
+	{bytes: 99_999, expected: '100 kB', why: 'rounding up to a third digit'},
+	{bytes: 123_456, expected: '123 kB', why: 'whole kilobytes from 10 up'},
+	{bytes: 999_499, expected: '999 kB', why: 'the largest size that rounds below 1000 kB'},
+	{bytes: 999_500, expected: '1.0 MB', why: 'a size that would round to 1000 kB moves to the next unit'},
+	{bytes: 999_999, expected: '1.0 MB', why: 'a size that would round to 1000 kB moves to the next unit'},
+	{bytes: 1_000_000, expected: '1.0 MB', why: 'a megabyte'},
+	{bytes: 123_456_789, expected: '123 MB', why: 'whole megabytes from 10 up'},
+	{bytes: 2_345_678_901, expected: '2.3 GB', why: 'one decimal below 10'},
+	{bytes: 1e12, expected: '1.0 TB', why: 'a terabyte'},
+	{bytes: 1e15, expected: '1000 TB', why: 'terabytes are the largest unit'},
 ];
 
-for (const {bytes, expected} of sizes) {
-	test(`formatBytes(${bytes}) is "${expected}" (decimal units, one decimal below 10)`, t => {
+for (const {bytes, expected, why} of sizes) {
+	test(`formatBytes(${bytes}) is "${expected}" (${why})`, t => {
 		t.is(formatBytes(bytes), expected);
 	});
 }

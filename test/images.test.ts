@@ -33,6 +33,18 @@ const plans: Array<{title: string; dependencies: string[]; baseImage?: string; e
 		baseImage: 'my/node-image:1',
 		expected: {baseImage: 'my/node-image:1', systemPackages: [], npmPackages: ['@anthropic-ai/claude-code']},
 	},
+	{
+		title: 'a base_image with a registry port, a path and a tag is used as given',
+		dependencies: ['git'],
+		baseImage: 'registry.example.com:5000/team/img:1.2',
+		expected: {baseImage: 'registry.example.com:5000/team/img:1.2', systemPackages: ['git'], npmPackages: []},
+	},
+	{
+		title: 'a base_image pinned by digest is used as given',
+		dependencies: [],
+		baseImage: `img@sha256:${'a'.repeat(64)}`,
+		expected: {baseImage: `img@sha256:${'a'.repeat(64)}`, systemPackages: [], npmPackages: []},
+	},
 ];
 
 for (const {title, dependencies, baseImage, expected} of plans) {
@@ -72,6 +84,23 @@ for (const {title, dependencies, message, hint} of refusals) {
 		t.is(error?.exitCode, exitCodes.usage);
 		t.is(error?.message, message);
 		t.regex(error?.hint ?? '', hint);
+	});
+}
+
+const badBaseImages: Array<{baseImage: string; why: string}> = [
+	{baseImage: 'ubuntu:22.04\nRUN id', why: 'a newline would add a Dockerfile instruction'},
+	{baseImage: 'ubuntu:22.04\n', why: 'even a trailing newline is refused'},
+	{baseImage: 'ubuntu:22.04 AS base', why: 'a space would add FROM arguments'},
+	{baseImage: 'Ubuntu', why: 'repository names are lowercase'},
+	{baseImage: '', why: 'an empty reference'},
+];
+
+for (const {baseImage, why} of badBaseImages) {
+	test(`planDependencies refuses base_image ${JSON.stringify(baseImage)} with a usage error (${why})`, t => {
+		const error = t.throws(() => planDependencies(['git'], baseImage), {instanceOf: MoatError});
+		t.is(error?.exitCode, exitCodes.usage);
+		t.is(error?.message, `base_image "${baseImage}" is not an image reference.`);
+		t.regex(error?.hint ?? '', /ubuntu:22\.04 or registry\.example\.com\/team\/image:tag/);
 	});
 }
 

@@ -149,6 +149,70 @@ test('line splitter flush returns each stream\'s unterminated line once, then no
 	t.deepEqual(splitter.flush(), []);
 });
 
+const bytes = (text: string) => Buffer.from(text, 'utf8');
+const stdoutBytes = (data: Buffer): OutputChunk => ({stream: 'stdout', data});
+
+const multiByteCharacters: Array<{character: string; name: string}> = [
+	{character: '\u00E9', name: 'é (2 bytes)'},
+	{character: '\u20AC', name: '€ (3 bytes)'},
+	{character: '\u{1F600}', name: 'an emoji (4 bytes, a surrogate pair in JavaScript)'},
+];
+
+for (const {character, name} of multiByteCharacters) {
+	const prefix = bytes('2024-01-02T03:04:05Z caf');
+	const encoded = bytes(character);
+	const wholeLine = Buffer.concat([prefix, encoded, bytes(' ok\n')]);
+	for (let inside = 1; inside < encoded.length; inside++) {
+		test(`line splitter keeps ${name} intact when a chunk ends after ${inside} of its ${encoded.length} bytes`, t => {
+			const splitter = createLineSplitter();
+			const cut = prefix.length + inside;
+			t.deepEqual(splitter.push(stdoutBytes(wholeLine.subarray(0, cut))), []);
+			t.deepEqual(splitter.push(stdoutBytes(wholeLine.subarray(cut))), [
+				{ts: '2024-01-02T03:04:05Z', stream: 'stdout', line: `caf${character} ok`},
+			]);
+			t.deepEqual(splitter.flush(), [], 'no stray bytes are left over');
+		});
+	}
+
+	test(`line splitter keeps ${name} intact when fed one byte at a time`, t => {
+		const splitter = createLineSplitter();
+		const lines: TimestampedLine[] = [];
+		for (let index = 0; index < wholeLine.length; index++) {
+			lines.push(...splitter.push(stdoutBytes(wholeLine.subarray(index, index + 1))));
+		}
+
+		t.deepEqual(lines, [{ts: '2024-01-02T03:04:05Z', stream: 'stdout', line: `caf${character} ok`}]);
+	});
+
+	test(`line splitter flush completes ${name} split across the chunks of an unterminated line`, t => {
+		const splitter = createLineSplitter();
+		const unterminated = Buffer.concat([prefix, encoded]);
+		t.deepEqual(splitter.push(stdoutBytes(unterminated.subarray(0, prefix.length + 1))), []);
+		t.deepEqual(splitter.push(stdoutBytes(unterminated.subarray(prefix.length + 1))), []);
+		t.deepEqual(splitter.flush(), [{ts: '2024-01-02T03:04:05Z', stream: 'stdout', line: `caf${character}`}]);
+	});
+}
+
+test('line splitter keeps a separate partial character for stdout and stderr when their chunks interleave', t => {
+	const splitter = createLineSplitter();
+	const out = bytes('2024-01-02T03:04:05Z \u{1F600}\n');
+	const error = bytes('2024-01-02T03:04:06Z \u00E9\n');
+	const outCut = out.indexOf(0xF0) + 2;
+	const errorCut = error.indexOf(0xC3) + 1;
+	t.deepEqual(splitter.push(stdoutBytes(out.subarray(0, outCut))), []);
+	t.deepEqual(splitter.push({stream: 'stderr', data: error.subarray(0, errorCut)}), []);
+	t.deepEqual(splitter.push(stdoutBytes(out.subarray(outCut))), [{ts: '2024-01-02T03:04:05Z', stream: 'stdout', line: '\u{1F600}'}]);
+	t.deepEqual(splitter.push({stream: 'stderr', data: error.subarray(errorCut)}), [{ts: '2024-01-02T03:04:06Z', stream: 'stderr', line: '\u00E9'}]);
+});
+
+test('line splitter flush turns the bytes of a character the stream never finished into U+FFFD instead of dropping the line', t => {
+	const splitter = createLineSplitter();
+	const truncated = bytes('2024-01-02T03:04:05Z caf\u00E9').subarray(0, -1);
+	t.deepEqual(splitter.push(stdoutBytes(truncated)), []);
+	t.deepEqual(splitter.flush(), [{ts: '2024-01-02T03:04:05Z', stream: 'stdout', line: 'caf\uFFFD'}]);
+	t.deepEqual(splitter.flush(), []);
+});
+
 test('line splitter flush returns nothing when every line was terminated', t => {
 	const splitter = createLineSplitter();
 	splitter.push(chunk('stdout', '2024-01-02T03:04:05Z done\n'));
@@ -164,6 +228,11 @@ const instants: Array<{timestamp: string; expected: string; why: string}> = [
 	{timestamp: '2024-01-02T05:04:05.123456789+02:00', expected: '001704164645.123456789', why: 'a positive offset is subtracted'},
 	{timestamp: '2024-01-01T21:34:05.123-05:30', expected: '001704164645.123000000', why: 'a negative half-hour offset is added'},
 	{timestamp: '1970-01-01T00:00:00Z', expected: '000000000000.000000000', why: 'the epoch pads to twelve digits'},
+	{timestamp: '2024-01-02T03:04:05.1234567891Z', expected: '001704164645.123456789', why: 'a tenth fractional digit is dropped'},
+	{timestamp: '2024-01-02T03:04:05.1234567899Z', expected: '001704164645.123456789', why: 'digits past nine are truncated, not rounded'},
+	{timestamp: '2024-01-02T03:04:05.999999999999Z', expected: '001704164645.999999999', why: 'twelve nines truncate to nine, not carry into the next second'},
+	{timestamp: '2024-01-02T03:04:05.0000000001Z', expected: '001704164645.000000000', why: 'a sub-nanosecond fraction is dropped'},
+	{timestamp: '2024-01-02T05:04:05.1234567891+02:00', expected: '001704164645.123456789', why: 'truncation works with an offset too'},
 ];
 
 for (const {timestamp, expected, why} of instants) {
@@ -198,10 +267,28 @@ test('toEngineInstant gives the same instant for one moment written with differe
 	t.is(toEngineInstant('2024-01-02T05:04:05.000000007+02:00'), toEngineInstant('2024-01-02T03:04:05.000000007Z'));
 });
 
-const invalidTimestamps = ['', 'garbage', 'garbageZ', '2024-01-02T03:04:05', '2024-13-45T03:04:05Z', '2024-01-02T03:04:05.Z', '2024-01-02T03:04:05+0200'];
+const invalidTimestamps: Array<{timestamp: string; why: string}> = [
+	{timestamp: '', why: 'empty'},
+	{timestamp: 'garbage', why: 'no timestamp at all'},
+	{timestamp: 'garbageZ', why: 'only the zone designator'},
+	{timestamp: 'garbage.123Z', why: 'only a fraction and a zone'},
+	{timestamp: '2024-01-02T03:04:05', why: 'no zone'},
+	{timestamp: '2024-13-45T03:04:05Z', why: 'month 13, day 45'},
+	{timestamp: '2024-01-02T25:00:00Z', why: 'hour 25'},
+	{timestamp: '2024-01-02T03:60:00Z', why: 'minute 60'},
+	{timestamp: '2024-01-02T03:04:05.Z', why: 'a dot with no digits'},
+	{timestamp: '2024-01-02T03:04:05.-1Z', why: 'a negative fraction'},
+	{timestamp: '2024-01-02T03:04:05+0200', why: 'an offset without a colon'},
+	{timestamp: '2024-01-02T03:04:05+25:00', why: 'an offset of 25 hours'},
+	{timestamp: '2024-01-02 03:04:05Z', why: 'a space instead of T'},
+	{timestamp: ' 2024-01-02T03:04:05Z', why: 'a leading space'},
+	{timestamp: '2024-01-02T03:04:05Z\n', why: 'a trailing newline'},
+	{timestamp: '24-01-02T03:04:05Z', why: 'a two-digit year'},
+];
 
-for (const timestamp of invalidTimestamps) {
-	test(`toEngineInstant throws for the non-RFC 3339 timestamp "${timestamp}"`, t => {
-		t.throws(() => toEngineInstant(timestamp), {instanceOf: Error, message: /not an RFC 3339 timestamp/});
+for (const {timestamp, why} of invalidTimestamps) {
+	test(`toEngineInstant throws a plain Error naming ${JSON.stringify(timestamp)} (${why})`, t => {
+		const error = t.throws(() => toEngineInstant(timestamp), {message: `not an RFC 3339 timestamp: ${timestamp}`});
+		t.is(error?.constructor, Error, 'the same error class for every malformed input, not a TypeError for some');
 	});
 }

@@ -13,6 +13,11 @@ const goodSpecs: Array<{spec: string; expected: MountSpec; why: string}> = [
 	{spec: './data:/data:rw', expected: {source: '/home/u/project/data', target: '/data', readOnly: false}, why: ':rw makes it writable'},
 	{spec: './data:/opt//data/./x', expected: {source: '/home/u/project/data', target: '/opt/data/x', readOnly: false}, why: 'the destination is normalised'},
 	{spec: './data:/workspace/data', expected: {source: '/home/u/project/data', target: '/workspace/data', readOnly: false}, why: 'a directory inside /workspace is allowed'},
+	{spec: './data:/data/', expected: {source: '/home/u/project/data', target: '/data', readOnly: false}, why: 'a trailing slash is dropped from the destination'},
+	{spec: './data://data', expected: {source: '/home/u/project/data', target: '/data', readOnly: false}, why: 'a doubled leading slash is collapsed'},
+	{spec: './data:/data/x/..', expected: {source: '/home/u/project/data', target: '/data', readOnly: false}, why: 'a trailing .. is resolved'},
+	{spec: './data:/workspace/../workspace/x', expected: {source: '/home/u/project/data', target: '/workspace/x', readOnly: false}, why: 'a path that leaves and re-enters /workspace ends inside it'},
+	{spec: './data:/workspace/x/..data', expected: {source: '/home/u/project/data', target: '/workspace/x/..data', readOnly: false}, why: '"..data" is a name, not a step up'},
 ];
 
 for (const {spec, expected, why} of goodSpecs) {
@@ -32,10 +37,16 @@ const badSpecs: Array<{spec: string; message: RegExp; hint: RegExp; why: string}
 	{spec: './data:/data:readonly', message: /has mode "readonly"/, hint: /source:destination:ro/, why: 'readonly is not a mode'},
 	{spec: './data:data', message: /has a relative destination "data"/, hint: /absolute destination/, why: 'the destination is relative'},
 	{spec: './data:./data', message: /has a relative destination "\.\/data"/, hint: /absolute destination/, why: 'the destination starts with ./'},
-	{spec: './data:/workspace', message: /would replace \/workspace/, hint: /such as \/data/, why: 'it would hide the workspace'},
-	{spec: './data:/workspace/.', message: /would replace \/workspace/, hint: /such as \/data/, why: '/workspace/. is the workspace'},
-	{spec: './data:/tmp/../workspace', message: /would replace/, hint: /such as \/data/, why: 'the destination normalises to /workspace'},
-	{spec: './data:/', message: /would replace \//, hint: /such as \/data/, why: 'it would replace the root'},
+	{spec: './data:/workspace', message: /would replace \/workspace\.$/, hint: /such as \/data/, why: 'it would hide the workspace'},
+	{spec: './data:/workspace/.', message: /would replace \/workspace\.$/, hint: /such as \/data/, why: '/workspace/. is the workspace'},
+	{spec: './data:/tmp/../workspace', message: /would replace \/workspace\.$/, hint: /such as \/data/, why: 'the destination normalises to /workspace'},
+	{spec: './data:/', message: /would replace \/\.$/, hint: /such as \/data/, why: 'it would replace the root'},
+	{spec: './data:/workspace/', message: /would replace \/workspace\.$/, hint: /such as \/data/, why: '/workspace/ with a trailing slash is the workspace'},
+	{spec: './data:/workspace//', message: /would replace \/workspace\.$/, hint: /such as \/data/, why: '/workspace// with two trailing slashes is the workspace'},
+	{spec: './data:/workspace/..', message: /would replace \/\.$/, hint: /such as \/data/, why: '/workspace/.. is the root'},
+	{spec: './data:/..', message: /would replace \/\.$/, hint: /such as \/data/, why: '/.. is the root'},
+	{spec: './data://', message: /would replace \/\.$/, hint: /such as \/data/, why: '// is the root'},
+	{spec: './data:///', message: /would replace \/\.$/, hint: /such as \/data/, why: '/// is the root'},
 ];
 
 for (const {spec, message, hint, why} of badSpecs) {
@@ -71,7 +82,28 @@ const refused: Array<{hostPath: string; reason: string; why: string}> = [
 	{hostPath: '/var/run/docker.sock', reason: 'it is the Docker socket.', why: 'it is the Docker socket'},
 	{hostPath: '/run/docker.sock', reason: 'it is the Docker socket.', why: 'it is the second Docker socket'},
 	{hostPath: '/var/run', reason: 'it contains the Docker socket at /var/run/docker.sock.', why: 'it contains the Docker socket'},
+	{hostPath: '/home/u/.moat/..data', reason: 'it is inside moat\'s own data (MOAT_HOME) at /home/u/.moat.', why: '"..data" is a name inside MOAT_HOME, not a step out of it'},
+	{hostPath: '/home/u/.ssh/..keys', reason: 'it is inside your SSH keys (~/.ssh) at /home/u/.ssh.', why: '"..keys" is a name inside ~/.ssh, not a step out of it'},
+	{hostPath: '/home/u/.moat/...', reason: 'it is inside moat\'s own data (MOAT_HOME) at /home/u/.moat.', why: '"..." is a name inside MOAT_HOME'},
 ];
+
+const refusedAfterNormalising: Array<{hostPath: string; normalized: string; reason: string; why: string}> = [
+	{hostPath: '/home/u/.moat/', normalized: '/home/u/.moat', reason: 'it is moat\'s own data (MOAT_HOME).', why: 'a trailing slash still names MOAT_HOME itself'},
+	{hostPath: '/home/u/.moat/.', normalized: '/home/u/.moat', reason: 'it is moat\'s own data (MOAT_HOME).', why: 'a trailing /. still names MOAT_HOME itself'},
+	{hostPath: '/home/u/.moat/runs/..', normalized: '/home/u/.moat', reason: 'it is moat\'s own data (MOAT_HOME).', why: 'a step into and out of runs is MOAT_HOME itself'},
+	{hostPath: '/home/u/project/../.ssh', normalized: '/home/u/.ssh', reason: 'it is your SSH keys (~/.ssh).', why: 'a detour through the project is ~/.ssh'},
+	{hostPath: '/home/u/.ssh//id_ed25519', normalized: '/home/u/.ssh/id_ed25519', reason: 'it is inside your SSH keys (~/.ssh) at /home/u/.ssh.', why: 'a doubled slash is still inside ~/.ssh'},
+];
+
+for (const {hostPath, normalized, reason, why} of refusedAfterNormalising) {
+	test(`checkHostPath refuses ${hostPath} and names it as ${normalized} because ${why}`, t => {
+		const error = t.throws(() => {
+			checkHostPath(hostPath, 'mount', protectedList);
+		}, {instanceOf: MoatError});
+		t.is(error?.exitCode, exitCodes.usage);
+		t.is(error?.message, `Refusing mount ${normalized}: ${reason}`);
+	});
+}
 
 for (const {hostPath, reason, why} of refused) {
 	test(`checkHostPath refuses ${hostPath} because ${why}`, t => {
@@ -92,6 +124,9 @@ const allowed: Array<{hostPath: string; why: string}> = [
 	{hostPath: '/home/u/.moat-backup', why: 'a sibling whose name only starts with .moat is not MOAT_HOME'},
 	{hostPath: '/var/run/docker.sock.d', why: 'a name that only starts with the socket\'s is not the socket'},
 	{hostPath: '/home/other', why: 'another user\'s home holds none of the protected paths'},
+	{hostPath: '/home/u/..moat', why: 'a sibling named ..moat is not MOAT_HOME'},
+	{hostPath: '/home/u/.ssh/../..x', why: 'a path that steps out of ~/.ssh ends beside it'},
+	{hostPath: '/home/u/.moat/../project', why: 'a path that steps out of MOAT_HOME ends beside it'},
 ];
 
 for (const {hostPath, why} of allowed) {

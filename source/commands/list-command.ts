@@ -1,5 +1,6 @@
 import {formatAge, formatTable} from '../output/format.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
+import {newestFirst, stateLabel} from '../runs/run-presentation.js';
 import type {Command} from './command.js';
 
 /** Service URLs a run exposes (hostname routing arrives with the proxy daemon). */
@@ -7,13 +8,6 @@ function services(run: RunMetadata): string {
 	return Object.keys(run.ports).sort().join(',') || '-';
 }
 
-function stateLabel(run: RunMetadata): string {
-	if (run.exitCode !== null && run.state !== 'running') {
-		return `${run.state} (${run.exitCode})`;
-	}
-
-	return run.state;
-}
 
 export const listCommand: Command = {
 	name: 'list',
@@ -31,7 +25,7 @@ export const listCommand: Command = {
 	flags: {json: {type: 'boolean'}},
 	async run(context) {
 		const {runs} = await context.services();
-		const all = (await runs.list()).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+		const all = newestFirst(await runs.list());
 		if (context.flags.json) {
 			context.stdout.write(JSON.stringify(all, undefined, 2) + '\n');
 			return 0;

@@ -1,10 +1,9 @@
 import {notFoundError, usageError} from '../errors.js';
 import type {RunMetadata} from './run-metadata.js';
+import {newestFirst} from './run-presentation.js';
 
 type Candidate = Pick<RunMetadata, 'id' | 'name' | 'createdAt'>;
 
-const newestFirst = <T extends Candidate>(runs: readonly T[]): T[] =>
-	[...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
 
 /**
  * Finds the run a user meant (SPEC §2): exact id, then a unique id prefix,

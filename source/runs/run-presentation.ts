@@ -1,0 +1,23 @@
+import type {RunMetadata, RunState} from './run-metadata.js';
+
+/** How a state looks in the UI: a glyph so colour is never the only signal. */
+export const stateAppearance: Record<RunState, {glyph: string; color: string}> = {
+	created: {glyph: '◌', color: 'gray'},
+	running: {glyph: '●', color: 'green'},
+	stopped: {glyph: '○', color: 'gray'},
+	failed: {glyph: '✕', color: 'red'},
+};
+
+/** "failed (3)" for a run that ended with a code, else the state. */
+export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'>): string {
+	if (run.exitCode !== null && run.state !== 'running' && run.state !== 'created') {
+		return `${run.state} (${run.exitCode})`;
+	}
+
+	return run.state;
+}
+
+/** Newest first: the order every list of runs uses. */
+export function newestFirst<T extends Pick<RunMetadata, 'createdAt' | 'id'>>(runs: readonly T[]): T[] {
+	return [...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+}

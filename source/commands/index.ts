@@ -1,3 +1,4 @@
+import {attachCommand} from './attach-command.js';
 import {cleanCommand} from './clean-command.js';
 import type {Command} from './command.js';
 import {listCommand} from './list-command.js';
@@ -9,6 +10,7 @@ import {destroyCommand, stopCommand} from './stop-command.js';
 /** Every command, in the order `moat --help` lists them. */
 export const commands: readonly Command[] = [
 	runCommand,
+	attachCommand,
 	listCommand,
 	logsCommand,
 	stopCommand,

@@ -1,5 +1,7 @@
+import type {Attachment} from '../engine/engine.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
+import {attachTerminal, bufferOutput} from './attach-command.js';
 import type {Command, CommandContext} from './command.js';
 
 export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
@@ -59,15 +61,8 @@ export const runCommand: Command = {
 		}
 
 		const interactive = flags.interactive as boolean | undefined;
-		if (interactive && !context.stdinIsTTY) {
-			throw usageError('Interactive mode (-i) needs a terminal, and stdin is not one.', 'Drop -i, or run moat from a terminal.');
-		}
-
-		if (interactive) {
-			throw usageError('Interactive runs are not available in this version yet.', 'Drop -i; the run then streams its output.');
-		}
-
-		const {runs} = await context.services();
+		const {runs, engine} = await context.services();
+		let connection: {attachment: Attachment; pending: {take(): Buffer[]}} | undefined;
 		const run = await runs.start({
 			workspace: context.input[0] ?? '.',
 			name: flags.name as string | undefined,
@@ -76,14 +71,26 @@ export const runCommand: Command = {
 			mounts: (flags.mount as string[] | undefined) ?? [],
 			command: context.rest,
 			interactive,
+			detach: Boolean(flags.detach),
+			hasTerminal: context.stdinIsTTY && Boolean(context.stdout.isTTY),
 			rebuild: Boolean(flags.rebuild),
 			keep: Boolean(flags.keep),
 			cwd: context.cwd,
+		}, async ({run: created}) => {
+			// Attach before the start so the first bytes of output are not missed.
+			if (created.interactive && !flags.detach) {
+				const attachment = await engine.attach(created.containerId!, {stdin: true});
+				connection = {attachment, pending: bufferOutput(attachment)};
+			}
 		});
 
 		if (flags.detach) {
 			context.stdout.write(run.id + '\n');
 			return exitCodes.success;
+		}
+
+		if (run.interactive) {
+			return attachTerminal(context, run, {...connection!, replay: false});
 		}
 
 		return attachOutput(context, run.id);

@@ -6,6 +6,7 @@ import {environmentVariables} from '../environment.js';
 import {exitCodes, MoatError} from '../errors.js';
 import {
 	BuildError,
+	type Attachment,
 	type ContainerSpec,
 	type ContainerState,
 	type ContainerStatus,
@@ -241,12 +242,12 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			}
 		},
 
-		async *logs(id, {follow, since, signal}: LogOptions): AsyncIterable<OutputChunk> {
+		async *logs(id, {follow, since, signal, tty = false, timestamps = true}: LogOptions): AsyncIterable<OutputChunk> {
 			const query = {
 				follow,
 				stdout: true,
 				stderr: true,
-				timestamps: true,
+				timestamps,
 				// The engine parses `seconds.nanoseconds`; strip the padding we
 				// use for comparing instants as strings.
 				...(since ? {since: since.replace(/^0+(?=\d)/, '')} : {}),
@@ -256,7 +257,8 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			const output = (await call(async () =>
 				container.logs(query as unknown as Docker.ContainerLogsOptions & {follow: true}),
 			)) as unknown as NodeJS.ReadableStream | Buffer;
-			const decoder = createFrameDecoder();
+			// A TTY container's log is its raw terminal output, one stream.
+			const decoder = tty ? {push: (data: Buffer): OutputChunk[] => [{stream: 'stdout', data}]} : createFrameDecoder();
 			if (Buffer.isBuffer(output)) {
 				yield * decoder.push(output);
 				return;
@@ -284,6 +286,35 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 				}
 			} finally {
 				signal?.removeEventListener('abort', abort);
+			}
+		},
+
+		async attach(id, {stdin}): Promise<Attachment> {
+			const stream = (await call(async () =>
+				docker.getContainer(id).attach({stream: true, stdin, stdout: true, stderr: true, hijack: true}),
+			)) as NodeJS.ReadWriteStream & {destroy(): void; end(): void};
+			// The engine closes the connection when the container ends; an
+			// error on a closing socket is that, not a failure.
+			stream.on('error', () => {});
+			return {
+				output: stream,
+				write(bytes) {
+					stream.write(bytes);
+				},
+				close() {
+					stream.destroy();
+				},
+			};
+		},
+
+		async resize(id, {rows, columns}) {
+			try {
+				await call(async () => docker.getContainer(id).resize({h: rows, w: columns}));
+			} catch (error) {
+				// 409/404: the container is not running (any more); nothing to size.
+				if (statusCode(error) !== 409 && statusCode(error) !== 404 && statusCode(error) !== 500) {
+					throw error;
+				}
 			}
 		},
 

@@ -59,6 +59,19 @@ export type LogOptions = {
 	since?: string;
 	/** Ends the iteration early (the container keeps running). */
 	signal?: AbortSignal;
+	/** The container has a TTY: its log is raw bytes, not multiplexed frames. */
+	tty?: boolean;
+	/** Prefix each logged line with its instant (default true). */
+	timestamps?: boolean;
+};
+
+/** A live connection to a container's terminal (or its output streams). */
+export type Attachment = {
+	/** Raw output for a TTY container, multiplexed frames otherwise. */
+	readonly output: NodeJS.ReadableStream;
+	write(bytes: Buffer): void;
+	/** Closes the connection; the container keeps running. */
+	close(): void;
 };
 
 export type EngineEvent = {kind: 'container'; action: string; containerId: string; labels: Labels};
@@ -91,6 +104,10 @@ export interface Engine {
 	inspectContainer(id: string): Promise<ContainerState | undefined>;
 	/** Timestamped output, in engine order; ends when the container does (with follow). */
 	logs(id: string, options: LogOptions): AsyncIterable<OutputChunk>;
+	/** Connects to a running (or created) container's terminal. */
+	attach(id: string, options: {stdin: boolean}): Promise<Attachment>;
+	/** Sets the size of a TTY container's terminal. */
+	resize(id: string, size: {rows: number; columns: number}): Promise<void>;
 	/** Resolves with the exit code once the container has stopped. */
 	waitContainer(id: string): Promise<number>;
 	stopContainer(id: string, timeoutSeconds: number): Promise<void>;

@@ -1,3 +1,4 @@
+import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
 import {createLineSplitter} from '../engine/log-frames.js';
 import {tryCaptureLock} from './capture-lock.js';
@@ -11,7 +12,20 @@ export type CaptureOptions = {
 	onRecord?: (record: LogRecord) => void;
 	/** Stops following; what was read so far is kept. */
 	signal?: AbortSignal;
+	/** The container has a TTY: its log is terminal output, cleaned into plain lines. */
+	tty?: boolean;
 };
+
+/**
+ * A terminal line as a person would read it: no escape sequences, and where
+ * a carriage return redrew the line, only what was drawn last.
+ */
+export function plainTerminalLine(line: string): string {
+	// strip-ansi also removes OSC sequences (window titles) that shells send.
+	const segments = stripAnsi(line).replace(/\r+$/, '').split('\r');
+	// Remaining control characters (BEL, backspace) are not text.
+	return (segments.findLast(segment => segment !== '') ?? '').replaceAll(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '');
+}
 
 /**
  * Copies a container's output from the engine's log into `logs.jsonl`,
@@ -32,14 +46,16 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		const isNew = createPositionFilter(position);
 		const splitter = createLineSplitter();
 		const write = async (lines: LogRecord[]) => {
-			const fresh = lines.filter(line => isNew(line));
+			const fresh = lines
+				.filter(line => isNew(line))
+				.map(line => (options.tty ? {...line, line: plainTerminalLine(line.line)} : line));
 			await store.appendLogs(runId, fresh);
 			for (const record of fresh) {
 				options.onRecord?.(record);
 			}
 		};
 
-		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal: options.signal})) {
+		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal: options.signal, tty: options.tty})) {
 			await write(splitter.push(chunk));
 		}
 

@@ -34,6 +34,10 @@ export type RunRequest = {
 	/** The command after `--`; empty means the config's. */
 	command: readonly string[];
 	interactive?: boolean;
+	/** Started detached: nobody attaches now, so no terminal is needed. */
+	detach: boolean;
+	/** Whether stdin and stdout are a terminal an interactive run can use. */
+	hasTerminal: boolean;
 	rebuild: boolean;
 	keep: boolean;
 	/** Where relative paths on the command line start. */
@@ -162,7 +166,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 
 		const decision = reconcile(run, container, environment.now());
 		if (decision.catchUpLogs) {
-			await captureLogs(engine, store, run.id, run.containerId, {follow: false}).catch((error: unknown) => {
+			await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 				reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
 			});
 		}
@@ -176,7 +180,12 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		return next;
 	}
 
-	async function start(request: RunRequest, onPrepared?: (prepared: PreparedRun) => void): Promise<RunMetadata> {
+	/**
+	 * Creates and starts a run. `beforeStart` runs once the container exists
+	 * but before it starts: an interactive run attaches there so that not a
+	 * byte of output is missed.
+	 */
+	async function start(request: RunRequest, beforeStart?: (prepared: PreparedRun) => Promise<void>): Promise<RunMetadata> {
 		const workspace = await realDirectory(request.workspace, request.cwd);
 		const refused = await protectedList();
 		checkHostPath(workspace, 'the workspace', refused);
@@ -193,6 +202,14 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		}
 
 		const userEnvironment = {...config.env, ...parseEnvironment(request.environment)};
+		const interactive = request.interactive ?? config.interactive ?? false;
+		if (interactive && !request.detach && !request.hasTerminal) {
+			throw usageError(
+				request.interactive ? 'Interactive mode (-i) needs a terminal, and this is not one.' : 'This run is interactive (interactive: true in agent.yaml) and needs a terminal, and this is not one.',
+				'Drop -i (or pass -i=false) to stream its output, start it with -d, or run moat from a terminal.',
+			);
+		}
+
 		const mounts = [
 			...(await resolveMounts(config.mounts ?? [], workspace, 'agent.yaml', refused)),
 			...(await resolveMounts(request.mounts, request.cwd, '-m', refused)),
@@ -246,8 +263,8 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			workingDirectory: '/workspace',
 			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts],
 			labels: {[containerLabels.managed]: 'true', [containerLabels.runId]: id, [containerLabels.runName]: name},
-			tty: false,
-			openStdin: false,
+			tty: interactive,
+			openStdin: interactive,
 		};
 		let containerId: string;
 		try {
@@ -277,7 +294,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			environmentNames: Object.keys(userEnvironment).sort(),
 			containerId,
 			state: 'created',
-			interactive: request.interactive ?? config.interactive ?? false,
+			interactive,
 			keep: request.keep,
 			createdAt: now,
 			startedAt: null,
@@ -287,9 +304,9 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			stopRequested: false,
 		};
 		await store.create(run);
-		onPrepared?.({run, config});
 
 		try {
+			await beforeStart?.({run, config});
 			await engine.startContainer(containerId);
 		} catch (error) {
 			const reason = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
@@ -297,6 +314,10 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			if (!request.keep) {
 				await engine.removeContainer(containerId, {force: true});
 				await store.update(id, {containerId: null});
+			}
+
+			if (error instanceof MoatError) {
+				throw error;
 			}
 
 			throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
@@ -325,7 +346,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		/** Everything the run has printed so far, caught up from the engine first. */
 		async output(run: RunMetadata): Promise<LogRecord[]> {
 			if (run.containerId && isActive(run)) {
-				await captureLogs(engine, store, run.id, run.containerId, {follow: false}).catch((error: unknown) => {
+				await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 					if (error instanceof MoatError) {
 						throw error;
 					}
@@ -346,7 +367,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			const {containerId} = run;
 			while (containerId && !signal?.aborted) {
 				// eslint-disable-next-line no-await-in-loop
-				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, onRecord, signal}).catch(
+				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, tty: run.interactive, onRecord, signal}).catch(
 					(error: unknown) => {
 						if (error instanceof MoatError) {
 							throw error;

@@ -1,0 +1,159 @@
+import process from 'node:process';
+import type {Attachment, Engine} from '../engine/engine.js';
+import {exitCodes, MoatError, usageError} from '../errors.js';
+import {isActive, type RunMetadata} from '../runs/run-metadata.js';
+import {agentSize, footerText} from '../terminal/footer.js';
+import {createHeadlessScreen} from '../terminal/headless-screen.js';
+import {createModeTracker, initialModes, type TerminalModes} from '../terminal/terminal-modes.js';
+import {runTerminalSession, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
+import type {Command, CommandContext} from './command.js';
+import {attachOutput, writeRecord} from './run-command.js';
+
+/** How many lines of earlier output `moat attach` shows for an output-only run. */
+const recentLines = 50;
+
+const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
+
+/** Collects a container's output until the terminal session takes over. */
+export function bufferOutput(attachment: Attachment): {take(): Buffer[]} {
+	const chunks: Buffer[] = [];
+	const collect = (chunk: Buffer) => {
+		chunks.push(chunk);
+	};
+
+	attachment.output.on('data', collect);
+	return {
+		take() {
+			attachment.output.off('data', collect);
+			return chunks;
+		},
+	};
+}
+
+/** Rebuilds what a TTY container's screen shows from the engine's log of it. */
+async function rebuildScreen(engine: Engine, containerId: string, size: {rows: number; columns: number}): Promise<{paint: string; modes: TerminalModes}> {
+	const screen = createHeadlessScreen(size);
+	const tracker = createModeTracker();
+	try {
+		for await (const chunk of engine.logs(containerId, {follow: false, tty: true, timestamps: false})) {
+			tracker.push(chunk.data);
+			await screen.write(chunk.data);
+		}
+
+		return {paint: screen.serialize(), modes: tracker.modes};
+	} catch {
+		return {paint: '', modes: initialModes};
+	} finally {
+		screen.dispose();
+	}
+}
+
+/**
+ * Gives the run the whole terminal until it ends, the user detaches or stops
+ * it, or moat gets SIGTERM/SIGHUP. Returns the exit code for moat.
+ */
+export async function attachTerminal(
+	context: CommandContext,
+	run: RunMetadata,
+	connection: {attachment: Attachment; pending: {take(): Buffer[]}; replay: boolean},
+): Promise<number> {
+	const {engine, runs} = await context.services();
+	const containerId = run.containerId!;
+	const output = context.stdout as TerminalOutput;
+	const size = {rows: output.rows ?? 24, columns: output.columns ?? 80};
+	const initialScreen = connection.replay ? await rebuildScreen(engine, containerId, agentSize(size, true)) : undefined;
+	if (connection.replay) {
+		// Full-screen programs repaint on a size change; one column less and
+		// back makes sure they get one even when the size is unchanged.
+		await engine.resize(containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
+	}
+
+	const outcome = await runTerminalSession({
+		input: process.stdin as TerminalInput,
+		output,
+		attachment: connection.attachment,
+		resize: async agent => engine.resize(containerId, agent),
+		footer: footerText(run.name, run.id),
+		title: `moat · ${run.name} · Ctrl-/ d detach · k stop`,
+		initialScreen,
+		pendingOutput: connection.pending.take(),
+		signals: process,
+	});
+
+	switch (outcome.kind) {
+		case 'ended': {
+			await runs.wait(run);
+			const final = await runs.reconcile(await runs.find(run.id));
+			return final.exitCode ?? exitCodes.failure;
+		}
+
+		case 'stop': {
+			context.stderr.write(`moat: stopping ${run.id}…\n`);
+			const stopped = await runs.stop(await runs.find(run.id));
+			return stopped.exitCode ?? exitCodes.success;
+		}
+
+		case 'signal': {
+			context.stderr.write(`moat: ${outcome.signal}; detached from ${run.id}, which keeps running.\n`);
+			return 128 + (signalNumbers[outcome.signal] ?? 0);
+		}
+
+		default: {
+			context.stderr.write(`moat: detached from ${run.id} (${run.name}); it keeps running. Reattach with moat attach ${run.id}.\n`);
+			return exitCodes.success;
+		}
+	}
+}
+
+export const attachCommand: Command = {
+	name: 'attach',
+	summary: 'Reattach to a running run',
+	help: `
+  Usage
+    $ moat attach [run] [-i | -i=false]
+
+  Reattaches to a run (default: the newest) the way it was started: an
+  interactive run gets the terminal back with its current screen, an
+  output-only run streams its output after the recent lines.
+
+  Flags
+    -i, --interactive   Force the terminal (the run must have been started with -i);
+                        -i=false only streams its output
+
+  Interactive: Ctrl-/ d detaches, Ctrl-/ k stops the run, Ctrl-/ Ctrl-/ sends
+  Ctrl-/. Output only: Ctrl+C detaches, twice within half a second stops it.
+`,
+	flags: {interactive: {type: 'boolean', shortFlag: 'i'}},
+	async run(context) {
+		const {engine, runs} = await context.services();
+		const run = await runs.find(context.input[0]);
+		if (!isActive(run) || !run.containerId) {
+			throw new MoatError(
+				`Run ${run.id} (${run.name}) has ${run.state === 'failed' ? 'failed' : 'ended'}${run.exitCode === null ? '' : ` with exit code ${run.exitCode}`}.`,
+				`See what it printed with moat logs ${run.id}.`,
+			);
+		}
+
+		const interactive = (context.flags.interactive as boolean | undefined) ?? run.interactive;
+		if (interactive && !run.interactive) {
+			throw usageError(`Run ${run.id} was started without -i, so it has no terminal to attach to.`, 'Attach without -i to stream its output.');
+		}
+
+		if (interactive && !(context.stdinIsTTY && context.stdout.isTTY)) {
+			throw usageError('Attaching to an interactive run needs a terminal, and this is not one.', `Use moat attach -i=false ${run.id} to stream its output, or run moat from a terminal.`);
+		}
+
+		if (!interactive) {
+			const records = await runs.output(run);
+			for (const record of records.slice(-recentLines)) {
+				writeRecord(context, record);
+			}
+
+			return attachOutput(context, run.id);
+		}
+
+		const attachment = await engine.attach(run.containerId, {stdin: true});
+		const pending = bufferOutput(attachment);
+		return attachTerminal(context, run, {attachment, pending, replay: true});
+	},
+};

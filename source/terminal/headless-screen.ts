@@ -1,0 +1,34 @@
+import serializeAddon from '@xterm/addon-serialize';
+import xtermHeadless from '@xterm/headless';
+
+/** A terminal screen kept in memory: feed it output, ask what it shows. */
+export type HeadlessScreen = {
+	write(bytes: Buffer): Promise<void>;
+	/** Escape sequences that repaint the current screen (and its scrollback) on a real terminal. */
+	serialize(): string;
+	readonly alternateScreen: boolean;
+	dispose(): void;
+};
+
+/** The only place moat touches @xterm/headless and its serialize addon. */
+export function createHeadlessScreen(size: {rows: number; columns: number}, scrollback = 1000): HeadlessScreen {
+	const terminal = new xtermHeadless.Terminal({rows: size.rows, cols: size.columns, scrollback, allowProposedApi: true});
+	const serializer = new serializeAddon.SerializeAddon();
+	terminal.loadAddon(serializer);
+	return {
+		async write(bytes) {
+			await new Promise<void>(resolve => {
+				terminal.write(bytes, resolve);
+			});
+		},
+		serialize() {
+			return serializer.serialize();
+		},
+		get alternateScreen() {
+			return terminal.buffer.active.type === 'alternate';
+		},
+		dispose() {
+			terminal.dispose();
+		},
+	};
+}

@@ -1,0 +1,175 @@
+import type {Attachment} from '../engine/engine.js';
+import {createEscapeParser, type EscapeEvent} from './escape-parser.js';
+import {agentSize, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
+import {createModeTracker, restoreSequence, type TerminalModes} from './terminal-modes.js';
+
+/** How an attached session ended. */
+export type SessionOutcome =
+	| {kind: 'ended'}
+	| {kind: 'detached'}
+	| {kind: 'stop'}
+	| {kind: 'command'; key: string}
+	| {kind: 'signal'; signal: NodeJS.Signals};
+
+export type TerminalInput = NodeJS.ReadableStream & {isTTY?: boolean; setRawMode?(mode: boolean): unknown};
+export type TerminalOutput = NodeJS.WritableStream & {rows?: number; columns?: number; on(event: 'resize', listener: () => void): unknown};
+
+/** The process-wide signal hooks, passed in so tests and the CLI own them. */
+export type SignalSource = {
+	on(signal: NodeJS.Signals, listener: () => void): unknown;
+	off(signal: NodeJS.Signals, listener: () => void): unknown;
+};
+
+export type TerminalSessionOptions = {
+	input: TerminalInput;
+	output: TerminalOutput;
+	attachment: Attachment;
+	/** Sets the container's terminal size. */
+	resize(size: TerminalSize): Promise<void>;
+	footer: string;
+	/** Shown in the window title while the agent is on the alternate screen. */
+	title: string;
+	/** A rebuilt screen to paint first, and the modes it left on. */
+	initialScreen?: {paint: string; modes: TerminalModes};
+	/** Output that arrived before the session took over (painted after the screen). */
+	pendingOutput?: Buffer[];
+	/** Keys after the prefix that end the session as a command (d and k are built in). */
+	extraCommands?: readonly string[];
+	signals: SignalSource;
+};
+
+/** How long an unfinished escape sequence from the keyboard is held. */
+const escapeQuietMilliseconds = 50;
+
+/** Title stack (xterm): push on entry and pop on exit keep the user's title. */
+const pushTitle = '\u001B[22;0t';
+const popTitle = '\u001B[23;0t';
+
+/**
+ * Gives a container's terminal the user's terminal until the agent exits or
+ * the user detaches (Ctrl-/ d) or stops it (Ctrl-/ k). The terminal is put
+ * back on every way out — including modes the agent switched on.
+ */
+export async function runTerminalSession(options: TerminalSessionOptions): Promise<SessionOutcome> {
+	const {input, output, attachment, signals} = options;
+	const tracker = createModeTracker(options.initialScreen?.modes);
+	const parser = createEscapeParser(new Set(['d', 'k', ...(options.extraCommands ?? [])]));
+	const size = (): TerminalSize => ({rows: output.rows ?? 24, columns: output.columns ?? 80});
+	const footerShown = () => !tracker.modes.alternateScreen;
+	const write = (text: string | Buffer) => output.write(text);
+
+	let finish!: (outcome: SessionOutcome) => void;
+	const finished = new Promise<SessionOutcome>(resolve => {
+		finish = resolve;
+	});
+
+	const resizeAgent = async () => {
+		await options.resize(agentSize(size(), footerShown())).catch(() => undefined);
+	};
+
+	// The footer while the agent draws line by line; the whole screen (and
+	// the hint in the title) while it is on the alternate screen.
+	const layout = (alternate: boolean) =>
+		alternate ? hideFooter(size()) + pushTitle + setTitle(options.title) : showFooter(size(), options.footer);
+
+	let lastAlternate = tracker.modes.alternateScreen;
+	const onOutput = (chunk: Buffer) => {
+		for (const part of tracker.push(chunk)) {
+			write(part.bytes);
+			if (part.alternateScreen !== lastAlternate) {
+				// Right at the switch, before the agent draws anything else.
+				lastAlternate = part.alternateScreen;
+				write(part.alternateScreen ? layout(true) : popTitle + layout(false));
+				void resizeAgent();
+			}
+		}
+	};
+
+	let quietTimer: NodeJS.Timeout | undefined;
+	const handle = (events: EscapeEvent[]) => {
+		for (const event of events) {
+			if (event.kind === 'input') {
+				attachment.write(event.bytes);
+			} else if (event.key === 'd') {
+				finish({kind: 'detached'});
+			} else if (event.key === 'k') {
+				finish({kind: 'stop'});
+			} else {
+				finish({kind: 'command', key: event.key});
+			}
+		}
+	};
+
+	const onKeys = (chunk: Buffer | string) => {
+		clearTimeout(quietTimer);
+		handle(parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+		if (parser.holding) {
+			quietTimer = setTimeout(() => {
+				handle(parser.flush());
+			}, escapeQuietMilliseconds);
+		}
+	};
+
+	const onResize = () => {
+		if (footerShown()) {
+			write(showFooter(size(), options.footer));
+		}
+
+		void resizeAgent();
+	};
+
+	const onEnd = () => {
+		finish({kind: 'ended'});
+	};
+
+	const onSignal = (signal: NodeJS.Signals) => () => {
+		finish({kind: 'signal', signal});
+	};
+
+	const signalHandlers = (['SIGTERM', 'SIGHUP'] as const).map(signal => ({signal, handler: onSignal(signal)}));
+
+	try {
+		input.setRawMode?.(true);
+		input.on('data', onKeys);
+		input.resume();
+		for (const {signal, handler} of signalHandlers) {
+			signals.on(signal, handler);
+		}
+
+		output.on('resize', onResize);
+		attachment.output.on('data', onOutput);
+		attachment.output.on('end', onEnd);
+		attachment.output.on('close', onEnd);
+
+		// A clean screen, then the rebuilt one (if any), then what arrived meanwhile.
+		write(pushTitle + '\u001B[H\u001B[2J\u001B[3J');
+		if (options.initialScreen) {
+			write(options.initialScreen.paint);
+		}
+
+		for (const chunk of options.pendingOutput ?? []) {
+			onOutput(chunk);
+		}
+
+		write(layout(tracker.modes.alternateScreen));
+		await resizeAgent();
+		return await finished;
+	} finally {
+		clearTimeout(quietTimer);
+		input.off('data', onKeys);
+		input.setRawMode?.(false);
+		input.pause();
+		for (const {signal, handler} of signalHandlers) {
+			signals.off(signal, handler);
+		}
+
+		output.off('resize', onResize);
+		attachment.output.off('data', onOutput);
+		attachment.output.off('end', onEnd);
+		attachment.output.off('close', onEnd);
+		attachment.close();
+		// Undo what the agent switched on, drop the footer and scroll region,
+		// and put the cursor below what is on screen.
+		write(restoreSequence(tracker.modes) + hideFooter(size()) + (tracker.modes.alternateScreen ? popTitle : '') + popTitle + '\r\n');
+	}
+}

@@ -158,6 +158,26 @@ const cases: Case[] = [
 		expected: [{input: kittyPrefix}],
 	},
 	{
+		title: 'passes prefix then a kitty key above U+10FFFF (CSI 1114112u) through with the prefix instead of throwing',
+		keys: `${prefix}\u001B[1114112u`,
+		expected: [{input: `${prefix}\u001B[1114112u`}],
+	},
+	{
+		title: 'passes kitty prefix then a kitty key with a huge code point through with the kitty prefix bytes',
+		keys: `${kittyPrefix}\u001B[99999999999999999999u`,
+		expected: [{input: `${kittyPrefix}\u001B[99999999999999999999u`}],
+	},
+	{
+		title: 'passes prefix then the highest code point U+10FFFF (CSI 1114111u) through with the prefix',
+		keys: `${prefix}\u001B[1114111u`,
+		expected: [{input: `${prefix}\u001B[1114111u`}],
+	},
+	{
+		title: 'still runs a command after a kitty key above U+10FFFF was passed through',
+		keys: `${prefix}\u001B[1114112u${prefix}d`,
+		expected: [{input: `${prefix}\u001B[1114112u`}, {command: 'd'}],
+	},
+	{
 		title: 'keeps input around a kitty-prefixed command in order',
 		keys: `ab${kittyPrefix}\u001B[100ucd`,
 		expected: [{input: 'ab'}, {command: 'd'}, {input: 'cd'}],

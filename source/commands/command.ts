@@ -4,7 +4,7 @@ import type {Reporter, RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 
 /** A writable text stream: process.stdout in the CLI, a buffer in tests. */
-export type Output = {write(text: string): unknown; isTTY?: boolean};
+export type Output = {write(text: string | Uint8Array): unknown; isTTY?: boolean};
 
 /** Everything a command may use, built once by the composition root. */
 export type CommandContext = {

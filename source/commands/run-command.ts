@@ -78,9 +78,12 @@ export const runCommand: Command = {
 			cwd: context.cwd,
 		}, async ({run: created}) => {
 			// Attach before the start so the first bytes of output are not missed.
-			if (created.interactive && !flags.detach) {
-				const attachment = await engine.attach(created.containerId!, {stdin: true});
-				connection = {attachment, pending: bufferOutput(attachment)};
+			if (!flags.detach) {
+				const attachment = await engine.attach(created.containerId!, {stdin: created.interactive});
+				// An interactive session takes over only after the start; until
+				// then its output is kept. Output-only streams stay paused (in
+				// the socket) until they are read, so they need no buffer.
+				connection = {attachment, pending: created.interactive ? bufferOutput(attachment) : {take: () => []}};
 			}
 		});
 
@@ -93,7 +96,7 @@ export const runCommand: Command = {
 			return attachTerminal(context, run, {...connection!, replay: false});
 		}
 
-		return attachOutput(context, run.id);
+		return attachOutput(context, run.id, connection!.attachment);
 	},
 };
 
@@ -101,7 +104,7 @@ export const runCommand: Command = {
  * Streams a run's output until it ends (returning its exit code) or the user
  * detaches with Ctrl+C (0) or stops it with Ctrl+C twice (130).
  */
-export async function attachOutput(context: CommandContext, runId: string): Promise<number> {
+export async function attachOutput(context: CommandContext, runId: string, attachment?: Attachment): Promise<number> {
 	const {runs} = await context.services();
 	const detach = new AbortController();
 	// An object so TypeScript sees that the interrupt watcher changes it.
@@ -130,9 +133,10 @@ export async function attachOutput(context: CommandContext, runId: string): Prom
 
 	void watchInterrupts();
 	const run = await runs.find(runId);
-	let final = await runs.follow(run, record => {
-		writeRecord(context, record);
-	}, detach.signal);
+	let final = await runs.stream(run, {
+		stdout: bytes => context.stdout.write(bytes),
+		stderr: bytes => context.stderr.write(bytes),
+	}, {signal: detach.signal, attachment});
 
 	if (!detach.signal.aborted) {
 		detach.abort();

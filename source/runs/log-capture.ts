@@ -2,7 +2,7 @@ import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
 import {createLineSplitter} from '../engine/log-frames.js';
 import {tryCaptureLock} from './capture-lock.js';
-import {createPositionFilter, positionAfter} from './log-position.js';
+import {createPositionFilter, positionAfter, replaySlackSeconds} from './log-position.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
 export type CaptureOptions = {
@@ -34,37 +34,68 @@ export function plainTerminalLine(line: string): string {
  * caught up the next time one looks. Returns false when another process is
  * already capturing (its lines reach the file without us).
  */
+/** Records are written in batches: one write per batch, not per line. */
+const batchRecords = 4096;
+/** How long a partial batch waits while following a quiet run. */
+const batchMilliseconds = 25;
+
 export async function captureLogs(engine: Engine, store: RunStore, runId: string, containerId: string, options: CaptureOptions): Promise<boolean> {
 	const lock = await tryCaptureLock(store.captureLockFile(runId));
 	if (!lock) {
 		return false;
 	}
 
+	const appender = await store.openLogAppender(runId);
+	let pending: LogRecord[] = [];
+	let timer: NodeJS.Timeout | undefined;
+	let writing: Promise<void> = Promise.resolve();
+	const flush = async () => {
+		clearTimeout(timer);
+		timer = undefined;
+		const batch = pending;
+		pending = [];
+		// Writes stay in order: each waits for the one before.
+		writing = writing.then(async () => appender.append(batch));
+		await writing;
+		for (const record of batch) {
+			options.onRecord?.(record);
+		}
+	};
+
 	try {
-		await store.repairLogTail(runId);
-		const position = positionAfter(await store.readLogs(runId));
+		const position = positionAfter(await store.readRecentLogs(runId, replaySlackSeconds));
 		const isNew = createPositionFilter(position);
 		const splitter = createLineSplitter();
-		const write = async (lines: LogRecord[]) => {
-			const fresh = lines
-				.filter(line => isNew(line))
-				.map(line => (options.tty ? {...line, line: plainTerminalLine(line.line)} : line));
-			await store.appendLogs(runId, fresh);
-			for (const record of fresh) {
-				options.onRecord?.(record);
+		const take = async (lines: LogRecord[]) => {
+			for (const line of lines) {
+				if (isNew(line)) {
+					pending.push(options.tty ? {...line, line: plainTerminalLine(line.line)} : line);
+				}
+			}
+
+			if (pending.length >= batchRecords) {
+				await flush();
+			} else if (pending.length > 0 && !timer) {
+				timer = setTimeout(() => {
+					void flush();
+				}, batchMilliseconds);
 			}
 		};
 
 		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal: options.signal, tty: options.tty})) {
-			await write(splitter.push(chunk));
+			await take(splitter.push(chunk));
 		}
 
 		if (!options.signal?.aborted) {
-			await write(splitter.flush());
+			await take(splitter.flush());
 		}
 
+		await flush();
 		return true;
 	} finally {
+		clearTimeout(timer);
+		await writing.catch(() => undefined);
+		await appender.close();
 		await lock.release();
 	}
 }

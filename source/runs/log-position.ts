@@ -45,6 +45,9 @@ export function positionAfter(records: readonly LogRecord[]): LogPosition | null
 		}
 	}
 
+	// `records` may be only the file's tail (see RunStore.readRecentLogs);
+	// every line at or after `since` is in it, which is all this needs.
+
 	return {since, alreadyWritten};
 }
 

@@ -3,7 +3,8 @@ import path from 'node:path';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
 import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
 import type {MoatConfig} from '../config/config-schema.js';
-import type {ContainerState, Engine} from '../engine/engine.js';
+import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
+import {createFrameDecoder} from '../engine/log-frames.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
@@ -17,7 +18,13 @@ import {reconcile} from './reconcile.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
 /** Labels on everything moat creates; nothing without them is touched. */
-export const containerLabels = {managed: 'moat.managed', runId: 'moat.run-id', runName: 'moat.run-name'} as const;
+export const containerLabels = {
+	managed: 'moat.managed',
+	runId: 'moat.run-id',
+	runName: 'moat.run-name',
+	/** Which MOAT_HOME the run belongs to: several can share one engine. */
+	home: 'moat.home',
+} as const;
 
 /** The UID a root-owned workspace's agent gets instead of 0. */
 export const rootReplacementId = 5000;
@@ -262,7 +269,12 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			},
 			workingDirectory: '/workspace',
 			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts],
-			labels: {[containerLabels.managed]: 'true', [containerLabels.runId]: id, [containerLabels.runName]: name},
+			labels: {
+				[containerLabels.managed]: 'true',
+				[containerLabels.runId]: id,
+				[containerLabels.runName]: name,
+				[containerLabels.home]: environment.moatHome,
+			},
 			tty: interactive,
 			openStdin: interactive,
 		};
@@ -392,6 +404,57 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			return finish(await store.read(run.id));
 		},
 
+		/**
+		 * Streams a run's output live, as the engine produces it, until the
+		 * container ends or `signal` aborts; then brings the record up to
+		 * date (logs.jsonl is filled from the engine's log). The engine's
+		 * attach stream is complete at any volume, unlike following its log,
+		 * which can skip output while the log file rotates.
+		 */
+		async stream(
+			run: RunMetadata,
+			sinks: Record<OutputStream, (bytes: Buffer) => void>,
+			options: {signal?: AbortSignal; attachment?: Attachment} = {},
+		): Promise<RunMetadata> {
+			if (!run.containerId) {
+				return run;
+			}
+
+			if (run.interactive) {
+				// A TTY's output is terminal drawing; as lines it reads better cleaned.
+				return this.follow(run, record => {
+					sinks[record.stream](Buffer.from(record.line + '\n'));
+				}, options.signal);
+			}
+
+			const attachment = options.attachment ?? (await engine.attach(run.containerId, {stdin: false}));
+			const decoder = createFrameDecoder();
+			await new Promise<void>(resolve => {
+				const done = () => {
+					attachment.output.off('data', onData);
+					resolve();
+				};
+
+				const onData = (chunk: Buffer) => {
+					for (const frame of decoder.push(chunk)) {
+						sinks[frame.stream](frame.data);
+					}
+				};
+
+				attachment.output.on('data', onData);
+				attachment.output.once('end', done);
+				attachment.output.once('close', done);
+				options.signal?.addEventListener('abort', done, {once: true});
+			});
+			attachment.close();
+			if (options.signal?.aborted) {
+				return store.read(run.id);
+			}
+
+			await this.wait(run);
+			return finish(await store.read(run.id));
+		},
+
 		/** Waits for the container to end; the exit code, or undefined if it vanished. */
 		async wait(run: RunMetadata): Promise<number | undefined> {
 			if (!run.containerId) {
@@ -435,7 +498,9 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		async cleanable(): Promise<{runs: RunMetadata[]; images: Array<{id: string; tags: string[]; sizeBytes: number}>; orphanContainers: string[]}> {
 			const runs = (await list()).filter(run => !isActive(run));
 			const known = new Set((await store.list()).map(run => run.id));
-			const containers = await engine.listContainers({[containerLabels.managed]: 'true'});
+			// Only this MOAT_HOME's containers: another home's runs are not ours to judge.
+			const containers = await engine.listContainers({[containerLabels.managed]: 'true', [containerLabels.home]: environment.moatHome});
+			const everyContainer = await engine.listContainers({[containerLabels.managed]: 'true'});
 			const removedRunIds = new Set(runs.map(run => run.id));
 			const orphanContainers = containers
 				.filter(container => {
@@ -443,7 +508,7 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 					return (!known.has(runId) || removedRunIds.has(runId)) && container.status !== 'running';
 				})
 				.map(container => container.id);
-			const remaining = containers.filter(container => !orphanContainers.includes(container.id));
+			const remaining = everyContainer.filter(container => !orphanContainers.includes(container.id));
 			const usedImages = new Set(remaining.map(container => container.imageId));
 			const images = (await engine.listImages({[imageLabels.managed]: 'true'})).filter(image => !usedImages.has(image.id));
 			return {runs, images: images.map(image => ({id: image.id, tags: image.tags, sizeBytes: image.sizeBytes})), orphanContainers};

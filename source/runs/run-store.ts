@@ -88,20 +88,6 @@ export function createRunStore(moatHome: string) {
 			await fs.rm(directory(id), {recursive: true, force: true});
 		},
 
-		async appendLogs(id: string, records: readonly LogRecord[]): Promise<void> {
-			if (records.length === 0) {
-				return;
-			}
-
-			// One write per batch: a crash loses at most the batch's tail line,
-			// which readLogTail() then discards.
-			await fs.appendFile(
-				path.join(directory(id), 'logs.jsonl'),
-				records.map(record => JSON.stringify(record) + '\n').join(''),
-				{mode: fileMode},
-			);
-		},
-
 		/**
 		 * Cuts a torn last line (a crash mid-write) so the next append starts
 		 * on a fresh line instead of gluing onto the fragment.
@@ -121,6 +107,66 @@ export function createRunStore(moatHome: string) {
 
 			if (text !== '' && !text.endsWith('\n')) {
 				await fs.truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+			}
+		},
+
+		/**
+		 * Opens logs.jsonl for appending, first cutting a torn last line (a
+		 * crash mid-write) so new lines do not glue onto the fragment.
+		 */
+		async openLogAppender(id: string): Promise<{append(records: readonly LogRecord[]): Promise<void>; close(): Promise<void>}> {
+			await this.repairLogTail(id);
+			const handle = await fs.open(path.join(directory(id), 'logs.jsonl'), 'a', fileMode);
+			return {
+				async append(records) {
+					if (records.length > 0) {
+						await handle.write(records.map(record => JSON.stringify(record) + '\n').join(''));
+					}
+				},
+				async close() {
+					await handle.close();
+				},
+			};
+		},
+
+		/**
+		 * The last records of the log: at least every record within
+		 * `seconds` of the last one, read backwards so a long log is not
+		 * read whole.
+		 */
+		async readRecentLogs(id: string, seconds: number): Promise<LogRecord[]> {
+			let handle: fs.FileHandle;
+			try {
+				handle = await fs.open(path.join(directory(id), 'logs.jsonl'), 'r');
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+					return [];
+				}
+
+				throw error;
+			}
+
+			try {
+				const {size} = await handle.stat();
+				let start = size;
+				let blockSize = 64 * 1024;
+				for (;;) {
+					start = Math.max(0, start - blockSize);
+					blockSize *= 2;
+					const buffer = Buffer.alloc(size - start);
+					// eslint-disable-next-line no-await-in-loop
+					await handle.read(buffer, 0, buffer.length, start);
+					const text = buffer.toString('utf8');
+					// Drop the first, probably partial, line unless the read began at the start.
+					const records = parseLogRecords(start === 0 ? text : text.slice(text.indexOf('\n') + 1));
+					const [first] = records;
+					const last = records.at(-1);
+					if (start === 0 || (first && last && Date.parse(first.ts) < Date.parse(last.ts) - (seconds + 1) * 1000)) {
+						return records;
+					}
+				}
+			} finally {
+				await handle.close();
 			}
 		},
 

@@ -88,7 +88,7 @@ function plainKey(token: Token): string | undefined {
 		return String.fromCodePoint(token.bytes[0]!);
 	}
 
-	if (token.key && token.key.modifiers === 1 && token.key.event !== 'release' && token.key.codepoint >= 0x20) {
+	if (token.key && token.key.modifiers === 1 && token.key.event !== 'release' && token.key.codepoint >= 0x20 && token.key.codepoint <= 0x10_FF_FF) {
 		return String.fromCodePoint(token.key.codepoint);
 	}
 

@@ -40,7 +40,7 @@ export function hideFooter(size: TerminalSize): string {
 
 /** The window title, where the hint goes while the agent owns the screen. */
 export function setTitle(text: string): string {
-	return `\u001B]2;${text.replaceAll(/[\u0000-\u001F\u007F]/g, '')}\u0007`;
+	return `\u001B]2;${text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '')}\u0007`;
 }
 
 export function footerText(runName: string, runId: string): string {

@@ -11,8 +11,13 @@ export type TerminalModes = {
 	bracketedPaste: boolean;
 	cursorHidden: boolean;
 	focusEvents: boolean;
-	/** Entries on the kitty keyboard protocol's stack. */
+	/**
+	 * Entries on the kitty keyboard protocol's stack of the current screen.
+	 * The main and alternate screens keep separate stacks, so the other
+	 * screen's depth is kept too and the two swap on a screen switch.
+	 */
 	kittyKeyboardDepth: number;
+	kittyKeyboardDepthOtherScreen: number;
 };
 
 export const initialModes: TerminalModes = {
@@ -22,6 +27,7 @@ export const initialModes: TerminalModes = {
 	cursorHidden: false,
 	focusEvents: false,
 	kittyKeyboardDepth: 0,
+	kittyKeyboardDepthOtherScreen: 0,
 };
 
 const alternateScreenModes = new Set([47, 1047, 1049]);
@@ -37,7 +43,14 @@ function applySequence(modes: TerminalModes, sequence: string): TerminalModes {
 		let next = modes;
 		for (const mode of dec[1]!.split(';').map(Number)) {
 			if (alternateScreenModes.has(mode)) {
-				next = {...next, alternateScreen: on};
+				next = on === next.alternateScreen
+					? next
+					: {
+						...next,
+						alternateScreen: on,
+						kittyKeyboardDepth: next.kittyKeyboardDepthOtherScreen,
+						kittyKeyboardDepthOtherScreen: next.kittyKeyboardDepth,
+					};
 			} else if (mouseModes.has(mode)) {
 				const mouse = new Set(next.mouse);
 				if (on) {
@@ -86,11 +99,21 @@ export type ModeTracker = {
 	/** Splits output right after each alternate-screen switch. Bytes pass unchanged. */
 	push(chunk: Buffer): OutputPart[];
 	readonly modes: TerminalModes;
+	/**
+	 * Whether output since the last call erased the screen below the cursor
+	 * (`clear`), changed the scroll region or reset the terminal: anything
+	 * that wipes or unpins a footer drawn on the last row.
+	 */
+	takeFooterDamage(): boolean;
 };
+
+/** ED (erase in display, except "above the cursor"), DECSTBM, RIS. */
+const footerDamaging = /^\u001B\[[023]?J$|^\u001B\[[\d;]*r$|^\u001Bc$/;
 
 export function createModeTracker(start: TerminalModes = initialModes): ModeTracker {
 	let modes = start;
 	let tail = '';
+	let footerDamage = false;
 	return {
 		push(chunk) {
 			// latin1 maps bytes 1:1 to characters, so offsets are byte offsets.
@@ -98,6 +121,7 @@ export function createModeTracker(start: TerminalModes = initialModes): ModeTrac
 			const parts: OutputPart[] = [];
 			let from = 0;
 			for (const match of text.matchAll(csiOrReset)) {
+				footerDamage ||= footerDamaging.test(match[0]);
 				const before = modes.alternateScreen;
 				modes = applySequence(modes, match[0]);
 				if (modes.alternateScreen !== before) {
@@ -117,6 +141,11 @@ export function createModeTracker(start: TerminalModes = initialModes): ModeTrac
 		get modes() {
 			return modes;
 		},
+		takeFooterDamage() {
+			const damaged = footerDamage;
+			footerDamage = false;
+			return damaged;
+		},
 	};
 }
 
@@ -127,12 +156,14 @@ export function createModeTracker(start: TerminalModes = initialModes): ModeTrac
  * only sent when the agent is on it.
  */
 export function restoreSequence(modes: TerminalModes): string {
+	const popKitty = (depth: number) => (depth > 0 ? `\u001B[<${depth}u` : '');
 	return [
-		modes.kittyKeyboardDepth > 0 ? `\u001B[<${modes.kittyKeyboardDepth}u` : '',
-		'\u001B[?1000l\u001B[?1002l\u001B[?1003l\u001B[?1005l\u001B[?1006l\u001B[?1015l\u001B[?1016l',
+		popKitty(modes.kittyKeyboardDepth),
+		[...mouseModes].map(mode => `\u001B[?${mode}l`).join(''),
 		'\u001B[?2004l',
 		'\u001B[?1004l',
-		modes.alternateScreen ? '\u001B[?1049l' : '',
+		// Leaving the alternate screen uncovers the main screen's own stack.
+		modes.alternateScreen ? '\u001B[?1049l' + popKitty(modes.kittyKeyboardDepthOtherScreen) : '',
 		'\u001B7\u001B[r\u001B8',
 		'\u001B[0m',
 		'\u001B[?25h',

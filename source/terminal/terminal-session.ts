@@ -83,6 +83,11 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 				void resizeAgent();
 			}
 		}
+
+		// `clear` and friends wipe the footer row; draw it again.
+		if (tracker.takeFooterDamage() && footerShown()) {
+			write(showFooter(size(), options.footer));
+		}
 	};
 
 	let quietTimer: NodeJS.Timeout | undefined;

@@ -9,16 +9,10 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{san
 	const workspace = await createWorkspace();
 	t.teardown(async () => {
 		// Leave no containers behind, whatever the test did.
-		const ids = await docker('ps', '-aq', '--filter', 'label=moat.managed=true', '--filter', `name=moat-run_`);
-		const mine = await Promise.all(
-			ids.split('\n').filter(Boolean).map(async id => ({id, home: await docker('inspect', '-f', '{{ index .Config.Labels "moat.run-id" }}', id)})),
-		);
-		const runs: string[] = await fs.readdir(path.join(sandbox.moatHome, 'runs')).catch(() => []);
-		for (const {id, home} of mine) {
-			if (runs.includes(home)) {
-				// eslint-disable-next-line no-await-in-loop
-				await docker('rm', '-f', id);
-			}
+		const result = await moat(['list', '--json'], {env: sandbox.env});
+		for (const run of JSON.parse(result.stdout || '[]') as RunMetadata[]) {
+			// eslint-disable-next-line no-await-in-loop
+			await moat(['destroy', '-f', run.id], {env: sandbox.env});
 		}
 
 		await sandbox.cleanup();
@@ -132,8 +126,11 @@ dockerTest('--keep keeps the stopped container until clean removes it', async t 
 	t.deepEqual(await listJson(sandbox), []);
 });
 
-dockerTest('clean removes finished runs but leaves running ones', async t => {
+dockerTest('clean removes finished runs but leaves running ones, and never touches another MOAT_HOME\'s containers', async t => {
 	const {sandbox, workspace} = await setUp(t);
+	const other = await setUp(t);
+	await moat(['run', other.workspace, '--keep', '-n', 'elsewhere', '--', 'true'], {env: other.sandbox.env});
+	const [kept] = await listJson(other.sandbox);
 	await moat(['run', workspace, '-n', 'finished', '--', 'true'], {env: sandbox.env});
 	const running = (await moat(['run', workspace, '-d', '-n', 'busy', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
 	const cleaned = await moat(['clean', '-f'], {env: sandbox.env});
@@ -141,6 +138,7 @@ dockerTest('clean removes finished runs but leaves running ones', async t => {
 	const remaining = await listJson(sandbox);
 	t.deepEqual(remaining.map(run => run.id), [running]);
 	t.is(remaining[0]!.state, 'running');
+	t.is(await docker('inspect', '-f', '{{.State.Status}}', kept!.containerId!), 'exited', 'the other home\'s kept container is still there');
 });
 
 dockerTest('a container killed outside moat becomes a failed run with its exit code', async t => {

@@ -1,0 +1,182 @@
+import fs from 'node:fs/promises';
+import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {dockerTest} from '../helpers/docker.js';
+import {createSandbox, createWorkspace, docker, moat, type Sandbox} from '../helpers/moat.js';
+import {TmuxSession} from '../helpers/tmux.js';
+
+type Context = {sandbox: Sandbox; workspace: string; open(args: string[], size?: {rows: number; columns: number}): Promise<TmuxSession>};
+
+async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<Context> {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	const sessions: TmuxSession[] = [];
+	t.teardown(async () => {
+		for (const session of sessions) {
+			// eslint-disable-next-line no-await-in-loop
+			await session.kill();
+		}
+
+		const runs = JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout || '[]') as RunMetadata[];
+		for (const run of runs) {
+			// eslint-disable-next-line no-await-in-loop
+			await moat(['destroy', '-f', run.id], {env: sandbox.env});
+		}
+
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+	return {
+		sandbox,
+		workspace,
+		async open(args, size) {
+			const session = await TmuxSession.start(args, {env: sandbox.env, ...size});
+			sessions.push(session);
+			return session;
+		},
+	};
+}
+
+async function runs(sandbox: Sandbox): Promise<RunMetadata[]> {
+	return JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout) as RunMetadata[];
+}
+
+/** The terminal state tmux sees, and the line settings the pane's shell printed after moat exited. */
+async function terminalState(session: TmuxSession): Promise<{modes: string; stty: string}> {
+	const screen = await session.waitFor(/EXITED \d+\n.*echo/);
+	return {
+		modes: await session.display('#{alternate_on} #{mouse_any_flag} #{cursor_flag}'),
+		stty: /EXITED \d+\n(.*)\n/.exec(screen)![1]!.trim(),
+	};
+}
+
+const saneTerminal = {modes: '0 0 1', stty: 'isig icanon echo'};
+
+dockerTest('typing into an interactive shell echoes through the container, under a footer naming the run', async t => {
+	const {workspace, open} = await setUp(t);
+	const session = await open(['run', '-i', workspace, '-n', 'typing', '--', 'bash', '--norc']);
+	await session.waitFor(/\$\s*$/m);
+	await session.type('echo "answer=$((6*7))"');
+	await session.keys('Enter');
+	const screen = await session.waitFor('answer=42');
+	const lines = screen.trimEnd().split('\n');
+	t.regex(screen, /^answer=42$/m);
+	t.regex(lines.at(-1)!, /moat · typing \(run_[\da-f]{12}\) · Ctrl-\/ d detach · k stop/);
+});
+
+dockerTest('Ctrl-/ d detaches, the run goes on, and moat attach brings back the same shell with its screen', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const first = await open(['run', '-i', workspace, '-n', 'keeper', '--', 'bash', '--norc']);
+	await first.waitFor(/\$\s*$/m);
+	await first.type('marker=before-detach; echo "$marker"');
+	await first.keys('Enter');
+	await first.waitFor(/^before-detach$/m);
+	await first.keys('C-_', 'd');
+	t.is(await first.exitCode(), 0);
+	t.deepEqual(await terminalState(first), saneTerminal);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'running');
+
+	const second = await open(['attach', 'keeper']);
+	const screen = await second.waitFor(/^before-detach$/m);
+	t.regex(screen, /moat · keeper/);
+	// The same shell: a variable set before detaching is still there.
+	await second.type('echo "still=$marker"');
+	await second.keys('Enter');
+	await second.waitFor(/^still=before-detach$/m);
+	await second.keys('C-_', 'd');
+	t.is(await second.exitCode(), 0);
+});
+
+dockerTest('Ctrl-/ k stops the run; Ctrl-/ Ctrl-/ sends one Ctrl-/ to the agent', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	// od shows the bytes the agent receives; sh -c is not an interactive shell, so SIGTERM ends it.
+	const session = await open(['run', '-i', workspace, '-n', 'stoppable', '--', 'sh', '-c', 'stty raw -echo; echo ready; od -An -tx1 -w1 -v']);
+	await session.waitFor('ready');
+	await session.keys('C-_', 'C-_');
+	await session.waitFor(/1f/);
+	await session.keys('C-_', 'k');
+	const code = await session.exitCode();
+	t.is(code, 143);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'stopped');
+	t.is(run!.exitCode, 143);
+	t.deepEqual(await terminalState(session), saneTerminal);
+});
+
+dockerTest('Ctrl+C goes to the agent in an interactive run', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const session = await open(['run', '-i', workspace, '--', 'sh', '-c', 'trap "echo got-interrupt; exit 5" INT; echo ready; while :; do sleep 0.1; done']);
+	await session.waitFor('ready');
+	await session.keys('C-c');
+	await session.waitFor('got-interrupt');
+	t.is(await session.exitCode(), 5);
+	const [run] = await runs(sandbox);
+	t.is(run!.exitCode, 5);
+});
+
+const modesOn = String.raw`printf '\033[?1049h\033[?1000h\033[?1006h\033[?2004h\033[>1u\033[?25l'; echo ready`;
+
+for (const exitPath of ['detach', 'agent exit', 'SIGTERM', 'SIGHUP'] as const) {
+	dockerTest(`after ${exitPath}, the terminal is sane again even though the agent turned on alternate screen, mouse, paste, kitty keyboard and a hidden cursor`, async t => {
+		const {workspace, open} = await setUp(t);
+		const tail = exitPath === 'agent exit' ? 'sleep 1; exit 3' : 'sleep 600';
+		const session = await open(['run', '-i', workspace, '--', 'sh', '-c', `${modesOn}; ${tail}`]);
+		await session.waitFor('ready');
+		t.is(await session.display('#{alternate_on} #{mouse_any_flag} #{cursor_flag}'), '1 1 0', 'the agent really turned the modes on');
+		switch (exitPath) {
+			case 'detach': {
+				await session.keys('C-_', 'd');
+				break;
+			}
+
+			case 'SIGTERM':
+			case 'SIGHUP': {
+				process.kill(await session.moatPid(), exitPath);
+				break;
+			}
+
+			default:
+		}
+
+		const expectedCode = {detach: 0, 'agent exit': 3, SIGTERM: 143, SIGHUP: 129}[exitPath];
+		t.is(await session.exitCode(), expectedCode);
+		t.deepEqual(await terminalState(session), saneTerminal);
+	});
+}
+
+dockerTest('window size changes reach the container, one row short of the terminal for the footer', async t => {
+	const {workspace, open} = await setUp(t);
+	const session = await open(['run', '-i', workspace, '--', 'bash', '--norc'], {rows: 20, columns: 100});
+	await session.waitFor(/\$\s*$/m);
+	await session.type('stty size');
+	await session.keys('Enter');
+	await session.waitFor(/^19 100$/m);
+	await session.tmux('resize-window', '-x', '90', '-y', '30');
+	await session.type('clear; stty size');
+	await session.keys('Enter');
+	await session.waitFor(/^29 90$/m);
+	t.regex(await session.screen(), /moat · /);
+});
+
+dockerTest('a full-screen program on the alternate screen gets every row and is never drawn over by the footer', async t => {
+	const {workspace, open} = await setUp(t);
+	const program = String.raw`printf '\033[?1049h'; sleep 1; rows=$(stty size | cut -d" " -f1); printf '\033[%s;1Hbottom-row-%s' "$rows" "$rows"; sleep 600`;
+	const session = await open(['run', '-i', workspace, '--', 'sh', '-c', program], {rows: 20, columns: 100});
+	const screen = await session.waitFor('bottom-row-');
+	const lines = screen.split('\n');
+	t.is(lines[19], 'bottom-row-20');
+	t.false(screen.includes('moat ·'), 'no footer on the alternate screen');
+	t.regex(await session.display('#{pane_title}'), /Ctrl-\/ d detach/);
+	await session.keys('C-_', 'd');
+	t.is(await session.exitCode(), 0);
+});
+
+dockerTest('moat attach -i=false streams an interactive run\'s output as plain lines', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const started = await moat(['run', '-d', '-i', workspace, '--', 'sh', '-c', 'printf "\\033[31mred-line\\033[0m\\r\\n"; sleep 1; echo second'], {env: sandbox.env});
+	t.is(started.code, 0, started.stderr);
+	const attached = await moat(['attach', '-i=false', started.stdout.trim()], {env: sandbox.env});
+	t.is(attached.code, 0, attached.stderr);
+	t.is(attached.stdout, 'red-line\nsecond\n');
+	await docker('ps', '-a');
+});

@@ -1,5 +1,6 @@
 import {attachCommand} from './attach-command.js';
 import {cleanCommand} from './clean-command.js';
+import {grantCommand, revokeCommand} from './grant-command.js';
 import type {Command} from './command.js';
 import {listCommand} from './list-command.js';
 import {logsCommand} from './logs-command.js';
@@ -17,6 +18,8 @@ export const commands: readonly Command[] = [
 	destroyCommand,
 	statusCommand,
 	cleanCommand,
+	grantCommand,
+	revokeCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -1,0 +1,249 @@
+import process from 'node:process';
+import type {Grant} from '../credentials/grant.js';
+import {summarize} from '../credentials/grant.js';
+import type {GrantService} from '../credentials/grant-service.js';
+import {providerAliases, tokenProvider, type DetectedCredential, type TokenProvider} from '../credentials/providers.js';
+import {MoatError, usageError} from '../errors.js';
+import {formatTable} from '../output/format.js';
+import {nearest} from '../text/nearest.js';
+import {promptMasked} from '../terminal/masked-prompt.js';
+import type {TerminalInput} from '../terminal/terminal-session.js';
+import type {Command, CommandContext} from './command.js';
+
+/** The first line of a piped stdin; empty when there is none. Never waits on a terminal. */
+async function firstLineOfStdin(input: NodeJS.ReadableStream): Promise<string> {
+	let text = '';
+	for await (const chunk of input as AsyncIterable<Buffer | string>) {
+		text += chunk.toString();
+		if (text.includes('\n')) {
+			break;
+		}
+	}
+
+	return text.split('\n')[0]!.trim();
+}
+
+function describe(grant: Grant): string {
+	const parts = [
+		grant.login ? `as ${grant.login}` : '',
+		grant.scopes.length > 0 ? `scopes ${grant.scopes.join(', ')}` : '',
+		grant.expiresAt ? `expires ${grant.expiresAt}` : '',
+	].filter(Boolean);
+	return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+export function parseProvider(name: string): TokenProvider | 'aws' | 'ssh' {
+	const canonical = providerAliases[name.toLowerCase()];
+	if (!canonical) {
+		const suggestion = nearest(name, Object.keys(providerAliases));
+		throw usageError(
+			`Unknown provider "${name}".`,
+			`${suggestion ? `Did you mean ${suggestion}? ` : ''}Providers: github, anthropic, claude, openai (or codex), aws, ssh.`,
+		);
+	}
+
+	return canonical === 'aws' || canonical === 'ssh' ? canonical : tokenProvider(canonical)!;
+}
+
+/** Turns "15m", "1h", "900s" or "900" into seconds. */
+export function parseDuration(text: string): number | undefined {
+	const match = /^(\d+)([smh]?)$/.exec(text.trim());
+	if (!match) {
+		return undefined;
+	}
+
+	return Number(match[1]) * ({'': 1, s: 1, m: 60, h: 3600} as const)[match[2] as '' | 's' | 'm' | 'h'];
+}
+
+async function grantServices(context: CommandContext): Promise<GrantService> {
+	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
+	return createDefaultGrantService(context.environment);
+}
+
+async function tokenFromUser(context: CommandContext, provider: TokenProvider): Promise<DetectedCredential> {
+	if (context.stdinIsTTY && context.stdout.isTTY) {
+		context.stderr.write(`No ${provider.title} credential found on this machine. ${provider.howToGet}\n`);
+		const token = await promptMasked(`${provider.title} token: `, process.stdin as TerminalInput, process.stderr);
+		if (token === undefined) {
+			throw new MoatError('Cancelled; nothing was saved.', `Run moat grant ${provider.name} again when you have the token.`, 130);
+		}
+
+		return {source: 'entered at the prompt', token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
+	}
+
+	const line = context.stdinIsTTY ? '' : await firstLineOfStdin(process.stdin);
+	if (line === '') {
+		throw usageError(
+			`No ${provider.title} credential found, and there is no terminal to ask on.`,
+			`Set ${provider.environment.join(' or ')}, or pipe the token on stdin (moat grant ${provider.name} < token.txt).`,
+		);
+	}
+
+	return {source: 'standard input', token: line, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
+}
+
+export const grantCommand: Command = {
+	name: 'grant',
+	summary: 'Store a credential runs can use (grant list: show them)',
+	help: `
+  Usage
+    $ moat grant [provider] [flags]
+    $ moat grant list [--json]
+
+  Stores a credential, encrypted, for runs to use by name (--grant NAME).
+  Sources, in order: an existing CLI login (gh, Claude Code, Codex), the
+  environment, then a masked prompt (or, without a terminal, the first line
+  of stdin). With no provider on a terminal, a wizard walks you through it.
+
+  Providers
+    github                 gh auth token, GITHUB_TOKEN, GH_TOKEN
+    anthropic              ANTHROPIC_API_KEY
+    claude                 claude setup-token, CLAUDE_CODE_OAUTH_TOKEN, ~/.claude/.credentials.json
+    openai (codex)         OPENAI_API_KEY, ~/.codex/auth.json
+    aws --role ARN [--region R] [--session-duration 15m] [--external-id X]
+    ssh --host H [--key FINGERPRINT|COMMENT]   a key from your SSH agent, for host H
+
+  Flags
+    --no-validate   Store without asking the provider whether the token works
+    --json          (grant list) print JSON
+`,
+	flags: {
+		validate: {type: 'boolean'},
+		json: {type: 'boolean'},
+		host: {type: 'string'},
+		key: {type: 'string'},
+		role: {type: 'string'},
+		region: {type: 'string'},
+		sessionDuration: {type: 'string'},
+		externalId: {type: 'string'},
+	},
+	async run(context) {
+		const [name, ...extra] = context.input;
+		if (extra.length > 0) {
+			throw usageError(`moat grant takes one provider, got ${context.input.join(' ')}.`, 'See moat grant --help.');
+		}
+
+		if (name === 'list') {
+			return listGrants(context);
+		}
+
+		if (name === undefined) {
+			if (!(context.stdinIsTTY && context.stdout.isTTY)) {
+				throw usageError('Name a provider: there is no terminal for the grant wizard.', 'Run moat grant github (or anthropic, claude, openai, aws, ssh).');
+			}
+
+			const {openGrantWizard} = await import('./grant-wizard.js');
+			return openGrantWizard(context, await grantServices(context));
+		}
+
+		const provider = parseProvider(name);
+		const service = await grantServices(context);
+		const validate = context.flags.validate !== false;
+		let grant: Grant;
+		if (provider === 'ssh') {
+			const host = context.flags.host as string | undefined;
+			if (!host) {
+				throw usageError('moat grant ssh needs --host.', 'Name the host the key is for, as in moat grant ssh --host github.com.');
+			}
+
+			grant = await service.grantSsh(host, context.flags.key as string | undefined);
+		} else if (provider === 'aws') {
+			grant = await grantAws(context, service);
+		} else {
+			const sources = await service.sources(provider);
+			const credential = sources[0] ?? (await tokenFromUser(context, provider));
+			if (sources[0]) {
+				context.stderr.write(`Using the ${provider.title} credential from ${credential.source}.\n`);
+			}
+
+			if (credential.warning) {
+				context.stderr.write(`moat: note: ${credential.warning}\n`);
+			}
+
+			grant = await service.grantToken(provider, credential, {validate});
+		}
+
+		context.stdout.write(`Granted ${grant.name}${describe(grant)} from ${grant.source}.\n`);
+		context.stderr.write(`Saved encrypted in ${service.store.fileFor(grant.provider)} (key in the ${service.keyringBackend === 'system' ? 'system keychain' : 'key file'}).${validate || grant.provider === 'ssh' ? '' : ' Not validated.'}\n`);
+		return 0;
+	},
+};
+
+async function grantAws(context: CommandContext, service: GrantService): Promise<Grant> {
+	const role = context.flags.role as string | undefined;
+	if (!role || !/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(role)) {
+		throw usageError(role ? `"${role}" is not an IAM role ARN.` : 'moat grant aws needs --role.', 'Pass --role arn:aws:iam::123456789012:role/NAME.');
+	}
+
+	const region = (context.flags.region as string | undefined) ?? context.environment.variables.AWS_REGION ?? context.environment.variables.AWS_DEFAULT_REGION ?? 'us-east-1';
+	if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+		throw usageError(`"${region}" is not an AWS region.`, 'Pass --region such as us-east-1.');
+	}
+
+	const durationText = (context.flags.sessionDuration as string | undefined) ?? '15m';
+	const seconds = parseDuration(durationText);
+	if (seconds === undefined || seconds < 900 || seconds > 43_200) {
+		throw usageError(`Session duration "${durationText}" is out of range.`, 'Use 15m to 12h, as in --session-duration 1h.');
+	}
+
+	const grant: Grant = {
+		provider: 'aws',
+		name: 'aws',
+		source: 'role to assume',
+		login: null,
+		scopes: [],
+		expiresAt: null,
+		createdAt: context.environment.now().toISOString(),
+		details: {roleArn: role, region, sessionDurationSeconds: String(seconds), validated: 'false'},
+		secret: context.flags.externalId ? {externalId: context.flags.externalId as string} : {},
+	};
+	await service.store.save(grant);
+	context.stderr.write('moat: note: the role is stored but not yet checked by assuming it; that arrives with AWS credential support.\n');
+	return grant;
+}
+
+async function listGrants(context: CommandContext): Promise<number> {
+	const grants = (await (await grantServices(context)).list()).map(grant => summarize(grant));
+	if (context.flags.json) {
+		context.stdout.write(JSON.stringify(grants, undefined, 2) + '\n');
+		return 0;
+	}
+
+	if (grants.length === 0) {
+		context.stdout.write('No grants. Add one with moat grant github (or anthropic, claude, openai, aws, ssh).\n');
+		return 0;
+	}
+
+	context.stdout.write(formatTable(
+		['NAME', 'PROVIDER', 'SOURCE', 'LOGIN', 'SCOPES', 'EXPIRES'],
+		grants.map(grant => [grant.name, grant.provider, grant.source, grant.login ?? '-', grant.scopes.join(',') || '-', grant.expiresAt ?? '-']),
+	));
+	return 0;
+}
+
+export const revokeCommand: Command = {
+	name: 'revoke',
+	summary: 'Delete a grant',
+	help: `
+  Usage
+    $ moat revoke <provider | ssh:HOST>
+
+  Deletes the stored grant. Runs started afterwards cannot use it.
+`,
+	flags: {},
+	async run(context) {
+		const [name] = context.input;
+		if (!name) {
+			throw usageError('Name the grant to revoke.', 'See moat grant list, then run moat revoke NAME.');
+		}
+
+		const canonical = name.startsWith('ssh:') ? name.toLowerCase() : providerAliases[name.toLowerCase()];
+		if (!canonical) {
+			parseProvider(name);
+		}
+
+		await (await grantServices(context)).revoke(canonical!);
+		context.stdout.write(`Revoked ${canonical}.\n`);
+		return 0;
+	},
+};

@@ -1,0 +1,146 @@
+import {execFile} from 'node:child_process';
+import type {MoatEnvironment} from '../environment.js';
+import {environmentVariables} from '../environment.js';
+import {notFoundError, usageError} from '../errors.js';
+import {createOutboundHttp, type OutboundHttp} from '../network/outbound-http.js';
+import {listAgentIdentities, type AgentIdentity} from '../sshagent/agent-client.js';
+import {createCredentialStore, type CredentialStore} from './credential-store.js';
+import type {Grant} from './grant.js';
+import {openKeyring, type Keyring} from './keyring.js';
+import {checkNotExpired, type DetectedCredential, type DetectionContext, type TokenProvider} from './providers.js';
+
+function runCommand(command: string, args: readonly string[], variables: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+	return new Promise(resolve => {
+		execFile(command, [...args], {env: variables as NodeJS.ProcessEnv, timeout: 10_000}, (error, stdout) => {
+			resolve(error ? undefined : stdout.trim() || undefined);
+		});
+	});
+}
+
+export type GrantServiceDependencies = {
+	environment: MoatEnvironment;
+	store: CredentialStore;
+	http: OutboundHttp;
+	keyring: Keyring;
+};
+
+/** Builds the grant service on the real keyring, store and network. */
+export async function createDefaultGrantService(environment: MoatEnvironment) {
+	const keyring = await openKeyring(environment);
+	return createGrantService({
+		environment,
+		keyring,
+		store: createCredentialStore(environment.moatHome, keyring),
+		http: createOutboundHttp(environment.variables[environmentVariables.upstreamOverrides]),
+	});
+}
+
+/** Finding, checking, storing and removing grants. */
+export function createGrantService({environment, store, http, keyring}: GrantServiceDependencies) {
+	const detection: DetectionContext = {
+		variables: environment.variables,
+		userHome: environment.userHome,
+		platform: environment.platform,
+		runCommand: async (command, args) => runCommand(command, args, environment.variables),
+		now: environment.now(),
+	};
+
+	return {
+		keyringBackend: keyring.backend,
+		store,
+
+		/** Every credential found for a provider: CLI logins and files first, then the environment. */
+		async sources(provider: TokenProvider): Promise<DetectedCredential[]> {
+			const fromEnvironment = provider.environment
+				.filter(name => (environment.variables[name] ?? '').trim() !== '')
+				.map(name => ({source: name, token: environment.variables[name]!.trim(), kind: provider.name === 'claude' ? 'oauth' : 'api-key'}));
+			return [...(await provider.detect(detection)), ...fromEnvironment];
+		},
+
+		/** Checks a token's form, expiry and (unless told not to) the provider's answer, then stores it. */
+		async grantToken(provider: TokenProvider, credential: DetectedCredential, options: {validate: boolean}): Promise<Grant> {
+			const token = credential.token.trim();
+			if (token === '') {
+				throw usageError(`The ${provider.title} token is empty.`, provider.howToGet);
+			}
+
+			const problem = provider.formatProblem(token);
+			if (problem) {
+				throw usageError(`That ${provider.title} token does not look right: ${problem}.`, provider.howToGet);
+			}
+
+			checkNotExpired(credential, provider, environment.now());
+			const validation = options.validate ? await provider.validate({token, kind: credential.kind}, http) : {login: null, scopes: []};
+			const grant: Grant = {
+				provider: provider.name,
+				name: provider.name,
+				source: credential.source,
+				login: validation.login,
+				scopes: validation.scopes,
+				expiresAt: credential.expiresAt ?? validation.expiresAt ?? null,
+				createdAt: environment.now().toISOString(),
+				details: {kind: credential.kind, validated: String(options.validate)},
+				secret: {token},
+			};
+			await store.save(grant);
+			return grant;
+		},
+
+		async agentIdentities(): Promise<AgentIdentity[]> {
+			return listAgentIdentities(environment.variables.SSH_AUTH_SOCK);
+		},
+
+		/**
+		 * Maps one key from the user's SSH agent to a host. `key` picks it by
+		 * fingerprint, comment or public key; by default the agent's first key.
+		 * Only the public key is stored: the private key stays in the agent.
+		 */
+		async grantSsh(host: string, key: string | undefined, publicKeyText?: string): Promise<Grant> {
+			if (!/^[a-z\d]([a-z\d.-]*[a-z\d])?(:\d+)?$/i.test(host)) {
+				throw usageError(`"${host}" is not a host name.`, 'Pass the host the key is for, as in moat grant ssh --host github.com.');
+			}
+
+			const identities = await this.agentIdentities();
+			if (identities.length === 0) {
+				throw usageError('The SSH agent holds no keys.', 'Add one with ssh-add, then try again.');
+			}
+
+			const wanted = publicKeyText?.trim().split(/\s+/).slice(0, 2).join(' ');
+			const identity = key === undefined && wanted === undefined
+				? identities[0]!
+				: identities.find(candidate => candidate.fingerprint === key || candidate.comment === key || (wanted !== undefined && candidate.publicKey.startsWith(wanted)));
+			if (!identity) {
+				throw usageError(
+					`The SSH agent has no key matching "${key}".`,
+					`Pass one of: ${identities.map(candidate => `${candidate.fingerprint} (${candidate.comment || candidate.type})`).join(', ')}.`,
+				);
+			}
+
+			const grant: Grant = {
+				provider: 'ssh',
+				name: `ssh:${host.toLowerCase()}`,
+				source: `SSH agent key ${identity.comment || identity.type}`,
+				login: null,
+				scopes: [],
+				expiresAt: null,
+				createdAt: environment.now().toISOString(),
+				details: {host: host.toLowerCase(), fingerprint: identity.fingerprint, type: identity.type, comment: identity.comment},
+				secret: {publicKey: identity.publicKey},
+			};
+			await store.save(grant);
+			return grant;
+		},
+
+		async list(): Promise<Grant[]> {
+			return store.list();
+		},
+
+		async revoke(name: string): Promise<void> {
+			if (!(await store.remove(name))) {
+				throw notFoundError(`There is no ${name} grant to revoke.`, 'See moat grant list for the grants you have.');
+			}
+		},
+	};
+}
+
+export type GrantService = ReturnType<typeof createGrantService>;

@@ -1,0 +1,28 @@
+/** Every provider a grant can be for. `codex` is accepted as a name for `openai`. */
+export const providerNames = ['github', 'anthropic', 'claude', 'openai', 'aws', 'ssh'] as const;
+export type ProviderName = (typeof providerNames)[number];
+
+/** A stored credential, as kept (encrypted) in `credentials/<provider>.enc`. */
+export type Grant = {
+	provider: ProviderName;
+	/** What runs ask for: the provider, or `ssh:HOST`. */
+	name: string;
+	/** Where the credential came from, for people: "gh CLI login", "GITHUB_TOKEN". */
+	source: string;
+	login: string | null;
+	scopes: string[];
+	expiresAt: string | null;
+	createdAt: string;
+	/** Non-secret facts: token kind, AWS role and region, SSH key fingerprint. */
+	details: Record<string, string>;
+	/** The secret itself. Never printed, logged or sent anywhere but the store. */
+	secret: Record<string, string>;
+};
+
+/** A grant as `moat grant list` shows it: everything but the secret. */
+export type GrantSummary = Omit<Grant, 'secret'>;
+
+export function summarize(grant: Grant): GrantSummary {
+	const {secret: _secret, ...summary} = grant;
+	return summary;
+}

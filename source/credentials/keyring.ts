@@ -1,0 +1,101 @@
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {MoatError, usageError} from '../errors.js';
+import {keyBytes} from './sealed-box.js';
+import {loadSystemKeychain, type SystemKeychain} from './system-keychain.js';
+
+/** Where the credential encryption key lives. */
+export type KeyringBackend = 'system' | 'file';
+
+export type Keyring = {
+	readonly backend: KeyringBackend;
+	/** The key, created on first use. */
+	key(): Promise<Buffer>;
+};
+
+const keychainService = 'moat';
+const keychainAccount = 'credential-encryption-key';
+
+function fileKeyring(moatHome: string): Keyring {
+	const file = path.join(moatHome, 'encryption.key');
+	return {
+		backend: 'file',
+		async key() {
+			try {
+				const text = (await fs.readFile(file, 'utf8')).trim();
+				const key = Buffer.from(text, 'base64');
+				if (key.length !== keyBytes) {
+					throw new MoatError(`${file} does not hold a ${keyBytes}-byte key.`, `Move it away and run moat grant again for each provider (stored grants cannot be read without it).`);
+				}
+
+				return key;
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+					throw error;
+				}
+			}
+
+			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
+			const key = randomBytes(keyBytes);
+			// wx: two processes creating the key at once must not both win.
+			try {
+				await fs.writeFile(file, key.toString('base64') + '\n', {mode: 0o600, flag: 'wx'});
+				return key;
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+					return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
+				}
+
+				throw error;
+			}
+		},
+	};
+}
+
+function systemKeyring(keychain: SystemKeychain): Keyring {
+	return {
+		backend: 'system',
+		async key() {
+			const stored = await keychain.get(keychainService, keychainAccount);
+			if (stored) {
+				return Buffer.from(stored, 'base64');
+			}
+
+			const key = randomBytes(keyBytes);
+			await keychain.set(keychainService, keychainAccount, key.toString('base64'));
+			return key;
+		},
+	};
+}
+
+/**
+ * The OS keychain (through keytar) when it works, otherwise the key file;
+ * MOAT_KEYRING_BACKEND=file|system forces one. Forcing `system` where there
+ * is no working keychain is an error rather than a silent fallback.
+ */
+export async function openKeyring(environment: MoatEnvironment, load: () => Promise<SystemKeychain | undefined> = loadSystemKeychain): Promise<Keyring> {
+	const forced = environment.variables[environmentVariables.keyringBackend];
+	if (forced !== undefined && forced !== 'file' && forced !== 'system') {
+		throw usageError(`${environmentVariables.keyringBackend}=${forced} is not a backend.`, `Set it to file or system, or unset it.`);
+	}
+
+	if (forced === 'file') {
+		return fileKeyring(environment.moatHome);
+	}
+
+	const keychain = await load();
+	if (keychain) {
+		return systemKeyring(keychain);
+	}
+
+	if (forced === 'system') {
+		throw new MoatError(
+			'The system keychain is not available (keytar could not be loaded or reached no Secret Service).',
+			`Unset ${environmentVariables.keyringBackend} to use the key file, or install keytar's system libraries.`,
+		);
+	}
+
+	return fileKeyring(environment.moatHome);
+}

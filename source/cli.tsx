@@ -6,6 +6,9 @@ import {findCommand, commands} from './commands/index.js';
 import type {Command, CommandContext} from './commands/command.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
+import type {GrantWizardServices} from '../components/grant-wizard.js';
+import type {GrantService} from './credentials/grant-service.js';
+import type {DetectedCredential} from './credentials/providers.js';
 import type {Reporter} from './runs/run-service.js';
 import {createRunStore} from './runs/run-store.js';
 import {nearest} from './text/nearest.js';
@@ -151,12 +154,20 @@ async function main(argv: string[]): Promise<number> {
 					]);
 					const engine = createDockerEngine(environment.variables);
 					const store = createRunStore(environment.moatHome);
-					services = {engine, store, runs: createRunService({engine, store, environment, reporter})};
+					const grantExists = async (name: string) => {
+						const {createDefaultGrantService} = await import('./credentials/grant-service.js');
+						const grants = await (await createDefaultGrantService(environment)).list();
+						// A scoped name (github:repo) is satisfied by the provider's grant.
+						return grants.some(grant => grant.name === name || (!name.startsWith('ssh:') && grant.name === name.split(':')[0]));
+					};
+
+					services = {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists})};
 				}
 
 				return services;
 			},
 			nextInterrupt: interrupts.next,
+			openGrantWizard: async service => openGrantWizard(service),
 			async confirm(question) {
 				const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
 				try {
@@ -182,6 +193,45 @@ async function main(argv: string[]): Promise<number> {
 		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
 		return exitCodes.failure;
 	}
+}
+
+/** The grant wizard, inline below the prompt (not full screen). */
+async function openGrantWizard(service: GrantService): Promise<number> {
+	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}] = await Promise.all([
+		import('ink'),
+		import('../components/grant-wizard.js'),
+		import('./credentials/providers.js'),
+	]);
+	const found = new Map<string, DetectedCredential[]>();
+	const providerNamed = (name: string) => tokenProviders.find(provider => provider.name === name)!;
+	const services: GrantWizardServices = {
+		providers: tokenProviders.map(provider => ({name: provider.name, title: provider.title})),
+		async detect(name) {
+			const sources = await service.sources(providerNamed(name));
+			found.set(name, sources);
+			return sources.map(source => ({source: source.source, warning: source.warning, expiresAt: source.expiresAt}));
+		},
+		async grant(name, choice) {
+			const provider = providerNamed(name);
+			const credential = 'token' in choice
+				? {source: 'entered token', token: choice.token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'}
+				: found.get(name)![choice.index]!;
+			const grant = await service.grantToken(provider, credential, {validate: true});
+			return {name: grant.name, login: grant.login, scopes: grant.scopes, expiresAt: grant.expiresAt, source: grant.source, file: service.store.fileFor(grant.provider)};
+		},
+		explain: error => (isMoatError(error) ? {message: error.message, hint: error.hint} : {message: String((error as Error).message ?? error), hint: 'Run moat grant again with -v for details.'}),
+	};
+
+	let granted = false;
+	const app = render(
+		<GrantWizardContext.Provider value={services}>
+			<GrantWizard onDone={result => {
+				granted = result !== undefined;
+			}} />
+		</GrantWizardContext.Provider>,
+	);
+	await app.waitUntilExit();
+	return granted ? exitCodes.success : exitCodes.failure;
 }
 
 /** Terminal modes the dashboard changes, and the sequences that undo them. */

@@ -1,3 +1,4 @@
+import type {GrantService} from '../credentials/grant-service.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment} from '../environment.js';
 import type {Reporter, RunService} from '../runs/run-service.js';
@@ -25,6 +26,8 @@ export type CommandContext = {
 	nextInterrupt(): Promise<void>;
 	/** Asks a yes/no question on the terminal. */
 	confirm(question: string): Promise<boolean>;
+	/** Runs the interactive grant wizard (an Ink UI, so the composition root provides it). */
+	openGrantWizard(service: GrantService): Promise<number>;
 };
 
 export type FlagDefinition = {

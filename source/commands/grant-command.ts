@@ -132,8 +132,7 @@ export const grantCommand: Command = {
 				throw usageError('Name a provider: there is no terminal for the grant wizard.', 'Run moat grant github (or anthropic, claude, openai, aws, ssh).');
 			}
 
-			const {openGrantWizard} = await import('./grant-wizard.js');
-			return openGrantWizard(context, await grantServices(context));
+			return context.openGrantWizard(await grantServices(context));
 		}
 
 		const provider = parseProvider(name);

@@ -6,7 +6,7 @@ import type {MoatConfig} from '../config/config-schema.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
-import {MoatError, usageError} from '../errors.js';
+import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
@@ -64,6 +64,8 @@ export type RunServiceDependencies = {
 	store: RunStore;
 	environment: MoatEnvironment;
 	reporter: Reporter;
+	/** Whether a stored grant answers to this name (`github`, `github:repo`, `ssh:HOST`). */
+	grantExists?: (name: string) => Promise<boolean>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -118,7 +120,7 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
  * The run lifecycle: start a container for a workspace, keep the stored
  * record in step with the engine, stop, destroy and clean up.
  */
-export function createRunService({engine, store, environment, reporter}: RunServiceDependencies) {
+export function createRunService({engine, store, environment, reporter, grantExists}: RunServiceDependencies) {
 	async function protectedList(): Promise<ProtectedPath[]> {
 		const dockerHost = environment.variables[environmentVariables.dockerHost];
 		const sockets = ['/var/run/docker.sock', '/run/docker.sock'];
@@ -244,6 +246,15 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 			gid = gid === 0 ? rootReplacementId : gid;
 		}
 
+		const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
+		for (const grant of grants) {
+			// eslint-disable-next-line no-await-in-loop
+			if (grantExists && !(await grantExists(grant))) {
+				const provider = grant.startsWith('ssh:') ? `ssh --host ${grant.slice(4)}` : grant.split(':')[0];
+				throw notFoundError(`The run asks for the ${grant} grant, and there is none.`, `Store it first with moat grant ${provider}.`);
+			}
+		}
+
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);
 		const buildOptions = {
 			onBuildStart: (tag: string, base: string) => {
@@ -256,7 +267,6 @@ export function createRunService({engine, store, environment, reporter}: RunServ
 		let image = await ensureImage(engine, plan, {...buildOptions, rebuild: request.rebuild});
 
 		const id = newRunId();
-		const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
 		const spec = {
 			name: `moat-${id}`,
 			command,

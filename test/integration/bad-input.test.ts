@@ -169,6 +169,27 @@ const cases: Case[] = [
 		hint: /Did you mean moat list\?/,
 	},
 	{
+		title: 'a grant that was never stored',
+		args: ({workspace, sandbox}) => {
+			sandbox.env.MOAT_KEYRING_BACKEND = 'file';
+			return ['run', workspace, '-g', 'github', '--', 'true'];
+		},
+		code: 4,
+		message: /The run asks for the github grant, and there is none\./,
+		hint: /moat grant github/,
+	},
+	{
+		title: 'an ungranted SSH host from agent.yaml',
+		files: {'agent.yaml': 'grants:\n  - ssh:git.example.com\n'},
+		args: ({workspace, sandbox}) => {
+			sandbox.env.MOAT_KEYRING_BACKEND = 'file';
+			return ['run', workspace, '--', 'true'];
+		},
+		code: 4,
+		message: /ssh:git\.example\.com grant/,
+		hint: /moat grant ssh --host git\.example\.com/,
+	},
+	{
 		title: 'an unknown run',
 		args: () => ['logs', 'no-such-run'],
 		code: 4,

@@ -1,0 +1,218 @@
+import {Box, Text, useApp, useInput} from 'ink';
+import {createContext, useContext, useEffect, useReducer, useRef} from 'react';
+import {initialWizardState, wizardReducer, type WizardProvider, type WizardResult, type WizardSource, type WizardState} from './grant-wizard-reducer.js';
+
+/** What the wizard needs; the CLI provides the real grant service behind it. */
+export type GrantWizardServices = {
+	providers: WizardProvider[];
+	detect(provider: string): Promise<WizardSource[]>;
+	/** Grants from the detected source at `index`, or from a typed token. */
+	grant(provider: string, choice: {index: number} | {token: string}): Promise<WizardResult>;
+	/** A failure as the user should read it. */
+	explain(error: unknown): {message: string; hint: string};
+};
+
+export const GrantWizardContext = createContext<GrantWizardServices | undefined>(undefined);
+
+function useWizardServices(): GrantWizardServices {
+	const services = useContext(GrantWizardContext);
+	if (!services) {
+		throw new Error('GrantWizard outside a GrantWizardContext provider');
+	}
+
+	return services;
+}
+
+function Choices({items, cursor}: {items: string[]; cursor: number}) {
+	return (
+		<Box flexDirection="column">
+			{items.map((item, index) => (
+				<Text key={item} color={index === cursor ? 'cyan' : undefined}>
+					{index === cursor ? '› ' : '  '}
+					{item}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
+function Body({state}: {state: WizardState}) {
+	const {providers} = useWizardServices();
+	switch (state.step) {
+		case 'provider': {
+			return (
+				<>
+					<Text bold>Which credential should runs be able to use?</Text>
+					<Choices items={providers.map(provider => provider.title)} cursor={state.cursor} />
+				</>
+			);
+		}
+
+		case 'detecting': {
+			return <Text>Looking for {state.provider.title} credentials on this machine…</Text>;
+		}
+
+		case 'source': {
+			return (
+				<>
+					<Text bold>{state.provider.title}</Text>
+					{state.sources.length === 0 ? <Text dimColor>Nothing found on this machine.</Text> : undefined}
+					<Choices
+						items={[...state.sources.map(source => `Found: ${source.source}${source.expiresAt ? ` (expires ${source.expiresAt})` : ''}`), 'Enter a token']}
+						cursor={state.cursor}
+					/>
+					{state.sources[state.cursor]?.warning ? <Text color="yellow">{state.sources[state.cursor]!.warning}</Text> : undefined}
+				</>
+			);
+		}
+
+		case 'token': {
+			return (
+				<>
+					<Text bold>{state.provider.title} token</Text>
+					<Text>
+						{'> '}
+						{'*'.repeat([...state.typed].length)}
+					</Text>
+					<Text dimColor>enter to save · esc to go back</Text>
+				</>
+			);
+		}
+
+		case 'validating': {
+			return <Text>Checking the {state.provider.title} credential from {state.from}…</Text>;
+		}
+
+		case 'done': {
+			const {result} = state;
+			return (
+				<>
+					<Text color="green">✓ Granted {result.name}{result.login ? ` as ${result.login}` : ''}{result.scopes.length > 0 ? ` (scopes ${result.scopes.join(', ')})` : ''} from {result.source}.</Text>
+					<Text>Saved encrypted in {result.file}</Text>
+					<Text dimColor>press any key to finish</Text>
+				</>
+			);
+		}
+
+		case 'failed': {
+			return (
+				<>
+					<Text color="red">✕ {state.message}</Text>
+					<Text>{state.hint}</Text>
+					<Text dimColor>esc to go back · q to quit</Text>
+				</>
+			);
+		}
+
+		default: {
+			return undefined;
+		}
+	}
+}
+
+/** The grant wizard: `moat grant` on a terminal, and `c` in the dashboard. */
+export function GrantWizard({onDone}: {onDone?: (result: WizardResult | undefined) => void}) {
+	const services = useWizardServices();
+	const [state, dispatch] = useReducer(wizardReducer, initialWizardState);
+	const {exit} = useApp();
+	const finish = (result: WizardResult | undefined) => {
+		onDone?.(result);
+		exit();
+	};
+
+	// The typed token lives in a ref as well, so the effect that submits it
+	// reads the final text without it passing through more renders.
+	const typed = useRef('');
+	if (state.step === 'token') {
+		typed.current = state.typed;
+	}
+
+	useEffect(() => {
+		let cancelled = false;
+		if (state.step === 'detecting') {
+			services.detect(state.provider.name).then(
+				sources => {
+					if (!cancelled) {
+						dispatch({type: 'detected', sources});
+					}
+				},
+				(error: unknown) => {
+					if (!cancelled) {
+						dispatch({type: 'failed', ...services.explain(error)});
+					}
+				},
+			);
+		}
+
+		if (state.step === 'validating') {
+			const choice = state.from === 'entered token' ? {token: typed.current} : {index: state.sources.findIndex(source => source.source === state.from)};
+			services.grant(state.provider.name, choice).then(
+				result => {
+					typed.current = '';
+					if (!cancelled) {
+						dispatch({type: 'saved', result});
+					}
+				},
+				(error: unknown) => {
+					if (!cancelled) {
+						dispatch({type: 'failed', ...services.explain(error)});
+					}
+				},
+			);
+		}
+
+		return () => {
+			cancelled = true;
+		};
+	}, [state.step]);
+
+	useInput((input, key) => {
+		if (state.step === 'done') {
+			finish(state.result);
+			return;
+		}
+
+		if (state.step === 'token') {
+			if (key.return) {
+				dispatch({type: 'submit-token'});
+			} else if (key.escape) {
+				dispatch({type: 'back'});
+			} else if (key.backspace || key.delete) {
+				dispatch({type: 'erase'});
+			} else if (input && !key.ctrl && !key.meta) {
+				dispatch({type: 'type', text: input});
+			}
+
+			return;
+		}
+
+		if (input === 'q' || (key.escape && state.step === 'provider')) {
+			finish(undefined);
+			return;
+		}
+
+		if (key.escape) {
+			dispatch({type: 'back'});
+			return;
+		}
+
+		if (state.step === 'provider' || state.step === 'source') {
+			const count = state.step === 'provider' ? services.providers.length : state.sources.length + 1;
+			if (key.upArrow || input === 'k') {
+				dispatch({type: 'move', by: -1, count});
+			} else if (key.downArrow || input === 'j') {
+				dispatch({type: 'move', by: 1, count});
+			} else if (key.return) {
+				dispatch(state.step === 'provider' ? {type: 'choose-provider', provider: services.providers[state.cursor]!} : {type: 'choose-source'});
+			}
+		}
+	});
+
+	return (
+		<Box flexDirection="column" paddingX={1}>
+			<Text bold color="cyan">moat · grant a credential</Text>
+			<Body state={state} />
+			{state.step === 'provider' || state.step === 'source' ? <Text dimColor>↑/↓ choose · enter select · esc back · q quit</Text> : undefined}
+		</Box>
+	);
+}

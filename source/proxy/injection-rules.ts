@@ -1,0 +1,120 @@
+import {anthropicOauthBeta} from '../credentials/providers.js';
+
+/**
+ * Which credential goes into which request (SPEC §7), as a rule table. Pure:
+ * the proxy looks up a request's host here and applies the result. Values
+ * are produced from the token only when a rule matches, and only over
+ * verified TLS — a plain-HTTP request never carries a credential.
+ */
+
+/** What a rule needs to know about a run's grant. */
+export type InjectableGrant = {name: string; provider: string; kind: string; token: string};
+
+export type Injection = {
+	grant: string;
+	/** Headers to set, replacing whatever the agent sent under those names. */
+	set: Record<string, string>;
+	/** List headers to extend: the agent's own values stay (see mergeHeaderList). */
+	merge: Record<string, string>;
+	/** Auth headers the agent may have sent that must never be forwarded. */
+	remove: readonly string[];
+};
+
+type Rule = {
+	provider: string;
+	hosts: readonly string[];
+	/** Only for tokens of this kind (ChatGPT logins reach chatgpt.com). */
+	kinds?: readonly string[];
+	headers(token: string): Record<string, string>;
+};
+
+const authHeaders = ['authorization', 'x-api-key', 'proxy-authorization'] as const;
+
+/** Comma-separated headers the agent also uses (Claude Code sends its own beta flags). */
+const listHeaders = new Set(['anthropic-beta']);
+
+export const injectionRules: readonly Rule[] = [
+	{provider: 'github', hosts: ['api.github.com'], headers: token => ({authorization: `Bearer ${token}`})},
+	// git over HTTPS authenticates with Basic, user x-access-token.
+	{provider: 'github', hosts: ['github.com'], headers: token => ({authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`})},
+	{provider: 'anthropic', hosts: ['api.anthropic.com'], headers: token => ({'x-api-key': token})},
+	{provider: 'claude', hosts: ['api.anthropic.com'], headers: token => ({authorization: `Bearer ${token}`, 'anthropic-beta': anthropicOauthBeta})},
+	{provider: 'openai', hosts: ['api.openai.com'], headers: token => ({authorization: `Bearer ${token}`})},
+	{provider: 'openai', hosts: ['chatgpt.com'], kinds: ['chatgpt'], headers: token => ({authorization: `Bearer ${token}`})},
+];
+
+/** Every host a grant injects into: in strict mode these are allowed. */
+export function injectedHosts(grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>): string[] {
+	return [...new Set(grants.flatMap(grant => injectionRules
+		.filter(rule => rule.provider === grant.provider && (!rule.kinds || rule.kinds.includes(grant.kind)))
+		.flatMap(rule => rule.hosts)))];
+}
+
+/** The injection for a request to `host`, if one of the run's grants has a rule for it. */
+export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean): Injection | undefined {
+	if (!overVerifiedTls) {
+		return undefined;
+	}
+
+	const name = host.toLowerCase().replace(/:\d+$/, '');
+	for (const grant of grants) {
+		const rule = injectionRules.find(candidate => candidate.provider === grant.provider && candidate.hosts.includes(name) && (!candidate.kinds || candidate.kinds.includes(grant.kind)));
+		if (rule) {
+			const headers = Object.entries(rule.headers(grant.token));
+			return {
+				grant: grant.name,
+				set: Object.fromEntries(headers.filter(([header]) => !listHeaders.has(header))),
+				merge: Object.fromEntries(headers.filter(([header]) => listHeaders.has(header))),
+				remove: authHeaders,
+			};
+		}
+	}
+
+	return undefined;
+}
+
+/** Merges a comma-separated header value without repeating entries. */
+export function mergeHeaderList(existing: string | undefined, required: string): string {
+	const values = new Set((existing ?? '').split(',').map(value => value.trim()).filter(Boolean));
+	for (const value of required.split(',').map(entry => entry.trim())) {
+		values.add(value);
+	}
+
+	return [...values].join(',');
+}
+
+/**
+ * What the container sees instead of real credentials: placeholders in the
+ * variables the CLIs look for, so they start and send something the proxy
+ * then replaces.
+ */
+export function placeholderEnvironment(grants: ReadonlyArray<Pick<InjectableGrant, 'provider'>>): Record<string, string> {
+	const placeholders: Record<string, string> = {};
+	for (const {provider} of grants) {
+		switch (provider) {
+			case 'github': {
+				placeholders.GH_TOKEN = 'moat-placeholder-github-token';
+				break;
+			}
+
+			case 'anthropic': {
+				placeholders.ANTHROPIC_API_KEY = 'sk-ant-api03-moat-placeholder';
+				break;
+			}
+
+			case 'claude': {
+				placeholders.CLAUDE_CODE_OAUTH_TOKEN = 'sk-ant-oat01-moat-placeholder';
+				break;
+			}
+
+			case 'openai': {
+				placeholders.OPENAI_API_KEY = 'sk-moat-placeholder';
+				break;
+			}
+
+			default:
+		}
+	}
+
+	return placeholders;
+}

@@ -1,0 +1,56 @@
+import test from 'ava';
+import {injectedHosts, injectionFor, mergeHeaderList, placeholderEnvironment, type InjectableGrant} from '../source/proxy/injection-rules.js';
+
+const token = 'real-secret-token-value';
+const grant = (provider: string, kind = 'api-key'): InjectableGrant => ({name: provider, provider, kind, token});
+
+const cases: Array<{title: string; grants: InjectableGrant[]; host: string; tls?: boolean; set?: Record<string, string>; merge?: Record<string, string>}> = [
+	{title: 'github puts a Bearer token on api.github.com', grants: [grant('github')], host: 'api.github.com', set: {authorization: `Bearer ${token}`}},
+	{title: 'github puts Basic x-access-token on github.com for git', grants: [grant('github')], host: 'github.com', set: {authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`}},
+	{title: 'anthropic puts x-api-key on api.anthropic.com', grants: [grant('anthropic')], host: 'api.anthropic.com', set: {'x-api-key': token}},
+	{title: 'claude puts a Bearer token and the OAuth beta flag on api.anthropic.com', grants: [grant('claude', 'oauth')], host: 'api.anthropic.com', set: {authorization: `Bearer ${token}`}, merge: {'anthropic-beta': 'oauth-2025-04-20'}},
+	{title: 'openai puts a Bearer token on api.openai.com', grants: [grant('openai')], host: 'api.openai.com', set: {authorization: `Bearer ${token}`}},
+	{title: 'a ChatGPT login also reaches chatgpt.com', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', set: {authorization: `Bearer ${token}`}},
+	{title: 'an OpenAI API key does not go to chatgpt.com', grants: [grant('openai')], host: 'chatgpt.com'},
+	{title: 'the port in a Host value is ignored', grants: [grant('github')], host: 'api.github.com:443', set: {authorization: `Bearer ${token}`}},
+	{title: 'nothing is injected on plain HTTP, even for an injected host', grants: [grant('github')], host: 'api.github.com', tls: false},
+	{title: 'nothing is injected into an unrelated host', grants: [grant('github'), grant('anthropic')], host: 'example.com'},
+	{title: 'a lookalike host gets nothing', grants: [grant('github')], host: 'api.github.com.evil.com'},
+	{title: 'a subdomain of an injected host gets nothing', grants: [grant('github')], host: 'gist.github.com'},
+];
+
+for (const testCase of cases) {
+	test(`injection: ${testCase.title}`, t => {
+		const injection = injectionFor(testCase.grants, testCase.host, testCase.tls ?? true);
+		if (testCase.set === undefined) {
+			t.is(injection, undefined);
+			return;
+		}
+
+		t.deepEqual(injection?.set, testCase.set);
+		t.deepEqual(injection?.merge, testCase.merge ?? {});
+		// Whatever auth the agent sent is dropped before ours is added.
+		t.true(injection!.remove.includes('authorization'));
+		t.true(injection!.remove.includes('x-api-key'));
+	});
+}
+
+test('injected hosts are every host a run\'s grants reach, once each', t => {
+	t.deepEqual(injectedHosts([grant('github'), grant('openai', 'chatgpt'), grant('github')]).sort(), ['api.github.com', 'api.openai.com', 'chatgpt.com', 'github.com']);
+	t.deepEqual(injectedHosts([grant('ssh')]), []);
+});
+
+test('the agent\'s own beta flags are kept next to the OAuth flag, without duplicates', t => {
+	t.is(mergeHeaderList('tools-2024,oauth-2025-04-20', 'oauth-2025-04-20'), 'tools-2024,oauth-2025-04-20');
+	t.is(mergeHeaderList(undefined, 'oauth-2025-04-20'), 'oauth-2025-04-20');
+	t.is(mergeHeaderList('a, b', 'c'), 'a,b,c');
+});
+
+test('placeholders name the variables the CLIs read and contain no real token', t => {
+	const placeholders = placeholderEnvironment([grant('github'), grant('anthropic'), grant('claude'), grant('openai'), grant('ssh')]);
+	t.deepEqual(Object.keys(placeholders).sort(), ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'GH_TOKEN', 'OPENAI_API_KEY']);
+	for (const value of Object.values(placeholders)) {
+		t.false(value.includes(token));
+		t.regex(value, /moat-placeholder/);
+	}
+});

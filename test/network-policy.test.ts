@@ -1,0 +1,94 @@
+import test from 'ava';
+import {addressKind, blockedResponseText, decide, entryMatches, namesAgree, parseAllowEntry, type NetworkPolicy} from '../source/proxy/network-policy.js';
+
+const strict = (...allow: string[]): NetworkPolicy => ({mode: 'strict', allow: allow.map(entry => parseAllowEntry(entry)!)});
+const none = {grantHosts: [], agent: null};
+
+const decisions: Array<{title: string; policy: NetworkPolicy; host: string; port: number; context?: {grantHosts: string[]; agent: string | null}; allowed: boolean}> = [
+	{title: 'permissive allows any host and port', policy: {mode: 'permissive', allow: []}, host: 'example.org', port: 8443, allowed: true},
+	{title: 'strict allows a listed host on 443', policy: strict('api.example.com'), host: 'api.example.com', port: 443, allowed: true},
+	{title: 'strict allows a listed host on 80', policy: strict('api.example.com'), host: 'api.example.com', port: 80, allowed: true},
+	{title: 'strict refuses a listed host on another port', policy: strict('api.example.com'), host: 'api.example.com', port: 22, allowed: false},
+	{title: 'strict allows an explicit port', policy: strict('git.example.com:22'), host: 'git.example.com', port: 22, allowed: true},
+	{title: 'an explicit port excludes the web ports', policy: strict('git.example.com:22'), host: 'git.example.com', port: 443, allowed: false},
+	{title: 'a wildcard matches a subdomain', policy: strict('*.example.com'), host: 'a.example.com', port: 443, allowed: true},
+	{title: 'a wildcard matches subdomains at any depth', policy: strict('*.example.com'), host: 'a.b.c.example.com', port: 443, allowed: true},
+	{title: 'a wildcard does not match the domain itself', policy: strict('*.example.com'), host: 'example.com', port: 443, allowed: false},
+	{title: 'a wildcard does not match a lookalike suffix', policy: strict('*.example.com'), host: 'evilexample.com', port: 443, allowed: false},
+	{title: 'matching ignores case and a trailing dot', policy: strict('api.example.com'), host: 'API.Example.COM.', port: 443, allowed: true},
+	{title: 'strict refuses an unlisted host', policy: strict('api.example.com'), host: 'other.example.com', port: 443, allowed: false},
+	{title: 'strict allows the hosts of the run\'s grants', policy: strict(), host: 'api.github.com', port: 443, context: {grantHosts: ['api.github.com', 'github.com'], agent: null}, allowed: true},
+	{title: 'strict allows claude\'s API host for a claude run', policy: strict(), host: 'api.anthropic.com', port: 443, context: {grantHosts: [], agent: 'claude'}, allowed: true},
+	{title: 'strict allows chatgpt.com for a codex run', policy: strict(), host: 'chatgpt.com', port: 443, context: {grantHosts: [], agent: 'codex'}, allowed: true},
+	{title: 'strict does not give a claude run OpenAI', policy: strict(), host: 'api.openai.com', port: 443, context: {grantHosts: [], agent: 'claude'}, allowed: false},
+];
+
+for (const decision of decisions) {
+	test(`policy: ${decision.title}`, t => {
+		const result = decide(decision.policy, decision.host, decision.port, decision.context ?? none);
+		t.is(result.allowed, decision.allowed);
+		if (!result.allowed) {
+			t.regex(result.reason, /is not in the allow list\./);
+		}
+	});
+}
+
+for (const bad of ['', '*', '*.', 'http://example.com', 'example.com/path', 'exa mple.com', 'example.com:0', 'example.com:70000', '*.*.example.com', '-bad.example.com']) {
+	test(`allow entry "${bad}" is rejected`, t => {
+		t.is(parseAllowEntry(bad), undefined);
+	});
+}
+
+test('an allow entry without a port covers 80 and 443 only', t => {
+	const entry = parseAllowEntry('example.com')!;
+	t.true(entryMatches(entry, 'example.com', 80));
+	t.true(entryMatches(entry, 'example.com', 443));
+	t.false(entryMatches(entry, 'example.com', 8080));
+});
+
+test('the blocked answer is the SPEC\'s three lines naming the host', t => {
+	t.is(blockedResponseText('x.example'), 'Moat: request blocked by network policy.\nHost "x.example" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');
+});
+
+const addresses: Array<[string, ReturnType<typeof addressKind>]> = [
+	['127.0.0.1', 'loopback'],
+	['127.8.9.10', 'loopback'],
+	['::1', 'loopback'],
+	['::ffff:127.0.0.1', 'loopback'],
+	['169.254.169.254', 'link-local'],
+	['::ffff:169.254.169.254', 'link-local'],
+	['fe80::1', 'link-local'],
+	['10.1.2.3', 'private'],
+	['172.16.0.1', 'private'],
+	['172.31.255.255', 'private'],
+	['192.168.1.1', 'private'],
+	['100.64.0.1', 'private'],
+	['fd00::1', 'private'],
+	['0.0.0.0', 'unspecified'],
+	['::', 'unspecified'],
+	['172.32.0.1', 'public'],
+	['8.8.8.8', 'public'],
+	['2606:4700::1111', 'public'],
+	['example.com', 'public'],
+];
+
+for (const [address, kind] of addresses) {
+	test(`address ${address} is ${kind}`, t => {
+		t.is(addressKind(address), kind);
+	});
+}
+
+const agreements: Array<{names: Parameters<typeof namesAgree>[0]; agree: boolean; title: string}> = [
+	{title: 'all three equal', names: {connect: 'api.github.com:443', serverName: 'api.github.com', hostHeader: 'api.github.com'}, agree: true},
+	{title: 'case and port differences', names: {connect: 'API.github.com:443', serverName: 'api.github.com', hostHeader: 'api.github.com:443'}, agree: true},
+	{title: 'a missing name is not a disagreement', names: {connect: 'example.com:443', hostHeader: 'example.com'}, agree: true},
+	{title: 'a Host header naming another host', names: {connect: 'allowed.com:443', serverName: 'allowed.com', hostHeader: 'api.github.com'}, agree: false},
+	{title: 'an SNI naming another host', names: {connect: 'allowed.com:443', serverName: 'evil.com', hostHeader: 'allowed.com'}, agree: false},
+	{title: 'IPv6 literals with brackets', names: {connect: '[::1]:443', hostHeader: '[::1]'}, agree: true},
+];
+
+for (const agreement of agreements) {
+	test(`CONNECT, SNI and Host ${agreement.agree ? 'agree' : 'disagree'}: ${agreement.title}`, t => {
+		t.is(namesAgree(agreement.names), agreement.agree);
+	});
+}

@@ -1,3 +1,5 @@
+import {withoutLastCharacter} from '../source/terminal/masked-prompt.js';
+
 /**
  * The grant wizard's steps as a pure reducer: pick a provider, see what was
  * found, pick a source or type a token, watch validation, see the result.
@@ -62,7 +64,7 @@ export function wizardReducer(state: WizardState, event: WizardEvent): WizardSta
 		}
 
 		case 'erase': {
-			return state.step === 'token' ? {...state, typed: [...state.typed].slice(0, -1).join('')} : state;
+			return state.step === 'token' ? {...state, typed: withoutLastCharacter(state.typed)} : state;
 		}
 
 		case 'submit-token': {

@@ -39,16 +39,23 @@ function fileKeyring(moatHome: string): Keyring {
 
 			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
 			const key = randomBytes(keyBytes);
-			// wx: two processes creating the key at once must not both win.
+			// Write the whole key to a private temporary file, then link it
+			// into place: link fails if the file exists, so of two processes
+			// creating it at once one wins, and no one ever reads half a key.
+			const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+			await fs.writeFile(temporary, key.toString('base64') + '\n', {mode: 0o600});
 			try {
-				await fs.writeFile(file, key.toString('base64') + '\n', {mode: 0o600, flag: 'wx'});
+				await fs.link(temporary, file);
 				return key;
 			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-					return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
+				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+					throw error;
 				}
 
-				throw error;
+				// Someone else linked theirs first; it was complete before the link.
+				return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
+			} finally {
+				await fs.rm(temporary, {force: true});
 			}
 		},
 	};
@@ -76,7 +83,8 @@ function systemKeyring(keychain: SystemKeychain): Keyring {
  * is no working keychain is an error rather than a silent fallback.
  */
 export async function openKeyring(environment: MoatEnvironment, load: () => Promise<SystemKeychain | undefined> = loadSystemKeychain): Promise<Keyring> {
-	const forced = environment.variables[environmentVariables.keyringBackend];
+	// An empty value counts as unset, as it does for MOAT_HOME.
+	const forced = environment.variables[environmentVariables.keyringBackend] || undefined;
 	if (forced !== undefined && forced !== 'file' && forced !== 'system') {
 		throw usageError(`${environmentVariables.keyringBackend}=${forced} is not a backend.`, `Set it to file or system, or unset it.`);
 	}

@@ -141,7 +141,15 @@ const github: TokenProvider = {
 	},
 	async validate({token}, http) {
 		const response = await check(http, 'GitHub', 'https://api.github.com/user', {authorization: `Bearer ${token}`, accept: 'application/vnd.github+json'}, 'Create a new token (or run gh auth login) and run moat grant github again.');
-		const login = field(JSON.parse(response.body) as unknown, 'login');
+		let body: unknown;
+		try {
+			body = JSON.parse(response.body);
+		} catch (error) {
+			// A captive portal or proxy answering in GitHub's place.
+			throw new MoatError('GitHub answered the token check with something that is not GitHub\'s API.', 'Check your network (a captive portal or proxy?), or pass --no-validate.', 1, {cause: error});
+		}
+
+		const login = field(body, 'login');
 		const scopes = String(response.headers['x-oauth-scopes'] ?? '').split(',').map(scope => scope.trim()).filter(Boolean);
 		return {login: typeof login === 'string' ? login : null, scopes};
 	},
@@ -227,6 +235,10 @@ const openai: TokenProvider = {
 	environment: ['OPENAI_API_KEY'],
 	howToGet: 'Create a key at https://platform.openai.com/api-keys, or sign in with codex login.',
 	formatProblem(token) {
+		if (token.startsWith('sk-ant-')) {
+			return `it is an Anthropic token; grant it with moat grant ${token.startsWith('sk-ant-oat') ? 'claude' : 'anthropic'}`;
+		}
+
 		return /^sk-[\w-]{20,}$/.test(token) || /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(token)
 			? undefined
 			: 'it is not an OpenAI API key (they start with sk-) or a ChatGPT login token';

@@ -20,6 +20,10 @@ export function parseUpstreamOverrides(text: string | undefined): UpstreamOverri
 		}
 
 		const [, host, port, address, targetPort] = match;
+		if ([port, targetPort].some(value => value !== undefined && (Number(value) < 1 || Number(value) > 65_535))) {
+			throw usageError(`MOAT_UPSTREAM_OVERRIDES entry "${entry}" has a port outside 1–65535.`, 'Fix the port number.');
+		}
+
 		overrides.set(port ? `${host!.toLowerCase()}:${port}` : host!.toLowerCase(), {
 			address: address!.replace(/^\[|\]$/g, ''),
 			port: Number(targetPort),

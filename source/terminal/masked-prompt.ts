@@ -3,6 +3,14 @@ import type {TerminalInput} from './terminal-session.js';
 /** The state of a masked line being typed. */
 export type MaskedLine = {text: string; done: boolean; cancelled: boolean};
 
+const graphemes = new Intl.Segmenter(undefined, {granularity: 'grapheme'});
+
+/** Deletes what a person sees as the last character (a whole emoji, not half of one). */
+export function withoutLastCharacter(text: string): string {
+	const segments = [...graphemes.segment(text)];
+	return segments.slice(0, -1).map(segment => segment.segment).join('');
+}
+
 /**
  * One key's effect on a masked line. Pure. Enter finishes, Ctrl+C and
  * Ctrl+D (on an empty line) cancel, backspace deletes, Ctrl+U clears;
@@ -30,7 +38,7 @@ export function typeIntoMaskedLine(line: MaskedLine, character: string): MaskedL
 
 		case '\u007F':
 		case '\b': {
-			return {...line, text: [...line.text].slice(0, -1).join('')};
+			return {...line, text: withoutLastCharacter(line.text)};
 		}
 
 		case '\u0015': {

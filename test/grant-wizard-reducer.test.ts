@@ -1,0 +1,187 @@
+import test from 'ava';
+import {
+	initialWizardState,
+	wizardReducer,
+	type WizardEvent,
+	type WizardProvider,
+	type WizardResult,
+	type WizardSource,
+	type WizardState,
+} from '../components/grant-wizard-reducer.js';
+
+const github: WizardProvider = {name: 'github', title: 'GitHub'};
+const claude: WizardProvider = {name: 'claude', title: 'Claude subscription'};
+const sources: WizardSource[] = [
+	{source: 'gh CLI login'},
+	{source: 'GITHUB_TOKEN', warning: 'from the environment', expiresAt: '2030-01-01T00:00:00.000Z'},
+];
+const result: WizardResult = {name: 'github', login: 'octocat', scopes: ['repo'], expiresAt: null, source: 'gh CLI login', file: '/home/u/.moat/credentials/github.enc'};
+
+const states = {
+	provider: {step: 'provider', cursor: 1},
+	detecting: {step: 'detecting', provider: github},
+	source: {step: 'source', provider: github, sources, cursor: 1},
+	token: {step: 'token', provider: github, sources, typed: 'ghp_'},
+	validating: {step: 'validating', provider: github, sources, from: 'gh CLI login'},
+	done: {step: 'done', result},
+	failed: {step: 'failed', provider: github, sources, message: 'GitHub rejected the token: Bad credentials.', hint: 'Run moat grant github again.'},
+} as const satisfies Record<WizardState['step'], WizardState>;
+
+type StateName = keyof typeof states;
+
+const events = {
+	move: {type: 'move', by: 1, count: 3},
+	'choose-provider': {type: 'choose-provider', provider: claude},
+	detected: {type: 'detected', sources},
+	'choose-source': {type: 'choose-source'},
+	type: {type: 'type', text: 'x'},
+	erase: {type: 'erase'},
+	'submit-token': {type: 'submit-token'},
+	saved: {type: 'saved', result},
+	failed: {type: 'failed', message: 'boom', hint: 'try again'},
+	back: {type: 'back'},
+} as const satisfies {[Type in WizardEvent['type']]: Extract<WizardEvent, {type: Type}>};
+
+type EventName = keyof typeof events;
+
+/** Every transition the wizard makes from the states above; any pair not listed must leave the state as it was. */
+const transitions: Partial<Record<`${StateName} + ${EventName}`, WizardState>> = {
+	'provider + move': {step: 'provider', cursor: 2},
+	'provider + choose-provider': {step: 'detecting', provider: claude},
+	'detecting + detected': {step: 'source', provider: github, sources, cursor: 0},
+	'detecting + failed': {step: 'failed', provider: github, sources: [], message: 'boom', hint: 'try again'},
+	'source + move': {step: 'source', provider: github, sources, cursor: 2},
+	'source + choose-source': {step: 'validating', provider: github, sources, from: 'GITHUB_TOKEN'},
+	'source + back': initialWizardState,
+	'token + type': {step: 'token', provider: github, sources, typed: 'ghp_x'},
+	'token + erase': {step: 'token', provider: github, sources, typed: 'ghp'},
+	'token + submit-token': {step: 'validating', provider: github, sources, from: 'entered token'},
+	'token + back': {step: 'source', provider: github, sources, cursor: 0},
+	'validating + saved': {step: 'done', result},
+	'validating + failed': {step: 'failed', provider: github, sources, message: 'boom', hint: 'try again'},
+	'failed + back': {step: 'source', provider: github, sources, cursor: 0},
+};
+
+for (const stateName of Object.keys(states) as StateName[]) {
+	for (const eventName of Object.keys(events) as EventName[]) {
+		const state: WizardState = states[stateName];
+		const expected = transitions[`${stateName} + ${eventName}`];
+		if (expected) {
+			test(`${stateName} + ${eventName} goes to ${expected.step}`, t => {
+				t.deepEqual(wizardReducer(state, events[eventName]), expected);
+			});
+		} else {
+			test(`${eventName} in the ${stateName} step changes nothing`, t => {
+				t.is(wizardReducer(state, events[eventName]), state);
+			});
+		}
+	}
+}
+
+test('the wizard starts at the provider step with the cursor on the first provider', t => {
+	t.deepEqual(initialWizardState, {step: 'provider', cursor: 0});
+});
+
+/** [step, cursor, by, count, resulting cursor]. */
+const moves: Array<['provider' | 'source', number, number, number, number]> = [
+	['provider', 0, 1, 4, 1],
+	['provider', 0, -1, 4, 0],
+	['provider', 3, 1, 4, 3],
+	['provider', 2, -5, 4, 0],
+	['provider', 0, 10, 4, 3],
+	['provider', 0, 1, 1, 0],
+	['source', 0, 1, 3, 1],
+	['source', 0, -1, 3, 0],
+	['source', 2, 1, 3, 2],
+	['source', 1, 100, 3, 2],
+	['source', 0, 1, 0, 0],
+];
+
+for (const [step, cursor, by, count, expected] of moves) {
+	test(`moving by ${by} from ${cursor} of ${count} in the ${step} step lands on ${expected}`, t => {
+		const state: WizardState = step === 'provider' ? {step, cursor} : {step, provider: github, sources, cursor};
+		const next = wizardReducer(state, {type: 'move', by, count});
+		t.is((next as {cursor: number}).cursor, expected);
+		t.is(next.step, step);
+	});
+}
+
+for (const [cursor, from] of [[0, 'gh CLI login'], [1, 'GITHUB_TOKEN']] as const) {
+	test(`choosing source ${cursor} validates from ${from}`, t => {
+		t.deepEqual(wizardReducer({step: 'source', provider: github, sources, cursor}, {type: 'choose-source'}), {step: 'validating', provider: github, sources, from});
+	});
+}
+
+test('choosing the entry after the last source asks for a token, starting empty', t => {
+	t.deepEqual(wizardReducer({step: 'source', provider: github, sources, cursor: sources.length}, {type: 'choose-source'}), {step: 'token', provider: github, sources, typed: ''});
+});
+
+test('with nothing detected the only choice asks for a token', t => {
+	const state = wizardReducer({step: 'detecting', provider: github}, {type: 'detected', sources: []});
+	t.deepEqual(state, {step: 'source', provider: github, sources: [], cursor: 0});
+	t.deepEqual(wizardReducer(state, {type: 'choose-source'}), {step: 'token', provider: github, sources: [], typed: ''});
+});
+
+/** [typed so far, what submit-token does]. */
+for (const [typed, submits] of [['', false], ['   ', false], ['\t', false], ['ghp_x', true], [' ghp_x ', true]] as const) {
+	test(`submitting the typed token ${JSON.stringify(typed)} ${submits ? 'starts validating' : 'is refused and changes nothing'}`, t => {
+		const state: WizardState = {step: 'token', provider: github, sources, typed};
+		const next = wizardReducer(state, {type: 'submit-token'});
+		if (submits) {
+			t.deepEqual(next, {step: 'validating', provider: github, sources, from: 'entered token'});
+		} else {
+			t.is(next, state);
+		}
+	});
+}
+
+/** [typed so far, after one erase]. */
+for (const [typed, erased] of [['', ''], ['a', ''], ['ab', 'a'], ['a🔑', 'a'], ['🔑🔑', '🔑']] as const) {
+	test(`erasing from ${JSON.stringify(typed)} leaves ${JSON.stringify(erased)}`, t => {
+		t.deepEqual(wizardReducer({step: 'token', provider: github, sources, typed}, {type: 'erase'}), {step: 'token', provider: github, sources, typed: erased});
+	});
+}
+
+test('a pasted chunk is appended whole', t => {
+	const next = wizardReducer({step: 'token', provider: github, sources, typed: ''}, {type: 'type', text: 'ghp_pasted'});
+	t.deepEqual(next, {step: 'token', provider: github, sources, typed: 'ghp_pasted'});
+});
+
+test('a whole grant goes provider → detecting → source → token → validating → done', t => {
+	const steps: WizardEvent[] = [
+		{type: 'move', by: 1, count: 4},
+		{type: 'choose-provider', provider: github},
+		{type: 'detected', sources},
+		{type: 'move', by: 2, count: sources.length + 1},
+		{type: 'choose-source'},
+		{type: 'type', text: 'ghp_'},
+		{type: 'type', text: 'y'},
+		{type: 'submit-token'},
+		{type: 'saved', result},
+	];
+	const visited: string[] = [];
+	let state: WizardState = initialWizardState;
+	for (const event of steps) {
+		state = wizardReducer(state, event);
+		visited.push(state.step);
+	}
+
+	t.deepEqual(visited, ['provider', 'detecting', 'source', 'source', 'token', 'token', 'token', 'validating', 'done']);
+	t.deepEqual(state, {step: 'done', result});
+});
+
+test('after a failure, back returns to the sources and a second try can succeed', t => {
+	let state: WizardState = {step: 'validating', provider: github, sources, from: 'gh CLI login'};
+	state = wizardReducer(state, {type: 'failed', message: 'GitHub rejected the token: Bad credentials.', hint: 'Run moat grant github again.'});
+	t.is(state.step, 'failed');
+	state = wizardReducer(state, {type: 'back'});
+	t.deepEqual(state, {step: 'source', provider: github, sources, cursor: 0});
+	state = wizardReducer(wizardReducer(state, {type: 'choose-source'}), {type: 'saved', result});
+	t.deepEqual(state, {step: 'done', result});
+});
+
+test('an unknown event changes nothing in any step', t => {
+	for (const state of Object.values(states)) {
+		t.is(wizardReducer(state, {type: 'unknown'} as unknown as WizardEvent), state);
+	}
+});

@@ -16,7 +16,12 @@ export type WizardState =
 	| {step: 'token'; provider: WizardProvider; sources: WizardSource[]; typed: string}
 	| {step: 'validating'; provider: WizardProvider; sources: WizardSource[]; from: string}
 	| {step: 'done'; result: WizardResult}
-	| {step: 'failed'; provider: WizardProvider; sources: WizardSource[]; message: string; hint: string};
+	| {step: 'failed'; provider: WizardProvider; sources: WizardSource[]; message: string; hint: string}
+	/** The wizard is over; the component exits. */
+	| {step: 'closed'; result?: WizardResult};
+
+/** A key press as Ink reports it (the flags the wizard uses). */
+export type WizardKey = {upArrow: boolean; downArrow: boolean; return: boolean; escape: boolean; backspace: boolean; delete: boolean; ctrl: boolean; meta: boolean};
 
 export type WizardEvent =
 	| {type: 'move'; by: number; count: number}
@@ -28,14 +33,88 @@ export type WizardEvent =
 	| {type: 'submit-token'}
 	| {type: 'saved'; result: WizardResult}
 	| {type: 'failed'; message: string; hint: string}
-	| {type: 'back'};
+	| {type: 'back'}
+	/**
+	 * A key, decided here against the current state: keys that arrive
+	 * together (a paste, fast typing) each see the state the previous one
+	 * left, which a handler reading the last render's state would not.
+	 */
+	| {type: 'key'; input: string; key: WizardKey; providers: readonly WizardProvider[]};
 
 export const initialWizardState: WizardState = {step: 'provider', cursor: 0};
 
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
+/** What a key means in a state, as one of the other events (or closing). */
+function keyEvent(state: WizardState, input: string, key: WizardKey, providers: readonly WizardProvider[]): WizardEvent | 'close' | undefined {
+	switch (state.step) {
+		case 'token': {
+			if (key.return) {
+				return {type: 'submit-token'};
+			}
+
+			if (key.escape) {
+				return {type: 'back'};
+			}
+
+			if (key.backspace || key.delete) {
+				return {type: 'erase'};
+			}
+
+			return input && !key.ctrl && !key.meta ? {type: 'type', text: input} : undefined;
+		}
+
+		case 'done': {
+			return 'close';
+		}
+
+		case 'provider':
+		case 'source': {
+			const count = state.step === 'provider' ? providers.length : state.sources.length + 1;
+			if (input === 'q' || (key.escape && state.step === 'provider')) {
+				return 'close';
+			}
+
+			if (key.escape) {
+				return {type: 'back'};
+			}
+
+			if (key.upArrow || input === 'k') {
+				return {type: 'move', by: -1, count};
+			}
+
+			if (key.downArrow || input === 'j') {
+				return {type: 'move', by: 1, count};
+			}
+
+			if (key.return) {
+				return state.step === 'provider' ? {type: 'choose-provider', provider: providers[state.cursor]!} : {type: 'choose-source'};
+			}
+
+			return undefined;
+		}
+
+		case 'failed': {
+			return input === 'q' ? 'close' : key.escape ? {type: 'back'} : undefined;
+		}
+
+		default: {
+			return undefined;
+		}
+	}
+}
+
 export function wizardReducer(state: WizardState, event: WizardEvent): WizardState {
 	switch (event.type) {
+		case 'key': {
+			const meaning = keyEvent(state, event.input, event.key, event.providers);
+			if (meaning === 'close') {
+				return {step: 'closed', result: state.step === 'done' ? state.result : undefined};
+			}
+
+			return meaning ? wizardReducer(state, meaning) : state;
+		}
+
 		case 'move': {
 			return state.step === 'provider' || state.step === 'source' ? {...state, cursor: clamp(state.cursor + event.by, event.count)} : state;
 		}

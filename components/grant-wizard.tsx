@@ -166,46 +166,14 @@ export function GrantWizard({onDone}: {onDone?: (result: WizardResult | undefine
 		};
 	}, [state.step]);
 
-	useInput((input, key) => {
-		if (state.step === 'done') {
+	useEffect(() => {
+		if (state.step === 'closed') {
 			finish(state.result);
-			return;
 		}
+	}, [state.step]);
 
-		if (state.step === 'token') {
-			if (key.return) {
-				dispatch({type: 'submit-token'});
-			} else if (key.escape) {
-				dispatch({type: 'back'});
-			} else if (key.backspace || key.delete) {
-				dispatch({type: 'erase'});
-			} else if (input && !key.ctrl && !key.meta) {
-				dispatch({type: 'type', text: input});
-			}
-
-			return;
-		}
-
-		if (input === 'q' || (key.escape && state.step === 'provider')) {
-			finish(undefined);
-			return;
-		}
-
-		if (key.escape) {
-			dispatch({type: 'back'});
-			return;
-		}
-
-		if (state.step === 'provider' || state.step === 'source') {
-			const count = state.step === 'provider' ? services.providers.length : state.sources.length + 1;
-			if (key.upArrow || input === 'k') {
-				dispatch({type: 'move', by: -1, count});
-			} else if (key.downArrow || input === 'j') {
-				dispatch({type: 'move', by: 1, count});
-			} else if (key.return) {
-				dispatch(state.step === 'provider' ? {type: 'choose-provider', provider: services.providers[state.cursor]!} : {type: 'choose-source'});
-			}
-		}
+	useInput((input, key) => {
+		dispatch({type: 'key', input, key, providers: services.providers});
 	});
 
 	return (

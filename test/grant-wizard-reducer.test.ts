@@ -17,6 +17,8 @@ const sources: WizardSource[] = [
 ];
 const result: WizardResult = {name: 'github', login: 'octocat', scopes: ['repo'], expiresAt: null, source: 'gh CLI login', file: '/home/u/.moat/credentials/github.enc'};
 
+const noFlags = {upArrow: false, downArrow: false, return: false, escape: false, backspace: false, delete: false, ctrl: false, meta: false};
+
 const states = {
 	provider: {step: 'provider', cursor: 1},
 	detecting: {step: 'detecting', provider: github},
@@ -25,6 +27,7 @@ const states = {
 	validating: {step: 'validating', provider: github, sources, from: 'gh CLI login'},
 	done: {step: 'done', result},
 	failed: {step: 'failed', provider: github, sources, message: 'GitHub rejected the token: Bad credentials.', hint: 'Run moat grant github again.'},
+	closed: {step: 'closed'},
 } as const satisfies Record<WizardState['step'], WizardState>;
 
 type StateName = keyof typeof states;
@@ -40,6 +43,7 @@ const events = {
 	saved: {type: 'saved', result},
 	failed: {type: 'failed', message: 'boom', hint: 'try again'},
 	back: {type: 'back'},
+	key: {type: 'key', input: 'x', key: noFlags, providers: [github, claude]},
 } as const satisfies {[Type in WizardEvent['type']]: Extract<WizardEvent, {type: Type}>};
 
 type EventName = keyof typeof events;
@@ -60,6 +64,8 @@ const transitions: Partial<Record<`${StateName} + ${EventName}`, WizardState>> =
 	'validating + saved': {step: 'done', result},
 	'validating + failed': {step: 'failed', provider: github, sources, message: 'boom', hint: 'try again'},
 	'failed + back': {step: 'source', provider: github, sources, cursor: 0},
+	'token + key': {step: 'token', provider: github, sources, typed: 'ghp_x'},
+	'done + key': {step: 'closed', result},
 };
 
 for (const stateName of Object.keys(states) as StateName[]) {
@@ -184,4 +190,31 @@ test('an unknown event changes nothing in any step', t => {
 	for (const state of Object.values(states)) {
 		t.is(wizardReducer(state, {type: 'unknown'} as unknown as WizardEvent), state);
 	}
+});
+
+const press = (state: WizardState, input: string, flags: Partial<typeof noFlags> = {}) =>
+	wizardReducer(state, {type: 'key', input, key: {...noFlags, ...flags}, providers: [github, claude]});
+
+test('Down then Enter delivered together open the provider the Down moved to', t => {
+	const afterDown = press(initialWizardState, '', {downArrow: true});
+	t.deepEqual(press(afterDown, '\r', {return: true}), {step: 'detecting', provider: claude});
+});
+
+test('q closes the wizard from the provider list, and Escape does too', t => {
+	t.deepEqual(press(initialWizardState, 'q'), {step: 'closed', result: undefined});
+	t.deepEqual(press(initialWizardState, '', {escape: true}), {step: 'closed', result: undefined});
+});
+
+test('q typed into the token field is part of the token, not a way out', t => {
+	t.deepEqual(press(states.token, 'q'), {...states.token, typed: 'ghp_q'});
+});
+
+test('Escape on the sources goes back to the providers; k and j move like the arrows', t => {
+	t.deepEqual(press(states.source, '', {escape: true}), initialWizardState);
+	t.deepEqual(press(states.source, 'k'), {...states.source, cursor: 0});
+	t.deepEqual(press(states.source, 'j'), {...states.source, cursor: 2});
+});
+
+test('Enter on the sources list chooses the highlighted source', t => {
+	t.deepEqual(press(states.source, '\r', {return: true}), {step: 'validating', provider: github, sources, from: 'GITHUB_TOKEN'});
 });

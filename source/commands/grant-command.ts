@@ -68,7 +68,7 @@ async function tokenFromUser(context: CommandContext, provider: TokenProvider): 
 			throw new MoatError('Cancelled; nothing was saved.', `Run moat grant ${provider.name} again when you have the token.`, 130);
 		}
 
-		return {source: 'entered at the prompt', token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
+		return {source: 'the prompt', token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
 	}
 
 	const line = context.stdinIsTTY ? '' : await firstLineOfStdin(process.stdin);

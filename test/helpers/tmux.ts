@@ -20,7 +20,7 @@ export class TmuxSession {
 	static async start(moatArguments: readonly string[], options: {env: Record<string, string>; rows?: number; columns?: number}): Promise<TmuxSession> {
 		const session = new TmuxSession(`moat-test-${process.pid}-${++sessions}`);
 		const variables = Object.entries(options.env)
-			.filter(([name]) => /^(MOAT_|HOME$|PATH$|DOCKER_HOST$)/.test(name))
+			.filter(([name]) => /^(MOAT_|HOME$|PATH$|DOCKER_HOST$|NODE_EXTRA_CA_CERTS$|SSH_AUTH_SOCK$)/.test(name))
 			.map(([name, value]) => `${name}=${shellQuote(value)}`)
 			.join(' ');
 		// After moat exits the pane stays open and reports the exit code and

@@ -1,0 +1,312 @@
+import {stripVTControlCharacters} from 'node:util';
+import test from 'ava';
+import {render} from 'ink-testing-library';
+import {GrantWizard, GrantWizardContext, type GrantWizardServices} from '../../components/grant-wizard.js';
+import type {WizardResult, WizardSource} from '../../components/grant-wizard-reducer.js';
+
+const keys = {up: '\u001B[A', down: '\u001B[B', enter: '\r', escape: '\u001B', backspace: '\u007F'} as const;
+
+const providers = [
+	{name: 'github', title: 'GitHub'},
+	{name: 'anthropic', title: 'Anthropic API key'},
+	{name: 'claude', title: 'Claude subscription (Claude Code login)'},
+	{name: 'openai', title: 'OpenAI / Codex'},
+];
+
+const githubResult: WizardResult = {
+	name: 'github',
+	login: 'octocat',
+	scopes: ['repo', 'read:org'],
+	expiresAt: null,
+	source: 'gh CLI login',
+	file: '/home/user/.moat/credentials/github.enc',
+};
+
+type GrantCall = {provider: string; choice: {index: number} | {token: string}};
+
+/** A user-facing failure, shaped like moat's errors. */
+class FakeUserError extends Error {
+	constructor(message: string, readonly hint: string) {
+		super(message);
+	}
+}
+
+function fakeServices(options: {
+	found?: Record<string, WizardSource[]>;
+	grant?: (call: GrantCall) => Promise<WizardResult>;
+} = {}) {
+	const detected: string[] = [];
+	const grants: GrantCall[] = [];
+	const services: GrantWizardServices = {
+		providers,
+		async detect(provider) {
+			detected.push(provider);
+			return options.found?.[provider] ?? [];
+		},
+		async grant(provider, choice) {
+			const call = {provider, choice};
+			grants.push(call);
+			return (options.grant ?? (async () => githubResult))(call);
+		},
+		explain(error) {
+			return error instanceof FakeUserError ? {message: error.message, hint: error.hint} : {message: String(error), hint: 'Run moat grant again with -v for details.'};
+		},
+	};
+	return {services, detected, grants};
+}
+
+function renderWizard(services: GrantWizardServices) {
+	const finished: Array<WizardResult | undefined> = [];
+	const instance = render(
+		<GrantWizardContext.Provider value={services}>
+			<GrantWizard onDone={result => {
+				finished.push(result);
+			}} />
+		</GrantWizardContext.Provider>,
+	);
+	return {...instance, finished};
+}
+
+/**
+ * Polls the rendered frame until it satisfies `condition` (never a fixed
+ * sleep). Ink re-subscribes useInput's handler in a passive effect that runs
+ * after the frame is written; a key sent in between reaches the previous
+ * render's handler, so this yields one more turn before returning.
+ */
+async function frameWhere(lastFrame: () => string | undefined, condition: (frame: string) => boolean): Promise<string> {
+	const deadline = Date.now() + 5000;
+	for (;;) {
+		const frame = stripVTControlCharacters(lastFrame() ?? '');
+		if (condition(frame)) {
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setImmediate(resolve);
+			});
+			return frame;
+		}
+
+		if (Date.now() > deadline) {
+			throw new Error(`frame never matched; last frame:\n${frame}`);
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+	}
+}
+
+/** Ink attaches its stdin listener in an effect; keys written before that are lost. */
+async function inputReady(stdin: {listenerCount(event: string): number}): Promise<void> {
+	await frameWhere(() => (stdin.listenerCount('readable') > 0 ? 'ready' : ''), frame => frame === 'ready');
+}
+
+async function until(condition: () => boolean): Promise<void> {
+	await frameWhere(() => (condition() ? 'yes' : ''), frame => frame === 'yes');
+}
+
+const pointedAt = (frame: string) => frame.split('\n').find(line => line.trimStart().startsWith('›'))?.trim().slice(1).trim();
+
+/** Walks from the provider list to the source list of `title`. */
+async function openProvider(wizard: ReturnType<typeof renderWizard>, downPresses: number, title: string): Promise<string> {
+	await frameWhere(wizard.lastFrame, frame => frame.includes('Which credential should runs be able to use?'));
+	await inputReady(wizard.stdin);
+	for (let press = 1; press <= downPresses; press++) {
+		wizard.stdin.write(keys.down);
+		// eslint-disable-next-line no-await-in-loop
+		await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === providers[press]!.title);
+	}
+
+	wizard.stdin.write(keys.enter);
+	return frameWhere(wizard.lastFrame, frame => frame.includes('Enter a token') && frame.includes(title));
+}
+
+test('the wizard lists the providers, moves with the arrow keys, and shows what was found for the chosen one', async t => {
+	const {services, detected} = fakeServices({found: {github: [{source: 'gh CLI login'}, {source: 'GITHUB_TOKEN'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	const first = await frameWhere(wizard.lastFrame, frame => frame.includes('Which credential should runs be able to use?'));
+	for (const provider of providers) {
+		t.true(first.includes(provider.title), provider.title);
+	}
+
+	t.is(pointedAt(first), 'GitHub');
+	await inputReady(wizard.stdin);
+	wizard.stdin.write(keys.down);
+	await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'Anthropic API key');
+	wizard.stdin.write(keys.down);
+	await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'Claude subscription (Claude Code login)');
+	wizard.stdin.write(keys.up);
+	await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'Anthropic API key');
+	wizard.stdin.write(keys.up);
+	await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'GitHub');
+	wizard.stdin.write(keys.enter);
+
+	const sources = await frameWhere(wizard.lastFrame, frame => frame.includes('Found: gh CLI login'));
+	t.deepEqual(detected, ['github']);
+	t.is(pointedAt(sources), 'Found: gh CLI login');
+	const choices = sources.split('\n').map(line => line.trim().replace(/^› /, '')).filter(line => line.startsWith('Found:') || line === 'Enter a token');
+	t.deepEqual(choices, ['Found: gh CLI login', 'Found: GITHUB_TOKEN', 'Enter a token']);
+});
+
+test('enter on a detected source grants it and shows the result line and the file it was saved in', async t => {
+	const {services, grants} = fakeServices({found: {github: [{source: 'gh CLI login'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 0, 'GitHub');
+	wizard.stdin.write(keys.enter);
+
+	const done = await frameWhere(wizard.lastFrame, frame => frame.includes('Granted'));
+	t.true(done.includes('✓ Granted github as octocat (scopes repo, read:org) from gh CLI login.'), done);
+	t.true(done.includes('Saved encrypted in /home/user/.moat/credentials/github.enc'), done);
+	t.deepEqual(grants, [{provider: 'github', choice: {index: 0}}]);
+	t.deepEqual(wizard.finished, [], 'the wizard waits for a key before finishing');
+
+	wizard.stdin.write('x');
+	await until(() => wizard.finished.length > 0);
+	t.deepEqual(wizard.finished, [githubResult]);
+});
+
+test('a detected source with a warning shows the warning while it is selected', async t => {
+	const warning = 'This is Claude Code\'s own short-lived login; moat does not refresh it.';
+	const {services} = fakeServices({found: {claude: [{source: '~/.claude/.credentials.json', warning, expiresAt: '2030-01-01T00:00:00.000Z'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	const sources = await openProvider(wizard, 2, 'Claude subscription');
+	t.true(sources.includes('Found: ~/.claude/.credentials.json (expires 2030-01-01T00:00:00.000Z)'), sources);
+	t.true(sources.replaceAll(/\s+/g, ' ').includes(warning), sources);
+	wizard.stdin.write(keys.down);
+	const onTokenEntry = await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'Enter a token');
+	t.false(onTokenEntry.includes('short-lived'), 'the warning belongs to the detected source only');
+});
+
+test('a typed token shows one asterisk per character and never its text, backspace erases, and enter grants what remains', async t => {
+	const token = 'sk-typedsecret42';
+	const {services, grants} = fakeServices({
+		async grant() {
+			return {...githubResult, name: 'openai', login: null, scopes: [], source: 'entered token', file: '/home/user/.moat/credentials/openai.enc'};
+		},
+	});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	const sources = await openProvider(wizard, 3, 'OpenAI / Codex');
+	t.true(sources.includes('Nothing found on this machine.'), sources);
+	t.is(pointedAt(sources), 'Enter a token');
+	wizard.stdin.write(keys.enter);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('OpenAI / Codex token'));
+
+	const typed = `${token}X`;
+	for (const [index, character] of [...typed].entries()) {
+		wizard.stdin.write(character);
+		// eslint-disable-next-line no-await-in-loop
+		await frameWhere(wizard.lastFrame, frame => frame.includes(`> ${'*'.repeat(index + 1)}\n`));
+	}
+
+	wizard.stdin.write(keys.backspace);
+	await frameWhere(wizard.lastFrame, frame => frame.includes(`> ${'*'.repeat(token.length)}\n`));
+	wizard.stdin.write(keys.enter);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('✓ Granted openai from entered token.'));
+	t.deepEqual(grants, [{provider: 'openai', choice: {token}}]);
+
+	t.true(wizard.frames.length > typed.length);
+	for (const frame of wizard.frames) {
+		const text = stripVTControlCharacters(frame);
+		t.false(text.includes('typedsecret'), `a frame shows the typed token:\n${text}`);
+		t.false(text.includes('42X'), `a frame shows the typed token:\n${text}`);
+	}
+});
+
+test('q typed into the token field is part of the token, not a quit', async t => {
+	const {services, grants} = fakeServices();
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 3, 'OpenAI / Codex');
+	wizard.stdin.write(keys.enter);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('OpenAI / Codex token'));
+	wizard.stdin.write('q');
+	await frameWhere(wizard.lastFrame, frame => frame.includes('> *\n'));
+	t.deepEqual(wizard.finished, []);
+	wizard.stdin.write(keys.enter);
+	await until(() => grants.length > 0);
+	t.deepEqual(grants, [{provider: 'openai', choice: {token: 'q'}}]);
+});
+
+test('esc in the token field goes back to the sources without granting', async t => {
+	const {services, grants} = fakeServices({found: {github: [{source: 'gh CLI login'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 0, 'GitHub');
+	wizard.stdin.write(keys.down);
+	await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === 'Enter a token');
+	wizard.stdin.write(keys.enter);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('GitHub token'));
+	wizard.stdin.write('a');
+	await frameWhere(wizard.lastFrame, frame => frame.includes('> *\n'));
+	wizard.stdin.write(keys.escape);
+
+	const back = await frameWhere(wizard.lastFrame, frame => frame.includes('Found: gh CLI login'));
+	t.false(back.includes('GitHub token'));
+	t.is(pointedAt(back), 'Found: gh CLI login');
+	t.deepEqual(grants, []);
+	t.deepEqual(wizard.finished, []);
+});
+
+test('a failing grant shows the message and the hint, and esc returns to the sources', async t => {
+	const {services, grants} = fakeServices({
+		found: {github: [{source: 'gh CLI login'}]},
+		async grant() {
+			throw new FakeUserError('GitHub rejected the token: Bad credentials.', 'Create a new token (or run gh auth login) and run moat grant github again.');
+		},
+	});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 0, 'GitHub');
+	wizard.stdin.write(keys.enter);
+
+	const failed = await frameWhere(wizard.lastFrame, frame => frame.includes('✕'));
+	t.true(failed.includes('✕ GitHub rejected the token: Bad credentials.'), failed);
+	t.true(failed.includes('Create a new token (or run gh auth login) and run moat grant github again.'), failed);
+	t.false(failed.includes('Granted'));
+	t.is(grants.length, 1);
+
+	wizard.stdin.write(keys.escape);
+	const back = await frameWhere(wizard.lastFrame, frame => frame.includes('Found: gh CLI login'));
+	t.false(back.includes('✕'));
+	t.true(back.includes('Enter a token'));
+	t.deepEqual(wizard.finished, []);
+});
+
+test('esc on the sources goes back to the provider list', async t => {
+	const {services} = fakeServices();
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 1, 'Anthropic API key');
+	wizard.stdin.write(keys.escape);
+	const providersAgain = await frameWhere(wizard.lastFrame, frame => frame.includes('Which credential should runs be able to use?'));
+	t.is(pointedAt(providersAgain), 'GitHub');
+	t.deepEqual(wizard.finished, []);
+});
+
+test('q on the provider list quits without a result and without detecting anything', async t => {
+	const {services, detected, grants} = fakeServices();
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('Which credential should runs be able to use?'));
+	await inputReady(wizard.stdin);
+	wizard.stdin.write('q');
+	await until(() => wizard.finished.length > 0);
+	t.deepEqual(wizard.finished, [undefined]);
+	t.deepEqual(detected, []);
+	t.deepEqual(grants, []);
+});
+
+test('q on the sources quits without granting', async t => {
+	const {services, grants} = fakeServices({found: {github: [{source: 'gh CLI login'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 0, 'GitHub');
+	wizard.stdin.write('q');
+	await until(() => wizard.finished.length > 0);
+	t.deepEqual(wizard.finished, [undefined]);
+	t.deepEqual(grants, []);
+});

@@ -64,12 +64,38 @@ const protectedList = protectedPaths({
 	dockerSockets: ['/var/run/docker.sock', '/run/docker.sock'],
 });
 
-test('protectedPaths lists MOAT_HOME, ~/.ssh and every Docker socket', t => {
+test('protectedPaths lists MOAT_HOME, ~/.ssh and the other credential stores in the home, and every Docker socket', t => {
 	t.deepEqual(
 		protectedList.map(entry => entry.path),
-		['/home/u/.moat', '/home/u/.ssh', '/var/run/docker.sock', '/run/docker.sock'],
+		[
+			'/home/u/.moat',
+			...['.ssh', '.config/gh', '.claude', '.claude.json', '.codex', '.aws', '.docker', '.config/gcloud', '.kube', '.gnupg', '.netrc', '.git-credentials'].map(name => `/home/u/${name}`),
+			'/var/run/docker.sock',
+			'/run/docker.sock',
+		],
 	);
 });
+
+for (const credentials of ['/home/u/.config/gh', '/home/u/.config/gh/hosts.yml', '/home/u/.claude/.credentials.json', '/home/u/.codex/auth.json', '/home/u/.aws', '/home/u/.docker/config.json', '/home/u/.config']) {
+	test(`checkHostPath refuses ${credentials}, which is, holds or sits in another tool's credentials`, t => {
+		t.throws(() => {
+			checkHostPath(credentials, 'to mount', protectedList);
+		}, {instanceOf: MoatError});
+	});
+}
+
+for (const target of ['/etc/moat/init.d', '/usr/local/bin/moat-init', '/usr/sbin/gosu', '/etc', '/lib/x86_64-linux-gnu', '/home/moatuser', '/var/lib', '/root/.bashrc']) {
+	test(`parseMount refuses the target ${target}, where root would run or read what the agent chose`, t => {
+		const error = t.throws(() => parseMount(`./d:${target}`, '/w', 'agent.yaml'), {instanceOf: MoatError});
+		t.is(error?.exitCode, 2);
+	});
+}
+
+for (const target of ['/data', '/mnt/cache', '/opt/tools', '/srv/app', '/workspace/sub', '/home/moatuser/.cache', '/tmp/scratch']) {
+	test(`parseMount allows the target ${target}`, t => {
+		t.is(parseMount(`./d:${target}`, '/w', 'agent.yaml').target, target);
+	});
+}
 
 const refused: Array<{hostPath: string; reason: string; why: string}> = [
 	{hostPath: '/home/u/.moat', reason: 'it is moat\'s own data (MOAT_HOME).', why: 'it is MOAT_HOME itself'},

@@ -149,7 +149,7 @@ export const attachCommand: Command = {
 				writeRecord(context, record);
 			}
 
-			return attachOutput(context, run.id);
+			return attachOutput(context, run);
 		}
 
 		const attachment = await engine.attach(run.containerId, {stdin: true});

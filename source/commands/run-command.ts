@@ -1,4 +1,5 @@
 import type {Attachment} from '../engine/engine.js';
+import type {RunMetadata} from '../runs/run-metadata.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
 import {attachTerminal, bufferOutput} from './attach-command.js';
@@ -96,7 +97,7 @@ export const runCommand: Command = {
 			return attachTerminal(context, run, {...connection!, replay: false});
 		}
 
-		return attachOutput(context, run.id, connection!.attachment);
+		return attachOutput(context, run, connection!.attachment);
 	},
 };
 
@@ -104,7 +105,7 @@ export const runCommand: Command = {
  * Streams a run's output until it ends (returning its exit code) or the user
  * detaches with Ctrl+C (0) or stops it with Ctrl+C twice (130).
  */
-export async function attachOutput(context: CommandContext, runId: string, attachment?: Attachment): Promise<number> {
+export async function attachOutput(context: CommandContext, run: RunMetadata, attachment?: Attachment): Promise<number> {
 	const {runs} = await context.services();
 	const detach = new AbortController();
 	// An object so TypeScript sees that the interrupt watcher changes it.
@@ -132,7 +133,8 @@ export async function attachOutput(context: CommandContext, runId: string, attac
 	};
 
 	void watchInterrupts();
-	const run = await runs.find(runId);
+	// The run as started, not brought up to date first: a fast command may
+	// have finished already, and its output is waiting in the attachment.
 	let final = await runs.stream(run, {
 		stdout: bytes => context.stdout.write(bytes),
 		stderr: bytes => context.stderr.write(bytes),

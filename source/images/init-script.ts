@@ -9,6 +9,11 @@
  */
 export const initScript = String.raw`#!/bin/sh
 set -eu
+# The root phase trusts nothing from the workspace: tools come from the
+# system's own directories, and the user's environment (which agent.yaml
+# controls) only arrives after the drop, through MOAT_USER_ENV.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 
 fail() {
 	echo "moat-init: $1" >&2
@@ -43,7 +48,9 @@ if ! awk -F: -v gid="$gid" '$3 == gid { found = 1 } END { exit !found }' /etc/gr
 fi
 
 mkdir -p /home/moatuser
-chown -R "$uid:$gid" /home/moatuser
+# Only the home directory's own files: -xdev stops at mount points, so a
+# host directory mounted under the home is never handed to the user by root.
+find /home/moatuser -xdev -exec chown -h "$uid:$gid" {} +
 
 # Root-only setup contributed by later stages (CA trust, socket permissions).
 for step in /etc/moat/init.d/*.sh; do
@@ -55,5 +62,7 @@ command -v gosu >/dev/null 2>&1 || fail "gosu is missing from the image; rebuild
 [ "$(gosu moatuser id -u)" = "$uid" ] || fail "could not switch to moatuser (UID $uid); refusing to run as root"
 
 export HOME=/home/moatuser USER=moatuser LOGNAME=moatuser
-exec gosu moatuser "$@"
+# As moatuser: apply the user's variables (shell-quoted by moat), then run
+# the command in place of this shell so its exit code is the run's.
+exec gosu moatuser /bin/sh -c 'eval "$MOAT_USER_ENV"; unset MOAT_USER_ENV; exec "$@"' moat "$@"
 `;

@@ -87,13 +87,26 @@ async function realDirectory(given: string, cwd: string): Promise<string> {
 	return real;
 }
 
-/** Resolves symlinks in the longest existing prefix, so missing paths still compare correctly. */
+/**
+ * Resolves symlinks in the longest existing prefix of a path, so a path that
+ * does not exist yet (a MOAT_HOME about to be created) still compares by
+ * where it really is.
+ */
 async function realPathOrResolved(target: string): Promise<string> {
+	const absolute = path.resolve(target);
 	try {
-		return await fs.realpath(target);
+		return await fs.realpath(absolute);
 	} catch {
-		return path.resolve(target);
+		const parent = path.dirname(absolute);
+		return parent === absolute ? absolute : path.join(await realPathOrResolved(parent), path.basename(absolute));
 	}
+}
+
+/** `export 'NAME'='value'` lines; names are already checked to be POSIX names. */
+export function shellAssignments(variables: Readonly<Record<string, string>>): string {
+	return Object.entries(variables)
+		.map(([name, value]) => `export ${name}='${value.replaceAll('\'', String.raw`'\''`)}'`)
+		.join('\n');
 }
 
 function parseEnvironment(assignments: readonly string[]): Record<string, string> {
@@ -128,12 +141,12 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			sockets.push(dockerHost.slice('unix://'.length));
 		}
 
-		const realSockets = await Promise.all(sockets.map(async socket => realPathOrResolved(socket)));
-		return protectedPaths({
-			moatHome: await realPathOrResolved(environment.moatHome),
-			userHome: await realPathOrResolved(environment.userHome),
-			dockerSockets: [...new Set([...sockets, ...realSockets])],
-		});
+		const literal = protectedPaths({moatHome: path.resolve(environment.moatHome), userHome: path.resolve(environment.userHome), dockerSockets: sockets});
+		// Both the path as named and where its symlinks lead: ~/.ssh may be a
+		// link into a dotfiles directory.
+		const resolved = await Promise.all(literal.map(async entry => ({...entry, path: await realPathOrResolved(entry.path)})));
+		const seen = new Set<string>();
+		return [...literal, ...resolved].filter(entry => !seen.has(entry.path) && seen.add(entry.path));
 	}
 
 	async function resolveMounts(specs: readonly string[], base: string, origin: string, refused: ProtectedPath[]): Promise<MountSpec[]> {
@@ -270,8 +283,11 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		const spec = {
 			name: `moat-${id}`,
 			command,
+			// The user's variables travel as one shell-quoted value applied
+			// after moat-init drops root: set directly, PATH or LD_PRELOAD
+			// from agent.yaml would steer the root phase.
 			environment: {
-				...userEnvironment,
+				MOAT_USER_ENV: shellAssignments(userEnvironment),
 				MOAT_RUN_ID: id,
 				MOAT_RUN_NAME: name,
 				MOAT_UID: String(uid),
@@ -426,18 +442,18 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			sinks: Record<OutputStream, (bytes: Buffer) => void>,
 			options: {signal?: AbortSignal; attachment?: Attachment} = {},
 		): Promise<RunMetadata> {
-			if (!run.containerId) {
+			if (!run.containerId && !options.attachment) {
 				return run;
 			}
 
-			if (run.interactive) {
+			if (run.interactive || !run.containerId) {
 				// A TTY's output is terminal drawing; as lines it reads better cleaned.
 				return this.follow(run, record => {
 					sinks[record.stream](Buffer.from(record.line + '\n'));
 				}, options.signal);
 			}
 
-			const attachment = options.attachment ?? (await engine.attach(run.containerId, {stdin: false}));
+			const attachment = options.attachment ?? (await engine.attach(run.containerId!, {stdin: false}));
 			const decoder = createFrameDecoder();
 			await new Promise<void>(resolve => {
 				const done = () => {

@@ -3,6 +3,28 @@ import {usageError} from '../errors.js';
 
 export type MountSpec = {source: string; target: string; readOnly: boolean};
 
+/** Directories a mount may not cover. */
+export const systemDirectories = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var'] as const;
+
+/**
+ * Where other tools keep credentials in a home directory: a mount of any of
+ * them would hand the agent exactly what grants keep from it.
+ */
+export const credentialDirectories = [
+	['.ssh', 'your SSH keys (~/.ssh)'],
+	['.config/gh', 'the GitHub CLI\'s login (~/.config/gh)'],
+	['.claude', 'Claude Code\'s login (~/.claude)'],
+	['.claude.json', 'Claude Code\'s settings (~/.claude.json)'],
+	['.codex', 'Codex\'s login (~/.codex)'],
+	['.aws', 'your AWS credentials (~/.aws)'],
+	['.docker', 'your Docker registry logins (~/.docker)'],
+	['.config/gcloud', 'your Google Cloud credentials (~/.config/gcloud)'],
+	['.kube', 'your Kubernetes credentials (~/.kube)'],
+	['.gnupg', 'your GnuPG keys (~/.gnupg)'],
+	['.netrc', 'your .netrc passwords'],
+	['.git-credentials', 'your stored git credentials'],
+] as const;
+
 /**
  * Parses `src:dst[:ro]`. Relative sources are taken from `base` (the
  * workspace for agent.yaml, the current directory for -m).
@@ -26,8 +48,15 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 	// Normalise first: "/workspace/", "/workspace/." and "/x/.." name the
 	// same places as "/workspace" and "/".
 	const normalized = path.posix.resolve(target);
-	if (normalized === '/workspace' || normalized === '/') {
+	if (normalized === '/workspace' || normalized === '/' || normalized === '/home/moatuser') {
 		throw usageError(`Mount "${spec}" (${origin}) would replace ${normalized}.`, 'Mount it somewhere else, such as /data.');
+	}
+
+	// The container's start runs as root from these directories; a mount
+	// over them would let agent.yaml choose what root runs.
+	const system = systemDirectories.find(directory => normalized === directory || normalized.startsWith(`${directory}/`));
+	if (system) {
+		throw usageError(`Mount "${spec}" (${origin}) targets ${system}, a system directory.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
 	}
 
 	return {source: path.resolve(base, source), target: normalized, readOnly: mode === 'ro'};
@@ -39,7 +68,7 @@ export type ProtectedPath = {path: string; what: string};
 export function protectedPaths(options: {moatHome: string; userHome: string; dockerSockets: readonly string[]}): ProtectedPath[] {
 	return [
 		{path: options.moatHome, what: 'moat\'s own data (MOAT_HOME)'},
-		{path: path.join(options.userHome, '.ssh'), what: 'your SSH keys (~/.ssh)'},
+		...credentialDirectories.map(([relative, what]) => ({path: path.join(options.userHome, relative), what})),
 		...options.dockerSockets.map(socket => ({path: socket, what: 'the Docker socket'})),
 	];
 }

@@ -76,8 +76,41 @@ const cases: Case[] = [
 		hint: /only what the agent should see/,
 	},
 	{
+		title: 'a mount of ~/.ssh\'s real directory when ~/.ssh is a symlink into dotfiles',
+		args: async ({workspace, sandbox}) => {
+			const real = path.join(sandbox.userHome, 'dotfiles', 'ssh');
+			await fs.mkdir(real, {recursive: true});
+			await fs.symlink(real, path.join(sandbox.userHome, '.ssh'));
+			return ['run', workspace, '-m', `${real}:/keys:ro`, '--', 'true'];
+		},
+		code: 2,
+		message: /Refusing to mount .*dotfiles\/ssh: it is your SSH keys/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a mount of the GitHub CLI\'s login',
+		args: async ({workspace, sandbox}) => {
+			await fs.mkdir(path.join(sandbox.userHome, '.config', 'gh'), {recursive: true});
+			return ['run', workspace, '-m', `${path.join(sandbox.userHome, '.config', 'gh')}:/gh:ro`, '--', 'true'];
+		},
+		code: 2,
+		message: /Refusing to mount .*\.config\/gh: it is the GitHub CLI's login/,
+		hint: /only what the agent should see/,
+	},
+	{
+		title: 'a mount over a system directory from agent.yaml',
+		files: {'agent.yaml': 'mounts:\n  - ./hooks:/etc/moat/init.d\n'},
+		args: async ({workspace}) => {
+			await fs.mkdir(path.join(workspace, 'hooks'));
+			return ['run', workspace, '--', 'true'];
+		},
+		code: 2,
+		message: /targets \/etc, a system directory/,
+		hint: /Mount it under \/workspace/,
+	},
+	{
 		title: 'a mount of the Docker socket',
-		args: ({workspace}) => ['run', workspace, '-m', '/var/run/docker.sock:/var/run/docker.sock', '--', 'true'],
+		args: ({workspace}) => ['run', workspace, '-m', '/var/run/docker.sock:/docker.sock', '--', 'true'],
 		code: 2,
 		message: /Refusing to mount .*docker\.sock: it is the Docker socket/,
 		hint: /only what the agent should see/,

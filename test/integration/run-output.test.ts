@@ -143,3 +143,54 @@ dockerTest('an image build failure shows the failing step and exits 1', async t 
 	t.regex(result.stderr, /no-such-package-moat-test/);
 	t.false(result.stderr.includes('    at '), 'no stack trace without -v');
 });
+
+dockerTest('agent.yaml\'s env reaches the command but cannot steer the root phase of the container\'s start', async t => {
+	const sandbox = await createSandbox();
+	// An awk on the PATH agent.yaml asks for: if the root phase ran it, it would leave a root-owned marker.
+	const workspace = await createWorkspace(1000, 1000, {
+		'agent.yaml': 'env:\n  PATH: /workspace/bin:/usr/local/bin:/usr/bin:/bin\n  LD_PRELOAD: /workspace/nothing.so\n',
+	});
+	await fs.mkdir(path.join(workspace, 'bin'));
+	await fs.writeFile(path.join(workspace, 'bin', 'awk'), '#!/bin/sh\nid -u > /workspace/awk-ran-as\nexec /usr/bin/awk "$@"\n', {mode: 0o755});
+	await fs.chown(path.join(workspace, 'bin'), 1000, 1000);
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const result = await moat(['run', workspace, '--', 'sh', '-c', 'echo "$PATH"; echo "preload=$LD_PRELOAD"'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, '/workspace/bin:/usr/local/bin:/usr/bin:/bin\npreload=/workspace/nothing.so\n');
+	const ranAs = await fs.readFile(path.join(workspace, 'awk-ran-as'), 'utf8').catch(() => undefined);
+	t.not(ranAs?.trim(), '0', 'the workspace\'s awk never ran as root');
+});
+
+dockerTest('-e values with quotes, spaces and newlines reach the command exactly', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const value = 'it\'s "quoted" $HOME `x`\nsecond line';
+	const result = await moat(['run', workspace, '-e', `TRICKY=${value}`, '-e', 'EMPTY=', '--', 'sh', '-c', 'printf "%s|%s" "$TRICKY" "${EMPTY-unset}"'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, `${value}|`);
+});
+
+dockerTest('many attached runs at once each print their own output, however fast the command ends', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	const results = await Promise.all(Array.from({length: 8}, async (_, index) => moat(['run', workspace, '--', 'echo', `hello-${index}`], {env: sandbox.env})));
+	for (const [index, result] of results.entries()) {
+		t.is(result.code, 0, result.stderr);
+		t.is(result.stdout, `hello-${index}\n`);
+	}
+});

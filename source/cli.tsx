@@ -99,18 +99,21 @@ async function main(argv: string[]): Promise<number> {
 	};
 
 	try {
-		const [name, ...tail] = own;
+		// Global flags may come before the command (moat -v run …).
+		const commandIndex = own.findIndex(argument => argument !== '-v' && argument !== '--verbose');
+		const name = commandIndex === -1 ? undefined : own[commandIndex];
+		const tail = commandIndex === -1 ? [] : own.filter((_, index) => index !== commandIndex);
 		if (name === undefined && process.stdin.isTTY && process.stdout.isTTY) {
 			return await openDashboard(environment, reporter);
 		}
 
-		if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name.startsWith('-') && !['--version'].includes(name) && !findCommand(name))) {
-			if (name !== undefined && !['--help', '-h', 'help', '-v', '--verbose'].includes(name)) {
-				throw usageError(`Unknown flag ${name}.`, 'See moat --help.');
-			}
-
+		if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
 			process.stdout.write(mainHelp());
 			return exitCodes.success;
+		}
+
+		if (name.startsWith('-') && name !== '--version') {
+			throw usageError(`Unknown flag ${name}.`, 'Put the command first, as in moat run --help; see moat --help.');
 		}
 
 		if (name === '--version') {

@@ -70,6 +70,16 @@ const addresses: Array<[string, ReturnType<typeof addressKind>]> = [
 	['8.8.8.8', 'public'],
 	['2606:4700::1111', 'public'],
 	['example.com', 'public'],
+	['::ffff:7f00:1', 'loopback'],
+	['::ffff:a9fe:a9fe', 'link-local'],
+	['::127.0.0.1', 'loopback'],
+	['64:ff9b::a9fe:a9fe', 'link-local'],
+	['64:ff9b::10.0.0.1', 'private'],
+	['0:0:0:0:0:ffff:127.0.0.1', 'loopback'],
+	['0:0:0:0:0:0:0:1', 'loopback'],
+	['fec0::1', 'private'],
+	['FE80::abcd', 'link-local'],
+	['::ffff:8.8.8.8', 'public'],
 ];
 
 for (const [address, kind] of addresses) {

@@ -79,3 +79,14 @@ for (const {title, list, reference, message, hint} of notFound) {
 		t.regex(error?.hint ?? '', hint);
 	});
 }
+
+for (const name of ['run', 'ru', 'r', 'run_']) {
+	test(`a run named "${name}" is found by its name, not taken for a prefix of every id`, t => {
+		const named: Candidate[] = [
+			{id: 'run_aaaaaaaaaaaa', name: 'other', createdAt: '2026-01-01T00:00:00.000Z'},
+			{id: 'run_bbbbbbbbbbbb', name, createdAt: '2026-01-02T00:00:00.000Z'},
+			{id: 'run_cccccccccccc', name: 'third', createdAt: '2026-01-03T00:00:00.000Z'},
+		];
+		t.is(resolveRun(named, name).id, 'run_bbbbbbbbbbbb');
+	});
+}

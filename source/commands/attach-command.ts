@@ -14,18 +14,32 @@ const recentLines = 50;
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
 
+/** What arrived before the terminal session took over, and whether the output already ended. */
+export type BufferedOutput = {take(): {chunks: Buffer[]; ended: boolean}};
+
 /** Collects a container's output until the terminal session takes over. */
-export function bufferOutput(attachment: Attachment): {take(): Buffer[]} {
+export function bufferOutput(attachment: Attachment): BufferedOutput {
 	const chunks: Buffer[] = [];
+	let ended = false;
 	const collect = (chunk: Buffer) => {
 		chunks.push(chunk);
 	};
 
+	// The container can end while the screen is being rebuilt; the session
+	// must know, or it would wait for an end that already happened.
+	const end = () => {
+		ended = true;
+	};
+
 	attachment.output.on('data', collect);
+	attachment.output.once('end', end);
+	attachment.output.once('close', end);
 	return {
 		take() {
 			attachment.output.off('data', collect);
-			return chunks;
+			attachment.output.off('end', end);
+			attachment.output.off('close', end);
+			return {chunks, ended};
 		},
 	};
 }
@@ -55,7 +69,7 @@ async function rebuildScreen(engine: Engine, containerId: string, size: {rows: n
 export async function attachTerminal(
 	context: CommandContext,
 	run: RunMetadata,
-	connection: {attachment: Attachment; pending: {take(): Buffer[]}; replay: boolean},
+	connection: {attachment: Attachment; pending: BufferedOutput; replay: boolean},
 ): Promise<number> {
 	const {engine, runs} = await context.services();
 	const containerId = run.containerId!;
@@ -76,7 +90,10 @@ export async function attachTerminal(
 		footer: footerText(run.name, run.id),
 		title: `moat · ${run.name} · Ctrl-/ d detach · k stop`,
 		initialScreen,
-		pendingOutput: connection.pending.take(),
+		...(() => {
+			const {chunks, ended} = connection.pending.take();
+			return {pendingOutput: chunks, outputEnded: ended};
+		})(),
 		signals: process,
 	});
 

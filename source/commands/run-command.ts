@@ -2,7 +2,7 @@ import type {Attachment} from '../engine/engine.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
-import {attachTerminal, bufferOutput} from './attach-command.js';
+import {attachTerminal, bufferOutput, type BufferedOutput} from './attach-command.js';
 import type {Command, CommandContext} from './command.js';
 
 export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
@@ -63,7 +63,7 @@ export const runCommand: Command = {
 
 		const interactive = flags.interactive as boolean | undefined;
 		const {runs, engine} = await context.services();
-		let connection: {attachment: Attachment; pending: {take(): Buffer[]}} | undefined;
+		let connection: {attachment: Attachment; pending: BufferedOutput} | undefined;
 		const run = await runs.start({
 			workspace: context.input[0] ?? '.',
 			name: flags.name as string | undefined,
@@ -84,7 +84,7 @@ export const runCommand: Command = {
 				// An interactive session takes over only after the start; until
 				// then its output is kept. Output-only streams stay paused (in
 				// the socket) until they are read, so they need no buffer.
-				connection = {attachment, pending: created.interactive ? bufferOutput(attachment) : {take: () => []}};
+				connection = {attachment, pending: created.interactive ? bufferOutput(attachment) : {take: () => ({chunks: [], ended: false})}};
 			}
 		});
 

@@ -109,10 +109,34 @@ function ipv4Kind(address: string): AddressKind {
 	return 'public';
 }
 
+/** The 16 bytes of an IPv6 address (any textual form), or undefined. */
+function ipv6Bytes(address: string): number[] | undefined {
+	let text = address.toLowerCase().replace(/%.*$/, '');
+	// A trailing dotted IPv4 (::ffff:1.2.3.4) becomes two hextets.
+	const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+	if (dotted) {
+		const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+		text = text.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+	}
+
+	const [head = '', tail] = text.split('::');
+	const left = head === '' ? [] : head.split(':');
+	const right = tail === undefined || tail === '' ? [] : tail.split(':');
+	const missing = 8 - left.length - right.length;
+	if ((tail === undefined && missing !== 0) || missing < 0) {
+		return undefined;
+	}
+
+	const hextets = [...left, ...Array.from({length: tail === undefined ? 0 : missing}, () => '0'), ...right].map(part => Number.parseInt(part, 16));
+	return hextets.flatMap(hextet => [hextet >> 8, hextet & 0xFF]);
+}
+
 /**
  * What kind of address the proxy would dial. Loopback, link-local (cloud
  * metadata at 169.254.169.254) and private ranges are never dialled for an
- * agent, whatever the policy; IPv4-mapped IPv6 is judged as the IPv4 it is.
+ * agent, whatever the policy. IPv6 forms that carry an IPv4 address —
+ * mapped (::ffff:0:0/96), compatible (::/96) and NAT64 (64:ff9b::/96) — are
+ * judged as the IPv4 address they carry, in any spelling.
  */
 export function addressKind(address: string): AddressKind {
 	const family = net.isIP(address);
@@ -124,25 +148,35 @@ export function addressKind(address: string): AddressKind {
 		return 'public';
 	}
 
-	const lower = address.toLowerCase();
-	const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-	if (mapped) {
-		return ipv4Kind(mapped[1]!);
+	const bytes = ipv6Bytes(address);
+	if (!bytes) {
+		return 'public';
 	}
 
-	if (lower === '::1') {
-		return 'loopback';
+	const embedded = bytes.slice(12).join('.');
+	const zeros = (from: number, to: number) => bytes.slice(from, to).every(byte => byte === 0);
+	if (zeros(0, 10) && bytes[10] === 0xFF && bytes[11] === 0xFF) {
+		return ipv4Kind(embedded);
 	}
 
-	if (lower === '::') {
-		return 'unspecified';
+	if (zeros(0, 12)) {
+		if (zeros(12, 15) && bytes[15] === 1) {
+			return 'loopback';
+		}
+
+		return zeros(12, 16) ? 'unspecified' : ipv4Kind(embedded);
 	}
 
-	if (/^fe[89ab]/.test(lower)) {
+	if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xFF && bytes[3] === 0x9B && zeros(4, 12)) {
+		return ipv4Kind(embedded);
+	}
+
+	if (bytes[0] === 0xFE && (bytes[1]! & 0xC0) === 0x80) {
 		return 'link-local';
 	}
 
-	if (/^f[cd]/.test(lower)) {
+	// fc00::/7 unique local, and the deprecated site-local fec0::/10.
+	if ((bytes[0]! & 0xFE) === 0xFC || (bytes[0] === 0xFE && (bytes[1]! & 0xC0) === 0xC0)) {
 		return 'private';
 	}
 

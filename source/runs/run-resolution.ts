@@ -24,7 +24,10 @@ export function resolveRun<T extends Candidate>(runs: readonly T[], reference: s
 		return exact;
 	}
 
-	const byPrefix = runs.filter(run => run.id.startsWith(reference) || run.id.startsWith(`run_${reference}`));
+	// Only something that looks like an id is an id prefix: a run named
+	// "run" (or "r") would otherwise match every id.
+	const looksLikeId = /^(run_)?[\da-f]+$/.test(reference);
+	const byPrefix = looksLikeId ? runs.filter(run => run.id.startsWith(reference) || run.id.startsWith(`run_${reference}`)) : [];
 	if (byPrefix.length === 1) {
 		return byPrefix[0]!;
 	}

@@ -10,7 +10,7 @@ import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
-import {isCaptureLocked} from './capture-lock.js';
+import {isCaptureLocked, waitForCaptureLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
 import {isActive, newRunId, type RunMetadata} from './run-metadata.js';
 import {resolveRun} from './run-resolution.js';
@@ -187,14 +187,18 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		}
 
 		const decision = reconcile(run, container, environment.now());
+		let captured = true;
 		if (decision.catchUpLogs) {
-			await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+			captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 				reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
+				return true;
 			});
 		}
 
 		let next = Object.keys(decision.change).length > 0 ? await store.update(run.id, decision.change) : run;
-		if (decision.removeContainer) {
+		// Another process is still copying the output: the container (and
+		// its log) must stay until it is done; a later look removes it.
+		if (decision.removeContainer && captured) {
 			await engine.removeContainer(run.containerId, {force: false});
 			next = await store.update(run.id, {containerId: null});
 		}
@@ -383,14 +387,20 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 		/** Everything the run has printed so far, caught up from the engine first. */
 		async output(run: RunMetadata): Promise<LogRecord[]> {
-			if (run.containerId && isActive(run)) {
-				await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+			if (run.containerId) {
+				const captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 					if (error instanceof MoatError) {
 						throw error;
 					}
 
 					reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
+					return true;
 				});
+				if (!captured && !isActive(await store.read(run.id))) {
+					// Another process is copying a finished run's output right
+					// now; what it writes is what we want to show.
+					await waitForCaptureLock(store.captureLockFile(run.id));
+				}
 			}
 
 			return store.readLogs(run.id);

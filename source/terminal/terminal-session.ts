@@ -33,6 +33,8 @@ export type TerminalSessionOptions = {
 	initialScreen?: {paint: string; modes: TerminalModes};
 	/** Output that arrived before the session took over (painted after the screen). */
 	pendingOutput?: Buffer[];
+	/** The output had already ended before the session took over. */
+	outputEnded?: boolean;
 	/** Keys after the prefix that end the session as a command (d and k are built in). */
 	extraCommands?: readonly string[];
 	signals: SignalSource;
@@ -157,6 +159,10 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		}
 
 		write(layout(tracker.modes.alternateScreen));
+		if (options.outputEnded) {
+			finish({kind: 'ended'});
+		}
+
 		await resizeAgent();
 		return await finished;
 	} finally {

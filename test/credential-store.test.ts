@@ -136,7 +136,7 @@ for (const [label, damage] of damages) {
 			const error = await t.throwsAsync(fixture.store.get(name), {instanceOf: MoatError});
 			t.true(error.message.includes(provider));
 			t.true(error.message.includes(fixture.store.fileFor(provider)));
-			t.is(error.hint, `Run moat grant ${provider} again.`);
+			t.is(error.hint, provider === 'ssh' ? `Delete ${fixture.store.fileFor('ssh')}, then run moat grant ssh --host HOST again for each host.` : `Run moat grant ${provider} again.`);
 			t.is(error.exitCode, 1);
 			t.false(error.message.includes(secret));
 			t.false(error.hint.includes(secret));
@@ -195,8 +195,18 @@ test('remove() refuses to rewrite an ssh file it cannot decrypt, keeping the oth
 	await store.save(grant('ssh', 'ssh:b'));
 	await tamper(store.fileFor('ssh'));
 	const error = await t.throwsAsync(store.remove('ssh:a'), {instanceOf: MoatError});
-	t.is(error.hint, 'Run moat grant ssh again.');
+	t.regex(error.hint, /moat grant ssh --host HOST again/);
 	t.true(await exists(store.fileFor('ssh')));
+});
+
+test('saving an ssh grant over an ssh file it cannot decrypt refuses instead of dropping the other hosts', async t => {
+	const {store} = await createFixture(t);
+	await store.save(grant('ssh', 'ssh:a'));
+	await store.save(grant('ssh', 'ssh:b'));
+	await tamper(store.fileFor('ssh'));
+	const before = await fs.readFile(store.fileFor('ssh'), 'utf8');
+	await t.throwsAsync(store.save(grant('ssh', 'ssh:c')), {instanceOf: MoatError});
+	t.is(await fs.readFile(store.fileFor('ssh'), 'utf8'), before, 'the file is left as it was');
 });
 
 test('ssh grants for several hosts share ssh.enc and each comes back', async t => {

@@ -2,7 +2,7 @@ import process from 'node:process';
 import type {Grant} from '../credentials/grant.js';
 import {summarize} from '../credentials/grant.js';
 import type {GrantService} from '../credentials/grant-service.js';
-import {providerAliases, tokenProvider, type DetectedCredential, type TokenProvider} from '../credentials/providers.js';
+import {checkNotExpired, providerAliases, tokenProvider, type DetectedCredential, type TokenProvider} from '../credentials/providers.js';
 import {MoatError, usageError} from '../errors.js';
 import {formatTable} from '../output/format.js';
 import {nearest} from '../text/nearest.js';
@@ -149,7 +149,22 @@ export const grantCommand: Command = {
 		} else if (provider === 'aws') {
 			grant = await grantAws(context, service);
 		} else {
-			const sources = await service.sources(provider);
+			// An imported login that has expired is passed over for the next
+			// source (a long-lived token in the environment, say), with a note.
+			const now = context.environment.now();
+			const found = await service.sources(provider);
+			const isExpired = (source: DetectedCredential) => source.expiresAt !== undefined && new Date(source.expiresAt) <= now;
+			const sources = found.filter(source => !isExpired(source));
+			const expired = found.filter(source => isExpired(source));
+			if (sources.length === 0 && expired.length > 0 && !(context.stdinIsTTY && context.stdout.isTTY)) {
+				// Nothing else to fall back on: say what expired and how to fix it.
+				checkNotExpired(expired[0]!, provider, now);
+			}
+
+			for (const source of expired) {
+				context.stderr.write(`moat: note: the ${provider.title} credential from ${source.source} expired at ${source.expiresAt}; skipping it.\n`);
+			}
+
 			const credential = sources[0] ?? (await tokenFromUser(context, provider));
 			if (sources[0]) {
 				context.stderr.write(`Using the ${provider.title} credential from ${credential.source}.\n`);

@@ -50,7 +50,7 @@ export function createCredentialStore(moatHome: string, keyring: Keyring): Crede
 			// look the same from here, and both mean granting again.
 			throw new MoatError(
 				`Cannot decrypt the ${provider} grant (${file}): the file was changed or the encryption key is not the one it was saved with.`,
-				`Run moat grant ${provider} again.`,
+				provider === 'ssh' ? `Delete ${file}, then run moat grant ssh --host HOST again for each host.` : `Run moat grant ${provider} again.`,
 				1,
 				{cause: error},
 			);
@@ -75,7 +75,11 @@ export function createCredentialStore(moatHome: string, keyring: Keyring): Crede
 	return {
 		fileFor,
 		async save(grant) {
-			const others = (await readFile(grant.provider).catch(() => [])).filter(existing => existing.name !== grant.name);
+			// One grant per file is simply replaced (granting again is the fix for
+			// an unreadable one); the SSH file holds other hosts' grants, which an
+			// unreadable file must not silently lose.
+			const existing = grant.provider === 'ssh' ? await readFile('ssh') : await readFile(grant.provider).catch(() => []);
+			const others = existing.filter(stored => stored.name !== grant.name);
 			await writeFile(grant.provider, [...others, grant].sort((a, b) => a.name.localeCompare(b.name)));
 		},
 		async get(name) {

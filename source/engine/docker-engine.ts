@@ -1,9 +1,10 @@
+import {readFileSync} from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import {environmentVariables} from '../environment.js';
-import {exitCodes, MoatError} from '../errors.js';
+import {exitCodes, MoatError, usageError} from '../errors.js';
 import {
 	BuildError,
 	type Attachment,
@@ -40,7 +41,30 @@ export function engineConnection(variables: Readonly<Record<string, string | und
 		return {options: {socketPath}, address: socketPath};
 	}
 
-	const url = new URL(host.replace(/^tcp:/, 'http:'));
+	const fix = 'Set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port, or unset it.';
+	if (!host.startsWith('tcp://')) {
+		throw usageError(`DOCKER_HOST=${host} uses a scheme moat does not support.`, fix);
+	}
+
+	let url: URL;
+	try {
+		url = new URL(host.replace(/^tcp:/, 'http:'));
+	} catch (error) {
+		throw usageError(`DOCKER_HOST=${host} is not a valid address.`, fix, {cause: error});
+	}
+
+	// With DOCKER_TLS_VERIFY the engine speaks TLS on 2376 and wants the
+	// client certificate from DOCKER_CERT_PATH, as the docker CLI does it.
+	const tlsVerify = (variables.DOCKER_TLS_VERIFY ?? '') !== '';
+	if (tlsVerify) {
+		const certificates = variables.DOCKER_CERT_PATH ?? path.join(os.homedir(), '.docker');
+		const read = (name: string) => readFileSync(path.join(certificates, name));
+		return {
+			options: {host: url.hostname, port: url.port || 2376, protocol: 'https', ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem')},
+			address: host,
+		};
+	}
+
 	return {
 		options: {host: url.hostname, port: url.port || 2375, protocol: 'http'},
 		address: host,
@@ -58,7 +82,7 @@ function unreachable(address: string, cause: unknown): MoatError {
 
 function isConnectionError(error: unknown): boolean {
 	const code = (error as NodeJS.ErrnoException | undefined)?.code;
-	return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET' || code === 'EHOSTUNREACH';
+	return ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE'].includes(code ?? '');
 }
 
 function statusCode(error: unknown): number | undefined {
@@ -104,6 +128,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 				throw unreachable(address, error);
 			}
 		},
+
 
 		async info(): Promise<EngineInfo> {
 			const [info, version] = await call(async () => Promise.all([docker.info(), docker.version()]));

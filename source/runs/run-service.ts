@@ -365,7 +365,10 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
 		}
 
-		return store.update(id, {state: 'running', startedAt: environment.now().toISOString()});
+		// Another moat process may already have seen the container end and
+		// recorded that; never move a finished run back to running.
+		const current = await store.read(id);
+		return current.state === 'created' ? store.update(id, {state: 'running', startedAt: environment.now().toISOString()}) : current;
 	}
 
 	/** Every run, each brought in line with the engine first. */

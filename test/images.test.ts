@@ -193,5 +193,8 @@ test('the init script refuses root and drops to moatuser with exec gosu', t => {
 	t.true(initScript.includes('uid="${MOAT_UID:-}"'));
 	t.true(initScript.includes('[ "$uid" != 0 ] || uid=5000'));
 	t.true(initScript.includes('refusing to run as root'));
-	t.true(initScript.trimEnd().endsWith('exec gosu moatuser "$@"'));
+	t.true(initScript.trimEnd().endsWith('exec gosu moatuser /bin/sh -c \'eval "$MOAT_USER_ENV"; unset MOAT_USER_ENV; exec "$@"\' moat "$@"'));
+	// The root phase runs with a fixed PATH, not one agent.yaml chose.
+	t.true(initScript.includes('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH'));
+	t.false(initScript.includes('chown -R'), 'no recursive chown that could follow a mount');
 });

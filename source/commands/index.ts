@@ -6,6 +6,7 @@ import {listCommand} from './list-command.js';
 import {logsCommand} from './logs-command.js';
 import {runCommand} from './run-command.js';
 import {statusCommand} from './status-command.js';
+import {depsCommand, systemCommand} from './system-command.js';
 import {destroyCommand, stopCommand} from './stop-command.js';
 
 /** Every command, in the order `moat --help` lists them. */
@@ -20,6 +21,8 @@ export const commands: readonly Command[] = [
 	cleanCommand,
 	grantCommand,
 	revokeCommand,
+	depsCommand,
+	systemCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

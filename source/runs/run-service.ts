@@ -12,19 +12,13 @@ import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
 import {isCaptureLocked, waitForCaptureLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
+import {containerLabels} from './labels.js';
 import {isActive, newRunId, type RunMetadata} from './run-metadata.js';
 import {resolveRun} from './run-resolution.js';
 import {reconcile} from './reconcile.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
-/** Labels on everything moat creates; nothing without them is touched. */
-export const containerLabels = {
-	managed: 'moat.managed',
-	runId: 'moat.run-id',
-	runName: 'moat.run-name',
-	/** Which MOAT_HOME the run belongs to: several can share one engine. */
-	home: 'moat.home',
-} as const;
+export {containerLabels} from './labels.js';
 
 /** The UID a root-owned workspace's agent gets instead of 0. */
 export const rootReplacementId = 5000;

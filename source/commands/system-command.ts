@@ -1,0 +1,98 @@
+import {usageError} from '../errors.js';
+import {describeRegistry} from '../images/dependencies.js';
+import {imageLabels} from '../images/image-builder.js';
+import {formatAge, formatBytes, formatTable} from '../output/format.js';
+import {containerLabels} from '../runs/labels.js';
+import type {Command} from './command.js';
+
+export const depsCommand: Command = {
+	name: 'deps',
+	summary: 'Show the dependency registry (deps list, deps info NAME)',
+	help: `
+  Usage
+    $ moat deps list [--json]
+    $ moat deps info NAME [--json]
+
+  What agent.yaml's dependencies can name and what each becomes in the image:
+  runtimes choose the base image; tools come from npm; anything else is a
+  package of the base distribution.
+`,
+	flags: {json: {type: 'boolean'}},
+	async run(context) {
+		const [action, name, ...extra] = context.input;
+		const registry = describeRegistry();
+		if (action === 'list' && name === undefined) {
+			if (context.flags.json) {
+				context.stdout.write(JSON.stringify(registry, undefined, 2) + '\n');
+			} else {
+				context.stdout.write(formatTable(['NAME', 'KIND', 'PROVIDES'], registry.map(entry => [entry.name, entry.kind, entry.provides])));
+			}
+
+			return 0;
+		}
+
+		if (action === 'info' && name !== undefined && extra.length === 0) {
+			const base = name.split('@')[0]!;
+			const entry = registry.find(candidate => candidate.name === name || candidate.name.split('@')[0] === base)
+				?? registry.find(candidate => candidate.name === 'PACKAGE')!;
+			const info = {...entry, requested: name};
+			if (context.flags.json) {
+				context.stdout.write(JSON.stringify(info, undefined, 2) + '\n');
+			} else {
+				context.stdout.write(`${name}: ${entry.kind}, provides ${entry.provides.replace('VERSION', name.split('@')[1] ?? 'VERSION')}\n`);
+			}
+
+			return 0;
+		}
+
+		throw usageError(`moat deps takes list or info NAME, got "${context.input.join(' ')}".`, 'Run moat deps list, or moat deps info node@20.');
+	},
+};
+
+export const systemCommand: Command = {
+	name: 'system',
+	summary: 'Show moat\'s Docker objects (system images, system containers)',
+	help: `
+  Usage
+    $ moat system images [--json]
+    $ moat system containers [--json]
+
+  Lists only what moat made (label moat.managed=true); nothing else is
+  shown or touched.
+`,
+	flags: {json: {type: 'boolean'}},
+	async run(context) {
+		const [what, ...extra] = context.input;
+		const {engine} = await context.services();
+		const now = context.environment.now();
+		if (what === 'images' && extra.length === 0) {
+			const images = await engine.listImages({[imageLabels.managed]: 'true'});
+			if (context.flags.json) {
+				context.stdout.write(JSON.stringify(images, undefined, 2) + '\n');
+			} else {
+				context.stdout.write(formatTable(
+					['IMAGE', 'ID', 'BASE', 'SIZE', 'AGE'],
+					images.map(image => [image.tags[0] ?? '<untagged>', image.id.replace(/^sha256:/, '').slice(0, 12), image.labels[imageLabels.base] ?? '-', formatBytes(image.sizeBytes), formatAge(image.createdAt, now)]),
+				));
+			}
+
+			return 0;
+		}
+
+		if (what === 'containers' && extra.length === 0) {
+			const containers = await engine.listContainers({[containerLabels.managed]: 'true'});
+			if (context.flags.json) {
+				context.stdout.write(JSON.stringify(containers, undefined, 2) + '\n');
+			} else {
+				context.stdout.write(formatTable(
+					['CONTAINER', 'RUN ID', 'NAME', 'STATE', 'IMAGE'],
+					containers.map(container => [container.id.slice(0, 12), container.labels[containerLabels.runId] ?? '-', container.labels[containerLabels.runName] ?? '-', container.status, container.image]),
+				));
+			}
+
+			return 0;
+		}
+
+		throw usageError(`moat system takes images or containers, got "${context.input.join(' ')}".`, 'Run moat system images or moat system containers.');
+	},
+};

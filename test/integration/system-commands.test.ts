@@ -1,0 +1,55 @@
+import fs from 'node:fs/promises';
+import test from 'ava';
+import {dockerTest} from '../helpers/docker.js';
+import {createSandbox, createWorkspace, moat} from '../helpers/moat.js';
+
+test('moat deps list shows the runtimes, the npm tools and the package fallback', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const result = await moat(['deps', 'list'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.regex(result.stdout, /^NAME\s+KIND\s+PROVIDES$/m);
+	t.regex(result.stdout, /^node@VERSION\s+runtime\s+base image node:VERSION$/m);
+	t.regex(result.stdout, /^go@VERSION\s+runtime\s+base image golang:VERSION$/m);
+	t.regex(result.stdout, /^claude-code\s+npm\s+@anthropic-ai\/claude-code$/m);
+	const json = JSON.parse((await moat(['deps', 'list', '--json'], {env: sandbox.env})).stdout) as Array<{name: string}>;
+	t.true(json.some(entry => entry.name === 'python@VERSION'));
+});
+
+test('moat deps info names what a dependency becomes', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	t.is((await moat(['deps', 'info', 'node@20'], {env: sandbox.env})).stdout, 'node@20: runtime, provides base image node:20\n');
+	t.is((await moat(['deps', 'info', 'ripgrep'], {env: sandbox.env})).stdout, 'ripgrep: system, provides the base distribution\'s package of that name\n');
+});
+
+test('moat deps with an unknown action is a usage error with the fix', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const result = await moat(['deps', 'show'], {env: sandbox.env});
+	t.is(result.code, 2);
+	t.regex(result.stderr, /moat deps takes list or info NAME[\s\S]*moat deps list/);
+});
+
+dockerTest('moat system images and containers list only moat\'s own objects', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		await moat(['destroy', '-f'], {env: sandbox.env});
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const runId = (await moat(['run', workspace, '-d', '-n', 'listed', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	const images = await moat(['system', 'images'], {env: sandbox.env});
+	t.is(images.code, 0, images.stderr);
+	t.regex(images.stdout, /^IMAGE\s+ID\s+BASE\s+SIZE\s+AGE$/m);
+	t.regex(images.stdout, /^moat\/run:[\da-f]{16}\s/m);
+	t.false(/^ubuntu:22\.04\s/m.test(images.stdout), 'base images are not moat\'s');
+
+	const containers = await moat(['system', 'containers'], {env: sandbox.env});
+	t.is(containers.code, 0, containers.stderr);
+	t.regex(containers.stdout, new RegExp(`${runId}\\s+listed\\s+running`));
+	const bad = await moat(['system', 'volumes'], {env: sandbox.env});
+	t.is(bad.code, 2);
+});

@@ -164,7 +164,9 @@ async function main(argv: string[]): Promise<number> {
 						return grants.some(grant => grant.name === name || (!name.startsWith('ssh:') && grant.name === name.split(':')[0]));
 					};
 
-					services = {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists})};
+					const {createAuditLog} = await import('./audit/audit-log.js');
+					const audit = createAuditLog(environment.moatHome, environment.now);
+					services = {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit})};
 				}
 
 				return services;

@@ -82,6 +82,7 @@ export async function attachTerminal(
 		await engine.resize(containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
 	}
 
+	await runs.record(run.id, 'terminal.attached', {interactive: true});
 	const outcome = await runTerminalSession({
 		input: process.stdin as TerminalInput,
 		output,
@@ -96,6 +97,10 @@ export async function attachTerminal(
 		})(),
 		signals: process,
 	});
+
+	if (outcome.kind !== 'ended') {
+		await runs.record(run.id, 'terminal.detached', {how: outcome.kind === 'signal' ? outcome.signal : outcome.kind});
+	}
 
 	switch (outcome.kind) {
 		case 'ended': {

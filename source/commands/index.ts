@@ -1,4 +1,5 @@
 import {attachCommand} from './attach-command.js';
+import {auditCommand, verifyBundleCommand} from './audit-command.js';
 import {cleanCommand} from './clean-command.js';
 import {grantCommand, revokeCommand} from './grant-command.js';
 import type {Command} from './command.js';
@@ -21,6 +22,8 @@ export const commands: readonly Command[] = [
 	cleanCommand,
 	grantCommand,
 	revokeCommand,
+	auditCommand,
+	verifyBundleCommand,
 	depsCommand,
 	systemCommand,
 ];

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
 import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
+import type {AuditEventType} from '../audit/audit-chain.js';
+import type {AuditLog} from '../audit/audit-log.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
@@ -60,6 +62,8 @@ export type RunServiceDependencies = {
 	reporter: Reporter;
 	/** Whether a stored grant answers to this name (`github`, `github:repo`, `ssh:HOST`). */
 	grantExists?: (name: string) => Promise<boolean>;
+	/** The run's tamper-evident log (audit/audit-log.ts). */
+	audit?: Pick<AuditLog, 'record' | 'seal'>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -127,7 +131,20 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
  * The run lifecycle: start a container for a workspace, keep the stored
  * record in step with the engine, stop, destroy and clean up.
  */
-export function createRunService({engine, store, environment, reporter, grantExists}: RunServiceDependencies) {
+export function createRunService({engine, store, environment, reporter, grantExists, audit}: RunServiceDependencies) {
+	// An event that cannot be logged is reported, not fatal: the run itself
+	// is already under way, and the log's chain shows any gap it leaves.
+	async function record(runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
+		try {
+			await audit?.record(runId, type, data);
+			if (seal) {
+				await audit?.seal(runId);
+			}
+		} catch (error) {
+			reporter.warn(`could not write the audit log of ${runId}: ${(error as Error).message}`);
+		}
+	}
+
 	async function protectedList(): Promise<ProtectedPath[]> {
 		const dockerHost = environment.variables[environmentVariables.dockerHost];
 		const sockets = ['/var/run/docker.sock', '/run/docker.sock'];
@@ -190,6 +207,10 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		}
 
 		let next = Object.keys(decision.change).length > 0 ? await store.update(run.id, decision.change) : run;
+		if (isActive(run) && !isActive(next)) {
+			await record(run.id, 'run.exited', {state: next.state, exitCode: next.exitCode, error: next.error}, true);
+		}
+
 		// Another process is still copying the output: the container (and
 		// its log) must stay until it is done; a later look removes it.
 		if (decision.removeContainer && captured) {
@@ -340,6 +361,17 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			stopRequested: false,
 		};
 		await store.create(run);
+		await record(id, 'run.created', {
+			name,
+			workspace,
+			image,
+			command,
+			grants,
+			mounts: run.mounts,
+			environmentNames: run.environmentNames,
+			interactive,
+			policy: {mode: config.network?.policy ?? 'permissive', allow: config.network?.allow ?? []},
+		});
 
 		try {
 			await beforeStart?.({run, config});
@@ -347,6 +379,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		} catch (error) {
 			const reason = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
 			await store.update(id, {state: 'failed', error: reason, stoppedAt: environment.now().toISOString()});
+			await record(id, 'run.exited', {state: 'failed', exitCode: null, error: reason}, true);
 			if (!request.keep) {
 				await engine.removeContainer(containerId, {force: true});
 				await store.update(id, {containerId: null});
@@ -359,6 +392,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
 		}
 
+		await record(id, 'run.started', {containerId});
 		// Another moat process may already have seen the container end and
 		// recorded that; never move a finished run back to running.
 		const current = await store.read(id);
@@ -381,6 +415,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		find,
 		/** Brings one run in line with its container (exit code, logs, removal). */
 		reconcile: finish,
+		/** Appends an event to the run's audit log. */
+		record,
 
 		/** Everything the run has printed so far, caught up from the engine first. */
 		async output(run: RunMetadata): Promise<LogRecord[]> {
@@ -511,6 +547,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			}
 
 			await store.update(run.id, {stopRequested: true});
+			await record(run.id, 'run.stopped', {requestedBy: 'user'});
 			await engine.stopContainer(run.containerId, 10);
 			return finish(await store.read(run.id));
 		},

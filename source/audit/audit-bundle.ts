@@ -1,0 +1,81 @@
+import {createPublicKey} from 'node:crypto';
+import {entryLeaves, keyFingerprint, verifyLog, type AuditEntry, type Checkpoint, type Verification} from './audit-chain.js';
+import {inclusionProof, treeRoot, verifyInclusion} from './merkle.js';
+
+export const bundleFormat = 'moat-audit-bundle/1';
+
+/** Everything needed to check a run's log with nothing else at hand. */
+export type AuditBundle = {
+	format: typeof bundleFormat;
+	runId: string;
+	publicKey: string;
+	entries: AuditEntry[];
+	checkpoints: Checkpoint[];
+	/** For each entry, its inclusion proof in the tree of the last checkpoint. */
+	proofs: Array<{seq: number; treeSize: number; path: string[]}>;
+};
+
+export function makeBundle(runId: string, publicKey: string, entries: AuditEntry[], checkpoints: Checkpoint[]): AuditBundle {
+	const treeSize = checkpoints.at(-1)?.treeSize ?? 0;
+	const leaves = entryLeaves(entries.slice(0, treeSize));
+	return {
+		format: bundleFormat,
+		runId,
+		publicKey,
+		entries,
+		checkpoints,
+		proofs: leaves.map((_, index) => ({seq: index, treeSize, path: inclusionProof(index, leaves).map(hash => hash.toString('hex'))})),
+	};
+}
+
+export type BundleVerification = Verification & {
+	/** Whether the signing key was pinned with --key (without it, origin is not proven). */
+	originPinned: boolean;
+};
+
+/**
+ * Verifies a bundle from its own contents: the chain, the checkpoints and
+ * every inclusion proof (recomputed, not trusted). With `pinnedKey`, the
+ * checkpoints must also be signed by that key — otherwise a bundle re-signed
+ * with a fresh key would prove only that it is consistent.
+ */
+export function verifyBundle(bundle: AuditBundle, pinnedKey?: string): BundleVerification {
+	if (bundle.format !== bundleFormat) {
+		throw new Error(`not a moat audit bundle (format ${String(bundle.format)})`);
+	}
+
+	const base = verifyLog(bundle.entries, bundle.checkpoints, bundle.publicKey);
+	const originPinned = pinnedKey !== undefined;
+	if (!base.ok) {
+		return {...base, originPinned};
+	}
+
+	const fingerprint = keyFingerprint(createPublicKey(bundle.publicKey));
+	if (pinnedKey !== undefined && pinnedKey !== fingerprint) {
+		return {...base, ok: false, originPinned, failure: {what: 'the signing key', reason: `it is ${fingerprint}, not the pinned ${pinnedKey}`}};
+	}
+
+	const last = bundle.checkpoints.at(-1);
+	if (!last) {
+		return {...base, ok: false, originPinned, failure: {what: 'the bundle', reason: 'it has no signed checkpoint'}};
+	}
+
+	const root = Buffer.from(last.rootHash, 'hex');
+	const leaves = entryLeaves(bundle.entries);
+	if (!treeRoot(leaves.slice(0, last.treeSize)).equals(root)) {
+		return {...base, ok: false, originPinned, failure: {what: 'the last checkpoint', reason: 'its root does not match the entries'}};
+	}
+
+	for (const proof of bundle.proofs) {
+		const leaf = leaves[proof.seq];
+		if (!leaf || proof.treeSize !== last.treeSize || !verifyInclusion(proof.seq, proof.treeSize, leaf, proof.path.map(hash => Buffer.from(hash, 'hex')), root)) {
+			return {...base, ok: false, originPinned, failure: {what: `the inclusion proof of entry ${proof.seq}`, reason: 'it does not lead to the signed root'}};
+		}
+	}
+
+	if (bundle.proofs.length !== last.treeSize) {
+		return {...base, ok: false, originPinned, failure: {what: 'the bundle', reason: `it proves ${bundle.proofs.length} of ${last.treeSize} entries`}};
+	}
+
+	return {...base, originPinned};
+}

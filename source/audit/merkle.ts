@@ -1,0 +1,156 @@
+import {createHash} from 'node:crypto';
+
+/**
+ * A Merkle tree over the audit entries, hashed as RFC 6962 (Certificate
+ * Transparency) does it: leaves are SHA-256(0x00 ‖ data), inner nodes
+ * SHA-256(0x01 ‖ left ‖ right), so a leaf can never pass for a node. The
+ * proofs are computed from the leaves, and verified from nothing but the
+ * proof, the leaf and the root.
+ */
+
+const sha256 = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+
+export function leafHash(data: Buffer): Buffer {
+	return sha256(Buffer.from([0]), data);
+}
+
+export function nodeHash(left: Buffer, right: Buffer): Buffer {
+	return sha256(Buffer.from([1]), left, right);
+}
+
+/** The largest power of two smaller than n (n > 1). */
+function split(n: number): number {
+	let k = 1;
+	while (k * 2 < n) {
+		k *= 2;
+	}
+
+	return k;
+}
+
+/** MTH(D[n]) over leaf hashes. The empty tree hashes to SHA-256 of nothing. */
+export function treeRoot(leaves: readonly Buffer[]): Buffer {
+	if (leaves.length === 0) {
+		return sha256();
+	}
+
+	if (leaves.length === 1) {
+		return leaves[0]!;
+	}
+
+	const k = split(leaves.length);
+	return nodeHash(treeRoot(leaves.slice(0, k)), treeRoot(leaves.slice(k)));
+}
+
+/** PATH(m, D[n]): the audit path proving leaf m is in the tree of these leaves. */
+export function inclusionProof(index: number, leaves: readonly Buffer[]): Buffer[] {
+	if (leaves.length <= 1) {
+		return [];
+	}
+
+	const k = split(leaves.length);
+	return index < k
+		? [...inclusionProof(index, leaves.slice(0, k)), treeRoot(leaves.slice(k))]
+		: [...inclusionProof(index - k, leaves.slice(k)), treeRoot(leaves.slice(0, k))];
+}
+
+/** RFC 9162 §2.1.3.2: recomputes the root from a leaf and its path. */
+export function verifyInclusion(index: number, treeSize: number, leaf: Buffer, proof: readonly Buffer[], root: Buffer): boolean {
+	if (index >= treeSize) {
+		return false;
+	}
+
+	let fn = index;
+	let sn = treeSize - 1;
+	let hash = leaf;
+	for (const sibling of proof) {
+		if (sn === 0) {
+			return false;
+		}
+
+		if (fn % 2 === 1 || fn === sn) {
+			hash = nodeHash(sibling, hash);
+			if (fn % 2 === 0) {
+				while (fn % 2 === 0 && fn !== 0) {
+					fn >>= 1;
+					sn >>= 1;
+				}
+			}
+		} else {
+			hash = nodeHash(hash, sibling);
+		}
+
+		fn >>= 1;
+		sn >>= 1;
+	}
+
+	return sn === 0 && hash.equals(root);
+}
+
+/** SUBPROOF(m, D[n], b) from RFC 6962 §2.1.2. */
+function subproof(m: number, leaves: readonly Buffer[], complete: boolean): Buffer[] {
+	const n = leaves.length;
+	if (m === n) {
+		return complete ? [] : [treeRoot(leaves)];
+	}
+
+	const k = split(n);
+	return m <= k
+		? [...subproof(m, leaves.slice(0, k), complete), treeRoot(leaves.slice(k))]
+		: [...subproof(m - k, leaves.slice(k), false), treeRoot(leaves.slice(0, k))];
+}
+
+/** PROOF(m, D[n]): that the first m leaves' tree is a prefix of this one. */
+export function consistencyProof(m: number, leaves: readonly Buffer[]): Buffer[] {
+	return m === 0 || m > leaves.length ? [] : subproof(m, leaves, true);
+}
+
+/** RFC 9162 §2.1.4.2: checks that `oldRoot` (size m) is a prefix of `newRoot` (size n). */
+export function verifyConsistency(m: number, n: number, proof: readonly Buffer[], oldRoot: Buffer, newRoot: Buffer): boolean {
+	if (m === n) {
+		return proof.length === 0 && oldRoot.equals(newRoot);
+	}
+
+	if (m === 0 || m > n || proof.length === 0) {
+		return false;
+	}
+
+	const path = [...proof];
+	// When m is a power of two the old root is itself the first node.
+	if ((m & (m - 1)) === 0) {
+		path.unshift(oldRoot);
+	}
+
+	let fn = m - 1;
+	let sn = n - 1;
+	while (fn % 2 === 1) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+
+	let fr = path[0]!;
+	let sr = path[0]!;
+	for (const c of path.slice(1)) {
+		if (sn === 0) {
+			return false;
+		}
+
+		if (fn % 2 === 1 || fn === sn) {
+			fr = nodeHash(c, fr);
+			sr = nodeHash(c, sr);
+			if (fn % 2 === 0) {
+				while (fn % 2 === 0 && fn !== 0) {
+					fn >>= 1;
+					sn >>= 1;
+				}
+			}
+		} else {
+			sr = nodeHash(sr, c);
+		}
+
+		fn >>= 1;
+		sn >>= 1;
+	}
+
+	return sn === 0 && fr.equals(oldRoot) && sr.equals(newRoot);
+}

@@ -1,6 +1,6 @@
 import {createPublicKey} from 'node:crypto';
 import {entryLeaves, keyFingerprint, verifyLog, type AuditEntry, type Checkpoint, type Verification} from './audit-chain.js';
-import {inclusionProof, treeRoot, verifyInclusion} from './merkle.js';
+import {allInclusionProofs, treeRoot, verifyInclusion} from './merkle.js';
 
 export const bundleFormat = 'moat-audit-bundle/1';
 
@@ -24,7 +24,7 @@ export function makeBundle(runId: string, publicKey: string, entries: AuditEntry
 		publicKey,
 		entries,
 		checkpoints,
-		proofs: leaves.map((_, index) => ({seq: index, treeSize, path: inclusionProof(index, leaves).map(hash => hash.toString('hex'))})),
+		proofs: allInclusionProofs(leaves).map((path, index) => ({seq: index, treeSize, path: path.map(hash => hash.toString('hex'))})),
 	};
 }
 

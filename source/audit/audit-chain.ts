@@ -1,6 +1,6 @@
 import {createHash, createPublicKey, verify as verifySignature, type KeyObject} from 'node:crypto';
 import {canonicalJson} from './canonical-json.js';
-import {leafHash, treeRoot} from './merkle.js';
+import {leafHash, rootsAtSizes} from './merkle.js';
 
 /** The kinds of events the log records (SPEC §9). */
 export const auditEventTypes = [
@@ -80,6 +80,7 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 	});
 
 	let previous: AuditEntry | undefined;
+	const leaves: Buffer[] = [];
 	for (const [index, entry] of entries.entries()) {
 		if (entry.seq !== index) {
 			return result({what: `entry ${index}`, reason: `its sequence number is ${entry.seq}, expected ${index} (an entry was removed, added or moved)`});
@@ -94,10 +95,11 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		}
 
 		countsByType[entry.type] = (countsByType[entry.type] ?? 0) + 1;
+		leaves.push(leafHash(Buffer.from(entry.hash, 'hex')));
 		previous = entry;
 	}
 
-	const leaves = entryLeaves(entries);
+	const roots = rootsAtSizes(leaves, checkpoints.map(checkpoint => checkpoint.treeSize));
 	for (const [index, checkpoint] of checkpoints.entries()) {
 		const what = `checkpoint ${index} (size ${checkpoint.treeSize})`;
 		if (checkpoint.keyFingerprint !== fingerprint) {
@@ -112,7 +114,7 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 			return result({what, reason: `it covers ${checkpoint.treeSize} entries but the log has ${entries.length} (entries were removed from the end)`});
 		}
 
-		if (treeRoot(leaves.slice(0, checkpoint.treeSize)).toString('hex') !== checkpoint.rootHash) {
+		if (roots.get(checkpoint.treeSize)?.toString('hex') !== checkpoint.rootHash) {
 			return result({what, reason: 'its root does not match the entries it covers'});
 		}
 	}

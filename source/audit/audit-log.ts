@@ -3,12 +3,21 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {tryCaptureLock, waitForCaptureLock} from '../runs/capture-lock.js';
 import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from './audit-chain.js';
-import {treeRoot} from './merkle.js';
+import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
 /** A checkpoint is signed after this many entries, and when a run ends. */
-const checkpointEvery = 16;
+export const checkpointEvery = 256;
+
+/** A run's log held open by its one writer (the daemon, or a benchmark). */
+export type AuditWriter = {
+	append(type: string, data: Record<string, unknown>): AuditEntry;
+	/** Writes what is buffered, signs a checkpoint and releases the log. */
+	close(): Promise<void>;
+};
 
 export type AuditLog = {
+	/** Opens a run's log for many appends: the last entry stays in memory. */
+	openWriter(runId: string): Promise<AuditWriter>;
 	/** Appends one event to a run's log. */
 	record(runId: string, type: string, data: Record<string, unknown>): Promise<AuditEntry>;
 	/** Signs a checkpoint of the log as it stands. */
@@ -43,6 +52,39 @@ async function readText(file: string): Promise<string> {
 		}
 
 		throw error;
+	}
+}
+
+/** The last complete entry of a log, reading only the end of the file. */
+async function lastEntry(file: string): Promise<AuditEntry | undefined> {
+	let handle: fs.FileHandle;
+	try {
+		handle = await fs.open(file, 'r');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+			return undefined;
+		}
+
+		throw error;
+	}
+
+	try {
+		const {size} = await handle.stat();
+		for (let block = 4096; ; block *= 4) {
+			const start = Math.max(0, size - block);
+			const buffer = Buffer.alloc(size - start);
+			// eslint-disable-next-line no-await-in-loop
+			await handle.read(buffer, 0, buffer.length, start);
+			const lines = buffer.toString('utf8').split('\n').filter(line => line.trim() !== '');
+			// The first line of a block that did not start at 0 may be cut.
+			const complete = start === 0 ? lines : lines.slice(1);
+			const last = parseLines<AuditEntry>(complete.join('\n')).at(-1);
+			if (last || start === 0) {
+				return last;
+			}
+		}
+	} finally {
+		await handle.close();
 	}
 }
 
@@ -119,8 +161,12 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 	}
 
 	async function sealLocked(runId: string, entries: readonly AuditEntry[]): Promise<void> {
+		await signCheckpoint(runId, entries.length, treeRoot(entryLeaves(entries)));
+	}
+
+	async function signCheckpoint(runId: string, treeSize: number, root: Buffer): Promise<void> {
 		const privateKey = createPrivateKey(await privateKeyPem());
-		const unsigned = {treeSize: entries.length, rootHash: treeRoot(entryLeaves(entries)).toString('hex'), ts: now().toISOString()};
+		const unsigned = {treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
 		const checkpoint: Checkpoint = {
 			...unsigned,
 			keyFingerprint: keyFingerprint(createPublicKey(privateKey)),
@@ -132,14 +178,71 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 	return {
 		read,
+		async openWriter(runId) {
+			await fs.mkdir(directory(runId), {recursive: true, mode: 0o700});
+			const lockFile = path.join(directory(runId), 'writer.lock');
+			const lock = await tryCaptureLock(lockFile);
+			if (!lock) {
+				throw new Error(`the audit log of ${runId} already has a writer`);
+			}
+
+			await repairTail(entriesFile(runId));
+			// The tree grows with the log, so a checkpoint never re-reads it.
+			const tree = createTreeBuilder();
+			const existing = (await read(runId)).entries;
+			for (const leaf of entryLeaves(existing)) {
+				tree.add(leaf);
+			}
+
+			let previous = existing.at(-1);
+			const handle = await fs.open(entriesFile(runId), 'a', 0o600);
+			let buffer: string[] = [];
+			let sinceCheckpoint = 0;
+			let pending: Promise<unknown> = Promise.resolve();
+			const flush = () => {
+				const text = buffer.join('');
+				buffer = [];
+				pending = pending.then(async () => handle.write(text));
+				return pending;
+			};
+
+			return {
+				append(type, data) {
+					const entry = makeEntry(previous, now().toISOString(), type, data);
+					previous = entry;
+					tree.add(leafHash(Buffer.from(entry.hash, 'hex')));
+					buffer.push(JSON.stringify(entry) + '\n');
+					if (buffer.length >= 1024) {
+						void flush();
+					}
+
+					if (++sinceCheckpoint >= checkpointEvery) {
+						sinceCheckpoint = 0;
+						const size = tree.size;
+						const root = tree.root();
+						// Signed only once the entries it covers are written.
+						pending = flush().then(async () => signCheckpoint(runId, size, root));
+					}
+
+					return entry;
+				},
+				async close() {
+					await flush();
+					await pending;
+					await handle.close();
+					await signCheckpoint(runId, tree.size, tree.root());
+					await lock.release();
+				},
+			};
+		},
 		async record(runId, type, data) {
 			return withWriterLock(runId, async () => {
 				await repairTail(entriesFile(runId));
-				const {entries} = await read(runId);
-				const entry = makeEntry(entries.at(-1), now().toISOString(), type, data);
+				// Only the last entry is needed to chain the next one.
+				const entry = makeEntry(await lastEntry(entriesFile(runId)), now().toISOString(), type, data);
 				await fs.appendFile(entriesFile(runId), JSON.stringify(entry) + '\n', {mode: 0o600});
 				if ((entry.seq + 1) % checkpointEvery === 0) {
-					await sealLocked(runId, [...entries, entry]);
+					await sealLocked(runId, (await read(runId)).entries);
 				}
 
 				return entry;

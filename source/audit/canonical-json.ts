@@ -5,29 +5,56 @@
  * any machine, so a hash over it verifies anywhere.
  */
 export function canonicalJson(value: unknown): string {
-	if (value === null || typeof value === 'boolean' || typeof value === 'string') {
-		return JSON.stringify(value);
-	}
-
-	if (typeof value === 'number') {
-		if (!Number.isFinite(value)) {
-			throw new TypeError('canonical JSON has no form for NaN or Infinity');
+	switch (typeof value) {
+		case 'string':
+		case 'boolean': {
+			return JSON.stringify(value);
 		}
 
-		return JSON.stringify(value);
-	}
+		case 'number': {
+			if (!Number.isFinite(value)) {
+				throw new TypeError('canonical JSON has no form for NaN or Infinity');
+			}
 
-	if (Array.isArray(value)) {
-		return `[${value.map(item => canonicalJson(item === undefined ? null : item)).join(',')}]`;
-	}
+			return JSON.stringify(value);
+		}
 
-	if (typeof value === 'object') {
-		const entries = Object.entries(value as Record<string, unknown>)
-			.filter(([, item]) => item !== undefined)
-			// Plain < compares UTF-16 code units, as JCS requires.
-			.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-		return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-	}
+		case 'object': {
+			if (value === null) {
+				return 'null';
+			}
 
-	throw new TypeError(`canonical JSON has no form for ${typeof value}`);
+			if (Array.isArray(value)) {
+				let text = '[';
+				for (let index = 0; index < value.length; index++) {
+					const item: unknown = value[index];
+					text += (index === 0 ? '' : ',') + canonicalJson(item === undefined ? null : item);
+				}
+
+				return text + ']';
+			}
+
+			// Default sort compares UTF-16 code units, as JCS requires. Written
+			// as loops: audit verification runs this for every entry.
+			const record = value as Record<string, unknown>;
+			const keys = Object.keys(record).sort();
+			let text = '{';
+			let first = true;
+			for (const key of keys) {
+				const item = record[key];
+				if (item === undefined) {
+					continue;
+				}
+
+				text += (first ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
+				first = false;
+			}
+
+			return text + '}';
+		}
+
+		default: {
+			throw new TypeError(`canonical JSON has no form for ${typeof value}`);
+		}
+	}
 }

@@ -41,7 +41,7 @@ export type BundleVerification = Verification & {
  */
 export function verifyBundle(bundle: AuditBundle, pinnedKey?: string): BundleVerification {
 	if (bundle.format !== bundleFormat) {
-		throw new Error(`not a moat audit bundle (format ${String(bundle.format)})`);
+		throw new Error(`its format is ${JSON.stringify(bundle.format ?? null)}, not ${bundleFormat}`);
 	}
 
 	const base = verifyLog(bundle.entries, bundle.checkpoints, bundle.publicKey);
@@ -58,6 +58,12 @@ export function verifyBundle(bundle: AuditBundle, pinnedKey?: string): BundleVer
 	const last = bundle.checkpoints.at(-1);
 	if (!last) {
 		return {...base, ok: false, originPinned, failure: {what: 'the bundle', reason: 'it has no signed checkpoint'}};
+	}
+
+	// Entries after the last checkpoint are signed by nothing: a bundle
+	// must not vouch for them.
+	if (bundle.entries.length > last.treeSize) {
+		return {...base, ok: false, originPinned, failure: {what: `entry ${last.treeSize}`, reason: 'no signed checkpoint covers it'}};
 	}
 
 	const root = Buffer.from(last.rootHash, 'hex');

@@ -33,7 +33,10 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
 }
 
 export function makeEntry(previous: AuditEntry | undefined, ts: string, type: string, data: Record<string, unknown>): AuditEntry {
-	const unsigned = {seq: previous ? previous.seq + 1 : 0, ts, type, data, prev: previous?.hash ?? genesisHash};
+	// The data as it will be stored and read back (a Date becomes its string),
+	// so the hash covers exactly what the file holds.
+	const stored = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+	const unsigned = {seq: previous ? previous.seq + 1 : 0, ts, type, data: stored, prev: previous?.hash ?? genesisHash};
 	return {...unsigned, hash: entryHash(unsigned)};
 }
 

@@ -34,6 +34,13 @@ export function canonicalJson(value: unknown): string {
 				return text + ']';
 			}
 
+			// Only plain data: a Date or Map would serialize differently here
+			// and in JSON.stringify, and the hash would not match what is stored.
+			const prototype = Object.getPrototypeOf(value) as unknown;
+			if (prototype !== Object.prototype && prototype !== null) {
+				throw new TypeError(`canonical JSON has no form for ${(value as object).constructor?.name ?? 'this object'}; pass plain data`);
+			}
+
 			// Default sort compares UTF-16 code units, as JCS requires. Written
 			// as loops: audit verification runs this for every entry.
 			const record = value as Record<string, unknown>;

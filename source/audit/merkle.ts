@@ -120,7 +120,7 @@ export function inclusionProof(index: number, leaves: readonly Buffer[]): Buffer
 
 /** RFC 9162 §2.1.3.2: recomputes the root from a leaf and its path. */
 export function verifyInclusion(index: number, treeSize: number, leaf: Buffer, proof: readonly Buffer[], root: Buffer): boolean {
-	if (index >= treeSize) {
+	if (!Number.isSafeInteger(index) || !Number.isSafeInteger(treeSize) || index < 0 || index >= treeSize) {
 		return false;
 	}
 

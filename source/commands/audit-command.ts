@@ -87,14 +87,15 @@ export const verifyBundleCommand: Command = {
 		try {
 			bundle = JSON.parse(await fs.readFile(path.resolve(context.cwd, file), 'utf8')) as AuditBundle;
 		} catch (error) {
-			throw usageError(`Cannot read ${file} as a bundle: ${(error as Error).message}.`, 'Pass a file written by moat audit --export.', {cause: error});
+			const reason = ((error as Error).message.split('\n')[0] ?? '').replace(/\.$/, '');
+			throw usageError(`Cannot read ${file} as a bundle: ${reason}.`, 'Pass a file written by moat audit --export.', {cause: error});
 		}
 
 		let verification;
 		try {
 			verification = verifyBundle(bundle, context.flags.key as string | undefined);
 		} catch (error) {
-			throw usageError(`${file} is not a moat audit bundle: ${(error as Error).message}.`, 'Pass a file written by moat audit --export.', {cause: error});
+			throw usageError(`${file} is not a moat audit bundle (${(error as Error).message.split('\n')[0]}).`, 'Pass a file written by moat audit --export.', {cause: error});
 		}
 
 		const origin = !verification.originPinned

@@ -4,6 +4,10 @@ import fs from 'node:fs/promises';
 export type CaptureLock = {release(): Promise<void>};
 
 function isAlive(pid: number): boolean {
+	if (!Number.isInteger(pid) || pid <= 0) {
+		return false;
+	}
+
 	try {
 		process.kill(pid, 0);
 		return true;
@@ -20,7 +24,7 @@ function isAlive(pid: number): boolean {
  * process is taken over.
  */
 export async function tryCaptureLock(file: string): Promise<CaptureLock | undefined> {
-	for (let attempt = 0; attempt < 3; attempt++) {
+	for (let attempt = 0; attempt < 20; attempt++) {
 		// The PID goes into a private file first, which is then linked into
 		// place: link fails if the lock exists, and nobody ever reads a lock
 		// file that is still empty.
@@ -45,13 +49,36 @@ export async function tryCaptureLock(file: string): Promise<CaptureLock | undefi
 		}
 
 		// eslint-disable-next-line no-await-in-loop
-		const holder = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10);
-		if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+		const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+		if (text === undefined) {
+			// Released between our attempt and our look: try again.
+			continue;
+		}
+
+		const holder = Number.parseInt(text, 10);
+		if (isAlive(holder)) {
 			return undefined;
 		}
 
+		// The holder died. Move its lock aside before deleting it, and only
+		// delete what is really the dead holder's: another process may have
+		// cleared it and taken a fresh lock in the meantime.
+		const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
 		// eslint-disable-next-line no-await-in-loop
-		await fs.rm(file, {force: true});
+		if (await fs.rename(file, aside).then(() => true, () => false)) {
+			// eslint-disable-next-line no-await-in-loop
+			const moved = await fs.readFile(aside, 'utf8').catch(() => '');
+			if (moved === text) {
+				// eslint-disable-next-line no-await-in-loop
+				await fs.rm(aside, {force: true});
+			} else {
+				// eslint-disable-next-line no-await-in-loop
+				await fs.link(aside, file).catch(() => undefined);
+				// eslint-disable-next-line no-await-in-loop
+				await fs.rm(aside, {force: true});
+				return undefined;
+			}
+		}
 	}
 
 	return undefined;

@@ -497,6 +497,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			}
 
 			const attachment = options.attachment ?? (await engine.attach(run.containerId!, {stdin: false}));
+			// Waiting for the exit starts now, alongside the output, so the
+			// exit code is there as soon as the output ends.
+			const exited = this.wait(run).catch(() => undefined);
 			const decoder = createFrameDecoder();
 			await new Promise<void>(resolve => {
 				const done = () => {
@@ -520,7 +523,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				return store.read(run.id);
 			}
 
-			await this.wait(run);
+			await exited;
 			return finish(await store.read(run.id));
 		},
 

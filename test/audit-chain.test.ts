@@ -1,0 +1,412 @@
+import {createHash, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
+import test from 'ava';
+import {makeBundle, verifyBundle} from '../source/audit/audit-bundle.js';
+import {
+	auditEventTypes,
+	checkpointMessage,
+	entryHash,
+	entryLeaves,
+	genesisHash,
+	keyFingerprint,
+	makeEntry,
+	verifyLog,
+	type AuditEntry,
+	type Checkpoint,
+} from '../source/audit/audit-chain.js';
+import {canonicalJson} from '../source/audit/canonical-json.js';
+import {treeRoot} from '../source/audit/merkle.js';
+
+type Signer = {privateKey: KeyObject; publicKey: KeyObject; publicKeyPem: string; fingerprint: string};
+
+function newSigner(): Signer {
+	const {privateKey, publicKey} = generateKeyPairSync('ed25519');
+	return {privateKey, publicKey, publicKeyPem: publicKey.export({type: 'spki', format: 'pem'}).toString(), fingerprint: keyFingerprint(publicKey)};
+}
+
+const signer = newSigner();
+const stranger = newSigner();
+
+/** A checkpoint over the first `treeSize` entries, signed as audit-log.ts signs one. */
+function checkpoint(entries: readonly AuditEntry[], treeSize: number, by: Signer = signer): Checkpoint {
+	const unsigned = {treeSize, rootHash: treeRoot(entryLeaves(entries.slice(0, treeSize))).toString('hex'), ts: `2025-01-01T00:00:${String(treeSize % 60).padStart(2, '0')}.000Z`};
+	return {...unsigned, keyFingerprint: by.fingerprint, signature: sign(null, checkpointMessage(unsigned), by.privateKey).toString('base64')};
+}
+
+/** Re-signs an edited checkpoint with `by`, as only the key holder could. */
+function resign(edited: Omit<Checkpoint, 'signature' | 'keyFingerprint'>, by: Signer = signer): Checkpoint {
+	return {...edited, keyFingerprint: by.fingerprint, signature: sign(null, checkpointMessage(edited), by.privateKey).toString('base64')};
+}
+
+function buildLog(events: ReadonlyArray<[type: string, data: Record<string, unknown>]>): AuditEntry[] {
+	const entries: AuditEntry[] = [];
+	for (const [index, [type, data]] of events.entries()) {
+		entries.push(makeEntry(entries.at(-1), new Date(Date.UTC(2025, 0, 1, 0, 0, index)).toISOString(), type, data));
+	}
+
+	return entries;
+}
+
+/** A deep copy, as the log reads it back from disk. */
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+const runEvents: Array<[string, Record<string, unknown>]> = [
+	['run.created', {workspace: '/w', image: 'moat/base', command: ['echo', 'hi']}],
+	['run.started', {containerId: 'c0ffee'}],
+	['terminal.attached', {interactive: true}],
+	['credential.injected', {grant: 'github', host: 'api.github.com'}],
+	['request.blocked', {host: 'evil.example', reason: 'not allowed'}],
+	['credential.injected', {grant: 'github', host: 'github.com'}],
+	['terminal.detached', {how: 'escape'}],
+	['run.stopped', {requestedBy: 'user'}],
+	['run.exited', {state: 'stopped', exitCode: 0, error: null}],
+];
+
+const goodEntries = buildLog(runEvents);
+const goodCheckpoints = [checkpoint(goodEntries, 4), checkpoint(goodEntries, goodEntries.length)];
+
+test('makeEntry numbers from 0, chains each entry to the one before and hashes the canonical JSON of the rest', t => {
+	t.is(goodEntries[0]!.seq, 0);
+	t.is(goodEntries[0]!.prev, genesisHash);
+	for (const [index, entry] of goodEntries.entries()) {
+		t.is(entry.seq, index);
+		if (index > 0) {
+			t.is(entry.prev, goodEntries[index - 1]!.hash);
+		}
+
+		const {hash, ...rest} = entry;
+		t.is(hash, entryHash(rest));
+		t.regex(hash, /^[\da-f]{64}$/);
+	}
+
+	const {seq, ts, type, data, prev} = goodEntries[1]!;
+	t.is(goodEntries[1]!.hash, createHash('sha256').update(canonicalJson({seq, ts, type, data, prev})).digest('hex'));
+});
+
+test('a good log verifies, with its entries counted by type and the signing key named', t => {
+	const verification = verifyLog(goodEntries, goodCheckpoints, signer.publicKeyPem);
+	t.is(verification.failure, undefined);
+	t.true(verification.ok);
+	t.is(verification.entries, 9);
+	t.is(verification.checkpoints, 2);
+	t.is(verification.keyFingerprint, signer.fingerprint);
+	t.regex(verification.keyFingerprint, /^SHA256:[\w+/]{43}$/);
+	t.deepEqual(verification.countsByType, {
+		'run.created': 1,
+		'run.started': 1,
+		'terminal.attached': 1,
+		'credential.injected': 2,
+		'request.blocked': 1,
+		'terminal.detached': 1,
+		'run.stopped': 1,
+		'run.exited': 1,
+	});
+});
+
+test('a log read back through JSON (as from entries.jsonl) still verifies', t => {
+	t.true(verifyLog(copy(goodEntries), copy(goodCheckpoints), signer.publicKeyPem).ok);
+});
+
+test('an empty log with no checkpoints verifies as empty', t => {
+	const verification = verifyLog([], [], signer.publicKeyPem);
+	t.true(verification.ok);
+	t.is(verification.entries, 0);
+	t.deepEqual(verification.countsByType, {});
+});
+
+type Tamper = {
+	name: string;
+	tamper(entries: AuditEntry[], checkpoints: Checkpoint[]): void;
+	what: string;
+	reason: RegExp;
+};
+
+const tampers: Tamper[] = [
+	{
+		name: 'one character of an entry\'s data changed',
+		tamper(entries) {
+			entries[3]!.data.host = 'api.github.con';
+		},
+		what: 'entry 3',
+		reason: /contents do not match its hash \(it was changed\)/,
+	},
+	{
+		name: 'a field added to an entry\'s data',
+		tamper(entries) {
+			entries[5]!.data.extra = true;
+		},
+		what: 'entry 5',
+		reason: /contents do not match its hash/,
+	},
+	{
+		name: 'an entry\'s timestamp changed',
+		tamper(entries) {
+			entries[2]!.ts = '2025-01-01T00:00:02.001Z';
+		},
+		what: 'entry 2',
+		reason: /contents do not match its hash/,
+	},
+	{
+		name: 'an entry\'s type changed',
+		tamper(entries) {
+			entries[4]!.type = 'credential.injected';
+		},
+		what: 'entry 4',
+		reason: /contents do not match its hash/,
+	},
+	{
+		name: 'an entry\'s data changed and its hash recomputed (the next entry no longer chains)',
+		tamper(entries) {
+			const entry = entries[3]!;
+			entry.data.host = 'elsewhere.example';
+			entry.hash = entryHash(entry);
+		},
+		what: 'entry 4',
+		reason: /does not chain to the entry before it/,
+	},
+	{
+		name: 'an entry in the middle deleted',
+		tamper(entries) {
+			entries.splice(4, 1);
+		},
+		what: 'entry 4',
+		reason: /sequence number is 5, expected 4 \(an entry was removed, added or moved\)/,
+	},
+	{
+		name: 'two entries swapped',
+		tamper(entries) {
+			[entries[2], entries[3]] = [entries[3]!, entries[2]!];
+		},
+		what: 'entry 2',
+		reason: /sequence number is 3, expected 2/,
+	},
+	{
+		name: 'the first entry deleted',
+		tamper(entries) {
+			entries.shift();
+		},
+		what: 'entry 0',
+		reason: /sequence number is 1, expected 0/,
+	},
+	{
+		name: 'an entry deleted and the rest renumbered and rehashed, but the checkpoint not re-signable',
+		tamper(entries) {
+			entries.splice(4, 1);
+			for (let index = 4; index < entries.length; index++) {
+				const {type, ts, data} = entries[index]!;
+				entries[index] = makeEntry(entries[index - 1], ts, type, data);
+			}
+		},
+		what: 'checkpoint 1 (size 9)',
+		reason: /covers 9 entries but the log has 8/,
+	},
+	{
+		name: 'the tail cut off below the last checkpoint',
+		tamper(entries) {
+			entries.splice(-2);
+		},
+		what: 'checkpoint 1 (size 9)',
+		reason: /covers 9 entries but the log has 7 \(entries were removed from the end\)/,
+	},
+	{
+		name: 'a checkpoint\'s rootHash edited',
+		tamper(_entries, checkpoints) {
+			checkpoints[1]!.rootHash = treeRoot(entryLeaves(goodEntries.slice(0, 8))).toString('hex');
+		},
+		what: 'checkpoint 1 (size 9)',
+		reason: /signature does not verify \(it was changed\)/,
+	},
+	{
+		name: 'a checkpoint\'s treeSize edited',
+		tamper(_entries, checkpoints) {
+			checkpoints[0]!.treeSize = 3;
+		},
+		what: 'checkpoint 0 (size 3)',
+		reason: /signature does not verify/,
+	},
+	{
+		name: 'a checkpoint\'s timestamp edited',
+		tamper(_entries, checkpoints) {
+			checkpoints[0]!.ts = '2030-01-01T00:00:00.000Z';
+		},
+		what: 'checkpoint 0 (size 4)',
+		reason: /signature does not verify/,
+	},
+	{
+		name: 'a checkpoint signed by another key, under that key\'s fingerprint',
+		tamper(entries, checkpoints) {
+			checkpoints[1] = checkpoint(entries, entries.length, stranger);
+		},
+		what: 'checkpoint 1 (size 9)',
+		reason: new RegExp(`signed by ${escapeRegExp(stranger.fingerprint)}, not by this log's key ${escapeRegExp(signer.fingerprint)}`),
+	},
+	{
+		name: 'a checkpoint signed by another key, claiming this log\'s fingerprint',
+		tamper(entries, checkpoints) {
+			checkpoints[1] = {...checkpoint(entries, entries.length, stranger), keyFingerprint: signer.fingerprint};
+		},
+		what: 'checkpoint 1 (size 9)',
+		reason: /signature does not verify/,
+	},
+	{
+		name: 'a correctly signed checkpoint whose root is not the tree of the entries it covers',
+		tamper(_entries, checkpoints) {
+			const {treeSize, ts} = checkpoints[0]!;
+			checkpoints[0] = resign({treeSize, ts, rootHash: treeRoot(entryLeaves(goodEntries.slice(0, 5))).toString('hex')});
+		},
+		what: 'checkpoint 0 (size 4)',
+		reason: /root does not match the entries it covers/,
+	},
+	{
+		name: 'an entry changed and rehashed with the whole chain after it rebuilt (only the signed root catches it)',
+		tamper(entries) {
+			const {ts, type} = entries[1]!;
+			entries[1] = makeEntry(entries[0], ts, type, {containerId: 'd00dad'});
+			for (let index = 2; index < entries.length; index++) {
+				const {type, ts, data} = entries[index]!;
+				entries[index] = makeEntry(entries[index - 1], ts, type, data);
+			}
+		},
+		what: 'checkpoint 0 (size 4)',
+		reason: /root does not match the entries it covers/,
+	},
+];
+
+function escapeRegExp(text: string): string {
+	return text.replaceAll(/[.*+?^${}()|[\]\\/]/g, String.raw`\$&`);
+}
+
+for (const {name, tamper, what, reason} of tampers) {
+	test(`verifyLog names the first failure: ${name}`, t => {
+		const entries = copy(goodEntries);
+		const checkpoints = copy(goodCheckpoints);
+		tamper(entries, checkpoints);
+		const verification = verifyLog(entries, checkpoints, signer.publicKeyPem);
+		t.false(verification.ok);
+		t.is(verification.failure?.what, what);
+		t.regex(verification.failure?.reason ?? '', reason);
+	});
+}
+
+test('verifyLog against another public key names the first checkpoint as signed by a different key', t => {
+	const verification = verifyLog(goodEntries, goodCheckpoints, stranger.publicKeyPem);
+	t.false(verification.ok);
+	t.is(verification.keyFingerprint, stranger.fingerprint);
+	t.is(verification.failure?.what, 'checkpoint 0 (size 4)');
+	t.regex(verification.failure?.reason ?? '', /not by this log's key/);
+});
+
+test('the tail after the last checkpoint is not covered by a signature: cutting it off still verifies', t => {
+	// The live log legitimately has entries that no checkpoint covers yet (a
+	// checkpoint is signed every 16 entries and at the end of a run), so a
+	// cut below the last checkpoint is caught but a cut above it cannot be.
+	const entries = copy(goodEntries).slice(0, 6);
+	const verification = verifyLog(entries, [checkpoint(goodEntries, 4)], signer.publicKeyPem);
+	t.true(verification.ok);
+	t.is(verification.entries, 6);
+});
+
+/** A forged entry appended after the last checkpoint, with a correct hash and prev. */
+function withForgedTail(): AuditEntry[] {
+	const entries = copy(goodEntries);
+	entries.push(makeEntry(entries.at(-1), '2025-01-01T00:01:00.000Z', 'run.exited', {state: 'stopped', exitCode: 0, error: null, forged: true}));
+	return entries;
+}
+
+test('a forged entry appended after the last checkpoint keeps the chain intact, so verifyLog alone accepts it', t => {
+	const verification = verifyLog(withForgedTail(), goodCheckpoints, signer.publicKeyPem);
+	t.true(verification.ok);
+	t.is(verification.entries, 10);
+	t.is(verification.countsByType['run.exited'], 2);
+});
+
+test('a forged entry appended and the last checkpoint edited to cover it is caught by the checkpoint\'s signature', t => {
+	const entries = withForgedTail();
+	const checkpoints = copy(goodCheckpoints);
+	checkpoints[1] = {...checkpoints[1]!, treeSize: 10, rootHash: treeRoot(entryLeaves(entries)).toString('hex')};
+	const verification = verifyLog(entries, checkpoints, signer.publicKeyPem);
+	t.false(verification.ok);
+	t.is(verification.failure?.what, 'checkpoint 1 (size 10)');
+	t.regex(verification.failure?.reason ?? '', /signature does not verify/);
+});
+
+// Known bug, reported: a bundle is the log's offline proof, yet verifyBundle
+// accepts entries after the last signed checkpoint: they have no inclusion
+// proof and no signature covers them, but the result is ok and moat
+// verify-bundle prints "Verified" with them counted. Expected: fail (or at
+// least not ok) naming the first uncovered entry. Remove .failing once fixed.
+test('verifyBundle does not vouch for an entry that no signed checkpoint covers', t => {
+	const entries = withForgedTail();
+	const verification = verifyBundle(makeBundle('run_000000000000', signer.publicKeyPem, entries, copy(goodCheckpoints)), signer.fingerprint);
+	t.false(verification.ok);
+	t.regex(verification.failure?.what ?? '', /entry 9/);
+});
+
+/** A seeded generator (mulberry32), so a failing log can be rebuilt from its seed. */
+function seededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6D_2B_79_F5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+	};
+}
+
+function randomData(random: () => number): Record<string, unknown> {
+	const data: Record<string, unknown> = {};
+	const keys = ['host', 'grant', 'name', 'é', 'n', 'list', 'nested', '\u{1F600}'];
+	const size = 1 + Math.floor(random() * 4);
+	for (let index = 0; index < size; index++) {
+		const key = keys[Math.floor(random() * keys.length)]!;
+		const choice = Math.floor(random() * 5);
+		data[key] = choice === 0
+			? Math.floor(random() * 1000) - 500
+			: choice === 1
+				? random() < 0.5
+				: choice === 2
+					? [random(), 'x', null]
+					: choice === 3
+						? {inner: random().toString(36), more: {deep: random() < 0.5}}
+						: `value-${random().toString(36).slice(2)}`;
+	}
+
+	return data;
+}
+
+function randomLog(seed: number): {entries: AuditEntry[]; checkpoints: Checkpoint[]} {
+	const random = seededRandom(seed);
+	const length = 1 + Math.floor(random() * 40);
+	const entries = buildLog(Array.from({length}, () => [auditEventTypes[Math.floor(random() * auditEventTypes.length)]!, randomData(random)] as [string, Record<string, unknown>]));
+	const sizes = [...new Set([Math.ceil(random() * length), Math.ceil(random() * length), length])].sort((a, b) => a - b);
+	return {entries, checkpoints: sizes.map(size => checkpoint(entries, size))};
+}
+
+test('random logs (200 seeds) verify, with counts by type that add up to the entries', t => {
+	for (let seed = 1; seed <= 200; seed++) {
+		const {entries, checkpoints} = randomLog(seed);
+		const verification = verifyLog(copy(entries), copy(checkpoints), signer.publicKeyPem);
+		t.true(verification.ok, `seed ${seed}: ${JSON.stringify(verification.failure)}`);
+		t.is(Object.values(verification.countsByType).reduce((sum, count) => sum + count, 0), entries.length, `seed ${seed}`);
+	}
+});
+
+test('in random logs (50 seeds), changing any one entry\'s data fails verification at exactly that entry', t => {
+	const wrong: string[] = [];
+	for (let seed = 1; seed <= 50; seed++) {
+		const {entries, checkpoints} = randomLog(seed);
+		for (let index = 0; index < entries.length; index++) {
+			const tampered = copy(entries);
+			const data = tampered[index]!.data;
+			const key = Object.keys(data)[0]!;
+			// The smallest change that still parses: one more character, or a number off by one.
+			data[key] = typeof data[key] === 'number' ? (data[key] as number) + 1 : `${JSON.stringify(data[key])}!`;
+			const verification = verifyLog(tampered, checkpoints, signer.publicKeyPem);
+			if (verification.ok || verification.failure?.what !== `entry ${index}` || !/do not match its hash/.test(verification.failure.reason)) {
+				wrong.push(`seed ${seed}, entry ${index}: ${JSON.stringify(verification.failure)}`);
+			}
+		}
+	}
+
+	t.deepEqual(wrong, []);
+});

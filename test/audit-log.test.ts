@@ -1,0 +1,290 @@
+import {execFile} from 'node:child_process';
+import {createPublicKey} from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import {fileURLToPath} from 'node:url';
+import {promisify} from 'node:util';
+import test, {type ExecutionContext} from 'ava';
+import {keyFingerprint, verifyLog, type AuditEntry, type Checkpoint} from '../source/audit/audit-chain.js';
+import {checkpointEvery, createAuditLog} from '../source/audit/audit-log.js';
+
+const execFileAsync = promisify(execFile);
+const auditLogModule = fileURLToPath(new URL('../source/audit/audit-log.js', import.meta.url));
+const runId = 'run_0123456789ab';
+
+async function temporaryHome(t: ExecutionContext): Promise<string> {
+	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-audit-log-'));
+	t.teardown(async () => {
+		await fs.rm(root, {recursive: true, force: true});
+	});
+	return path.join(root, 'moat-home');
+}
+
+/** A clock that ticks one second per reading, so timestamps are distinct and known. */
+function tickingClock(): () => Date {
+	let tick = 0;
+	return () => new Date(Date.UTC(2025, 0, 1, 0, 0, 0) + (tick++ * 1000));
+}
+
+const entriesFile = (home: string) => path.join(home, 'runs', runId, 'audit', 'entries.jsonl');
+const checkpointsFile = (home: string) => path.join(home, 'runs', runId, 'audit', 'checkpoints.jsonl');
+
+test(`record appends entries numbered 0..n and signs a checkpoint after every ${checkpointEvery}th; seal adds one over everything`, async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	const count = (checkpointEvery * 2) + 8;
+	for (let index = 0; index < count; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		const entry = await log.record(runId, 'credential.injected', {grant: 'github', index});
+		t.is(entry.seq, index);
+	}
+
+	let {entries, checkpoints} = await log.read(runId);
+	t.deepEqual(entries.map(entry => entry.seq), Array.from({length: count}, (_, index) => index));
+	t.deepEqual(entries.map(entry => entry.data.index), Array.from({length: count}, (_, index) => index));
+	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery, checkpointEvery * 2]);
+
+	await log.seal(runId);
+	({entries, checkpoints} = await log.read(runId));
+	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery, checkpointEvery * 2, count]);
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.deepEqual(verification.countsByType, {'credential.injected': count});
+	t.is(checkpoints[0]!.keyFingerprint, verification.keyFingerprint);
+});
+
+test('record returns the entry it wrote, exactly as it reads back', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	const first = await log.record(runId, 'run.created', {workspace: '/w'});
+	const second = await log.record(runId, 'run.started', {containerId: 'c0ffee'});
+	t.deepEqual((await log.read(runId)).entries, [first, second]);
+	t.is(second.prev, first.hash);
+	t.is(first.ts, '2025-01-01T00:00:00.000Z');
+});
+
+test('a run with no log reads as empty, and a run\'s log is kept apart from another run\'s', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	t.deepEqual(await log.read(runId), {entries: [], checkpoints: []});
+	await log.record(runId, 'run.created', {});
+	await log.record('run_ffffffffffff', 'run.created', {});
+	t.is((await log.read('run_ffffffffffff')).entries[0]!.seq, 0);
+	t.is((await log.read(runId)).entries.length, 1);
+});
+
+test('the signing key file is private (0600) and created once: two logs on the same home share it', async t => {
+	const home = await temporaryHome(t);
+	const first = createAuditLog(home, tickingClock());
+	await first.record(runId, 'run.created', {});
+	await first.seal(runId);
+	const keyFile = path.join(home, 'audit-signing-key.pem');
+	const before = await fs.stat(keyFile);
+	t.is(before.mode & 0o777, 0o600);
+	t.regex(await fs.readFile(keyFile, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+
+	const second = createAuditLog(home, tickingClock());
+	await second.record('run_ffffffffffff', 'run.created', {});
+	await second.seal('run_ffffffffffff');
+	t.is(await second.publicKeyPem(), await first.publicKeyPem());
+	const after = await fs.stat(keyFile);
+	t.is(after.ino, before.ino);
+	t.is(after.mtimeMs, before.mtimeMs);
+	const fingerprint = keyFingerprint(createPublicKey(await first.publicKeyPem()));
+	t.is((await second.read('run_ffffffffffff')).checkpoints[0]!.keyFingerprint, fingerprint);
+	t.is((await first.read(runId)).checkpoints[0]!.keyFingerprint, fingerprint);
+});
+
+test('logs racing to create the signing key on a fresh home all end up with the same key', async t => {
+	const home = await temporaryHome(t);
+	const keys = await Promise.all(Array.from({length: 8}, async () => createAuditLog(home).publicKeyPem()));
+	t.is(new Set(keys).size, 1);
+	const leftovers = (await fs.readdir(home)).filter(name => name !== 'audit-signing-key.pem');
+	t.deepEqual(leftovers, [], 'no temporary key files are left behind');
+});
+
+test('the audit files are private (0600) and their directory 0700', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home);
+	await log.record(runId, 'run.created', {});
+	await log.seal(runId);
+	t.is((await fs.stat(entriesFile(home))).mode & 0o777, 0o600);
+	t.is((await fs.stat(checkpointsFile(home))).mode & 0o777, 0o600);
+	t.is((await fs.stat(path.dirname(entriesFile(home)))).mode & 0o777, 0o700);
+});
+
+test('concurrent record() calls in one process produce one unbroken chain', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home);
+	await Promise.all(Array.from({length: 20}, async (_, index) => log.record(runId, 'request.blocked', {index})));
+	const {entries, checkpoints} = await log.read(runId);
+	t.is(entries.length, 20);
+	t.is(new Set(entries.map(entry => entry.data.index)).size, 20);
+	t.deepEqual(checkpoints, []);
+	await log.seal(runId);
+	const sealed = await log.read(runId);
+	t.deepEqual(sealed.checkpoints.map(checkpoint => checkpoint.treeSize), [20]);
+	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem());
+	t.true(verification.ok, JSON.stringify(verification.failure));
+});
+
+const writerScript = `
+const [moduleFile, home, runId, writer, count] = process.argv.slice(1);
+const {createAuditLog} = await import(moduleFile);
+const log = createAuditLog(home);
+for (let index = 0; index < Number(count); index++) {
+	await log.record(runId, 'credential.injected', {writer: Number(writer), index});
+}
+`;
+
+test('openWriter continues the chain after recorded entries, signs every checkpointEvery appends and on close, and holds the lock meanwhile', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.started', {});
+	const writer = await log.openWriter(runId);
+	await t.throwsAsync(log.openWriter(runId), {message: `the audit log of ${runId} already has a writer`});
+	const appended = Array.from({length: checkpointEvery + 3}, (_, index) => writer.append('request.blocked', {index}));
+	t.is(appended[0]!.seq, 2);
+	await writer.close();
+
+	const {entries, checkpoints} = await log.read(runId);
+	t.is(entries.length, checkpointEvery + 5);
+	t.deepEqual(entries.slice(2), appended);
+	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery + 2, checkpointEvery + 5]);
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	t.true(verification.ok, JSON.stringify(verification.failure));
+
+	// Closed, the lock is free again for record().
+	const next = await log.record(runId, 'run.exited', {});
+	t.is(next.seq, checkpointEvery + 5);
+	t.is(next.prev, appended.at(-1)!.hash);
+});
+
+/** What is wrong with one round of concurrent writers' log, if anything. */
+async function checkConcurrentRound(home: string, round: number, writers: number, perWriter: number): Promise<string[]> {
+	const roundRunId = `run_${String(round).padStart(12, '0')}`;
+	await Promise.all(Array.from({length: writers}, async (_, writer) =>
+		execFileAsync(process.execPath, ['--input-type=module', '-e', writerScript, auditLogModule, home, roundRunId, String(writer), String(perWriter)], {timeout: 120_000})));
+
+	const problems: string[] = [];
+	const log = createAuditLog(home);
+	const {entries, checkpoints} = await log.read(roundRunId);
+	const sequence = entries.map(entry => entry.seq);
+	const repeated = sequence.filter((seq, index) => sequence.indexOf(seq) !== index);
+	if (entries.length !== writers * perWriter || repeated.length > 0) {
+		problems.push(`${entries.length} entries of ${writers * perWriter}, sequence numbers used twice: ${repeated.join(', ') || 'none'}`);
+	}
+
+	for (let writer = 0; writer < writers; writer++) {
+		// Each writer's own events stay in the order it wrote them.
+		const mine = entries.filter(entry => entry.data.writer === writer).map(entry => entry.data.index);
+		if (JSON.stringify(mine) !== JSON.stringify(Array.from({length: perWriter}, (_, index) => index))) {
+			problems.push(`writer ${writer}'s events are missing or out of order`);
+		}
+	}
+
+	if (JSON.stringify(checkpoints.map(checkpoint => checkpoint.treeSize)) !== JSON.stringify([checkpointEvery])) {
+		problems.push(`checkpoints at sizes ${checkpoints.map(checkpoint => checkpoint.treeSize).join(', ')}, expected ${checkpointEvery}`);
+	}
+
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	if (!verification.ok) {
+		problems.push(`verifyLog: ${verification.failure!.what}: ${verification.failure!.reason}`);
+	}
+
+	const leftovers = (await fs.readdir(path.join(home, 'runs', roundRunId, 'audit'))).sort();
+	if (JSON.stringify(leftovers) !== JSON.stringify(['checkpoints.jsonl', 'entries.jsonl'])) {
+		problems.push(`files left in the audit directory: ${leftovers.join(', ')}`);
+	}
+
+	return problems.map(problem => `round ${round}: ${problem}`);
+}
+
+// Known bug, reported: tryCaptureLock (source/runs/capture-lock.ts) treats a
+// lock it cannot read as stale and removes it, but an unreadable lock was
+// usually just released, and by the time of the rm a third process may hold
+// a fresh one. Two writers then hold the lock at once and append entries with
+// the same seq (broken in about 3 of 5 rounds here). The rounds stop at the
+// first broken one, so while the bug lasts this fails fast, and once it is
+// fixed every round must hold. Remove .failing once fixed.
+test('concurrent record() calls from six processes produce one unbroken chain that verifies (up to 10 rounds)', async t => {
+	const home = await temporaryHome(t);
+	const writers = 6;
+	// Enough for the writers to cross a checkpoint between them.
+	const perWriter = Math.ceil((checkpointEvery + 1) / writers);
+	for (let round = 0; round < 10; round++) {
+		// eslint-disable-next-line no-await-in-loop
+		const problems = await checkConcurrentRound(home, round, writers, perWriter);
+		t.deepEqual(problems, []);
+		if (problems.length > 0) {
+			return;
+		}
+	}
+});
+
+test('a torn last line is skipped by read(), the complete entries still verify, and the next record() continues the chain', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	for (let index = 0; index < 5; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		await log.record(runId, 'run.started', {index});
+	}
+
+	await log.seal(runId);
+	const complete = await log.read(runId);
+	// A crash mid-write: half of a sixth line, no newline.
+	const half = JSON.stringify({seq: 5, ts: '2025-01-01T00:00:09.000Z', type: 'run.exited', data: {state: 'stopped'}, prev: complete.entries[4]!.hash, hash: 'f'.repeat(64)});
+	await fs.appendFile(entriesFile(home), half.slice(0, Math.floor(half.length / 2)));
+
+	const torn = await log.read(runId);
+	t.deepEqual(torn.entries, complete.entries);
+	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem()).ok);
+
+	const next = await log.record(runId, 'run.exited', {state: 'stopped'});
+	t.is(next.seq, 5);
+	t.is(next.prev, complete.entries[4]!.hash);
+	const text = await fs.readFile(entriesFile(home), 'utf8');
+	t.is(text.split('\n').length, 7, 'six whole lines and the final newline');
+	t.notRegex(text, /\n[^\n]*"seq":5,[^\n]*"seq"/, 'the torn fragment is gone, not glued to the new line');
+	for (const line of text.trimEnd().split('\n')) {
+		t.notThrows(() => JSON.parse(line) as AuditEntry);
+	}
+
+	await log.seal(runId);
+	const after = await log.read(runId);
+	t.is(after.entries.length, 6);
+	const verification = verifyLog(after.entries, after.checkpoints, await log.publicKeyPem());
+	t.true(verification.ok, JSON.stringify(verification.failure));
+});
+
+test('a torn last checkpoint line is cut before the next checkpoint is appended', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.seal(runId);
+	await fs.appendFile(checkpointsFile(home), '{"treeSize":1,"rootHash":"ab');
+	t.is((await log.read(runId)).checkpoints.length, 1);
+	await log.record(runId, 'run.exited', {});
+	await log.seal(runId);
+	const {entries, checkpoints} = await log.read(runId);
+	t.deepEqual(checkpoints.map((checkpoint: Checkpoint) => checkpoint.treeSize), [1, 2]);
+	t.true(verifyLog(entries, checkpoints, await log.publicKeyPem()).ok);
+});
+
+// Known bug, reported: the hash is taken over canonicalJson(data), which
+// turns a Date into {}, but the line is stored with JSON.stringify, which
+// writes the ISO string; read back, the entry no longer matches its hash.
+// Expected: record refuses such data, or hashes what it stores. Remove
+// .failing once fixed.
+test('an entry recorded with a Date in its data still verifies when read back', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'policy.changed', {at: new Date(0)});
+	await log.seal(runId);
+	const {entries, checkpoints} = await log.read(runId);
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	t.true(verification.ok, JSON.stringify(verification.failure));
+});

@@ -148,39 +148,12 @@ async function main(argv: string[]): Promise<number> {
 			cwd: process.cwd(),
 			reporter,
 			async services() {
-				if (!services) {
-					// Loaded on demand: dockerode alone costs about 100 ms of
-					// startup, which commands such as --help never need.
-					const [{createDockerEngine}, {createRunService}] = await Promise.all([
-						import('./engine/docker-engine.js'),
-						import('./runs/run-service.js'),
-					]);
-					const engine = createDockerEngine(environment.variables);
-					const store = createRunStore(environment.moatHome);
-					const grantExists = async (name: string) => {
-						const {createDefaultGrantService} = await import('./credentials/grant-service.js');
-						const grants = await (await createDefaultGrantService(environment)).list();
-						// A scoped name (github:repo) is satisfied by the provider's grant.
-						return grants.some(grant => grant.name === name || (!name.startsWith('ssh:') && grant.name === name.split(':')[0]));
-					};
-
-					const {createAuditLog} = await import('./audit/audit-log.js');
-					const audit = createAuditLog(environment.moatHome, environment.now);
-					services = {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit})};
-				}
-
+				services ??= await createServices(environment, reporter);
 				return services;
 			},
 			nextInterrupt: interrupts.next,
 			openGrantWizard: async service => openGrantWizard(service),
-			async confirm(question) {
-				const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
-				try {
-					return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
-				} finally {
-					prompt.close();
-				}
-			},
+			confirm: confirmOnTerminal,
 		};
 
 		return await command.run(context);
@@ -198,6 +171,45 @@ async function main(argv: string[]): Promise<number> {
 		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
 		return exitCodes.failure;
 	}
+}
+
+async function confirmOnTerminal(question: string): Promise<boolean> {
+	const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
+	try {
+		return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+	} finally {
+		prompt.close();
+	}
+}
+
+/**
+ * The real services, built the same way for every command and for the
+ * dashboard: an engine, the run store, the audit log and the grant lookup.
+ * Loaded on demand: dockerode alone costs about 100 ms of startup.
+ */
+async function createServices(environment: ReturnType<typeof createEnvironment>, reporter: Reporter) {
+	const [{createDockerEngine}, {createRunService}, {createAuditLog}] = await Promise.all([
+		import('./engine/docker-engine.js'),
+		import('./runs/run-service.js'),
+		import('./audit/audit-log.js'),
+	]);
+	const engine = createDockerEngine(environment.variables);
+	const store = createRunStore(environment.moatHome);
+	const audit = createAuditLog(environment.moatHome, environment.now);
+	let grants: Awaited<ReturnType<typeof import('./credentials/grant-service.js').createDefaultGrantService>> | undefined;
+	const grantExists = async (name: string) => {
+		const {createDefaultGrantService} = await import('./credentials/grant-service.js');
+		grants ??= await createDefaultGrantService(environment);
+		// Only the grant asked for is decrypted: another, unreadable grant
+		// must not stop a run. A scoped name (github:repo) is satisfied by
+		// the provider's grant.
+		return (await grants.store.get(name)) !== undefined
+			|| (!name.startsWith('ssh:') && name.includes(':') && (await grants.store.get(name.split(':')[0]!)) !== undefined);
+	};
+
+	const {createWorkspaceTrust} = await import('./workspace/workspace-trust.js');
+	const trust = createWorkspaceTrust(environment.moatHome);
+	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm: async question => confirmOnTerminal(question)})};
 }
 
 /** The grant wizard, inline below the prompt (not full screen). */
@@ -248,15 +260,13 @@ const alternateScreen = {enter: '\u001B[?1049h\u001B[H', leave: '\u001B[?1049l\u
  * a signal.
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
-	const [{render}, {Dashboard}, {ServicesContext}, {createDockerEngine}, {createRunService}] = await Promise.all([
+	const [{render}, {Dashboard}, {ServicesContext}] = await Promise.all([
 		import('ink'),
 		import('../components/dashboard.js'),
 		import('../components/services-context.js'),
-		import('./engine/docker-engine.js'),
-		import('./runs/run-service.js'),
 	]);
-	const engine = createDockerEngine(environment.variables);
-	const runs = createRunService({engine, store: createRunStore(environment.moatHome), environment, reporter: {...reporter, info() {}, warn() {}}});
+	// Quiet: the dashboard owns the screen, so nothing may print under it.
+	const {runs} = await createServices(environment, {...reporter, info() {}, warn() {}});
 	const services = {listRuns: runs.list, now: environment.now};
 
 	let restored = false;

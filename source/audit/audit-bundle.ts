@@ -44,7 +44,7 @@ export function verifyBundle(bundle: AuditBundle, pinnedKey?: string): BundleVer
 		throw new Error(`its format is ${JSON.stringify(bundle.format ?? null)}, not ${bundleFormat}`);
 	}
 
-	const base = verifyLog(bundle.entries, bundle.checkpoints, bundle.publicKey);
+	const base = verifyLog(bundle.entries, bundle.checkpoints, bundle.publicKey, {runId: bundle.runId, sealed: true});
 	const originPinned = pinnedKey !== undefined;
 	if (!base.ok) {
 		return {...base, originPinned};

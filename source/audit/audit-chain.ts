@@ -22,8 +22,8 @@ export type AuditEventType = (typeof auditEventTypes)[number];
 /** One line of the log. `hash` covers everything else, `prev` chains it to the line before. */
 export type AuditEntry = {seq: number; ts: string; type: string; data: Record<string, unknown>; prev: string; hash: string};
 
-/** A signed statement of the tree's size and root at a moment. */
-export type Checkpoint = {treeSize: number; rootHash: string; ts: string; keyFingerprint: string; signature: string};
+/** A signed statement of one run's tree size and root at a moment. */
+export type Checkpoint = {runId: string; treeSize: number; rootHash: string; ts: string; keyFingerprint: string; signature: string};
 
 export const genesisHash = '0'.repeat(64);
 
@@ -45,8 +45,9 @@ export function entryLeaves(entries: readonly AuditEntry[]): Buffer[] {
 	return entries.map(entry => leafHash(Buffer.from(entry.hash, 'hex')));
 }
 
-export function checkpointMessage(checkpoint: Pick<Checkpoint, 'treeSize' | 'rootHash' | 'ts'>): Buffer {
-	return Buffer.from(canonicalJson({treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, ts: checkpoint.ts}));
+/** What a checkpoint signs: the run too, so a sealed log cannot pass for another run's. */
+export function checkpointMessage(checkpoint: Pick<Checkpoint, 'runId' | 'treeSize' | 'rootHash' | 'ts'>): Buffer {
+	return Buffer.from(canonicalJson({runId: checkpoint.runId, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, ts: checkpoint.ts}));
 }
 
 /** `SHA256:…` of the public key's DER form, as people compare it. */
@@ -58,6 +59,8 @@ export type Verification = {
 	ok: boolean;
 	entries: number;
 	checkpoints: number;
+	/** Entries after the last checkpoint: chained, but not yet signed. */
+	unsigned: number;
 	countsByType: Record<string, number>;
 	keyFingerprint: string;
 	/** The first thing that does not hold: which entry or checkpoint, and why. */
@@ -69,14 +72,23 @@ export type Verification = {
  * sequence numbers, and every checkpoint's signature and root against the
  * tree of the entries it covers.
  */
-export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly Checkpoint[], publicKeyPem: string): Verification {
+export type VerifyOptions = {
+	/** The run the log belongs to: every checkpoint must name it. */
+	runId: string;
+	/** The run has ended: every entry must be covered by a checkpoint. */
+	sealed: boolean;
+};
+
+export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly Checkpoint[], publicKeyPem: string, options: VerifyOptions): Verification {
 	const publicKey = createPublicKey(publicKeyPem);
 	const fingerprint = keyFingerprint(publicKey);
 	const countsByType: Record<string, number> = {};
+	const signedSize = checkpoints.at(-1)?.treeSize ?? 0;
 	const result = (failure?: Verification['failure']): Verification => ({
 		ok: failure === undefined,
 		entries: entries.length,
 		checkpoints: checkpoints.length,
+		unsigned: Math.max(0, entries.length - signedSize),
 		countsByType,
 		keyFingerprint: fingerprint,
 		...(failure ? {failure} : {}),
@@ -85,6 +97,10 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 	let previous: AuditEntry | undefined;
 	const leaves: Buffer[] = [];
 	for (const [index, entry] of entries.entries()) {
+		if (!isEntry(entry)) {
+			return result({what: `entry ${index}`, reason: 'it is not an audit entry (a field is missing or of the wrong type)'});
+		}
+
 		if (entry.seq !== index) {
 			return result({what: `entry ${index}`, reason: `its sequence number is ${entry.seq}, expected ${index} (an entry was removed, added or moved)`});
 		}
@@ -102,9 +118,29 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		previous = entry;
 	}
 
-	const roots = rootsAtSizes(leaves, checkpoints.map(checkpoint => checkpoint.treeSize));
+	if (entries.length > 0 && checkpoints.length === 0) {
+		return result({what: 'the log', reason: 'nothing in it is signed (there is no checkpoint)'});
+	}
+
+	const roots = rootsAtSizes(leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
+	let previousSize = 0;
 	for (const [index, checkpoint] of checkpoints.entries()) {
+		if (!isCheckpoint(checkpoint)) {
+			return result({what: `checkpoint ${index}`, reason: 'it is not a checkpoint (a field is missing or of the wrong type)'});
+		}
+
 		const what = `checkpoint ${index} (size ${checkpoint.treeSize})`;
+		if (checkpoint.runId !== options.runId) {
+			return result({what, reason: `it is for run ${checkpoint.runId}, not ${options.runId}`});
+		}
+
+		// Checkpoints only ever grow the tree: a smaller or equal size after a
+		// larger one means checkpoints were reordered, repeated or rolled back.
+		if (index > 0 && checkpoint.treeSize <= previousSize) {
+			return result({what, reason: `its size does not grow past the checkpoint before it (${previousSize})`});
+		}
+
+		previousSize = checkpoint.treeSize;
 		if (checkpoint.keyFingerprint !== fingerprint) {
 			return result({what, reason: `it was signed by ${checkpoint.keyFingerprint}, not by this log's key ${fingerprint}`});
 		}
@@ -122,5 +158,22 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		}
 	}
 
+	if (options.sealed && signedSize < entries.length) {
+		return result({what: `entry ${signedSize}`, reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
+	}
+
 	return result();
+}
+
+function isEntry(value: unknown): value is AuditEntry {
+	const entry = value as AuditEntry | null;
+	return typeof entry === 'object' && entry !== null && Number.isSafeInteger(entry.seq) && typeof entry.ts === 'string' && typeof entry.type === 'string'
+		&& typeof entry.data === 'object' && entry.data !== null && typeof entry.prev === 'string' && typeof entry.hash === 'string';
+}
+
+function isCheckpoint(value: unknown): value is Checkpoint {
+	const checkpoint = value as Checkpoint | null;
+	return typeof checkpoint === 'object' && checkpoint !== null && Number.isSafeInteger(checkpoint.treeSize) && checkpoint.treeSize >= 0
+		&& typeof checkpoint.runId === 'string' && typeof checkpoint.rootHash === 'string' && typeof checkpoint.ts === 'string'
+		&& typeof checkpoint.keyFingerprint === 'string' && typeof checkpoint.signature === 'string';
 }

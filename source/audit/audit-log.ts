@@ -1,7 +1,7 @@
 import {createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {tryCaptureLock, waitForCaptureLock} from '../runs/capture-lock.js';
+import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
 import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from './audit-chain.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
@@ -26,9 +26,16 @@ export type AuditLog = {
 	publicKeyPem(): Promise<string>;
 };
 
+/**
+ * The lines of a log file. Only a torn *last* line (a crash mid-write) is
+ * skipped; anything unreadable before it is kept as null, so verification
+ * names it instead of the log silently losing an entry.
+ */
 function parseLines<T>(text: string): T[] {
+	const lines = text.split('\n');
+	const torn = text.endsWith('\n') ? -1 : lines.length - 1;
 	const values: T[] = [];
-	for (const line of text.split('\n')) {
+	for (const [index, line] of lines.entries()) {
 		if (line.trim() === '') {
 			continue;
 		}
@@ -36,7 +43,9 @@ function parseLines<T>(text: string): T[] {
 		try {
 			values.push(JSON.parse(line) as T);
 		} catch {
-			// A torn last line from a crash mid-write: the log up to it still verifies.
+			if (index !== torn) {
+				values.push(null as T);
+			}
 		}
 	}
 
@@ -136,21 +145,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 	async function withWriterLock<T>(runId: string, action: () => Promise<T>): Promise<T> {
 		await fs.mkdir(directory(runId), {recursive: true, mode: 0o700});
-		const lockFile = path.join(directory(runId), 'writer.lock');
-		for (;;) {
-			// eslint-disable-next-line no-await-in-loop
-			const lock = await tryCaptureLock(lockFile);
-			if (lock) {
-				try {
-					return await action();
-				} finally {
-					await lock.release();
-				}
-			}
-
-			// eslint-disable-next-line no-await-in-loop
-			await waitForCaptureLock(lockFile, 5000);
-		}
+		return withFileLock(path.join(directory(runId), 'writer.lock'), action);
 	}
 
 	async function read(runId: string) {
@@ -166,7 +161,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 	async function signCheckpoint(runId: string, treeSize: number, root: Buffer): Promise<void> {
 		const privateKey = createPrivateKey(await privateKeyPem());
-		const unsigned = {treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
+		const unsigned = {runId, treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
 		const checkpoint: Checkpoint = {
 			...unsigned,
 			keyFingerprint: keyFingerprint(createPublicKey(privateKey)),

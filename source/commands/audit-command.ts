@@ -4,21 +4,28 @@ import {makeBundle, verifyBundle, type AuditBundle} from '../audit/audit-bundle.
 import {verifyLog, type Verification} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
 import {MoatError, usageError} from '../errors.js';
+import {isActive} from '../runs/run-metadata.js';
 import {resolveRun} from '../runs/run-resolution.js';
 import {createRunStore} from '../runs/run-store.js';
 import type {Command, CommandContext} from './command.js';
+
+/** Text from a log or bundle is not trusted: no control characters reach the terminal. */
+function printable(text: string): string {
+	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
+}
 
 function report(context: CommandContext, subject: string, verification: Verification, extra: string[] = []): number {
 	if (context.flags.json) {
 		context.stdout.write(JSON.stringify({subject, ...verification}, undefined, 2) + '\n');
 	} else {
-		const counts = Object.entries(verification.countsByType).sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${type.padEnd(22)} ${count}`);
+		const counts = Object.entries(verification.countsByType).sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${printable(type).padEnd(22)} ${count}`);
 		context.stdout.write([
-			`${subject}: ${verification.entries} entries, ${verification.checkpoints} signed checkpoints`,
+			`${printable(subject)}: ${verification.entries} entries, ${verification.checkpoints} signed checkpoints`,
 			...counts,
-			`Signing key ${verification.keyFingerprint}`,
+			`Signing key ${printable(verification.keyFingerprint)}`,
+			...(verification.ok && verification.unsigned > 0 ? [`${verification.unsigned} newest entries are chained but not yet signed (the run is still going).`] : []),
 			...extra,
-			verification.ok ? 'Verified: the chain, the Merkle tree and every signature hold.' : `NOT VERIFIED: ${verification.failure!.what}: ${verification.failure!.reason}.`,
+			verification.ok ? 'Verified: the chain, the Merkle tree and every signature hold.' : `NOT VERIFIED: ${printable(verification.failure!.what)}: ${printable(verification.failure!.reason)}.`,
 		].join('\n') + '\n');
 	}
 
@@ -52,7 +59,7 @@ export const auditCommand: Command = {
 		}
 
 		const publicKey = await log.publicKeyPem();
-		const code = report(context, `Audit log of ${run.id} (${run.name})`, verifyLog(entries, checkpoints, publicKey));
+		const code = report(context, `Audit log of ${run.id} (${run.name})`, verifyLog(entries, checkpoints, publicKey, {runId: run.id, sealed: !isActive(run)}));
 		const target = context.flags.export as string | undefined;
 		if (target !== undefined) {
 			const file = path.resolve(context.cwd, target);

@@ -352,8 +352,8 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			try {
 				await call(async () => docker.getContainer(id).stop({t: timeoutSeconds}));
 			} catch (error) {
-				// 304: already stopped, which is what we wanted.
-				if (statusCode(error) !== 304) {
+				// 304: already stopped; 404: already gone. Either way, stopped.
+				if (statusCode(error) !== 304 && statusCode(error) !== 404) {
 					throw error;
 				}
 			}

@@ -40,7 +40,8 @@ export function renderDockerfile(plan: DependencyPlan): string {
 		// owner's UID at container start, so one image serves every user.
 		'RUN (getent group moatuser >/dev/null || groupadd moatuser) \\',
 		' && (getent passwd moatuser >/dev/null || useradd --create-home --gid moatuser --shell /bin/bash moatuser) \\',
-		' && mkdir -p /workspace /etc/moat/init.d',
+		// A base image's own init.d hooks would run as root at every start.
+		' && rm -rf /etc/moat/init.d && mkdir -p /workspace /etc/moat/init.d',
 		`COPY moat-init ${initScriptPath}`,
 		`RUN chmod 0755 ${initScriptPath}`,
 		'WORKDIR /workspace',

@@ -48,9 +48,11 @@ if ! awk -F: -v gid="$gid" '$3 == gid { found = 1 } END { exit !found }' /etc/gr
 fi
 
 mkdir -p /home/moatuser
-# Only the home directory's own files: -xdev stops at mount points, so a
-# host directory mounted under the home is never handed to the user by root.
-find /home/moatuser -xdev -exec chown -h "$uid:$gid" {} +
+# Only the home directory's own files: -xdev stops at mount points but still
+# lists the mount point itself, so each entry must also be on the home's own
+# device — a host path mounted there is never handed to the user by root.
+home_device=$(stat -c %d /home/moatuser)
+find /home/moatuser -xdev -exec sh -c 'device=$1; owner=$2; shift 2; for entry; do [ "$(stat -c %d "$entry")" = "$device" ] && chown -h "$owner" "$entry"; done; exit 0' moat-chown "$home_device" "$uid:$gid" {} +
 
 # Root-only setup contributed by later stages (CA trust, socket permissions).
 for step in /etc/moat/init.d/*.sh; do

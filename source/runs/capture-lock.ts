@@ -100,3 +100,21 @@ export async function waitForCaptureLock(file: string, timeoutMilliseconds = 30_
 		});
 	}
 }
+
+/** Runs `action` holding the lock, waiting for another holder to finish first. */
+export async function withFileLock<T>(file: string, action: () => Promise<T>): Promise<T> {
+	for (;;) {
+		// eslint-disable-next-line no-await-in-loop
+		const lock = await tryCaptureLock(file);
+		if (lock) {
+			try {
+				return await action();
+			} finally {
+				await lock.release();
+			}
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await waitForCaptureLock(file, 5000);
+	}
+}

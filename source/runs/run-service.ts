@@ -12,7 +12,8 @@ import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
-import {isCaptureLocked, waitForCaptureLock} from './capture-lock.js';
+import type {WorkspaceTrust} from '../workspace/workspace-trust.js';
+import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
 import {containerLabels} from './labels.js';
 import {isActive, newRunId, type RunMetadata} from './run-metadata.js';
@@ -64,6 +65,10 @@ export type RunServiceDependencies = {
 	grantExists?: (name: string) => Promise<boolean>;
 	/** The run's tamper-evident log (audit/audit-log.ts). */
 	audit?: Pick<AuditLog, 'record' | 'seal'>;
+	/** What agent.yaml may ask for in each workspace (workspace/workspace-trust.ts). */
+	trust?: WorkspaceTrust;
+	/** Asks the user a yes/no question on the terminal. */
+	confirm?: (question: string) => Promise<boolean>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -131,7 +136,7 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
  * The run lifecycle: start a container for a workspace, keep the stored
  * record in step with the engine, stop, destroy and clean up.
  */
-export function createRunService({engine, store, environment, reporter, grantExists, audit}: RunServiceDependencies) {
+export function createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm}: RunServiceDependencies) {
 	// An event that cannot be logged is reported, not fatal: the run itself
 	// is already under way, and the log's chain shows any gap it leaves.
 	async function record(runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
@@ -206,10 +211,21 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			});
 		}
 
-		let next = Object.keys(decision.change).length > 0 ? await store.update(run.id, decision.change) : run;
-		if (isActive(run) && !isActive(next)) {
-			await record(run.id, 'run.exited', {state: next.state, exitCode: next.exitCode, error: next.error}, true);
-		}
+		// Several moat processes may see the same exit at once; only the one
+		// that makes the change records it, so the log says it once.
+		let next = Object.keys(decision.change).length === 0 ? run : await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => {
+			const current = await store.read(run.id);
+			if (isActive(run) && !isActive(current)) {
+				return current;
+			}
+
+			const changed = await store.update(run.id, decision.change);
+			if (isActive(run) && !isActive(changed)) {
+				await record(run.id, 'run.exited', {state: changed.state, exitCode: changed.exitCode, error: changed.error}, true);
+			}
+
+			return changed;
+		});
 
 		// Another process is still copying the output: the container (and
 		// its log) must stay until it is done; a later look removes it.
@@ -285,6 +301,27 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				const provider = grant.startsWith('ssh:') ? `ssh --host ${grant.slice(4)}` : grant.split(':')[0];
 				throw notFoundError(`The run asks for the ${grant} grant, and there is none.`, `Store it first with moat grant ${provider}.`);
 			}
+		}
+
+		// agent.yaml is written by the agent too: a grant it names that this
+		// workspace has not used needs the user's yes (SPEC §3).
+		const unapproved = trust ? await trust.unapprovedGrants(workspace, config.grants ?? [], request.grants) : [];
+		if (unapproved.length > 0) {
+			const list = unapproved.join(', ');
+			if (!request.hasTerminal || !confirm) {
+				throw usageError(
+					`agent.yaml asks for the ${list} grant${unapproved.length === 1 ? '' : 's'}, which this workspace has not used before.`,
+					`Run moat on a terminal to approve, or pass ${unapproved.map(grant => `--grant ${grant}`).join(' ')} on the command line.`,
+				);
+			}
+
+			if (!(await confirm(`agent.yaml in ${workspace} asks to use the ${list} grant${unapproved.length === 1 ? '' : 's'}. Allow it for this workspace?`))) {
+				throw usageError(`Not allowed: the ${list} grant${unapproved.length === 1 ? '' : 's'}.`, 'Remove it from agent.yaml, or run again and answer yes.');
+			}
+		}
+
+		if (trust) {
+			await trust.approve(workspace, [...unapproved, ...request.grants.filter(grant => (config.grants ?? []).includes(grant))]);
 		}
 
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);

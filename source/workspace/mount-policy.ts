@@ -48,8 +48,14 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 	// Normalise first: "/workspace/", "/workspace/." and "/x/.." name the
 	// same places as "/workspace" and "/".
 	const normalized = path.posix.resolve(target);
-	if (normalized === '/workspace' || normalized === '/' || normalized === '/home/moatuser') {
+	if (normalized === '/workspace' || normalized === '/') {
 		throw usageError(`Mount "${spec}" (${origin}) would replace ${normalized}.`, 'Mount it somewhere else, such as /data.');
+	}
+
+	// The container's start hands the home directory to the user as root;
+	// nothing from the host may sit in it.
+	if (normalized === '/home' || normalized.startsWith('/home/')) {
+		throw usageError(`Mount "${spec}" (${origin}) targets ${normalized}, inside the container's home directories.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
 	}
 
 	// The container's start runs as root from these directories; a mount

@@ -62,13 +62,13 @@ try {
 		entries.push(entry);
 		tree.add(entryLeaves([entry])[0]!);
 		if ((index + 1) % 256 === 0 || index === verifyCount - 1) {
-			const unsigned = {treeSize: tree.size, rootHash: tree.root().toString('hex'), ts};
+			const unsigned = {runId: 'run_000000000001', treeSize: tree.size, rootHash: tree.root().toString('hex'), ts};
 			checkpoints.push({...unsigned, keyFingerprint: fingerprint, signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64')});
 		}
 	}
 
 	const verifyStart = process.hrtime.bigint();
-	const verification = verifyLog(entries, checkpoints, publicKey.export({type: 'spki', format: 'pem'}).toString());
+	const verification = verifyLog(entries, checkpoints, publicKey.export({type: 'spki', format: 'pem'}).toString(), {runId: 'run_000000000001', sealed: true});
 	const verifySeconds = seconds(verifyStart);
 	const verifyBaseline = baseline(entries.map(({seq, ts: time, type, data: body, prev}) => canonicalJson({seq, ts: time, type, data: body, prev})));
 

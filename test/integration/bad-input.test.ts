@@ -223,6 +223,22 @@ const cases: Case[] = [
 		hint: /moat grant ssh --host git\.example\.com/,
 	},
 	{
+		title: 'a grant agent.yaml asks for that this workspace has not used, without a terminal',
+		files: {'agent.yaml': 'grants:\n  - github\n'},
+		args: async ({workspace, sandbox}) => {
+			sandbox.env.MOAT_KEYRING_BACKEND = 'file';
+			const granted = await moat(['grant', 'github', '--no-validate'], {env: {...sandbox.env, GITHUB_TOKEN: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', PATH: '/usr/bin:/bin'}});
+			if (granted.code !== 0) {
+				throw new Error(granted.stderr);
+			}
+
+			return ['run', workspace, '--', 'true'];
+		},
+		code: 2,
+		message: /agent\.yaml asks for the github grant, which this workspace has not used before\./,
+		hint: /pass --grant github on the command line/,
+	},
+	{
 		title: 'an unknown run',
 		args: () => ['logs', 'no-such-run'],
 		code: 4,

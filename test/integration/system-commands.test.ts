@@ -53,3 +53,20 @@ dockerTest('moat system images and containers list only moat\'s own objects', as
 	const bad = await moat(['system', 'volumes'], {env: sandbox.env});
 	t.is(bad.code, 2);
 });
+
+dockerTest('a grant named in agent.yaml runs once it is passed with --grant, and the workspace remembers it', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'grants:\n  - github\n'});
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const env = {...sandbox.env, MOAT_KEYRING_BACKEND: 'file'};
+	t.is((await moat(['grant', 'github', '--no-validate'], {env: {...env, GITHUB_TOKEN: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', PATH: '/usr/bin:/bin'}})).code, 0);
+	t.is((await moat(['run', workspace, '--', 'true'], {env})).code, 2, 'not yet allowed');
+	const allowed = await moat(['run', workspace, '--grant', 'github', '--', 'true'], {env});
+	t.is(allowed.code, 0, allowed.stderr);
+	const remembered = await moat(['run', workspace, '--', 'true'], {env});
+	t.is(remembered.code, 0, remembered.stderr);
+});

@@ -12,7 +12,7 @@ import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
-import type {WorkspaceTrust} from '../workspace/workspace-trust.js';
+import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
 import {containerLabels} from './labels.js';
@@ -303,25 +303,36 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			}
 		}
 
-		// agent.yaml is written by the agent too: a grant it names that this
-		// workspace has not used needs the user's yes (SPEC §3).
-		const unapproved = trust ? await trust.unapprovedGrants(workspace, config.grants ?? [], request.grants) : [];
+		// agent.yaml is written by the agent too: what it asks for beyond the
+		// workspace needs the user's yes once (SPEC §3). The command line is
+		// the user's own word, so what it passes counts as approved.
+		const configMounts = mounts.slice(0, (config.mounts ?? []).length);
+		const requests: TrustRequest[] = [
+			...(config.grants ?? []).map(grant => ({kind: 'grant' as const, value: grant})),
+			...(config.base_image && !isOfficialImage(config.base_image) ? [{kind: 'base image' as const, value: config.base_image}] : []),
+			...configMounts
+				.filter(mount => path.relative(workspace, mount.source).startsWith('..') || path.isAbsolute(path.relative(workspace, mount.source)))
+				.map(mount => ({kind: 'mount' as const, value: `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`})),
+		];
+		const commandLine = new Set(request.grants);
+		const unapproved = trust ? (await trust.unapproved(workspace, requests)).filter(item => !(item.kind === 'grant' && commandLine.has(item.value))) : [];
 		if (unapproved.length > 0) {
-			const list = unapproved.join(', ');
+			const list = describeRequests(unapproved);
 			if (!request.hasTerminal || !confirm) {
+				const grantFlags = unapproved.filter(item => item.kind === 'grant').map(item => `--grant ${item.value}`);
 				throw usageError(
-					`agent.yaml asks for the ${list} grant${unapproved.length === 1 ? '' : 's'}, which this workspace has not used before.`,
-					`Run moat on a terminal to approve, or pass ${unapproved.map(grant => `--grant ${grant}`).join(' ')} on the command line.`,
+					`agent.yaml asks for ${list}, which this workspace has not used before.`,
+					`Run moat on a terminal to approve${grantFlags.length > 0 ? `, or pass ${grantFlags.join(' ')} on the command line` : ''}.`,
 				);
 			}
 
-			if (!(await confirm(`agent.yaml in ${workspace} asks to use the ${list} grant${unapproved.length === 1 ? '' : 's'}. Allow it for this workspace?`))) {
-				throw usageError(`Not allowed: the ${list} grant${unapproved.length === 1 ? '' : 's'}.`, 'Remove it from agent.yaml, or run again and answer yes.');
+			if (!(await confirm(`agent.yaml in ${workspace} asks for ${list}. Allow it for this workspace?`))) {
+				throw usageError(`Not allowed: ${list}.`, 'Remove it from agent.yaml, or run again and answer yes.');
 			}
 		}
 
 		if (trust) {
-			await trust.approve(workspace, [...unapproved, ...request.grants.filter(grant => (config.grants ?? []).includes(grant))]);
+			await trust.approve(workspace, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
 		}
 
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);

@@ -3,17 +3,30 @@ import path from 'node:path';
 
 /**
  * What each workspace's agent.yaml has been allowed to ask for. The agent
- * can edit agent.yaml, so a grant it names for the first time is not used
- * until the user says so (on a terminal, or with --grant on the command
- * line); the answer is remembered per workspace.
+ * can edit agent.yaml, so anything in it that reaches beyond the workspace —
+ * a grant, a base image that is not a Docker Official Image, a mount from
+ * outside the workspace — is not used until the user says so (on a
+ * terminal, or by passing it on the command line). Answers are remembered
+ * per workspace.
  */
+export type TrustRequest = {kind: 'grant' | 'base image' | 'mount'; value: string};
+
 export type WorkspaceTrust = {
-	/** The grants agent.yaml asks for that this workspace has not been allowed. */
-	unapprovedGrants(workspace: string, configGrants: readonly string[], commandLineGrants: readonly string[]): Promise<string[]>;
-	approve(workspace: string, grants: readonly string[]): Promise<void>;
+	unapproved(workspace: string, requests: readonly TrustRequest[]): Promise<TrustRequest[]>;
+	approve(workspace: string, requests: readonly TrustRequest[]): Promise<void>;
 };
 
-type TrustFile = Record<string, {grants: string[]}>;
+type TrustFile = Record<string, Partial<Record<TrustRequest['kind'], string[]>>>;
+
+/** Docker Official Images have one path component: `ubuntu:22.04`, not `someone/ubuntu`. */
+export function isOfficialImage(reference: string): boolean {
+	return !reference.split(/[:@]/)[0]!.includes('/');
+}
+
+/** Describes requests for a question or an error: "the github grant and the mount /x:/data". */
+export function describeRequests(requests: readonly TrustRequest[]): string {
+	return requests.map(request => (request.kind === 'grant' ? `the ${request.value} grant` : `the ${request.kind} ${request.value}`)).join(', ');
+}
 
 export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 	const file = path.join(moatHome, 'trust.json');
@@ -27,17 +40,22 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 	};
 
 	return {
-		async unapprovedGrants(workspace, configGrants, commandLineGrants) {
-			const approved = new Set([...(await read())[workspace]?.grants ?? [], ...commandLineGrants]);
-			return configGrants.filter(grant => !approved.has(grant));
+		async unapproved(workspace, requests) {
+			const approved = (await read())[workspace] ?? {};
+			return requests.filter(request => !(approved[request.kind] ?? []).includes(request.value));
 		},
-		async approve(workspace, grants) {
-			if (grants.length === 0) {
+		async approve(workspace, requests) {
+			if (requests.length === 0) {
 				return;
 			}
 
 			const trust = await read();
-			trust[workspace] = {grants: [...new Set([...(trust[workspace]?.grants ?? []), ...grants])].sort()};
+			const entry = trust[workspace] ?? {};
+			for (const request of requests) {
+				entry[request.kind] = [...new Set([...(entry[request.kind] ?? []), request.value])].sort();
+			}
+
+			trust[workspace] = entry;
 			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
 			const temporary = `${file}.${process.pid}.tmp`;
 			await fs.writeFile(temporary, JSON.stringify(trust, undefined, 2) + '\n', {mode: 0o600});

@@ -1,9 +1,12 @@
+import {generateKeyPairSync, sign} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import type {AuditBundle} from '../../source/audit/audit-bundle.js';
-import type {AuditEntry} from '../../source/audit/audit-chain.js';
-import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {makeBundle, type AuditBundle} from '../../source/audit/audit-bundle.js';
+import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from '../../source/audit/audit-chain.js';
+import {createAuditLog} from '../../source/audit/audit-log.js';
+import {treeRoot} from '../../source/audit/merkle.js';
+import type {RunMetadata, RunState} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, createWorkspace, moat, readJson, type Sandbox} from '../helpers/moat.js';
 
@@ -147,13 +150,11 @@ test('moat verify-bundle exits 2 with a clear message for a missing file, a file
 	t.regex(none.stderr, /^moat: Name the bundle to verify\.$/m);
 });
 
-test('moat audit of a run that has no audit log exits 1 saying so', async t => {
-	const sandbox = await createSandbox();
-	t.teardown(async () => sandbox.cleanup());
-	const runId = 'run_00000000abcd';
+/** Writes a run's metadata.json as moat would, with no container behind it. */
+async function writeRun(sandbox: Sandbox, id: string, name: string, state: RunState): Promise<void> {
 	const run: RunMetadata = {
-		id: runId,
-		name: 'old-run',
+		id,
+		name,
 		workspace: '/nowhere',
 		agent: null,
 		image: 'moat/run:0000',
@@ -163,23 +164,176 @@ test('moat audit of a run that has no audit log exits 1 saying so', async t => {
 		mounts: [],
 		environmentNames: [],
 		containerId: null,
-		state: 'stopped',
+		state,
 		interactive: false,
 		keep: false,
 		createdAt: '2025-01-01T00:00:00.000Z',
 		startedAt: '2025-01-01T00:00:01.000Z',
-		stoppedAt: '2025-01-01T00:00:02.000Z',
-		exitCode: 0,
+		stoppedAt: state === 'stopped' ? '2025-01-01T00:00:02.000Z' : null,
+		exitCode: state === 'stopped' ? 0 : null,
 		error: null,
 		stopRequested: false,
 	};
-	await fs.mkdir(path.join(sandbox.moatHome, 'runs', runId), {recursive: true});
-	await fs.writeFile(path.join(sandbox.moatHome, 'runs', runId, 'metadata.json'), JSON.stringify(run));
+	await fs.mkdir(path.join(sandbox.moatHome, 'runs', id), {recursive: true});
+	await fs.writeFile(path.join(sandbox.moatHome, 'runs', id, 'metadata.json'), JSON.stringify(run));
+}
+
+test('moat audit of a run that has no audit log exits 1 saying so', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const runId = 'run_00000000abcd';
+	await writeRun(sandbox, runId, 'old-run', 'stopped');
 
 	const audited = await moat(['audit', 'old-run'], {env: sandbox.env});
 	t.is(audited.code, 1);
 	t.is(audited.stderr, `moat: Run ${runId} has no audit log.\nRuns started by this version of moat keep one; older runs do not.\n`);
 	t.is(audited.stdout, '');
+});
+
+/** A run's log of three sealed entries and two recorded after the checkpoint. */
+async function logWithUnsignedTail(sandbox: Sandbox, runId: string): Promise<void> {
+	const log = createAuditLog(sandbox.moatHome);
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.started', {containerId: 'c0ffee'});
+	await log.record(runId, 'credential.injected', {grant: 'github'});
+	await log.seal(runId);
+	await log.record(runId, 'terminal.attached', {});
+	await log.record(runId, 'terminal.detached', {});
+}
+
+test('moat audit of a running run verifies it and says how many newest entries are chained but not yet signed', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const runId = 'run_00000000a001';
+	await writeRun(sandbox, runId, 'live-run', 'running');
+	await logWithUnsignedTail(sandbox, runId);
+
+	const audited = await moat(['audit', runId], {env: sandbox.env});
+	t.is(audited.code, 0, audited.stdout + audited.stderr);
+	t.regex(audited.stdout, /^Audit log of run_00000000a001 \(live-run\): 5 entries, 1 signed checkpoints$/m);
+	t.regex(audited.stdout, /^2 newest entries are chained but not yet signed \(the run is still going\)\.\nVerified: the chain, the Merkle tree and every signature hold\.$/m);
+});
+
+test('moat audit of a stopped run whose newest entries no checkpoint covers exits 1 naming the first of them', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const runId = 'run_00000000a002';
+	await writeRun(sandbox, runId, 'ended-run', 'stopped');
+	await logWithUnsignedTail(sandbox, runId);
+
+	const audited = await moat(['audit', runId], {env: sandbox.env});
+	t.is(audited.code, 1, audited.stdout + audited.stderr);
+	t.regex(audited.stdout, /^NOT VERIFIED: entry 3: the run has ended, yet no signed checkpoint covers it \(it was added afterwards\)\.$/m);
+	t.notRegex(audited.stdout, /not yet signed/);
+	t.notRegex(audited.stdout, /^Verified/m);
+});
+
+for (const line of ['null', 'garbage']) {
+	test(`moat audit exits 1 naming the entry when a middle line of entries.jsonl is replaced by ${line}`, async t => {
+		const sandbox = await createSandbox();
+		t.teardown(async () => sandbox.cleanup());
+		const runId = 'run_00000000a003';
+		await writeRun(sandbox, runId, 'broken-run', 'stopped');
+		const log = createAuditLog(sandbox.moatHome);
+		for (const type of ['run.created', 'run.started', 'run.exited']) {
+			// eslint-disable-next-line no-await-in-loop
+			await log.record(runId, type, {});
+		}
+
+		await log.seal(runId);
+		const file = entriesFile(sandbox, runId);
+		const lines = (await fs.readFile(file, 'utf8')).split('\n');
+		lines[1] = line;
+		await fs.writeFile(file, lines.join('\n'));
+
+		const audited = await moat(['audit', runId], {env: sandbox.env});
+		t.is(audited.code, 1, audited.stdout + audited.stderr);
+		t.regex(audited.stdout, /: 3 entries, 1 signed checkpoints$/m);
+		t.regex(audited.stdout, /^NOT VERIFIED: entry 1: it is not an audit entry \(a field is missing or of the wrong type\)\.$/m);
+	});
+}
+
+test('moat audit prints a run name with control characters as ?, with no raw escape or newline from it', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const runId = 'run_00000000a004';
+	await writeRun(sandbox, runId, 'evil\n\u001B[8mname', 'stopped');
+	const log = createAuditLog(sandbox.moatHome);
+	await log.record(runId, 'run.created', {});
+	await log.seal(runId);
+
+	const audited = await moat(['audit', runId], {env: sandbox.env});
+	t.is(audited.code, 0, audited.stdout + audited.stderr);
+	t.false(audited.stdout.includes('\u001B'));
+	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\?\?\[8mname\): 1 entries, 1 signed checkpoints\n/);
+});
+
+/** A bundle of three entries signed by a fresh key, with checkpoints for `checkpointRunId`. */
+function signedBundle(bundleRunId: string, checkpointRunId: string, types: readonly string[] = ['run.created', 'run.started', 'run.exited']): AuditBundle {
+	const {privateKey, publicKey} = generateKeyPairSync('ed25519');
+	const entries: AuditEntry[] = [];
+	for (const type of types) {
+		entries.push(makeEntry(entries.at(-1), `2025-01-01T00:00:0${entries.length}.000Z`, type, {}));
+	}
+
+	const unsigned = {runId: checkpointRunId, treeSize: entries.length, rootHash: treeRoot(entryLeaves(entries)).toString('hex'), ts: '2025-01-01T00:01:00.000Z'};
+	const checkpoint: Checkpoint = {...unsigned, keyFingerprint: keyFingerprint(publicKey), signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64')};
+	return JSON.parse(JSON.stringify(makeBundle(bundleRunId, publicKey.export({type: 'spki', format: 'pem'}).toString(), entries, [checkpoint]))) as AuditBundle;
+}
+
+async function verifyBundleFile(t: {teardown(fn: () => Promise<void>): void}, bundle: AuditBundle) {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const file = path.join(path.dirname(sandbox.moatHome), 'bundle.json');
+	await fs.writeFile(file, JSON.stringify(bundle));
+	return moat(['verify-bundle', file], {env: sandbox.env});
+}
+
+test('moat verify-bundle of a bundle moved to another run (its runId changed) exits 1 naming the checkpoint\'s run', async t => {
+	const bundle = signedBundle('run_00000000b001', 'run_00000000b001');
+	t.is((await verifyBundleFile(t, bundle)).code, 0);
+	bundle.runId = 'run_00000000b002';
+	const result = await verifyBundleFile(t, bundle);
+	t.is(result.code, 1, result.stdout + result.stderr);
+	t.regex(result.stdout, /^Bundle for run_00000000b002: 3 entries, 1 signed checkpoints$/m);
+	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b001, not run_00000000b002\.$/m);
+});
+
+const evilRunId = 'run_x\n\u001B[8mhidden';
+
+test('moat verify-bundle prints a runId and entry type with a newline and an escape sequence as ?, with no raw ESC or newline from them', async t => {
+	const result = await verifyBundleFile(t, signedBundle(evilRunId, evilRunId, ['run.created', 'evil\u001B[2J\ntype']));
+	t.is(result.code, 0, result.stdout + result.stderr);
+	t.false(result.stdout.includes('\u001B'));
+	t.deepEqual(result.stdout.split('\n'), [
+		'Bundle for run_x??[8mhidden: 2 entries, 1 signed checkpoints',
+		'  evil?[2J?type          1',
+		'  run.created            1',
+		result.stdout.split('\n')[3]!,
+		'Origin: not pinned (pass --key FINGERPRINT to prove who signed it).',
+		'Verified: the chain, the Merkle tree and every signature hold.',
+		'',
+	]);
+	t.regex(result.stdout.split('\n')[3]!, /^Signing key SHA256:[\w+/]{43}$/);
+});
+
+test('moat verify-bundle prints a failure reason quoting a runId with a newline and an escape sequence with them as ?', async t => {
+	const result = await verifyBundleFile(t, signedBundle(evilRunId, 'run_00000000b003'));
+	t.is(result.code, 1, result.stdout + result.stderr);
+	t.false(result.stdout.includes('\u001B'));
+	t.regex(result.stdout, /^Bundle for run_x\?\?\[8mhidden: 3 entries, 1 signed checkpoints$/m);
+	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b003, not run_x\?\?\[8mhidden\.$/m);
+	t.is(result.stdout.split('\n').length, 8, 'seven lines and the final newline: the runId adds none');
+});
+
+test('moat verify-bundle prints a checkpoint\'s key fingerprint with control characters as ? when it names it in a failure', async t => {
+	const bundle = signedBundle('run_00000000b004', 'run_00000000b004');
+	bundle.checkpoints[0]!.keyFingerprint = 'SHA256:forged\u001B]0;title\u0007';
+	const result = await verifyBundleFile(t, bundle);
+	t.is(result.code, 1, result.stdout + result.stderr);
+	t.false(result.stdout.includes('\u001B'));
+	t.false(result.stdout.includes('\u0007'));
+	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it was signed by SHA256:forged\?\]0;title\?, not by this log's key SHA256:\S+\.$/m);
 });
 
 // Known bug, reported: JSON.parse's message quotes the start of the file,

@@ -239,6 +239,26 @@ const cases: Case[] = [
 		hint: /pass --grant github on the command line/,
 	},
 	{
+		title: 'a base image agent.yaml names that is not a Docker Official Image, without a terminal',
+		files: {'agent.yaml': 'base_image: someone/tools:1.0\n'},
+		args: ({workspace}) => ['run', workspace, '--', 'true'],
+		code: 2,
+		message: /agent\.yaml asks for the base image someone\/tools:1\.0, which this workspace has not used before\./,
+		hint: /Run moat on a terminal to approve\.$/,
+	},
+	{
+		title: 'a mount from outside the workspace that agent.yaml asks for, without a terminal',
+		args: async ({workspace, sandbox}) => {
+			const outside = path.join(sandbox.userHome, 'shared-data');
+			await fs.mkdir(outside);
+			await fs.writeFile(path.join(workspace, 'agent.yaml'), `mounts:\n  - ${outside}:/data:ro\n`);
+			return ['run', workspace, '--', 'true'];
+		},
+		code: 2,
+		message: /agent\.yaml asks for the mount .*shared-data:\/data:ro, which this workspace has not used before\./,
+		hint: /Run moat on a terminal to approve/,
+	},
+	{
 		title: 'an unknown run',
 		args: () => ['logs', 'no-such-run'],
 		code: 4,

@@ -13,9 +13,10 @@ function newSigner(): Signer {
 
 const original = newSigner();
 const runId = 'run_0123456789ab';
+const otherRunId = 'run_ffffffffffff';
 
-function checkpoint(entries: readonly AuditEntry[], treeSize: number, by: Signer): Checkpoint {
-	const unsigned = {treeSize, rootHash: treeRoot(entryLeaves(entries.slice(0, treeSize))).toString('hex'), ts: '2025-01-01T00:01:00.000Z'};
+function checkpoint(entries: readonly AuditEntry[], treeSize: number, by: Signer, run = runId): Checkpoint {
+	const unsigned = {runId: run, treeSize, rootHash: treeRoot(entryLeaves(entries.slice(0, treeSize))).toString('hex'), ts: '2025-01-01T00:01:00.000Z'};
 	return {...unsigned, keyFingerprint: by.fingerprint, signature: sign(null, checkpointMessage(unsigned), by.privateKey).toString('base64')};
 }
 
@@ -162,8 +163,48 @@ const proofTampers: Array<{name: string; tamper(bundle: AuditBundle): void; what
 		tamper(made) {
 			made.checkpoints = [];
 		},
-		what: 'the bundle',
-		reason: /has no signed checkpoint/,
+		what: 'the log',
+		reason: /^nothing in it is signed \(there is no checkpoint\)$/,
+	},
+	{
+		name: 'the last checkpoint removed (the entries after the first are signed by nothing)',
+		tamper(made) {
+			made.checkpoints.pop();
+		},
+		what: 'entry 3',
+		reason: /^the run has ended, yet no signed checkpoint covers it \(it was added afterwards\)$/,
+	},
+	{
+		name: 'the bundle moved to another run (its runId changed)',
+		tamper(made) {
+			made.runId = otherRunId;
+		},
+		what: 'checkpoint 0 (size 3)',
+		reason: new RegExp(`^it is for run ${runId}, not ${otherRunId}$`),
+	},
+	{
+		name: 'the checkpoints swapped',
+		tamper(made) {
+			made.checkpoints.reverse();
+		},
+		what: 'checkpoint 1 (size 3)',
+		reason: /^its size does not grow past the checkpoint before it \(6\)$/,
+	},
+	{
+		name: 'an entry replaced by null',
+		tamper(made) {
+			(made.entries as unknown[])[2] = null;
+		},
+		what: 'entry 2',
+		reason: /^it is not an audit entry \(a field is missing or of the wrong type\)$/,
+	},
+	{
+		name: 'a checkpoint replaced by null',
+		tamper(made) {
+			(made.checkpoints as unknown[])[0] = null;
+		},
+		what: 'checkpoint 0',
+		reason: /^it is not a checkpoint \(a field is missing or of the wrong type\)$/,
 	},
 	{
 		name: 'an entry\'s data changed',
@@ -190,4 +231,31 @@ test('verifyBundle throws for a file of another format', t => {
 	const made = {...bundle(), format: 'moat-audit-bundle/2'} as unknown as AuditBundle;
 	t.throws(() => verifyBundle(made), {message: 'its format is "moat-audit-bundle/2", not moat-audit-bundle/1'});
 	t.throws(() => verifyBundle({} as AuditBundle), {message: 'its format is null, not moat-audit-bundle/1'});
+});
+
+test('a bundle moved to another run, its checkpoints re-signed for that run by a forger, verifies unpinned but fails with the original key pinned', t => {
+	const forger = newSigner();
+	const moved = bundle();
+	moved.runId = otherRunId;
+	moved.checkpoints = moved.checkpoints.map(({treeSize}) => checkpoint(entries, treeSize, forger, otherRunId));
+	moved.publicKey = forger.publicKeyPem;
+	t.true(verifyBundle(moved).ok, 'consistency alone cannot prove which run it came from');
+	const pinned = verifyBundle(moved, original.fingerprint);
+	t.false(pinned.ok);
+	t.deepEqual(pinned.failure, {what: 'the signing key', reason: `it is ${forger.fingerprint}, not the pinned ${original.fingerprint}`});
+});
+
+test('a bundle with entries beyond its last checkpoint fails at the first of them, since a bundle is of an ended run', t => {
+	const extra = makeEntry(entries.at(-1), '2025-01-01T00:02:00.000Z', 'run.exited', {state: 'stopped', forged: true});
+	const made = makeBundle(runId, original.publicKeyPem, [...entries, extra], [checkpoint(entries, 3, original), checkpoint(entries, entries.length, original)]);
+	const verification = verifyBundle(JSON.parse(JSON.stringify(made)) as AuditBundle, original.fingerprint);
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'entry 6', reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
+	t.is(verification.unsigned, 1);
+});
+
+test('a bundle of an empty log, with no checkpoint, fails saying it has no signed checkpoint', t => {
+	const verification = verifyBundle(JSON.parse(JSON.stringify(makeBundle(runId, original.publicKeyPem, [], []))) as AuditBundle);
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'the bundle', reason: 'it has no signed checkpoint'});
 });

@@ -25,10 +25,16 @@ function newSigner(): Signer {
 
 const signer = newSigner();
 const stranger = newSigner();
+const runId = 'run_0123456789ab';
+const otherRunId = 'run_ffffffffffff';
+/** How an ended run's log is checked. */
+const sealed = {runId, sealed: true};
+/** How a live run's log is checked: its newest entries may not be signed yet. */
+const live = {runId, sealed: false};
 
-/** A checkpoint over the first `treeSize` entries, signed as audit-log.ts signs one. */
-function checkpoint(entries: readonly AuditEntry[], treeSize: number, by: Signer = signer): Checkpoint {
-	const unsigned = {treeSize, rootHash: treeRoot(entryLeaves(entries.slice(0, treeSize))).toString('hex'), ts: `2025-01-01T00:00:${String(treeSize % 60).padStart(2, '0')}.000Z`};
+/** A checkpoint of `run` over the first `treeSize` entries, signed as audit-log.ts signs one. */
+function checkpoint(entries: readonly AuditEntry[], treeSize: number, by: Signer = signer, run = runId): Checkpoint {
+	const unsigned = {runId: run, treeSize, rootHash: treeRoot(entryLeaves(entries.slice(0, treeSize))).toString('hex'), ts: `2025-01-01T00:00:${String(treeSize % 60).padStart(2, '0')}.000Z`};
 	return {...unsigned, keyFingerprint: by.fingerprint, signature: sign(null, checkpointMessage(unsigned), by.privateKey).toString('base64')};
 }
 
@@ -83,11 +89,12 @@ test('makeEntry numbers from 0, chains each entry to the one before and hashes t
 });
 
 test('a good log verifies, with its entries counted by type and the signing key named', t => {
-	const verification = verifyLog(goodEntries, goodCheckpoints, signer.publicKeyPem);
+	const verification = verifyLog(goodEntries, goodCheckpoints, signer.publicKeyPem, sealed);
 	t.is(verification.failure, undefined);
 	t.true(verification.ok);
 	t.is(verification.entries, 9);
 	t.is(verification.checkpoints, 2);
+	t.is(verification.unsigned, 0);
 	t.is(verification.keyFingerprint, signer.fingerprint);
 	t.regex(verification.keyFingerprint, /^SHA256:[\w+/]{43}$/);
 	t.deepEqual(verification.countsByType, {
@@ -103,13 +110,15 @@ test('a good log verifies, with its entries counted by type and the signing key 
 });
 
 test('a log read back through JSON (as from entries.jsonl) still verifies', t => {
-	t.true(verifyLog(copy(goodEntries), copy(goodCheckpoints), signer.publicKeyPem).ok);
+	t.true(verifyLog(copy(goodEntries), copy(goodCheckpoints), signer.publicKeyPem, sealed).ok);
 });
 
-test('an empty log with no checkpoints verifies as empty', t => {
-	const verification = verifyLog([], [], signer.publicKeyPem);
+test('an empty log with no checkpoints verifies as empty, whether its run is live or ended', t => {
+	t.true(verifyLog([], [], signer.publicKeyPem, live).ok);
+	const verification = verifyLog([], [], signer.publicKeyPem, sealed);
 	t.true(verification.ok);
 	t.is(verification.entries, 0);
+	t.is(verification.unsigned, 0);
 	t.deepEqual(verification.countsByType, {});
 });
 
@@ -251,7 +260,7 @@ const tampers: Tamper[] = [
 		name: 'a correctly signed checkpoint whose root is not the tree of the entries it covers',
 		tamper(_entries, checkpoints) {
 			const {treeSize, ts} = checkpoints[0]!;
-			checkpoints[0] = resign({treeSize, ts, rootHash: treeRoot(entryLeaves(goodEntries.slice(0, 5))).toString('hex')});
+			checkpoints[0] = resign({runId, treeSize, ts, rootHash: treeRoot(entryLeaves(goodEntries.slice(0, 5))).toString('hex')});
 		},
 		what: 'checkpoint 0 (size 4)',
 		reason: /root does not match the entries it covers/,
@@ -280,7 +289,7 @@ for (const {name, tamper, what, reason} of tampers) {
 		const entries = copy(goodEntries);
 		const checkpoints = copy(goodCheckpoints);
 		tamper(entries, checkpoints);
-		const verification = verifyLog(entries, checkpoints, signer.publicKeyPem);
+		const verification = verifyLog(entries, checkpoints, signer.publicKeyPem, sealed);
 		t.false(verification.ok);
 		t.is(verification.failure?.what, what);
 		t.regex(verification.failure?.reason ?? '', reason);
@@ -288,21 +297,35 @@ for (const {name, tamper, what, reason} of tampers) {
 }
 
 test('verifyLog against another public key names the first checkpoint as signed by a different key', t => {
-	const verification = verifyLog(goodEntries, goodCheckpoints, stranger.publicKeyPem);
+	const verification = verifyLog(goodEntries, goodCheckpoints, stranger.publicKeyPem, sealed);
 	t.false(verification.ok);
 	t.is(verification.keyFingerprint, stranger.fingerprint);
 	t.is(verification.failure?.what, 'checkpoint 0 (size 4)');
 	t.regex(verification.failure?.reason ?? '', /not by this log's key/);
 });
 
-test('the tail after the last checkpoint is not covered by a signature: cutting it off still verifies', t => {
-	// The live log legitimately has entries that no checkpoint covers yet (a
-	// checkpoint is signed every 16 entries and at the end of a run), so a
-	// cut below the last checkpoint is caught but a cut above it cannot be.
+const unsignedTail = 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)';
+
+test('a live run\'s entries after the last checkpoint verify and are counted as unsigned; the same log of an ended run fails at the first of them', t => {
+	// A checkpoint is signed every checkpointEvery entries and when a run
+	// ends, so only a run still going may have entries no signature covers.
 	const entries = copy(goodEntries).slice(0, 6);
-	const verification = verifyLog(entries, [checkpoint(goodEntries, 4)], signer.publicKeyPem);
-	t.true(verification.ok);
-	t.is(verification.entries, 6);
+	const checkpoints = [checkpoint(goodEntries, 4)];
+	const going = verifyLog(entries, checkpoints, signer.publicKeyPem, live);
+	t.is(going.failure, undefined);
+	t.true(going.ok);
+	t.is(going.entries, 6);
+	t.is(going.unsigned, 2);
+
+	const ended = verifyLog(entries, checkpoints, signer.publicKeyPem, sealed);
+	t.false(ended.ok);
+	t.deepEqual(ended.failure, {what: 'entry 4', reason: unsignedTail});
+	t.is(ended.unsigned, 2);
+});
+
+test('a log whose last checkpoint covers every entry has no unsigned entries, live or ended', t => {
+	t.is(verifyLog(goodEntries, goodCheckpoints, signer.publicKeyPem, live).unsigned, 0);
+	t.is(verifyLog(goodEntries, goodCheckpoints, signer.publicKeyPem, sealed).unsigned, 0);
 });
 
 /** A forged entry appended after the last checkpoint, with a correct hash and prev. */
@@ -312,10 +335,18 @@ function withForgedTail(): AuditEntry[] {
 	return entries;
 }
 
-test('a forged entry appended after the last checkpoint keeps the chain intact, so verifyLog alone accepts it', t => {
-	const verification = verifyLog(withForgedTail(), goodCheckpoints, signer.publicKeyPem);
-	t.true(verification.ok);
+test('a forged entry appended after an ended run\'s last checkpoint fails naming it, though its chain is intact', t => {
+	const verification = verifyLog(withForgedTail(), goodCheckpoints, signer.publicKeyPem, sealed);
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'entry 9', reason: unsignedTail});
 	t.is(verification.entries, 10);
+	t.is(verification.unsigned, 1);
+});
+
+test('a forged entry appended after a live run\'s last checkpoint cannot be told from a real one: it passes as one unsigned entry', t => {
+	const verification = verifyLog(withForgedTail(), goodCheckpoints, signer.publicKeyPem, live);
+	t.true(verification.ok);
+	t.is(verification.unsigned, 1);
 	t.is(verification.countsByType['run.exited'], 2);
 });
 
@@ -323,22 +354,154 @@ test('a forged entry appended and the last checkpoint edited to cover it is caug
 	const entries = withForgedTail();
 	const checkpoints = copy(goodCheckpoints);
 	checkpoints[1] = {...checkpoints[1]!, treeSize: 10, rootHash: treeRoot(entryLeaves(entries)).toString('hex')};
-	const verification = verifyLog(entries, checkpoints, signer.publicKeyPem);
+	const verification = verifyLog(entries, checkpoints, signer.publicKeyPem, sealed);
 	t.false(verification.ok);
 	t.is(verification.failure?.what, 'checkpoint 1 (size 10)');
 	t.regex(verification.failure?.reason ?? '', /signature does not verify/);
 });
 
-// Known bug, reported: a bundle is the log's offline proof, yet verifyBundle
-// accepts entries after the last signed checkpoint: they have no inclusion
-// proof and no signature covers them, but the result is ok and moat
-// verify-bundle prints "Verified" with them counted. Expected: fail (or at
-// least not ok) naming the first uncovered entry. Remove .failing once fixed.
 test('verifyBundle does not vouch for an entry that no signed checkpoint covers', t => {
 	const entries = withForgedTail();
-	const verification = verifyBundle(makeBundle('run_000000000000', signer.publicKeyPem, entries, copy(goodCheckpoints)), signer.fingerprint);
+	const verification = verifyBundle(makeBundle(runId, signer.publicKeyPem, entries, copy(goodCheckpoints)), signer.fingerprint);
 	t.false(verification.ok);
-	t.regex(verification.failure?.what ?? '', /entry 9/);
+	t.deepEqual(verification.failure, {what: 'entry 9', reason: unsignedTail});
+});
+
+test('a non-empty log with no checkpoint fails as unsigned once its run has ended', t => {
+	const verification = verifyLog(goodEntries, [], signer.publicKeyPem, sealed);
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'the log', reason: 'nothing in it is signed (there is no checkpoint)'});
+	t.is(verification.unsigned, 9);
+});
+
+test('a live run\'s log with no checkpoint yet verifies, every entry counted as not yet signed', t => {
+	const verification = verifyLog(goodEntries, [], signer.publicKeyPem, live);
+	t.true(verification.ok);
+	t.is(verification.unsigned, 9);
+});
+
+test('checkpointMessage signs the run id with the tree size, root and time, in canonical JSON', t => {
+	const message = checkpointMessage({runId, treeSize: 4, rootHash: 'ab', ts: '2025-01-01T00:00:04.000Z'});
+	t.is(message.toString(), canonicalJson({runId, treeSize: 4, rootHash: 'ab', ts: '2025-01-01T00:00:04.000Z'}));
+	t.notDeepEqual(message, checkpointMessage({runId: otherRunId, treeSize: 4, rootHash: 'ab', ts: '2025-01-01T00:00:04.000Z'}));
+});
+
+type ExactFailure = {
+	name: string;
+	checkpoints(): Checkpoint[];
+	failure: {what: string; reason: string};
+};
+
+const checkpointFailures: ExactFailure[] = [
+	{
+		name: 'a checkpoint signed for another run (a log transplanted from that run)',
+		checkpoints: () => [checkpoint(goodEntries, 4, signer, otherRunId), checkpoint(goodEntries, 9, signer, otherRunId)],
+		failure: {what: 'checkpoint 0 (size 4)', reason: `it is for run ${otherRunId}, not ${runId}`},
+	},
+	{
+		name: 'only the last checkpoint signed for another run',
+		checkpoints: () => [checkpoint(goodEntries, 4), checkpoint(goodEntries, 9, signer, otherRunId)],
+		failure: {what: 'checkpoint 1 (size 9)', reason: `it is for run ${otherRunId}, not ${runId}`},
+	},
+	{
+		name: 'another run\'s checkpoint with its runId edited to this run (the signature covers the run)',
+		checkpoints: () => [checkpoint(goodEntries, 4), {...checkpoint(goodEntries, 9, signer, otherRunId), runId}],
+		failure: {what: 'checkpoint 1 (size 9)', reason: 'its signature does not verify (it was changed)'},
+	},
+	{
+		name: 'the checkpoints reordered',
+		checkpoints: () => [checkpoint(goodEntries, 9), checkpoint(goodEntries, 4)],
+		failure: {what: 'checkpoint 1 (size 4)', reason: 'its size does not grow past the checkpoint before it (9)'},
+	},
+	{
+		name: 'a checkpoint duplicated',
+		checkpoints: () => [checkpoint(goodEntries, 4), checkpoint(goodEntries, 4), checkpoint(goodEntries, 9)],
+		failure: {what: 'checkpoint 1 (size 4)', reason: 'its size does not grow past the checkpoint before it (4)'},
+	},
+	{
+		name: 'the last checkpoint duplicated',
+		checkpoints: () => [checkpoint(goodEntries, 4), checkpoint(goodEntries, 9), checkpoint(goodEntries, 9)],
+		failure: {what: 'checkpoint 2 (size 9)', reason: 'its size does not grow past the checkpoint before it (9)'},
+	},
+	{
+		name: 'a validly signed checkpoint rolled back to a smaller size after a larger one',
+		checkpoints: () => [checkpoint(goodEntries, 4), checkpoint(goodEntries, 9), checkpoint(goodEntries, 7)],
+		failure: {what: 'checkpoint 2 (size 7)', reason: 'its size does not grow past the checkpoint before it (9)'},
+	},
+	{
+		name: 'a null checkpoint (an unreadable line of checkpoints.jsonl)',
+		checkpoints: () => [checkpoint(goodEntries, 4), null as unknown as Checkpoint, checkpoint(goodEntries, 9)],
+		failure: {what: 'checkpoint 1', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'},
+	},
+	{
+		name: 'a checkpoint without a runId',
+		checkpoints() {
+			const {runId: _, ...rest} = checkpoint(goodEntries, 4);
+			return [rest as Checkpoint, checkpoint(goodEntries, 9)];
+		},
+		failure: {what: 'checkpoint 0', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'},
+	},
+	{
+		name: 'a checkpoint whose treeSize is a string',
+		checkpoints: () => [checkpoint(goodEntries, 4), {...checkpoint(goodEntries, 9), treeSize: '9' as unknown as number}],
+		failure: {what: 'checkpoint 1', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'},
+	},
+	{
+		name: 'a checkpoint with a negative treeSize',
+		checkpoints: () => [{...checkpoint(goodEntries, 4), treeSize: -1}, checkpoint(goodEntries, 9)],
+		failure: {what: 'checkpoint 0', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'},
+	},
+	{
+		name: 'a checkpoint that is a string, not an object',
+		checkpoints: () => [checkpoint(goodEntries, 4), 'checkpoint' as unknown as Checkpoint],
+		failure: {what: 'checkpoint 1', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'},
+	},
+];
+
+for (const {name, checkpoints, failure} of checkpointFailures) {
+	test(`verifyLog names the checkpoint and why: ${name}`, t => {
+		const verification = verifyLog(copy(goodEntries), checkpoints(), signer.publicKeyPem, sealed);
+		t.false(verification.ok);
+		t.deepEqual(verification.failure, failure);
+	});
+}
+
+test('checkpoints whose sizes strictly grow, starting from an empty tree, verify', t => {
+	const checkpoints = [checkpoint(goodEntries, 0), checkpoint(goodEntries, 1), checkpoint(goodEntries, 9)];
+	const verification = verifyLog(goodEntries, checkpoints, signer.publicKeyPem, sealed);
+	t.true(verification.ok, JSON.stringify(verification.failure));
+});
+
+const notAnEntry = 'it is not an audit entry (a field is missing or of the wrong type)';
+
+const entryFailures: Array<{name: string; replace(entry: AuditEntry): unknown}> = [
+	{name: 'null (an unreadable line of entries.jsonl)', replace: () => null},
+	{name: 'a number', replace: () => 42},
+	{name: 'an empty object', replace: () => ({})},
+	{name: 'an entry without its hash', replace: ({hash: _, ...rest}) => rest},
+	{name: 'an entry whose seq is a string', replace: entry => ({...entry, seq: String(entry.seq)})},
+	{name: 'an entry whose seq is fractional', replace: entry => ({...entry, seq: entry.seq + 0.5})},
+	{name: 'an entry whose data is null', replace: entry => ({...entry, data: null})},
+	{name: 'an entry whose type is missing', replace: ({type: _, ...rest}) => rest},
+	{name: 'an entry whose prev is a number', replace: entry => ({...entry, prev: 0})},
+	{name: 'an entry whose ts is a number', replace: entry => ({...entry, ts: 0})},
+];
+
+for (const {name, replace} of entryFailures) {
+	test(`verifyLog names a malformed entry in the middle of the log as not an audit entry: ${name}`, t => {
+		const entries = copy(goodEntries) as unknown[];
+		entries[3] = replace(copy(goodEntries[3]!));
+		const verification = verifyLog(entries as AuditEntry[], copy(goodCheckpoints), signer.publicKeyPem, sealed);
+		t.false(verification.ok);
+		t.deepEqual(verification.failure, {what: 'entry 3', reason: notAnEntry});
+	});
+}
+
+test('a malformed last entry is named too, even when no checkpoint covers it and the run is live', t => {
+	const entries = [...copy(goodEntries), null] as unknown as AuditEntry[];
+	const verification = verifyLog(entries, copy(goodCheckpoints), signer.publicKeyPem, live);
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'entry 9', reason: notAnEntry});
 });
 
 /** A seeded generator (mulberry32), so a failing log can be rebuilt from its seed. */
@@ -385,7 +548,7 @@ function randomLog(seed: number): {entries: AuditEntry[]; checkpoints: Checkpoin
 test('random logs (200 seeds) verify, with counts by type that add up to the entries', t => {
 	for (let seed = 1; seed <= 200; seed++) {
 		const {entries, checkpoints} = randomLog(seed);
-		const verification = verifyLog(copy(entries), copy(checkpoints), signer.publicKeyPem);
+		const verification = verifyLog(copy(entries), copy(checkpoints), signer.publicKeyPem, sealed);
 		t.true(verification.ok, `seed ${seed}: ${JSON.stringify(verification.failure)}`);
 		t.is(Object.values(verification.countsByType).reduce((sum, count) => sum + count, 0), entries.length, `seed ${seed}`);
 	}
@@ -401,7 +564,7 @@ test('in random logs (50 seeds), changing any one entry\'s data fails verificati
 			const key = Object.keys(data)[0]!;
 			// The smallest change that still parses: one more character, or a number off by one.
 			data[key] = typeof data[key] === 'number' ? (data[key] as number) + 1 : `${JSON.stringify(data[key])}!`;
-			const verification = verifyLog(tampered, checkpoints, signer.publicKeyPem);
+			const verification = verifyLog(tampered, checkpoints, signer.publicKeyPem, sealed);
 			if (verification.ok || verification.failure?.what !== `entry ${index}` || !/do not match its hash/.test(verification.failure.reason)) {
 				wrong.push(`seed ${seed}, entry ${index}: ${JSON.stringify(verification.failure)}`);
 			}

@@ -49,7 +49,7 @@ test(`record appends entries numbered 0..n and signs a checkpoint after every ${
 	await log.seal(runId);
 	({entries, checkpoints} = await log.read(runId));
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery, checkpointEvery * 2, count]);
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
 	t.true(verification.ok, JSON.stringify(verification.failure));
 	t.deepEqual(verification.countsByType, {'credential.injected': count});
 	t.is(checkpoints[0]!.keyFingerprint, verification.keyFingerprint);
@@ -126,7 +126,7 @@ test('concurrent record() calls in one process produce one unbroken chain', asyn
 	await log.seal(runId);
 	const sealed = await log.read(runId);
 	t.deepEqual(sealed.checkpoints.map(checkpoint => checkpoint.treeSize), [20]);
-	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem());
+	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem(), {runId, sealed: true});
 	t.true(verification.ok, JSON.stringify(verification.failure));
 });
 
@@ -154,7 +154,8 @@ test('openWriter continues the chain after recorded entries, signs every checkpo
 	t.is(entries.length, checkpointEvery + 5);
 	t.deepEqual(entries.slice(2), appended);
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery + 2, checkpointEvery + 5]);
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	t.true(checkpoints.every(checkpoint => checkpoint.runId === runId));
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
 	t.true(verification.ok, JSON.stringify(verification.failure));
 
 	// Closed, the lock is free again for record().
@@ -190,7 +191,8 @@ async function checkConcurrentRound(home: string, round: number, writers: number
 		problems.push(`checkpoints at sizes ${checkpoints.map(checkpoint => checkpoint.treeSize).join(', ')}, expected ${checkpointEvery}`);
 	}
 
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	// The writers never sealed: the entries after the checkpoint are a live run's unsigned tail.
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId: roundRunId, sealed: false});
 	if (!verification.ok) {
 		problems.push(`verifyLog: ${verification.failure!.what}: ${verification.failure!.reason}`);
 	}
@@ -203,13 +205,7 @@ async function checkConcurrentRound(home: string, round: number, writers: number
 	return problems.map(problem => `round ${round}: ${problem}`);
 }
 
-// Known bug, reported: tryCaptureLock (source/runs/capture-lock.ts) treats a
-// lock it cannot read as stale and removes it, but an unreadable lock was
-// usually just released, and by the time of the rm a third process may hold
-// a fresh one. Two writers then hold the lock at once and append entries with
-// the same seq (broken in about 3 of 5 rounds here). The rounds stop at the
-// first broken one, so while the bug lasts this fails fast, and once it is
-// fixed every round must hold. Remove .failing once fixed.
+// The rounds stop at the first broken one, so a race fails fast.
 test('concurrent record() calls from six processes produce one unbroken chain that verifies (up to 10 rounds)', async t => {
 	const home = await temporaryHome(t);
 	const writers = 6;
@@ -241,7 +237,7 @@ test('a torn last line is skipped by read(), the complete entries still verify, 
 
 	const torn = await log.read(runId);
 	t.deepEqual(torn.entries, complete.entries);
-	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem()).ok);
+	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem(), {runId, sealed: true}).ok);
 
 	const next = await log.record(runId, 'run.exited', {state: 'stopped'});
 	t.is(next.seq, 5);
@@ -256,7 +252,7 @@ test('a torn last line is skipped by read(), the complete entries still verify, 
 	await log.seal(runId);
 	const after = await log.read(runId);
 	t.is(after.entries.length, 6);
-	const verification = verifyLog(after.entries, after.checkpoints, await log.publicKeyPem());
+	const verification = verifyLog(after.entries, after.checkpoints, await log.publicKeyPem(), {runId, sealed: true});
 	t.true(verification.ok, JSON.stringify(verification.failure));
 });
 
@@ -271,20 +267,138 @@ test('a torn last checkpoint line is cut before the next checkpoint is appended'
 	await log.seal(runId);
 	const {entries, checkpoints} = await log.read(runId);
 	t.deepEqual(checkpoints.map((checkpoint: Checkpoint) => checkpoint.treeSize), [1, 2]);
-	t.true(verifyLog(entries, checkpoints, await log.publicKeyPem()).ok);
+	t.true(verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true}).ok);
 });
 
-// Known bug, reported: the hash is taken over canonicalJson(data), which
-// turns a Date into {}, but the line is stored with JSON.stringify, which
-// writes the ISO string; read back, the entry no longer matches its hash.
-// Expected: record refuses such data, or hashes what it stores. Remove
-// .failing once fixed.
 test('an entry recorded with a Date in its data still verifies when read back', async t => {
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	await log.record(runId, 'policy.changed', {at: new Date(0)});
 	await log.seal(runId);
 	const {entries, checkpoints} = await log.read(runId);
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem());
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+});
+
+test('every checkpoint names its run, so a log checked as another run\'s, or copied under another run, fails at its first checkpoint', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.exited', {});
+	await log.seal(runId);
+	const {entries, checkpoints} = await log.read(runId);
+	t.deepEqual(checkpoints.map(checkpoint => checkpoint.runId), [runId]);
+
+	const otherRunId = 'run_ffffffffffff';
+	const asOther = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId: otherRunId, sealed: true});
+	t.false(asOther.ok);
+	t.deepEqual(asOther.failure, {what: 'checkpoint 0 (size 2)', reason: `it is for run ${runId}, not ${otherRunId}`});
+
+	await fs.cp(path.join(home, 'runs', runId), path.join(home, 'runs', otherRunId), {recursive: true});
+	const copied = await log.read(otherRunId);
+	t.deepEqual(copied.entries, entries);
+	const transplanted = verifyLog(copied.entries, copied.checkpoints, await log.publicKeyPem(), {runId: otherRunId, sealed: true});
+	t.deepEqual(transplanted.failure, {what: 'checkpoint 0 (size 2)', reason: `it is for run ${runId}, not ${otherRunId}`});
+});
+
+test('entries recorded after the last checkpoint verify as unsigned while the run is live, and fail at the first of them once it has ended', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	for (let index = 0; index < 3; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		await log.record(runId, 'run.started', {index});
+	}
+
+	await log.seal(runId);
+	await log.record(runId, 'terminal.attached', {});
+	await log.record(runId, 'terminal.detached', {});
+	const {entries, checkpoints} = await log.read(runId);
+	const publicKey = await log.publicKeyPem();
+
+	const live = verifyLog(entries, checkpoints, publicKey, {runId, sealed: false});
+	t.true(live.ok, JSON.stringify(live.failure));
+	t.is(live.unsigned, 2);
+
+	const ended = verifyLog(entries, checkpoints, publicKey, {runId, sealed: true});
+	t.false(ended.ok);
+	t.deepEqual(ended.failure, {what: 'entry 3', reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
+
+	await log.seal(runId);
+	const sealed = await log.read(runId);
+	const after = verifyLog(sealed.entries, sealed.checkpoints, publicKey, {runId, sealed: true});
+	t.true(after.ok, JSON.stringify(after.failure));
+	t.is(after.unsigned, 0);
+});
+
+/** A sealed log of five entries, its lines, and its public key. */
+async function sealedLogOfFive(t: ExecutionContext) {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	for (let index = 0; index < 5; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		await log.record(runId, 'run.started', {index});
+	}
+
+	await log.seal(runId);
+	const lines = (await fs.readFile(entriesFile(home), 'utf8')).split('\n');
+	return {home, log, lines, publicKey: await log.publicKeyPem()};
+}
+
+const notAnEntry = 'it is not an audit entry (a field is missing or of the wrong type)';
+
+for (const [name, line] of [['"null"', 'null'], ['garbage', 'garbage'], ['half a line', '{"seq":2,"ts":"2025']] as const) {
+	test(`a line in the middle of entries.jsonl that reads as ${name} is kept as null, not skipped, and verification names that entry`, async t => {
+		const {log, home, lines, publicKey} = await sealedLogOfFive(t);
+		lines[2] = line;
+		await fs.writeFile(entriesFile(home), lines.join('\n'));
+		const {entries, checkpoints} = await log.read(runId);
+		t.is(entries.length, 5);
+		t.is(entries[2] as unknown, null);
+		t.is(entries[3]!.seq, 3);
+		const verification = verifyLog(entries, checkpoints, publicKey, {runId, sealed: true});
+		t.false(verification.ok);
+		t.deepEqual(verification.failure, {what: 'entry 2', reason: notAnEntry});
+	});
+}
+
+test('an unreadable last line of entries.jsonl that ends in a newline is not a torn write: it is kept as null and named', async t => {
+	const {log, home, publicKey} = await sealedLogOfFive(t);
+	await fs.appendFile(entriesFile(home), 'garbage\n');
+	const {entries, checkpoints} = await log.read(runId);
+	t.is(entries.length, 6);
+	t.is(entries[5] as unknown, null);
+	const verification = verifyLog(entries, checkpoints, publicKey, {runId, sealed: false});
+	t.deepEqual(verification.failure, {what: 'entry 5', reason: notAnEntry});
+});
+
+test('an unreadable line in the middle of checkpoints.jsonl is kept as null and verification names that checkpoint', async t => {
+	const {log, home, publicKey} = await sealedLogOfFive(t);
+	await log.record(runId, 'run.exited', {});
+	await log.seal(runId);
+	const lines = (await fs.readFile(checkpointsFile(home), 'utf8')).split('\n');
+	t.is(lines.length, 3, 'two checkpoints and the final newline');
+	lines[0] = 'garbage';
+	await fs.writeFile(checkpointsFile(home), lines.join('\n'));
+	const {entries, checkpoints} = await log.read(runId);
+	t.is(checkpoints.length, 2);
+	t.is(checkpoints[0] as unknown, null);
+	const verification = verifyLog(entries, checkpoints, publicKey, {runId, sealed: true});
+	t.false(verification.ok);
+	t.deepEqual(verification.failure, {what: 'checkpoint 0', reason: 'it is not a checkpoint (a field is missing or of the wrong type)'});
+});
+
+test('sealing again with nothing new adds no checkpoint, so a log ending on a checkpoint boundary still verifies', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-audit-boundary-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	const log = createAuditLog(home);
+	for (let index = 0; index < checkpointEvery; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		await log.record('run_0000000000aa', 'run.started', {index});
+	}
+
+	await log.seal('run_0000000000aa');
+	await log.seal('run_0000000000aa');
+	const {entries, checkpoints} = await log.read('run_0000000000aa');
+	t.is(checkpoints.length, 1);
+	t.true(verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId: 'run_0000000000aa', sealed: true}).ok);
 });

@@ -160,6 +160,13 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 	}
 
 	async function signCheckpoint(runId: string, treeSize: number, root: Buffer): Promise<void> {
+		// Nothing new since the last checkpoint: another of the same size
+		// would only look like a rollback.
+		const last = parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1);
+		if (last && last.treeSize >= treeSize) {
+			return;
+		}
+
 		const privateKey = createPrivateKey(await privateKeyPem());
 		const unsigned = {runId, treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
 		const checkpoint: Checkpoint = {

@@ -440,7 +440,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
 		}
 
-		await record(id, 'run.started', {containerId});
+		// Signed at once, so a live run's log is anchored from its start.
+		await record(id, 'run.started', {containerId}, true);
 		// Another moat process may already have seen the container end and
 		// recorded that; never move a finished run back to running.
 		const current = await store.read(id);

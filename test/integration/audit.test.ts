@@ -46,7 +46,7 @@ dockerTest('moat audit verifies a finished run\'s log, and its exported bundle v
 
 	const audited = await moat(['audit'], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stderr);
-	t.regex(audited.stdout, new RegExp(`^Audit log of ${runId} \\(\\S+\\): 3 entries, 1 signed checkpoints\\n`));
+	t.regex(audited.stdout, new RegExp(`^Audit log of ${runId} \\(\\S+\\): 3 entries, 2 signed checkpoints\\n`));
 	t.regex(audited.stdout, /^ {2}run\.created +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.started +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.exited +1$/m);
@@ -110,7 +110,7 @@ dockerTest('a detached run stopped with moat stop logs run.stopped then run.exit
 
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
-	t.regex(audited.stdout, /: 4 entries, 1 signed checkpoints\n/);
+	t.regex(audited.stdout, /: 4 entries, 2 signed checkpoints\n/);
 	t.regex(audited.stdout, /^ {2}run\.stopped +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.exited +1$/m);
 	t.regex(audited.stdout, /^Verified:/m);

@@ -84,14 +84,14 @@ for (const credentials of ['/home/u/.config/gh', '/home/u/.config/gh/hosts.yml',
 	});
 }
 
-for (const target of ['/etc/moat/init.d', '/usr/local/bin/moat-init', '/usr/sbin/gosu', '/etc', '/lib/x86_64-linux-gnu', '/home/moatuser', '/var/lib', '/root/.bashrc']) {
+for (const target of ['/etc/moat/init.d', '/usr/local/bin/moat-init', '/usr/sbin/gosu', '/etc', '/lib/x86_64-linux-gnu', '/home/moatuser', '/home/moatuser/.cache', '/home', '/var/lib', '/root/.bashrc']) {
 	test(`parseMount refuses the target ${target}, where root would run or read what the agent chose`, t => {
 		const error = t.throws(() => parseMount(`./d:${target}`, '/w', 'agent.yaml'), {instanceOf: MoatError});
 		t.is(error?.exitCode, 2);
 	});
 }
 
-for (const target of ['/data', '/mnt/cache', '/opt/tools', '/srv/app', '/workspace/sub', '/home/moatuser/.cache', '/tmp/scratch']) {
+for (const target of ['/data', '/mnt/cache', '/opt/tools', '/srv/app', '/workspace/sub', '/tmp/scratch']) {
 	test(`parseMount allows the target ${target}`, t => {
 		t.is(parseMount(`./d:${target}`, '/w', 'agent.yaml').target, target);
 	});

@@ -1,4 +1,5 @@
 import process from 'node:process';
+import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, Engine} from '../engine/engine.js';
 import {exitCodes, MoatError, usageError} from '../errors.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
@@ -13,36 +14,6 @@ import {attachOutput, writeRecord} from './run-command.js';
 const recentLines = 50;
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
-
-/** What arrived before the terminal session took over, and whether the output already ended. */
-export type BufferedOutput = {take(): {chunks: Buffer[]; ended: boolean}};
-
-/** Collects a container's output until the terminal session takes over. */
-export function bufferOutput(attachment: Attachment): BufferedOutput {
-	const chunks: Buffer[] = [];
-	let ended = false;
-	const collect = (chunk: Buffer) => {
-		chunks.push(chunk);
-	};
-
-	// The container can end while the screen is being rebuilt; the session
-	// must know, or it would wait for an end that already happened.
-	const end = () => {
-		ended = true;
-	};
-
-	attachment.output.on('data', collect);
-	attachment.output.once('end', end);
-	attachment.output.once('close', end);
-	return {
-		take() {
-			attachment.output.off('data', collect);
-			attachment.output.off('end', end);
-			attachment.output.off('close', end);
-			return {chunks, ended};
-		},
-	};
-}
 
 /** Rebuilds what a TTY container's screen shows from the engine's log of it. */
 async function rebuildScreen(engine: Engine, containerId: string, size: {rows: number; columns: number}): Promise<{paint: string; modes: TerminalModes}> {

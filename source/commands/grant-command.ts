@@ -200,20 +200,10 @@ async function grantAws(context: CommandContext, service: GrantService): Promise
 		throw usageError(`Session duration "${durationText}" is out of range.`, 'Use 15m to 12h, as in --session-duration 1h.');
 	}
 
-	const grant: Grant = {
-		provider: 'aws',
-		name: 'aws',
-		source: 'role to assume',
-		login: null,
-		scopes: [],
-		expiresAt: null,
-		createdAt: context.environment.now().toISOString(),
-		details: {roleArn: role, region, sessionDurationSeconds: String(seconds), validated: 'false'},
-		secret: context.flags.externalId ? {externalId: context.flags.externalId as string} : {},
-	};
-	await service.store.save(grant);
-	context.stderr.write('moat: note: the role is stored but not yet checked by assuming it; that arrives with AWS credential support.\n');
-	return grant;
+	return service.grantAws(
+		{roleArn: role, region, sessionDurationSeconds: seconds, externalId: context.flags.externalId as string | undefined},
+		{validate: context.flags.validate !== false},
+	);
 }
 
 async function listGrants(context: CommandContext): Promise<number> {

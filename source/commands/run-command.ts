@@ -2,7 +2,8 @@ import type {Attachment} from '../engine/engine.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
-import {attachTerminal, bufferOutput, type BufferedOutput} from './attach-command.js';
+import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
+import {attachTerminal} from './attach-command.js';
 import type {Command, CommandContext} from './command.js';
 
 export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
@@ -84,7 +85,7 @@ export const runCommand: Command = {
 				// An interactive session takes over only after the start; until
 				// then its output is kept. Output-only streams stay paused (in
 				// the socket) until they are read, so they need no buffer.
-				connection = {attachment, pending: created.interactive ? bufferOutput(attachment) : {take: () => ({chunks: [], ended: false})}};
+				connection = {attachment, pending: bufferOutput(attachment)};
 			}
 		});
 
@@ -97,7 +98,7 @@ export const runCommand: Command = {
 			return attachTerminal(context, run, {...connection!, replay: false});
 		}
 
-		return attachOutput(context, run, connection!.attachment);
+		return attachOutput(context, run, connection);
 	},
 };
 
@@ -105,7 +106,7 @@ export const runCommand: Command = {
  * Streams a run's output until it ends (returning its exit code) or the user
  * detaches with Ctrl+C (0) or stops it with Ctrl+C twice (130).
  */
-export async function attachOutput(context: CommandContext, run: RunMetadata, attachment?: Attachment): Promise<number> {
+export async function attachOutput(context: CommandContext, run: RunMetadata, connection?: {attachment: Attachment; pending: BufferedOutput}): Promise<number> {
 	const {runs} = await context.services();
 	const detach = new AbortController();
 	// An object so TypeScript sees that the interrupt watcher changes it.
@@ -138,7 +139,7 @@ export async function attachOutput(context: CommandContext, run: RunMetadata, at
 	let final = await runs.stream(run, {
 		stdout: bytes => context.stdout.write(bytes),
 		stderr: bytes => context.stderr.write(bytes),
-	}, {signal: detach.signal, attachment});
+	}, {signal: detach.signal, attachment: connection?.attachment, pending: connection?.pending});
 
 	if (!detach.signal.aborted) {
 		detach.abort();

@@ -4,6 +4,7 @@ import {environmentVariables} from '../environment.js';
 import {notFoundError, usageError} from '../errors.js';
 import {createOutboundHttp, type OutboundHttp} from '../network/outbound-http.js';
 import {listAgentIdentities, type AgentIdentity} from '../sshagent/agent-client.js';
+import {checkAssumeRole, hostAwsCredentials} from './aws-role.js';
 import {createCredentialStore, type CredentialStore} from './credential-store.js';
 import type {Grant} from './grant.js';
 import {openKeyring, type Keyring} from './keyring.js';
@@ -81,6 +82,35 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 				createdAt: environment.now().toISOString(),
 				details: {kind: credential.kind, validated: String(options.validate)},
 				secret: {token},
+			};
+			await store.save(grant);
+			return grant;
+		},
+
+		/**
+		 * Stores an AWS role to assume for runs. Unless told not to, the role
+		 * is assumed once now with the host's own credentials, to prove it works.
+		 */
+		async grantAws(role: {roleArn: string; region: string; sessionDurationSeconds: number; externalId?: string}, options: {validate: boolean}): Promise<Grant> {
+			const check = options.validate
+				? await checkAssumeRole(http, role, await hostAwsCredentials(environment.variables, environment.userHome), environment.now())
+				: undefined;
+			const grant: Grant = {
+				provider: 'aws',
+				name: 'aws',
+				source: 'role to assume',
+				login: role.roleArn,
+				scopes: [],
+				expiresAt: null,
+				createdAt: environment.now().toISOString(),
+				details: {
+					roleArn: role.roleArn,
+					region: role.region,
+					sessionDurationSeconds: String(role.sessionDurationSeconds),
+					validated: String(options.validate),
+					...(check?.expiresAt ? {checkedSessionExpiry: check.expiresAt} : {}),
+				},
+				secret: role.externalId ? {externalId: role.externalId} : {},
 			};
 			await store.save(grant);
 			return grant;

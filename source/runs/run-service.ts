@@ -5,6 +5,7 @@ import {environmentNamePattern, runNamePattern} from '../config/config-names.js'
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditLog} from '../audit/audit-log.js';
 import type {MoatConfig} from '../config/config-schema.js';
+import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
@@ -532,7 +533,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		async stream(
 			run: RunMetadata,
 			sinks: Record<OutputStream, (bytes: Buffer) => void>,
-			options: {signal?: AbortSignal; attachment?: Attachment} = {},
+			options: {signal?: AbortSignal; attachment?: Attachment; pending?: BufferedOutput} = {},
 		): Promise<RunMetadata> {
 			if (!run.containerId && !options.attachment) {
 				return run;
@@ -553,6 +554,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			await new Promise<void>(resolve => {
 				const done = () => {
 					attachment.output.off('data', onData);
+					attachment.output.off('end', done);
+					attachment.output.off('close', done);
 					resolve();
 				};
 
@@ -561,6 +564,17 @@ export function createRunService({engine, store, environment, reporter, grantExi
 						sinks[frame.stream](frame.data);
 					}
 				};
+
+				// What arrived (or ended) before this listener, first.
+				const earlier = options.pending?.take() ?? {chunks: [], ended: false};
+				for (const chunk of earlier.chunks) {
+					onData(chunk);
+				}
+
+				if (earlier.ended) {
+					done();
+					return;
+				}
 
 				attachment.output.on('data', onData);
 				attachment.output.once('end', done);

@@ -212,10 +212,25 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm: async question => confirmOnTerminal(question)})};
 }
 
+/**
+ * Ink stops drawing frames when it thinks it runs in CI (it reads CI and
+ * CONTINUOUS_INTEGRATION once, when first imported). The interactive UIs
+ * only ever open on a real terminal, so there someone is watching: hide
+ * those variables from Ink before it loads.
+ */
+async function loadInk(): Promise<typeof import('ink')> {
+	if (process.stdout.isTTY && process.stdin.isTTY) {
+		delete process.env.CI;
+		delete process.env.CONTINUOUS_INTEGRATION;
+	}
+
+	return import('ink');
+}
+
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
 	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}] = await Promise.all([
-		import('ink'),
+		loadInk(),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers.js'),
 	]);
@@ -261,7 +276,7 @@ const alternateScreen = {enter: '\u001B[?1049h\u001B[H', leave: '\u001B[?1049l\u
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
 	const [{render}, {Dashboard}, {ServicesContext}] = await Promise.all([
-		import('ink'),
+		loadInk(),
 		import('../components/dashboard.js'),
 		import('../components/services-context.js'),
 	]);

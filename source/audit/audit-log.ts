@@ -1,6 +1,7 @@
-import {createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign} from 'node:crypto';
+import {createPrivateKey, createPublicKey, generateKeyPairSync, sign} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {createFileOnce} from '../files/create-once.js';
 import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
 import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from './audit-chain.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
@@ -125,22 +126,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
 		const {privateKey} = generateKeyPairSync('ed25519');
 		const pem = privateKey.export({type: 'pkcs8', format: 'pem'}).toString();
-		// Written whole, then linked into place: a concurrent creator either
-		// wins or reads the winner's complete key.
-		const temporary = `${keyFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
-		await fs.writeFile(temporary, pem, {mode: 0o600});
-		try {
-			await fs.link(temporary, keyFile);
-			return pem;
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-				throw error;
-			}
-
-			return readText(keyFile);
-		} finally {
-			await fs.rm(temporary, {force: true});
-		}
+		return createFileOnce(keyFile, pem);
 	}
 
 	async function withWriterLock<T>(runId: string, action: () => Promise<T>): Promise<T> {

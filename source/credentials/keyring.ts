@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
+import {createFileOnce} from '../files/create-once.js';
 import {keyBytes} from './sealed-box.js';
 import {loadSystemKeychain, type SystemKeychain} from './system-keychain.js';
 
@@ -38,25 +39,8 @@ function fileKeyring(moatHome: string): Keyring {
 			}
 
 			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
-			const key = randomBytes(keyBytes);
-			// Write the whole key to a private temporary file, then link it
-			// into place: link fails if the file exists, so of two processes
-			// creating it at once one wins, and no one ever reads half a key.
-			const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-			await fs.writeFile(temporary, key.toString('base64') + '\n', {mode: 0o600});
-			try {
-				await fs.link(temporary, file);
-				return key;
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-					throw error;
-				}
-
-				// Someone else linked theirs first; it was complete before the link.
-				return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
-			} finally {
-				await fs.rm(temporary, {force: true});
-			}
+			const stored = await createFileOnce(file, randomBytes(keyBytes).toString('base64') + '\n');
+			return Buffer.from(stored.trim(), 'base64');
 		},
 	};
 }

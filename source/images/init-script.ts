@@ -23,6 +23,15 @@ fail() {
 [ "$#" -gt 0 ] || fail "no command given"
 [ "$(id -u)" = 0 ] || fail "the container must start as root so it can set up moatuser; do not set USER in the image"
 
+# Each mount must be what moat checked on the host (same device and inode):
+# a source swapped for a symlink between the check and the mount is refused.
+for check in ${"$"}{MOAT_MOUNT_CHECKS:-}; do
+	target="${"$"}{check%%=*}"
+	expected="${"$"}{check#*=}"
+	actual="$(stat -c '%d:%i' "$target" 2>/dev/null || echo missing)"
+	[ "$actual" = "$expected" ] || fail "the mount at $target is not what moat checked on the host (it changed in between); refusing to start"
+done
+
 uid="${"$"}{MOAT_UID:-}"
 gid="${"$"}{MOAT_GID:-}"
 case "$uid" in ''|*[!0-9]*) fail "MOAT_UID is not set; start the container with moat" ;; esac

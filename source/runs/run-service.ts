@@ -166,7 +166,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		return [...literal, ...resolved].filter(entry => !seen.has(entry.path) && seen.add(entry.path));
 	}
 
-	async function resolveMounts(specs: readonly string[], base: string, origin: string, refused: ProtectedPath[]): Promise<MountSpec[]> {
+	async function resolveMounts(specs: readonly string[], base: string, origin: string, refused: ProtectedPath[]): Promise<Array<MountSpec & {identity: string}>> {
 		return Promise.all(
 			specs.map(async spec => {
 				const mount = parseMount(spec, base, origin);
@@ -178,7 +178,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				}
 
 				checkHostPath(source, `to mount`, refused);
-				return {...mount, source};
+				const {dev, ino} = await fs.stat(source);
+				return {...mount, source, identity: `${dev}:${ino}`};
 			}),
 		);
 	}
@@ -348,6 +349,17 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		let image = await ensureImage(engine, plan, {...buildOptions, rebuild: request.rebuild});
 
 		const id = newRunId();
+		// What was checked must be what gets mounted: an agent could swap a
+		// checked directory for a symlink before the engine follows the path.
+		// The container's start compares each target's device and inode with
+		// the source's as checked here. That holds where the engine shares
+		// this machine's filesystems (Linux with a local socket); elsewhere
+		// (Docker Desktop's file sharing renumbers them) it is skipped.
+		const workspaceStat = await fs.stat(workspace);
+		const localEngine = environment.platform === 'linux' && !engine.address.includes('://');
+		const mountChecks = localEngine
+			? [`/workspace=${workspaceStat.dev}:${workspaceStat.ino}`, ...mounts.map(mount => `${mount.target}=${mount.identity}`)].join(' ')
+			: undefined;
 		const spec = {
 			name: `moat-${id}`,
 			command,
@@ -360,9 +372,10 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				MOAT_RUN_NAME: name,
 				MOAT_UID: String(uid),
 				MOAT_GID: String(gid || rootReplacementId),
+				...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
 			},
 			workingDirectory: '/workspace',
-			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts],
+			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind)],
 			labels: {
 				[containerLabels.managed]: 'true',
 				[containerLabels.runId]: id,

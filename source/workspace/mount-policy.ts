@@ -41,6 +41,10 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 		throw usageError(`Mount "${spec}" (${origin}) has mode "${mode}"; only ro and rw exist.`, fix);
 	}
 
+	if (/\s/.test(target)) {
+		throw usageError(`Mount "${spec}" (${origin}) has a space in its destination.`, 'Use a destination path without spaces.');
+	}
+
 	if (!target.startsWith('/')) {
 		throw usageError(`Mount "${spec}" (${origin}) has a relative destination "${target}".`, fix);
 	}

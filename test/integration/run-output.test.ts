@@ -194,3 +194,28 @@ dockerTest('many attached runs at once each print their own output, however fast
 		t.is(result.stdout, `hello-${index}\n`);
 	}
 });
+
+dockerTest('the container refuses to start when a mount is not the directory moat checked (device and inode differ)', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	const data = await createWorkspace();
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+		await fs.rm(data, {recursive: true, force: true});
+	});
+
+	// A real run passes its checks, extra mount included.
+	const good = await moat(['run', workspace, '-m', `${data}:/data:ro`, '--', 'sh', '-c', 'echo "$MOAT_MOUNT_CHECKS" | wc -w; ls -d /data'], {env: sandbox.env});
+	t.is(good.code, 0, good.stderr);
+	t.is(good.stdout, '2\n/data\n');
+
+	// The same image started with the identity of another directory: what a swap between check and mount looks like.
+	const [run] = JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout) as Array<{image: string}>;
+	const other = await fs.stat(sandbox.moatHome);
+	const swapped = await docker('run', '--rm', '--init', '-e', 'MOAT_UID=1000', '-e', 'MOAT_GID=1000', '-e', `MOAT_MOUNT_CHECKS=/workspace=${other.dev}:${other.ino}`, '-v', `${workspace}:/workspace`, run!.image, 'true').then(
+		() => 'started',
+		(error: {stderr?: string; code?: number}) => error.stderr ?? String(error.code),
+	);
+	t.regex(swapped, /the mount at \/workspace is not what moat checked on the host/);
+});

@@ -198,3 +198,27 @@ test('an empty MOAT_KEYRING_BACKEND counts as unset', async t => {
 	const keyring = await openKeyring(createEnvironment({MOAT_HOME: home, [environmentVariables.keyringBackend]: ''}), async () => undefined);
 	t.is(keyring.backend, 'file');
 });
+
+test('once grants are keyed in the system keychain, a session without one fails clearly instead of starting a key file', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-switch-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	const environment = createEnvironment({MOAT_HOME: home});
+	const keychain = fakeKeychain();
+	const first = await openKeyring(environment, async () => keychain);
+	t.is(first.backend, 'system');
+	await first.key();
+	const error = await t.throwsAsync(openKeyring(environment, async () => undefined), {instanceOf: MoatError});
+	t.regex(error!.message, /encrypted with a key in the system keychain/);
+	t.regex(error!.hint, /MOAT_KEYRING_BACKEND=file/);
+	await t.throwsAsync(fs.access(path.join(home, 'encryption.key')), undefined, 'no key file was started');
+});
+
+test('once grants are keyed in the key file, a keychain that appears later does not take over', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-stay-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	const environment = createEnvironment({MOAT_HOME: home});
+	const fileKey = await (await openKeyring(environment, async () => undefined)).key();
+	const later = await openKeyring(environment, async () => fakeKeychain());
+	t.is(later.backend, 'file');
+	t.deepEqual(await later.key(), fileKey);
+});

@@ -17,6 +17,8 @@ export type Keyring = {
 };
 
 const keychainService = 'moat';
+/** Records which backend holds this MOAT_HOME's key. */
+const backendMarker = 'keyring-backend';
 const keychainAccount = 'credential-encryption-key';
 
 function fileKeyring(moatHome: string): Keyring {
@@ -45,7 +47,7 @@ function fileKeyring(moatHome: string): Keyring {
 	};
 }
 
-function systemKeyring(keychain: SystemKeychain): Keyring {
+function systemKeyring(keychain: SystemKeychain, moatHome: string): Keyring {
 	return {
 		backend: 'system',
 		async key() {
@@ -54,9 +56,14 @@ function systemKeyring(keychain: SystemKeychain): Keyring {
 				return Buffer.from(stored, 'base64');
 			}
 
-			const key = randomBytes(keyBytes);
-			await keychain.set(keychainService, keychainAccount, key.toString('base64'));
-			return key;
+			await keychain.set(keychainService, keychainAccount, randomBytes(keyBytes).toString('base64'));
+			// Remember that this home's grants live behind the keychain, so a
+			// later session without one fails clearly instead of quietly
+			// starting a key file (and losing access to them).
+			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
+			await createFileOnce(path.join(moatHome, backendMarker), 'system\n');
+			// Read back: of two first uses at once, the last write is the key.
+			return Buffer.from((await keychain.get(keychainService, keychainAccount))!, 'base64');
 		},
 	};
 }
@@ -77,9 +84,24 @@ export async function openKeyring(environment: MoatEnvironment, load: () => Prom
 		return fileKeyring(environment.moatHome);
 	}
 
+	// Whichever backend already holds the key wins: switching would make
+	// every stored grant undecryptable.
+	const keyFileExists = await fs.access(path.join(environment.moatHome, 'encryption.key')).then(() => true, () => false);
+	if (keyFileExists && forced === undefined) {
+		return fileKeyring(environment.moatHome);
+	}
+
+	const recorded = (await fs.readFile(path.join(environment.moatHome, backendMarker), 'utf8').catch(() => '')).trim();
 	const keychain = await load();
 	if (keychain) {
-		return systemKeyring(keychain);
+		return systemKeyring(keychain, environment.moatHome);
+	}
+
+	if (recorded === 'system') {
+		throw new MoatError(
+			'Your grants are encrypted with a key in the system keychain, and the keychain cannot be reached from here.',
+			`Run moat where the keychain is available, or set ${environmentVariables.keyringBackend}=file and grant again.`,
+		);
 	}
 
 	if (forced === 'system') {

@@ -573,3 +573,10 @@ test('in random logs (50 seeds), changing any one entry\'s data fails verificati
 
 	t.deepEqual(wrong, []);
 });
+
+test('entryHash is SHA-256 of the canonical JSON of the entry without its hash, exactly', t => {
+	for (const entry of goodEntries) {
+		const {hash: _hash, ...body} = entry;
+		t.is(entryHash(body), createHash('sha256').update(canonicalJson(body)).digest('hex'));
+	}
+});

@@ -222,3 +222,29 @@ test('once grants are keyed in the key file, a keychain that appears later does 
 	t.is(later.backend, 'file');
 	t.deepEqual(await later.key(), fileKey);
 });
+
+test('a home that finds a keychain key made by another home still records that its grants use the keychain', async t => {
+	const homes = await Promise.all([0, 1].map(async () => fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-shared-'))));
+	t.teardown(async () => Promise.all(homes.map(async home => fs.rm(home, {recursive: true, force: true}))));
+	const keychain = fakeKeychain();
+	await (await openKeyring(createEnvironment({MOAT_HOME: homes[0]}), async () => keychain)).key();
+	await (await openKeyring(createEnvironment({MOAT_HOME: homes[1]}), async () => keychain)).key();
+	await t.throwsAsync(openKeyring(createEnvironment({MOAT_HOME: homes[1]}), async () => undefined), {instanceOf: MoatError, message: /system keychain/});
+});
+
+test('no key file is started beside grants that were saved with another key', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-orphan-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	await fs.mkdir(path.join(home, 'credentials'), {recursive: true});
+	await fs.writeFile(path.join(home, 'credentials', 'github.enc'), '{}');
+	const keyring = await openKeyring(createEnvironment({MOAT_HOME: home, MOAT_KEYRING_BACKEND: 'file'}), async () => undefined);
+	await t.throwsAsync(keyring.key(), {instanceOf: MoatError, message: /saved with a key that is not in/});
+	await t.throwsAsync(fs.access(path.join(home, 'encryption.key')));
+});
+
+test('forcing the system keychain where the key file holds the key is refused', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-forced-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	await (await openKeyring(createEnvironment({MOAT_HOME: home}), async () => undefined)).key();
+	await t.throwsAsync(openKeyring(createEnvironment({MOAT_HOME: home, MOAT_KEYRING_BACKEND: 'system'}), async () => fakeKeychain()), {instanceOf: MoatError, message: /key file/});
+});

@@ -40,9 +40,19 @@ function fileKeyring(moatHome: string): Keyring {
 				}
 			}
 
+			// Grants already stored without a key file were keyed elsewhere
+			// (the system keychain): a new key here would orphan them.
+			const stored = await fs.readdir(path.join(moatHome, 'credentials')).catch(() => [] as string[]);
+			if (stored.some(name => name.endsWith('.enc'))) {
+				throw new MoatError(
+					`Grants in ${path.join(moatHome, 'credentials')} were saved with a key that is not in ${file} (the system keychain?).`,
+					`Run moat where that keychain is reachable, or remove the credentials directory and grant again.`,
+				);
+			}
+
 			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
-			const stored = await createFileOnce(file, randomBytes(keyBytes).toString('base64') + '\n');
-			return Buffer.from(stored.trim(), 'base64');
+			const created = await createFileOnce(file, randomBytes(keyBytes).toString('base64') + '\n');
+			return Buffer.from(created.trim(), 'base64');
 		},
 	};
 }
@@ -51,17 +61,17 @@ function systemKeyring(keychain: SystemKeychain, moatHome: string): Keyring {
 	return {
 		backend: 'system',
 		async key() {
+			// Remember that this home's grants live behind the keychain, so a
+			// later session without one fails clearly instead of quietly
+			// starting a key file (and losing access to them).
+			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
+			await createFileOnce(path.join(moatHome, backendMarker), 'system\n');
 			const stored = await keychain.get(keychainService, keychainAccount);
 			if (stored) {
 				return Buffer.from(stored, 'base64');
 			}
 
 			await keychain.set(keychainService, keychainAccount, randomBytes(keyBytes).toString('base64'));
-			// Remember that this home's grants live behind the keychain, so a
-			// later session without one fails clearly instead of quietly
-			// starting a key file (and losing access to them).
-			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
-			await createFileOnce(path.join(moatHome, backendMarker), 'system\n');
 			// Read back: of two first uses at once, the last write is the key.
 			return Buffer.from((await keychain.get(keychainService, keychainAccount))!, 'base64');
 		},
@@ -89,6 +99,13 @@ export async function openKeyring(environment: MoatEnvironment, load: () => Prom
 	const keyFileExists = await fs.access(path.join(environment.moatHome, 'encryption.key')).then(() => true, () => false);
 	if (keyFileExists && forced === undefined) {
 		return fileKeyring(environment.moatHome);
+	}
+
+	if (keyFileExists && forced === 'system') {
+		throw new MoatError(
+			`Your grants are encrypted with the key file ${path.join(environment.moatHome, 'encryption.key')}, not the system keychain.`,
+			`Unset ${environmentVariables.keyringBackend}, or remove the key file and the credentials directory and grant again.`,
+		);
 	}
 
 	const recorded = (await fs.readFile(path.join(environment.moatHome, backendMarker), 'utf8').catch(() => '')).trim();

@@ -25,12 +25,15 @@ fail() {
 
 # Each mount must be what moat checked on the host (same device and inode):
 # a source swapped for a symlink between the check and the mount is refused.
+set -f
 for check in ${"$"}{MOAT_MOUNT_CHECKS:-}; do
-	target="${"$"}{check%%=*}"
-	expected="${"$"}{check#*=}"
+	# The identity after the last = never contains one; the target may.
+	target="${"$"}{check%=*}"
+	expected="${"$"}{check##*=}"
 	actual="$(stat -c '%d:%i' "$target" 2>/dev/null || echo missing)"
 	[ "$actual" = "$expected" ] || fail "the mount at $target is not what moat checked on the host (it changed in between); refusing to start"
 done
+set +f
 
 uid="${"$"}{MOAT_UID:-}"
 gid="${"$"}{MOAT_GID:-}"

@@ -9,7 +9,7 @@ import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
-import {MoatError, notFoundError, usageError} from '../errors.js';
+import {isMoatError, MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
@@ -74,21 +74,67 @@ export type RunServiceDependencies = {
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
 
-async function realDirectory(given: string, cwd: string): Promise<string> {
-	const absolute = path.resolve(cwd, given);
-	let real: string;
+/** A host path pinned to one file system object: where it really is, and which inode it is. */
+type PinnedPath = {real: string; identity: string; directory: boolean};
+
+/**
+ * Resolves a path and records the inode it names, in one step that a
+ * concurrent symlink swap cannot split: the path is opened, and both the
+ * real location and the identity are read from the open descriptor. (On
+ * Linux through /proc/self/fd; elsewhere realpath and stat are compared
+ * twice, which narrows the window without closing it.)
+ */
+async function pinPath(target: string): Promise<PinnedPath> {
+	let handle: fs.FileHandle;
 	try {
-		real = await fs.realpath(absolute);
-	} catch {
+		handle = await fs.open(target, 'r');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+			throw error;
+		}
+
+		// Not openable (a socket, say): resolve and stat, still checked below.
+		const real = await fs.realpath(target);
+		const stats = await fs.stat(real);
+		return {real, identity: `${stats.dev}:${stats.ino}`, directory: stats.isDirectory()};
+	}
+
+	try {
+		const stats = await handle.stat();
+		const real = process.platform === 'linux'
+			? await fs.readlink(`/proc/self/fd/${handle.fd}`)
+			: await fs.realpath(target);
+		if (process.platform !== 'linux') {
+			const again = await fs.stat(real);
+			if (again.dev !== stats.dev || again.ino !== stats.ino) {
+				throw usageError(`${target} changed while moat was checking it.`, 'Run again; if it keeps changing, something is swapping it.');
+			}
+		}
+
+		return {real, identity: `${stats.dev}:${stats.ino}`, directory: stats.isDirectory()};
+	} finally {
+		await handle.close();
+	}
+}
+
+async function realDirectory(given: string, cwd: string): Promise<PinnedPath> {
+	const absolute = path.resolve(cwd, given);
+	let pinned: PinnedPath;
+	try {
+		pinned = await pinPath(absolute);
+	} catch (error) {
+		if (isMoatError(error)) {
+			throw error;
+		}
+
 		throw usageError(`Workspace ${absolute} does not exist.`, 'Pass an existing directory, or create it first.');
 	}
 
-	const stats = await fs.stat(real);
-	if (!stats.isDirectory()) {
+	if (!pinned.directory) {
 		throw usageError(`Workspace ${absolute} is a file, not a directory.`, 'Pass the directory that holds your project.');
 	}
 
-	return real;
+	return pinned;
 }
 
 /**
@@ -170,16 +216,20 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		return Promise.all(
 			specs.map(async spec => {
 				const mount = parseMount(spec, base, origin);
-				let source: string;
+				let pinned: PinnedPath;
 				try {
-					source = await fs.realpath(mount.source);
-				} catch {
+					pinned = await pinPath(mount.source);
+				} catch (error) {
+					if (isMoatError(error)) {
+						throw error;
+					}
+
 					throw usageError(`Mount source ${mount.source} (${origin}) does not exist.`, 'Create it, or fix the path.');
 				}
 
-				checkHostPath(source, `to mount`, refused);
-				const {dev, ino} = await fs.stat(source);
-				return {...mount, source, identity: `${dev}:${ino}`};
+				// The path checked is the one the identity was taken from.
+				checkHostPath(pinned.real, `to mount`, refused);
+				return {...mount, source: pinned.real, identity: pinned.identity};
 			}),
 		);
 	}
@@ -245,7 +295,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 	 * byte of output is missed.
 	 */
 	async function start(request: RunRequest, beforeStart?: (prepared: PreparedRun) => Promise<void>): Promise<RunMetadata> {
-		const workspace = await realDirectory(request.workspace, request.cwd);
+		const pinnedWorkspace = await realDirectory(request.workspace, request.cwd);
+		const workspace = pinnedWorkspace.real;
 		const refused = await protectedList();
 		checkHostPath(workspace, 'the workspace', refused);
 		const {config} = await loadWorkspaceConfig(workspace);
@@ -355,10 +406,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		// the source's as checked here. That holds where the engine shares
 		// this machine's filesystems (Linux with a local socket); elsewhere
 		// (Docker Desktop's file sharing renumbers them) it is skipped.
-		const workspaceStat = await fs.stat(workspace);
 		const localEngine = environment.platform === 'linux' && !engine.address.includes('://');
 		const mountChecks = localEngine
-			? [`/workspace=${workspaceStat.dev}:${workspaceStat.ino}`, ...mounts.map(mount => `${mount.target}=${mount.identity}`)].join(' ')
+			? [`/workspace=${pinnedWorkspace.identity}`, ...mounts.map(mount => `${mount.target}=${mount.identity}`)].join(' ')
 			: undefined;
 		const spec = {
 			name: `moat-${id}`,

@@ -20,7 +20,12 @@ type TrustFile = Record<string, Partial<Record<TrustRequest['kind'], string[]>>>
 
 /** Docker Official Images have one path component: `ubuntu:22.04`, not `someone/ubuntu`. */
 export function isOfficialImage(reference: string): boolean {
-	return !reference.split(/[:@]/)[0]!.includes('/');
+	const name = reference.split('@')[0]!;
+	// A tag's colon comes after the last slash; a registry's port, before it.
+	const lastSlash = name.lastIndexOf('/');
+	const lastColon = name.lastIndexOf(':');
+	const repository = lastColon > lastSlash ? name.slice(0, lastColon) : name;
+	return !repository.includes('/') && !repository.includes(':');
 }
 
 /** Describes requests for a question or an error: "the github grant and the mount /x:/data". */

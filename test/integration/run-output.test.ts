@@ -205,6 +205,10 @@ dockerTest('the container refuses to start when a mount is not the directory moa
 		await fs.rm(data, {recursive: true, force: true});
 	});
 
+	// A destination with = in it is checked like any other.
+	const equals = await moat(['run', workspace, '-m', `${data}:/data/a=b`, '--', 'ls', '-d', '/data/a=b'], {env: sandbox.env});
+	t.is(equals.code, 0, equals.stderr);
+
 	// A real run passes its checks, extra mount included.
 	const good = await moat(['run', workspace, '-m', `${data}:/data:ro`, '--', 'sh', '-c', 'echo "$MOAT_MOUNT_CHECKS" | wc -w; ls -d /data'], {env: sandbox.env});
 	t.is(good.code, 0, good.stderr);

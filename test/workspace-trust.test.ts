@@ -1,0 +1,41 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import {createWorkspaceTrust, describeRequests, isOfficialImage} from '../source/workspace/workspace-trust.js';
+
+const official: Array<[string, boolean]> = [
+	['ubuntu', true],
+	['ubuntu:22.04', true],
+	['node:20', true],
+	['debian@sha256:' + 'a'.repeat(64), true],
+	['someone/tools', false],
+	['someone/tools:1.0', false],
+	['localhost:5000/evil', false],
+	['localhost:5000/evil:latest', false],
+	['evil.example:443/ubuntu:latest', false],
+	['ghcr.io/org/image:tag', false],
+];
+
+for (const [reference, expected] of official) {
+	test(`${reference} is ${expected ? '' : 'not '}a Docker Official Image name`, t => {
+		t.is(isOfficialImage(reference), expected);
+	});
+}
+
+test('approvals are remembered per workspace and per kind, and only what was approved', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-trust-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	const trust = createWorkspaceTrust(home);
+	const requests = [{kind: 'grant' as const, value: 'github'}, {kind: 'mount' as const, value: '/x:/data:ro'}];
+	t.deepEqual(await trust.unapproved('/w', requests), requests);
+	await trust.approve('/w', [requests[0]!]);
+	t.deepEqual(await trust.unapproved('/w', requests), [requests[1]]);
+	t.deepEqual(await trust.unapproved('/other', requests), requests, 'another workspace is not approved');
+	t.deepEqual(await trust.unapproved('/w', [{kind: 'mount', value: '/x:/data'}]), [{kind: 'mount', value: '/x:/data'}], 'read-write is not read-only');
+	t.is((await fs.stat(path.join(home, 'trust.json'))).mode & 0o777, 0o600);
+});
+
+test('requests are described for people', t => {
+	t.is(describeRequests([{kind: 'grant', value: 'github'}, {kind: 'base image', value: 'a/b:1'}, {kind: 'mount', value: '/x:/d'}]), 'the github grant, the base image a/b:1, the mount /x:/d');
+});

@@ -368,7 +368,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				.map(mount => ({kind: 'mount' as const, value: `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`})),
 		];
 		const commandLine = new Set(request.grants);
-		const unapproved = trust ? (await trust.unapproved(workspace, requests)).filter(item => !(item.kind === 'grant' && commandLine.has(item.value))) : [];
+		const trusted = {path: workspace, identity: pinnedWorkspace.identity};
+		const unapproved = trust ? (await trust.unapproved(trusted, requests)).filter(item => !(item.kind === 'grant' && commandLine.has(item.value))) : [];
 		if (unapproved.length > 0) {
 			const list = describeRequests(unapproved);
 			if (!request.hasTerminal || !confirm) {
@@ -385,7 +386,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		}
 
 		if (trust) {
-			await trust.approve(workspace, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
+			await trust.approve(trusted, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
 		}
 
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);
@@ -675,7 +676,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				return run;
 			}
 
-			await store.update(run.id, {stopRequested: true});
+			// Under the same lock as the exit transition, so a concurrent
+			// finisher cannot overwrite the request with an older record.
+			await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => store.update(run.id, {stopRequested: true}));
 			await record(run.id, 'run.stopped', {requestedBy: 'user'});
 			await engine.stopContainer(run.containerId, 10);
 			return finish(await store.read(run.id));

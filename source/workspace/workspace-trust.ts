@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {withFileLock} from '../runs/capture-lock.js';
 
 /**
  * What each workspace's agent.yaml has been allowed to ask for. The agent
@@ -11,12 +12,16 @@ import path from 'node:path';
  */
 export type TrustRequest = {kind: 'grant' | 'base image' | 'mount'; value: string};
 
+/** A workspace as trust knows it: its path and the folder's own identity (device:inode). */
+export type TrustedWorkspace = {path: string; identity: string};
+
 export type WorkspaceTrust = {
-	unapproved(workspace: string, requests: readonly TrustRequest[]): Promise<TrustRequest[]>;
-	approve(workspace: string, requests: readonly TrustRequest[]): Promise<void>;
+	unapproved(workspace: TrustedWorkspace, requests: readonly TrustRequest[]): Promise<TrustRequest[]>;
+	approve(workspace: TrustedWorkspace, requests: readonly TrustRequest[]): Promise<void>;
 };
 
-type TrustFile = Record<string, Partial<Record<TrustRequest['kind'], string[]>>>;
+type TrustEntry = {identity?: string} & Partial<Record<TrustRequest['kind'], string[]>>;
+type TrustFile = Record<string, TrustEntry>;
 
 /** Docker Official Images have one path component: `ubuntu:22.04`, not `someone/ubuntu`. */
 export function isOfficialImage(reference: string): boolean {
@@ -46,7 +51,10 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 
 	return {
 		async unapproved(workspace, requests) {
-			const approved = (await read())[workspace] ?? {};
+			const entry = (await read())[workspace.path];
+			// Another folder at the same path (deleted and cloned again) starts
+			// with nothing approved.
+			const approved: TrustEntry = entry && entry.identity === workspace.identity ? entry : {};
 			return requests.filter(request => !(approved[request.kind] ?? []).includes(request.value));
 		},
 		async approve(workspace, requests) {
@@ -54,17 +62,20 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 				return;
 			}
 
-			const trust = await read();
-			const entry = trust[workspace] ?? {};
-			for (const request of requests) {
-				entry[request.kind] = [...new Set([...(entry[request.kind] ?? []), request.value])].sort();
-			}
-
-			trust[workspace] = entry;
 			await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
-			const temporary = `${file}.${process.pid}.tmp`;
-			await fs.writeFile(temporary, JSON.stringify(trust, undefined, 2) + '\n', {mode: 0o600});
-			await fs.rename(temporary, file);
+			await withFileLock(`${file}.lock`, async () => {
+				const trust = await read();
+				const existing = trust[workspace.path];
+				const entry: TrustEntry = existing && existing.identity === workspace.identity ? existing : {identity: workspace.identity};
+				for (const request of requests) {
+					entry[request.kind] = [...new Set([...(entry[request.kind] ?? []), request.value])].sort();
+				}
+
+				trust[workspace.path] = entry;
+				const temporary = `${file}.${process.pid}.tmp`;
+				await fs.writeFile(temporary, JSON.stringify(trust, undefined, 2) + '\n', {mode: 0o600});
+				await fs.rename(temporary, file);
+			});
 		},
 	};
 }

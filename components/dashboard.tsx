@@ -31,12 +31,43 @@ function HelpOverlay() {
 
 /** `moat` on a terminal: the runs at a glance. */
 export function Dashboard({refreshMilliseconds = 1000}: {refreshMilliseconds?: number}) {
-	const {now} = useServices();
+	const {now, stopRun, destroyRun} = useServices();
 	const {runs, loaded, error} = useRuns(refreshMilliseconds);
-	const [selected, setSelected] = useState(0);
+	// The selection lives in a ref (read and changed by key handlers at once,
+	// even for keys that arrive together) and a counter re-renders on change.
+	const selection = useRef(0);
+	const [, rerender] = useState(0);
+	const setSelected = (index: number) => {
+		selection.current = index;
+		rerender(count => count + 1);
+	};
+
 	const [showHelp, setShowHelp] = useState(false);
+	/** A run waiting for "y" before it is destroyed. */
+	const [confirmDestroy, setConfirmDestroyState] = useState<string | undefined>();
+	// Read by the key handler, which may be one render behind.
+	const confirming = useRef<string | undefined>(undefined);
+	const setConfirmDestroy = (id: string | undefined) => {
+		confirming.current = id;
+		setConfirmDestroyState(id);
+	};
+	/** The outcome of the last action, shown above the hint bar. */
+	const [status, setStatus] = useState<string | undefined>();
+	const runsRef = useRef(runs);
+	runsRef.current = runs;
+	const act = (description: string, action: Promise<void>) => {
+		setStatus(`${description}…`);
+		action.then(
+			() => {
+				setStatus(`${description}: done.`);
+			},
+			(failure: unknown) => {
+				setStatus(`${description} failed: ${(failure as Error).message}`);
+			},
+		);
+	};
 	const {exit} = useApp();
-	const selectedIndex = Math.min(selected, Math.max(0, runs.length - 1));
+	const selectedIndex = Math.min(selection.current, Math.max(0, runs.length - 1));
 	// Ink re-subscribes the input handler in an effect, after the frame is
 	// drawn; a key pressed in between reaches the previous handler. Reading
 	// the run count through a ref keeps that handler correct.
@@ -45,14 +76,43 @@ export function Dashboard({refreshMilliseconds = 1000}: {refreshMilliseconds?: n
 	const clamp = (index: number) => Math.max(0, Math.min(index, lastIndex.current));
 
 	useInput((input, key) => {
+		if (confirming.current !== undefined) {
+			const id = confirming.current;
+			setConfirmDestroy(undefined);
+			if (input === 'y') {
+				act(`Destroying ${id}`, destroyRun(id));
+			} else {
+				setStatus('Nothing destroyed.');
+			}
+
+			return;
+		}
+
+		const current = runsRef.current[clamp(selection.current)];
 		switch (actionFor(input, key)) {
+			case 'stop': {
+				if (current) {
+					act(`Stopping ${current.name} (${current.id})`, stopRun(current.id));
+				}
+
+				break;
+			}
+
+			case 'destroy': {
+				if (current) {
+					setConfirmDestroy(current.id);
+				}
+
+				break;
+			}
+
 			case 'down': {
-				setSelected(previous => clamp(clamp(previous) + 1));
+				setSelected(clamp(clamp(selection.current) + 1));
 				break;
 			}
 
 			case 'up': {
-				setSelected(previous => clamp(clamp(previous) - 1));
+				setSelected(clamp(clamp(selection.current) - 1));
 				break;
 			}
 
@@ -91,6 +151,8 @@ export function Dashboard({refreshMilliseconds = 1000}: {refreshMilliseconds?: n
 			{loaded && runs.length === 0 ? <Text>No runs yet. Start one with moat run -- COMMAND.</Text> : undefined}
 			{runs.length > 0 ? <RunTable runs={runs} selectedIndex={selectedIndex} now={now()} /> : undefined}
 			{showHelp ? <HelpOverlay /> : undefined}
+			{confirmDestroy ? <Text color="yellow">Destroy {confirmDestroy} and everything moat kept about it? y to confirm, any other key to keep it</Text> : undefined}
+			{status && !confirmDestroy ? <Text>{status}</Text> : undefined}
 			<HintBar />
 		</Box>
 	);

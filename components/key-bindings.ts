@@ -2,7 +2,7 @@
  * Every dashboard key in one table: the input handler, the hint bar and the
  * `?` overlay all read it, so they cannot disagree.
  */
-export const dashboardActions = ['down', 'up', 'first', 'last', 'help', 'quit'] as const;
+export const dashboardActions = ['down', 'up', 'first', 'last', 'stop', 'destroy', 'help', 'quit'] as const;
 export type DashboardAction = (typeof dashboardActions)[number];
 
 export type KeyBinding = {
@@ -16,12 +16,14 @@ export type KeyBinding = {
 };
 
 export const keyBindings: readonly KeyBinding[] = [
-	{action: 'down', label: 'j/↓', description: 'next run', hint: true, matches: (input, key) => input === 'j' || key.downArrow},
-	{action: 'up', label: 'k/↑', description: 'previous run', hint: true, matches: (input, key) => input === 'k' || key.upArrow},
+	{action: 'down', label: 'j/↓', description: 'next', hint: true, matches: (input, key) => input === 'j' || key.downArrow},
+	{action: 'up', label: 'k/↑', description: 'previous', hint: true, matches: (input, key) => input === 'k' || key.upArrow},
 	{action: 'first', label: 'g', description: 'first run', hint: false, matches: input => input === 'g'},
 	{action: 'last', label: 'G', description: 'last run', hint: false, matches: input => input === 'G'},
+	{action: 'stop', label: 's', description: 'stop', hint: true, matches: input => input === 's'},
+	{action: 'destroy', label: 'x', description: 'destroy (asks first)', hint: true, matches: input => input === 'x'},
 	{action: 'help', label: '?', description: 'help', hint: true, matches: input => input === '?'},
-	{action: 'quit', label: 'q', description: 'quit (runs keep going)', hint: true, matches: input => input === 'q'},
+	{action: 'quit', label: 'q', description: 'quit', hint: true, matches: input => input === 'q'},
 ];
 
 export function actionFor(input: string, key: {upArrow: boolean; downArrow: boolean; escape: boolean}): DashboardAction | undefined {

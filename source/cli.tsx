@@ -282,7 +282,16 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 	]);
 	// Quiet: the dashboard owns the screen, so nothing may print under it.
 	const {runs} = await createServices(environment, {...reporter, info() {}, warn() {}});
-	const services = {listRuns: runs.list, now: environment.now};
+	const services = {
+		listRuns: runs.list,
+		async stopRun(id: string) {
+			await runs.stop(await runs.find(id));
+		},
+		async destroyRun(id: string) {
+			await runs.destroy(await runs.find(id), true);
+		},
+		now: environment.now,
+	};
 
 	let restored = false;
 	const restore = () => {

@@ -22,9 +22,16 @@ const runs = [
 	run({id: 'run_000000000003', name: 'newest', state: 'running', agent: 'claude', createdAt: '2026-11-22T11:59:30.000Z'}),
 ];
 
-function renderDashboard(listRuns: DashboardServices['listRuns']) {
+function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Partial<DashboardServices> = {}) {
+	const services: DashboardServices = {
+		listRuns,
+		now: () => now,
+		stopRun: async () => undefined,
+		destroyRun: async () => undefined,
+		...actions,
+	};
 	return render(
-		<ServicesContext.Provider value={{listRuns, now: () => now}}>
+		<ServicesContext.Provider value={services}>
 			<Dashboard refreshMilliseconds={20} />
 		</ServicesContext.Provider>,
 	);
@@ -131,4 +138,56 @@ test('an error from the services is shown, not thrown', async t => {
 	t.teardown(unmount);
 	const frame = await frameWhere(lastFrame, text => text.includes('Cannot reach'));
 	t.regex(frame, /Cannot reach the Docker engine/);
+});
+
+test('s stops the selected run and says so', async t => {
+	const stopped: string[] = [];
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {
+		async stopRun(id) {
+			stopped.push(id);
+		},
+	});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => rowOf(text, 'newest').startsWith('›'));
+	await inputReady(stdin);
+	stdin.write('j');
+	stdin.write('s');
+	await frameWhere(lastFrame, text => text.includes('Stopping middle (run_000000000002): done.'));
+	t.deepEqual(stopped, ['run_000000000002'], 'the run the pointer moved to, even with keys arriving together');
+});
+
+test('x asks before destroying; only y destroys, anything else keeps the run', async t => {
+	const destroyed: string[] = [];
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {
+		async destroyRun(id) {
+			destroyed.push(id);
+		},
+	});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('newest'));
+	await inputReady(stdin);
+	stdin.write('x');
+	await frameWhere(lastFrame, text => text.includes('Destroy run_000000000003'));
+	stdin.write('n');
+	await frameWhere(lastFrame, text => text.includes('Nothing destroyed.'));
+	t.deepEqual(destroyed, []);
+	stdin.write('x');
+	await frameWhere(lastFrame, text => text.includes('Destroy run_000000000003'));
+	stdin.write('y');
+	await frameWhere(lastFrame, text => text.includes('Destroying run_000000000003: done.'));
+	t.deepEqual(destroyed, ['run_000000000003']);
+});
+
+test('a failed action is reported, not thrown', async t => {
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {
+		async stopRun() {
+			throw new Error('Cannot reach the Docker engine at /var/run/docker.sock.');
+		},
+	});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('newest'));
+	await inputReady(stdin);
+	stdin.write('s');
+	const frame = await frameWhere(lastFrame, text => text.includes('failed: Cannot reach the Docker engine'));
+	t.regex(frame, /Stopping newest \(run_000000000003\) failed/);
 });

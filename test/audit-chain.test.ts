@@ -15,6 +15,7 @@ import {
 } from '../source/audit/audit-chain.js';
 import {canonicalJson} from '../source/audit/canonical-json.js';
 import {treeRoot} from '../source/audit/merkle.js';
+import {seededRandom} from './helpers/seeded-random.js';
 
 type Signer = {privateKey: KeyObject; publicKey: KeyObject; publicKeyPem: string; fingerprint: string};
 
@@ -503,18 +504,6 @@ test('a malformed last entry is named too, even when no checkpoint covers it and
 	t.false(verification.ok);
 	t.deepEqual(verification.failure, {what: 'entry 9', reason: notAnEntry});
 });
-
-/** A seeded generator (mulberry32), so a failing log can be rebuilt from its seed. */
-function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6D_2B_79_F5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
 
 function randomData(random: () => number): Record<string, unknown> {
 	const data: Record<string, unknown> = {};

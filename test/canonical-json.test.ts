@@ -1,17 +1,6 @@
 import test from 'ava';
 import {canonicalJson} from '../source/audit/canonical-json.js';
-
-/** A small seeded generator (mulberry32), so a failing case can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6D_2B_79_F5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
+import {seededRandom} from './helpers/seeded-random.js';
 
 const serialized: Array<{name: string; value: unknown; expected: string}> = [
 	{name: 'ASCII keys sort upper case before lower case', value: {b: 1, a: 2, B: 3, A: 4}, expected: '{"A":4,"B":3,"a":2,"b":1}'},

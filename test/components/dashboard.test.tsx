@@ -1,10 +1,10 @@
-import {stripVTControlCharacters} from 'node:util';
 import test from 'ava';
 import {render} from 'ink-testing-library';
 import {Dashboard} from '../../components/dashboard.js';
 import {keyBindings} from '../../components/key-bindings.js';
 import {ServicesContext, type DashboardServices} from '../../components/services-context.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {frameWhere, inputReady} from '../helpers/ink-frames.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 
@@ -35,31 +35,6 @@ function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Parti
 			<Dashboard refreshMilliseconds={20} />
 		</ServicesContext.Provider>,
 	);
-}
-
-/** Polls the rendered frame until it satisfies `condition` (never a fixed sleep). */
-async function frameWhere(lastFrame: () => string | undefined, condition: (frame: string) => boolean): Promise<string> {
-	const deadline = Date.now() + 5000;
-	for (;;) {
-		const frame = stripVTControlCharacters(lastFrame() ?? '');
-		if (condition(frame)) {
-			return frame;
-		}
-
-		if (Date.now() > deadline) {
-			throw new Error(`frame never matched; last frame:\n${frame}`);
-		}
-
-		// eslint-disable-next-line no-await-in-loop
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-	}
-}
-
-/** Ink attaches its stdin listener in an effect; keys written before that are lost. */
-async function inputReady(stdin: {listenerCount(event: string): number}): Promise<void> {
-	await frameWhere(() => (stdin.listenerCount('readable') > 0 ? 'ready' : ''), frame => frame === 'ready');
 }
 
 const rowOf = (frame: string, name: string) => frame.split('\n').find(line => line.includes(name)) ?? '';

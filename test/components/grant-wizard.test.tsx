@@ -3,6 +3,7 @@ import test from 'ava';
 import {render} from 'ink-testing-library';
 import {GrantWizard, GrantWizardContext, type GrantWizardServices} from '../../components/grant-wizard.js';
 import type {WizardResult, WizardSource} from '../../components/grant-wizard-reducer.js';
+import {frameWhere, inputReady} from '../helpers/ink-frames.js';
 
 const keys = {up: '\u001B[A', down: '\u001B[B', enter: '\r', escape: '\u001B', backspace: '\u007F'} as const;
 
@@ -73,34 +74,6 @@ function renderWizard(services: GrantWizardServices) {
  * after the frame is written; a key sent in between reaches the previous
  * render's handler, so this yields one more turn before returning.
  */
-async function frameWhere(lastFrame: () => string | undefined, condition: (frame: string) => boolean): Promise<string> {
-	const deadline = Date.now() + 5000;
-	for (;;) {
-		const frame = stripVTControlCharacters(lastFrame() ?? '');
-		if (condition(frame)) {
-			// eslint-disable-next-line no-await-in-loop
-			await new Promise(resolve => {
-				setImmediate(resolve);
-			});
-			return frame;
-		}
-
-		if (Date.now() > deadline) {
-			throw new Error(`frame never matched; last frame:\n${frame}`);
-		}
-
-		// eslint-disable-next-line no-await-in-loop
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-	}
-}
-
-/** Ink attaches its stdin listener in an effect; keys written before that are lost. */
-async function inputReady(stdin: {listenerCount(event: string): number}): Promise<void> {
-	await frameWhere(() => (stdin.listenerCount('readable') > 0 ? 'ready' : ''), frame => frame === 'ready');
-}
-
 async function until(condition: () => boolean): Promise<void> {
 	await frameWhere(() => (condition() ? 'yes' : ''), frame => frame === 'yes');
 }

@@ -77,7 +77,16 @@ export function decide(policy: NetworkPolicy, host: string, port: number, contex
 }
 
 /** The plain-text answer to a blocked request, readable by the agent. */
-export function blockedResponseText(host: string): string {
+export function blockedResponseText(host: string, internalReason?: string): string {
+	if (internalReason !== undefined) {
+		return [
+			'Moat: request blocked by network policy.',
+			`Host "${host}" is refused: ${internalReason}`,
+			'Agents reach only public hosts, whatever the policy.',
+			'',
+		].join('\n');
+	}
+
 	return [
 		'Moat: request blocked by network policy.',
 		`Host "${host}" is not in the allow list.`,

@@ -1,0 +1,188 @@
+import type {IncomingMessage, ServerResponse} from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
+import type {LookupFunction} from 'node:net';
+import net from 'node:net';
+import type {Duplex} from 'node:stream';
+import tls from 'node:tls';
+import {Proxy as MitmProxy, type IContext, type IWebSocketContext} from 'http-mitm-proxy';
+import {WebSocketServer} from 'ws';
+import {mergeHeaderList, type Injection} from './injection-rules.js';
+
+/**
+ * The one adapter over http-mitm-proxy. moat owns the listeners and the TLS
+ * termination (proxy-server.ts) — http-mitm-proxy's own `listen` opens an
+ * unauthenticated HTTPS listener per host on 0.0.0.0, which a sealed
+ * network cannot have — and hands each decrypted or plain request to
+ * http-mitm-proxy's request pipeline, steering where it goes and what
+ * headers it carries through its handlers.
+ */
+
+/** Where one request goes and what it carries, decided by the proxy server. */
+export type ForwardPlan = {
+	/** The host the agent asked for: TLS name and Host header stay this. */
+	host: string;
+	/** Where the connection really goes (an override, or the host itself). */
+	address: string;
+	port: number;
+	secure: boolean;
+	injection?: Injection;
+	/** Refuses internal addresses when the name is resolved at dial time. */
+	lookup?: LookupFunction;
+	done(outcome: ForwardOutcome): void;
+};
+
+export type ForwardOutcome = {status: number; bytesIn: number; bytesOut: number; error?: Error};
+
+export type MitmEngine = {
+	forward(request: IncomingMessage, response: ServerResponse, plan: ForwardPlan): void;
+	/** A WebSocket upgrade on an intercepted connection. */
+	upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan): void;
+	close(): void;
+};
+
+/** Replaces whatever auth the agent sent with the grant's (never merged with it). */
+export function applyInjection(headers: Record<string, string | string[] | undefined>, injection: Injection | undefined): void {
+	if (!injection) {
+		return;
+	}
+
+	for (const name of injection.remove) {
+		delete headers[name];
+	}
+
+	Object.assign(headers, injection.set);
+	for (const [name, value] of Object.entries(injection.merge)) {
+		const existing = headers[name];
+		headers[name] = mergeHeaderList(Array.isArray(existing) ? existing.join(',') : existing, value);
+	}
+}
+
+type Outcome = {plan: ForwardPlan; bytesIn: number; bytesOut: number; status: number; reported: boolean};
+
+/**
+ * `extraTrust`: CA certificates to trust besides Node's own (in-process
+ * tests; the daemon gets NODE_EXTRA_CA_CERTS, which Node already trusts).
+ */
+export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine {
+	const proxy = new MitmProxy();
+	const ca = extraTrust.length > 0 ? [...tls.rootCertificates, ...extraTrust] : undefined;
+	// Pooled upstream connections: keyed by address, port and TLS name.
+	const httpsAgent = new https.Agent({keepAlive: true, maxFreeSockets: 64, ...(ca ? {ca} : {})});
+	const httpAgent = new http.Agent({keepAlive: true, maxFreeSockets: 64});
+	const plans = new WeakMap<IncomingMessage, Outcome>();
+	Object.assign(proxy, {
+		options: {}, keepAlive: true, httpsAgent, httpAgent, connectRequests: {}, timeout: 0,
+		// http-mitm-proxy prints every error and answers with its name; moat
+		// reports it through the plan (network.jsonl) and answers in words.
+		_onError(_kind: string, context: IContext | null, error: Error) {
+			const outcome = context ? plans.get(context.clientToProxyRequest) : undefined;
+			if (!outcome || !context) {
+				return;
+			}
+
+			const response = context.proxyToClientResponse;
+			if (!response.headersSent) {
+				const blocked = (error as NodeJS.ErrnoException).code === 'EMOATBLOCKED';
+				outcome.status = blocked ? 403 : 502;
+				response.writeHead(outcome.status, {'content-type': 'text/plain; charset=utf-8', connection: 'close'});
+				response.end(blocked ? error.message : `Moat: could not reach ${outcome.plan.host}: ${error.message}\n`);
+			} else {
+				response.destroy();
+			}
+
+			report(outcome, error);
+		},
+	});
+
+	function report(outcome: Outcome, error?: Error) {
+		if (!outcome.reported) {
+			outcome.reported = true;
+			outcome.plan.done({status: outcome.status, bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut, error});
+		}
+	}
+
+	proxy.onRequest((context, callback) => {
+		const outcome = plans.get(context.clientToProxyRequest);
+		const options = context.proxyToServerRequestOptions;
+		if (!outcome || !options) {
+			callback(new Error('request without a plan'));
+			return;
+		}
+
+		const {plan} = outcome;
+		const headers = options.headers as Record<string, string | string[] | undefined>;
+		applyInjection(headers, plan.injection);
+		Object.assign(options, {
+			host: plan.address,
+			port: plan.port,
+			...(plan.lookup ? {lookup: plan.lookup} : {}),
+			...(plan.secure ? {
+				servername: net.isIP(plan.host) ? undefined : plan.host,
+				// The certificate must name the host the agent asked for, whatever address was dialled.
+				checkServerIdentity: (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate),
+			} : {}),
+		});
+		context.clientToProxyRequest.on('data', (chunk: Buffer) => {
+			outcome.bytesOut += chunk.length;
+		});
+		context.proxyToClientResponse.on('close', () => {
+			report(outcome, context.proxyToClientResponse.writableFinished ? undefined : new Error('the client closed the connection'));
+		});
+		callback();
+	});
+
+	proxy.onResponse((context, callback) => {
+		const outcome = plans.get(context.clientToProxyRequest);
+		const upstream = context.serverToProxyResponse;
+		if (outcome && upstream) {
+			outcome.status = upstream.statusCode ?? 0;
+			upstream.on('data', (chunk: Buffer) => {
+				outcome.bytesIn += chunk.length;
+			});
+		}
+
+		callback();
+	});
+
+	const upgrades = new WeakMap<IncomingMessage, ForwardPlan>();
+	proxy.onWebSocketConnection((context: IWebSocketContext, callback) => {
+		const plan = upgrades.get((context.clientToProxyWebSocket as unknown as {upgradeReq: IncomingMessage} | undefined)?.upgradeReq as IncomingMessage);
+		const options = context.proxyToServerWebSocketOptions as (Record<string, unknown> & {headers: Record<string, string | string[] | undefined>}) | undefined;
+		if (!plan || !options) {
+			callback(new Error('upgrade without a plan'));
+			return;
+		}
+
+		applyInjection(options.headers, plan.injection);
+		Object.assign(options, {
+			agent: undefined,
+			// The WebSocket library dials the URL's host; moat dials the plan's address under the real TLS name.
+			createConnection: () => plan.secure
+				? tls.connect({host: plan.address, port: plan.port, ...(ca ? {ca} : {}), servername: net.isIP(plan.host) ? undefined : plan.host, lookup: plan.lookup, checkServerIdentity: (_address, certificate) => tls.checkServerIdentity(plan.host, certificate)})
+				: net.connect({host: plan.address, port: plan.port, lookup: plan.lookup}),
+		});
+		plan.done({status: 101, bytesIn: 0, bytesOut: 0});
+		callback();
+	});
+
+	const webSockets = new WebSocketServer({noServer: true});
+	return {
+		forward(request, response, plan) {
+			plans.set(request, {plan, bytesIn: 0, bytesOut: 0, status: 0, reported: false});
+			proxy._onHttpServerRequest(plan.secure, request, response);
+		},
+		upgrade(request, socket, head, plan) {
+			upgrades.set(request, plan);
+			webSockets.handleUpgrade(request, socket, head, webSocket => {
+				Object.assign(webSocket, {upgradeReq: request});
+				proxy._onWebSocketServerConnect(plan.secure, webSocket as never, request);
+			});
+		},
+		close() {
+			httpsAgent.destroy();
+			httpAgent.destroy();
+			webSockets.close();
+		},
+	};
+}

@@ -1,0 +1,79 @@
+import net from 'node:net';
+import {addressKind, blockedResponseText, type PolicyDecision} from './network-policy.js';
+
+/**
+ * The proxy's per-request decisions that need no sockets: reading the run
+ * token, parsing a CONNECT target, and whether a host may be dialled.
+ */
+
+/** The run token from `Proxy-Authorization` (Basic with the token as password, or Bearer). */
+export function proxyToken(header: string | undefined): string | undefined {
+	if (!header) {
+		return undefined;
+	}
+
+	const [scheme = '', value = ''] = header.trim().split(/\s+/, 2);
+	if (scheme.toLowerCase() === 'bearer') {
+		return value || undefined;
+	}
+
+	if (scheme.toLowerCase() !== 'basic') {
+		return undefined;
+	}
+
+	const decoded = Buffer.from(value, 'base64').toString('utf8');
+	const colon = decoded.indexOf(':');
+	const token = colon === -1 ? decoded : decoded.slice(colon + 1);
+	return token || undefined;
+}
+
+/** `host:port` or `[v6]:port` from a CONNECT line; undefined when malformed. */
+export function parseConnectTarget(target: string): {host: string; port: number} | undefined {
+	const match = /^(?:\[([\da-f:.%]+)\]|([^\s:/[\]@]+)):(\d{1,5})$/i.exec(target);
+	if (!match) {
+		return undefined;
+	}
+
+	const port = Number(match[3]);
+	if (port < 1 || port > 65_535) {
+		return undefined;
+	}
+
+	const host = (match[1] ?? match[2]!).toLowerCase().replace(/\.$/, '');
+	if (match[1] !== undefined && net.isIP(host) !== 6) {
+		return undefined;
+	}
+
+	return {host, port};
+}
+
+export type GateDecision = {allowed: true} | {allowed: false; reason: string; message: string};
+
+const kindWords: Record<string, string> = {
+	loopback: 'a loopback address',
+	'link-local': 'a link-local address (cloud metadata lives there)',
+	private: 'a private address',
+	unspecified: 'an unspecified address',
+};
+
+/**
+ * Whether a request to host:port may go out. Addresses inside the machine or
+ * its networks are refused in every mode (an override is the user routing a
+ * name there on purpose); then the run's policy decides.
+ */
+export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision}): GateDecision {
+	const name = request.host.toLowerCase().replace(/\.$/, '');
+	if (!request.overridden) {
+		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (net.isIP(name) === 0 ? 'public' : addressKind(name));
+		if (kind !== 'public') {
+			const reason = `it is ${kindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
+			return {allowed: false, reason: `internal address: ${kind}`, message: blockedResponseText(name, reason)};
+		}
+	}
+
+	if (!request.policyDecision.allowed) {
+		return {allowed: false, reason: request.policyDecision.reason, message: blockedResponseText(name)};
+	}
+
+	return {allowed: true};
+}

@@ -1,0 +1,409 @@
+import dns from 'node:dns';
+import http, {type IncomingMessage, type ServerResponse} from 'node:http';
+import net, {type LookupFunction} from 'node:net';
+import type {Duplex} from 'node:stream';
+import tls from 'node:tls';
+import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
+import type {CertificateAuthority} from './certificate-authority.js';
+import {injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
+import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
+import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
+import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
+
+/**
+ * The credential-injecting proxy (SPEC §7). It listens where the runs'
+ * network can reach it and nowhere else, knows each run by the token in its
+ * proxy URL, checks every request against the run's policy and the
+ * never-dial list, intercepts TLS with moat's CA so credentials can be
+ * injected (over verified TLS only), and reports every request.
+ */
+
+/** What the proxy knows about a run, looked up by its token. */
+export type ProxyRun = {
+	runId: string;
+	agent: string | null;
+	policy: NetworkPolicy;
+	/** The run's grants with their values, loaded when first needed. */
+	grants(): Promise<InjectableGrant[]>;
+	/** Grant provider/kind pairs, known without loading any value. */
+	grantKinds: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>;
+};
+
+/** One line of network.jsonl. */
+export type NetworkEntry = {
+	ts: string;
+	method: string;
+	url: string;
+	status: number;
+	duration_ms: number;
+	bytes_in: number;
+	bytes_out: number;
+	grant: string | null;
+	blocked: boolean;
+	error: string | null;
+};
+
+export type ProxyObserver = {
+	request(runId: string, entry: NetworkEntry): void;
+	injected(runId: string, grant: string, host: string): void;
+	blocked(runId: string, host: string, reason: string): void;
+};
+
+export type ProxyServerOptions = {
+	host: string;
+	port: number;
+	authority: CertificateAuthority;
+	overrides: UpstreamOverrides;
+	runForToken(token: string): ProxyRun | undefined;
+	observer: ProxyObserver;
+	/** CA certificates trusted upstream besides Node's own (see createMitmEngine). */
+	extraTrust?: readonly string[];
+	now?: () => Date;
+};
+
+export type ProxyServer = {
+	readonly host: string;
+	readonly port: number;
+	close(): Promise<void>;
+};
+
+type Connection = {run: ProxyRun; host: string; port: number};
+
+/** The blocked error a guarded lookup raises: the mitm engine answers it with 403. */
+function blockedError(message: string): NodeJS.ErrnoException {
+	return Object.assign(new Error(message), {code: 'EMOATBLOCKED'});
+}
+
+/**
+ * Resolves a name as net.connect would, but refuses if any address it gets
+ * is internal: the check and the dial use the same answer, so DNS cannot
+ * change it in between.
+ */
+export const guardedLookup: LookupFunction = (hostname, options, callback) => {
+	dns.lookup(hostname, {...options, all: true}, (error, addresses) => {
+		if (error) {
+			callback(error, '', 0);
+			return;
+		}
+
+		const internal = addresses.find(({address}) => addressKind(address) !== 'public');
+		if (internal) {
+			callback(blockedError(blockedResponseText(hostname, `it resolves to ${internal.address}, an internal address agents may never reach.`)), '', 0);
+			return;
+		}
+
+		if ((options as {all?: boolean}).all) {
+			(callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, addresses);
+		} else {
+			callback(null, addresses[0]!.address, addresses[0]!.family);
+		}
+	});
+};
+
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+	const now = options.now ?? (() => new Date());
+	const engine = createMitmEngine(options.extraTrust);
+	const connections = new WeakMap<Duplex, Connection>();
+	const contexts = new Map<string, Promise<tls.SecureContext>>();
+	const sockets = new Set<Duplex>();
+
+	function track(socket: Duplex) {
+		sockets.add(socket);
+		socket.on('close', () => sockets.delete(socket));
+	}
+
+	function report(run: ProxyRun, started: number, entry: Omit<NetworkEntry, 'ts' | 'duration_ms'>) {
+		options.observer.request(run.runId, {ts: new Date(started).toISOString(), duration_ms: Math.max(0, now().getTime() - started), ...entry});
+	}
+
+	function gate(run: ProxyRun, host: string, port: number): GateDecision {
+		const upstream = resolveUpstream(options.overrides, host, port);
+		return gateRequest({
+			host,
+			port,
+			overridden: upstream.overridden,
+			policyDecision: decide(run.policy, host, port, {grantHosts: injectedHosts(run.grantKinds), agent: run.agent}),
+		});
+	}
+
+	function upstreamFor(host: string, port: number) {
+		const upstream = resolveUpstream(options.overrides, host, port);
+		// A name moat resolves itself is checked at dial time; an override is the user's own routing.
+		return {address: upstream.address, port: upstream.port, lookup: upstream.overridden ? undefined : guardedLookup};
+	}
+
+	function authenticate(request: IncomingMessage): ProxyRun | undefined {
+		const token = proxyToken(request.headers['proxy-authorization']);
+		return token ? options.runForToken(token) : undefined;
+	}
+
+	async function secureContextFor(host: string): Promise<tls.SecureContext> {
+		let context = contexts.get(host);
+		if (!context) {
+			context = options.authority.leafFor(host).then(leaf => tls.createSecureContext({cert: leaf.cert, key: leaf.key}));
+			contexts.set(host, context);
+		}
+
+		return context;
+	}
+
+	function forward(connection: Connection | undefined, secure: boolean, request: IncomingMessage, response: ServerResponse, upgrade?: {socket: Duplex; head: Buffer}) {
+		const started = now().getTime();
+		let run = connection?.run;
+		let host: string;
+		let port: number;
+		let url: string;
+		if (connection) {
+			({host, port} = connection);
+			// Inside a tunnel the Host header must name the tunnel's host.
+			if (!namesAgree({connect: host, hostHeader: request.headers.host})) {
+				refuse(response, upgrade?.socket, 421, `Moat: request refused: the Host header "${request.headers.host ?? ''}" does not match the tunnel's host "${host}".\n`);
+				report(run!, started, {method: request.method ?? '', url: `https://${host}${request.url ?? ''}`, status: 421, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'host mismatch'});
+				return;
+			}
+
+			url = `https://${host}${port === 443 ? '' : `:${port}`}${request.url ?? '/'}`;
+		} else {
+			run = authenticate(request);
+			if (!run) {
+				proxyAuthenticationRequired(response, upgrade?.socket);
+				return;
+			}
+
+			let target: URL;
+			try {
+				target = new URL(request.url ?? '');
+			} catch {
+				refuse(response, upgrade?.socket, 400, 'Moat: this is a proxy; send requests through HTTP_PROXY with an absolute URL.\n');
+				return;
+			}
+
+			if (target.protocol !== 'http:' || !namesAgree({connect: target.host, hostHeader: request.headers.host})) {
+				refuse(response, upgrade?.socket, 400, 'Moat: request refused: the URL and the Host header name different hosts.\n');
+				return;
+			}
+
+			host = target.hostname.replace(/^\[|\]$/g, '');
+			port = Number(target.port || 80);
+			url = target.href;
+			const decision = gate(run, host, port);
+			if (!decision.allowed) {
+				refuse(response, upgrade?.socket, 403, decision.message);
+				options.observer.blocked(run.runId, host, decision.reason);
+				report(run, started, {method: request.method ?? '', url, status: 403, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: decision.reason});
+				return;
+			}
+		}
+
+		const activeRun = run!;
+		const upstream = upstreamFor(host, port);
+		const plan = async () => {
+			// Credentials only over TLS the agent cannot read (the upstream's is verified by the engine).
+			const injection = secure ? injectionFor(await activeRun.grants(), host, true) : undefined;
+			if (injection) {
+				options.observer.injected(activeRun.runId, injection.grant, host);
+			}
+
+			return {
+				host, ...upstream, secure, injection,
+				done(outcome: ForwardOutcome) {
+					const blocked = (outcome.error as NodeJS.ErrnoException | undefined)?.code === 'EMOATBLOCKED';
+					if (blocked) {
+						options.observer.blocked(activeRun.runId, host, 'internal address');
+					}
+
+					report(activeRun, started, {
+						method: request.method ?? '', url, status: outcome.status, bytes_in: outcome.bytesIn, bytes_out: outcome.bytesOut,
+						grant: injection?.grant ?? null, blocked, error: outcome.error ? outcome.error.message.split('\n')[0]! : null,
+					});
+				},
+			};
+		};
+
+		request.pause();
+		plan().then(forwardPlan => {
+			if (upgrade) {
+				engine.upgrade(request, upgrade.socket, upgrade.head, forwardPlan);
+			} else {
+				engine.forward(request, response, forwardPlan);
+			}
+		}, (error: unknown) => {
+			refuse(response, upgrade?.socket, 502, `Moat: the run's credentials could not be loaded: ${(error as Error).message}\n`);
+		});
+	}
+
+	// Requests inside intercepted TLS tunnels: never listening, fed by CONNECT.
+	const inner = http.createServer();
+	inner.on('request', (request: IncomingMessage, response: ServerResponse) => {
+		forward(connections.get(request.socket), true, request, response);
+	});
+	inner.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+		const connection = connections.get(request.socket);
+		if (connection) {
+			forward(connection, true, request, new http.ServerResponse(request), {socket, head});
+		} else {
+			socket.destroy();
+		}
+	});
+
+	const front = http.createServer();
+	front.on('connection', track);
+	front.on('request', (request: IncomingMessage, response: ServerResponse) => {
+		forward(undefined, false, request, response);
+	});
+	front.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+		socket.on('error', () => socket.destroy());
+		const started = now().getTime();
+		const run = authenticate(request);
+		if (!run) {
+			writeRaw(socket, 407, 'Moat: proxy authentication required; use the proxy URL from HTTP_PROXY.\n', {'proxy-authenticate': 'Basic realm="moat"'});
+			return;
+		}
+
+		const target = parseConnectTarget(request.url ?? '');
+		if (!target || !namesAgree({connect: request.url ?? '', hostHeader: request.headers.host})) {
+			writeRaw(socket, 400, 'Moat: CONNECT needs host:port, and its Host header must name the same host.\n');
+			report(run, started, {method: 'CONNECT', url: request.url ?? '', status: 400, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'bad CONNECT target'});
+			return;
+		}
+
+		const {host, port} = target;
+		const decision = gate(run, host, port);
+		if (!decision.allowed) {
+			writeRaw(socket, 403, decision.message);
+			options.observer.blocked(run.runId, host, decision.reason);
+			report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: 403, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: decision.reason});
+			return;
+		}
+
+		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+		const begin = (first: Buffer) => {
+			socket.pause();
+			socket.unshift(first);
+			if (first[0] === 0x16) {
+				intercept(socket, {run, host, port});
+			} else {
+				tunnel(socket, {run, host, port}, started);
+			}
+		};
+
+		if (head.length > 0) {
+			begin(head);
+		} else {
+			socket.once('data', begin);
+		}
+	});
+
+	function intercept(socket: Duplex, connection: Connection) {
+		secureContextFor(connection.host).then(secureContext => {
+			const secure = new tls.TLSSocket(socket, {
+				isServer: true,
+				secureContext,
+				ALPNProtocols: ['http/1.1'],
+				SNICallback(serverName, callback) {
+					// The name the client's TLS asks for must be the tunnel's host.
+					if (namesAgree({connect: connection.host, serverName})) {
+						callback(null, secureContext);
+					} else {
+						options.observer.blocked(connection.run.runId, serverName, 'TLS server name differs from the CONNECT host');
+						callback(new Error('server name does not match the CONNECT host'));
+					}
+				},
+			});
+			secure.on('error', () => secure.destroy());
+			connections.set(secure, connection);
+			track(secure);
+			inner.emit('connection', secure);
+		}, () => socket.destroy());
+	}
+
+	function tunnel(socket: Duplex, connection: Connection, started: number) {
+		const upstream = upstreamFor(connection.host, connection.port);
+		let bytesIn = 0;
+		let bytesOut = 0;
+		let failure: Error | undefined;
+		const remote = net.connect({host: upstream.address, port: upstream.port, lookup: upstream.lookup});
+		track(remote);
+		remote.on('data', (chunk: Buffer) => {
+			bytesIn += chunk.length;
+		});
+		socket.on('data', (chunk: Buffer) => {
+			bytesOut += chunk.length;
+		});
+		remote.on('error', error => {
+			failure = error;
+			socket.destroy();
+		});
+		remote.on('close', () => {
+			socket.destroy();
+			const blocked = (failure as NodeJS.ErrnoException | undefined)?.code === 'EMOATBLOCKED';
+			report(connection.run, started, {
+				method: 'CONNECT', url: `${connection.host}:${connection.port}`, status: failure ? (blocked ? 403 : 502) : 200,
+				bytes_in: bytesIn, bytes_out: bytesOut, grant: null, blocked, error: failure ? failure.message.split('\n')[0]! : null,
+			});
+		});
+		socket.on('close', () => remote.destroy());
+		socket.pipe(remote);
+		remote.pipe(socket);
+		socket.resume();
+	}
+
+	await new Promise<void>((resolve, reject) => {
+		front.once('error', reject);
+		front.listen({host: options.host, port: options.port}, () => {
+			front.off('error', reject);
+			resolve();
+		});
+	});
+	const address = front.address() as net.AddressInfo;
+	return {
+		host: options.host,
+		port: address.port,
+		async close() {
+			engine.close();
+			for (const socket of sockets) {
+				socket.destroy();
+			}
+
+			await new Promise<void>(resolve => {
+				front.close(() => {
+					resolve();
+				});
+			});
+		},
+	};
+}
+
+function refuse(response: ServerResponse, upgradeSocket: Duplex | undefined, status: number, text: string) {
+	if (upgradeSocket) {
+		writeRaw(upgradeSocket, status, text);
+		return;
+	}
+
+	response.writeHead(status, {'content-type': 'text/plain; charset=utf-8'});
+	response.end(text);
+}
+
+function proxyAuthenticationRequired(response: ServerResponse, upgradeSocket: Duplex | undefined) {
+	const text = 'Moat: proxy authentication required; use the proxy URL from HTTP_PROXY.\n';
+	if (upgradeSocket) {
+		writeRaw(upgradeSocket, 407, text, {'proxy-authenticate': 'Basic realm="moat"'});
+		return;
+	}
+
+	response.writeHead(407, {'content-type': 'text/plain; charset=utf-8', 'proxy-authenticate': 'Basic realm="moat"'});
+	response.end(text);
+}
+
+/** An answer on a raw socket (CONNECT and upgrades have no response object), then close. */
+function writeRaw(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}) {
+	const body = Buffer.from(text);
+	const lines = [
+		`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+		'content-type: text/plain; charset=utf-8',
+		`content-length: ${body.length}`,
+		'connection: close',
+		...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+	];
+	socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]));
+}

@@ -20,8 +20,9 @@ const globalFlags = {
 } as const;
 
 function mainHelp(): string {
-	const width = Math.max(...commands.map(command => [command.name, ...(command.aliases ?? [])].join(', ').length));
-	const list = commands
+	const listed = commands.filter(command => !command.hidden);
+	const width = Math.max(...listed.map(command => [command.name, ...(command.aliases ?? [])].join(', ').length));
+	const list = listed
 		.map(command => `    ${[command.name, ...(command.aliases ?? [])].join(', ').padEnd(width)}  ${command.summary}`)
 		.join('\n');
 	return `

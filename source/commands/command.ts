@@ -40,6 +40,8 @@ export type FlagDefinition = {
 export type Command = {
 	name: string;
 	aliases?: string[];
+	/** Left out of `moat --help` (internal entry points). */
+	hidden?: boolean;
 	/** One line for the command list. */
 	summary: string;
 	/** Usage and flags, shown by `moat <command> --help`. */

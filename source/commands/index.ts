@@ -5,6 +5,7 @@ import {grantCommand, revokeCommand} from './grant-command.js';
 import type {Command} from './command.js';
 import {listCommand} from './list-command.js';
 import {logsCommand} from './logs-command.js';
+import {daemonCommand, proxyCommand} from './proxy-command.js';
 import {runCommand} from './run-command.js';
 import {statusCommand} from './status-command.js';
 import {depsCommand, systemCommand} from './system-command.js';
@@ -26,6 +27,8 @@ export const commands: readonly Command[] = [
 	verifyBundleCommand,
 	depsCommand,
 	systemCommand,
+	proxyCommand,
+	daemonCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

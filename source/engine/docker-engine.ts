@@ -209,6 +209,55 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			await call(async () => docker.getImage(id).remove());
 		},
 
+		async ensureSealedNetwork(name, labels) {
+			const gatewayOf = (info: Docker.NetworkInspectInfo) => info.IPAM?.Config?.find((config: {Gateway?: string}) => config.Gateway && !config.Gateway.includes(':'))?.Gateway;
+			const inspect = async () => {
+				try {
+					return await call(async () => docker.getNetwork(name).inspect() as Promise<Docker.NetworkInspectInfo>);
+				} catch (error) {
+					if ((error as {statusCode?: number}).statusCode === 404 || /no such network|not found/i.test((error as Error).message)) {
+						return undefined;
+					}
+
+					throw error;
+				}
+			};
+
+			let info = await inspect();
+			if (!info) {
+				try {
+					await call(async () => docker.createNetwork({
+						Name: name,
+						Driver: 'bridge',
+						// No route out: the proxy on the gateway is the only way anywhere.
+						Internal: true,
+						// Two moat processes may race to create it: the engine refuses the second.
+						CheckDuplicate: true,
+						Labels: {...labels},
+						// Containers on it cannot reach each other.
+						Options: {'com.docker.network.bridge.enable_icc': 'false'},
+					}));
+				} catch (error) {
+					if ((error as {statusCode?: number}).statusCode !== 409) {
+						throw error;
+					}
+				}
+
+				info = await inspect();
+			}
+
+			const gateway = info ? gatewayOf(info) : undefined;
+			if (!info || !gateway) {
+				throw new MoatError(`The engine's network ${name} has no IPv4 gateway for moat's proxy to listen on.`, `Remove it (docker network rm ${name}) and try again.`, exitCodes.failure);
+			}
+
+			if (!info.Internal || info.Options?.['com.docker.network.bridge.enable_icc'] !== 'false') {
+				throw new MoatError(`The engine's network ${name} is not sealed (it must be internal, without traffic between containers).`, `Remove it (docker network rm ${name}) and moat recreates it.`, exitCodes.failure);
+			}
+
+			return {name, gateway};
+		},
+
 		async createContainer(spec: ContainerSpec) {
 			const container = await call(async () =>
 				docker.createContainer({
@@ -235,6 +284,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						// making every stop wait for the kill timeout.
 						Init: true,
 						LogConfig: {Type: 'json-file', Config: {...logRing}},
+						...(spec.network ? {NetworkMode: spec.network} : {}),
 					},
 				}),
 			);

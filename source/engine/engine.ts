@@ -26,7 +26,12 @@ export type ContainerSpec = {
 	labels: Labels;
 	tty: boolean;
 	openStdin: boolean;
+	/** The network the container joins (moat's sealed network); the engine's default when absent. */
+	network?: string;
 };
+
+/** A network as moat uses it: the gateway is the one address its containers can reach. */
+export type NetworkInfo = {name: string; gateway: string};
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
@@ -98,6 +103,11 @@ export interface Engine {
 	listImages(labels: Labels): Promise<ImageSummary[]>;
 	removeImage(id: string): Promise<void>;
 
+	/**
+	 * Creates (or finds) an `internal` bridge network with no route out and
+	 * no traffic between its containers, and returns its gateway address.
+	 */
+	ensureSealedNetwork(name: string, labels: Labels): Promise<NetworkInfo>;
 	createContainer(spec: ContainerSpec): Promise<string>;
 	startContainer(id: string): Promise<void>;
 	/** Undefined when the container does not exist. */

@@ -1,0 +1,184 @@
+import {spawn} from 'node:child_process';
+import {openSync, closeSync} from 'node:fs';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import {fileURLToPath} from 'node:url';
+import type {MoatEnvironment} from '../environment.js';
+import {MoatError} from '../errors.js';
+import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
+import {currentDaemonSettings} from './daemon-settings.js';
+
+/** Talking to the daemon of a MOAT_HOME, starting or replacing it when needed. */
+export type DaemonClient = {
+	readonly hello: Hello;
+	register(registration: RunRegistration): Promise<RegisteredRun>;
+	unregister(runId: string): Promise<void>;
+	status(): Promise<DaemonStatus>;
+};
+
+type Answer = {status: number; body: unknown};
+
+function call(socketPath: string, method: string, route: string, body?: unknown, timeoutMilliseconds = 10_000): Promise<Answer> {
+	return new Promise((resolve, reject) => {
+		const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+		const request = http.request({
+			socketPath, method, path: route, timeout: timeoutMilliseconds,
+			headers: payload ? {'content-type': 'application/json', 'content-length': payload.length} : {},
+		}, response => {
+			const chunks: Buffer[] = [];
+			response.on('data', (chunk: Buffer) => chunks.push(chunk));
+			response.on('end', () => {
+				try {
+					resolve({status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8'))});
+				} catch (error) {
+					reject(error as Error);
+				}
+			});
+			response.on('error', reject);
+		});
+		request.on('timeout', () => request.destroy(new Error('the daemon did not answer in time')));
+		request.on('error', reject);
+		request.end(payload);
+	});
+}
+
+async function sayHello(socketPath: string): Promise<Hello | undefined> {
+	try {
+		const answer = await call(socketPath, 'GET', '/hello', undefined, 3000);
+		return answer.status === 200 ? answer.body as Hello : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+function clientFor(socketPath: string, hello: Hello): DaemonClient {
+	const expect = async (answer: Promise<Answer>, what: string) => {
+		let result: Answer;
+		try {
+			result = await answer;
+		} catch (error) {
+			throw new MoatError(`The moat daemon did not answer (${what}): ${(error as Error).message}.`, 'Run moat proxy restart, then try again.', 1, {cause: error});
+		}
+
+		if (result.status !== 200) {
+			throw new MoatError(`The moat daemon refused to ${what}: ${(result.body as {error?: string}).error ?? result.status}.`, 'Run moat proxy restart, then try again.');
+		}
+
+		return result.body;
+	};
+
+	return {
+		hello,
+		async register(registration) {
+			return expect(call(socketPath, 'POST', '/runs', registration), 'register the run') as Promise<RegisteredRun>;
+		},
+		async unregister(runId) {
+			await expect(call(socketPath, 'DELETE', `/runs/${runId}`), 'revoke the run\'s token');
+		},
+		async status() {
+			return expect(call(socketPath, 'GET', '/status'), 'report its status') as Promise<DaemonStatus>;
+		},
+	};
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMilliseconds: number): Promise<boolean> {
+	const deadline = Date.now() + timeoutMilliseconds;
+	while (Date.now() < deadline) {
+		// eslint-disable-next-line no-await-in-loop
+		if (await condition()) {
+			return true;
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await new Promise(resolve => {
+			setTimeout(resolve, 50);
+		});
+	}
+
+	return condition();
+}
+
+/** The running daemon of this MOAT_HOME, if any (never starts one). */
+export async function findDaemon(environment: MoatEnvironment): Promise<DaemonClient | undefined> {
+	const {socket} = daemonPaths(environment.moatHome);
+	const hello = await sayHello(socket);
+	return hello ? clientFor(socket, hello) : undefined;
+}
+
+/** Asks the daemon to stop and waits until it has; false when none was running. */
+export async function stopDaemon(environment: MoatEnvironment): Promise<boolean> {
+	const {socket, lock} = daemonPaths(environment.moatHome);
+	if (!await sayHello(socket)) {
+		return false;
+	}
+
+	await call(socket, 'POST', '/shutdown').catch(() => undefined);
+	const gone = await waitUntil(async () => !await fs.stat(lock).then(() => true, () => false), 15_000);
+	if (!gone) {
+		throw new MoatError('The moat daemon did not stop within 15 s.', `Find it with: cat ${lock}, and stop that process.`);
+	}
+
+	return true;
+}
+
+async function logTail(file: string): Promise<string> {
+	const text = await fs.readFile(file, 'utf8').catch(() => '');
+	return text.trim().split('\n').slice(-3).join('\n');
+}
+
+/**
+ * The daemon, started on demand (detached, its output in MOAT_HOME/daemon.log,
+ * so nothing waits on it). A daemon started with other settings is stopped
+ * and replaced, so the proxy never runs with overrides or CAs it was not
+ * asked for.
+ */
+export async function ensureDaemon(environment: MoatEnvironment, note: (message: string) => void = () => undefined): Promise<DaemonClient> {
+	const paths = daemonPaths(environment.moatHome);
+	if (Buffer.byteLength(paths.socket) > maximumSocketPath) {
+		throw new MoatError(`MOAT_HOME is too long a path for the daemon's socket (${paths.socket}).`, `Use a MOAT_HOME whose path is under ${maximumSocketPath - 12} characters.`);
+	}
+
+	const wanted = currentDaemonSettings(environment);
+	const running = await sayHello(paths.socket);
+	if (running && sameSettings(running.settings, wanted)) {
+		return clientFor(paths.socket, running);
+	}
+
+	if (running) {
+		note(`Restarting the moat daemon: its ${settingsDifference(running.settings, wanted) ?? 'settings'} changed.`);
+		await stopDaemon(environment);
+	}
+
+	await fs.mkdir(environment.moatHome, {recursive: true, mode: 0o700});
+	const output = openSync(paths.log, 'a', 0o600);
+	let exited: number | undefined;
+	try {
+		const child = spawn(process.execPath, [fileURLToPath(new URL('../cli.js', import.meta.url)), '_daemon'], {
+			detached: true,
+			stdio: ['ignore', output, output],
+			env: {...environment.variables},
+		});
+		child.on('exit', code => {
+			exited = code ?? 1;
+		});
+		child.unref();
+	} finally {
+		closeSync(output);
+	}
+
+	let hello: Hello | undefined;
+	// Another process may be starting one at the same moment: whichever wins the lock serves both.
+	await waitUntil(async () => {
+		hello = await sayHello(paths.socket);
+		return hello !== undefined && sameSettings(hello.settings, wanted);
+	}, 20_000);
+	if (!hello) {
+		const tail = await logTail(paths.log);
+		throw new MoatError(
+			`The moat daemon did not start${exited === undefined ? ' within 20 s' : ` (it exited with ${exited})`}${tail ? `: ${tail.split('\n').at(-1)!.replace(/^\S+ /, '')}` : ''}.`,
+			`See ${paths.log}; check that the engine is running (moat status).`,
+		);
+	}
+
+	return clientFor(paths.socket, hello);
+}

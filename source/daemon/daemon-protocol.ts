@@ -1,0 +1,83 @@
+import {createHash} from 'node:crypto';
+import path from 'node:path';
+
+/**
+ * What the CLI and the daemon say to each other over `daemon.sock` (HTTP
+ * with JSON bodies), and the pure decisions about it.
+ */
+
+/** The settings a daemon was started with: a daemon with others is replaced, never reused. */
+export type DaemonSettings = {
+	version: string;
+	/** Identifies the build, so a rebuilt moat does not talk to an old daemon. */
+	build: string;
+	upstreamOverrides: string;
+	/** NODE_EXTRA_CA_CERTS (path and a hash of its contents): what upstream TLS trusts. */
+	extraCaCertificates: string;
+};
+
+export type Hello = {
+	pid: number;
+	settings: DaemonSettings;
+	startedAt: string;
+	proxy: {host: string; port: number};
+	network: string;
+	runs: number;
+};
+
+export type RunRegistration = {
+	runId: string;
+	agent: string | null;
+	policy: {mode: 'permissive' | 'strict'; allow: string[]};
+	/** Grant names; the daemon reads their values from the store itself. */
+	grants: string[];
+};
+
+export type RegisteredRun = {
+	/** The run's proxy token: only its hash is kept anywhere. */
+	token: string;
+	proxy: {host: string; port: number};
+	network: string;
+	caCertificate: string;
+};
+
+export type DaemonStatus = Hello & {
+	registered: Array<{runId: string; grants: string[]; requests: number; blocked: number}>;
+};
+
+export function sameSettings(left: DaemonSettings, right: DaemonSettings): boolean {
+	return (Object.keys(left) as Array<keyof DaemonSettings>).every(key => left[key] === right[key])
+		&& Object.keys(left).length === Object.keys(right).length;
+}
+
+/** Which setting differs, in words, for the message when a daemon is replaced. */
+export function settingsDifference(running: DaemonSettings, wanted: DaemonSettings): string | undefined {
+	const labels: Record<keyof DaemonSettings, string> = {
+		version: 'moat version',
+		build: 'moat build',
+		upstreamOverrides: 'MOAT_UPSTREAM_OVERRIDES',
+		extraCaCertificates: 'NODE_EXTRA_CA_CERTS',
+	};
+	const key = (Object.keys(labels) as Array<keyof DaemonSettings>).find(name => running[name] !== wanted[name]);
+	return key ? labels[key] : undefined;
+}
+
+export function tokenHash(token: string): string {
+	return createHash('sha256').update(token).digest('hex');
+}
+
+export function daemonPaths(moatHome: string) {
+	return {
+		socket: path.join(moatHome, 'daemon.sock'),
+		lock: path.join(moatHome, 'daemon.lock'),
+		state: path.join(moatHome, 'daemon-state.json'),
+		log: path.join(moatHome, 'daemon.log'),
+		proxyDirectory: path.join(moatHome, 'proxy'),
+	};
+}
+
+/** Unix socket paths are limited to 107 bytes on Linux (103 on macOS). */
+export const maximumSocketPath = 103;
+
+/** The name of the engine network every run joins. */
+export const sealedNetworkName = 'moat-sealed';

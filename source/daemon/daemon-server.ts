@@ -1,0 +1,384 @@
+import {randomBytes} from 'node:crypto';
+import {createWriteStream, type WriteStream} from 'node:fs';
+import fs from 'node:fs/promises';
+import http, {type IncomingMessage, type ServerResponse} from 'node:http';
+import path from 'node:path';
+import {createAuditLog} from '../audit/audit-log.js';
+import {createDefaultGrantService} from '../credentials/grant-service.js';
+import {createDockerEngine} from '../engine/docker-engine.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
+import {openCertificateAuthority} from '../proxy/certificate-authority.js';
+import type {InjectableGrant} from '../proxy/injection-rules.js';
+import {parseAllowEntry, type AllowEntry, type NetworkPolicy} from '../proxy/network-policy.js';
+import {startProxyServer, type NetworkEntry, type ProxyRun, type ProxyServer} from '../proxy/proxy-server.js';
+import {tryCaptureLock} from '../runs/capture-lock.js';
+import {containerLabels} from '../runs/labels.js';
+import {isActive} from '../runs/run-metadata.js';
+import {createRunStore} from '../runs/run-store.js';
+import {daemonPaths, maximumSocketPath, sealedNetworkName, tokenHash, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
+import {currentDaemonSettings} from './daemon-settings.js';
+import {readDaemonState, writeDaemonState, type DaemonState, type PersistedRun} from './daemon-state.js';
+
+/**
+ * `moat _daemon`: one per MOAT_HOME. It hosts the proxy on the sealed
+ * network's gateway, knows the runs registered with it, writes their
+ * network.jsonl and the proxy's audit events, and exits when it has been
+ * idle with no runs. Everything containers depend on is persisted, so a
+ * daemon started after a crash serves them unchanged.
+ */
+
+type LiveRun = {
+	persisted: PersistedRun;
+	proxyRun: ProxyRun;
+	networkLog?: WriteStream;
+	requests: number;
+	blocked: number;
+};
+
+const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables.MOAT_DAEMON_IDLE_MS ?? 30_000);
+const watchMilliseconds = 2000;
+/** A run registers before its container exists: it is not judged by the engine until then. */
+const registrationGraceMilliseconds = 60_000;
+
+function log(message: string) {
+	process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+function toPolicy(registration: RunRegistration): NetworkPolicy {
+	return {
+		mode: registration.policy.mode,
+		allow: registration.policy.allow.map(entry => parseAllowEntry(entry)).filter((entry): entry is AllowEntry => entry !== undefined),
+	};
+}
+
+async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, port: number): Promise<ProxyServer> {
+	// A daemon being replaced may still hold the port for a moment.
+	for (let attempt = 0; ; attempt++) {
+		try {
+			// eslint-disable-next-line no-await-in-loop
+			return await start(port);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 50 || port === 0) {
+				throw error;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setTimeout(resolve, 100);
+			});
+		}
+	}
+}
+
+export async function runDaemon(environment: MoatEnvironment): Promise<number> {
+	const paths = daemonPaths(environment.moatHome);
+	if (Buffer.byteLength(paths.socket) > maximumSocketPath) {
+		log(`MOAT_HOME is too deep for the daemon's socket (${paths.socket}); use a shorter MOAT_HOME.`);
+		return 1;
+	}
+
+	await fs.mkdir(environment.moatHome, {recursive: true, mode: 0o700});
+	const lock = await tryCaptureLock(paths.lock);
+	if (!lock) {
+		log('another daemon holds the lock; leaving it to serve');
+		return 0;
+	}
+
+	const settings = currentDaemonSettings(environment);
+	const engine = createDockerEngine(environment.variables);
+	const store = createRunStore(environment.moatHome);
+	const audit = createAuditLog(environment.moatHome, environment.now);
+	let grantService: Awaited<ReturnType<typeof createDefaultGrantService>> | undefined;
+	const runs = new Map<string, LiveRun>();
+	const byToken = new Map<string, LiveRun>();
+	let lastActivity = Date.now();
+	let proxy: ProxyServer | undefined;
+	let api: http.Server | undefined;
+	let stopping: Promise<void> | undefined;
+	// Audit entries are appended in order per run, never blocking a request.
+	const auditQueues = new Map<string, Promise<unknown>>();
+
+	const recordAudit = (runId: string, type: string, data: Record<string, unknown>) => {
+		const next = (auditQueues.get(runId) ?? Promise.resolve()).then(async () => audit.record(runId, type, data)).catch((error: unknown) => {
+			log(`audit entry for ${runId} not written: ${(error as Error).message}`);
+		});
+		auditQueues.set(runId, next);
+	};
+
+	try {
+		const network = await engine.ensureSealedNetwork(sealedNetworkName, {[containerLabels.managed]: 'true'});
+		const saved = await readDaemonState(paths.state);
+		const state: DaemonState = {proxyPort: saved?.network === network.name ? saved.proxyPort : 0, network: network.name, runs: saved?.runs ?? {}};
+		const authority = await openCertificateAuthority(paths.proxyDirectory);
+
+		const loadGrants = async (names: readonly string[]): Promise<InjectableGrant[]> => {
+			grantService ??= await createDefaultGrantService(environment);
+			const service = grantService;
+			const grants = await Promise.all(names.filter(name => !name.startsWith('ssh:')).map(async name => {
+				const grant = (await service.store.get(name)) ?? (name.includes(':') ? await service.store.get(name.split(':')[0]!) : undefined);
+				return grant?.secret.token ? {name, provider: grant.provider as string, kind: grant.details.kind ?? '', token: grant.secret.token} : undefined;
+			}));
+			return grants.filter((grant): grant is InjectableGrant => grant !== undefined);
+		};
+
+		const admit = (persisted: PersistedRun): LiveRun => {
+			let grants: Promise<InjectableGrant[]> | undefined;
+			const kinds = persisted.grants.filter(name => !name.startsWith('ssh:')).map(name => ({provider: name.split(':')[0]!, kind: ''}));
+			const live: LiveRun = {
+				persisted,
+				requests: 0,
+				blocked: 0,
+				proxyRun: {
+					runId: persisted.runId,
+					agent: persisted.agent,
+					policy: toPolicy(persisted),
+					grantKinds: kinds,
+					async grants() {
+						grants ??= loadGrants(persisted.grants);
+						grants.catch(() => {
+							grants = undefined;
+						});
+						return grants;
+					},
+				},
+			};
+			runs.set(persisted.runId, live);
+			byToken.set(persisted.tokenHash, live);
+			return live;
+		};
+
+		for (const persisted of Object.values(state.runs)) {
+			admit(persisted);
+		}
+
+		const save = async () => {
+			state.runs = Object.fromEntries([...runs.values()].map(live => [live.persisted.runId, live.persisted]));
+			await writeDaemonState(paths.state, state);
+		};
+
+		const networkLogFor = (live: LiveRun) => {
+			live.networkLog ??= createWriteStream(path.join(environment.moatHome, 'runs', live.persisted.runId, 'network.jsonl'), {flags: 'a', mode: 0o600});
+			live.networkLog.on('error', () => undefined);
+			return live.networkLog;
+		};
+
+		proxy = await listenWithRetry(async port => startProxyServer({
+			host: network.gateway,
+			port,
+			authority,
+			overrides: parseUpstreamOverrides(environment.variables[environmentVariables.upstreamOverrides]),
+			runForToken: token => byToken.get(tokenHash(token))?.proxyRun,
+			observer: {
+				request(runId, entry: NetworkEntry) {
+					const live = runs.get(runId);
+					if (live) {
+						lastActivity = Date.now();
+						live.requests++;
+						live.blocked += entry.blocked ? 1 : 0;
+						networkLogFor(live).write(JSON.stringify(entry) + '\n');
+					}
+				},
+				injected(runId, grant, host) {
+					recordAudit(runId, 'credential.injected', {grant, host});
+				},
+				blocked(runId, host, reason) {
+					recordAudit(runId, 'network.blocked', {host, reason});
+				},
+			},
+		}), state.proxyPort);
+		state.proxyPort = proxy.port;
+		await save();
+		log(`proxy listening on ${proxy.host}:${proxy.port} (network ${network.name}), ${runs.size} run(s) restored`);
+
+		const unregister = async (runId: string, why: string) => {
+			const live = runs.get(runId);
+			if (!live) {
+				return false;
+			}
+
+			runs.delete(runId);
+			byToken.delete(live.persisted.tokenHash);
+			live.networkLog?.end();
+			await save();
+			log(`run ${runId} unregistered (${why})`);
+			return true;
+		};
+
+		const hello = (): Hello => ({
+			pid: process.pid,
+			settings,
+			startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
+			proxy: {host: proxy!.host, port: proxy!.port},
+			network: network.name,
+			runs: runs.size,
+		});
+
+		const routes = async (request: IncomingMessage, body: unknown): Promise<[number, unknown]> => {
+			const url = new URL(request.url ?? '/', 'http://daemon');
+			const runMatch = /^\/runs\/(run_[\da-f]{12})$/.exec(url.pathname);
+			if (request.method === 'GET' && url.pathname === '/hello') {
+				return [200, hello()];
+			}
+
+			if (request.method === 'GET' && url.pathname === '/status') {
+				const status: DaemonStatus = {
+					...hello(),
+					registered: [...runs.values()].map(live => ({runId: live.persisted.runId, grants: live.persisted.grants, requests: live.requests, blocked: live.blocked})),
+				};
+				return [200, status];
+			}
+
+			if (request.method === 'POST' && url.pathname === '/runs') {
+				const registration = body as RunRegistration;
+				if (!/^run_[\da-f]{12}$/.test(registration?.runId ?? '') || !Array.isArray(registration.grants) || !registration.policy) {
+					return [400, {error: 'a registration needs runId, policy and grants'}];
+				}
+
+				await unregister(registration.runId, 'registered again');
+				const token = randomBytes(24).toString('hex');
+				admit({
+					runId: registration.runId,
+					agent: registration.agent ?? null,
+					policy: {mode: registration.policy.mode === 'strict' ? 'strict' : 'permissive', allow: [...registration.policy.allow ?? []]},
+					grants: [...registration.grants],
+					tokenHash: tokenHash(token),
+					registeredAt: new Date().toISOString(),
+				});
+				await save();
+				recordAudit(registration.runId, 'network.policy', {mode: registration.policy.mode, allow: registration.policy.allow});
+				log(`run ${registration.runId} registered`);
+				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem};
+				return [200, registered];
+			}
+
+			if (request.method === 'DELETE' && runMatch) {
+				return [200, {removed: await unregister(runMatch[1]!, 'run ended')}];
+			}
+
+			if (request.method === 'POST' && url.pathname === '/shutdown') {
+				setImmediate(() => {
+					void shutdown('asked to stop');
+				});
+				return [200, {stopping: true}];
+			}
+
+			return [404, {error: `no such endpoint: ${request.method} ${url.pathname}`}];
+		};
+
+		api = http.createServer((request: IncomingMessage, response: ServerResponse) => {
+			lastActivity = Date.now();
+			const chunks: Buffer[] = [];
+			request.on('data', (chunk: Buffer) => chunks.push(chunk));
+			request.on('end', () => {
+				let body: unknown;
+				try {
+					body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+				} catch {
+					response.writeHead(400, {'content-type': 'application/json'}).end(JSON.stringify({error: 'the body is not JSON'}));
+					return;
+				}
+
+				routes(request, body).then(([status, answer]) => {
+					response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(answer));
+				}, (error: unknown) => {
+					log(`API error: ${(error as Error).message}`);
+					response.writeHead(500, {'content-type': 'application/json'}).end(JSON.stringify({error: (error as Error).message}));
+				});
+			});
+		});
+		await fs.rm(paths.socket, {force: true});
+		await new Promise<void>((resolve, reject) => {
+			api!.once('error', reject);
+			api!.listen(paths.socket, () => {
+				resolve();
+			});
+		});
+		await fs.chmod(paths.socket, 0o600);
+
+		// Runs whose container is gone lose their token; with none left, the daemon goes.
+		const watcher = setInterval(() => {
+			void (async () => {
+				for (const live of runs.values()) {
+					// eslint-disable-next-line no-await-in-loop
+					const metadata = await store.read(live.persisted.runId).catch(() => undefined);
+					const young = Date.now() - Date.parse(live.persisted.registeredAt) < registrationGraceMilliseconds;
+					if (!metadata) {
+						if (!young) {
+							// eslint-disable-next-line no-await-in-loop
+							await unregister(live.persisted.runId, 'run removed');
+						}
+
+						continue;
+					}
+
+					if (!isActive(metadata)) {
+						// eslint-disable-next-line no-await-in-loop
+						await unregister(live.persisted.runId, `run ${metadata.state}`);
+						continue;
+					}
+
+					if (metadata.containerId && !young) {
+						// eslint-disable-next-line no-await-in-loop
+						const container = await engine.inspectContainer(metadata.containerId).catch(() => 'unknown' as const);
+						if (container !== 'unknown' && (!container || !['running', 'created', 'restarting', 'paused'].includes(container.status))) {
+							// eslint-disable-next-line no-await-in-loop
+							await unregister(live.persisted.runId, 'container ended');
+						}
+					}
+				}
+
+				if (runs.size === 0 && Date.now() - lastActivity > idleMilliseconds(environment)) {
+					await shutdown('idle with no runs');
+				}
+			})().catch((error: unknown) => {
+				log(`watcher: ${(error as Error).message}`);
+			});
+		}, watchMilliseconds);
+		watcher.unref();
+
+		const shutdown = async (why: string) => {
+			stopping ??= (async () => {
+				log(`stopping: ${why}`);
+				clearInterval(watcher);
+				for (const live of runs.values()) {
+					live.networkLog?.end();
+				}
+
+				await Promise.all(auditQueues.values());
+				await new Promise<void>(resolve => {
+					api?.close(() => {
+						resolve();
+					});
+					api?.closeAllConnections();
+				});
+				await proxy?.close();
+				await fs.rm(paths.socket, {force: true});
+				await lock.release();
+			})();
+			return stopping;
+		};
+
+		process.on('SIGTERM', () => {
+			void shutdown('SIGTERM');
+		});
+		process.on('SIGINT', () => {
+			void shutdown('SIGINT');
+		});
+		await new Promise<void>(resolve => {
+			const check = setInterval(() => {
+				if (stopping) {
+					clearInterval(check);
+					void stopping.then(resolve);
+				}
+			}, 100);
+		});
+		return 0;
+	} catch (error) {
+		log(`daemon failed: ${(error as Error).message}`);
+		await proxy?.close();
+		api?.close();
+		await lock.release();
+		return 1;
+	}
+}

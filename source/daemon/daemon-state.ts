@@ -1,0 +1,36 @@
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs/promises';
+import type {RunRegistration} from './daemon-protocol.js';
+
+/**
+ * What running containers depend on, kept so a daemon that is killed and
+ * started again serves them unchanged: the proxy's port (their HTTP_PROXY
+ * names it), the network, and each run's token hash and grants.
+ */
+export type PersistedRun = RunRegistration & {tokenHash: string; registeredAt: string};
+
+export type DaemonState = {
+	proxyPort: number;
+	network: string;
+	runs: Record<string, PersistedRun>;
+};
+
+export async function readDaemonState(file: string): Promise<DaemonState | undefined> {
+	try {
+		const state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<DaemonState>;
+		if (typeof state.proxyPort !== 'number' || typeof state.network !== 'string' || typeof state.runs !== 'object' || state.runs === null) {
+			return undefined;
+		}
+
+		return state as DaemonState;
+	} catch {
+		return undefined;
+	}
+}
+
+/** Replaced whole (write then rename), so a crash leaves the old state or the new. */
+export async function writeDaemonState(file: string, state: DaemonState): Promise<void> {
+	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+	await fs.writeFile(temporary, JSON.stringify(state, null, '\t') + '\n', {mode: 0o600});
+	await fs.rename(temporary, file);
+}

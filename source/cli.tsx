@@ -10,6 +10,7 @@ import type {GrantWizardServices} from '../components/grant-wizard.js';
 import type {GrantService} from './credentials/grant-service.js';
 import type {DetectedCredential} from './credentials/providers.js';
 import type {Reporter} from './runs/run-service.js';
+import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
 import {nearest} from './text/nearest.js';
 
@@ -210,7 +211,19 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 
 	const {createWorkspaceTrust} = await import('./workspace/workspace-trust.js');
 	const trust = createWorkspaceTrust(environment.moatHome);
-	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm: async question => confirmOnTerminal(question)})};
+	const {ensureDaemon, findDaemon} = await import('./daemon/daemon-client.js');
+	const network = {
+		async register(registration: RunRegistration) {
+			return (await ensureDaemon(environment, message => {
+				reporter.info(message);
+			})).register(registration);
+		},
+		async release(runId: string) {
+			// Never started just to revoke: a daemon that is not running holds no tokens.
+			await (await findDaemon(environment))?.unregister(runId);
+		},
+	};
+	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit, trust, network, confirm: async question => confirmOnTerminal(question)})};
 }
 
 /**

@@ -8,6 +8,7 @@ import {logsCommand} from './logs-command.js';
 import {daemonCommand, proxyCommand} from './proxy-command.js';
 import {runCommand} from './run-command.js';
 import {statusCommand} from './status-command.js';
+import {traceCommand} from './trace-command.js';
 import {depsCommand, systemCommand} from './system-command.js';
 import {destroyCommand, stopCommand} from './stop-command.js';
 
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
 	attachCommand,
 	listCommand,
 	logsCommand,
+	traceCommand,
 	stopCommand,
 	destroyCommand,
 	statusCommand,

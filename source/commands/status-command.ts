@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {findDaemon} from '../daemon/daemon-client.js';
 import {isMoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {formatBytes} from '../output/format.js';
@@ -45,9 +46,17 @@ export const statusCommand: Command = {
 		const allRuns = engineStatus.reachable ? await runs.list() : [];
 		const counts = Object.fromEntries(runStates.map(state => [state, allRuns.filter(run => run.state === state).length]));
 		const images = engineStatus.reachable ? await engine.listImages({[imageLabels.managed]: 'true'}) : [];
+		const daemon = await findDaemon(context.environment);
+		const daemonStatus = daemon
+			? await daemon.status().then(
+				answer => ({running: true as const, pid: answer.pid, proxy: answer.proxy, network: answer.network, runs: answer.registered.length}),
+				(error: unknown) => ({running: false as const, error: (error as Error).message}),
+			)
+			: {running: false as const};
 		const status = {
 			moatHome: context.environment.moatHome,
 			engine: engineStatus,
+			daemon: daemonStatus,
 			runs: {total: allRuns.length, ...counts},
 			images: images.map(image => ({id: image.id, tags: image.tags, sizeBytes: image.sizeBytes, base: image.labels[imageLabels.base] ?? null})),
 			disk: {
@@ -63,6 +72,7 @@ export const statusCommand: Command = {
 
 		const lines = [
 			`Engine    ${engineStatus.reachable ? `Docker ${engineStatus.serverVersion} (API ${engineStatus.apiVersion}) at ${engine.address}` : `unreachable at ${engine.address}`}`,
+			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), proxy on ${daemonStatus.proxy.host}:${daemonStatus.proxy.port}, ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${daemonStatus.error})` : ''}; it starts with the next run`}`,
 			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
 			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
 			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}`,

@@ -158,7 +158,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		};
 
 		const networkLogFor = (live: LiveRun) => {
-			live.networkLog ??= createWriteStream(path.join(environment.moatHome, 'runs', live.persisted.runId, 'network.jsonl'), {flags: 'a', mode: 0o600});
+			live.networkLog ??= createWriteStream(store.networkFile(live.persisted.runId), {flags: 'a', mode: 0o600});
 			live.networkLog.on('error', () => undefined);
 			return live.networkLog;
 		};
@@ -246,7 +246,6 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					registeredAt: new Date().toISOString(),
 				});
 				await save();
-				recordAudit(registration.runId, 'network.policy', {mode: registration.policy.mode, allow: registration.policy.allow});
 				log(`run ${registration.runId} registered`);
 				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem};
 				return [200, registered];

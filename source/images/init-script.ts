@@ -66,6 +66,19 @@ mkdir -p /home/moatuser
 home_device=$(stat -c %d /home/moatuser)
 find /home/moatuser -xdev -exec sh -c 'device=$1; owner=$2; shift 2; for entry; do [ "$(stat -c %d "$entry")" = "$device" ] && chown -h "$owner" "$entry"; done; exit 0' moat-chown "$home_device" "$uid:$gid" {} +
 
+# moat's proxy CA: in the system trust store (programs with a built-in path)
+# and as /etc/moat/ca-bundle.pem, the full bundle SSL_CERT_FILE names.
+if [ -n "${"$"}{MOAT_CA_CERT:-}" ]; then
+	mkdir -p /etc/moat /etc/ssl/certs /usr/local/share/ca-certificates
+	printf '%s\n' "$MOAT_CA_CERT" >/etc/moat/ca.pem
+	# The image's own CAs are kept aside once, so a restarted container does not add moat's twice.
+	[ -e /etc/moat/system-ca.pem ] || cat /etc/ssl/certs/ca-certificates.crt >/etc/moat/system-ca.pem 2>/dev/null || : >/etc/moat/system-ca.pem
+	cat /etc/moat/system-ca.pem /etc/moat/ca.pem >/etc/moat/ca-bundle.pem
+	cat /etc/moat/ca-bundle.pem >/etc/ssl/certs/ca-certificates.crt
+	cp /etc/moat/ca.pem /usr/local/share/ca-certificates/moat.crt
+	chmod 644 /etc/moat/ca.pem /etc/moat/ca-bundle.pem /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/moat.crt
+fi
+
 # Root-only setup contributed by later stages (CA trust, socket permissions).
 for step in /etc/moat/init.d/*.sh; do
 	[ -r "$step" ] || continue

@@ -13,6 +13,8 @@ import {isMoatError, MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
+import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
+import {sealedEnvironment} from '../proxy/container-environment.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
@@ -70,6 +72,15 @@ export type RunServiceDependencies = {
 	trust?: WorkspaceTrust;
 	/** Asks the user a yes/no question on the terminal. */
 	confirm?: (question: string) => Promise<boolean>;
+	/** The daemon's proxy: runs join its sealed network (daemon/daemon-client.ts). */
+	network?: RunNetwork;
+};
+
+/** How a run gets (and gives back) its way out through the proxy. */
+export type RunNetwork = {
+	register(registration: RunRegistration): Promise<RegisteredRun>;
+	/** Revokes the run's proxy token; quiet when no daemon is running. */
+	release(runId: string): Promise<void>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -183,7 +194,7 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
  * The run lifecycle: start a container for a workspace, keep the stored
  * record in step with the engine, stop, destroy and clean up.
  */
-export function createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm}: RunServiceDependencies) {
+export function createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm, network}: RunServiceDependencies) {
 	// An event that cannot be logged is reported, not fatal: the run itself
 	// is already under way, and the log's chain shows any gap it leaves.
 	async function record(runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
@@ -273,6 +284,10 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 			const changed = await store.update(run.id, decision.change);
 			if (isActive(run) && !isActive(changed)) {
+				// The token dies with the run: nothing can use the proxy in its name again.
+				await network?.release(run.id).catch((error: unknown) => {
+					reporter.debug(`could not revoke the proxy token of ${run.id}: ${(error as Error).message}`);
+				});
 				await record(run.id, 'run.exited', {state: changed.state, exitCode: changed.exitCode, error: changed.error}, true);
 			}
 
@@ -324,15 +339,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			...(await resolveMounts(config.mounts ?? [], workspace, 'agent.yaml', refused)),
 			...(await resolveMounts(request.mounts, request.cwd, '-m', refused)),
 		];
-
-		if (config.network?.policy === 'strict') {
-			// Fail closed: without the proxy there is nothing to enforce an
-			// allow list, and an open network is not what was asked for.
-			throw new MoatError(
-				'network.policy: strict needs moat\'s proxy, which this version does not include yet.',
-				'Remove the network section (the run then has ordinary network access) until the proxy lands.',
-			);
-		}
 
 		if (config.secrets && Object.keys(config.secrets).length > 0) {
 			reporter.warn(`secrets are not resolved by this version yet; ${Object.keys(config.secrets).join(', ')} will be unset.`);
@@ -411,6 +417,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		const mountChecks = localEngine
 			? [`/workspace=${pinnedWorkspace.identity}`, ...mounts.map(mount => `${mount.target}=${mount.identity}`)].join(' ')
 			: undefined;
+		const policy = {mode: config.network?.policy ?? 'permissive', allow: config.network?.allow ?? []} as const;
+		// The proxy learns the run before the container exists: its token goes into the container's environment.
+		const access = network ? await network.register({runId: id, agent: config.agent ?? null, policy: {mode: policy.mode, allow: [...policy.allow]}, grants}) : undefined;
 		const spec = {
 			name: `moat-${id}`,
 			command,
@@ -424,7 +433,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				MOAT_UID: String(uid),
 				MOAT_GID: String(gid || rootReplacementId),
 				...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
+				...(access ? sealedEnvironment(access, grants) : {}),
 			},
+			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',
 			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind)],
 			labels: {
@@ -438,16 +449,21 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		};
 		let containerId: string;
 		try {
-			containerId = await engine.createContainer({...spec, image});
-		} catch (error) {
-			// A `moat clean` elsewhere can remove the image between the check
-			// and the create; build it again once rather than fail the run.
-			if ((error as {statusCode?: number}).statusCode !== 404) {
-				throw error;
-			}
+			try {
+				containerId = await engine.createContainer({...spec, image});
+			} catch (error) {
+				// A `moat clean` elsewhere can remove the image between the check
+				// and the create; build it again once rather than fail the run.
+				if ((error as {statusCode?: number}).statusCode !== 404) {
+					throw error;
+				}
 
-			image = await ensureImage(engine, plan, {...buildOptions, rebuild: false});
-			containerId = await engine.createContainer({...spec, image});
+				image = await ensureImage(engine, plan, {...buildOptions, rebuild: false});
+				containerId = await engine.createContainer({...spec, image});
+			}
+		} catch (error) {
+			await network?.release(id).catch(() => undefined);
+			throw error;
 		}
 
 		const now = environment.now().toISOString();
@@ -483,7 +499,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			mounts: run.mounts,
 			environmentNames: run.environmentNames,
 			interactive,
-			policy: {mode: config.network?.policy ?? 'permissive', allow: config.network?.allow ?? []},
+			policy,
 		});
 
 		try {
@@ -492,6 +508,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		} catch (error) {
 			const reason = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
 			await store.update(id, {state: 'failed', error: reason, stoppedAt: environment.now().toISOString()});
+			await network?.release(id).catch(() => undefined);
 			await record(id, 'run.exited', {state: 'failed', exitCode: null, error: reason}, true);
 			if (!request.keep) {
 				await engine.removeContainer(containerId, {force: true});

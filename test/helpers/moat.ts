@@ -18,6 +18,36 @@ export type Sandbox = {
 	cleanup(): Promise<void>;
 };
 
+/**
+ * Stops the daemon a test's runs started (its PID is in daemon.lock), so
+ * none outlives its MOAT_HOME.
+ */
+export async function stopDaemonOf(moatHome: string): Promise<void> {
+	const pid = Number(await fs.readFile(path.join(moatHome, 'daemon.lock'), 'utf8').catch(() => ''));
+	if (!Number.isInteger(pid) || pid <= 0) {
+		return;
+	}
+
+	try {
+		process.kill(pid, 'SIGTERM');
+	} catch {
+		return;
+	}
+
+	for (let attempt = 0; attempt < 100; attempt++) {
+		try {
+			process.kill(pid, 0);
+		} catch {
+			return;
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await new Promise(resolve => {
+			setTimeout(resolve, 50);
+		});
+	}
+}
+
 /** A private MOAT_HOME and HOME for one test. */
 export async function createSandbox(): Promise<Sandbox> {
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-test-'));
@@ -31,6 +61,7 @@ export async function createSandbox(): Promise<Sandbox> {
 		userHome,
 		env,
 		async cleanup() {
+			await stopDaemonOf(moatHome);
 			await fs.rm(root, {recursive: true, force: true});
 		},
 	};

@@ -1,0 +1,45 @@
+import fs from 'node:fs/promises';
+import {formatNetworkEntry, parseNetworkEntries} from '../proxy/network-trace.js';
+import type {Command} from './command.js';
+
+export const traceCommand: Command = {
+	name: 'trace',
+	summary: 'Show the requests a run made through the proxy',
+	help: `
+  Usage
+    $ moat trace [run] [--network] [--json]
+
+  Prints every request the run (default: the newest run) made, one per line:
+  [time] METHOD URL STATUS (duration), with the grant whose credential was
+  injected in brackets and blocked requests marked BLOCKED.
+
+  Flags
+    --network   The request table (the default, and so far the only view)
+    --json      Print the requests as a JSON array (the network.jsonl fields)
+`,
+	flags: {network: {type: 'boolean'}, json: {type: 'boolean'}},
+	async run(context) {
+		const {runs, store} = await context.services();
+		const run = await runs.find(context.input[0]);
+		const text = await fs.readFile(store.networkFile(run.id), 'utf8').catch((error: NodeJS.ErrnoException) => {
+			if (error.code === 'ENOENT') {
+				return '';
+			}
+
+			throw error;
+		});
+		const entries = parseNetworkEntries(text);
+		if (context.flags.json) {
+			context.stdout.write(JSON.stringify(entries, undefined, 2) + '\n');
+			return 0;
+		}
+
+		if (entries.length === 0) {
+			context.stderr.write(`${run.name} (${run.id}) made no requests through the proxy.\n`);
+			return 0;
+		}
+
+		context.stdout.write(entries.map(entry => formatNetworkEntry(entry)).join('\n') + '\n');
+		return 0;
+	},
+};

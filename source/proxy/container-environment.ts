@@ -1,0 +1,38 @@
+import {placeholderEnvironment} from './injection-rules.js';
+
+/**
+ * The variables a sealed container gets (SPEC §7): the proxy with the run's
+ * token, the places TLS clients look for trusted CAs (moat-init writes the
+ * files from MOAT_CA_CERT), and placeholders where CLIs expect tokens.
+ */
+
+/** Where moat-init writes moat's CA, and the full bundle (system CAs plus moat's). */
+export const containerCaFile = '/etc/moat/ca.pem';
+export const containerCaBundle = '/etc/moat/ca-bundle.pem';
+
+export type SealedNetworkAccess = {token: string; proxy: {host: string; port: number}; caCertificate: string};
+
+export function proxyUrl(access: Pick<SealedNetworkAccess, 'token' | 'proxy'>): string {
+	return `http://moat:${access.token}@${access.proxy.host}:${access.proxy.port}`;
+}
+
+export function sealedEnvironment(access: SealedNetworkAccess, grantNames: readonly string[]): Record<string, string> {
+	const url = proxyUrl(access);
+	// Only the container's own loopback bypasses the proxy; there is nothing else to reach.
+	const noProxy = 'localhost,127.0.0.1,::1';
+	return {
+		HTTP_PROXY: url,
+		HTTPS_PROXY: url,
+		http_proxy: url,
+		https_proxy: url,
+		NO_PROXY: noProxy,
+		no_proxy: noProxy,
+		MOAT_CA_CERT: access.caCertificate,
+		SSL_CERT_FILE: containerCaBundle,
+		NODE_EXTRA_CA_CERTS: containerCaFile,
+		REQUESTS_CA_BUNDLE: containerCaBundle,
+		GIT_SSL_CAINFO: containerCaBundle,
+		CURL_CA_BUNDLE: containerCaBundle,
+		...placeholderEnvironment(grantNames.filter(name => !name.startsWith('ssh:')).map(name => ({provider: name.split(':')[0]!}))),
+	};
+}

@@ -1,0 +1,130 @@
+import test from 'ava';
+import {gateRequest, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
+import {sealedEnvironment, proxyUrl} from '../source/proxy/container-environment.js';
+import {formatNetworkEntry, parseNetworkEntries} from '../source/proxy/network-trace.js';
+import {sameSettings, settingsDifference, tokenHash, type DaemonSettings} from '../source/daemon/daemon-protocol.js';
+import type {NetworkEntry} from '../source/proxy/proxy-server.js';
+
+const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+
+const tokens: Array<[string, string | undefined, string | undefined]> = [
+	['Basic with the token as password', basic('moat:abc123'), 'abc123'],
+	['Basic whose password holds a colon keeps all of it', basic('moat:a:b'), 'a:b'],
+	['Basic with no user part', basic('abc123'), 'abc123'],
+	['Bearer', 'Bearer abc123', 'abc123'],
+	['a lower-case scheme', 'basic ' + Buffer.from('moat:xyz').toString('base64'), 'xyz'],
+	['no header', undefined, undefined],
+	['an empty password', basic('moat:'), undefined],
+	['another scheme', 'Digest abc', undefined],
+];
+for (const [title, header, expected] of tokens) {
+	test(`proxy token: ${title}`, t => {
+		t.is(proxyToken(header), expected);
+	});
+}
+
+const targets: Array<[string, {host: string; port: number} | undefined]> = [
+	['api.github.com:443', {host: 'api.github.com', port: 443}],
+	['API.GitHub.com.:443', {host: 'api.github.com', port: 443}],
+	['github.com:22', {host: 'github.com', port: 22}],
+	['1.2.3.4:8080', {host: '1.2.3.4', port: 8080}],
+	['[2606:4700::1111]:443', {host: '2606:4700::1111', port: 443}],
+	['[::ffff:127.0.0.1]:443', {host: '::ffff:127.0.0.1', port: 443}],
+	['api.github.com', undefined],
+	['api.github.com:0', undefined],
+	['api.github.com:70000', undefined],
+	['[not-an-ip]:443', undefined],
+	['user@host:443', undefined],
+	['/path:443', undefined],
+	['2606:4700::1111:443', undefined],
+];
+for (const [target, expected] of targets) {
+	test(`CONNECT target ${target} parses as ${expected ? `${expected.host} port ${expected.port}` : 'nothing'}`, t => {
+		t.deepEqual(parseConnectTarget(target), expected);
+	});
+}
+
+const allowed = {allowed: true} as const;
+const gates: Array<{title: string; host: string; overridden?: boolean; policy?: {allowed: false; reason: string}; allowed: boolean; says?: RegExp}> = [
+	{title: 'a public name passes', host: 'api.github.com', allowed: true},
+	{title: 'a public address passes', host: '93.184.216.34', allowed: true},
+	{title: 'loopback is refused', host: '127.0.0.1', allowed: false, says: /loopback/},
+	{title: 'loopback in another spelling is refused', host: '127.1.2.3', allowed: false, says: /loopback/},
+	{title: 'IPv6 loopback is refused', host: '::1', allowed: false, says: /loopback/},
+	{title: 'IPv4-mapped loopback is refused', host: '::ffff:127.0.0.1', allowed: false, says: /loopback/},
+	{title: 'localhost is refused', host: 'localhost', allowed: false, says: /loopback/},
+	{title: 'a name under .localhost is refused', host: 'web.run.localhost', allowed: false, says: /loopback/},
+	{title: 'cloud metadata is refused', host: '169.254.169.254', allowed: false, says: /link-local/},
+	{title: 'a private address is refused', host: '10.0.0.7', allowed: false, says: /private/},
+	{title: 'a Docker bridge address is refused', host: '172.17.0.1', allowed: false, says: /private/},
+	{title: 'an overridden name may be internal', host: '127.0.0.1', overridden: true, allowed: true},
+	{title: 'the policy still applies to an override', host: 'api.github.com', overridden: true, policy: {allowed: false, reason: 'Host "api.github.com" is not in the allow list.'}, allowed: false, says: /not in the allow list/},
+	{title: 'a refused policy blocks with the SPEC message', host: 'blocked.test', policy: {allowed: false, reason: 'Host "blocked.test" is not in the allow list.'}, allowed: false, says: /^Moat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\.\nAdd it to network\.allow in agent\.yaml or use policy: permissive\.\n$/},
+];
+for (const gate of gates) {
+	test(`gate: ${gate.title}`, t => {
+		const decision = gateRequest({host: gate.host, port: 443, overridden: gate.overridden ?? false, policyDecision: gate.policy ?? allowed});
+		t.is(decision.allowed, gate.allowed);
+		if (!decision.allowed && gate.says) {
+			t.regex(decision.message, gate.says);
+			t.true(decision.message.startsWith('Moat: request blocked by network policy.\n'));
+		}
+	});
+}
+
+test('the container environment names the proxy with the run token, every CA variable, and placeholders only', t => {
+	const access = {token: 'tok', proxy: {host: '172.30.0.1', port: 4000}, caCertificate: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n'};
+	const environment = sealedEnvironment(access, ['github', 'anthropic', 'ssh:github.com', 'github:org/repo']);
+	t.is(proxyUrl(access), 'http://moat:tok@172.30.0.1:4000');
+	for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) {
+		t.is(environment[name], 'http://moat:tok@172.30.0.1:4000', name);
+	}
+
+	t.is(environment.NO_PROXY, 'localhost,127.0.0.1,::1');
+	t.is(environment.SSL_CERT_FILE, '/etc/moat/ca-bundle.pem');
+	t.is(environment.NODE_EXTRA_CA_CERTS, '/etc/moat/ca.pem');
+	t.is(environment.REQUESTS_CA_BUNDLE, '/etc/moat/ca-bundle.pem');
+	t.is(environment.GIT_SSL_CAINFO, '/etc/moat/ca-bundle.pem');
+	t.is(environment.MOAT_CA_CERT, access.caCertificate);
+	t.is(environment.GH_TOKEN, 'moat-placeholder-github-token');
+	t.is(environment.ANTHROPIC_API_KEY, 'sk-ant-api03-moat-placeholder');
+	t.false('OPENAI_API_KEY' in environment);
+});
+
+const entry = (change: Partial<NetworkEntry>): NetworkEntry => ({
+	ts: '2026-11-22T04:20:01.123Z', method: 'GET', url: 'https://api.github.com/user', status: 200, duration_ms: 42,
+	bytes_in: 10, bytes_out: 0, grant: null, blocked: false, error: null, ...change,
+});
+
+test('a trace line is [time] METHOD URL STATUS (duration)', t => {
+	t.is(formatNetworkEntry(entry({})), '[04:20:01.123] GET https://api.github.com/user 200 (42ms)');
+});
+
+test('a trace line names the injected grant and marks blocked requests', t => {
+	t.is(formatNetworkEntry(entry({grant: 'github'})), '[04:20:01.123] GET https://api.github.com/user 200 (42ms)  [github]');
+	t.is(formatNetworkEntry(entry({method: 'CONNECT', url: 'blocked.test:443', status: 403, blocked: true, error: 'Host "blocked.test" is not in the allow list.'})),
+		'[04:20:01.123] CONNECT blocked.test:443 403 (42ms)  BLOCKED (Host "blocked.test" is not in the allow list.)');
+	t.is(formatNetworkEntry(entry({status: 0, error: 'connect ECONNREFUSED'})), '[04:20:01.123] GET https://api.github.com/user --- (42ms)  error: connect ECONNREFUSED');
+});
+
+test('network.jsonl parsing skips a torn last line and keeps the rest', t => {
+	const text = `${JSON.stringify(entry({}))}\n${JSON.stringify(entry({method: 'POST'}))}\n{"ts":"2026-11-22T04:2`;
+	t.deepEqual(parseNetworkEntries(text).map(parsed => parsed.method), ['GET', 'POST']);
+});
+
+const settings: DaemonSettings = {version: '0.1.0', build: '1-2', upstreamOverrides: 'a=1.2.3.4:5', extraCaCertificates: ''};
+
+test('a daemon with the same settings is reused; any difference is named', t => {
+	t.true(sameSettings(settings, {...settings}));
+	t.false(sameSettings(settings, {...settings, upstreamOverrides: ''}));
+	t.is(settingsDifference(settings, {...settings, upstreamOverrides: ''}), 'MOAT_UPSTREAM_OVERRIDES');
+	t.is(settingsDifference(settings, {...settings, extraCaCertificates: '/x#1'}), 'NODE_EXTRA_CA_CERTS');
+	t.is(settingsDifference(settings, {...settings, build: 'other'}), 'moat build');
+	t.is(settingsDifference(settings, settings), undefined);
+});
+
+test('only a hash of a run token is kept, and it differs per token', t => {
+	t.regex(tokenHash('a'), /^[\da-f]{64}$/);
+	t.not(tokenHash('a'), tokenHash('b'));
+	t.false(tokenHash('secret-token').includes('secret-token'));
+});

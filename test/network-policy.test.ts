@@ -95,6 +95,9 @@ const agreements: Array<{names: Parameters<typeof namesAgree>[0]; agree: boolean
 	{title: 'a Host header naming another host', names: {connect: 'allowed.com:443', serverName: 'allowed.com', hostHeader: 'api.github.com'}, agree: false},
 	{title: 'an SNI naming another host', names: {connect: 'allowed.com:443', serverName: 'evil.com', hostHeader: 'allowed.com'}, agree: false},
 	{title: 'IPv6 literals with brackets', names: {connect: '[::1]:443', hostHeader: '[::1]'}, agree: true},
+	{title: 'two spellings of one IPv6 address', names: {connect: '[::ffff:7f00:1]:80', hostHeader: '[::ffff:127.0.0.1]:80'}, agree: true},
+	{title: 'two different IPv6 addresses', names: {connect: '[::ffff:7f00:1]:80', hostHeader: '[::ffff:127.0.0.2]:80'}, agree: false},
+	{title: 'a name with a trailing dot', names: {connect: 'example.com.:443', hostHeader: 'example.com'}, agree: true},
 ];
 
 for (const agreement of agreements) {

@@ -198,7 +198,11 @@ export function addressKind(address: string): AddressKind {
  * to another.
  */
 export function namesAgree(names: {connect?: string; serverName?: string; hostHeader?: string}): boolean {
-	const normalize = (value: string) => value.toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '').replace(/\.$/, '');
+	const normalize = (value: string) => {
+		const host = value.toLowerCase().replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1').replace(/\.$/, '');
+		// One IPv6 address has many spellings (::ffff:127.0.0.1 is ::ffff:7f00:1): compare the canonical one.
+		return net.isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname.replace(/^\[|\]$/g, '') : host;
+	};
 	const present = [names.connect, names.serverName, names.hostHeader].filter((value): value is string => value !== undefined && value !== '').map(value => normalize(value));
 	return present.every(value => value === present[0]);
 }

@@ -1,0 +1,267 @@
+import {execFile} from 'node:child_process';
+import {X509Certificate} from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import {promisify} from 'node:util';
+import test, {type ExecutionContext} from 'ava';
+import {openCertificateAuthority, type CertificateAuthority} from '../source/proxy/certificate-authority.js';
+import {parseUpstreamOverrides} from '../source/network/upstream-overrides.js';
+import {guardedLookup, startProxyServer, type NetworkEntry, type ProxyRun} from '../source/proxy/proxy-server.js';
+import {parseAllowEntry} from '../source/proxy/network-policy.js';
+import {startHttpsStandIn, type HttpsStandIn} from './helpers/https-stand-in.js';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The proxy in this process, against local stand-ins, driven by the real
+ * curl: TLS interception with moat's CA, injection, refusals and reports.
+ * The containers' side (the sealed network) is in integration/proxy.test.ts.
+ */
+
+const realToken = 'ghp_inprocess0123456789abcdef';
+
+type World = {
+	authority: CertificateAuthority;
+	standIn: HttpsStandIn;
+	port: number;
+	entries: Array<{runId: string; entry: NetworkEntry}>;
+	injected: string[];
+	blocked: string[];
+	curl(...args: string[]): Promise<{code: number; stdout: string; stderr: string}>;
+	directory: string;
+};
+
+async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]} = {}): Promise<World> {
+	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
+	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test'], (request, response) => {
+		response.end(`stand-in: ${request.method} ${request.url}\n`);
+	});
+	const authority = await openCertificateAuthority(path.join(directory, 'proxy'));
+	const entries: World['entries'] = [];
+	const injected: string[] = [];
+	const blocked: string[] = [];
+	const run: ProxyRun = {
+		runId: 'run_000000000001',
+		agent: null,
+		policy: options.strict ? {mode: 'strict', allow: options.strict.map(entry => parseAllowEntry(entry)!)} : {mode: 'permissive', allow: []},
+		grantKinds: [{provider: 'github', kind: 'api-key'}],
+		grants: async () => [{name: 'github', provider: 'github', kind: 'api-key', token: realToken}],
+	};
+	const proxy = await startProxyServer({
+		host: '127.0.0.1',
+		port: 0,
+		authority,
+		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
+		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
+		runForToken: token => (token === 'run-token' ? run : undefined),
+		observer: {
+			request(runId, entry) {
+				entries.push({runId, entry});
+			},
+			injected(_runId, grant, host) {
+				injected.push(`${grant}@${host}`);
+			},
+			blocked(_runId, host) {
+				blocked.push(host);
+			},
+		},
+	});
+	t.teardown(async () => {
+		await proxy.close();
+		await standIn.close();
+		await fs.rm(directory, {recursive: true, force: true});
+	});
+	return {
+		authority, standIn, port: proxy.port, entries, injected, blocked, directory,
+		async curl(...args) {
+			try {
+				const {stdout, stderr} = await execFileAsync('curl', ['-sS', '-m', '10', '--cacert', authority.certificateFile, ...args]);
+				return {code: 0, stdout, stderr};
+			} catch (error) {
+				const failure = error as {code: number; stdout: string; stderr: string};
+				return {code: failure.code, stdout: failure.stdout, stderr: failure.stderr};
+			}
+		},
+	};
+}
+
+const via = (world: World, token = 'run-token') => ['--proxy', `http://moat:${token}@127.0.0.1:${world.port}`];
+
+test('a github request through the proxy reaches the upstream with the real token in place of the client\'s', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-H', 'Authorization: token placeholder', 'https://api.github.com/user');
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, 'stand-in: GET /user\n');
+	t.is(world.standIn.requests.length, 1);
+	t.is(world.standIn.requests[0]!.headers.authorization, `Bearer ${realToken}`);
+	t.deepEqual(world.injected, ['github@api.github.com']);
+	t.like(world.entries[0]!.entry, {method: 'GET', url: 'https://api.github.com/user', status: 200, grant: 'github', blocked: false, error: null});
+	t.is(world.entries[0]!.entry.bytes_in, 'stand-in: GET /user\n'.length);
+});
+
+test('git over HTTPS to github.com gets Basic x-access-token', async t => {
+	const world = await createWorld(t);
+	await world.curl(...via(world), 'https://github.com/org/repo.git/info/refs?service=git-upload-pack');
+	t.is(world.standIn.requests[0]!.headers.authorization, `Basic ${Buffer.from(`x-access-token:${realToken}`).toString('base64')}`);
+});
+
+test('request bodies are forwarded and counted', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '--data-binary', 'twelve bytes', 'https://api.github.com/repos');
+	t.is(result.stdout, 'stand-in: POST /repos\n');
+	t.like(world.entries[0]!.entry, {method: 'POST', bytes_out: 12});
+});
+
+test('the proxy presents a certificate for the host, signed by moat\'s CA, minted once', async t => {
+	const world = await createWorld(t);
+	const first = await world.authority.leafFor('api.github.com');
+	const again = await world.authority.leafFor('API.GITHUB.COM');
+	t.is(first, again);
+	const certificate = new X509Certificate(first.cert);
+	t.true(certificate.checkIssued(new X509Certificate(world.authority.certificatePem)));
+	t.true(certificate.verify(new X509Certificate(world.authority.certificatePem).publicKey));
+	t.is(certificate.checkHost('api.github.com'), 'api.github.com');
+	t.is(certificate.checkHost('github.com'), undefined);
+	const started = performance.now();
+	await world.authority.leafFor('never-seen-before.example');
+	t.true(performance.now() - started < 200, 'minting is a signature, not a key generation');
+});
+
+test('the CA is kept in MOAT_HOME with a private key only its owner can read, and reused', async t => {
+	const world = await createWorld(t);
+	const stat = await fs.stat(path.join(world.directory, 'proxy', 'ca-key.pem'));
+	t.is(stat.mode & 0o777, 0o600);
+	const reopened = await openCertificateAuthority(path.join(world.directory, 'proxy'));
+	t.is(reopened.certificatePem, world.authority.certificatePem);
+});
+
+test('without a token, or with a wrong one, the proxy answers 407', async t => {
+	const world = await createWorld(t);
+	const none = await world.curl('--proxy', `http://127.0.0.1:${world.port}`, '-o', '/dev/null', '-w', '%{http_code}', 'http://example.com/');
+	t.is(none.stdout, '407');
+	const wrong = await world.curl(...via(world, 'not-the-token'), 'https://api.github.com/user');
+	t.not(wrong.code, 0);
+	t.regex(wrong.stderr, /407/);
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('strict mode blocks an unlisted host with the SPEC message and allows a listed wildcard host', async t => {
+	const world = await createWorld(t, {strict: ['*.allowed.test']});
+	const blocked = await world.curl(...via(world), 'http://blocked.test/');
+	t.is(blocked.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');
+	const tunnel = await world.curl(...via(world), 'https://blocked.test/');
+	t.regex(tunnel.stderr, /403/);
+	const allowed = await world.curl(...via(world), 'https://api.allowed.test/ok');
+	t.is(allowed.stdout, 'stand-in: GET /ok\n');
+	t.deepEqual(world.blocked, ['blocked.test', 'blocked.test']);
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.blocked]), [['GET', true], ['CONNECT', true], ['GET', false]]);
+});
+
+test('loopback and cloud metadata are refused even in permissive mode', async t => {
+	const world = await createWorld(t);
+	const metadata = await world.curl(...via(world), 'http://169.254.169.254/latest/meta-data/');
+	t.regex(metadata.stdout, /^Moat: request blocked by network policy\.\nHost "169\.254\.169\.254" is refused: it is a link-local address/);
+	const loopback = await world.curl(...via(world), `https://127.0.0.1:${world.standIn.port}/`);
+	t.regex(loopback.stderr, /403/);
+	const mapped = await world.curl(...via(world), `http://[::ffff:127.0.0.1]:${world.standIn.port}/`);
+	t.regex(mapped.stdout, /loopback/);
+	const localhost = await world.curl(...via(world), 'http://localhost/');
+	t.regex(localhost.stdout, /loopback/);
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('a name that resolves to loopback is refused at dial time, whatever DNS says later', async t => {
+	// The gate refuses `localhost` by name; the dial-time check must catch it from DNS alone.
+	const outcome = await new Promise<NodeJS.ErrnoException | null>(resolve => {
+		guardedLookup('localhost', {}, error => {
+			resolve(error);
+		});
+	});
+	t.is(outcome?.code, 'EMOATBLOCKED');
+	t.regex(outcome?.message ?? '', /resolves to (127\.0\.0\.1|::1), an internal address/);
+});
+
+test('a CONNECT whose Host header names another host is refused', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '--proxy-header', 'Host: other.test:443', 'https://api.github.com/user');
+	t.regex(result.stderr, /400/);
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('a TLS server name that differs from the CONNECT host ends the handshake', async t => {
+	const world = await createWorld(t);
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	socket.write(`CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n`);
+	const reply = await new Promise<string>(resolve => socket.once('data', data => resolve(String(data))));
+	t.regex(reply, /^HTTP\/1\.1 200/);
+	const secure = tls.connect({socket, servername: 'evil.test', ca: world.authority.certificatePem});
+	const outcome = await new Promise<string>(resolve => {
+		secure.once('secureConnect', () => resolve('connected'));
+		secure.once('error', error => resolve(error.message));
+	});
+	secure.destroy();
+	t.not(outcome, 'connected');
+	t.deepEqual(world.blocked, ['evil.test']);
+});
+
+test('a Host header inside the tunnel that names another host is refused with 421', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-H', 'Host: other.test', '-o', '/dev/null', '-w', '%{http_code}', 'https://api.github.com/user');
+	t.is(result.stdout, '421');
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('plain HTTP to an injected host carries no credential', async t => {
+	const received: string[] = [];
+	const plain = net.createServer(socket => {
+		socket.once('data', data => {
+			received.push(String(data));
+			socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
+		});
+	});
+	await new Promise<void>(resolve => {
+		plain.listen(0, '127.0.0.1', resolve);
+	});
+	t.teardown(() => plain.close());
+	const port = (plain.address() as net.AddressInfo).port;
+	const world = await createWorld(t, {overrides: standIn => `api.github.com:80=127.0.0.1:${port},api.github.com=127.0.0.1:${standIn.port}`});
+	const result = await world.curl(...via(world), 'http://api.github.com/user');
+	t.is(result.stdout, 'ok\n');
+	t.is(received.length, 1);
+	t.false(received[0]!.includes(realToken));
+	t.false(received[0]!.toLowerCase().includes('authorization'));
+	t.deepEqual(world.injected, []);
+});
+
+test('a non-TLS CONNECT (ssh to port 22) is tunnelled to the overridden address and reported', async t => {
+	const echo = net.createServer(socket => {
+		socket.write('SSH-2.0-standin\r\n');
+		socket.pipe(socket);
+	});
+	await new Promise<void>(resolve => {
+		echo.listen(0, '127.0.0.1', resolve);
+	});
+	t.teardown(() => echo.close());
+	const echoPort = (echo.address() as net.AddressInfo).port;
+	const world = await createWorld(t, {overrides: standIn => `github.com:22=127.0.0.1:${echoPort},api.github.com=127.0.0.1:${standIn.port}`});
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	socket.write('CONNECT github.com:22 HTTP/1.1\r\nHost: github.com:22\r\nProxy-Authorization: Bearer run-token\r\n\r\n');
+	let received = '';
+	socket.on('data', data => {
+		received += String(data);
+	});
+	await new Promise(resolve => setTimeout(resolve, 200));
+	socket.write('SSH-2.0-client\r\n');
+	await new Promise(resolve => setTimeout(resolve, 200));
+	socket.end();
+	await new Promise(resolve => socket.once('close', resolve));
+	await new Promise(resolve => setTimeout(resolve, 100));
+	t.regex(received, /^HTTP\/1\.1 200 Connection Established\r\n\r\nSSH-2\.0-standin\r\nSSH-2\.0-client\r\n$/);
+	t.like(world.entries.at(-1)!.entry, {method: 'CONNECT', url: 'github.com:22', status: 200, grant: null, blocked: false});
+	t.true(world.entries.at(-1)!.entry.bytes_out > 0);
+});

@@ -13,6 +13,8 @@ import type {InjectableGrant} from '../proxy/injection-rules.js';
 import {parseAllowEntry, type AllowEntry, type NetworkPolicy} from '../proxy/network-policy.js';
 import {startProxyServer, type NetworkEntry, type ProxyRun, type ProxyServer} from '../proxy/proxy-server.js';
 import {tryCaptureLock} from '../runs/capture-lock.js';
+import {captureLogs} from '../runs/log-capture.js';
+import {createRunService} from '../runs/run-service.js';
 import {containerLabels} from '../runs/labels.js';
 import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
@@ -191,6 +193,41 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		await save();
 		log(`proxy listening on ${proxy.host}:${proxy.port} (network ${network.name}), ${runs.size} run(s) restored`);
 
+		// Output is copied into logs.jsonl here, live, whoever is attached;
+		// when a run's container ends, the daemon finishes the run (state,
+		// audit, removal) without waiting for someone to look.
+		const captures = new Map<string, AbortController>();
+		const runService = createRunService({
+			engine, store, environment, audit,
+			reporter: {info: log, warn: log, debug() {}},
+			network: {
+				async register() {
+					throw new Error('the daemon does not start runs');
+				},
+				async release(runId) {
+					await unregister(runId, 'run ended');
+				},
+			},
+		});
+		const capture = (runId: string, containerId: string, tty: boolean) => {
+			const stop = new AbortController();
+			captures.set(runId, stop);
+			void captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal})
+				.then(async captured => {
+					if (captured && !stop.signal.aborted) {
+						await runService.reconcile(await store.read(runId));
+					}
+				})
+				.catch((error: unknown) => {
+					log(`output of ${runId}: ${(error as Error).message}`);
+				})
+				.finally(() => {
+					if (captures.get(runId) === stop) {
+						captures.delete(runId);
+					}
+				});
+		};
+
 		const unregister = async (runId: string, why: string) => {
 			const live = runs.get(runId);
 			if (!live) {
@@ -317,6 +354,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 						continue;
 					}
 
+					if (metadata.containerId && !captures.has(live.persisted.runId)) {
+						capture(live.persisted.runId, metadata.containerId, metadata.interactive);
+					}
+
 					if (metadata.containerId && !young) {
 						// eslint-disable-next-line no-await-in-loop
 						const container = await engine.inspectContainer(metadata.containerId).catch(() => 'unknown' as const);
@@ -327,7 +368,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					}
 				}
 
-				if (runs.size === 0 && Date.now() - lastActivity > idleMilliseconds(environment)) {
+				if (runs.size === 0 && captures.size === 0 && Date.now() - lastActivity > idleMilliseconds(environment)) {
 					await shutdown('idle with no runs');
 				}
 			})().catch((error: unknown) => {
@@ -340,6 +381,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			stopping ??= (async () => {
 				log(`stopping: ${why}`);
 				clearInterval(watcher);
+				for (const stop of captures.values()) {
+					stop.abort();
+				}
+
 				for (const live of runs.values()) {
 					live.networkLog?.end();
 				}

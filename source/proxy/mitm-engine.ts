@@ -68,8 +68,8 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 	const proxy = new MitmProxy();
 	const ca = extraTrust.length > 0 ? [...tls.rootCertificates, ...extraTrust] : undefined;
 	// Pooled upstream connections: keyed by address, port and TLS name.
-	const httpsAgent = new https.Agent({keepAlive: true, maxFreeSockets: 64, ...(ca ? {ca} : {})});
-	const httpAgent = new http.Agent({keepAlive: true, maxFreeSockets: 64});
+	const httpsAgent = new https.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64, ...(ca ? {ca} : {})});
+	const httpAgent = new http.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64});
 	const plans = new WeakMap<IncomingMessage, Outcome>();
 	Object.assign(proxy, {
 		options: {}, keepAlive: true, httpsAgent, httpAgent, connectRequests: {}, timeout: 0,

@@ -233,7 +233,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	}
 
 	// Requests inside intercepted TLS tunnels: never listening, fed by CONNECT.
-	const inner = http.createServer();
+	const inner = http.createServer({noDelay: true});
 	inner.on('request', (request: IncomingMessage, response: ServerResponse) => {
 		forward(connections.get(request.socket), true, request, response);
 	});
@@ -246,7 +246,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 	});
 
-	const front = http.createServer();
+	const front = http.createServer({noDelay: true});
 	front.on('connection', track);
 	front.on('request', (request: IncomingMessage, response: ServerResponse) => {
 		forward(undefined, false, request, response);

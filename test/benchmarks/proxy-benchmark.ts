@@ -90,7 +90,7 @@ try {
 	const trust = path.join(root, 'trust.pem');
 	await fs.copyFile(upstream.caFile, trust);
 	const overrides = hosts.map(host => `${host}=127.0.0.1:${upstream.port}`).join(',');
-	const moat = spawn(process.execPath, [fileURLToPath(new URL('proxy-host.js', import.meta.url))], {
+	const moat = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), fileURLToPath(new URL('proxy-host.js', import.meta.url))], {
 		env: {...process.env, BENCH_CA_DIRECTORY: path.join(root, 'moat-ca'), MOAT_UPSTREAM_OVERRIDES: overrides, NODE_EXTRA_CA_CERTS: trust},
 		stdio: ['ignore', 'pipe', 'inherit'],
 	});

@@ -81,6 +81,7 @@ test('the container environment names the proxy with the run token, every CA var
 	}
 
 	t.is(environment.NO_PROXY, 'localhost,127.0.0.1,::1');
+	t.is(environment.NODE_USE_ENV_PROXY, '1');
 	t.is(environment.SSL_CERT_FILE, '/etc/moat/ca-bundle.pem');
 	t.is(environment.NODE_EXTRA_CA_CERTS, '/etc/moat/ca.pem');
 	t.is(environment.REQUESTS_CA_BUNDLE, '/etc/moat/ca-bundle.pem');

@@ -27,6 +27,8 @@ export function sealedEnvironment(access: SealedNetworkAccess, grantNames: reado
 		https_proxy: url,
 		NO_PROXY: noProxy,
 		no_proxy: noProxy,
+		// Node's own fetch and http ignore the variables above unless told (Node 22.21+/24).
+		NODE_USE_ENV_PROXY: '1',
 		MOAT_CA_CERT: access.caCertificate,
 		SSL_CERT_FILE: containerCaBundle,
 		NODE_EXTRA_CA_CERTS: containerCaFile,

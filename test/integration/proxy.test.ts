@@ -1,0 +1,844 @@
+import {spawn} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
+import dns from 'node:dns';
+import fs from 'node:fs/promises';
+import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerResponse} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import type {Readable} from 'node:stream';
+import test, {type ExecutionContext} from 'ava';
+import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
+import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {dockerTest, engineAvailable} from '../helpers/docker.js';
+import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn, type StandInHandler} from '../helpers/https-stand-in.js';
+import {collect, createSandbox, createWorkspace, docker, eventually, moat, spawnMoat, type MoatResult, type Sandbox} from '../helpers/moat.js';
+
+/**
+ * The proxy and the sealed network (SPEC §7) end to end: real containers,
+ * real curl and git inside them, the real daemon. Internet services are
+ * local stand-ins reached through MOAT_UPSTREAM_OVERRIDES (TLS name and
+ * Host unchanged), with the stand-in's CA trusted by the daemon through
+ * NODE_EXTRA_CA_CERTS. Each test has its own MOAT_HOME, hence its own
+ * daemon; the sandbox's cleanup stops it.
+ */
+
+// --- Local servers ---
+
+type RecordedRequest = {method: string; url: string; headers: IncomingHttpHeaders};
+
+type PlainServer = {port: number; requests: RecordedRequest[]; close(): Promise<void>};
+
+/** A plain-HTTP server recording every request (a stand-in for port 80, or a canary). */
+async function startPlainServer(listenOn: string, handler: StandInHandler = answerWithHost): Promise<PlainServer> {
+	const requests: RecordedRequest[] = [];
+	const server = http.createServer((request, response) => {
+		requests.push({method: request.method ?? '', url: request.url ?? '', headers: {...request.headers}});
+		handler(request, response);
+	});
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, listenOn, () => {
+			resolve();
+		});
+	});
+	return {
+		port: (server.address() as AddressInfo).port,
+		requests,
+		async close() {
+			server.closeAllConnections();
+			await new Promise<void>(resolve => {
+				server.close(() => {
+					resolve();
+				});
+			});
+		},
+	};
+}
+
+/** The default answer: which host and path the server saw, so the client's output proves where it got. */
+function answerWithHost(request: IncomingMessage, response: ServerResponse): void {
+	response.writeHead(200, {'content-type': 'text/plain'});
+	response.end(`stand-in ${request.headers.host ?? '?'} ${request.method ?? '?'} ${request.url ?? '?'}\n`);
+}
+
+// --- The world of one test ---
+
+type AuditRecord = {seq: number; type: string; data: Record<string, unknown>};
+
+type World = {
+	sandbox: Sandbox;
+	workspace: string;
+	/** The environment every moat command of the test gets (one daemon's settings). */
+	env: Record<string, string>;
+	standIn: HttpsStandIn;
+	plain: PlainServer;
+	/** Everything moat printed during the test. */
+	outputs: string[];
+	moat(args: readonly string[]): Promise<MoatResult>;
+	/** Stores a github grant (by default a fresh random token) and returns its value. */
+	grantGithub(token?: string): Promise<string>;
+	networkEntries(runId: string): Promise<NetworkEntry[]>;
+	auditRecords(runId: string): Promise<AuditRecord[]>;
+	runs(): Promise<RunMetadata[]>;
+};
+
+type WorldOptions = {
+	/** Names the HTTPS stand-in holds a certificate for; each is routed to it (every port). */
+	hosts: readonly string[];
+	handler?: StandInHandler;
+	/** host:port keys routed to the plain-HTTP server. */
+	plainRoutes?: readonly string[];
+	plainHandler?: StandInHandler;
+	files?: Record<string, string>;
+};
+
+const githubToken = () => `ghp_${randomBytes(18).toString('hex')}`;
+
+/** Variables on the developer's machine that would be found as credentials. */
+const credentialVariables = ['GITHUB_TOKEN', 'GH_TOKEN', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'OPENAI_API_KEY', 'SSH_AUTH_SOCK'];
+
+async function createWorld(t: ExecutionContext, options: WorldOptions): Promise<World> {
+	const sandbox = await createSandbox();
+	const root = path.dirname(sandbox.moatHome);
+	const workspace = await createWorkspace(1000, 1000, options.files ?? {});
+	const standIn = await startHttpsStandIn(options.hosts, options.handler ?? answerWithHost);
+	const plain = await startPlainServer('127.0.0.1', options.plainHandler);
+	const env: Record<string, string> = {
+		...sandbox.env,
+		MOAT_KEYRING_BACKEND: 'file',
+		MOAT_UPSTREAM_OVERRIDES: [
+			...options.hosts.map(host => `${host}=127.0.0.1:${standIn.port}`),
+			...(options.plainRoutes ?? []).map(key => `${key}=127.0.0.1:${plain.port}`),
+		].join(','),
+		NODE_EXTRA_CA_CERTS: await writeTrustBundle(path.join(root, 'trust-bundle.pem'), [standIn.caFile]),
+	};
+	for (const name of credentialVariables) {
+		delete env[name];
+	}
+
+	const world: World = {
+		sandbox,
+		workspace,
+		env,
+		standIn,
+		plain,
+		outputs: [],
+		async moat(args) {
+			const result = await moat(args, {env});
+			world.outputs.push(result.stdout, result.stderr);
+			return result;
+		},
+		async grantGithub(token = githubToken()) {
+			// No gh on PATH, so the token comes from GITHUB_TOKEN; --no-validate: no request.
+			const result = await moat(['grant', 'github', '--no-validate'], {env: {...env, GITHUB_TOKEN: token, PATH: '/usr/bin:/bin'}});
+			world.outputs.push(result.stdout, result.stderr);
+			if (result.code !== 0) {
+				throw new Error(`moat grant github failed: ${result.stderr}`);
+			}
+
+			return token;
+		},
+		async networkEntries(runId) {
+			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'network.jsonl'), 'utf8').catch(() => '');
+			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as NetworkEntry);
+		},
+		async auditRecords(runId) {
+			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'audit', 'entries.jsonl'), 'utf8').catch(() => '');
+			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as AuditRecord);
+		},
+		async runs() {
+			const result = await moat(['list', '--json'], {env});
+			return JSON.parse(result.stdout || '[]') as RunMetadata[];
+		},
+	};
+
+	t.teardown(async () => {
+		// Leave no containers behind, whatever the test did.
+		for (const run of await world.runs().catch(() => [])) {
+			// eslint-disable-next-line no-await-in-loop
+			await moat(['destroy', '-f', run.id], {env});
+		}
+
+		await sandbox.cleanup();
+		await standIn.close();
+		await plain.close();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+	return world;
+}
+
+// --- Shell probes: several commands in one container run, each result labelled ---
+
+/**
+ * A shell script that runs each command, capturing its output (stdout and
+ * stderr) and exit code, and prints them under `### label exit=N`.
+ */
+function probeScript(probes: ReadonlyArray<readonly [label: string, command: string]>): string {
+	return probes.map(([label, command]) => `out=$( { ${command} ; } 2>&1 ); printf '### %s exit=%s\\n%s\\n' '${label}' "$?" "$out"`).join('\n');
+}
+
+type ProbeResult = {code: number; output: string};
+
+function parseProbes(stdout: string): Record<string, ProbeResult> {
+	const results: Record<string, ProbeResult> = {};
+	for (const part of stdout.split(/^### /m).slice(1)) {
+		const newline = part.indexOf('\n');
+		const header = /^(\S+) exit=(\d+)$/.exec(part.slice(0, newline));
+		if (header) {
+			results[header[1]!] = {code: Number(header[2]), output: part.slice(newline + 1).replace(/\n$/, '')};
+		}
+	}
+
+	return results;
+}
+
+// --- Helpers ---
+
+const runIdOf = (result: MoatResult) => {
+	const id = result.stdout.trim();
+	if (!/^run_[\da-f]{12}$/.test(id)) {
+		throw new Error(`moat run -d did not print a run id: ${result.stdout}${result.stderr}`);
+	}
+
+	return id;
+};
+
+async function newestRunId(world: World): Promise<string> {
+	const runs = await world.runs();
+	return runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]!.id;
+}
+
+async function waitForFile(file: string, timeoutMilliseconds = 60_000): Promise<string> {
+	await eventually(async () => fs.access(file).then(() => true, () => false), timeoutMilliseconds);
+	return fs.readFile(file, 'utf8');
+}
+
+async function waitForRunToEnd(world: World, runId: string): Promise<RunMetadata> {
+	let run: RunMetadata | undefined;
+	await eventually(async () => {
+		run = (await world.runs()).find(candidate => candidate.id === runId);
+		return run !== undefined && run.state !== 'running' && run.state !== 'created';
+	}, 60_000);
+	return run!;
+}
+
+/** The forms a GitHub token could leak in: its random part (raw or URL-encoded alike), and base64 as git and Basic auth carry it. */
+function leakForms(token: string): string[] {
+	return [
+		token.slice('ghp_'.length),
+		Buffer.from(`x-access-token:${token}`).toString('base64'),
+		Buffer.from(token).toString('base64'),
+	];
+}
+
+async function filesUnder(directory: string): Promise<string[]> {
+	const entries = await fs.readdir(directory, {recursive: true, withFileTypes: true});
+	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath ?? entry.path, entry.name));
+}
+
+/** Which needles occur in a stream, read in chunks with enough overlap to catch one split across chunks. */
+async function needlesInStream(stream: Readable, needles: readonly string[]): Promise<{found: string[]; bytes: number}> {
+	const patterns = needles.map(needle => Buffer.from(needle));
+	const overlap = Math.max(...patterns.map(pattern => pattern.length)) - 1;
+	const found = new Set<string>();
+	let tail = Buffer.alloc(0);
+	let bytes = 0;
+	for await (const chunk of stream) {
+		const buffer = chunk as Buffer;
+		bytes += buffer.length;
+		const window = Buffer.concat([tail, buffer]);
+		for (const [index, pattern] of patterns.entries()) {
+			if (window.includes(pattern)) {
+				found.add(needles[index]!);
+			}
+		}
+
+		tail = window.subarray(Math.max(0, window.length - overlap));
+	}
+
+	return {found: [...found], bytes};
+}
+
+/** A request through the proxy from the host, as a client outside any container would send it. */
+async function viaProxy(proxy: {host: string; port: number}, target: string, credentials?: string): Promise<{status: number; body: string; headers: IncomingHttpHeaders}> {
+	return new Promise((resolve, reject) => {
+		const request = http.request({
+			host: proxy.host,
+			port: proxy.port,
+			method: 'GET',
+			path: target,
+			agent: false,
+			timeout: 10_000,
+			headers: {host: new URL(target).host, ...(credentials ? {'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}`} : {})},
+		}, response => {
+			let body = '';
+			response.setEncoding('utf8');
+			response.on('data', (chunk: string) => {
+				body += chunk;
+			});
+			response.on('end', () => {
+				resolve({status: response.statusCode ?? 0, body, headers: response.headers});
+			});
+		});
+		request.on('timeout', () => request.destroy(new Error('the proxy did not answer in time')));
+		request.on('error', reject);
+		request.end();
+	});
+}
+
+/** The status a CONNECT through the proxy gets. */
+async function connectStatus(proxy: {host: string; port: number}, target: string, credentials?: string): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const request = http.request({
+			host: proxy.host,
+			port: proxy.port,
+			method: 'CONNECT',
+			path: target,
+			agent: false,
+			timeout: 10_000,
+			headers: {host: target, ...(credentials ? {'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}`} : {})},
+		});
+		request.on('connect', (response: IncomingMessage, socket) => {
+			socket.destroy();
+			resolve(response.statusCode ?? 0);
+		});
+		request.on('response', response => {
+			response.resume();
+			resolve(response.statusCode ?? 0);
+		});
+		request.on('timeout', () => request.destroy(new Error('the proxy did not answer in time')));
+		request.on('error', reject);
+		request.end();
+	});
+}
+
+function parseProxyUrl(text: string): {host: string; port: number; token: string} {
+	const url = new URL(text.trim());
+	return {host: url.hostname, port: Number(url.port), token: decodeURIComponent(url.password)};
+}
+
+async function daemonPid(world: World): Promise<number> {
+	return Number(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.lock'), 'utf8'));
+}
+
+function alive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+const blockedText = (host: string) => `Moat: request blocked by network policy.\nHost "${host}" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.`;
+
+const blockedInternalText = (host: string, reason: string) => `Moat: request blocked by network policy.\nHost "${host}" is refused: ${reason}\nAgents reach only public hosts, whatever the policy.\n`;
+
+/** One git smart-HTTP packet line. */
+const packetLine = (text: string) => (text.length + 4).toString(16).padStart(4, '0') + text;
+
+// --- The daemon without runs ---
+
+dockerTest('moat proxy status exits 1 before any run; moat proxy start starts the daemon, whose address status and moat status then show', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const before = await world.moat(['proxy', 'status']);
+	t.is(before.code, 1, before.stderr);
+	t.regex(before.stdout, /^Daemon {4}not running\b/);
+	t.regex((await world.moat(['status'])).stdout, /^Daemon {4}not running\b/m);
+
+	const started = await world.moat(['proxy', 'start']);
+	t.is(started.code, 0, started.stderr);
+	const address = /^Proxy {5}(\d+\.\d+\.\d+\.\d+):(\d+) on network moat-sealed$/m.exec(started.stdout);
+	t.truthy(address, started.stdout);
+	const pid = await daemonPid(world);
+	t.true(alive(pid), 'daemon.lock names a live process');
+
+	const status = await world.moat(['proxy', 'status']);
+	t.is(status.code, 0, status.stderr);
+	t.regex(status.stdout, new RegExp(`^Daemon {4}running \\(pid ${pid}, `, 'm'));
+	t.true(status.stdout.includes(`Proxy     ${address![1]!}:${address![2]!} on network moat-sealed`), status.stdout);
+	t.regex(status.stdout, /^Runs {6}0 registered$/m);
+
+	const overall = await world.moat(['status']);
+	t.regex(overall.stdout, new RegExp(`^Daemon {4}running \\(pid ${pid}\\), proxy on ${address![1]!.replaceAll('.', '\\.')}:${address![2]!}, 0 runs registered$`, 'm'));
+
+	// The proxy listens on the sealed network's gateway, not on every interface.
+	const gateway = (await docker('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'moat-sealed')).trim();
+	t.is(address![1], gateway);
+	await t.throwsAsync(viaProxy({host: '127.0.0.1', port: Number(address![2])}, 'http://example.test/'), undefined, 'nothing answers on the proxy port on loopback');
+});
+
+// --- Injection ---
+
+dockerTest('with a github grant, curl gets Bearer on api.github.com whatever auth it sent, and curl and git get Basic x-access-token on github.com', async t => {
+	const token = githubToken();
+	const basic = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
+	const commit = randomBytes(20).toString('hex');
+	const world = await createWorld(t, {
+		hosts: ['api.github.com', 'github.com'],
+		handler(request, response) {
+			if (request.headers.host === 'api.github.com') {
+				response.writeHead(200, {'content-type': 'application/json'});
+				response.end(JSON.stringify({login: 'stand-in-octocat'}));
+				return;
+			}
+
+			if (request.url === '/org/repo.git/info/refs?service=git-upload-pack') {
+				// Like GitHub: without the right credential, ask for one.
+				if (request.headers.authorization !== basic) {
+					response.writeHead(401, {'www-authenticate': 'Basic realm="GitHub"'});
+					response.end();
+					return;
+				}
+
+				response.writeHead(200, {'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': 'no-cache'});
+				response.end(packetLine('# service=git-upload-pack\n') + '0000' + packetLine(`${commit} refs/heads/main\0side-band-64k ofs-delta agent=stand-in\n`) + '0000');
+				return;
+			}
+
+			response.writeHead(request.headers.authorization === basic ? 200 : 401, {'content-type': 'text/plain'});
+			response.end(request.headers.authorization === basic ? 'signed in\n' : 'who are you?\n');
+		},
+	});
+	await world.grantGithub(token);
+
+	const result = await world.moat(['run', world.workspace, '--grant', 'github', '-e', 'GIT_TERMINAL_PROMPT=0', '--', 'sh', '-c', probeScript([
+		['api', 'curl -sS https://api.github.com/user'],
+		['api-own-auth', 'curl -sS -H "Authorization: token fake-agent-token" "https://api.github.com/user?again=1"'],
+		['web', 'curl -sS -u agent:agent-password https://github.com/login'],
+		['git', 'git ls-remote https://github.com/org/repo.git'],
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+	t.deepEqual(probes.api, {code: 0, output: '{"login":"stand-in-octocat"}'});
+	t.deepEqual(probes['api-own-auth'], {code: 0, output: '{"login":"stand-in-octocat"}'});
+	t.deepEqual(probes.web, {code: 0, output: 'signed in'});
+	t.deepEqual(probes.git, {code: 0, output: `${commit}\trefs/heads/main`}, 'git got the refs: its request carried the credential');
+
+	const api = world.standIn.requests.filter(request => request.headers.host === 'api.github.com');
+	t.deepEqual(api.map(request => [request.url, request.headers.authorization]), [['/user', `Bearer ${token}`], ['/user?again=1', `Bearer ${token}`]]);
+	const web = world.standIn.requests.filter(request => request.headers.host === 'github.com');
+	t.deepEqual(web.map(request => [request.url, request.headers.authorization]), [['/login', basic], ['/org/repo.git/info/refs?service=git-upload-pack', basic]]);
+	t.regex(String(web[1]!.headers['user-agent']), /^git\//, 'the last request is git\'s own');
+	const received = JSON.stringify(world.standIn.requests);
+	t.false(received.includes('fake-agent-token'), 'the agent\'s own auth header is replaced, not forwarded');
+	t.false(received.includes(Buffer.from('agent:agent-password').toString('base64')), 'the agent\'s own Basic credential is replaced, not forwarded');
+
+	const runId = await newestRunId(world);
+	await eventually(async () => (await world.networkEntries(runId)).length === 4);
+	const entries = await world.networkEntries(runId);
+	t.deepEqual(entries.map(entry => [entry.method, entry.url, entry.status, entry.grant, entry.blocked]), [
+		['GET', 'https://api.github.com/user', 200, 'github', false],
+		['GET', 'https://api.github.com/user?again=1', 200, 'github', false],
+		['GET', 'https://github.com/login', 200, 'github', false],
+		['GET', 'https://github.com/org/repo.git/info/refs?service=git-upload-pack', 200, 'github', false],
+	]);
+	const trace = await world.moat(['trace', runId]);
+	t.is(trace.code, 0, trace.stderr);
+	t.regex(trace.stdout, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/api\.github\.com\/user 200 \(\d+ms\) {2}\[github\]$/m);
+	t.regex(trace.stdout, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/github\.com\/org\/repo\.git\/info\/refs\?service=git-upload-pack 200 \(\d+ms\) {2}\[github\]$/m);
+
+	await eventually(async () => (await world.auditRecords(runId)).filter(record => record.type === 'credential.injected').length === 4);
+	const injected = (await world.auditRecords(runId)).filter(record => record.type === 'credential.injected').map(record => record.data);
+	t.deepEqual(injected, [
+		{grant: 'github', host: 'api.github.com'},
+		{grant: 'github', host: 'api.github.com'},
+		{grant: 'github', host: 'github.com'},
+		{grant: 'github', host: 'github.com'},
+	]);
+	for (const output of world.outputs) {
+		t.false(output.includes(token), 'moat never prints the token');
+	}
+});
+
+// --- The token never reaches the container, the disk or the logs ---
+
+dockerTest('the real token appears nowhere: not in output, the container\'s environment, /proc, an export of the kept container, MOAT_HOME (except the encrypted grant) or daemon.log', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com', 'github.com']});
+	const token = await world.grantGithub();
+	const forms = leakForms(token);
+
+	const script = [
+		'curl -sS -o /workspace/answer.txt https://api.github.com/user',
+		'git ls-remote https://github.com/org/repo.git > /workspace/git.txt 2>&1',
+		'env > /workspace/env.txt',
+		'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do printf "== %s\\n" "$f"; tr "\\0" "\\n" < "$f"; echo; done > /workspace/proc.txt 2>&1',
+		'touch /workspace/ready',
+		'while [ ! -e /workspace/stop ]; do sleep 0.2; done',
+		'echo finished',
+	].join('\n');
+	const started = await world.moat(['run', world.workspace, '-d', '--keep', '--grant', 'github', '-e', 'GIT_TERMINAL_PROMPT=0', '--', 'sh', '-c', script]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await waitForFile(path.join(world.workspace, 'ready'));
+
+	// The proxy did use the token during the run, so its absence below means something.
+	t.is(world.standIn.requests.find(request => request.headers.host === 'api.github.com')?.headers.authorization, `Bearer ${token}`);
+	t.is(world.standIn.requests.find(request => request.headers.host === 'github.com')?.headers.authorization, `Basic ${forms[1]!}`);
+
+	// What the agent itself can see, searched here on the host (the probe never held the token).
+	const seen = {
+		env: await fs.readFile(path.join(world.workspace, 'env.txt'), 'utf8'),
+		proc: await fs.readFile(path.join(world.workspace, 'proc.txt'), 'utf8'),
+		answer: await fs.readFile(path.join(world.workspace, 'answer.txt'), 'utf8'),
+		git: await fs.readFile(path.join(world.workspace, 'git.txt'), 'utf8'),
+	};
+	t.regex(seen.env, /^GH_TOKEN=moat-placeholder-github-token$/m, 'the container sees the placeholder');
+	t.regex(seen.env, /^HTTPS_PROXY=http:\/\/moat:[\da-f]+@/m);
+	t.regex(seen.proc, /^== \/proc\/1\/cmdline\n/m);
+	t.regex(seen.proc, /^HTTPS_PROXY=/m, 'the /proc dump holds environments');
+	// Everything PID 1 and the rest hold, read as root from outside the agent's reach.
+	const rootView = await docker('exec', '-u', '0', `moat-${runId}`, 'sh', '-c', 'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f"; echo; done');
+	t.true(rootView.includes('GH_TOKEN=moat-placeholder-github-token'));
+	const inspected = await docker('inspect', `moat-${runId}`);
+	for (const form of forms) {
+		for (const [name, text] of Object.entries({...seen, rootView, inspected})) {
+			t.false(text.includes(form), `the token (as ${form.slice(0, 6)}…) is in the container's ${name}`);
+		}
+	}
+
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	const ended = await waitForRunToEnd(world, runId);
+	t.is(ended.state, 'stopped');
+	t.truthy(ended.containerId, '--keep kept the container');
+	const logs = await world.moat(['logs', runId]);
+	t.is(logs.stdout, 'finished\n');
+
+	const exporter = spawn('docker', ['export', ended.containerId!], {stdio: ['ignore', 'pipe', 'inherit']});
+	const exited = new Promise<number>(resolve => {
+		exporter.on('close', code => {
+			resolve(code ?? -1);
+		});
+	});
+	// The bundle moat-init wrote at start: proof the export holds the container's own changes.
+	const exported = await needlesInStream(exporter.stdout, [...forms, 'etc/moat/ca-bundle.pem']);
+	t.is(await exited, 0);
+	t.true(exported.bytes > 10_000_000, `docker export gave ${exported.bytes} bytes`);
+	t.true(exported.found.includes('etc/moat/ca-bundle.pem'));
+	t.deepEqual(exported.found.filter(found => forms.includes(found)), [], 'the exported filesystem holds the token');
+
+	const files = await filesUnder(world.sandbox.moatHome);
+	const scanned = files.filter(file => !(path.dirname(file) === path.join(world.sandbox.moatHome, 'credentials') && file.endsWith('.enc')));
+	t.true(scanned.includes(path.join(world.sandbox.moatHome, 'daemon.log')));
+	t.true(scanned.includes(path.join(world.sandbox.moatHome, 'runs', runId, 'network.jsonl')));
+	t.true(scanned.some(file => file.endsWith(path.join(runId, 'audit', 'entries.jsonl'))));
+	for (const file of scanned) {
+		// eslint-disable-next-line no-await-in-loop
+		const content = await fs.readFile(file);
+		for (const form of forms) {
+			t.false(content.includes(form), `${path.relative(world.sandbox.moatHome, file)} holds the token`);
+		}
+	}
+
+	for (const output of world.outputs) {
+		for (const form of forms) {
+			t.false(output.includes(form), 'moat printed the token');
+		}
+	}
+});
+
+// --- Strict policy ---
+
+dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) gets through; blocked requests get the readable 403, show in network.jsonl, moat trace and the audit log', async t => {
+	const world = await createWorld(t, {
+		// Every name reaches the stand-in if the proxy lets it through: a block is the policy's doing.
+		hosts: ['api.allowed.test', 'deep.api.allowed.test', 'allowed.test', 'blocked.test'],
+		files: {'agent.yaml': 'network:\n  policy: strict\n  allow:\n    - "*.allowed.test"\n'},
+	});
+	const result = await world.moat(['run', world.workspace, '--', 'sh', '-c', probeScript([
+		['https-blocked', 'curl -sS https://blocked.test/'],
+		['http-blocked', 'curl -sS -o /workspace/blocked.txt -w "%{http_code}" http://blocked.test/page'],
+		['allowed', 'curl -sS https://api.allowed.test/hello'],
+		['allowed-deep', 'curl -sS https://deep.api.allowed.test/'],
+		['apex', 'curl -sS https://allowed.test/'],
+		['other-port', 'curl -sS https://api.allowed.test:8443/'],
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+	t.not(probes['https-blocked']!.code, 0);
+	t.regex(probes['https-blocked']!.output, /CONNECT tunnel failed, response 403/);
+	t.deepEqual(probes['http-blocked'], {code: 0, output: '403'});
+	t.is(await fs.readFile(path.join(world.workspace, 'blocked.txt'), 'utf8'), blockedText('blocked.test') + '\n');
+	t.deepEqual(probes.allowed, {code: 0, output: 'stand-in api.allowed.test GET /hello'});
+	t.deepEqual(probes['allowed-deep'], {code: 0, output: 'stand-in deep.api.allowed.test GET /'});
+	t.not(probes.apex!.code, 0, '*.allowed.test does not match allowed.test itself');
+	t.regex(probes.apex!.output, /CONNECT tunnel failed, response 403/);
+	t.not(probes['other-port']!.code, 0, 'a pattern without a port allows only 80 and 443');
+	t.regex(probes['other-port']!.output, /CONNECT tunnel failed, response 403/);
+	t.deepEqual(world.standIn.requests.map(request => request.headers.host), ['api.allowed.test', 'deep.api.allowed.test']);
+
+	const runId = await newestRunId(world);
+	await eventually(async () => (await world.networkEntries(runId)).length === 6);
+	const entries = await world.networkEntries(runId);
+	t.deepEqual(entries.map(entry => [entry.method, entry.url, entry.status, entry.blocked, entry.error]), [
+		['CONNECT', 'blocked.test:443', 403, true, 'Host "blocked.test" is not in the allow list.'],
+		['GET', 'http://blocked.test/page', 403, true, 'Host "blocked.test" is not in the allow list.'],
+		['GET', 'https://api.allowed.test/hello', 200, false, null],
+		['GET', 'https://deep.api.allowed.test/', 200, false, null],
+		['CONNECT', 'allowed.test:443', 403, true, 'Host "allowed.test" is not in the allow list.'],
+		['CONNECT', 'api.allowed.test:8443', 403, true, 'Host "api.allowed.test" is not in the allow list.'],
+	]);
+
+	const json = await world.moat(['trace', runId, '--json']);
+	t.is(json.code, 0, json.stderr);
+	t.deepEqual(JSON.parse(json.stdout), entries);
+	const text = await world.moat(['trace', runId, '--network']);
+	t.is(text.code, 0, text.stderr);
+	const lines = text.stdout.trimEnd().split('\n');
+	t.is(lines.length, 6);
+	t.regex(lines[0]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] CONNECT blocked\.test:443 403 \(\d+ms\) {2}BLOCKED \(Host "blocked\.test" is not in the allow list\.\)$/);
+	t.regex(lines[2]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/api\.allowed\.test\/hello 200 \(\d+ms\)$/);
+	t.is(lines.filter(line => line.includes('BLOCKED')).length, 4);
+
+	await eventually(async () => (await world.auditRecords(runId)).filter(record => record.type === 'network.blocked').length === 4);
+	const blocked = (await world.auditRecords(runId)).filter(record => record.type === 'network.blocked').map(record => record.data);
+	t.deepEqual(blocked, [
+		{host: 'blocked.test', reason: 'Host "blocked.test" is not in the allow list.'},
+		{host: 'blocked.test', reason: 'Host "blocked.test" is not in the allow list.'},
+		{host: 'allowed.test', reason: 'Host "allowed.test" is not in the allow list.'},
+		{host: 'api.allowed.test', reason: 'Host "api.allowed.test" is not in the allow list.'},
+	]);
+	const audit = await world.moat(['audit', runId]);
+	t.is(audit.code, 0, audit.stdout + audit.stderr);
+	t.regex(audit.stdout, /^ {2}network\.blocked +4$/m);
+});
+
+// --- Bypasses ---
+
+dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, DNS, a CONNECT whose Host differs, plain HTTP for a credential, and the proxy asked for loopback, link-local or private addresses', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], plainRoutes: ['api.github.com:80']});
+	const token = await world.grantGithub();
+	const canary = world.plain.port;
+	// A name (not an address) that resolves to loopback here, when the machine has one: /etc/hosts usually maps its own name so.
+	const ownName = os.hostname();
+	const ownAddresses = await dns.promises.lookup(ownName, {all: true}).catch(() => []);
+	const ownNameIsInternal = ownAddresses.length > 0 && ownAddresses.every(({address}) => /^127\.|^::1$/.test(address));
+	const result = await world.moat(['run', world.workspace, '--keep', '--grant', 'github', '--', 'sh', '-c', probeScript([
+		['noproxy-name', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 https://example.com/'],
+		['noproxy-ipv4', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 http://1.1.1.1/'],
+		['noproxy-ipv6', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 "http://[2606:4700:4700::1111]/"'],
+		['dns', 'timeout 4 getent hosts example.com'],
+		['host-mismatch', 'curl -sS --proxy-header "Host: other.test" https://api.github.com/user'],
+		['plain-http', 'curl -sS http://api.github.com/plain'],
+		['loopback', `curl -sS --noproxy "" -w "%{http_code}" http://127.0.0.1:${canary}/canary`],
+		['localhost', `curl -sS --noproxy "" -o /dev/null -w "%{http_code}" http://localhost:${canary}/canary`],
+		['loopback-ipv6', `curl -sS --noproxy "" -o /dev/null -w "%{http_code}" "http://[::1]:${canary}/canary"`],
+		['loopback-connect', `curl -sS --noproxy "" https://127.0.0.1:${canary}/canary`],
+		['metadata', 'curl -sS -w "%{http_code}" http://169.254.169.254/latest/meta-data/'],
+		['private', 'curl -sS -o /dev/null -w "%{http_code}" http://10.0.0.1/'],
+		...(ownNameIsInternal ? [['resolves-to-loopback', `curl -sS --noproxy "" -w "%{http_code}" http://${ownName}:${canary}/canary`] as const] : []),
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+
+	for (const label of ['noproxy-name', 'noproxy-ipv4', 'noproxy-ipv6', 'dns']) {
+		t.not(probes[label]!.code, 0, `${label} got through: ${probes[label]!.output}`);
+	}
+
+	t.is(probes.dns!.output, '', 'no address came back');
+	t.not(probes['host-mismatch']!.code, 0);
+	t.regex(probes['host-mismatch']!.output, /CONNECT tunnel failed, response 400/);
+	t.is(world.standIn.requests.length, 0, 'the mismatched CONNECT reached nothing');
+
+	t.deepEqual(probes['plain-http'], {code: 0, output: 'stand-in api.github.com GET /plain'});
+	const plainRequest = world.plain.requests.find(request => request.headers.host === 'api.github.com');
+	t.truthy(plainRequest);
+	t.is(plainRequest!.headers.authorization, undefined, 'no credential over plain HTTP');
+	for (const form of leakForms(token)) {
+		t.false(JSON.stringify(world.plain.requests).includes(form), 'the token went out over plain HTTP');
+	}
+
+	t.deepEqual(probes.loopback, {code: 0, output: `${blockedInternalText('127.0.0.1', 'it is a loopback address, which agents may never reach.')}403`});
+	t.deepEqual(probes.localhost, {code: 0, output: '403'});
+	t.deepEqual(probes['loopback-ipv6'], {code: 0, output: '403'});
+	t.not(probes['loopback-connect']!.code, 0);
+	t.regex(probes['loopback-connect']!.output, /CONNECT tunnel failed, response 403/);
+	t.regex(probes.metadata!.output, /^Moat: request blocked by network policy\.\nHost "169\.254\.169\.254" is refused: it is a link-local address \(cloud metadata lives there\)[^\n]*\n[^\n]*\n403$/);
+	t.deepEqual(probes.private, {code: 0, output: '403'});
+	if (ownNameIsInternal) {
+		t.deepEqual(probes['resolves-to-loopback'], {code: 0, output: `${blockedInternalText(ownName, `it resolves to ${ownAddresses[0]!.address}, an internal address agents may never reach.`)}403`});
+	} else {
+		t.log(`${ownName} does not resolve to loopback here: the name-resolving-to-loopback case is not exercised`);
+	}
+
+	t.deepEqual(world.plain.requests.map(request => request.headers.host), ['api.github.com'], 'the server on the host\'s loopback was never contacted for the agent');
+
+	// Why the direct attempts fail: the container's only network is the sealed one.
+	const runId = await newestRunId(world);
+	const [container] = JSON.parse(await docker('inspect', `moat-${runId}`)) as Array<{HostConfig: {NetworkMode: string}; NetworkSettings: {Networks: Record<string, unknown>}}>;
+	t.is(container!.HostConfig.NetworkMode, 'moat-sealed');
+	t.deepEqual(Object.keys(container!.NetworkSettings.Networks), ['moat-sealed']);
+	const [network] = JSON.parse(await docker('network', 'inspect', 'moat-sealed')) as Array<{Internal: boolean; Options: Record<string, string>}>;
+	t.true(network!.Internal);
+	t.is(network!.Options['com.docker.network.bridge.enable_icc'], 'false');
+
+	await eventually(async () => (await world.networkEntries(runId)).some(entry => entry.status === 400));
+	const entries = await world.networkEntries(runId);
+	t.like(entries.find(entry => entry.method === 'CONNECT' && entry.status === 400), {url: 'api.github.com:443', blocked: true});
+	t.like(entries.find(entry => entry.url === 'http://api.github.com/plain'), {status: 200, grant: null, blocked: false});
+	t.like(entries.find(entry => entry.url === 'http://169.254.169.254/latest/meta-data/'), {status: 403, blocked: true, error: 'internal address: link-local'});
+});
+
+// --- Proxy authentication ---
+
+dockerTest('without a valid run token the proxy answers 407; the run\'s token works while it runs and gets 407 once the run has ended', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], plainRoutes: ['plain.test:80']});
+	const child = spawnMoat(['run', world.workspace, '--', 'sh', '-c', 'printf "%s" "$HTTP_PROXY" > /workspace/proxy-url; while [ ! -e /workspace/stop ]; do sleep 0.2; done; echo ended'], {env: world.env});
+	const done = collect(child);
+	const proxy = parseProxyUrl(await waitForFile(path.join(world.workspace, 'proxy-url')));
+	t.regex(proxy.token, /^[\da-f]{48}$/);
+
+	const anonymous = await viaProxy(proxy, 'http://plain.test/anonymous');
+	t.is(anonymous.status, 407);
+	t.is(anonymous.headers['proxy-authenticate'], 'Basic realm="moat"');
+	t.is((await viaProxy(proxy, 'http://plain.test/wrong', `moat:${'0'.repeat(48)}`)).status, 407);
+	t.is(await connectStatus(proxy, 'api.github.com:443'), 407);
+	t.is(world.plain.requests.length, 0);
+
+	const allowed = await viaProxy(proxy, 'http://plain.test/with-token', `moat:${proxy.token}`);
+	t.is(allowed.status, 200);
+	t.is(allowed.body, 'stand-in plain.test GET /with-token\n');
+	t.is(await connectStatus(proxy, 'api.github.com:443', `moat:${proxy.token}`), 200);
+
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	const result = await done;
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, 'ended\n');
+
+	const after = await viaProxy(proxy, 'http://plain.test/after', `moat:${proxy.token}`);
+	t.is(after.status, 407, 'the token died with the run');
+	t.is(await connectStatus(proxy, 'api.github.com:443', `moat:${proxy.token}`), 407);
+	t.deepEqual(world.plain.requests.map(request => request.url), ['/with-token']);
+});
+
+// --- Daemon crash ---
+
+dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back on the same port and a detached run\'s requests succeed again, with the credential', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const token = await world.grantGithub();
+	const loop = 'for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time 2 -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done';
+	const started = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sh', '-c', loop]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await eventually(async () => world.standIn.requests.length >= 3);
+
+	const before = await world.moat(['proxy', 'status']);
+	const port = /^Proxy {5}\S+:(\d+) /m.exec(before.stdout)?.[1];
+	t.truthy(port, before.stdout);
+	const pid = await daemonPid(world);
+	process.kill(pid, 'SIGKILL');
+	await eventually(async () => !alive(pid));
+	const countAtKill = world.standIn.requests.length;
+	// While it is down, the loop's requests fail (curl prints 000).
+	await eventually(async () => (await world.moat(['logs', runId])).stdout.includes('000\n'));
+	t.true(world.standIn.requests.length <= countAtKill + 1, 'nothing reached the stand-in while the daemon was down');
+	const down = await world.moat(['proxy', 'status']);
+	t.is(down.code, 1, 'a killed daemon is reported as not running');
+
+	const restarted = await world.moat(['proxy', 'start']);
+	t.is(restarted.code, 0, restarted.stderr);
+	t.true(restarted.stdout.includes(`:${port!} on network moat-sealed`), `the proxy came back on port ${port!}: ${restarted.stdout}`);
+	t.true(restarted.stdout.includes(runId), 'the new daemon restored the run');
+	t.not(await daemonPid(world), pid);
+
+	const countAtRestart = world.standIn.requests.length;
+	await eventually(async () => world.standIn.requests.length >= countAtRestart + 3);
+	t.is(world.standIn.requests.at(-1)!.headers.authorization, `Bearer ${token}`, 'the new daemon injects the grant for the restored run');
+
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	await waitForRunToEnd(world, runId);
+	const codes = (await world.moat(['logs', runId])).stdout.trim().split('\n');
+	const firstFailure = codes.indexOf('000');
+	const lastFailure = codes.lastIndexOf('000');
+	t.true(firstFailure > 0, codes.join(' '));
+	t.true(codes.slice(0, firstFailure).every(code => code === '200'), codes.join(' '));
+	t.true(codes.slice(lastFailure + 1).length >= 3, codes.join(' '));
+	t.true(codes.slice(lastFailure + 1).every(code => code === '200'), `after the restart every request succeeds: ${codes.join(' ')}`);
+});
+
+// --- Runs are isolated from each other ---
+
+dockerTest('two concurrent runs: the one without the grant never carries the token, and it cannot reach the other container directly or through the proxy', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const token = await world.grantGithub();
+	const second = await createWorkspace(1000, 1000);
+	t.teardown(async () => {
+		await fs.rm(second, {recursive: true, force: true});
+	});
+
+	// The first run serves HTTP on 8080 on its own address (perl is in every Debian image).
+	const server = 'perl -MIO::Socket::INET -e \'$s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!"; open(F, ">/workspace/listening"); close F; while ($c = $s->accept) { while (<$c>) { last if /^\\r?\\n$/ } print $c "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nfirst run\\n"; close $c }\'';
+	const started = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sh', '-c', `curl -sS -o /workspace/api.txt "https://api.github.com/user?from=first"; ${server}`]);
+	t.is(started.code, 0, started.stderr);
+	const firstId = runIdOf(started);
+	await waitForFile(path.join(world.workspace, 'listening'));
+	const firstAddress = await docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', `moat-${firstId}`);
+	t.regex(firstAddress, /^\d+\.\d+\.\d+\.\d+$/);
+	// The server is there: the first container reaches it on that address itself.
+	t.is(await docker('exec', `moat-${firstId}`, 'curl', '-sS', '--noproxy', '*', '--max-time', '5', `http://${firstAddress}:8080/`), 'first run');
+
+	const result = await world.moat(['run', second, '--', 'sh', '-c', probeScript([
+		['api', 'curl -sS -H "X-From: second" "https://api.github.com/user?from=second"'],
+		['gh-token', 'printf "%s" "${GH_TOKEN-unset}"'],
+		['direct', `curl -sS --noproxy "*" --connect-timeout 3 --max-time 5 http://${firstAddress}:8080/`],
+		['via-proxy', `curl -sS --noproxy "" -o /dev/null -w "%{http_code}" http://${firstAddress}:8080/`],
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+	t.deepEqual(probes.api, {code: 0, output: 'stand-in api.github.com GET /user?from=second'});
+	t.deepEqual(probes['gh-token'], {code: 0, output: 'unset'}, 'no placeholder without the grant');
+	t.not(probes.direct!.code, 0, `the second run reached the first directly: ${probes.direct!.output}`);
+	t.deepEqual(probes['via-proxy'], {code: 0, output: '403'}, 'the proxy refuses the first run\'s private address');
+
+	const first = world.standIn.requests.find(request => request.url === '/user?from=first');
+	const fromSecond = world.standIn.requests.find(request => request.url === '/user?from=second');
+	t.is(first?.headers.authorization, `Bearer ${token}`, 'the first run\'s grant was in use at the same time');
+	t.is(fromSecond?.headers['x-from'], 'second');
+	t.is(fromSecond?.headers.authorization, undefined);
+	for (const form of leakForms(token)) {
+		t.false(JSON.stringify(fromSecond).includes(form), 'the second run\'s request carried the token');
+	}
+
+	const secondId = await newestRunId(world);
+	t.not(secondId, firstId);
+	await eventually(async () => (await world.networkEntries(secondId)).length === 2);
+	t.deepEqual((await world.networkEntries(secondId)).map(entry => [entry.url, entry.status, entry.grant]), [
+		['https://api.github.com/user?from=second', 200, null],
+		[`http://${firstAddress}:8080/`, 403, null],
+	]);
+	t.deepEqual((await world.networkEntries(firstId)).map(entry => [entry.url, entry.grant]), [['https://api.github.com/user?from=first', 'github']]);
+});
+
+// --- Known gap ---
+
+/** For a test that documents a product bug: AVA reports it as passing while it fails, and flags it once the bug is fixed. */
+const knownBug = engineAvailable || process.env.MOAT_REQUIRE_DOCKER === '1' ? test.serial.failing : test.serial.skip;
+
+knownBug('a host service listening on all interfaces is out of a container\'s reach except through the proxy (known bug: the gateway address reaches it directly)', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const hostService = await startPlainServer('0.0.0.0');
+	t.teardown(async () => hostService.close());
+	const result = await world.moat(['run', world.workspace, '--', 'sh', '-c', probeScript([
+		['direct', `gateway=$(printf "%s" "$HTTP_PROXY" | sed "s/.*@//; s/:.*//"); curl -sS --noproxy "*" --connect-timeout 3 --max-time 5 "http://$gateway:${hostService.port}/"`],
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+	t.deepEqual(hostService.requests, [], 'the container reached a host service without the proxy');
+	t.not(probes.direct!.code, 0, probes.direct!.output);
+});
+
+knownBug('moat destroy -f of a running run revokes its proxy token at once (known bug: it stays valid until the daemon\'s 60 s registration grace ends)', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], plainRoutes: ['plain.test:80']});
+	const started = await world.moat(['run', world.workspace, '-d', '--', 'sleep', '120']);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	const variables = await docker('inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', `moat-${runId}`);
+	const proxy = parseProxyUrl(/^HTTP_PROXY=(.+)$/m.exec(variables)![1]!);
+	t.is((await viaProxy(proxy, 'http://plain.test/before', `moat:${proxy.token}`)).status, 200);
+
+	const destroyed = await world.moat(['destroy', '-f', runId]);
+	t.is(destroyed.code, 0, destroyed.stderr);
+	t.is((await viaProxy(proxy, 'http://plain.test/after', `moat:${proxy.token}`)).status, 407, 'the destroyed run\'s token still works');
+});

@@ -706,6 +706,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				throw usageError(`Run ${run.id} (${run.name}) is still running.`, `Stop it first with moat stop ${run.id}, or use moat destroy -f ${run.id}.`);
 			}
 
+			// The token goes first: nothing may use the proxy in the run's name while it is torn down.
+			await network?.release(run.id);
 			if (run.containerId) {
 				await engine.removeContainer(run.containerId, {force: true});
 			}

@@ -11,7 +11,7 @@ import type {Readable} from 'node:stream';
 import test, {type ExecutionContext} from 'ava';
 import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
-import {dockerTest, engineAvailable} from '../helpers/docker.js';
+import {dockerTest} from '../helpers/docker.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn, type StandInHandler} from '../helpers/https-stand-in.js';
 import {collect, createSandbox, createWorkspace, docker, eventually, moat, spawnMoat, type MoatResult, type Sandbox} from '../helpers/moat.js';
 
@@ -811,25 +811,7 @@ dockerTest('two concurrent runs: the one without the grant never carries the tok
 	t.deepEqual((await world.networkEntries(firstId)).map(entry => [entry.url, entry.grant]), [['https://api.github.com/user?from=first', 'github']]);
 });
 
-// --- Known gap ---
-
-/** For a test that documents a product bug: AVA reports it as passing while it fails, and flags it once the bug is fixed. */
-const knownBug = engineAvailable || process.env.MOAT_REQUIRE_DOCKER === '1' ? test.serial.failing : test.serial.skip;
-
-knownBug('a host service listening on all interfaces is out of a container\'s reach except through the proxy (known bug: the gateway address reaches it directly)', async t => {
-	const world = await createWorld(t, {hosts: ['api.github.com']});
-	const hostService = await startPlainServer('0.0.0.0');
-	t.teardown(async () => hostService.close());
-	const result = await world.moat(['run', world.workspace, '--', 'sh', '-c', probeScript([
-		['direct', `gateway=$(printf "%s" "$HTTP_PROXY" | sed "s/.*@//; s/:.*//"); curl -sS --noproxy "*" --connect-timeout 3 --max-time 5 "http://$gateway:${hostService.port}/"`],
-	])]);
-	t.is(result.code, 0, result.stderr);
-	const probes = parseProbes(result.stdout);
-	t.deepEqual(hostService.requests, [], 'the container reached a host service without the proxy');
-	t.not(probes.direct!.code, 0, probes.direct!.output);
-});
-
-knownBug('moat destroy -f of a running run revokes its proxy token at once (known bug: it stays valid until the daemon\'s 60 s registration grace ends)', async t => {
+dockerTest('moat destroy -f of a running run revokes its proxy token at once', async t => {
 	const world = await createWorld(t, {hosts: ['api.github.com'], plainRoutes: ['plain.test:80']});
 	const started = await world.moat(['run', world.workspace, '-d', '--', 'sleep', '120']);
 	t.is(started.code, 0, started.stderr);

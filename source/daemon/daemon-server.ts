@@ -3,6 +3,7 @@ import {createWriteStream, type WriteStream} from 'node:fs';
 import fs from 'node:fs/promises';
 import http, {type IncomingMessage, type ServerResponse} from 'node:http';
 import path from 'node:path';
+import type {AuditEventType} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
 import {createDefaultGrantService} from '../credentials/grant-service.js';
 import {createDockerEngine} from '../engine/docker-engine.js';
@@ -101,7 +102,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	// Audit entries are appended in order per run, never blocking a request.
 	const auditQueues = new Map<string, Promise<unknown>>();
 
-	const recordAudit = (runId: string, type: string, data: Record<string, unknown>) => {
+	const recordAudit = (runId: string, type: AuditEventType, data: Record<string, unknown>) => {
 		const next = (auditQueues.get(runId) ?? Promise.resolve()).then(async () => audit.record(runId, type, data)).catch((error: unknown) => {
 			log(`audit entry for ${runId} not written: ${(error as Error).message}`);
 		});
@@ -185,7 +186,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					recordAudit(runId, 'credential.injected', {grant, host});
 				},
 				blocked(runId, host, reason) {
-					recordAudit(runId, 'network.blocked', {host, reason});
+					recordAudit(runId, 'request.blocked', {host, reason});
 				},
 			},
 		}), state.proxyPort);

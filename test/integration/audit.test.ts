@@ -352,12 +352,12 @@ test('moat verify-bundle on a garbage file that ends in a newline prints exactly
 dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of the daemon mid-write leaves a log that verifies up to its last complete entry', async t => {
 	const {sandbox, workspace} = await setUp(t);
 	await fs.writeFile(path.join(workspace, 'agent.yaml'), 'network:\n  policy: strict\n  allow: ["*.allowed.test"]\n');
-	// Each request is refused by policy: a stream of network.blocked entries, written by the daemon.
+	// Each request is refused by policy: a stream of request.blocked entries, written by the daemon.
 	const started = await moat(['run', workspace, '-d', '--', 'sh', '-c', 'i=0; while [ $i -lt 400 ]; do curl -s -o /dev/null http://blocked$i.test/; i=$((i+1)); done; echo finished'], {env: sandbox.env});
 	t.is(started.code, 0, started.stderr);
 	const runId = started.stdout.trim();
 	const file = entriesFile(sandbox, runId);
-	const count = async () => (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').filter(line => line.includes('"network.blocked"')).length;
+	const count = async () => (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').filter(line => line.includes('"request.blocked"')).length;
 	for (let attempt = 0; attempt < 300 && await count() < 20; attempt++) {
 		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => setTimeout(resolve, 50));
@@ -369,7 +369,7 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 	// Whatever the kill cut off, the log verifies as far as it is whole.
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
-	t.regex(audited.stdout, /^ {2}network\.blocked +\d+$/m);
+	t.regex(audited.stdout, /^ {2}request\.blocked +\d+$/m);
 	t.regex(audited.stdout, /^Verified/m);
 	const entries = (await fs.readFile(file, 'utf8')).split('\n').filter(line => line.trim() !== '').flatMap(line => {
 		try {
@@ -378,7 +378,7 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 			return [];
 		}
 	});
-	const blocked = entries.find(entry => entry.type === 'network.blocked');
+	const blocked = entries.find(entry => entry.type === 'request.blocked');
 	t.like(blocked?.data, {reason: 'Host "blocked0.test" is not in the allow list.'});
 	t.true(/^blocked\d+\.test$/.test(String(blocked?.data.host)));
 	await moat(['stop', runId], {env: sandbox.env});

@@ -592,8 +592,8 @@ dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) ge
 	t.regex(lines[2]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/api\.allowed\.test\/hello 200 \(\d+ms\)$/);
 	t.is(lines.filter(line => line.includes('BLOCKED')).length, 4);
 
-	await eventually(async () => (await world.auditRecords(runId)).filter(record => record.type === 'network.blocked').length === 4);
-	const blocked = (await world.auditRecords(runId)).filter(record => record.type === 'network.blocked').map(record => record.data);
+	await eventually(async () => (await world.auditRecords(runId)).filter(record => record.type === 'request.blocked').length === 4);
+	const blocked = (await world.auditRecords(runId)).filter(record => record.type === 'request.blocked').map(record => record.data);
 	t.deepEqual(blocked, [
 		{host: 'blocked.test', reason: 'Host "blocked.test" is not in the allow list.'},
 		{host: 'blocked.test', reason: 'Host "blocked.test" is not in the allow list.'},
@@ -602,7 +602,7 @@ dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) ge
 	]);
 	const audit = await world.moat(['audit', runId]);
 	t.is(audit.code, 0, audit.stdout + audit.stderr);
-	t.regex(audit.stdout, /^ {2}network\.blocked +4$/m);
+	t.regex(audit.stdout, /^ {2}request\.blocked +4$/m);
 });
 
 // --- Bypasses ---

@@ -98,6 +98,8 @@ const agreements: Array<{names: Parameters<typeof namesAgree>[0]; agree: boolean
 	{title: 'two spellings of one IPv6 address', names: {connect: '[::ffff:7f00:1]:80', hostHeader: '[::ffff:127.0.0.1]:80'}, agree: true},
 	{title: 'two different IPv6 addresses', names: {connect: '[::ffff:7f00:1]:80', hostHeader: '[::ffff:127.0.0.2]:80'}, agree: false},
 	{title: 'a name with a trailing dot', names: {connect: 'example.com.:443', hostHeader: 'example.com'}, agree: true},
+	{title: 'an IPv6 zone id, which no URL can hold, agrees with nothing (and does not throw)', names: {connect: '[fe80::1%1]:443', hostHeader: 'fe80::1%1'}, agree: false},
+	{title: 'a Host header with a zone id', names: {connect: 'example.com:443', hostHeader: 'fe80::1%1'}, agree: false},
 ];
 
 for (const agreement of agreements) {

@@ -37,6 +37,8 @@ const targets: Array<[string, {host: string; port: number} | undefined]> = [
 	['user@host:443', undefined],
 	['/path:443', undefined],
 	['2606:4700::1111:443', undefined],
+	['[fe80::1%1]:443', undefined],
+	['host%1:443', undefined],
 ];
 for (const [target, expected] of targets) {
 	test(`CONNECT target ${target} parses as ${expected ? `${expected.host} port ${expected.port}` : 'nothing'}`, t => {

@@ -2,6 +2,7 @@ import {execFile} from 'node:child_process';
 import {X509Certificate} from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import type {Duplex} from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -24,6 +25,8 @@ const execFileAsync = promisify(execFile);
 const realToken = 'ghp_inprocess0123456789abcdef';
 
 type World = {
+	/** Revokes the run's token, as the daemon does when the run ends. */
+	revoke(): void;
 	authority: CertificateAuthority;
 	standIn: HttpsStandIn;
 	port: number;
@@ -50,13 +53,14 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		grantKinds: [{provider: 'github', kind: 'api-key'}],
 		grants: async () => [{name: 'github', provider: 'github', kind: 'api-key', token: realToken}],
 	};
+	let revoked = false;
 	const proxy = await startProxyServer({
 		host: '127.0.0.1',
 		port: 0,
 		authority,
 		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
-		runForToken: token => (token === 'run-token' ? run : undefined),
+		runForToken: token => (token === 'run-token' && !revoked ? run : undefined),
 		observer: {
 			request(runId, entry) {
 				entries.push({runId, entry});
@@ -75,6 +79,9 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		await fs.rm(directory, {recursive: true, force: true});
 	});
 	return {
+		revoke() {
+			revoked = true;
+		},
 		authority, standIn, port: proxy.port, entries, injected, blocked, directory,
 		async curl(...args) {
 			try {
@@ -264,4 +271,149 @@ test('a non-TLS CONNECT (ssh to port 22) is tunnelled to the overridden address 
 	t.regex(received, /^HTTP\/1\.1 200 Connection Established\r\n\r\nSSH-2\.0-standin\r\nSSH-2\.0-client\r\n$/);
 	t.like(world.entries.at(-1)!.entry, {method: 'CONNECT', url: 'github.com:22', status: 200, grant: null, blocked: false});
 	t.true(world.entries.at(-1)!.entry.bytes_out > 0);
+});
+
+/** Opens a CONNECT tunnel and TLS inside it; resolves with the TLS socket. */
+async function openTunnel(world: World, host: string): Promise<tls.TLSSocket> {
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	socket.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n`);
+	const reply = await new Promise<string>(resolve => socket.once('data', data => resolve(String(data))));
+	if (!reply.startsWith('HTTP/1.1 200')) {
+		throw new Error(`CONNECT refused: ${reply}`);
+	}
+
+	const secure = tls.connect({socket, servername: host, ca: world.authority.certificatePem});
+	await new Promise((resolve, reject) => {
+		secure.once('secureConnect', resolve);
+		secure.once('error', reject);
+	});
+	return secure;
+}
+
+/** Sends raw HTTP on a socket and collects what comes back until it closes or goes quiet. */
+async function exchange(socket: Duplex, text: string, quietMilliseconds = 500): Promise<string> {
+	let received = '';
+	socket.on('data', data => {
+		received += String(data);
+	});
+	socket.write(text);
+	await new Promise<void>(resolve => {
+		let timer = setTimeout(resolve, quietMilliseconds * 4);
+		socket.on('data', () => {
+			clearTimeout(timer);
+			timer = setTimeout(resolve, quietMilliseconds);
+		});
+		socket.once('close', () => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
+	return received;
+}
+
+async function stillServes(t: ExecutionContext, world: World) {
+	const result = await world.curl(...via(world), 'https://api.github.com/alive');
+	t.is(result.stdout, 'stand-in: GET /alive\n', 'the proxy still serves after the malformed request');
+}
+
+test('an IPv6 zone id in a CONNECT target or a Host header is refused, and the proxy lives on', async t => {
+	const world = await createWorld(t);
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	t.regex(await exchange(socket, 'CONNECT [fe80::1%1]:443 HTTP/1.1\r\nHost: [fe80::1%1]:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n'), /^HTTP\/1\.1 400/);
+	const plain = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => plain.once('connect', resolve));
+	t.regex(await exchange(plain, 'GET http://example.com/ HTTP/1.1\r\nHost: fe80::1%1\r\nProxy-Authorization: Bearer run-token\r\n\r\n'), /^HTTP\/1\.1 400/);
+	const tunnel = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(tunnel, 'GET / HTTP/1.1\r\nHost: fe80::1%1\r\n\r\n'), /^HTTP\/1\.1 4\d\d/);
+	await stillServes(t, world);
+});
+
+test('WebSocket upgrades inside a tunnel with an absolute URL or no Host are refused, and the proxy lives on', async t => {
+	const world = await createWorld(t);
+	const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+	const absolute = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(absolute, `GET foo://example.com/ HTTP/1.1\r\nHost: api.github.com\r\n${upgrade}`), /^HTTP\/1\.1 421/);
+	const hostless = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(hostless, `GET / HTTP/1.1\r\n${upgrade}`), /^HTTP\/1\.1 421/);
+	t.is(world.standIn.requests.length, 0);
+	await stillServes(t, world);
+});
+
+test('inside a tunnel, an absolute URL naming another host is refused; one naming the tunnel\'s host becomes its path', async t => {
+	const world = await createWorld(t);
+	const other = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(other, 'GET https://evil.example/x HTTP/1.1\r\nHost: api.github.com\r\n\r\n'), /^HTTP\/1\.1 421/);
+	t.is(world.standIn.requests.length, 0);
+	const same = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(same, 'GET https://api.github.com/own?x=1 HTTP/1.1\r\nHost: api.github.com\r\n\r\n'), /stand-in: GET \/own\?x=1/);
+	t.is(world.standIn.requests[0]!.url, '/own?x=1');
+});
+
+test.serial('with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment, an upstream with an untrusted certificate still gets no credential', async t => {
+	const untrusted = await startHttpsStandIn(['api.github.com'], (_request, response) => {
+		response.end('untrusted\n');
+	});
+	t.teardown(async () => untrusted.close());
+	const world = await createWorld(t, {overrides: () => `api.github.com=127.0.0.1:${untrusted.port}`});
+	const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+	process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+	t.teardown(() => {
+		if (previous === undefined) {
+			delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+		} else {
+			process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+		}
+	});
+	const result = await world.curl(...via(world), '-o', '/dev/null', '-w', '%{http_code}', 'https://api.github.com/user');
+	t.is(result.stdout, '502');
+	t.deepEqual(untrusted.requests, []);
+	t.regex(world.entries[0]!.entry.error ?? '', /certificate/);
+});
+
+test('an address of this machine\'s own interfaces is refused, public or not', async t => {
+	const world = await createWorld(t);
+	const own = Object.values(os.networkInterfaces()).flatMap(entries => entries ?? []).find(entry => !entry.internal && entry.family === 'IPv4');
+	if (!own) {
+		t.fail('this machine has no non-loopback IPv4 interface to test with');
+		return;
+	}
+
+	const result = await world.curl(...via(world), '-o', '/dev/null', '-w', '%{http_code}', `http://${own.address}:9/`);
+	t.is(result.stdout, '403');
+	t.like(world.entries[0]!.entry, {blocked: true});
+});
+
+test('revoking a run\'s token ends its open tunnels: the next request on a kept-alive connection gets 407', async t => {
+	const world = await createWorld(t);
+	const tunnel = await openTunnel(world, 'api.github.com');
+	t.regex(await exchange(tunnel, 'GET /first HTTP/1.1\r\nHost: api.github.com\r\n\r\n'), /stand-in: GET \/first/);
+	world.revoke();
+	const after = await exchange(tunnel, 'GET /second HTTP/1.1\r\nHost: api.github.com\r\n\r\n');
+	t.regex(after, /^HTTP\/1\.1 407/);
+	t.deepEqual(world.standIn.requests.map(request => request.url), ['/first']);
+});
+
+test('TRACE to a host that gets credentials is refused, so the token is never echoed back', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-X', 'TRACE', '-w', '%{http_code}', 'https://api.github.com/');
+	t.regex(result.stdout, /405$/);
+	t.deepEqual(world.standIn.requests, []);
+});
+
+test('a tunnel to a server that speaks first (no client bytes) is passed through after a pause', async t => {
+	const banner = net.createServer(socket => {
+		socket.end('220 smtp.example ESMTP ready\r\n');
+	});
+	await new Promise<void>(resolve => {
+		banner.listen(0, '127.0.0.1', resolve);
+	});
+	t.teardown(() => banner.close());
+	const bannerPort = (banner.address() as net.AddressInfo).port;
+	const world = await createWorld(t, {overrides: standIn => `smtp.example:25=127.0.0.1:${bannerPort},api.github.com=127.0.0.1:${standIn.port}`});
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	const received = await exchange(socket, 'CONNECT smtp.example:25 HTTP/1.1\r\nHost: smtp.example:25\r\nProxy-Authorization: Bearer run-token\r\n\r\n', 3000);
+	t.is(received, 'HTTP/1.1 200 Connection Established\r\n\r\n220 smtp.example ESMTP ready\r\n');
 });

@@ -156,7 +156,8 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 		const child = spawn(process.execPath, [fileURLToPath(new URL('../cli.js', import.meta.url)), '_daemon'], {
 			detached: true,
 			stdio: ['ignore', output, output],
-			env: {...environment.variables},
+			// The daemon verifies upstream TLS whatever the shell says.
+			env: Object.fromEntries(Object.entries(environment.variables).filter(([name]) => name !== 'NODE_TLS_REJECT_UNAUTHORIZED')),
 		});
 		child.on('exit', code => {
 			exited = code ?? 1;
@@ -172,6 +173,13 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 		hello = await sayHello(paths.socket);
 		return hello !== undefined && sameSettings(hello.settings, wanted);
 	}, 20_000);
+	if (hello && !sameSettings(hello.settings, wanted)) {
+		throw new MoatError(
+			`Another moat daemon with a different ${settingsDifference(hello.settings, wanted) ?? 'configuration'} took over ${environment.moatHome} while this one started.`,
+			'Run the command again (the daemon is replaced when nothing else is starting one).',
+		);
+	}
+
 	if (!hello) {
 		const tail = await logTail(paths.log);
 		throw new MoatError(

@@ -41,6 +41,8 @@ type LiveRun = {
 
 const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables.MOAT_DAEMON_IDLE_MS ?? 30_000);
 const watchMilliseconds = 2000;
+/** How long a run's decrypted grants are reused before the store is read again. */
+const grantCacheMilliseconds = 10_000;
 /** A run registers before its container exists: it is not judged by the engine until then. */
 const registrationGraceMilliseconds = 60_000;
 
@@ -74,6 +76,23 @@ async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, po
 	}
 }
 
+/**
+ * The lock names a live process that is not a moat daemon (its PID was
+ * reused after a crash): take the lock over. Only where /proc tells what a
+ * process is; elsewhere the lock stands.
+ */
+async function takeOverImpostorLock(file: string) {
+	const pid = Number(await fs.readFile(file, 'utf8').catch(() => ''));
+	const commandLine = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+	if (!Number.isInteger(pid) || pid <= 0 || commandLine === undefined || commandLine.includes('_daemon')) {
+		return undefined;
+	}
+
+	log(`the daemon lock names process ${pid}, which is not a moat daemon; taking it over`);
+	await fs.rm(file, {force: true});
+	return tryCaptureLock(file);
+}
+
 export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	const paths = daemonPaths(environment.moatHome);
 	if (Buffer.byteLength(paths.socket) > maximumSocketPath) {
@@ -82,11 +101,19 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	}
 
 	await fs.mkdir(environment.moatHome, {recursive: true, mode: 0o700});
-	const lock = await tryCaptureLock(paths.lock);
+	const lock = await tryCaptureLock(paths.lock) ?? await takeOverImpostorLock(paths.lock);
 	if (!lock) {
 		log('another daemon holds the lock; leaving it to serve');
 		return 0;
 	}
+
+	// Whatever a request or an engine hiccup throws, the daemon keeps serving the runs that depend on it.
+	process.on('uncaughtException', error => {
+		log(`unexpected error (kept running): ${error.stack ?? error.message}`);
+	});
+	process.on('unhandledRejection', error => {
+		log(`unexpected rejection (kept running): ${(error as Error)?.stack ?? String(error)}`);
+	});
 
 	const settings = currentDaemonSettings(environment);
 	const engine = createDockerEngine(environment.variables);
@@ -127,6 +154,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 
 		const admit = (persisted: PersistedRun): LiveRun => {
 			let grants: Promise<InjectableGrant[]> | undefined;
+			let loadedAt = 0;
 			const kinds = persisted.grants.filter(name => !name.startsWith('ssh:')).map(name => ({provider: name.split(':')[0]!, kind: ''}));
 			const live: LiveRun = {
 				persisted,
@@ -138,10 +166,15 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					policy: toPolicy(persisted),
 					grantKinds: kinds,
 					async grants() {
-						grants ??= loadGrants(persisted.grants);
-						grants.catch(() => {
-							grants = undefined;
-						});
+						// Re-read now and then: a grant revoked or replaced on the host applies to live runs too.
+						if (!grants || Date.now() - loadedAt > grantCacheMilliseconds) {
+							loadedAt = Date.now();
+							grants = loadGrants(persisted.grants);
+							grants.catch(() => {
+								grants = undefined;
+							});
+						}
+
 						return grants;
 					},
 				},
@@ -155,14 +188,22 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			admit(persisted);
 		}
 
+		// Writes go one after another, each of the state as it is when it starts: an older snapshot never lands last.
+		let saving: Promise<void> = Promise.resolve();
 		const save = async () => {
-			state.runs = Object.fromEntries([...runs.values()].map(live => [live.persisted.runId, live.persisted]));
-			await writeDaemonState(paths.state, state);
+			saving = saving.catch(() => undefined).then(async () => {
+				state.runs = Object.fromEntries([...runs.values()].map(live => [live.persisted.runId, live.persisted]));
+				await writeDaemonState(paths.state, state);
+			});
+			return saving;
 		};
 
 		const networkLogFor = (live: LiveRun) => {
-			live.networkLog ??= createWriteStream(store.networkFile(live.persisted.runId), {flags: 'a', mode: 0o600});
-			live.networkLog.on('error', () => undefined);
+			if (!live.networkLog) {
+				live.networkLog = createWriteStream(store.networkFile(live.persisted.runId), {flags: 'a', mode: 0o600});
+				live.networkLog.on('error', () => undefined);
+			}
+
 			return live.networkLog;
 		};
 
@@ -189,7 +230,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					recordAudit(runId, 'request.blocked', {host, reason});
 				},
 			},
-		}), state.proxyPort);
+		// The old port only matters to containers that were restored; without any, take a free one.
+		}), runs.size > 0 ? state.proxyPort : 0);
 		state.proxyPort = proxy.port;
 		await save();
 		log(`proxy listening on ${proxy.host}:${proxy.port} (network ${network.name}), ${runs.size} run(s) restored`);
@@ -237,6 +279,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 
 			runs.delete(runId);
 			byToken.delete(live.persisted.tokenHash);
+			// Connections opened with the token end with it.
+			proxy?.disconnect(runId);
 			live.networkLog?.end();
 			await save();
 			log(`run ${runId} unregistered (${why})`);
@@ -274,6 +318,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				}
 
 				await unregister(registration.runId, 'registered again');
+				if (runs.has(registration.runId)) {
+					return [409, {error: `${registration.runId} is being registered by another request`}];
+				}
+
 				const token = randomBytes(24).toString('hex');
 				admit({
 					runId: registration.runId,

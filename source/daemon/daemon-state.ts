@@ -15,6 +15,16 @@ export type DaemonState = {
 	runs: Record<string, PersistedRun>;
 };
 
+function isPersistedRun(value: unknown): value is PersistedRun {
+	const run = value as Partial<PersistedRun> | null;
+	return typeof run === 'object' && run !== null
+		&& typeof run.runId === 'string' && /^run_[\da-f]{12}$/.test(run.runId)
+		&& typeof run.tokenHash === 'string' && /^[\da-f]{64}$/.test(run.tokenHash)
+		&& Array.isArray(run.grants) && run.grants.every(grant => typeof grant === 'string')
+		&& typeof run.registeredAt === 'string'
+		&& typeof run.policy === 'object' && run.policy !== null && ['permissive', 'strict'].includes(run.policy.mode) && Array.isArray(run.policy.allow);
+}
+
 export async function readDaemonState(file: string): Promise<DaemonState | undefined> {
 	try {
 		const state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<DaemonState>;
@@ -22,7 +32,9 @@ export async function readDaemonState(file: string): Promise<DaemonState | undef
 			return undefined;
 		}
 
-		return state as DaemonState;
+		// One damaged entry must not keep every other run (or the daemon) from starting.
+		const runs = Object.fromEntries(Object.entries(state.runs).filter(([, run]) => isPersistedRun(run)));
+		return {...state as DaemonState, runs};
 	} catch {
 		return undefined;
 	}

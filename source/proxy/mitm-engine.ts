@@ -68,7 +68,9 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 	const proxy = new MitmProxy();
 	const ca = extraTrust.length > 0 ? [...tls.rootCertificates, ...extraTrust] : undefined;
 	// Pooled upstream connections: keyed by address, port and TLS name.
-	const httpsAgent = new https.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64, ...(ca ? {ca} : {})});
+	// Verification is stated, not inherited: NODE_TLS_REJECT_UNAUTHORIZED=0 in the
+	// user's shell must never let a credential go to an unverified upstream.
+	const httpsAgent = new https.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64, rejectUnauthorized: true, ...(ca ? {ca} : {})});
 	const httpAgent = new http.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64});
 	const plans = new WeakMap<IncomingMessage, Outcome>();
 	Object.assign(proxy, {
@@ -118,6 +120,7 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			port: plan.port,
 			...(plan.lookup ? {lookup: plan.lookup} : {}),
 			...(plan.secure ? {
+				rejectUnauthorized: true,
 				servername: net.isIP(plan.host) ? undefined : plan.host,
 				// The certificate must name the host the agent asked for, whatever address was dialled.
 				checkServerIdentity: (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate),
@@ -155,14 +158,30 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 		}
 
 		applyInjection(options.headers, plan.injection);
+		let reported = false;
+		const report = (outcome: ForwardOutcome) => {
+			if (!reported) {
+				reported = true;
+				plan.done(outcome);
+			}
+		};
+
 		Object.assign(options, {
 			agent: undefined,
 			// The WebSocket library dials the URL's host; moat dials the plan's address under the real TLS name.
-			createConnection: () => plan.secure
-				? tls.connect({host: plan.address, port: plan.port, ...(ca ? {ca} : {}), servername: net.isIP(plan.host) ? undefined : plan.host, lookup: plan.lookup, checkServerIdentity: (_address, certificate) => tls.checkServerIdentity(plan.host, certificate)})
-				: net.connect({host: plan.address, port: plan.port, lookup: plan.lookup}),
+			createConnection() {
+				const socket = plan.secure
+					? tls.connect({host: plan.address, port: plan.port, ...(ca ? {ca} : {}), rejectUnauthorized: true, servername: net.isIP(plan.host) ? undefined : plan.host, lookup: plan.lookup, checkServerIdentity: (_address, certificate) => tls.checkServerIdentity(plan.host, certificate)})
+					: net.connect({host: plan.address, port: plan.port, lookup: plan.lookup});
+				socket.once(plan.secure ? 'secureConnect' : 'connect', () => {
+					report({status: 101, bytesIn: 0, bytesOut: 0});
+				});
+				socket.once('error', (error: NodeJS.ErrnoException) => {
+					report({status: error.code === 'EMOATBLOCKED' ? 403 : 502, bytesIn: 0, bytesOut: 0, error});
+				});
+				return socket;
+			},
 		});
-		plan.done({status: 101, bytesIn: 0, bytesOut: 0});
 		callback();
 	});
 

@@ -95,7 +95,7 @@ export function blockedResponseText(host: string, internalReason?: string): stri
 	].join('\n');
 }
 
-export type AddressKind = 'loopback' | 'link-local' | 'private' | 'unspecified' | 'public';
+export type AddressKind = 'loopback' | 'link-local' | 'private' | 'unspecified' | 'reserved' | 'public';
 
 function ipv4Kind(address: string): AddressKind {
 	const [a = 0, b = 0] = address.split('.').map(Number);
@@ -113,6 +113,12 @@ function ipv4Kind(address: string): AddressKind {
 
 	if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)) {
 		return 'private';
+	}
+
+	// IETF protocol assignments, benchmarking, multicast and the reserved block: no public service lives there.
+	const [, , c = 0] = address.split('.').map(Number);
+	if ((a === 192 && b === 0 && c === 0) || (a === 198 && (b === 18 || b === 19)) || a >= 224) {
+		return 'reserved';
 	}
 
 	return 'public';
@@ -198,11 +204,21 @@ export function addressKind(address: string): AddressKind {
  * to another.
  */
 export function namesAgree(names: {connect?: string; serverName?: string; hostHeader?: string}): boolean {
-	const normalize = (value: string) => {
+	const normalize = (value: string): string | undefined => {
 		const host = value.toLowerCase().replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1').replace(/\.$/, '');
-		// One IPv6 address has many spellings (::ffff:127.0.0.1 is ::ffff:7f00:1): compare the canonical one.
-		return net.isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname.replace(/^\[|\]$/g, '') : host;
+		if (net.isIP(host) !== 6) {
+			return host;
+		}
+
+		// One IPv6 address has many spellings (::ffff:127.0.0.1 is ::ffff:7f00:1): compare the
+		// canonical one. What URL cannot spell (a zone id) agrees with nothing.
+		try {
+			return new URL(`http://[${host}]/`).hostname.replace(/^\[|\]$/g, '');
+		} catch {
+			return undefined;
+		}
 	};
+
 	const present = [names.connect, names.serverName, names.hostHeader].filter((value): value is string => value !== undefined && value !== '').map(value => normalize(value));
-	return present.every(value => value === present[0]);
+	return present.every(value => value !== undefined && value === present[0]);
 }

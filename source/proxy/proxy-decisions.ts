@@ -29,7 +29,7 @@ export function proxyToken(header: string | undefined): string | undefined {
 
 /** `host:port` or `[v6]:port` from a CONNECT line; undefined when malformed. */
 export function parseConnectTarget(target: string): {host: string; port: number} | undefined {
-	const match = /^(?:\[([\da-f:.%]+)\]|([^\s:/[\]@]+)):(\d{1,5})$/i.exec(target);
+	const match = /^(?:\[([\da-f:.]+)\]|([^\s:/[\]@%]+)):(\d{1,5})$/i.exec(target);
 	if (!match) {
 		return undefined;
 	}
@@ -54,6 +54,8 @@ const kindWords: Record<string, string> = {
 	'link-local': 'a link-local address (cloud metadata lives there)',
 	private: 'a private address',
 	unspecified: 'an unspecified address',
+	reserved: 'a reserved address',
+	host: 'an address of the machine moat runs on',
 };
 
 /**
@@ -61,10 +63,10 @@ const kindWords: Record<string, string> = {
  * its networks are refused in every mode (an override is the user routing a
  * name there on purpose); then the run's policy decides.
  */
-export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision}): GateDecision {
+export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision; isHostAddress?: (address: string) => boolean}): GateDecision {
 	const name = request.host.toLowerCase().replace(/\.$/, '');
 	if (!request.overridden) {
-		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (net.isIP(name) === 0 ? 'public' : addressKind(name));
+		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (net.isIP(name) === 0 ? 'public' : (request.isHostAddress?.(name) ? 'host' : addressKind(name)));
 		if (kind !== 'public') {
 			const reason = `it is ${kindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
 			return {allowed: false, reason: `internal address: ${kind}`, message: blockedResponseText(name, reason)};

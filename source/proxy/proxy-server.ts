@@ -1,6 +1,7 @@
 import dns from 'node:dns';
 import http, {type IncomingMessage, type ServerResponse} from 'node:http';
 import net, {type LookupFunction} from 'node:net';
+import os from 'node:os';
 import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
@@ -64,20 +65,45 @@ export type ProxyServerOptions = {
 export type ProxyServer = {
 	readonly host: string;
 	readonly port: number;
+	/** Ends every connection a run has open: its token was revoked. */
+	disconnect(runId: string): void;
 	close(): Promise<void>;
 };
 
-type Connection = {run: ProxyRun; host: string; port: number};
+/** A CONNECT tunnel: whose it is (by token, checked again on each request) and where it goes. */
+type Connection = {run: ProxyRun; token: string; host: string; port: number};
+
+/** Caches of per-host TLS material are dropped whole past this size: random names must not grow them forever. */
+const maximumCachedHosts = 2000;
+/** A tunnel whose client says nothing this long is a server-speaks-first protocol: tunnel it as is. */
+const firstByteMilliseconds = 2000;
 
 /** The blocked error a guarded lookup raises: the mitm engine answers it with 403. */
 function blockedError(message: string): NodeJS.ErrnoException {
 	return Object.assign(new Error(message), {code: 'EMOATBLOCKED'});
 }
 
+/** The addresses of this machine's interfaces: never dialled for an agent, public or not. */
+function hostAddresses(): Set<string> {
+	return new Set(Object.values(os.networkInterfaces()).flatMap(entries => (entries ?? []).map(entry => entry.address.toLowerCase().replace(/%.*$/, ''))));
+}
+
+let knownHostAddresses = hostAddresses();
+let hostAddressesRead = Date.now();
+/** Interfaces come and go (VPNs, Docker networks): re-read at most every few seconds. */
+export function isHostAddress(address: string): boolean {
+	if (Date.now() - hostAddressesRead > 5000) {
+		knownHostAddresses = hostAddresses();
+		hostAddressesRead = Date.now();
+	}
+
+	return knownHostAddresses.has(address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, ''));
+}
+
 /**
  * Resolves a name as net.connect would, but refuses if any address it gets
- * is internal: the check and the dial use the same answer, so DNS cannot
- * change it in between.
+ * is internal or the machine's own: the check and the dial use the same
+ * answer, so DNS cannot change it in between.
  */
 export const guardedLookup: LookupFunction = (hostname, options, callback) => {
 	dns.lookup(hostname, {...options, all: true}, (error, addresses) => {
@@ -86,7 +112,7 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
 			return;
 		}
 
-		const internal = addresses.find(({address}) => addressKind(address) !== 'public');
+		const internal = addresses.find(({address}) => addressKind(address) !== 'public' || isHostAddress(address));
 		if (internal) {
 			callback(blockedError(blockedResponseText(hostname, `it resolves to ${internal.address}, an internal address agents may never reach.`)), '', 0);
 			return;
@@ -106,10 +132,25 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	const connections = new WeakMap<Duplex, Connection>();
 	const contexts = new Map<string, Promise<tls.SecureContext>>();
 	const sockets = new Set<Duplex>();
+	const socketsOfRun = new Map<string, Set<Duplex>>();
 
-	function track(socket: Duplex) {
+	function track(socket: Duplex, runId?: string) {
 		sockets.add(socket);
-		socket.on('close', () => sockets.delete(socket));
+		if (runId) {
+			const owned = socketsOfRun.get(runId) ?? new Set();
+			owned.add(socket);
+			socketsOfRun.set(runId, owned);
+		}
+
+		socket.on('close', () => {
+			sockets.delete(socket);
+			if (runId) {
+				socketsOfRun.get(runId)?.delete(socket);
+				if (socketsOfRun.get(runId)?.size === 0) {
+					socketsOfRun.delete(runId);
+				}
+			}
+		});
 	}
 
 	function report(run: ProxyRun, started: number, entry: Omit<NetworkEntry, 'ts' | 'duration_ms'>) {
@@ -122,6 +163,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			host,
 			port,
 			overridden: upstream.overridden,
+			isHostAddress,
 			policyDecision: decide(run.policy, host, port, {grantHosts: injectedHosts(run.grantKinds), agent: run.agent}),
 		});
 	}
@@ -132,16 +174,22 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		return {address: upstream.address, port: upstream.port, lookup: upstream.overridden ? undefined : guardedLookup};
 	}
 
-	function authenticate(request: IncomingMessage): ProxyRun | undefined {
+	function authenticate(request: IncomingMessage): {run: ProxyRun; token: string} | undefined {
 		const token = proxyToken(request.headers['proxy-authorization']);
-		return token ? options.runForToken(token) : undefined;
+		const run = token ? options.runForToken(token) : undefined;
+		return run && token ? {run, token} : undefined;
 	}
 
 	async function secureContextFor(host: string): Promise<tls.SecureContext> {
 		let context = contexts.get(host);
 		if (!context) {
+			if (contexts.size >= maximumCachedHosts) {
+				contexts.clear();
+			}
+
 			context = options.authority.leafFor(host).then(leaf => tls.createSecureContext({cert: leaf.cert, key: leaf.key}));
 			contexts.set(host, context);
+			context.catch(() => contexts.delete(host));
 		}
 
 		return context;
@@ -155,20 +203,33 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		let url: string;
 		if (connection) {
 			({host, port} = connection);
-			// Inside a tunnel the Host header must name the tunnel's host.
-			if (!namesAgree({connect: host, hostHeader: request.headers.host})) {
-				refuse(response, upgrade?.socket, 421, `Moat: request refused: the Host header "${request.headers.host ?? ''}" does not match the tunnel's host "${host}".\n`);
-				report(run!, started, {method: request.method ?? '', url: `https://${host}${request.url ?? ''}`, status: 421, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'host mismatch'});
+			// A revoked token ends the tunnel, even one opened before.
+			if (options.runForToken(connection.token) !== connection.run) {
+				proxyAuthenticationRequired(response, upgrade?.socket);
+				request.socket.destroy();
 				return;
 			}
 
-			url = `https://${host}${port === 443 ? '' : `:${port}`}${request.url ?? '/'}`;
+			// Inside a tunnel the Host header must be there and name the tunnel's
+			// host, and the target must be a path: an absolute URL naming another
+			// authority would be checked against one host and meant for another.
+			const target = originForm(request.url ?? '', host);
+			if (!request.headers.host || !namesAgree({connect: host, hostHeader: request.headers.host}) || target === undefined) {
+				refuse(response, upgrade?.socket, 421, `Moat: request refused: the request names "${request.headers.host ?? ''}" (${request.url ?? ''}), not the tunnel's host "${host}".\n`);
+				report(run!, started, {method: request.method ?? '', url: `https://${host}`, status: 421, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'host mismatch'});
+				return;
+			}
+
+			request.url = target;
+			url = `https://${host}${port === 443 ? '' : `:${port}`}${target}`;
 		} else {
-			run = authenticate(request);
-			if (!run) {
+			const caller = authenticate(request);
+			if (!caller) {
 				proxyAuthenticationRequired(response, upgrade?.socket);
 				return;
 			}
+
+			run = caller.run;
 
 			let target: URL;
 			try {
@@ -200,6 +261,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		const plan = async () => {
 			// Credentials only over TLS the agent cannot read (the upstream's is verified by the engine).
 			const injection = secure ? injectionFor(await activeRun.grants(), host, true) : undefined;
+			// TRACE echoes the request back: with a credential in it, that would hand the agent the token.
+			if (injection && request.method === 'TRACE') {
+				throw Object.assign(new Error('TRACE to a host that gets credentials is refused'), {status: 405});
+			}
+
 			if (injection) {
 				options.observer.injected(activeRun.runId, injection.grant, host);
 			}
@@ -222,43 +288,87 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 
 		request.pause();
 		plan().then(forwardPlan => {
-			if (upgrade) {
-				engine.upgrade(request, upgrade.socket, upgrade.head, forwardPlan);
-			} else {
-				engine.forward(request, response, forwardPlan);
+			try {
+				if (upgrade) {
+					engine.upgrade(request, upgrade.socket, upgrade.head, forwardPlan);
+				} else {
+					engine.forward(request, response, forwardPlan);
+				}
+			} catch (error) {
+				// Whatever a malformed request makes the pipeline throw ends that request, never the daemon.
+				failed(response, upgrade?.socket, error);
 			}
 		}, (error: unknown) => {
-			refuse(response, upgrade?.socket, 502, `Moat: the run's credentials could not be loaded: ${(error as Error).message}\n`);
+			const status = (error as {status?: number}).status;
+			refuse(response, upgrade?.socket, status ?? 502, status ? `Moat: ${(error as Error).message}.\n` : `Moat: the run's credentials could not be loaded: ${(error as Error).message}\n`);
+		}).catch((error: unknown) => {
+			failed(response, upgrade?.socket, error);
 		});
+	}
+
+	function failed(response: ServerResponse, socket: Duplex | undefined, error: unknown) {
+		try {
+			refuse(response, socket, 400, `Moat: the request could not be handled: ${(error as Error).message}\n`);
+		} catch {
+			(socket ?? response.socket)?.destroy();
+		}
 	}
 
 	// Requests inside intercepted TLS tunnels: never listening, fed by CONNECT.
 	const inner = http.createServer({noDelay: true});
 	inner.on('request', (request: IncomingMessage, response: ServerResponse) => {
-		forward(connections.get(request.socket), true, request, response);
+		try {
+			forward(connections.get(request.socket), true, request, response);
+		} catch (error) {
+			failed(response, undefined, error);
+		}
 	});
 	inner.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
 		const connection = connections.get(request.socket);
-		if (connection) {
-			forward(connection, true, request, new http.ServerResponse(request), {socket, head});
-		} else {
-			socket.destroy();
+		socket.on('error', () => socket.destroy());
+		try {
+			if (connection) {
+				forward(connection, true, request, new http.ServerResponse(request), {socket, head});
+			} else {
+				socket.destroy();
+			}
+		} catch (error) {
+			failed(new http.ServerResponse(request), socket, error);
 		}
 	});
 
 	const front = http.createServer({noDelay: true});
 	front.on('connection', track);
 	front.on('request', (request: IncomingMessage, response: ServerResponse) => {
-		forward(undefined, false, request, response);
+		try {
+			forward(undefined, false, request, response);
+		} catch (error) {
+			failed(response, undefined, error);
+		}
+	});
+	front.on('upgrade', (_request: IncomingMessage, socket: Duplex) => {
+		// WebSockets over plain HTTP are not proxied (no credential could be added anyway).
+		writeRaw(socket, 501, 'Moat: WebSocket upgrades are proxied over TLS (wss://) only.\n');
 	});
 	front.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
 		socket.on('error', () => socket.destroy());
+		try {
+			connect(request, socket, head);
+		} catch {
+			socket.destroy();
+		}
+	});
+
+	function connect(request: IncomingMessage, socket: Duplex, head: Buffer) {
 		const started = now().getTime();
-		const run = authenticate(request);
-		if (!run) {
+		const caller = authenticate(request);
+		if (!caller) {
 			writeRaw(socket, 407, 'Moat: proxy authentication required; use the proxy URL from HTTP_PROXY.\n', {'proxy-authenticate': 'Basic realm="moat"'});
 			return;
 		}
+
+		const {run, token} = caller;
+		track(socket, run.runId);
 
 		const target = parseConnectTarget(request.url ?? '');
 		if (!target || !namesAgree({connect: request.url ?? '', hostHeader: request.headers.host})) {
@@ -277,13 +387,19 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-		const begin = (first: Buffer) => {
+		const connection: Connection = {run, token, host, port};
+		let waiting: NodeJS.Timeout | undefined;
+		const begin = (first: Buffer | undefined) => {
+			clearTimeout(waiting);
 			socket.pause();
-			socket.unshift(first);
-			if (first[0] === 0x16) {
-				intercept(socket, {run, host, port});
+			if (first) {
+				socket.unshift(first);
+			}
+
+			if (first?.[0] === 0x16) {
+				intercept(socket, connection);
 			} else {
-				tunnel(socket, {run, host, port}, started);
+				tunnel(socket, connection, started);
 			}
 		};
 
@@ -291,8 +407,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			begin(head);
 		} else {
 			socket.once('data', begin);
+			waiting = setTimeout(() => {
+				socket.off('data', begin);
+				begin(undefined);
+			}, firstByteMilliseconds);
+			socket.once('close', () => clearTimeout(waiting));
 		}
-	});
+	}
 
 	function intercept(socket: Duplex, connection: Connection) {
 		secureContextFor(connection.host).then(secureContext => {
@@ -312,7 +433,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			});
 			secure.on('error', () => secure.destroy());
 			connections.set(secure, connection);
-			track(secure);
+			track(secure, connection.run.runId);
 			inner.emit('connection', secure);
 		}, () => socket.destroy());
 	}
@@ -323,7 +444,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		let bytesOut = 0;
 		let failure: Error | undefined;
 		const remote = net.connect({host: upstream.address, port: upstream.port, lookup: upstream.lookup});
-		track(remote);
+		track(remote, connection.run.runId);
 		remote.on('data', (chunk: Buffer) => {
 			bytesIn += chunk.length;
 		});
@@ -359,6 +480,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	return {
 		host: options.host,
 		port: address.port,
+		disconnect(runId) {
+			for (const socket of socketsOfRun.get(runId) ?? []) {
+				socket.destroy();
+			}
+
+			socketsOfRun.delete(runId);
+		},
 		async close() {
 			engine.close();
 			for (const socket of sockets) {
@@ -372,6 +500,23 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			});
 		},
 	};
+}
+
+/**
+ * The path of a request inside a tunnel. Absolute forms are accepted only
+ * when they name the tunnel's own host, and become their path.
+ */
+export function originForm(target: string, tunnelHost: string): string | undefined {
+	if (target.startsWith('/') || target === '*') {
+		return target;
+	}
+
+	try {
+		const url = new URL(target);
+		return ['https:', 'wss:'].includes(url.protocol) && namesAgree({connect: tunnelHost, hostHeader: url.host}) ? `${url.pathname}${url.search}` : undefined;
+	} catch {
+		return undefined;
+	}
 }
 
 function refuse(response: ServerResponse, upgradeSocket: Duplex | undefined, status: number, text: string) {

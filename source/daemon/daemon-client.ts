@@ -108,7 +108,8 @@ export async function findDaemon(environment: MoatEnvironment): Promise<DaemonCl
 /** Asks the daemon to stop and waits until it has; false when none was running. */
 export async function stopDaemon(environment: MoatEnvironment): Promise<boolean> {
 	const {socket, lock} = daemonPaths(environment.moatHome);
-	if (!await sayHello(socket)) {
+	const hello = await sayHello(socket);
+	if (!hello) {
 		return false;
 	}
 
@@ -118,6 +119,15 @@ export async function stopDaemon(environment: MoatEnvironment): Promise<boolean>
 		throw new MoatError('The moat daemon did not stop within 15 s.', `Find it with: cat ${lock}, and stop that process.`);
 	}
 
+	// The lock goes just before the process does: wait for the process too, briefly.
+	await waitUntil(async () => {
+		try {
+			process.kill(hello.pid, 0);
+			return false;
+		} catch {
+			return true;
+		}
+	}, 3000);
 	return true;
 }
 

@@ -84,7 +84,9 @@ async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, po
 async function takeOverImpostorLock(file: string) {
 	const pid = Number(await fs.readFile(file, 'utf8').catch(() => ''));
 	const commandLine = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
-	if (!Number.isInteger(pid) || pid <= 0 || commandLine === undefined || commandLine.includes('_daemon')) {
+	// A daemon shows as `moat-daemon`, or while it starts as `moat` (the CLI's
+	// title) or `… cli.js _daemon`: anything like that is left alone.
+	if (!Number.isInteger(pid) || pid <= 0 || commandLine === undefined || /moat|_daemon/.test(commandLine)) {
 		return undefined;
 	}
 
@@ -100,6 +102,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		return 1;
 	}
 
+	process.title = 'moat-daemon';
 	await fs.mkdir(environment.moatHome, {recursive: true, mode: 0o700});
 	const lock = await tryCaptureLock(paths.lock) ?? await takeOverImpostorLock(paths.lock);
 	if (!lock) {

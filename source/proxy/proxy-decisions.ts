@@ -66,7 +66,8 @@ const kindWords: Record<string, string> = {
 export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision; isHostAddress?: (address: string) => boolean}): GateDecision {
 	const name = request.host.toLowerCase().replace(/\.$/, '');
 	if (!request.overridden) {
-		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (net.isIP(name) === 0 ? 'public' : (request.isHostAddress?.(name) ? 'host' : addressKind(name)));
+		const literalKind = net.isIP(name) === 0 ? 'public' : addressKind(name);
+		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (literalKind === 'public' && net.isIP(name) !== 0 && request.isHostAddress?.(name) ? 'host' : literalKind);
 		if (kind !== 'public') {
 			const reason = `it is ${kindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
 			return {allowed: false, reason: `internal address: ${kind}`, message: blockedResponseText(name, reason)};

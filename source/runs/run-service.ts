@@ -268,10 +268,18 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		const decision = reconcile(run, container, environment.now());
 		let captured = true;
 		if (decision.catchUpLogs) {
-			captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+			const catchUp = async () => captureLogs(engine, store, run.id, run.containerId!, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 				reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
 				return true;
 			});
+			captured = await catchUp();
+			if (!captured && decision.removeContainer) {
+				// The daemon is copying the output live; the container has ended,
+				// so its copy ends in a moment. Wait for it rather than leave the
+				// container behind for a later look to remove.
+				await waitForCaptureLock(store.captureLockFile(run.id), 5000);
+				captured = await catchUp();
+			}
 		}
 
 		// Several moat processes may see the same exit at once; only the one

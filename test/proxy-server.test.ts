@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import {promisify} from 'node:util';
+import {WebSocket, WebSocketServer} from 'ws';
 import test, {type ExecutionContext} from 'ava';
 import {openCertificateAuthority, type CertificateAuthority} from '../source/proxy/certificate-authority.js';
 import {parseUpstreamOverrides} from '../source/network/upstream-overrides.js';
@@ -23,6 +24,7 @@ const execFileAsync = promisify(execFile);
  */
 
 const realToken = 'ghp_inprocess0123456789abcdef';
+const chatgptToken = 'chatgpt-access-token-0123456789';
 
 type World = {
 	/** Revokes the run's token, as the daemon does when the run ends. */
@@ -39,7 +41,7 @@ type World = {
 
 async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]} = {}): Promise<World> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
-	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test'], (request, response) => {
+	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com'], (request, response) => {
 		response.end(`stand-in: ${request.method} ${request.url}\n`);
 	});
 	const authority = await openCertificateAuthority(path.join(directory, 'proxy'));
@@ -50,15 +52,15 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		runId: 'run_000000000001',
 		agent: null,
 		policy: options.strict ? {mode: 'strict', allow: options.strict.map(entry => parseAllowEntry(entry)!)} : {mode: 'permissive', allow: []},
-		grantKinds: [{provider: 'github', kind: 'api-key'}],
-		grants: async () => [{name: 'github', provider: 'github', kind: 'api-key', token: realToken}],
+		grantKinds: [{provider: 'github', kind: 'api-key'}, {provider: 'openai', kind: 'chatgpt'}],
+		grants: async () => [{name: 'github', provider: 'github', kind: 'api-key', token: realToken}, {name: 'openai', provider: 'openai', kind: 'chatgpt', token: chatgptToken}],
 	};
 	let revoked = false;
 	const proxy = await startProxyServer({
 		host: '127.0.0.1',
 		port: 0,
 		authority,
-		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
+		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
 		runForToken: token => (token === 'run-token' && !revoked ? run : undefined),
 		observer: {
@@ -416,4 +418,32 @@ test('a tunnel to a server that speaks first (no client bytes) is passed through
 	await new Promise(resolve => socket.once('connect', resolve));
 	const received = await exchange(socket, 'CONNECT smtp.example:25 HTTP/1.1\r\nHost: smtp.example:25\r\nProxy-Authorization: Bearer run-token\r\n\r\n', 3000);
 	t.is(received, 'HTTP/1.1 200 Connection Established\r\n\r\n220 smtp.example ESMTP ready\r\n');
+});
+
+test('a WebSocket upgrade inside an intercepted tunnel reaches the upstream with the injected credential, and messages flow both ways', async t => {
+	const world = await createWorld(t);
+	const seen: Array<string | undefined> = [];
+	const upstreamSockets = new WebSocketServer({server: world.standIn.server});
+	t.teardown(() => upstreamSockets.close());
+	upstreamSockets.on('connection', (socket, request) => {
+		seen.push(request.headers.authorization);
+		socket.on('message', data => {
+			socket.send(`echo: ${String(data)}`);
+		});
+	});
+	const tunnel = await openTunnel(world, 'chatgpt.com');
+	const client = new WebSocket('wss://chatgpt.com/backend-api/codex/responses', {
+		createConnection: () => tunnel,
+		headers: {authorization: 'Bearer placeholder'},
+	});
+	const reply = await new Promise<string>((resolve, reject) => {
+		client.once('open', () => client.send('hello'));
+		client.once('message', data => resolve(String(data)));
+		client.once('error', reject);
+	});
+	client.close();
+	t.is(reply, 'echo: hello');
+	t.deepEqual(seen, [`Bearer ${chatgptToken}`]);
+	t.deepEqual(world.injected, ['openai@chatgpt.com']);
+	t.like(world.entries.at(-1)!.entry, {url: 'https://chatgpt.com/backend-api/codex/responses', status: 101, grant: 'openai'});
 });

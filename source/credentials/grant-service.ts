@@ -25,13 +25,51 @@ export type GrantServiceDependencies = {
 	keyring: Keyring;
 };
 
+/**
+ * A grant that changes under running runs changes what they can do: each
+ * active run that uses it gets a `grant.changed` entry in its audit log.
+ */
+function auditedStore(store: CredentialStore, environment: MoatEnvironment): CredentialStore {
+	const recordChange = async (name: string, action: 'granted' | 'revoked') => {
+		const [{createRunStore}, {createAuditLog}, {isActive}] = await Promise.all([
+			import('../runs/run-store.js'),
+			import('../audit/audit-log.js'),
+			import('../runs/run-metadata.js'),
+		]);
+		const audit = createAuditLog(environment.moatHome, environment.now);
+		const provider = name.startsWith('ssh:') ? name : name.split(':')[0]!;
+		for (const run of (await createRunStore(environment.moatHome).list()).filter(candidate => isActive(candidate))) {
+			if (run.grants.some(grant => grant === name || (!grant.startsWith('ssh:') && grant.split(':')[0] === provider))) {
+				// eslint-disable-next-line no-await-in-loop
+				await audit.record(run.id, 'grant.changed', {grant: name, action});
+			}
+		}
+	};
+
+	return {
+		...store,
+		async save(grant) {
+			await store.save(grant);
+			await recordChange(grant.name, 'granted');
+		},
+		async remove(name) {
+			const removed = await store.remove(name);
+			if (removed) {
+				await recordChange(name, 'revoked');
+			}
+
+			return removed;
+		},
+	};
+}
+
 /** Builds the grant service on the real keyring, store and network. */
 export async function createDefaultGrantService(environment: MoatEnvironment) {
 	const keyring = await openKeyring(environment);
 	return createGrantService({
 		environment,
 		keyring,
-		store: createCredentialStore(environment.moatHome, keyring),
+		store: auditedStore(createCredentialStore(environment.moatHome, keyring), environment),
 		http: createOutboundHttp(environment.variables[environmentVariables.upstreamOverrides]),
 	});
 }

@@ -20,6 +20,8 @@ export type HttpsStandIn = {
 	caFile: string;
 	/** Every request, in arrival order. */
 	requests: RecordedRequest[];
+	/** The server itself, for tests that add their own listeners (WebSocket upgrades). */
+	server: import('node:https').Server;
 	close(): Promise<void>;
 };
 
@@ -82,6 +84,7 @@ export async function startHttpsStandIn(hosts: readonly string[], handler: Stand
 		});
 		return {
 			port: (server.address() as AddressInfo).port,
+			server,
 			caFile,
 			requests,
 			async close() {

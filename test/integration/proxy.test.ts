@@ -824,3 +824,21 @@ dockerTest('moat destroy -f of a running run revokes its proxy token at once', a
 	t.is(destroyed.code, 0, destroyed.stderr);
 	t.is((await viaProxy(proxy, 'http://plain.test/after', `moat:${proxy.token}`)).status, 407, 'the destroyed run\'s token still works');
 });
+
+dockerTest('granting again or revoking a grant a running run uses is written to that run\'s audit log, and not to other runs\'', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	await world.grantGithub();
+	const using = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sleep', '120']);
+	t.is(using.code, 0, using.stderr);
+	const other = await world.moat(['run', world.workspace, '-d', '--', 'sleep', '120']);
+	t.is(other.code, 0, other.stderr);
+	await world.grantGithub();
+	const revoked = await world.moat(['revoke', 'github']);
+	t.is(revoked.code, 0, revoked.stderr);
+	const changes = (await world.auditRecords(runIdOf(using))).filter(record => record.type === 'grant.changed').map(record => record.data);
+	t.deepEqual(changes, [{grant: 'github', action: 'granted'}, {grant: 'github', action: 'revoked'}]);
+	t.deepEqual((await world.auditRecords(runIdOf(other))).filter(record => record.type === 'grant.changed'), []);
+	const audited = await world.moat(['audit', runIdOf(using)]);
+	t.is(audited.code, 0, audited.stdout);
+	t.regex(audited.stdout, /^ {2}grant\.changed +2$/m);
+});

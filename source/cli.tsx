@@ -211,7 +211,7 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 
 	const {createWorkspaceTrust} = await import('./workspace/workspace-trust.js');
 	const trust = createWorkspaceTrust(environment.moatHome);
-	const {ensureDaemon, findDaemon} = await import('./daemon/daemon-client.js');
+	const {ensureDaemon, findDaemon, createRoutedAudit} = await import('./daemon/daemon-client.js');
 	const network = {
 		async register(registration: RunRegistration) {
 			return (await ensureDaemon(environment, message => {
@@ -223,7 +223,7 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 			await (await findDaemon(environment))?.unregister(runId);
 		},
 	};
-	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit, trust, network, confirm: async question => confirmOnTerminal(question)})};
+	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit: createRoutedAudit(environment, audit), trust, network, confirm: async question => confirmOnTerminal(question)})};
 }
 
 /**

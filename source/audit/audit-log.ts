@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createFileOnce} from '../files/create-once.js';
 import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
-import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from './audit-chain.js';
+import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
 /** A checkpoint is signed after this many entries, and when a run ends. */
@@ -14,6 +14,13 @@ export type AuditWriter = {
 	append(type: string, data: Record<string, unknown>): AuditEntry;
 	/** Writes what is buffered, signs a checkpoint and releases the log. */
 	close(): Promise<void>;
+};
+
+/** Where a run's events go: the log itself, or the daemon that writes it. */
+export type AuditSink = {
+	record(runId: string, type: AuditEventType, data: Record<string, unknown>): Promise<unknown>;
+	/** Signs a checkpoint of the log as it stands. */
+	seal(runId: string): Promise<void>;
 };
 
 export type AuditLog = {

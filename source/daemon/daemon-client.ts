@@ -3,6 +3,8 @@ import {openSync, closeSync} from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import {fileURLToPath} from 'node:url';
+import type {AuditEventType} from '../audit/audit-chain.js';
+import type {AuditSink} from '../audit/audit-log.js';
 import type {MoatEnvironment} from '../environment.js';
 import {MoatError} from '../errors.js';
 import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
@@ -14,6 +16,8 @@ export type DaemonClient = {
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	unregister(runId: string): Promise<void>;
 	status(): Promise<DaemonStatus>;
+	/** Appends to a run's audit log through the daemon, its one writer; `seal` signs a checkpoint after it. */
+	audit(runId: string, event: {type: AuditEventType; data: Record<string, unknown>} | undefined, seal: boolean): Promise<void>;
 };
 
 type Answer = {status: number; body: unknown};
@@ -77,6 +81,41 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		},
 		async status() {
 			return expect(call(socketPath, 'GET', '/status'), 'report its status') as Promise<DaemonStatus>;
+		},
+		async audit(runId, event, seal) {
+			await expect(call(socketPath, 'POST', '/audit', {runId, ...event, seal}), 'write the audit log');
+		},
+	};
+}
+
+/**
+ * Audit events go to the daemon when one runs (it is the log's one writer,
+ * in order with the proxy's events), and straight to the log otherwise
+ * (moat audit, grant and the rest work without a daemon).
+ */
+export function createRoutedAudit(environment: MoatEnvironment, local: AuditSink): AuditSink {
+	const route = async (runId: string, event: {type: AuditEventType; data: Record<string, unknown>} | undefined, seal: boolean) => {
+		const daemon = await findDaemon(environment);
+		if (daemon) {
+			await daemon.audit(runId, event, seal);
+			return;
+		}
+
+		if (event) {
+			await local.record(runId, event.type, event.data);
+		}
+
+		if (seal) {
+			await local.seal(runId);
+		}
+	};
+
+	return {
+		async record(runId, type, data) {
+			await route(runId, {type, data}, false);
+		},
+		async seal(runId) {
+			await route(runId, undefined, true);
 		},
 	};
 }

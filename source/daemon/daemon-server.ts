@@ -3,7 +3,7 @@ import {createWriteStream, type WriteStream} from 'node:fs';
 import fs from 'node:fs/promises';
 import http, {type IncomingMessage, type ServerResponse} from 'node:http';
 import path from 'node:path';
-import type {AuditEventType} from '../audit/audit-chain.js';
+import {auditEventTypes, type AuditEventType} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
 import {createDefaultGrantService} from '../credentials/grant-service.js';
 import {createDockerEngine} from '../engine/docker-engine.js';
@@ -132,11 +132,26 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	// Audit entries are appended in order per run, never blocking a request.
 	const auditQueues = new Map<string, Promise<unknown>>();
 
+	const queueAudit = async (runId: string, write: () => Promise<unknown>) => {
+		const next = (auditQueues.get(runId) ?? Promise.resolve()).catch(() => undefined).then(write);
+		auditQueues.set(runId, next);
+		return next;
+	};
+
 	const recordAudit = (runId: string, type: AuditEventType, data: Record<string, unknown>) => {
-		const next = (auditQueues.get(runId) ?? Promise.resolve()).then(async () => audit.record(runId, type, data)).catch((error: unknown) => {
+		queueAudit(runId, async () => audit.record(runId, type, data)).catch((error: unknown) => {
 			log(`audit entry for ${runId} not written: ${(error as Error).message}`);
 		});
-		auditQueues.set(runId, next);
+	};
+
+	// Every writer of a run's log goes through its queue: the proxy's events, the CLI's, the daemon's own.
+	const queuedAudit = {
+		async record(runId: string, type: AuditEventType, data: Record<string, unknown>) {
+			return queueAudit(runId, async () => audit.record(runId, type, data));
+		},
+		async seal(runId: string) {
+			await queueAudit(runId, async () => audit.seal(runId));
+		},
 	};
 
 	try {
@@ -244,7 +259,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		// audit, removal) without waiting for someone to look.
 		const captures = new Map<string, AbortController>();
 		const runService = createRunService({
-			engine, store, environment, audit,
+			engine, store, environment, audit: queuedAudit,
 			reporter: {info: log, warn: log, debug() {}},
 			network: {
 				async register() {
@@ -338,6 +353,24 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				log(`run ${registration.runId} registered`);
 				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem};
 				return [200, registered];
+			}
+
+			if (request.method === 'POST' && url.pathname === '/audit') {
+				const event = body as {runId?: string; type?: string; data?: unknown; seal?: boolean};
+				if (!/^run_[\da-f]{12}$/.test(event?.runId ?? '') || (event.type !== undefined && !(auditEventTypes as readonly string[]).includes(event.type))
+					|| (event.type !== undefined && (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)))) {
+					return [400, {error: 'an audit event needs a run id, a known type and a data object'}];
+				}
+
+				if (event.type !== undefined) {
+					await queuedAudit.record(event.runId!, event.type as AuditEventType, event.data as Record<string, unknown>);
+				}
+
+				if (event.seal) {
+					await queuedAudit.seal(event.runId!);
+				}
+
+				return [200, {written: true}];
 			}
 
 			if (request.method === 'DELETE' && runMatch) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
 import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
 import type {AuditEventType} from '../audit/audit-chain.js';
-import type {AuditLog} from '../audit/audit-log.js';
+import type {AuditSink} from '../audit/audit-log.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
@@ -66,8 +66,8 @@ export type RunServiceDependencies = {
 	reporter: Reporter;
 	/** Whether a stored grant answers to this name (`github`, `github:repo`, `ssh:HOST`). */
 	grantExists?: (name: string) => Promise<boolean>;
-	/** The run's tamper-evident log (audit/audit-log.ts). */
-	audit?: Pick<AuditLog, 'record' | 'seal'>;
+	/** The run's tamper-evident log: the daemon's writer when it runs (daemon/daemon-client.ts), else audit/audit-log.ts. */
+	audit?: AuditSink;
 	/** What agent.yaml may ask for in each workspace (workspace/workspace-trust.ts). */
 	trust?: WorkspaceTrust;
 	/** Asks the user a yes/no question on the terminal. */

@@ -1,5 +1,6 @@
 import {attachCommand} from './attach-command.js';
 import {auditCommand, verifyBundleCommand} from './audit-command.js';
+import {claudeCommand} from './claude-command.js';
 import {cleanCommand} from './clean-command.js';
 import {grantCommand, revokeCommand} from './grant-command.js';
 import type {Command} from './command.js';
@@ -16,6 +17,7 @@ import {destroyCommand, stopCommand} from './stop-command.js';
 export const commands: readonly Command[] = [
 	runCommand,
 	attachCommand,
+	claudeCommand,
 	listCommand,
 	logsCommand,
 	traceCommand,

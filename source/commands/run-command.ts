@@ -1,5 +1,6 @@
 import type {Attachment} from '../engine/engine.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
+import type {RunRequest} from '../runs/run-service.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
@@ -54,7 +55,6 @@ export const runCommand: Command = {
 `,
 	flags: runFlags,
 	async run(context) {
-		const {flags} = context;
 		if (context.input.length > 1) {
 			throw usageError(
 				`moat run takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`,
@@ -62,45 +62,59 @@ export const runCommand: Command = {
 			);
 		}
 
-		const interactive = flags.interactive as boolean | undefined;
-		const {runs, engine} = await context.services();
-		let connection: {attachment: Attachment; pending: BufferedOutput} | undefined;
-		const run = await runs.start({
-			workspace: context.input[0] ?? '.',
-			name: flags.name as string | undefined,
-			environment: (flags.env as string[] | undefined) ?? [],
-			grants: (flags.grant as string[] | undefined) ?? [],
-			mounts: (flags.mount as string[] | undefined) ?? [],
-			command: context.rest,
-			interactive,
-			detach: Boolean(flags.detach),
-			hasTerminal: context.stdinIsTTY && Boolean(context.stdout.isTTY),
-			rebuild: Boolean(flags.rebuild),
-			keep: Boolean(flags.keep),
-			cwd: context.cwd,
-		}, async ({run: created}) => {
-			// Attach before the start so the first bytes of output are not missed.
-			if (!flags.detach) {
-				const attachment = await engine.attach(created.containerId!, {stdin: created.interactive});
-				// An interactive session takes over only after the start; until
-				// then its output is kept. Output-only streams stay paused (in
-				// the socket) until they are read, so they need no buffer.
-				connection = {attachment, pending: bufferOutput(attachment)};
-			}
-		});
-
-		if (flags.detach) {
-			context.stdout.write(run.id + '\n');
-			return exitCodes.success;
-		}
-
-		if (run.interactive) {
-			return attachTerminal(context, run, {...connection!, replay: false});
-		}
-
-		return attachOutput(context, run, connection);
+		return startRun(context, {workspace: context.input[0] ?? '.', command: context.rest});
 	},
 };
+
+/** The run flags as a request; `overrides` carries what the command decides itself. */
+export function runRequest(context: CommandContext, overrides: Pick<RunRequest, 'workspace' | 'command'> & Partial<RunRequest>): RunRequest {
+	const {flags} = context;
+	return {
+		name: flags.name as string | undefined,
+		environment: (flags.env as string[] | undefined) ?? [],
+		grants: (flags.grant as string[] | undefined) ?? [],
+		mounts: (flags.mount as string[] | undefined) ?? [],
+		interactive: flags.interactive as boolean | undefined,
+		detach: Boolean(flags.detach),
+		hasTerminal: context.stdinIsTTY && Boolean(context.stdout.isTTY),
+		rebuild: Boolean(flags.rebuild),
+		keep: Boolean(flags.keep),
+		cwd: context.cwd,
+		...overrides,
+	};
+}
+
+/**
+ * Starts a run from the run flags and stays with it as the user asked:
+ * detached (prints the id), on the terminal (interactive), or streaming
+ * its output; returns the exit code.
+ */
+export async function startRun(context: CommandContext, overrides: Pick<RunRequest, 'workspace' | 'command'> & Partial<RunRequest>): Promise<number> {
+	const request = runRequest(context, overrides);
+	const {runs, engine} = await context.services();
+	let connection: {attachment: Attachment; pending: BufferedOutput} | undefined;
+	const run = await runs.start(request, async ({run: created}) => {
+		// Attach before the start so the first bytes of output are not missed.
+		if (!request.detach) {
+			const attachment = await engine.attach(created.containerId!, {stdin: created.interactive});
+			// An interactive session takes over only after the start; until
+			// then its output is kept. Output-only streams stay paused (in
+			// the socket) until they are read, so they need no buffer.
+			connection = {attachment, pending: bufferOutput(attachment)};
+		}
+	});
+
+	if (request.detach) {
+		context.stdout.write(run.id + '\n');
+		return exitCodes.success;
+	}
+
+	if (run.interactive) {
+		return attachTerminal(context, run, {...connection!, replay: false});
+	}
+
+	return attachOutput(context, run, connection);
+}
 
 /**
  * Streams a run's output until it ends (returning its exit code) or the user

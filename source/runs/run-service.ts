@@ -6,7 +6,7 @@ import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import type {BufferedOutput} from '../engine/buffered-output.js';
-import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
+import type {Attachment, BindMount, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {isMoatError, MoatError, notFoundError, usageError} from '../errors.js';
@@ -49,6 +49,14 @@ export type RunRequest = {
 	keep: boolean;
 	/** Where relative paths on the command line start. */
 	cwd: string;
+	/** The agent the run is (`moat claude`, `moat codex`); overrides agent.yaml's `agent`. */
+	agent?: string;
+	/**
+	 * Sets up what the agent needs once the run's user is known: mounts moat
+	 * makes itself (checked by moat, not by the mount policy) and variables
+	 * applied after the drop to the run's user.
+	 */
+	prepareAgent?: (owner: {workspace: string; uid: number; gid: number}) => Promise<{binds: BindMount[]; environment: Record<string, string>}>;
 };
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
@@ -403,6 +411,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			await trust.approve(trusted, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
 		}
 
+		const agentSetup = await request.prepareAgent?.({workspace, uid, gid: gid || rootReplacementId});
+		const agent = request.agent ?? config.agent ?? null;
 		const plan = planDependencies(config.dependencies ?? [], config.base_image);
 		const buildOptions = {
 			onBuildStart: (tag: string, base: string) => {
@@ -427,7 +437,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			: undefined;
 		const policy = {mode: config.network?.policy ?? 'permissive', allow: config.network?.allow ?? []} as const;
 		// The proxy learns the run before the container exists: its token goes into the container's environment.
-		const access = network ? await network.register({runId: id, agent: config.agent ?? null, policy: {mode: policy.mode, allow: [...policy.allow]}, grants}) : undefined;
+		const access = network ? await network.register({runId: id, agent, policy: {mode: policy.mode, allow: [...policy.allow]}, grants}) : undefined;
 		const spec = {
 			name: `moat-${id}`,
 			command,
@@ -435,7 +445,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			// after moat-init drops root: set directly, PATH or LD_PRELOAD
 			// from agent.yaml would steer the root phase.
 			environment: {
-				MOAT_USER_ENV: shellAssignments(userEnvironment),
+				MOAT_USER_ENV: shellAssignments({...agentSetup?.environment, ...userEnvironment}),
 				MOAT_RUN_ID: id,
 				MOAT_RUN_NAME: name,
 				MOAT_UID: String(uid),
@@ -445,7 +455,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			},
 			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',
-			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind)],
+			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? []],
 			labels: {
 				[containerLabels.managed]: 'true',
 				[containerLabels.runId]: id,
@@ -479,7 +489,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			id,
 			name,
 			workspace,
-			agent: config.agent ?? null,
+			agent,
 			image,
 			command,
 			grants,

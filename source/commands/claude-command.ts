@@ -1,6 +1,8 @@
 import {ensureAgentPackage, agentVersion} from '../agents/agent-cache.js';
 import {agentPackages} from '../agents/agent-packages.js';
+import {listClaudeSessions, sessionIdPattern} from '../agents/claude-sessions.js';
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
+import {formatAge, formatTable} from '../output/format.js';
 import {notFoundError, usageError} from '../errors.js';
 import type {Command, CommandContext} from './command.js';
 import {runFlags, startRun} from './run-command.js';
@@ -40,12 +42,50 @@ export function claudeArguments(flags: {prompt?: string; continue?: boolean; res
 	];
 }
 
+async function listSessions(context: CommandContext): Promise<number> {
+	const {runs} = await context.services();
+	const sessions = await listClaudeSessions(context.environment.moatHome, await runs.list());
+	if (context.flags.json) {
+		context.stdout.write(JSON.stringify(sessions, undefined, 2) + '\n');
+		return 0;
+	}
+
+	if (sessions.length === 0) {
+		context.stderr.write('No Claude sessions yet. Start one with moat claude.\n');
+		return 0;
+	}
+
+	const now = context.environment.now();
+	context.stdout.write(formatTable(['SESSION', 'RUN', 'NAME', 'WORKSPACE', 'STATE', 'AGE'], sessions.map(session => [
+		session.id, session.runId ?? '-', session.name ?? '-', session.workspace, session.state ?? '-', formatAge(new Date(session.updatedAt), now),
+	])) + '\n');
+	return 0;
+}
+
+/** `-r` takes a session id, or a run (id or name) whose newest session is meant; bare `-r` opens Claude's picker. */
+async function resolveResume(context: CommandContext, value: string | undefined): Promise<string | undefined> {
+	if (value === undefined || value === '' || sessionIdPattern.test(value)) {
+		return value;
+	}
+
+	const {runs} = await context.services();
+	const allRuns = await runs.list();
+	const run = await runs.find(value).catch(() => undefined);
+	const session = run ? (await listClaudeSessions(context.environment.moatHome, allRuns)).find(candidate => candidate.runId === run.id) : undefined;
+	if (!session) {
+		throw notFoundError(`No Claude session matches "${value}" (neither a session id nor a run that has one).`, 'See moat claude sessions for the ids, or use -c for the latest conversation.');
+	}
+
+	return session.id;
+}
+
 export const claudeCommand: Command = {
 	name: 'claude',
 	summary: 'Start Claude Code in a bottle (interactive, or -p for one answer)',
 	help: `
   Usage
     $ moat claude [workspace] [flags] [-- claude arguments…]
+    $ moat claude sessions [--json]
 
   Starts Claude Code for the workspace (default: the current directory) in a
   sealed container. It signs in with your claude grant (subscription) or
@@ -56,7 +96,7 @@ export const claudeCommand: Command = {
   Flags
     -p, --prompt TEXT      Ask once, print the answer and exit with Claude's exit code
     -c, --continue         Continue the workspace's most recent conversation
-    -r, --resume ID        Resume a conversation by id
+    -r, --resume ID        Resume a conversation by session id, or a run's (by run id or name)
         --noyolo           Keep Claude's permission prompts (by default they are skipped:
                            the bottle is the boundary, and Claude runs as a non-root user)
     -n, --name NAME        Name the run
@@ -81,9 +121,14 @@ export const claudeCommand: Command = {
 		continue: {type: 'boolean', shortFlag: 'c'},
 		resume: {type: 'string', shortFlag: 'r'},
 		noyolo: {type: 'boolean'},
+		json: {type: 'boolean'},
 	},
 	async run(context) {
 		const {flags} = context;
+		if (context.input[0] === 'sessions') {
+			return listSessions(context);
+		}
+
 		if (context.input.length > 1) {
 			throw usageError(`moat claude takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, 'Quote the prompt: moat claude -p "your question".');
 		}
@@ -93,6 +138,7 @@ export const claudeCommand: Command = {
 			throw usageError('-p needs the question to ask.', 'As in moat claude -p "What does this project do?".');
 		}
 
+		const resume = await resolveResume(context, flags.resume as string | undefined);
 		const version = agentVersion(context.environment, claude);
 		const grants = await chooseGrant(context, (flags.grant as string[] | undefined) ?? []);
 		const headless = prompt !== undefined;
@@ -105,7 +151,7 @@ export const claudeCommand: Command = {
 			command: [`${claude.mountPoint}/${claude.binary}`, ...claudeArguments({
 				prompt,
 				continue: flags.continue as boolean | undefined,
-				resume: flags.resume as string | undefined,
+				resume,
 				noyolo: flags.noyolo as boolean | undefined,
 			}), ...context.rest],
 			async prepareAgent({workspace, uid, gid}) {

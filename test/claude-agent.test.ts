@@ -1,0 +1,83 @@
+import test from 'ava';
+import {sessionIdPattern, sessionRun} from '../source/agents/claude-sessions.js';
+import {seedClaudeJson, workspaceKey} from '../source/agents/claude-state.js';
+import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
+import {claudeArguments} from '../source/commands/claude-command.js';
+import type {RunMetadata} from '../source/runs/run-metadata.js';
+
+test('Claude\'s arguments: permissions skipped unless --noyolo, then continue, resume and the prompt', t => {
+	t.deepEqual(claudeArguments({}), ['--dangerously-skip-permissions']);
+	t.deepEqual(claudeArguments({noyolo: true}), []);
+	t.deepEqual(claudeArguments({prompt: 'say hi'}), ['--dangerously-skip-permissions', '-p', 'say hi']);
+	t.deepEqual(claudeArguments({continue: true, prompt: 'again'}), ['--dangerously-skip-permissions', '--continue', '-p', 'again']);
+	t.deepEqual(claudeArguments({resume: 'abc'}), ['--dangerously-skip-permissions', '--resume', 'abc']);
+	t.deepEqual(claudeArguments({resume: ''}), ['--dangerously-skip-permissions', '--resume']);
+});
+
+test('the seeded .claude.json takes only allow-listed, plain keys from the host\'s file', t => {
+	const seeded = seedClaudeJson({
+		theme: 'dark',
+		hasCompletedOnboarding: true,
+		lastOnboardingVersion: '2.0.0',
+		mcpServers: {github: {env: {GITHUB_TOKEN: 'ghp_secret'}}},
+		oauthAccount: {emailAddress: 'me@example.com'},
+		editorMode: {nested: 'object is not plain'},
+		projects: {'/home/me/secret-project': {allowedTools: ['Bash']}},
+	}, '2.1.330');
+	t.is(seeded.theme, 'dark');
+	t.is(seeded.lastOnboardingVersion, '2.0.0');
+	t.false('mcpServers' in seeded);
+	t.false('oauthAccount' in seeded);
+	t.false('editorMode' in seeded);
+	t.false(JSON.stringify(seeded).includes('ghp_secret'));
+	t.false(JSON.stringify(seeded).includes('secret-project'));
+	t.deepEqual(Object.keys(seeded.projects as object), ['/workspace']);
+});
+
+test('without a host file, the bottle still starts onboarded, trusting /workspace, in bypass mode, without self-updates', t => {
+	for (const host of [undefined, null, 'text', [1, 2]]) {
+		const seeded = seedClaudeJson(host, '2.1.330');
+		t.like(seeded, {hasCompletedOnboarding: true, lastOnboardingVersion: '2.1.330', bypassPermissionsModeAccepted: true, autoUpdates: false});
+		t.like((seeded.projects as Record<string, unknown>)['/workspace'], {hasTrustDialogAccepted: true});
+	}
+});
+
+test('each workspace gets its own stable, path-safe state folder name', t => {
+	t.is(workspaceKey('/home/me/project'), workspaceKey('/home/me/project'));
+	t.not(workspaceKey('/home/me/project'), workspaceKey('/home/you/project'));
+	t.regex(workspaceKey('/home/me/my project/../x y'), /^[\w.-]+-[\da-f]{12}$/);
+});
+
+test('session ids are UUIDs only: no path can pass for one', t => {
+	t.true(sessionIdPattern.test('4925d8a4-a5a5-4190-b645-fae3248c193c'));
+	for (const value of ['../../etc/passwd', '4925d8a4-a5a5-4190-b645-fae3248c193c/..', '', 'run_0123456789ab']) {
+		t.false(sessionIdPattern.test(value), value);
+	}
+});
+
+const run = (id: string, change: Partial<RunMetadata>): RunMetadata => ({
+	id, name: id, workspace: '/w', agent: 'claude', image: 'i', command: [], grants: [], ports: {}, mounts: [], environmentNames: [],
+	containerId: null, state: 'stopped', interactive: false, keep: false, createdAt: '2026-11-22T05:00:00.000Z', startedAt: '2026-11-22T05:00:00.000Z',
+	stoppedAt: null, exitCode: 0, error: null, stopRequested: false, ...change,
+});
+
+test('a session belongs to the newest claude run of its workspace that started before its last change', t => {
+	const runs = [
+		run('first', {}),
+		run('second', {createdAt: '2026-11-22T05:10:00.000Z', startedAt: '2026-11-22T05:10:00.000Z'}),
+		run('other-workspace', {workspace: '/elsewhere', createdAt: '2026-11-22T05:20:00.000Z', startedAt: '2026-11-22T05:20:00.000Z'}),
+		run('not-claude', {agent: null, createdAt: '2026-11-22T05:20:00.000Z', startedAt: '2026-11-22T05:20:00.000Z'}),
+	];
+	t.is(sessionRun(runs, '/w', new Date('2026-11-22T05:05:00.000Z'))?.id, 'first');
+	t.is(sessionRun(runs, '/w', new Date('2026-11-22T05:30:00.000Z'))?.id, 'second');
+	t.is(sessionRun(runs, '/w', new Date('2026-11-22T04:00:00.000Z')), undefined);
+});
+
+test('agent versions are plain versions and the CPU is npm\'s name for it', t => {
+	t.true(versionPattern.test('2.1.330'));
+	t.true(versionPattern.test('1.0.0-beta.1'));
+	t.false(versionPattern.test('latest --registry=http://evil'));
+	t.false(versionPattern.test('1.0'));
+	t.is(npmCpu('x64'), 'x64');
+	t.is(npmCpu('arm64'), 'arm64');
+});

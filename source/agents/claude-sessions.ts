@@ -32,20 +32,20 @@ export async function listClaudeSessions(moatHome: string, runs: readonly RunMet
 	for (const folder of folders) {
 		const base = path.join(root, folder);
 		// eslint-disable-next-line no-await-in-loop
-		const workspace = (await fs.readFile(path.join(base, '.moat-workspace'), 'utf8').catch(() => '')).trim();
+		const workspace = (await fs.readFile(path.join(base, 'workspace'), 'utf8').catch(() => '')).trim();
 		if (workspace === '') {
 			continue;
 		}
 
 		// eslint-disable-next-line no-await-in-loop
-		const projects = await fs.readdir(path.join(base, 'projects')).catch(() => [] as string[]);
+		const projects = await fs.readdir(path.join(base, 'config', 'projects')).catch(() => [] as string[]);
 		for (const project of projects) {
 			// eslint-disable-next-line no-await-in-loop
-			const files = await fs.readdir(path.join(base, 'projects', project)).catch(() => [] as string[]);
+			const files = await fs.readdir(path.join(base, 'config', 'projects', project)).catch(() => [] as string[]);
 			for (const file of files.filter(name => name.endsWith('.jsonl') && sessionIdPattern.test(name.slice(0, -'.jsonl'.length)))) {
 				// eslint-disable-next-line no-await-in-loop
-				const stat = await fs.stat(path.join(base, 'projects', project, file)).catch(() => undefined);
-				if (!stat) {
+				const stat = await fs.lstat(path.join(base, 'config', 'projects', project, file)).catch(() => undefined);
+				if (!stat?.isFile()) {
 					continue;
 				}
 

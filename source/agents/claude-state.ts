@@ -45,32 +45,43 @@ export function workspaceKey(workspace: string): string {
 /** Where the container sees the folder, and the variable that points Claude Code at it. */
 export const claudeConfigMount = '/home/moatuser/.claude';
 
-async function chownTree(directory: string, uid: number, gid: number): Promise<void> {
-	await fs.lchown(directory, uid, gid);
-	for (const entry of await fs.readdir(directory, {withFileTypes: true})) {
-		const full = path.join(directory, entry.name);
-		// eslint-disable-next-line no-await-in-loop
-		await (entry.isDirectory() && !entry.isSymbolicLink() ? chownTree(full, uid, gid) : fs.lchown(full, uid, gid));
-	}
-}
-
 /**
  * Creates (or reuses) the workspace's Claude folder, seeds .claude.json the
- * first time, and gives it to the bottle's user. Returns the host folder.
+ * first time, and gives it to the bottle's user. Returns the folder to
+ * mount. The agent writes in that folder, so nothing here follows a link it
+ * may have left: the workspace note lives one level up, out of its reach,
+ * the seed is created exclusively (O_EXCL never follows a symlink), and only
+ * what moat itself creates changes owner (never a recursive chown).
  */
 export async function prepareClaudeState(options: {moatHome: string; userHome: string; workspace: string; version: string; uid: number; gid: number}): Promise<string> {
-	const directory = path.join(options.moatHome, 'sessions', 'claude', workspaceKey(options.workspace));
-	await fs.mkdir(path.join(directory, 'projects'), {recursive: true, mode: 0o700});
-	await fs.writeFile(path.join(directory, '.moat-workspace'), `${options.workspace}\n`, {mode: 0o600});
-	const stateFile = path.join(directory, '.claude.json');
-	if (!await fs.access(stateFile).then(() => true, () => false)) {
-		const host = await fs.readFile(path.join(options.userHome, '.claude.json'), 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
-		await fs.writeFile(stateFile, JSON.stringify(seedClaudeJson(host, options.version), null, 2) + '\n', {mode: 0o600});
-	}
+	const base = path.join(options.moatHome, 'sessions', 'claude', workspaceKey(options.workspace));
+	const config = path.join(base, 'config');
+	await fs.mkdir(base, {recursive: true, mode: 0o700});
+	await fs.writeFile(path.join(base, 'workspace'), `${options.workspace}\n`, {mode: 0o600});
+	const created = await fs.mkdir(config, {mode: 0o700}).then(() => true, (error: NodeJS.ErrnoException) => {
+		if (error.code !== 'EEXIST') {
+			throw error;
+		}
 
+		return false;
+	});
+	const host = await fs.readFile(path.join(options.userHome, '.claude.json'), 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
+	const seeded = await fs.writeFile(path.join(config, '.claude.json'), JSON.stringify(seedClaudeJson(host, options.version), null, 2) + '\n', {mode: 0o600, flag: 'wx'}).then(() => true, (error: NodeJS.ErrnoException) => {
+		if (error.code !== 'EEXIST') {
+			throw error;
+		}
+
+		return false;
+	});
 	if (process.getuid?.() === 0) {
-		await chownTree(directory, options.uid, options.gid);
+		if (created) {
+			await fs.lchown(config, options.uid, options.gid);
+		}
+
+		if (seeded) {
+			await fs.lchown(path.join(config, '.claude.json'), options.uid, options.gid);
+		}
 	}
 
-	return directory;
+	return config;
 }

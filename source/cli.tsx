@@ -82,7 +82,7 @@ function parseCommandLine(command: Command, argv: string[]) {
 
 	for (const [name, definition] of Object.entries(command.flags)) {
 		const value = cli.flags[name];
-		if (definition.type === 'string' && (value === '' || (Array.isArray(value) && value.includes('')))) {
+		if (definition.type === 'string' && !definition.optionalValue && (value === '' || (Array.isArray(value) && value.includes('')))) {
 			throw usageError(`--${name} needs a value.`, `See moat ${command.name} --help.`);
 		}
 	}

@@ -8,8 +8,9 @@ import type {RunMetadata} from '../source/runs/run-metadata.js';
 test('Claude\'s arguments: permissions skipped unless --noyolo, then continue, resume and the prompt', t => {
 	t.deepEqual(claudeArguments({}), ['--dangerously-skip-permissions']);
 	t.deepEqual(claudeArguments({noyolo: true}), []);
-	t.deepEqual(claudeArguments({prompt: 'say hi'}), ['--dangerously-skip-permissions', '-p', 'say hi']);
-	t.deepEqual(claudeArguments({continue: true, prompt: 'again'}), ['--dangerously-skip-permissions', '--continue', '-p', 'again']);
+	t.deepEqual(claudeArguments({prompt: 'say hi'}), ['--dangerously-skip-permissions', '-p', '--', 'say hi']);
+	t.deepEqual(claudeArguments({prompt: '-x looks like a flag'}), ['--dangerously-skip-permissions', '-p', '--', '-x looks like a flag']);
+	t.deepEqual(claudeArguments({continue: true, prompt: 'again'}), ['--dangerously-skip-permissions', '--continue', '-p', '--', 'again']);
 	t.deepEqual(claudeArguments({resume: 'abc'}), ['--dangerously-skip-permissions', '--resume', 'abc']);
 	t.deepEqual(claudeArguments({resume: ''}), ['--dangerously-skip-permissions', '--resume']);
 });

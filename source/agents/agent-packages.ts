@@ -11,8 +11,11 @@ export type AgentPackage = {
 	/** Pinned so every bottle runs what was tested; the variable overrides it. */
 	version: string;
 	versionVariable: string;
-	/** The executable, relative to the installed prefix. */
-	binary: string;
+	/**
+	 * The native executable for a CPU, relative to the installed prefix: the
+	 * platform package's own binary, so no install script has to run.
+	 */
+	binary(cpu: string): string;
 	/** Where the installed prefix is mounted in the bottle. */
 	mountPoint: string;
 };
@@ -24,7 +27,7 @@ export const agentPackages = {
 		packageName: '@anthropic-ai/claude-code',
 		version: '2.1.330',
 		versionVariable: 'MOAT_CLAUDE_CODE_VERSION',
-		binary: 'node_modules/.bin/claude',
+		binary: cpu => `node_modules/@anthropic-ai/claude-code-linux-${cpu}/claude`,
 		mountPoint: '/opt/moat/claude-code',
 	},
 	codex: {
@@ -33,10 +36,13 @@ export const agentPackages = {
 		packageName: '@openai/codex',
 		version: '0.169.0',
 		versionVariable: 'MOAT_CODEX_VERSION',
-		binary: 'node_modules/.bin/codex',
+		binary: cpu => `node_modules/@openai/codex-linux-${cpu}/vendor/${cpu === 'arm64' ? 'aarch64' : 'x86_64'}-unknown-linux-musl/bin/codex`,
 		mountPoint: '/opt/moat/codex',
 	},
 } as const satisfies Record<string, AgentPackage>;
+
+/** The ELF machine numbers of the CPUs bottles run on. */
+export const elfMachines: Record<string, number> = {x64: 62, arm64: 183};
 
 /** npm's names for the engine's platform (bottles are Linux, on the host's CPU). */
 export function npmCpu(arch: string): string {

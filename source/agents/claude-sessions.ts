@@ -25,6 +25,11 @@ export function sessionRun(runs: readonly RunMetadata[], workspace: string, upda
 		.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
+async function realDirectoryEntries(directory: string): Promise<string[]> {
+	const stat = await fs.lstat(directory).catch(() => undefined);
+	return stat?.isDirectory() ? fs.readdir(directory).catch(() => []) : [];
+}
+
 export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
 	const root = path.join(moatHome, 'sessions', 'claude');
 	const folders = await fs.readdir(root).catch(() => [] as string[]);
@@ -37,11 +42,12 @@ export async function listClaudeSessions(moatHome: string, runs: readonly RunMet
 			continue;
 		}
 
+		// The folder is the agent's: a linked folder could pass another workspace's sessions off as this one's.
 		// eslint-disable-next-line no-await-in-loop
-		const projects = await fs.readdir(path.join(base, 'config', 'projects')).catch(() => [] as string[]);
+		const projects = await realDirectoryEntries(path.join(base, 'config', 'projects'));
 		for (const project of projects) {
 			// eslint-disable-next-line no-await-in-loop
-			const files = await fs.readdir(path.join(base, 'config', 'projects', project)).catch(() => [] as string[]);
+			const files = await realDirectoryEntries(path.join(base, 'config', 'projects', project));
 			for (const file of files.filter(name => name.endsWith('.jsonl') && sessionIdPattern.test(name.slice(0, -'.jsonl'.length)))) {
 				// eslint-disable-next-line no-await-in-loop
 				const stat = await fs.lstat(path.join(base, 'config', 'projects', project, file)).catch(() => undefined);

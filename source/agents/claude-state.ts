@@ -12,8 +12,13 @@ import path from 'node:path';
 /** Keys copied from the host's ~/.claude.json: onboarding and look, nothing else (it can hold MCP secrets). */
 export const hostKeysAllowed = ['hasCompletedOnboarding', 'lastOnboardingVersion', 'theme', 'editorMode', 'preferredNotifChannel'] as const;
 
-/** The bottle's .claude.json: onboarding done, /workspace trusted, bypass mode accepted, no self-updates. */
-export function seedClaudeJson(host: unknown, version: string): Record<string, unknown> {
+/**
+ * The bottle's .claude.json: onboarding done, /workspace trusted, bypass
+ * mode accepted, no self-updates, and the placeholder API key approved (an
+ * interactive Claude asks about a key in its environment, remembering the
+ * answer by the key's last 20 characters; the real key is moat's business).
+ */
+export function seedClaudeJson(host: unknown, version: string, placeholderKey?: string): Record<string, unknown> {
 	const allowed: Record<string, unknown> = {};
 	if (typeof host === 'object' && host !== null && !Array.isArray(host)) {
 		for (const key of hostKeysAllowed) {
@@ -31,6 +36,7 @@ export function seedClaudeJson(host: unknown, version: string): Record<string, u
 		// The bottle is the boundary: the warning about skipping permissions was answered by choosing moat.
 		bypassPermissionsModeAccepted: true,
 		autoUpdates: false,
+		...(placeholderKey ? {customApiKeyResponses: {approved: [placeholderKey.trim().slice(-20)], rejected: []}} : {}),
 		projects: {
 			'/workspace': {hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true, allowedTools: []},
 		},
@@ -53,7 +59,7 @@ export const claudeConfigMount = '/home/moatuser/.claude';
  * the seed is created exclusively (O_EXCL never follows a symlink), and only
  * what moat itself creates changes owner (never a recursive chown).
  */
-export async function prepareClaudeState(options: {moatHome: string; userHome: string; workspace: string; version: string; uid: number; gid: number}): Promise<string> {
+export async function prepareClaudeState(options: {moatHome: string; userHome: string; workspace: string; version: string; uid: number; gid: number; placeholderKey?: string}): Promise<string> {
 	const base = path.join(options.moatHome, 'sessions', 'claude', workspaceKey(options.workspace));
 	const config = path.join(base, 'config');
 	await fs.mkdir(base, {recursive: true, mode: 0o700});
@@ -66,13 +72,16 @@ export async function prepareClaudeState(options: {moatHome: string; userHome: s
 		return false;
 	});
 	const host = await fs.readFile(path.join(options.userHome, '.claude.json'), 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
-	const seeded = await fs.writeFile(path.join(config, '.claude.json'), JSON.stringify(seedClaudeJson(host, options.version), null, 2) + '\n', {mode: 0o600, flag: 'wx'}).then(() => true, (error: NodeJS.ErrnoException) => {
+	// Written whole beside it, then linked in: link never follows or replaces an existing name, and a full disk leaves no half seed.
+	const temporary = path.join(base, `.claude.json.${process.pid}`);
+	await fs.writeFile(temporary, JSON.stringify(seedClaudeJson(host, options.version, options.placeholderKey), null, 2) + '\n', {mode: 0o600});
+	const seeded = await fs.link(temporary, path.join(config, '.claude.json')).then(() => true, (error: NodeJS.ErrnoException) => {
 		if (error.code !== 'EEXIST') {
 			throw error;
 		}
 
 		return false;
-	});
+	}).finally(async () => fs.rm(temporary, {force: true}));
 	if (process.getuid?.() === 0) {
 		if (created) {
 			await fs.lchown(config, options.uid, options.gid);

@@ -1,9 +1,13 @@
 import {ensureAgentPackage, agentVersion} from '../agents/agent-cache.js';
-import {agentPackages} from '../agents/agent-packages.js';
+import os from 'node:os';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {listClaudeSessions, sessionIdPattern} from '../agents/claude-sessions.js';
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
 import {formatAge, formatTable} from '../output/format.js';
-import {notFoundError, usageError} from '../errors.js';
+import {isMoatError, notFoundError, usageError} from '../errors.js';
+import {placeholderEnvironment} from '../proxy/injection-rules.js';
 import type {Command, CommandContext} from './command.js';
 import {runFlags, startRun} from './run-command.js';
 
@@ -38,7 +42,8 @@ export function claudeArguments(flags: {prompt?: string; continue?: boolean; res
 		...(flags.noyolo ? [] : ['--dangerously-skip-permissions']),
 		...(flags.continue ? ['--continue'] : []),
 		...(flags.resume === undefined ? [] : (flags.resume === '' ? ['--resume'] : ['--resume', flags.resume])),
-		...(flags.prompt === undefined ? [] : ['-p', flags.prompt]),
+		// After --, so a prompt that starts with a dash is a prompt, not an option.
+		...(flags.prompt === undefined ? [] : ['-p', '--', flags.prompt]),
 	];
 }
 
@@ -62,18 +67,37 @@ async function listSessions(context: CommandContext): Promise<number> {
 	return 0;
 }
 
-/** `-r` takes a session id, or a run (id or name) whose newest session is meant; bare `-r` opens Claude's picker. */
-async function resolveResume(context: CommandContext, value: string | undefined): Promise<string | undefined> {
-	if (value === undefined || value === '' || sessionIdPattern.test(value)) {
+/**
+ * `-r` takes a session id, or a run (id or name) whose newest session is
+ * meant; bare `-r` opens Claude's picker. The session must be one moat
+ * keeps for this workspace: Claude would fail on any other.
+ */
+async function resolveResume(context: CommandContext, value: string | undefined, workspace: string): Promise<string | undefined> {
+	if (value === undefined || value === '') {
 		return value;
 	}
 
 	const {runs} = await context.services();
-	const allRuns = await runs.list();
-	const run = await runs.find(value).catch(() => undefined);
-	const session = run ? (await listClaudeSessions(context.environment.moatHome, allRuns)).find(candidate => candidate.runId === run.id) : undefined;
+	const sessions = await listClaudeSessions(context.environment.moatHome, await runs.list());
+	let session = sessionIdPattern.test(value) ? sessions.find(candidate => candidate.id === value) : undefined;
+	if (!session && !sessionIdPattern.test(value)) {
+		const run = await runs.find(value).catch((error: unknown) => {
+			// Ambiguity is the user's to fix (exit 2); only "no such run" means no session.
+			if (isMoatError(error) && error.exitCode === 4) {
+				return undefined;
+			}
+
+			throw error;
+		});
+		session = run ? sessions.find(candidate => candidate.runId === run.id) : undefined;
+	}
+
 	if (!session) {
 		throw notFoundError(`No Claude session matches "${value}" (neither a session id nor a run that has one).`, 'See moat claude sessions for the ids, or use -c for the latest conversation.');
+	}
+
+	if (session.workspace !== workspace) {
+		throw usageError(`Session ${session.id} belongs to ${session.workspace}, not ${workspace}.`, `Run moat claude ${session.workspace} -r ${session.id}.`);
 	}
 
 	return session.id;
@@ -96,7 +120,8 @@ export const claudeCommand: Command = {
   Flags
     -p, --prompt TEXT      Ask once, print the answer and exit with Claude's exit code
     -c, --continue         Continue the workspace's most recent conversation
-    -r, --resume ID        Resume a conversation by session id, or a run's (by run id or name)
+    -r, --resume [ID]      Resume a conversation by session id, or a run's (by run id or name);
+                           alone, Claude's own picker
         --noyolo           Keep Claude's permission prompts (by default they are skipped:
                            the bottle is the boundary, and Claude runs as a non-root user)
     -n, --name NAME        Name the run
@@ -119,7 +144,7 @@ export const claudeCommand: Command = {
 		...runFlags,
 		prompt: {type: 'string', shortFlag: 'p'},
 		continue: {type: 'boolean', shortFlag: 'c'},
-		resume: {type: 'string', shortFlag: 'r'},
+		resume: {type: 'string', shortFlag: 'r', optionalValue: true},
 		noyolo: {type: 'boolean'},
 		json: {type: 'boolean'},
 	},
@@ -138,30 +163,47 @@ export const claudeCommand: Command = {
 			throw usageError('-p needs the question to ask.', 'As in moat claude -p "What does this project do?".');
 		}
 
-		const resume = await resolveResume(context, flags.resume as string | undefined);
+		const headless = prompt !== undefined;
+		if (flags.continue && flags.resume !== undefined) {
+			throw usageError('-c and -r both pick a conversation.', 'Use -c for the latest one, or -r ID for a given one.');
+		}
+
+		if (flags.resume === '' && headless) {
+			throw usageError('-r without an id opens Claude\'s session picker, which -p has no screen for.', 'Give the session: -r ID (see moat claude sessions).');
+		}
+
+		// Interactive Claude needs this terminal unless it starts detached.
+		if (!headless && !flags.detach && flags.interactive !== false && !(context.stdinIsTTY && context.stdout.isTTY)) {
+			throw usageError('moat claude is interactive and needs a terminal, and this is not one.', 'Ask once with -p "question", start it detached with -d, or run it from a terminal.');
+		}
+
+		const workspacePath = await fs.realpath(path.resolve(context.cwd, context.input[0] ?? '.')).catch(() => path.resolve(context.cwd, context.input[0] ?? '.'));
+		const resume = await resolveResume(context, flags.resume as string | undefined, workspacePath);
 		const version = agentVersion(context.environment, claude);
 		const grants = await chooseGrant(context, (flags.grant as string[] | undefined) ?? []);
-		const headless = prompt !== undefined;
 		return startRun(context, {
 			workspace: context.input[0] ?? '.',
 			agent: 'claude',
 			grants,
 			// Headless answers stream as output; otherwise Claude needs the terminal.
 			interactive: headless ? false : (flags.interactive as boolean | undefined) ?? true,
-			command: [`${claude.mountPoint}/${claude.binary}`, ...claudeArguments({
+			command: [`${claude.mountPoint}/${claude.binary(npmCpu(os.arch()))}`, ...context.rest, ...claudeArguments({
 				prompt,
 				continue: flags.continue as boolean | undefined,
 				resume,
 				noyolo: flags.noyolo as boolean | undefined,
-			}), ...context.rest],
+			})],
 			async prepareAgent({workspace, uid, gid}) {
 				const installed = await ensureAgentPackage(context.environment, claude, message => {
 					context.reporter.info(message);
 				});
-				const state = await prepareClaudeState({moatHome: context.environment.moatHome, userHome: context.environment.userHome, workspace, version, uid, gid});
+				const state = await prepareClaudeState({
+					moatHome: context.environment.moatHome, userHome: context.environment.userHome, workspace, version, uid, gid,
+					placeholderKey: placeholderEnvironment([{provider: 'anthropic'}]).ANTHROPIC_API_KEY,
+				});
 				return {
 					binds: [
-						{source: installed, target: claude.mountPoint, readOnly: true},
+						{source: installed.directory, target: claude.mountPoint, readOnly: true},
 						{source: state, target: claudeConfigMount, readOnly: false},
 					],
 					environment: {CLAUDE_CONFIG_DIR: claudeConfigMount, DISABLE_AUTOUPDATER: '1'},

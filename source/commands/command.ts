@@ -35,6 +35,8 @@ export type FlagDefinition = {
 	shortFlag?: string;
 	isMultiple?: boolean;
 	aliases?: string[];
+	/** A string flag that may also stand alone (`-r` as well as `-r ID`): alone, its value is ''. */
+	optionalValue?: boolean;
 };
 
 export type Command = {

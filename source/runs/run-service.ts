@@ -15,6 +15,7 @@ import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
 import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
+import {agentCacheDirectory} from '../agents/agent-cache.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
 import {captureLogs} from './log-capture.js';
@@ -223,7 +224,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			sockets.push(dockerHost.slice('unix://'.length));
 		}
 
-		const literal = protectedPaths({moatHome: path.resolve(environment.moatHome), userHome: path.resolve(environment.userHome), dockerSockets: sockets});
+		const literal = protectedPaths({moatHome: path.resolve(environment.moatHome), userHome: path.resolve(environment.userHome), dockerSockets: sockets, agentCache: agentCacheDirectory(environment)});
 		// Both the path as named and where its symlinks lead: ~/.ssh may be a
 		// link into a dotfiles directory.
 		const resolved = await Promise.all(literal.map(async entry => ({...entry, path: await realPathOrResolved(entry.path)})));

@@ -75,9 +75,11 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 /** A path the agent must never see, and why. */
 export type ProtectedPath = {path: string; what: string};
 
-export function protectedPaths(options: {moatHome: string; userHome: string; dockerSockets: readonly string[]}): ProtectedPath[] {
+export function protectedPaths(options: {moatHome: string; userHome: string; dockerSockets: readonly string[]; agentCache?: string}): ProtectedPath[] {
 	return [
 		{path: options.moatHome, what: 'moat\'s own data (MOAT_HOME)'},
+		// Shared by every bottle: an agent that could write it would change the agent of all the others.
+		...(options.agentCache ? [{path: options.agentCache, what: 'moat\'s agent cache (MOAT_CACHE_DIR)'}] : []),
 		...credentialDirectories.map(([relative, what]) => ({path: path.join(options.userHome, relative), what})),
 		...options.dockerSockets.map(socket => ({path: socket, what: 'the Docker socket'})),
 	];

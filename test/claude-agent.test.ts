@@ -3,6 +3,8 @@ import {sessionIdPattern, sessionRun} from '../source/agents/claude-sessions.js'
 import {seedClaudeJson, workspaceKey} from '../source/agents/claude-state.js';
 import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
 import {claudeArguments} from '../source/commands/claude-command.js';
+import {claudeManagedSettings, hookScript} from '../source/agents/claude-hooks.js';
+import {stateLabel} from '../source/runs/run-presentation.js';
 import type {RunMetadata} from '../source/runs/run-metadata.js';
 
 test('Claude\'s arguments: permissions skipped unless --noyolo, then continue, resume and the prompt', t => {
@@ -81,4 +83,22 @@ test('agent versions are plain versions and the CPU is npm\'s name for it', t =>
 	t.false(versionPattern.test('1.0'));
 	t.is(npmCpu('x64'), 'x64');
 	t.is(npmCpu('arm64'), 'arm64');
+});
+
+test('Claude\'s managed settings report working on prompts and tool calls, waiting on notifications and finished turns', t => {
+	const settings = claudeManagedSettings() as {hooks: Record<string, Array<{hooks: Array<{type: string; command: string}>}>>};
+	const commandFor = (event: string) => settings.hooks[event]![0]!.hooks[0]!.command;
+	t.is(commandFor('UserPromptSubmit'), '/etc/moat/agent-hook working');
+	t.is(commandFor('PreToolUse'), '/etc/moat/agent-hook working');
+	t.is(commandFor('Notification'), '/etc/moat/agent-hook waiting');
+	t.is(commandFor('Stop'), '/etc/moat/agent-hook waiting');
+	t.regex(hookScript, /http:\/\/moat\.hooks\/activity/);
+	t.regex(hookScript, /\|\| true\nexit 0\n$/);
+});
+
+test('a running agent that waits for the user shows as waiting; a finished run shows its exit', t => {
+	t.is(stateLabel({state: 'running', exitCode: null, activity: {state: 'waiting', at: ''}}), 'waiting');
+	t.is(stateLabel({state: 'running', exitCode: null, activity: {state: 'working', at: ''}}), 'running');
+	t.is(stateLabel({state: 'running', exitCode: null}), 'running');
+	t.is(stateLabel({state: 'stopped', exitCode: 0, activity: {state: 'waiting', at: ''}}), 'stopped (0)');
 });

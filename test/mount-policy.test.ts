@@ -168,3 +168,17 @@ test('checkHostPath names what is being refused, as the caller describes it', t 
 		checkHostPath('/home/u', 'workspace', protectedList);
 	}, {instanceOf: MoatError, message: /^Refusing workspace \/home\/u: /});
 });
+
+test('moat\'s agent cache, shared by every bottle, cannot be mounted, nor a folder that holds it', t => {
+	const list = protectedPaths({moatHome: '/home/me/.moat', userHome: '/home/me', dockerSockets: [], agentCache: '/home/me/.cache/moat'});
+	for (const candidate of ['/home/me/.cache/moat', '/home/me/.cache/moat/agents/x', '/home/me/.cache']) {
+		const error = t.throws(() => {
+			checkHostPath(candidate, 'a mount', list);
+		}, {instanceOf: MoatError});
+		t.regex(error.message, /agent cache/);
+	}
+
+	t.notThrows(() => {
+		checkHostPath('/home/me/.cache/pip', 'a mount', list);
+	});
+});

@@ -35,6 +35,7 @@ type World = {
 	entries: Array<{runId: string; entry: NetworkEntry}>;
 	injected: string[];
 	blocked: string[];
+	activities: string[];
 	curl(...args: string[]): Promise<{code: number; stdout: string; stderr: string}>;
 	directory: string;
 };
@@ -48,6 +49,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 	const entries: World['entries'] = [];
 	const injected: string[] = [];
 	const blocked: string[] = [];
+	const activities: string[] = [];
 	const run: ProxyRun = {
 		runId: 'run_000000000001',
 		agent: null,
@@ -64,6 +66,9 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
 		runForToken: token => (token === 'run-token' && !revoked ? run : undefined),
 		observer: {
+			activity(runId, state) {
+				activities.push(`${runId}:${state}`);
+			},
 			request(runId, entry) {
 				entries.push({runId, entry});
 			},
@@ -84,7 +89,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		revoke() {
 			revoked = true;
 		},
-		authority, standIn, port: proxy.port, entries, injected, blocked, directory,
+		authority, standIn, port: proxy.port, entries, injected, blocked, activities, directory,
 		async curl(...args) {
 			try {
 				const {stdout, stderr} = await execFileAsync('curl', ['-sS', '-m', '10', '--cacert', authority.certificateFile, ...args]);
@@ -446,4 +451,16 @@ test('a WebSocket upgrade inside an intercepted tunnel reaches the upstream with
 	t.deepEqual(seen, [`Bearer ${chatgptToken}`]);
 	t.deepEqual(world.injected, ['openai@chatgpt.com']);
 	t.like(world.entries.at(-1)!.entry, {url: 'https://chatgpt.com/backend-api/codex/responses', status: 101, grant: 'openai'});
+});
+
+test('an agent hook posting its activity to moat.hooks is answered by the proxy, never forwarded, and needs the run token', async t => {
+	const world = await createWorld(t);
+	const waiting = await world.curl(...via(world), '-X', 'POST', '--data', 'waiting', '-o', '/dev/null', '-w', '%{http_code}', 'http://moat.hooks/activity');
+	t.is(waiting.stdout, '204');
+	const wrong = await world.curl(...via(world), '-X', 'POST', '--data', 'sleeping', '-o', '/dev/null', '-w', '%{http_code}', 'http://moat.hooks/activity');
+	t.is(wrong.stdout, '400');
+	const anonymous = await world.curl('--proxy', `http://127.0.0.1:${world.port}`, '-X', 'POST', '--data', 'working', '-o', '/dev/null', '-w', '%{http_code}', 'http://moat.hooks/activity');
+	t.is(anonymous.stdout, '407');
+	t.deepEqual(world.activities, ['run_000000000001:waiting']);
+	t.deepEqual(world.entries, [], 'hooks are not requests to the outside');
 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {agentPackages, npmCpu} from '../agents/agent-packages.js';
+import {claudeHookMounts} from '../agents/claude-hooks.js';
 import {listClaudeSessions, sessionIdPattern} from '../agents/claude-sessions.js';
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
 import {formatAge, formatTable} from '../output/format.js';
@@ -205,6 +206,7 @@ export const claudeCommand: Command = {
 					binds: [
 						{source: installed.directory, target: claude.mountPoint, readOnly: true},
 						{source: state, target: claudeConfigMount, readOnly: false},
+						...await claudeHookMounts(context.environment.moatHome),
 					],
 					environment: {CLAUDE_CONFIG_DIR: claudeConfigMount, DISABLE_AUTOUPDATER: '1'},
 				};

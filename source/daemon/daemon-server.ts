@@ -13,7 +13,7 @@ import {openCertificateAuthority} from '../proxy/certificate-authority.js';
 import type {InjectableGrant} from '../proxy/injection-rules.js';
 import {parseAllowEntry, type AllowEntry, type NetworkPolicy} from '../proxy/network-policy.js';
 import {startProxyServer, type NetworkEntry, type ProxyRun, type ProxyServer} from '../proxy/proxy-server.js';
-import {tryCaptureLock} from '../runs/capture-lock.js';
+import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
 import {captureLogs} from '../runs/log-capture.js';
 import {createRunService} from '../runs/run-service.js';
 import {containerLabels} from '../runs/labels.js';
@@ -232,6 +232,17 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			overrides: parseUpstreamOverrides(environment.variables[environmentVariables.upstreamOverrides]),
 			runForToken: token => byToken.get(tokenHash(token))?.proxyRun,
 			observer: {
+				activity(runId, state) {
+					// Under the run's state lock, and only while it runs: a late hook never revives a finished run.
+					void withFileLock(path.join(store.directory(runId), 'state.lock'), async () => {
+						const run = await store.read(runId);
+						if (isActive(run)) {
+							await store.update(runId, {activity: {state, at: new Date().toISOString()}});
+						}
+					}).catch((error: unknown) => {
+						log(`activity of ${runId}: ${(error as Error).message}`);
+					});
+				},
 				request(runId, entry: NetworkEntry) {
 					const live = runs.get(runId);
 					if (live) {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
+import {agentActivities, type AgentActivity} from '../runs/run-metadata.js';
 import type {CertificateAuthority} from './certificate-authority.js';
 import {injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
@@ -44,7 +45,12 @@ export type NetworkEntry = {
 	error: string | null;
 };
 
+/** The name agents' hooks post their activity to, through the proxy with the run token. */
+export const hooksHost = 'moat.hooks';
+
 export type ProxyObserver = {
+	/** An agent's hook reported what it is doing (see agents/claude-hooks.ts). */
+	activity?(runId: string, state: AgentActivity): void;
 	request(runId: string, entry: NetworkEntry): void;
 	injected(runId: string, grant: string, host: string): void;
 	blocked(runId: string, host: string, reason: string): void;
@@ -247,6 +253,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			host = target.hostname.replace(/^\[|\]$/g, '');
 			port = Number(target.port || 80);
 			url = target.href;
+			if (host === hooksHost) {
+				receiveHook(run, request, response);
+				return;
+			}
+
 			const decision = gate(run, host, port);
 			if (!decision.allowed) {
 				refuse(response, upgrade?.socket, 403, decision.message);
@@ -303,6 +314,25 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			refuse(response, upgrade?.socket, status ?? 502, status ? `Moat: ${(error as Error).message}.\n` : `Moat: the run's credentials could not be loaded: ${(error as Error).message}\n`);
 		}).catch((error: unknown) => {
 			failed(response, upgrade?.socket, error);
+		});
+	}
+
+	/** `POST http://moat.hooks/activity` with `working` or `waiting`: answered here, never forwarded. */
+	function receiveHook(run: ProxyRun, request: IncomingMessage, response: ServerResponse) {
+		let body = '';
+		request.setEncoding('utf8');
+		request.on('data', (chunk: string) => {
+			body = (body + chunk).slice(0, 64);
+		});
+		request.on('end', () => {
+			const state = body.trim();
+			if (request.method !== 'POST' || new URL(request.url ?? '/', 'http://x').pathname !== '/activity' || !(agentActivities as readonly string[]).includes(state)) {
+				refuse(response, undefined, 400, 'Moat: hooks post working or waiting to http://moat.hooks/activity.\n');
+				return;
+			}
+
+			options.observer.activity?.(run.runId, state as AgentActivity);
+			response.writeHead(204).end();
 		});
 	}
 

@@ -27,7 +27,12 @@ export type RunMetadata = {
 	error: string | null;
 	/** Set when the user asked for the stop, so the exit is not a failure. */
 	stopRequested: boolean;
+	/** What the agent last reported through its hooks (bottles only): working, or waiting for the user. */
+	activity?: {state: AgentActivity; at: string} | null;
 };
+
+export const agentActivities = ['working', 'waiting'] as const;
+export type AgentActivity = (typeof agentActivities)[number];
 
 export const runIdPattern = /^run_[\da-f]{12}$/;
 

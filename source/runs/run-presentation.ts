@@ -8,13 +8,16 @@ export const stateAppearance: Record<RunState, {glyph: string; color: string}> =
 	failed: {glyph: '✕', color: 'red'},
 };
 
-/** "failed (3)" for a run that ended with a code, else the state. */
-export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'>): string {
+/**
+ * "failed (3)" for a run that ended with a code; "waiting" for a running
+ * agent that reported it waits for the user; else the state.
+ */
+export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'> & {activity?: RunMetadata['activity']}): string {
 	if (run.exitCode !== null && run.state !== 'running' && run.state !== 'created') {
 		return `${run.state} (${run.exitCode})`;
 	}
 
-	return run.state;
+	return run.state === 'running' && run.activity?.state === 'waiting' ? 'waiting' : run.state;
 }
 
 /** Newest first: the order every list of runs uses. */

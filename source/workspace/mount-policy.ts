@@ -78,9 +78,9 @@ export type ProtectedPath = {path: string; what: string};
 export function protectedPaths(options: {moatHome: string; userHome: string; dockerSockets: readonly string[]; agentCache?: string}): ProtectedPath[] {
 	return [
 		{path: options.moatHome, what: 'moat\'s own data (MOAT_HOME)'},
+		...credentialDirectories.map(([relative, what]) => ({path: path.join(options.userHome, relative), what})),
 		// Shared by every bottle: an agent that could write it would change the agent of all the others.
 		...(options.agentCache ? [{path: options.agentCache, what: 'moat\'s agent cache (MOAT_CACHE_DIR)'}] : []),
-		...credentialDirectories.map(([relative, what]) => ({path: path.join(options.userHome, relative), what})),
 		...options.dockerSockets.map(socket => ({path: socket, what: 'the Docker socket'})),
 	];
 }

@@ -267,6 +267,8 @@ dockerTest('with an anthropic grant, moat claude -p prints the stand-in\'s answe
 	t.is(run.state, 'stopped');
 	t.is(run.exitCode, 0);
 	t.deepEqual(run.grants, ['anthropic']);
+	// Claude's Stop hook, installed by moat, reported the finished turn through the proxy to the daemon.
+	t.is(run.activity?.state, 'waiting');
 	t.truthy(run.containerId, '--keep kept the container');
 	const inspected = await docker('inspect', run.containerId!);
 	t.true(inspected.includes('ANTHROPIC_API_KEY=sk-ant-api03-moat-placeholder'), 'the container has the placeholder');

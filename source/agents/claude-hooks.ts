@@ -1,0 +1,57 @@
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {BindMount} from '../engine/engine.js';
+import {hooksHost} from '../proxy/proxy-server.js';
+
+/**
+ * "Waiting for input" without reading screens: Claude Code's own hooks
+ * report to moat. Each bottle gets, read-only, a managed-settings file
+ * (which Claude reads from /etc/claude-code and the agent cannot change)
+ * whose hooks run a small script that posts `working` or `waiting` to
+ * http://moat.hooks/activity — through the proxy, with the run's token, so
+ * the daemon knows which run it is.
+ */
+export const hookScriptPath = '/etc/moat/agent-hook';
+export const managedSettingsPath = '/etc/claude-code/managed-settings.json';
+
+export const hookScript = `#!/bin/sh
+# Reports the agent's activity to moat; never fails the agent.
+command -v curl >/dev/null 2>&1 || exit 0
+curl -s -m 2 -o /dev/null -X POST --data "$1" http://${hooksHost}/activity || true
+exit 0
+`;
+
+/** Claude Code hooks: a prompt or a tool call means working; a finished turn or a notification, waiting. */
+export function claudeManagedSettings(): Record<string, unknown> {
+	const report = (state: 'working' | 'waiting') => [{hooks: [{type: 'command', command: `${hookScriptPath} ${state}`, timeout: 5}]}];
+	return {
+		hooks: {
+			UserPromptSubmit: report('working'),
+			PreToolUse: report('working'),
+			Notification: report('waiting'),
+			Stop: report('waiting'),
+		},
+	};
+}
+
+async function writeWhole(file: string, content: string, mode: number): Promise<void> {
+	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+	await fs.writeFile(temporary, content, {mode});
+	await fs.chmod(temporary, mode);
+	await fs.rename(temporary, file);
+}
+
+/** Writes the hook files into MOAT_HOME (same content every time) and returns their read-only mounts. */
+export async function claudeHookMounts(moatHome: string): Promise<BindMount[]> {
+	const directory = path.join(moatHome, 'agents', 'claude');
+	await fs.mkdir(directory, {recursive: true, mode: 0o755});
+	const script = path.join(directory, 'agent-hook');
+	const settings = path.join(directory, 'managed-settings.json');
+	await writeWhole(script, hookScript, 0o755);
+	await writeWhole(settings, JSON.stringify(claudeManagedSettings(), null, 2) + '\n', 0o644);
+	return [
+		{source: script, target: hookScriptPath, readOnly: true},
+		{source: settings, target: managedSettingsPath, readOnly: true},
+	];
+}

@@ -10,6 +10,7 @@ import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn} from '../helpers/https-stand-in.js';
 import {createSandbox, createWorkspace, docker, eventually, moat, type MoatResult, type Sandbox} from '../helpers/moat.js';
+import {TmuxSession} from '../helpers/tmux.js';
 
 /**
  * `moat claude` end to end (SPEC §2, §6, §7): the real Claude Code, installed
@@ -446,4 +447,26 @@ test('moat claude -p "" and moat claude with two positional arguments are usage 
 	t.is(two.stdout, '');
 	t.regex(two.stderr, /^moat: moat claude takes one workspace path, got 2: a b\.\n.+\n$/);
 	t.deepEqual(JSON.parse((await moat(['list', '--json'], {env})).stdout || '[]'), [], 'no run was recorded');
+});
+
+dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboarding, trust or API-key question), answers, shows as waiting, and Ctrl-/ k stops it', async t => {
+	const world = await createWorld(t);
+	await world.grant('anthropic', apiKey());
+	world.answer = `Interactive answer ${randomBytes(4).toString('hex')}.`;
+	const session = await TmuxSession.start(['claude', world.workspace], {env: world.env, rows: 40, columns: 120});
+	t.teardown(async () => session.kill());
+	const opened = await session.waitFor(/bypass permissions on/, 120_000);
+	t.notRegex(opened, /trust this folder|text style|custom API key|Do you want to use this API key|Select login method/i);
+	t.regex(opened, /moat · .* · Ctrl-\/ d detach/);
+	await session.type('say hi');
+	await session.keys('Enter');
+	await session.waitFor(world.answer, 60_000);
+	t.true(messagesWith(world, 'say hi').length > 0, 'the prompt reached the stand-in');
+	// The Stop hook reports the finished turn: the bottle waits for the user.
+	await eventually(async () => (await newestRun(world)).activity?.state === 'waiting');
+	t.is((await newestRun(world)).activity?.state, 'waiting', 'the run shows as waiting');
+	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+waiting\b/);
+	await session.keys('C-_', 'k');
+	await session.waitFor(/EXITED/, 30_000);
+	t.is((await newestRun(world)).state, 'stopped');
 });

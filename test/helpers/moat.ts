@@ -155,3 +155,48 @@ export async function eventually(condition: () => Promise<boolean>, timeoutMilli
 
 	throw new Error('condition did not hold in time');
 }
+
+/** An audit entry as tests read it. */
+export type AuditRecord = {seq: number; type: string; data: Record<string, unknown>};
+
+/** The lines of a JSONL file under a run (network.jsonl, audit/entries.jsonl); none when it is missing. */
+async function runJsonLines<T>(moatHome: string, runId: string, ...file: string[]): Promise<T[]> {
+	const text = await fs.readFile(path.join(moatHome, 'runs', runId, ...file), 'utf8').catch(() => '');
+	return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as T);
+}
+
+export async function networkEntriesOf<T>(moatHome: string, runId: string): Promise<T[]> {
+	return runJsonLines<T>(moatHome, runId, 'network.jsonl');
+}
+
+export async function auditRecordsOf(moatHome: string, runId: string): Promise<AuditRecord[]> {
+	return runJsonLines<AuditRecord>(moatHome, runId, 'audit', 'entries.jsonl');
+}
+
+/** `moat list --json`, parsed. */
+export async function listRuns<T>(env: Record<string, string>): Promise<T[]> {
+	const result = await moat(['list', '--json'], {env});
+	return JSON.parse(result.stdout || '[]') as T[];
+}
+
+/** Destroys every run of a MOAT_HOME, so a test leaves no containers behind whatever it did. */
+export async function destroyRuns(env: Record<string, string>): Promise<void> {
+	for (const run of await listRuns<{id: string}>(env).catch(() => [])) {
+		// eslint-disable-next-line no-await-in-loop
+		await moat(['destroy', '-f', run.id], {env});
+	}
+}
+
+/** The daemon's PID from daemon.lock (0 when there is none). */
+export async function daemonPidOf(moatHome: string): Promise<number> {
+	return Number(await fs.readFile(path.join(moatHome, 'daemon.lock'), 'utf8').catch(() => '0'));
+}
+
+export function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}

@@ -9,7 +9,7 @@ import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn} from '../helpers/https-stand-in.js';
-import {createSandbox, createWorkspace, docker, eventually, moat, type MoatResult, type Sandbox} from '../helpers/moat.js';
+import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, docker, eventually, listRuns, moat, networkEntriesOf, type AuditRecord, type MoatResult, type Sandbox} from '../helpers/moat.js';
 import {TmuxSession} from '../helpers/tmux.js';
 
 /**
@@ -68,7 +68,6 @@ function answerMessages(response: ServerResponse, body: MessagesBody | undefined
 
 // --- The world of one test ---
 
-type AuditRecord = {seq: number; type: string; data: Record<string, unknown>};
 
 type World = {
 	sandbox: Sandbox;
@@ -164,25 +163,18 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 			return requests.filter(request => isMessages(request));
 		},
 		async networkEntries(runId) {
-			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'network.jsonl'), 'utf8').catch(() => '');
-			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as NetworkEntry);
+			return networkEntriesOf<NetworkEntry>(sandbox.moatHome, runId);
 		},
 		async auditRecords(runId) {
-			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'audit', 'entries.jsonl'), 'utf8').catch(() => '');
-			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as AuditRecord);
+			return auditRecordsOf(sandbox.moatHome, runId);
 		},
 		async runs() {
-			const result = await moat(['list', '--json'], {env});
-			return JSON.parse(result.stdout || '[]') as RunMetadata[];
+			return listRuns<RunMetadata>(env);
 		},
 	};
 
 	t.teardown(async () => {
-		// Leave no containers behind, whatever the test did.
-		for (const run of await world.runs().catch(() => [])) {
-			// eslint-disable-next-line no-await-in-loop
-			await moat(['destroy', '-f', run.id], {env});
-		}
+		await destroyRuns(env);
 
 		await sandbox.cleanup();
 		await standIn.close();

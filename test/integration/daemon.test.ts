@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, moat, type Sandbox} from '../helpers/moat.js';
+import {createSandbox, daemonPidOf, moat, processAlive, type Sandbox} from '../helpers/moat.js';
 
 /**
  * The daemon's life: one per MOAT_HOME, started on demand, replaced when
@@ -17,16 +17,8 @@ async function setUp(t: ExecutionContext): Promise<Sandbox> {
 	return sandbox;
 }
 
-const lockPid = async (sandbox: Sandbox) => Number(await fs.readFile(path.join(sandbox.moatHome, 'daemon.lock'), 'utf8').catch(() => '0'));
-
-function alive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
-}
+const lockPid = async (sandbox: Sandbox) => daemonPidOf(sandbox.moatHome);
+const alive = processAlive;
 
 async function eventually(condition: () => Promise<boolean> | boolean, timeoutMilliseconds = 15_000): Promise<boolean> {
 	const deadline = Date.now() + timeoutMilliseconds;

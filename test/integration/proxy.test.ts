@@ -13,7 +13,7 @@ import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn, type StandInHandler} from '../helpers/https-stand-in.js';
-import {collect, createSandbox, createWorkspace, docker, eventually, moat, spawnMoat, type MoatResult, type Sandbox} from '../helpers/moat.js';
+import {auditRecordsOf, collect, createSandbox, createWorkspace, daemonPidOf, destroyRuns, docker, eventually, listRuns, moat, networkEntriesOf, processAlive, spawnMoat, type AuditRecord, type MoatResult, type Sandbox} from '../helpers/moat.js';
 
 /**
  * The proxy and the sealed network (SPEC §7) end to end: real containers,
@@ -65,7 +65,6 @@ function answerWithHost(request: IncomingMessage, response: ServerResponse): voi
 
 // --- The world of one test ---
 
-type AuditRecord = {seq: number; type: string; data: Record<string, unknown>};
 
 type World = {
 	sandbox: Sandbox;
@@ -141,25 +140,18 @@ async function createWorld(t: ExecutionContext, options: WorldOptions): Promise<
 			return token;
 		},
 		async networkEntries(runId) {
-			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'network.jsonl'), 'utf8').catch(() => '');
-			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as NetworkEntry);
+			return networkEntriesOf<NetworkEntry>(sandbox.moatHome, runId);
 		},
 		async auditRecords(runId) {
-			const text = await fs.readFile(path.join(sandbox.moatHome, 'runs', runId, 'audit', 'entries.jsonl'), 'utf8').catch(() => '');
-			return text.split('\n').filter(Boolean).map(line => JSON.parse(line) as AuditRecord);
+			return auditRecordsOf(sandbox.moatHome, runId);
 		},
 		async runs() {
-			const result = await moat(['list', '--json'], {env});
-			return JSON.parse(result.stdout || '[]') as RunMetadata[];
+			return listRuns<RunMetadata>(env);
 		},
 	};
 
 	t.teardown(async () => {
-		// Leave no containers behind, whatever the test did.
-		for (const run of await world.runs().catch(() => [])) {
-			// eslint-disable-next-line no-await-in-loop
-			await moat(['destroy', '-f', run.id], {env});
-		}
+		await destroyRuns(env);
 
 		await sandbox.cleanup();
 		await standIn.close();
@@ -320,17 +312,10 @@ function parseProxyUrl(text: string): {host: string; port: number; token: string
 }
 
 async function daemonPid(world: World): Promise<number> {
-	return Number(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.lock'), 'utf8'));
+	return daemonPidOf(world.sandbox.moatHome);
 }
 
-function alive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
-}
+const alive = processAlive;
 
 const blockedText = (host: string) => `Moat: request blocked by network policy.\nHost "${host}" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.`;
 

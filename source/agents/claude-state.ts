@@ -52,45 +52,51 @@ export function workspaceKey(workspace: string): string {
 export const claudeConfigMount = '/home/moatuser/.claude';
 
 /**
- * Creates (or reuses) the workspace's Claude folder, seeds .claude.json the
- * first time, and gives it to the bottle's user. Returns the folder to
- * mount. The agent writes in that folder, so nothing here follows a link it
- * may have left: the workspace note lives one level up, out of its reach,
- * the seed is created exclusively (O_EXCL never follows a symlink), and only
- * what moat itself creates changes owner (never a recursive chown).
+ * Creates (or reuses) an agent's folder for a workspace
+ * (`sessions/<agent>/<key>/config`), seeds one file in it the first time,
+ * and gives it to the bottle's user. Returns the folder to mount. The agent
+ * writes in that folder, so nothing here follows a link it may have left:
+ * the workspace note lives one level up, out of its reach, the seed is
+ * linked in whole (link never follows or replaces an existing name, and a
+ * full disk leaves no half seed), and only what moat itself creates changes
+ * owner (never a recursive chown).
  */
-export async function prepareClaudeState(options: {moatHome: string; userHome: string; workspace: string; version: string; uid: number; gid: number; placeholderKey?: string}): Promise<string> {
-	const base = path.join(options.moatHome, 'sessions', 'claude', workspaceKey(options.workspace));
+export async function prepareAgentState(options: {moatHome: string; agent: string; workspace: string; uid: number; gid: number; seed: {name: string; content: string}}): Promise<string> {
+	const base = path.join(options.moatHome, 'sessions', options.agent, workspaceKey(options.workspace));
 	const config = path.join(base, 'config');
 	await fs.mkdir(base, {recursive: true, mode: 0o700});
 	await fs.writeFile(path.join(base, 'workspace'), `${options.workspace}\n`, {mode: 0o600});
-	const created = await fs.mkdir(config, {mode: 0o700}).then(() => true, (error: NodeJS.ErrnoException) => {
+	const ignoreExisting = (error: NodeJS.ErrnoException) => {
 		if (error.code !== 'EEXIST') {
 			throw error;
 		}
 
 		return false;
-	});
-	const host = await fs.readFile(path.join(options.userHome, '.claude.json'), 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
-	// Written whole beside it, then linked in: link never follows or replaces an existing name, and a full disk leaves no half seed.
-	const temporary = path.join(base, `.claude.json.${process.pid}`);
-	await fs.writeFile(temporary, JSON.stringify(seedClaudeJson(host, options.version, options.placeholderKey), null, 2) + '\n', {mode: 0o600});
-	const seeded = await fs.link(temporary, path.join(config, '.claude.json')).then(() => true, (error: NodeJS.ErrnoException) => {
-		if (error.code !== 'EEXIST') {
-			throw error;
-		}
+	};
 
-		return false;
-	}).finally(async () => fs.rm(temporary, {force: true}));
+	const created = await fs.mkdir(config, {mode: 0o700}).then(() => true, ignoreExisting);
+	const temporary = path.join(base, `${options.seed.name}.${process.pid}`);
+	await fs.writeFile(temporary, options.seed.content, {mode: 0o600});
+	const seeded = await fs.link(temporary, path.join(config, options.seed.name)).then(() => true, ignoreExisting).finally(async () => fs.rm(temporary, {force: true}));
 	if (process.getuid?.() === 0) {
 		if (created) {
 			await fs.lchown(config, options.uid, options.gid);
 		}
 
 		if (seeded) {
-			await fs.lchown(path.join(config, '.claude.json'), options.uid, options.gid);
+			await fs.lchown(path.join(config, options.seed.name), options.uid, options.gid);
 		}
 	}
 
 	return config;
+}
+
+/** The workspace's Claude folder, with .claude.json seeded from the host's allow-listed keys. */
+export async function prepareClaudeState(options: {moatHome: string; userHome: string; workspace: string; version: string; uid: number; gid: number; placeholderKey?: string}): Promise<string> {
+	const host = await fs.readFile(path.join(options.userHome, '.claude.json'), 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
+	return prepareAgentState({
+		...options,
+		agent: 'claude',
+		seed: {name: '.claude.json', content: JSON.stringify(seedClaudeJson(host, options.version, options.placeholderKey), null, 2) + '\n'},
+	});
 }

@@ -9,33 +9,13 @@ import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
 import {formatAge, formatTable} from '../output/format.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
+import {chooseBottleGrant} from './bottle-grants.js';
 import type {Command, CommandContext} from './command.js';
 import {runFlags, startRun} from './run-command.js';
 
 const claude = agentPackages.claude;
 /** The grants Claude Code can sign in with, in the order moat prefers them. */
 const claudeGrants = ['claude', 'anthropic'] as const;
-
-/** Which Claude credential the bottle uses: the one asked for, else the first one granted. */
-async function chooseGrant(context: CommandContext, asked: readonly string[]): Promise<string[]> {
-	if (asked.some(grant => (claudeGrants as readonly string[]).includes(grant))) {
-		return [...asked];
-	}
-
-	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
-	const service = await createDefaultGrantService(context.environment);
-	for (const name of claudeGrants) {
-		// eslint-disable-next-line no-await-in-loop
-		if (await service.store.get(name)) {
-			return [...asked, name];
-		}
-	}
-
-	throw notFoundError(
-		'Claude Code needs a Claude credential, and none is granted.',
-		'Run moat grant claude (a Claude subscription token) or moat grant anthropic (an API key), then try again.',
-	);
-}
 
 /** Claude Code's own arguments for what the flags ask. */
 export function claudeArguments(flags: {prompt?: string; continue?: boolean; resume?: string; noyolo?: boolean}): string[] {
@@ -181,7 +161,10 @@ export const claudeCommand: Command = {
 		const workspacePath = await fs.realpath(path.resolve(context.cwd, context.input[0] ?? '.')).catch(() => path.resolve(context.cwd, context.input[0] ?? '.'));
 		const resume = await resolveResume(context, flags.resume as string | undefined, workspacePath);
 		const version = agentVersion(context.environment, claude);
-		const grants = await chooseGrant(context, (flags.grant as string[] | undefined) ?? []);
+		const grants = await chooseBottleGrant(context, (flags.grant as string[] | undefined) ?? [], claudeGrants, {
+			message: 'Claude Code needs a Claude credential, and none is granted.',
+			hint: 'Run moat grant claude (a Claude subscription token) or moat grant anthropic (an API key), then try again.',
+		});
 		return startRun(context, {
 			workspace: context.input[0] ?? '.',
 			agent: 'claude',

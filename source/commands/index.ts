@@ -2,6 +2,7 @@ import {attachCommand} from './attach-command.js';
 import {auditCommand, verifyBundleCommand} from './audit-command.js';
 import {claudeCommand} from './claude-command.js';
 import {cleanCommand} from './clean-command.js';
+import {codexCommand} from './codex-command.js';
 import {grantCommand, revokeCommand} from './grant-command.js';
 import type {Command} from './command.js';
 import {listCommand} from './list-command.js';
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
 	runCommand,
 	attachCommand,
 	claudeCommand,
+	codexCommand,
 	listCommand,
 	logsCommand,
 	traceCommand,

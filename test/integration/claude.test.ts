@@ -441,7 +441,7 @@ test('moat claude -p "" and moat claude with two positional arguments are usage 
 	t.deepEqual(JSON.parse((await moat(['list', '--json'], {env})).stdout || '[]'), [], 'no run was recorded');
 });
 
-dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboarding, trust or API-key question), answers, shows as waiting, and Ctrl-/ k stops it', async t => {
+dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboarding, trust or API-key question), answers, shows as waiting, detaches with Ctrl-/ d while it goes on, and Ctrl-/ k stops it', async t => {
 	const world = await createWorld(t);
 	await world.grant('anthropic', apiKey());
 	world.answer = `Interactive answer ${randomBytes(4).toString('hex')}.`;
@@ -458,7 +458,13 @@ dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboa
 	await eventually(async () => (await newestRun(world)).activity?.state === 'waiting');
 	t.is((await newestRun(world)).activity?.state, 'waiting', 'the run shows as waiting');
 	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+waiting\b/);
-	await session.keys('C-_', 'k');
-	await session.waitFor(/EXITED/, 30_000);
+	await session.keys('C-_', 'd');
+	await session.waitFor(/EXITED 0/, 30_000);
+	t.is((await newestRun(world)).state, 'running', 'detaching leaves Claude running');
+	const again = await TmuxSession.start(['attach', (await newestRun(world)).id], {env: world.env, rows: 40, columns: 120});
+	t.teardown(async () => again.kill());
+	await again.waitFor(/bypass permissions on/, 30_000);
+	await again.keys('C-_', 'k');
+	await again.waitFor(/EXITED/, 30_000);
 	t.is((await newestRun(world)).state, 'stopped');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {sessionIdPattern, sessionRun} from '../source/agents/claude-sessions.js';
+import {runTookPart, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/claude-sessions.js';
 import {seedClaudeJson, workspaceKey} from '../source/agents/claude-state.js';
 import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
 import {claudeArguments} from '../source/commands/claude-command.js';
@@ -101,4 +101,19 @@ test('a running agent that waits for the user shows as waiting; a finished run s
 	t.is(stateLabel({state: 'running', exitCode: null, activity: {state: 'working', at: ''}}), 'running');
 	t.is(stateLabel({state: 'running', exitCode: null}), 'running');
 	t.is(stateLabel({state: 'stopped', exitCode: 0, activity: {state: 'waiting', at: ''}}), 'stopped (0)');
+});
+
+test('a run took part in a session when it was live at one of the session\'s stamped times, even if a later run continued it', t => {
+	const text = [
+		'{"type":"mode"}',
+		'{"type":"user","timestamp":"2026-11-22T05:00:30.000Z"}',
+		'{"type":"assistant","timestamp":"2026-11-22T05:10:30.000Z"}',
+		'{"snapshot":{"timestamp":"not a time at all, no"}}',
+	].join('\n');
+	const times = sessionTimes(text);
+	t.deepEqual(times, [Date.parse('2026-11-22T05:00:30.000Z'), Date.parse('2026-11-22T05:10:30.000Z')]);
+	const now = Date.parse('2026-11-22T06:00:00.000Z');
+	t.true(runTookPart({createdAt: '2026-11-22T05:00:00.000Z', startedAt: '2026-11-22T05:00:00.000Z', stoppedAt: '2026-11-22T05:01:00.000Z'}, times, now));
+	t.true(runTookPart({createdAt: '2026-11-22T05:10:00.000Z', startedAt: '2026-11-22T05:10:00.000Z', stoppedAt: null}, times, now));
+	t.false(runTookPart({createdAt: '2026-11-22T05:20:00.000Z', startedAt: '2026-11-22T05:20:00.000Z', stoppedAt: '2026-11-22T05:21:00.000Z'}, times, now));
 });

@@ -16,6 +16,8 @@ export type ClaudeSession = {
 	runId: string | null;
 	name: string | null;
 	state: string | null;
+	/** Where the conversation is kept (not printed: --json shows the rest). */
+	file: string;
 };
 
 /** The run that wrote a session last: the newest claude run of its workspace started before the session's last change. */
@@ -28,6 +30,31 @@ export function sessionRun(runs: readonly RunMetadata[], workspace: string, upda
 async function realDirectoryEntries(directory: string): Promise<string[]> {
 	const stat = await fs.lstat(directory).catch(() => undefined);
 	return stat?.isDirectory() ? fs.readdir(directory).catch(() => []) : [];
+}
+
+/** The times written in a session's lines (Claude stamps each turn), to tell which runs took part in it. */
+export function sessionTimes(text: string): number[] {
+	return [...text.matchAll(/"timestamp":"([^"]{20,40})"/g)].map(match => Date.parse(match[1]!)).filter(time => !Number.isNaN(time));
+}
+
+/** Whether a run was live at any of the session's times: it wrote to the conversation. */
+export function runTookPart(run: Pick<RunMetadata, 'startedAt' | 'createdAt' | 'stoppedAt'>, times: readonly number[], now: number): boolean {
+	const from = Date.parse(run.startedAt ?? run.createdAt) - 1000;
+	const to = run.stoppedAt ? Date.parse(run.stoppedAt) + 1000 : now;
+	return times.some(time => time >= from && time <= to);
+}
+
+/** The newest session of a run's workspace that the run took part in, even if later runs continued it. */
+export async function sessionOfRun(moatHome: string, run: RunMetadata, sessions: readonly ClaudeSession[], now: number): Promise<ClaudeSession | undefined> {
+	for (const session of sessions.filter(candidate => candidate.workspace === run.workspace)) {
+		// eslint-disable-next-line no-await-in-loop
+		const text = await fs.readFile(session.file, 'utf8').catch(() => '');
+		if (runTookPart(run, sessionTimes(text), now)) {
+			return session;
+		}
+	}
+
+	return undefined;
 }
 
 export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
@@ -63,6 +90,7 @@ export async function listClaudeSessions(moatHome: string, runs: readonly RunMet
 					runId: run?.id ?? null,
 					name: run?.name ?? null,
 					state: run?.state ?? null,
+					file: path.join(base, 'config', 'projects', project, file),
 				});
 			}
 		}

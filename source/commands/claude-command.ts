@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {claudeHookMounts} from '../agents/claude-hooks.js';
-import {listClaudeSessions, sessionIdPattern} from '../agents/claude-sessions.js';
+import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/claude-sessions.js';
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
 import {formatAge, formatTable} from '../output/format.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
@@ -32,7 +32,7 @@ async function listSessions(context: CommandContext): Promise<number> {
 	const {runs} = await context.services();
 	const sessions = await listClaudeSessions(context.environment.moatHome, await runs.list());
 	if (context.flags.json) {
-		context.stdout.write(JSON.stringify(sessions, undefined, 2) + '\n');
+		context.stdout.write(JSON.stringify(sessions.map(({file: _file, ...session}) => session), undefined, 2) + '\n');
 		return 0;
 	}
 
@@ -70,7 +70,7 @@ async function resolveResume(context: CommandContext, value: string | undefined,
 
 			throw error;
 		});
-		session = run ? sessions.find(candidate => candidate.runId === run.id) : undefined;
+		session = run ? await sessionOfRun(context.environment.moatHome, run, sessions, context.environment.now().getTime()) : undefined;
 	}
 
 	if (!session) {

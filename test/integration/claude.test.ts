@@ -329,6 +329,36 @@ dockerTest('moat claude -c continues the workspace\'s conversation in a new bott
 	t.true(conversation.includes(firstAnswer), `the continued conversation holds the first answer: ${conversation}`);
 });
 
+dockerTest('moat claude sessions lists the conversation with its run; -r resumes it by session id and by run name in new bottles; an unknown id is exit 4', async t => {
+	const world = await createWorld(t);
+	await world.grant('anthropic', apiKey());
+	const firstPrompt = `remember ${randomBytes(4).toString('hex')}`;
+	world.answer = `Noted ${randomBytes(4).toString('hex')}.`;
+	const first = await ask(t, world, ['-n', 'keeper', '-p', firstPrompt]);
+	t.is(first.code, 0, first.stderr);
+	const run = await newestRun(world);
+
+	const listed = await world.moat(['claude', 'sessions', '--json']);
+	t.is(listed.code, 0, listed.stderr);
+	const sessions = JSON.parse(listed.stdout) as Array<{id: string; runId: string; name: string; workspace: string; state: string}>;
+	t.is(sessions.length, 1);
+	t.like(sessions[0], {runId: run.id, name: 'keeper', state: 'stopped'});
+	t.regex(sessions[0]!.id, /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/);
+	t.regex((await world.moat(['claude', 'sessions'])).stdout, new RegExp(`^SESSION\\s+RUN\\s+NAME\\s+WORKSPACE\\s+STATE\\s+AGE\\n${sessions[0]!.id}\\s+${run.id}\\s+keeper\\s`));
+
+	for (const [how, reference] of [['session id', sessions[0]!.id], ['run name', 'keeper']] as const) {
+		const before = world.requests.length;
+		const resumed = await ask(t, world, ['-r', reference, '-p', `resumed by ${how}`]);
+		t.is(resumed.code, 0, resumed.stderr);
+		const carried = world.requests.slice(before).filter(request => isMessages(request) && conversationText(request).includes(`resumed by ${how}`));
+		t.true(carried.some(request => conversationText(request).includes(firstPrompt)), `-r ${how}: the new bottle sent the earlier turn`);
+	}
+
+	const unknown = await world.moat(['claude', world.workspace, '-r', '01234567-89ab-cdef-0123-456789abcdef', '-p', 'x']);
+	t.is(unknown.code, 4);
+	t.regex(unknown.stderr, /No Claude session matches/);
+});
+
 // --- Subscription token ---
 
 dockerTest('with a claude grant, the proxy sends Authorization: Bearer with the OAuth beta, and no real x-api-key', async t => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {runTookPart, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/claude-sessions.js';
+import {runTookPart, sessionIdOfFile, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/claude-sessions.js';
 import {seedClaudeJson, workspaceKey} from '../source/agents/claude-state.js';
 import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
 import {claudeArguments} from '../source/commands/claude-command.js';
@@ -116,4 +116,11 @@ test('a run took part in a session when it was live at one of the session\'s sta
 	t.true(runTookPart({createdAt: '2026-11-22T05:00:00.000Z', startedAt: '2026-11-22T05:00:00.000Z', stoppedAt: '2026-11-22T05:01:00.000Z'}, times, now));
 	t.true(runTookPart({createdAt: '2026-11-22T05:10:00.000Z', startedAt: '2026-11-22T05:10:00.000Z', stoppedAt: null}, times, now));
 	t.false(runTookPart({createdAt: '2026-11-22T05:20:00.000Z', startedAt: '2026-11-22T05:20:00.000Z', stoppedAt: '2026-11-22T05:21:00.000Z'}, times, now));
+});
+
+test('a conversation file is named after its session: ID.jsonl for Claude, rollout-…-ID.jsonl for Codex', t => {
+	t.is(sessionIdOfFile('4925d8a4-a5a5-4190-b645-fae3248c193c.jsonl'), '4925d8a4-a5a5-4190-b645-fae3248c193c');
+	t.is(sessionIdOfFile('rollout-2026-11-22T05-31-37-01a201bd-11da-7361-bfd9-9280c48f283c.jsonl'), '01a201bd-11da-7361-bfd9-9280c48f283c');
+	t.is(sessionIdOfFile('notes.jsonl'), undefined);
+	t.is(sessionIdOfFile('4925d8a4-a5a5-4190-b645-fae3248c193c.json'), undefined);
 });

@@ -21,9 +21,9 @@ export type ClaudeSession = {
 };
 
 /** The run that wrote a session last: the newest claude run of its workspace started before the session's last change. */
-export function sessionRun(runs: readonly RunMetadata[], workspace: string, updatedAt: Date): RunMetadata | undefined {
+export function sessionRun(runs: readonly RunMetadata[], workspace: string, updatedAt: Date, agent = 'claude'): RunMetadata | undefined {
 	return runs
-		.filter(run => run.agent === 'claude' && run.workspace === workspace && Date.parse(run.startedAt ?? run.createdAt) <= updatedAt.getTime() + 1000)
+		.filter(run => run.agent === agent && run.workspace === workspace && Date.parse(run.startedAt ?? run.createdAt) <= updatedAt.getTime() + 1000)
 		.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
@@ -57,9 +57,30 @@ export async function sessionOfRun(moatHome: string, run: RunMetadata, sessions:
 	return undefined;
 }
 
-export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
-	const root = path.join(moatHome, 'sessions', 'claude');
+/** Where each agent keeps its conversations inside its config folder, and how deep the files sit. */
+const conversationFolders = {claude: {folder: 'projects', depth: 1}, codex: {folder: 'sessions', depth: 3}} as const;
+
+/** The UUID a conversation file is named after: `ID.jsonl` (Claude) or `rollout-…-ID.jsonl` (Codex). */
+export function sessionIdOfFile(name: string): string | undefined {
+	const match = /([\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12})\.jsonl$/.exec(name);
+	return match?.[1];
+}
+
+/** Conversation files `depth` folders below `directory`, through real folders only (the folder is the agent's). */
+async function conversationFiles(directory: string, depth: number): Promise<string[]> {
+	const entries = await realDirectoryEntries(directory);
+	if (depth === 0) {
+		return entries.filter(name => sessionIdOfFile(name) !== undefined).map(name => path.join(directory, name));
+	}
+
+	const nested = await Promise.all(entries.map(async name => conversationFiles(path.join(directory, name), depth - 1)));
+	return nested.flat();
+}
+
+export async function listAgentSessions(moatHome: string, agent: 'claude' | 'codex', runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
+	const root = path.join(moatHome, 'sessions', agent);
 	const folders = await fs.readdir(root).catch(() => [] as string[]);
+	const {folder: conversations, depth} = conversationFolders[agent];
 	const sessions: ClaudeSession[] = [];
 	for (const folder of folders) {
 		const base = path.join(root, folder);
@@ -69,32 +90,30 @@ export async function listClaudeSessions(moatHome: string, runs: readonly RunMet
 			continue;
 		}
 
-		// The folder is the agent's: a linked folder could pass another workspace's sessions off as this one's.
 		// eslint-disable-next-line no-await-in-loop
-		const projects = await realDirectoryEntries(path.join(base, 'config', 'projects'));
-		for (const project of projects) {
+		for (const file of await conversationFiles(path.join(base, 'config', conversations), depth)) {
 			// eslint-disable-next-line no-await-in-loop
-			const files = await realDirectoryEntries(path.join(base, 'config', 'projects', project));
-			for (const file of files.filter(name => name.endsWith('.jsonl') && sessionIdPattern.test(name.slice(0, -'.jsonl'.length)))) {
-				// eslint-disable-next-line no-await-in-loop
-				const stat = await fs.lstat(path.join(base, 'config', 'projects', project, file)).catch(() => undefined);
-				if (!stat?.isFile()) {
-					continue;
-				}
-
-				const run = sessionRun(runs, workspace, stat.mtime);
-				sessions.push({
-					id: file.slice(0, -'.jsonl'.length),
-					workspace,
-					updatedAt: stat.mtime.toISOString(),
-					runId: run?.id ?? null,
-					name: run?.name ?? null,
-					state: run?.state ?? null,
-					file: path.join(base, 'config', 'projects', project, file),
-				});
+			const stat = await fs.lstat(file).catch(() => undefined);
+			if (!stat?.isFile()) {
+				continue;
 			}
+
+			const run = sessionRun(runs.filter(candidate => candidate.agent === agent), workspace, stat.mtime, agent);
+			sessions.push({
+				id: sessionIdOfFile(path.basename(file))!,
+				workspace,
+				updatedAt: stat.mtime.toISOString(),
+				runId: run?.id ?? null,
+				name: run?.name ?? null,
+				state: run?.state ?? null,
+				file,
+			});
 		}
 	}
 
 	return sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+}
+
+export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
+	return listAgentSessions(moatHome, 'claude', runs);
 }

@@ -6,10 +6,9 @@ import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {claudeHookMounts} from '../agents/claude-hooks.js';
 import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/claude-sessions.js';
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
-import {formatAge, formatTable} from '../output/format.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
-import {chooseBottleGrant} from './bottle-grants.js';
+import {chooseBottleGrant, printSessions} from './bottles.js';
 import type {Command, CommandContext} from './command.js';
 import {runFlags, startRun} from './run-command.js';
 
@@ -26,26 +25,6 @@ export function claudeArguments(flags: {prompt?: string; continue?: boolean; res
 		// After --, so a prompt that starts with a dash is a prompt, not an option.
 		...(flags.prompt === undefined ? [] : ['-p', '--', flags.prompt]),
 	];
-}
-
-async function listSessions(context: CommandContext): Promise<number> {
-	const {runs} = await context.services();
-	const sessions = await listClaudeSessions(context.environment.moatHome, await runs.list());
-	if (context.flags.json) {
-		context.stdout.write(JSON.stringify(sessions.map(({file: _file, ...session}) => session), undefined, 2) + '\n');
-		return 0;
-	}
-
-	if (sessions.length === 0) {
-		context.stderr.write('No Claude sessions yet. Start one with moat claude.\n');
-		return 0;
-	}
-
-	const now = context.environment.now();
-	context.stdout.write(formatTable(['SESSION', 'RUN', 'NAME', 'WORKSPACE', 'STATE', 'AGE'], sessions.map(session => [
-		session.id, session.runId ?? '-', session.name ?? '-', session.workspace, session.state ?? '-', formatAge(new Date(session.updatedAt), now),
-	])) + '\n');
-	return 0;
 }
 
 /**
@@ -132,7 +111,7 @@ export const claudeCommand: Command = {
 	async run(context) {
 		const {flags} = context;
 		if (context.input[0] === 'sessions') {
-			return listSessions(context);
+			return printSessions(context, 'claude');
 		}
 
 		if (context.input.length > 1) {

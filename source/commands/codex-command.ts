@@ -6,7 +6,7 @@ import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {claudeHookMounts, hookScriptPath} from '../agents/claude-hooks.js';
 import {prepareAgentState} from '../agents/claude-state.js';
 import {usageError} from '../errors.js';
-import {chooseBottleGrant} from './bottle-grants.js';
+import {chooseBottleGrant, printSessions} from './bottles.js';
 import type {Command} from './command.js';
 import {runFlags, startRun} from './run-command.js';
 
@@ -45,6 +45,7 @@ export const codexCommand: Command = {
 	help: `
   Usage
     $ moat codex [workspace] [flags] [-- codex arguments…]
+    $ moat codex sessions [--json]
 
   Starts OpenAI's Codex for the workspace (default: the current directory) in
   a sealed container, signed in with your openai grant; the key is added by
@@ -54,7 +55,7 @@ export const codexCommand: Command = {
   Flags
     -p, --prompt TEXT      Run codex exec once, print the answer and exit with its code
     -c, --continue         Continue the workspace's most recent session
-    -r, --resume ID        Resume a session by id
+    -r, --resume ID        Resume a session by id (see moat codex sessions)
         --noyolo           Keep Codex's own approvals and sandbox (by default the bottle is the sandbox)
     plus the run flags: -n, -g, -e, -m, -d, --rebuild, --keep
 
@@ -67,9 +68,14 @@ export const codexCommand: Command = {
 		continue: {type: 'boolean', shortFlag: 'c'},
 		resume: {type: 'string', shortFlag: 'r'},
 		noyolo: {type: 'boolean'},
+		json: {type: 'boolean'},
 	},
 	async run(context) {
 		const {flags} = context;
+		if (context.input[0] === 'sessions') {
+			return printSessions(context, 'codex');
+		}
+
 		if (context.input.length > 1) {
 			throw usageError(`moat codex takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, 'Quote the prompt: moat codex -p "your question".');
 		}

@@ -109,6 +109,13 @@ dockerTest('moat codex -p runs the real Codex in a bottle: it prints the stand-i
 	const continued = requests.filter(request => request.method === 'POST' && request.body.includes('and again'));
 	t.true(continued.some(request => request.body.includes('say hi') && request.body.includes('Codex stand-in answer')), 'the second bottle sent the first turn along');
 
+	const listed = await run(['codex', 'sessions', '--json']);
+	t.is(listed.code, 0, listed.stderr);
+	const sessions = JSON.parse(listed.stdout) as Array<{id: string; runId: string; workspace: string}>;
+	t.is(sessions.length, 1, 'one session, continued by the second bottle');
+	const [newest] = (await listRuns<RunMetadata>({...sandbox.env, MOAT_HOME: sandbox.moatHome})).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+	t.like(sessions[0], {runId: newest!.id, workspace: await fs.realpath(workspace)});
+
 	const files = await fs.readdir(sandbox.moatHome, {recursive: true, withFileTypes: true});
 	for (const file of files.filter(entry => entry.isFile() && !(entry.parentPath.endsWith('credentials') && entry.name.endsWith('.enc')))) {
 		// eslint-disable-next-line no-await-in-loop

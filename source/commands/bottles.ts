@@ -1,7 +1,8 @@
 import {listAgentSessions} from '../agents/claude-sessions.js';
-import {notFoundError} from '../errors.js';
+import {notFoundError, usageError} from '../errors.js';
 import {formatAge, formatTable} from '../output/format.js';
 import type {CommandContext} from './command.js';
+import {runFlags} from './run-command.js';
 
 /**
  * Which credential a bottle signs in with: one the user named, else the
@@ -44,4 +45,42 @@ export async function printSessions(context: CommandContext, agent: 'claude' | '
 		session.id, session.runId ?? '-', session.name ?? '-', session.workspace, session.state ?? '-', formatAge(new Date(session.updatedAt), now),
 	])) + '\n');
 	return 0;
+}
+
+/** The flags `moat claude` and `moat codex` share: the run flags and the agent's own. */
+export const bottleFlags = {
+	...runFlags,
+	prompt: {type: 'string', shortFlag: 'p'},
+	continue: {type: 'boolean', shortFlag: 'c'},
+	resume: {type: 'string', shortFlag: 'r'},
+	noyolo: {type: 'boolean'},
+	json: {type: 'boolean'},
+} as const;
+
+/**
+ * What both bottles refuse before anything starts: two workspaces, an empty
+ * prompt, two ways to pick a conversation, and an interactive agent without
+ * a terminal. Returns the prompt (headless when there is one).
+ */
+export function checkBottleRequest(context: CommandContext, agent: 'claude' | 'codex', words: {ask: string; example: string; conversation: string}): {prompt: string | undefined} {
+	const {flags} = context;
+	if (context.input.length > 1) {
+		throw usageError(`moat ${agent} takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, `Quote the prompt: moat ${agent} -p "your question".`);
+	}
+
+	const prompt = flags.prompt as string | undefined;
+	if (prompt !== undefined && prompt.trim() === '') {
+		throw usageError(`-p needs the ${words.ask}.`, `As in moat ${agent} -p "${words.example}".`);
+	}
+
+	if (flags.continue && flags.resume !== undefined) {
+		throw usageError(`-c and -r both pick a ${words.conversation}.`, 'Use -c for the latest one, or -r ID for a given one.');
+	}
+
+	// An interactive agent needs this terminal unless it starts detached.
+	if (prompt === undefined && !flags.detach && flags.interactive !== false && !(context.stdinIsTTY && context.stdout.isTTY)) {
+		throw usageError(`moat ${agent} is interactive and needs a terminal, and this is not one.`, `Ask once with -p "${words.example}", start it detached with -d, or run it from a terminal.`);
+	}
+
+	return {prompt};
 }

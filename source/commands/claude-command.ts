@@ -8,9 +8,9 @@ import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/clau
 import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
-import {chooseBottleGrant, printSessions} from './bottles.js';
+import {bottleFlags, checkBottleRequest, chooseBottleGrant, printSessions} from './bottles.js';
 import type {Command, CommandContext} from './command.js';
-import {runFlags, startRun} from './run-command.js';
+import {startRun} from './run-command.js';
 
 const claude = agentPackages.claude;
 /** The grants Claude Code can sign in with, in the order moat prefers them. */
@@ -100,41 +100,18 @@ export const claudeCommand: Command = {
     $ moat claude ./project -p "Summarise the open TODOs"
     $ moat claude -c
 `,
-	flags: {
-		...runFlags,
-		prompt: {type: 'string', shortFlag: 'p'},
-		continue: {type: 'boolean', shortFlag: 'c'},
-		resume: {type: 'string', shortFlag: 'r', optionalValue: true},
-		noyolo: {type: 'boolean'},
-		json: {type: 'boolean'},
-	},
+	// -r may stand alone: Claude's own session picker.
+	flags: {...bottleFlags, resume: {...bottleFlags.resume, optionalValue: true}},
 	async run(context) {
 		const {flags} = context;
 		if (context.input[0] === 'sessions') {
 			return printSessions(context, 'claude');
 		}
 
-		if (context.input.length > 1) {
-			throw usageError(`moat claude takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, 'Quote the prompt: moat claude -p "your question".');
-		}
-
-		const prompt = flags.prompt as string | undefined;
-		if (prompt !== undefined && prompt.trim() === '') {
-			throw usageError('-p needs the question to ask.', 'As in moat claude -p "What does this project do?".');
-		}
-
+		const {prompt} = checkBottleRequest(context, 'claude', {ask: 'question to ask', example: 'What does this project do?', conversation: 'conversation'});
 		const headless = prompt !== undefined;
-		if (flags.continue && flags.resume !== undefined) {
-			throw usageError('-c and -r both pick a conversation.', 'Use -c for the latest one, or -r ID for a given one.');
-		}
-
 		if (flags.resume === '' && headless) {
 			throw usageError('-r without an id opens Claude\'s session picker, which -p has no screen for.', 'Give the session: -r ID (see moat claude sessions).');
-		}
-
-		// Interactive Claude needs this terminal unless it starts detached.
-		if (!headless && !flags.detach && flags.interactive !== false && !(context.stdinIsTTY && context.stdout.isTTY)) {
-			throw usageError('moat claude is interactive and needs a terminal, and this is not one.', 'Ask once with -p "question", start it detached with -d, or run it from a terminal.');
 		}
 
 		const workspacePath = await fs.realpath(path.resolve(context.cwd, context.input[0] ?? '.')).catch(() => path.resolve(context.cwd, context.input[0] ?? '.'));

@@ -6,9 +6,9 @@ import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {claudeHookMounts, hookScriptPath} from '../agents/claude-hooks.js';
 import {prepareAgentState} from '../agents/claude-state.js';
 import {usageError} from '../errors.js';
-import {chooseBottleGrant, printSessions} from './bottles.js';
+import {bottleFlags, checkBottleRequest, chooseBottleGrant, printSessions} from './bottles.js';
 import type {Command} from './command.js';
-import {runFlags, startRun} from './run-command.js';
+import {startRun} from './run-command.js';
 
 const codex = agentPackages.codex;
 /** Where the bottle's Codex keeps its state (CODEX_HOME), mounted from MOAT_HOME per workspace. */
@@ -62,43 +62,20 @@ export const codexCommand: Command = {
   Codex ${codex.version} is installed once into moat's cache (MOAT_CACHE_DIR);
   ${codex.versionVariable} picks another version.
 `,
-	flags: {
-		...runFlags,
-		prompt: {type: 'string', shortFlag: 'p'},
-		continue: {type: 'boolean', shortFlag: 'c'},
-		resume: {type: 'string', shortFlag: 'r'},
-		noyolo: {type: 'boolean'},
-		json: {type: 'boolean'},
-	},
+	flags: bottleFlags,
 	async run(context) {
 		const {flags} = context;
 		if (context.input[0] === 'sessions') {
 			return printSessions(context, 'codex');
 		}
 
-		if (context.input.length > 1) {
-			throw usageError(`moat codex takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, 'Quote the prompt: moat codex -p "your question".');
-		}
-
-		const prompt = flags.prompt as string | undefined;
-		if (prompt !== undefined && prompt.trim() === '') {
-			throw usageError('-p needs the task to run.', 'As in moat codex -p "Explain this repository".');
-		}
-
-		if (flags.continue && flags.resume !== undefined) {
-			throw usageError('-c and -r both pick a session.', 'Use -c for the latest one, or -r ID for a given one.');
-		}
-
+		const {prompt} = checkBottleRequest(context, 'codex', {ask: 'task to run', example: 'Explain this repository', conversation: 'session'});
 		const resume = flags.resume as string | undefined;
 		if (resume !== undefined && !/^[\da-f-]{8,64}$/i.test(resume)) {
 			throw usageError(`"${resume}" is not a Codex session id.`, 'Use the id Codex printed, or -c for the latest session.');
 		}
 
 		const headless = prompt !== undefined;
-		if (!headless && !flags.detach && flags.interactive !== false && !(context.stdinIsTTY && context.stdout.isTTY)) {
-			throw usageError('moat codex is interactive and needs a terminal, and this is not one.', 'Run a task with -p "task", start it detached with -d, or run it from a terminal.');
-		}
-
 		const grants = await chooseBottleGrant(context, (flags.grant as string[] | undefined) ?? [], ['openai'], {
 			message: 'Codex needs an OpenAI credential, and none is granted.',
 			hint: 'Run moat grant openai (an API key, or your codex login), then try again.',

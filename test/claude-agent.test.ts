@@ -1,5 +1,5 @@
 import test from 'ava';
-import {runTookPart, sessionIdOfFile, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/claude-sessions.js';
+import {listAgentSessions, runTookPart, sessionIdOfFile, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/claude-sessions.js';
 import {seedClaudeJson, workspaceKey} from '../source/agents/claude-state.js';
 import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
 import {claudeArguments} from '../source/commands/claude-command.js';
@@ -123,4 +123,27 @@ test('a conversation file is named after its session: ID.jsonl for Claude, rollo
 	t.is(sessionIdOfFile('rollout-2026-11-22T05-31-37-01a201bd-11da-7361-bfd9-9280c48f283c.jsonl'), '01a201bd-11da-7361-bfd9-9280c48f283c');
 	t.is(sessionIdOfFile('notes.jsonl'), undefined);
 	t.is(sessionIdOfFile('4925d8a4-a5a5-4190-b645-fae3248c193c.json'), undefined);
+});
+
+test('sessions listing: a folder without its workspace note is left out with a warning, and a linked conversations folder is not followed', async t => {
+	const {mkdtemp, mkdir, writeFile, symlink, rm} = await import('node:fs/promises');
+	const {tmpdir} = await import('node:os');
+	const path = await import('node:path');
+	const home = await mkdtemp(path.join(tmpdir(), 'moat-sessions-'));
+	t.teardown(async () => rm(home, {recursive: true, force: true}));
+	const id = '4925d8a4-a5a5-4190-b645-fae3248c193c';
+	const good = path.join(home, 'sessions', 'claude', 'good-1');
+	await mkdir(path.join(good, 'config', 'projects', '-workspace'), {recursive: true});
+	await writeFile(path.join(good, 'workspace'), '/w\n');
+	await writeFile(path.join(good, 'config', 'projects', '-workspace', `${id}.jsonl`), '{}\n');
+	await mkdir(path.join(home, 'sessions', 'claude', 'no-note', 'config'), {recursive: true});
+	const linked = path.join(home, 'sessions', 'claude', 'linked');
+	await mkdir(path.join(linked, 'config'), {recursive: true});
+	await writeFile(path.join(linked, 'workspace'), '/elsewhere\n');
+	await symlink(path.join(good, 'config', 'projects'), path.join(linked, 'config', 'projects'));
+	const warnings: string[] = [];
+	const sessions = await listAgentSessions(home, 'claude', [], message => warnings.push(message));
+	t.deepEqual(sessions.map(session => [session.id, session.workspace]), [[id, '/w']]);
+	t.is(warnings.length, 1);
+	t.regex(warnings[0]!, /no-note names no workspace/);
 });

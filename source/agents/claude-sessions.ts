@@ -27,9 +27,22 @@ export function sessionRun(runs: readonly RunMetadata[], workspace: string, upda
 		.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
-async function realDirectoryEntries(directory: string): Promise<string[]> {
-	const stat = await fs.lstat(directory).catch(() => undefined);
-	return stat?.isDirectory() ? fs.readdir(directory).catch(() => []) : [];
+/** Reports what could not be read (anything but a missing file): a listing with holes says so. */
+type Warn = (message: string) => void;
+
+function quietly<T>(fallback: T, warn: Warn | undefined, what: string) {
+	return (error: NodeJS.ErrnoException): T => {
+		if (error.code !== 'ENOENT') {
+			warn?.(`could not read ${what}: ${error.message}`);
+		}
+
+		return fallback;
+	};
+}
+
+async function realDirectoryEntries(directory: string, warn?: Warn): Promise<string[]> {
+	const stat = await fs.lstat(directory).catch(quietly(undefined, warn, directory));
+	return stat?.isDirectory() ? fs.readdir(directory).catch(quietly([] as string[], warn, directory)) : [];
 }
 
 /** The times written in a session's lines (Claude stamps each turn), to tell which runs took part in it. */
@@ -67,33 +80,34 @@ export function sessionIdOfFile(name: string): string | undefined {
 }
 
 /** Conversation files `depth` folders below `directory`, through real folders only (the folder is the agent's). */
-async function conversationFiles(directory: string, depth: number): Promise<string[]> {
-	const entries = await realDirectoryEntries(directory);
+async function conversationFiles(directory: string, depth: number, warn?: Warn): Promise<string[]> {
+	const entries = await realDirectoryEntries(directory, warn);
 	if (depth === 0) {
 		return entries.filter(name => sessionIdOfFile(name) !== undefined).map(name => path.join(directory, name));
 	}
 
-	const nested = await Promise.all(entries.map(async name => conversationFiles(path.join(directory, name), depth - 1)));
+	const nested = await Promise.all(entries.map(async name => conversationFiles(path.join(directory, name), depth - 1, warn)));
 	return nested.flat();
 }
 
-export async function listAgentSessions(moatHome: string, agent: 'claude' | 'codex', runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
+export async function listAgentSessions(moatHome: string, agent: 'claude' | 'codex', runs: readonly RunMetadata[], warn?: Warn): Promise<ClaudeSession[]> {
 	const root = path.join(moatHome, 'sessions', agent);
-	const folders = await fs.readdir(root).catch(() => [] as string[]);
+	const folders = await fs.readdir(root).catch(quietly([] as string[], warn, root));
 	const {folder: conversations, depth} = conversationFolders[agent];
 	const sessions: ClaudeSession[] = [];
 	for (const folder of folders) {
 		const base = path.join(root, folder);
 		// eslint-disable-next-line no-await-in-loop
-		const workspace = (await fs.readFile(path.join(base, 'workspace'), 'utf8').catch(() => '')).trim();
+		const workspace = (await fs.readFile(path.join(base, 'workspace'), 'utf8').catch(quietly('', warn, path.join(base, 'workspace')))).trim();
 		if (workspace === '') {
+			warn?.(`${base} names no workspace; its sessions are left out`);
 			continue;
 		}
 
 		// eslint-disable-next-line no-await-in-loop
-		for (const file of await conversationFiles(path.join(base, 'config', conversations), depth)) {
+		for (const file of await conversationFiles(path.join(base, 'config', conversations), depth, warn)) {
 			// eslint-disable-next-line no-await-in-loop
-			const stat = await fs.lstat(file).catch(() => undefined);
+			const stat = await fs.lstat(file).catch(quietly(undefined, warn, file));
 			if (!stat?.isFile()) {
 				continue;
 			}

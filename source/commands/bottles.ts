@@ -29,7 +29,9 @@ export async function chooseBottleGrant(context: CommandContext, asked: readonly
 /** `moat claude sessions` / `moat codex sessions`: the conversations kept per workspace, newest first. */
 export async function printSessions(context: CommandContext, agent: 'claude' | 'codex'): Promise<number> {
 	const {runs} = await context.services();
-	const sessions = await listAgentSessions(context.environment.moatHome, agent, await runs.list());
+	const sessions = await listAgentSessions(context.environment.moatHome, agent, await runs.list(), message => {
+		context.reporter.warn(message);
+	});
 	if (context.flags.json) {
 		context.stdout.write(JSON.stringify(sessions.map(({file: _file, ...session}) => session), undefined, 2) + '\n');
 		return 0;

@@ -78,6 +78,8 @@ type World = {
 	requests: ApiRequest[];
 	/** What the stand-in answers /v1/messages with; tests change it between prompts. */
 	answer: string;
+	/** Answers to /v1/messages wait for this (resolved unless a test holds them). */
+	hold: Promise<void>;
 	/** Everything moat printed during the test. */
 	outputs: string[];
 	moat(args: readonly string[], extra?: Record<string, string>): Promise<MoatResult>;
@@ -111,7 +113,10 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 			const recorded: ApiRequest = {method: request.method ?? '', url: request.url ?? '', headers: {...request.headers}, body: Buffer.concat(chunks).toString('utf8')};
 			requests.push(recorded);
 			if (isMessages(recorded)) {
-				answerMessages(response, parseBody(recorded.body), world.answer, `msg_standin_${++answered}`);
+				// A held answer lets a test see the bottle working before the answer ends.
+				void world.hold.then(() => {
+					answerMessages(response, parseBody(recorded.body), world.answer, `msg_standin_${++answered}`);
+				});
 				return;
 			}
 
@@ -145,6 +150,7 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 		standIn,
 		requests,
 		answer: 'Hello from the stand-in.',
+		hold: Promise.resolve(),
 		outputs: [],
 		async moat(args, extra = {}) {
 			const result = await moat(args, {env: {...env, ...extra}});
@@ -480,11 +486,19 @@ dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboa
 	const opened = await session.waitFor(/bypass permissions on/, 120_000);
 	t.notRegex(opened, /trust this folder|text style|custom API key|Do you want to use this API key|Select login method/i);
 	t.regex(opened, /moat · .* · Ctrl-\/ d detach/);
+	let release!: () => void;
+	world.hold = new Promise(resolve => {
+		release = resolve;
+	});
 	await session.type('say hi');
 	await session.keys('Enter');
+	// The prompt hook reports work while the answer is held back…
+	await eventually(async () => (await newestRun(world)).activity?.state === 'working');
+	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+running\b/);
+	release();
 	await session.waitFor(world.answer, 60_000);
 	t.true(messagesWith(world, 'say hi').length > 0, 'the prompt reached the stand-in');
-	// The Stop hook reports the finished turn: the bottle waits for the user.
+	// …and the Stop hook the finished turn: the bottle waits for the user.
 	await eventually(async () => (await newestRun(world)).activity?.state === 'waiting');
 	t.is((await newestRun(world)).activity?.state, 'waiting', 'the run shows as waiting');
 	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+waiting\b/);

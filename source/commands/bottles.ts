@@ -1,4 +1,4 @@
-import {listAgentSessions} from '../agents/claude-sessions.js';
+import {listAgentSessions} from '../agents/agent-sessions.js';
 import {notFoundError, usageError} from '../errors.js';
 import {formatAge, formatTable} from '../output/format.js';
 import type {CommandContext} from './command.js';

@@ -3,9 +3,9 @@ import os from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {agentPackages, npmCpu} from '../agents/agent-packages.js';
-import {claudeHookMounts} from '../agents/claude-hooks.js';
-import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/claude-sessions.js';
-import {claudeConfigMount, prepareClaudeState} from '../agents/claude-state.js';
+import {agentHookMounts} from '../agents/agent-hooks.js';
+import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/agent-sessions.js';
+import {claudeConfigMount, prepareClaudeState} from '../agents/agent-state.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
 import {bottleFlags, checkBottleRequest, chooseBottleGrant, printSessions} from './bottles.js';
@@ -145,7 +145,7 @@ export const claudeCommand: Command = {
 					binds: [
 						{source: installed.directory, target: claude.mountPoint, readOnly: true},
 						{source: state, target: claudeConfigMount, readOnly: false},
-						...await claudeHookMounts(context.environment.moatHome),
+						...await agentHookMounts(context.environment.moatHome, {claudeSettings: true}),
 					],
 					environment: {CLAUDE_CONFIG_DIR: claudeConfigMount, DISABLE_AUTOUPDATER: '1'},
 				};

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {ensureAgentPackage} from '../agents/agent-cache.js';
 import {agentPackages, npmCpu} from '../agents/agent-packages.js';
-import {claudeHookMounts, hookScriptPath} from '../agents/claude-hooks.js';
-import {prepareAgentState} from '../agents/claude-state.js';
+import {agentHookMounts, hookScriptPath} from '../agents/agent-hooks.js';
+import {prepareAgentState} from '../agents/agent-state.js';
 import {usageError} from '../errors.js';
 import {bottleFlags, checkBottleRequest, chooseBottleGrant, printSessions} from './bottles.js';
 import type {Command} from './command.js';
@@ -97,12 +97,11 @@ export const codexCommand: Command = {
 					context.reporter.info(message);
 				});
 				const state = await prepareAgentState({moatHome: context.environment.moatHome, agent: 'codex', workspace: real, uid, gid, seed: {name: 'config.toml', content: codexConfig()}});
-				const hooks = await claudeHookMounts(context.environment.moatHome);
 				return {
 					binds: [
 						{source: installed.directory, target: codex.mountPoint, readOnly: true},
 						{source: state, target: codexHomeMount, readOnly: false},
-						...hooks.filter(bind => bind.target === hookScriptPath),
+						...await agentHookMounts(context.environment.moatHome, {claudeSettings: false}),
 					],
 					environment: {CODEX_HOME: codexHomeMount},
 				};

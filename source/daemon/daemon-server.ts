@@ -129,6 +129,11 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	let proxy: ProxyServer | undefined;
 	let api: http.Server | undefined;
 	let stopping: Promise<void> | undefined;
+	// Resolved once a shutdown (asked, idle or a signal) has finished: the daemon's life.
+	let stopped!: () => void;
+	const finished = new Promise<void>(resolve => {
+		stopped = resolve;
+	});
 	// Audit entries are appended in order per run, never blocking a request.
 	const auditQueues = new Map<string, Promise<unknown>>();
 
@@ -495,6 +500,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				await proxy?.close();
 				await fs.rm(paths.socket, {force: true});
 				await lock.release();
+				stopped();
 			})();
 			return stopping;
 		};
@@ -505,14 +511,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		process.on('SIGINT', () => {
 			void shutdown('SIGINT');
 		});
-		await new Promise<void>(resolve => {
-			const check = setInterval(() => {
-				if (stopping) {
-					clearInterval(check);
-					void stopping.then(resolve);
-				}
-			}, 100);
-		});
+		await finished;
 		return 0;
 	} catch (error) {
 		log(`daemon failed: ${(error as Error).message}`);

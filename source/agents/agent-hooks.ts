@@ -5,10 +5,10 @@ import type {BindMount} from '../engine/engine.js';
 import {hooksHost} from '../proxy/proxy-server.js';
 
 /**
- * "Waiting for input" without reading screens: Claude Code's own hooks
- * report to moat. Each bottle gets, read-only, a managed-settings file
- * (which Claude reads from /etc/claude-code and the agent cannot change)
- * whose hooks run a small script that posts `working` or `waiting` to
+ * "Waiting for input" without reading screens: the agents' own hooks
+ * report to moat. Claude's bottles get, read-only, a managed-settings file
+ * (which Claude reads from /etc/claude-code and the agent cannot change),
+ * Codex's a `notify` entry in its config; both run a small script that posts `working` or `waiting` to
  * http://moat.hooks/activity — through the proxy, with the run's token, so
  * the daemon knows which run it is.
  */
@@ -42,16 +42,22 @@ async function writeWhole(file: string, content: string, mode: number): Promise<
 	await fs.rename(temporary, file);
 }
 
-/** Writes the hook files into MOAT_HOME (same content every time) and returns their read-only mounts. */
-export async function claudeHookMounts(moatHome: string): Promise<BindMount[]> {
-	const directory = path.join(moatHome, 'agents', 'claude');
+/**
+ * Writes the hook files into MOAT_HOME (same content every time) and returns
+ * their read-only mounts: the script every bottle's agent runs, and for
+ * Claude the managed settings that call it (Codex calls it from its config).
+ */
+export async function agentHookMounts(moatHome: string, options: {claudeSettings: boolean}): Promise<BindMount[]> {
+	const directory = path.join(moatHome, 'agents', 'hooks');
 	await fs.mkdir(directory, {recursive: true, mode: 0o755});
 	const script = path.join(directory, 'agent-hook');
-	const settings = path.join(directory, 'managed-settings.json');
 	await writeWhole(script, hookScript, 0o755);
-	await writeWhole(settings, JSON.stringify(claudeManagedSettings(), null, 2) + '\n', 0o644);
-	return [
-		{source: script, target: hookScriptPath, readOnly: true},
-		{source: settings, target: managedSettingsPath, readOnly: true},
-	];
+	const mounts: BindMount[] = [{source: script, target: hookScriptPath, readOnly: true}];
+	if (options.claudeSettings) {
+		const settings = path.join(directory, 'claude-managed-settings.json');
+		await writeWhole(settings, JSON.stringify(claudeManagedSettings(), null, 2) + '\n', 0o644);
+		mounts.push({source: settings, target: managedSettingsPath, readOnly: true});
+	}
+
+	return mounts;
 }

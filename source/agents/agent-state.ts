@@ -3,10 +3,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * What Claude Code keeps between bottles of one workspace: its config
- * folder (`CLAUDE_CONFIG_DIR`), holding the conversations (`projects/`) and
- * `.claude.json`. It lives under MOAT_HOME per workspace and is mounted
- * into each bottle, so `-c` and `-r` continue across containers.
+ * What an agent keeps between bottles of one workspace: its config folder
+ * (Claude's `CLAUDE_CONFIG_DIR` with `projects/` and `.claude.json`,
+ * Codex's `CODEX_HOME` with `sessions/` and `config.toml`). It lives under
+ * `MOAT_HOME/sessions/<agent>/` per workspace and is mounted into each
+ * bottle, so `-c` and `-r` continue across containers.
  */
 
 /** Keys copied from the host's ~/.claude.json: onboarding and look, nothing else (it can hold MCP secrets). */

@@ -3,13 +3,13 @@ import path from 'node:path';
 import type {RunMetadata} from '../runs/run-metadata.js';
 
 /**
- * Claude Code's conversations kept under MOAT_HOME (claude-state.ts), each
+ * The agents' conversations kept under MOAT_HOME (agent-state.ts), each
  * tied to the run that last wrote it. Session ids are UUIDs; anything else
  * is refused before it gets near a path.
  */
 export const sessionIdPattern = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 
-export type ClaudeSession = {
+export type AgentSession = {
 	id: string;
 	workspace: string;
 	updatedAt: string;
@@ -58,7 +58,7 @@ export function runTookPart(run: Pick<RunMetadata, 'startedAt' | 'createdAt' | '
 }
 
 /** The newest session of a run's workspace that the run took part in, even if later runs continued it. */
-export async function sessionOfRun(moatHome: string, run: RunMetadata, sessions: readonly ClaudeSession[], now: number): Promise<ClaudeSession | undefined> {
+export async function sessionOfRun(moatHome: string, run: RunMetadata, sessions: readonly AgentSession[], now: number): Promise<AgentSession | undefined> {
 	for (const session of sessions.filter(candidate => candidate.workspace === run.workspace)) {
 		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(session.file, 'utf8').catch(() => '');
@@ -90,11 +90,11 @@ async function conversationFiles(directory: string, depth: number, warn?: Warn):
 	return nested.flat();
 }
 
-export async function listAgentSessions(moatHome: string, agent: 'claude' | 'codex', runs: readonly RunMetadata[], warn?: Warn): Promise<ClaudeSession[]> {
+export async function listAgentSessions(moatHome: string, agent: 'claude' | 'codex', runs: readonly RunMetadata[], warn?: Warn): Promise<AgentSession[]> {
 	const root = path.join(moatHome, 'sessions', agent);
 	const folders = await fs.readdir(root).catch(quietly([] as string[], warn, root));
 	const {folder: conversations, depth} = conversationFolders[agent];
-	const sessions: ClaudeSession[] = [];
+	const sessions: AgentSession[] = [];
 	for (const folder of folders) {
 		const base = path.join(root, folder);
 		// eslint-disable-next-line no-await-in-loop
@@ -128,6 +128,6 @@ export async function listAgentSessions(moatHome: string, agent: 'claude' | 'cod
 	return sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
 }
 
-export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<ClaudeSession[]> {
+export async function listClaudeSessions(moatHome: string, runs: readonly RunMetadata[]): Promise<AgentSession[]> {
 	return listAgentSessions(moatHome, 'claude', runs);
 }

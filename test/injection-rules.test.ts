@@ -1,5 +1,5 @@
 import test from 'ava';
-import {injectedHosts, injectionFor, mergeHeaderList, placeholderEnvironment, type InjectableGrant} from '../source/proxy/injection-rules.js';
+import {answeringGrant, injectedHosts, injectionFor, mergeHeaderList, placeholderEnvironment, type InjectableGrant} from '../source/proxy/injection-rules.js';
 
 const token = 'real-secret-token-value';
 const grant = (provider: string, kind = 'api-key'): InjectableGrant => ({name: provider, provider, kind, token});
@@ -35,9 +35,19 @@ for (const testCase of cases) {
 	});
 }
 
-test('injected hosts are every host a run\'s grants reach, once each', t => {
-	t.deepEqual(injectedHosts([grant('github'), grant('openai', 'chatgpt'), grant('github')]).sort(), ['api.github.com', 'api.openai.com', 'chatgpt.com', 'github.com']);
+test('injected hosts are every host a run\'s grants reach or are answered for, once each', t => {
+	t.deepEqual(injectedHosts([grant('github'), grant('openai', 'chatgpt'), grant('github')]).sort(), ['api.github.com', 'api.openai.com', 'auth.openai.com', 'chatgpt.com', 'github.com']);
+	t.deepEqual(injectedHosts([grant('openai', 'api-key')]), ['api.openai.com']);
+	// The daemon reads grants lazily: until then a kind is unknown and counts as any.
+	t.deepEqual(injectedHosts([grant('openai', '')]).sort(), ['api.openai.com', 'auth.openai.com', 'chatgpt.com']);
 	t.deepEqual(injectedHosts([grant('ssh')]), []);
+});
+
+test('the proxy answers auth.openai.com itself only for a ChatGPT login', t => {
+	t.is(answeringGrant([grant('openai', 'chatgpt')], 'auth.openai.com')?.name, 'openai');
+	t.is(answeringGrant([grant('openai', 'chatgpt')], 'AUTH.openai.com:443')?.name, 'openai');
+	t.is(answeringGrant([grant('openai', 'api-key')], 'auth.openai.com'), undefined);
+	t.is(answeringGrant([grant('openai', 'chatgpt')], 'chatgpt.com'), undefined);
 });
 
 test('the agent\'s own beta flags are kept next to the OAuth flag, without duplicates', t => {

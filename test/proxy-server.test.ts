@@ -24,7 +24,10 @@ const execFileAsync = promisify(execFile);
  */
 
 const realToken = 'ghp_inprocess0123456789abcdef';
-const chatgptToken = 'chatgpt-access-token-0123456789';
+// A ChatGPT login is a JWT whose claims name the account; its signature is what makes it a credential.
+const chatgptSignature = 'chatgpt-signature-0123456789abcdef';
+const chatgptToken = [{alg: 'RS256', typ: 'JWT'}, {exp: 2_000_000_000, 'https://api.openai.com/auth': {chatgpt_account_id: 'acct-1'}}]
+	.map(part => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.') + `.${chatgptSignature}`;
 
 type World = {
 	/** Revokes the run's token, as the daemon does when the run ends. */
@@ -42,7 +45,7 @@ type World = {
 
 async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]} = {}): Promise<World> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
-	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com'], (request, response) => {
+	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], (request, response) => {
 		response.end(`stand-in: ${request.method} ${request.url}\n`);
 	});
 	const authority = await openCertificateAuthority(path.join(directory, 'proxy'));
@@ -62,7 +65,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		host: '127.0.0.1',
 		port: 0,
 		authority,
-		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
+		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
 		runForToken: token => (token === 'run-token' && !revoked ? run : undefined),
 		observer: {
@@ -463,4 +466,22 @@ test('an agent hook posting its activity to moat.hooks is answered by the proxy,
 	t.is(anonymous.stdout, '407');
 	t.deepEqual(world.activities, ['run_000000000001:waiting']);
 	t.deepEqual(world.entries, [], 'hooks are not requests to the outside');
+});
+
+test('a ChatGPT login\'s token refresh to auth.openai.com is answered by the proxy with placeholders and never forwarded; other auth requests are refused', async t => {
+	const world = await createWorld(t);
+	const refresh = await world.curl(...via(world), '-X', 'POST', '-H', 'content-type: application/json', '--data', '{"grant_type":"refresh_token","refresh_token":"moat-placeholder-refresh-token"}', 'https://auth.openai.com/oauth/token');
+	t.is(refresh.code, 0, refresh.stderr);
+	const tokens = JSON.parse(refresh.stdout) as {id_token: string; access_token: string; refresh_token: string};
+	t.is(tokens.refresh_token, 'moat-placeholder-refresh-token');
+	t.false(refresh.stdout.includes(chatgptSignature), 'the real signature is not handed out');
+	const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+	t.deepEqual(claims['https://api.openai.com/auth'], {chatgpt_account_id: 'acct-1'}, 'the placeholder carries the account\'s claims');
+	const login = await world.curl(...via(world), '-o', '/dev/null', '-w', '%{http_code}', 'https://auth.openai.com/oauth/authorize?client_id=x');
+	t.is(login.stdout, '403');
+	t.deepEqual(world.standIn.requests, [], 'nothing reached auth.openai.com');
+	t.like(world.entries.map(({entry}) => entry), [
+		{method: 'POST', url: 'https://auth.openai.com/oauth/token', status: 200, grant: 'openai', blocked: false},
+		{method: 'GET', url: 'https://auth.openai.com/oauth/authorize?client_id=x', status: 403, grant: null, blocked: true},
+	]);
 });

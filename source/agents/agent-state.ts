@@ -101,3 +101,30 @@ export async function prepareClaudeState(options: {moatHome: string; userHome: s
 		seed: {name: '.claude.json', content: JSON.stringify(seedClaudeJson(host, options.version, options.placeholderKey), null, 2) + '\n'},
 	});
 }
+
+/**
+ * Writes (or, with `content` undefined, removes) one file in an agent's
+ * folder at every start, such as Codex's placeholder auth.json. The file is
+ * made beside the folder, out of the agent's reach, given to the bottle's
+ * user, then renamed over whatever name the agent left (a link is replaced,
+ * never followed).
+ */
+export async function replaceAgentFile(config: string, file: {name: string; content: string | undefined; uid: number; gid: number}): Promise<void> {
+	const target = path.join(config, file.name);
+	if (file.content === undefined) {
+		await fs.rm(target, {force: true});
+		return;
+	}
+
+	const temporary = path.join(path.dirname(config), `${file.name}.${process.pid}`);
+	await fs.writeFile(temporary, file.content, {mode: 0o600});
+	try {
+		if (process.getuid?.() === 0) {
+			await fs.lchown(temporary, file.uid, file.gid);
+		}
+
+		await fs.rename(temporary, target);
+	} finally {
+		await fs.rm(temporary, {force: true});
+	}
+}

@@ -4,10 +4,11 @@ import path from 'node:path';
 import {ensureAgentPackage} from '../agents/agent-cache.js';
 import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {agentHookMounts, hookScriptPath} from '../agents/agent-hooks.js';
-import {prepareAgentState} from '../agents/agent-state.js';
+import {prepareAgentState, replaceAgentFile} from '../agents/agent-state.js';
+import {placeholderAuthFile} from '../credentials/chatgpt-login.js';
 import {usageError} from '../errors.js';
 import {bottleFlags, checkBottleRequest, chooseBottleGrant, printSessions} from './bottles.js';
-import type {Command} from './command.js';
+import type {Command, CommandContext} from './command.js';
 import {startRun} from './run-command.js';
 
 const codex = agentPackages.codex;
@@ -37,6 +38,21 @@ export function codexArguments(flags: {prompt?: string; continue?: boolean; resu
 	}
 
 	return [...yolo, ...session];
+}
+
+/** The access token of the run's openai grant when it is a ChatGPT login (else undefined). */
+async function chatgptLogin(context: CommandContext, grants: readonly string[]): Promise<string | undefined> {
+	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
+	const service = await createDefaultGrantService(context.environment);
+	for (const name of grants) {
+		// eslint-disable-next-line no-await-in-loop
+		const grant = await service.store.get(name);
+		if (grant?.provider === 'openai') {
+			return grant.details.kind === 'chatgpt' ? grant.secret.token : undefined;
+		}
+	}
+
+	return undefined;
 }
 
 export const codexCommand: Command = {
@@ -97,7 +113,11 @@ export const codexCommand: Command = {
 					context.reporter.info(message);
 				});
 				const state = await prepareAgentState({moatHome: context.environment.moatHome, agent: 'codex', workspace: real, uid, gid, seed: {name: 'config.toml', content: codexConfig()}});
+				// A ChatGPT login reaches the bottle as a placeholder auth.json; an API key as OPENAI_API_KEY.
+				const login = await chatgptLogin(context, grants);
+				await replaceAgentFile(state, {name: 'auth.json', content: login ? placeholderAuthFile(login, context.environment.now()) : undefined, uid, gid});
 				return {
+					withoutPlaceholders: login ? ['OPENAI_API_KEY'] : [],
 					binds: [
 						{source: installed.directory, target: codex.mountPoint, readOnly: true},
 						{source: state, target: codexHomeMount, readOnly: false},

@@ -1,3 +1,4 @@
+import {chatgptAuthHost} from '../credentials/chatgpt-login.js';
 import {anthropicOauthBeta} from '../credentials/providers.js';
 
 /**
@@ -43,11 +44,31 @@ export const injectionRules: readonly Rule[] = [
 	{provider: 'openai', hosts: ['chatgpt.com'], kinds: ['chatgpt'], headers: token => ({authorization: `Bearer ${token}`})},
 ];
 
-/** Every host a grant injects into: in strict mode these are allowed. */
+/**
+ * Hosts the proxy answers itself for a grant instead of forwarding: a
+ * ChatGPT login's refreshes (see credentials/chatgpt-login.ts), so a bottle
+ * never rotates the host's tokens.
+ */
+export const answeredHosts: ReadonlyArray<Omit<Rule, 'headers'>> = [
+	{provider: 'openai', hosts: [chatgptAuthHost], kinds: ['chatgpt']},
+];
+
+function applies(rule: Omit<Rule, 'headers'>, grant: Pick<InjectableGrant, 'provider' | 'kind'>): boolean {
+	// A kind not known yet (the daemon reads grants lazily) counts as any of the provider's.
+	return rule.provider === grant.provider && (!rule.kinds || grant.kind === '' || rule.kinds.includes(grant.kind));
+}
+
+/** Every host a grant injects into or is answered for: in strict mode these are allowed. */
 export function injectedHosts(grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>): string[] {
-	return [...new Set(grants.flatMap(grant => injectionRules
-		.filter(rule => rule.provider === grant.provider && (!rule.kinds || rule.kinds.includes(grant.kind)))
+	return [...new Set(grants.flatMap(grant => [...injectionRules, ...answeredHosts]
+		.filter(rule => applies(rule, grant))
 		.flatMap(rule => rule.hosts)))];
+}
+
+/** The grant whose requests to `host` the proxy answers itself, if any (only over TLS the agent cannot read). */
+export function answeringGrant(grants: readonly InjectableGrant[], host: string): InjectableGrant | undefined {
+	const name = host.toLowerCase().replace(/:\d+$/, '');
+	return grants.find(grant => grant.kind !== '' && answeredHosts.some(rule => applies(rule, grant) && rule.hosts.includes(name)));
 }
 
 /** The injection for a request to `host`, if one of the run's grants has a rule for it. */
@@ -108,6 +129,7 @@ export function placeholderEnvironment(grants: ReadonlyArray<Pick<InjectableGran
 			}
 
 			case 'openai': {
+				// A ChatGPT login's placeholder is Codex's auth.json instead (moat codex drops this one: Codex prefers a key).
 				placeholders.OPENAI_API_KEY = 'sk-moat-placeholder';
 				break;
 			}

@@ -4,10 +4,11 @@ import net, {type LookupFunction} from 'node:net';
 import os from 'node:os';
 import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
+import {answerAuthRequest} from '../credentials/chatgpt-login.js';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
 import {agentActivities, type AgentActivity} from '../runs/run-metadata.js';
 import type {CertificateAuthority} from './certificate-authority.js';
-import {injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
+import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
 import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
 import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
@@ -270,8 +271,14 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		const activeRun = run!;
 		const upstream = upstreamFor(host, port);
 		const plan = async () => {
+			const grants = secure ? await activeRun.grants() : [];
+			const answering = answeringGrant(grants, host);
+			if (answering) {
+				return {answering};
+			}
+
 			// Credentials only over TLS the agent cannot read (the upstream's is verified by the engine).
-			const injection = secure ? injectionFor(await activeRun.grants(), host, true) : undefined;
+			const injection = secure ? injectionFor(grants, host, true) : undefined;
 			// TRACE echoes the request back: with a credential in it, that would hand the agent the token.
 			if (injection && request.method === 'TRACE') {
 				throw Object.assign(new Error('TRACE to a host that gets credentials is refused'), {status: 405});
@@ -300,7 +307,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		request.pause();
 		plan().then(forwardPlan => {
 			try {
-				if (upgrade) {
+				if ('answering' in forwardPlan && forwardPlan.answering) {
+					answerLocally(activeRun, forwardPlan.answering, request, response, upgrade?.socket, {started, url});
+				} else if (upgrade) {
 					engine.upgrade(request, upgrade.socket, upgrade.head, forwardPlan);
 				} else {
 					engine.forward(request, response, forwardPlan);
@@ -315,6 +324,33 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}).catch((error: unknown) => {
 			failed(response, upgrade?.socket, error);
 		});
+	}
+
+	/** A request the run's grant has the proxy answer (a ChatGPT login's token refresh): never forwarded. */
+	function answerLocally(run: ProxyRun, grant: InjectableGrant, request: IncomingMessage, response: ServerResponse, upgradeSocket: Duplex | undefined, entry: {started: number; url: string}) {
+		const answer = answerAuthRequest(grant.token, upgradeSocket ? 'UPGRADE' : request.method ?? '', request.url ?? '/');
+		const done = (bytesOut: number) => {
+			report(run, entry.started, {
+				method: request.method ?? '', url: entry.url, status: answer.status, bytes_in: answer.body.length, bytes_out: bytesOut,
+				grant: answer.status === 200 ? grant.name : null, blocked: answer.status !== 200, error: answer.status === 200 ? null : 'answered by moat',
+			});
+		};
+
+		if (upgradeSocket) {
+			refuse(response, upgradeSocket, answer.status, `${answer.body}\n`);
+			done(0);
+			return;
+		}
+
+		let bytesOut = 0;
+		request.on('data', (chunk: Buffer) => {
+			bytesOut += chunk.length;
+		});
+		request.once('end', () => {
+			response.writeHead(answer.status, {'content-type': 'application/json', 'cache-control': 'no-store'}).end(answer.body);
+			done(bytesOut);
+		});
+		request.resume();
 	}
 
 	/** `POST http://moat.hooks/activity` with `working` or `waiting`: answered here, never forwarded. */

@@ -57,8 +57,20 @@ export type RunRequest = {
 	 * makes itself (checked by moat, not by the mount policy) and variables
 	 * applied after the drop to the run's user.
 	 */
-	prepareAgent?: (owner: {workspace: string; uid: number; gid: number}) => Promise<{binds: BindMount[]; environment: Record<string, string>}>;
+	prepareAgent?: (owner: {workspace: string; uid: number; gid: number}) => Promise<AgentSetup>;
 };
+
+/** What an agent's bottle adds to a run (see RunRequest.prepareAgent). */
+export type AgentSetup = {
+	binds: BindMount[];
+	environment: Record<string, string>;
+	/** Placeholder variables this agent must not see (Codex with a ChatGPT login prefers a key to its auth.json). */
+	withoutPlaceholders?: readonly string[];
+};
+
+function withoutVariables(variables: Record<string, string>, names: readonly string[]): Record<string, string> {
+	return Object.fromEntries(Object.entries(variables).filter(([name]) => !names.includes(name)));
+}
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
 export type Reporter = {
@@ -452,7 +464,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				MOAT_UID: String(uid),
 				MOAT_GID: String(gid || rootReplacementId),
 				...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
-				...(access ? sealedEnvironment(access, grants) : {}),
+				...(access ? withoutVariables(sealedEnvironment(access, grants), agentSetup?.withoutPlaceholders ?? []) : {}),
 			},
 			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',

@@ -1,17 +1,25 @@
-import {Box, Text, useApp, useInput} from 'ink';
-import {useRef, useState} from 'react';
-import {actionFor, keyBindings} from './key-bindings.js';
+import {Box, Text, useApp, useInput, useStdout} from 'ink';
+import {useCallback, useEffect, useReducer, useState} from 'react';
+import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane} from './dashboard-reducer.js';
+import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
+import {GrantWizard, GrantWizardContext, type GrantWizardServices} from './grant-wizard.js';
+import {attachedKeys, keyBindings, type KeyFocus} from './key-bindings.js';
+import {NewRunDialog} from './new-run-dialog.js';
 import {RunTable} from './run-table.js';
-import {useServices} from './services-context.js';
+import {useServices, type NewRunRequest, type Problem} from './services-context.js';
 import {useRuns} from './use-runs.js';
 
-function HintBar() {
+/** Why the dashboard closed: quit, or hand the terminal to a run (it opens again after). */
+export type DashboardExit = {kind: 'quit'; selectedId?: string} | {kind: 'attach'; id: string; pane: Pane};
+
+function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 	return (
-		<Text dimColor>
+		<Text dimColor wrap="truncate">
 			{keyBindings
-				.filter(binding => binding.hint)
-				.map(binding => `${binding.label} ${binding.description}`)
-				.join(' · ')}
+				.filter(binding => binding.hint && binding.focus.includes(focus))
+				.map(binding => `${binding.label} ${binding.hint!}`)
+				.join(' · ')
+				.slice(0, Math.max(0, width))}
 		</Text>
 	);
 }
@@ -21,139 +29,241 @@ function HelpOverlay() {
 		<Box flexDirection="column" borderStyle="round" paddingX={1}>
 			<Text bold>Keys</Text>
 			{keyBindings.map(binding => (
-				<Text key={binding.action}>
-					{binding.label.padEnd(6)} {binding.description}
+				<Text key={binding.action} wrap="truncate">
+					{binding.label.padEnd(10)} {binding.description}
 				</Text>
 			))}
+			<Text bold>Attached</Text>
+			{attachedKeys.map(binding => (
+				<Text key={binding.label} wrap="truncate">
+					{binding.label.padEnd(10)} {binding.description}
+				</Text>
+			))}
+			<Text dimColor>Any key closes this.</Text>
 		</Box>
 	);
 }
 
-/** `moat` on a terminal: the runs at a glance. */
-export function Dashboard({refreshMilliseconds = 1000}: {refreshMilliseconds?: number}) {
-	const {now, stopRun, destroyRun} = useServices();
-	const {runs, loaded, error} = useRuns(refreshMilliseconds);
-	// The selection lives in a ref (read and changed by key handlers at once,
-	// even for keys that arrive together) and a counter re-renders on change.
-	const selection = useRef(0);
-	const [, rerender] = useState(0);
-	const setSelected = (index: number) => {
-		selection.current = index;
-		rerender(count => count + 1);
-	};
+function useTerminalSize(): {rows: number; columns: number} {
+	const {stdout} = useStdout();
+	const read = () => ({rows: stdout.rows ?? 24, columns: stdout.columns ?? 80});
+	const [size, setSize] = useState(read);
+	useEffect(() => {
+		const onResize = () => {
+			setSize(read());
+		};
 
-	const [showHelp, setShowHelp] = useState(false);
-	/** A run waiting for "y" before it is destroyed. */
-	const [confirmDestroy, setConfirmDestroyState] = useState<string | undefined>();
-	// Read by the key handler, which may be one render behind.
-	const confirming = useRef<string | undefined>(undefined);
-	const setConfirmDestroy = (id: string | undefined) => {
-		confirming.current = id;
-		setConfirmDestroyState(id);
-	};
-	/** The outcome of the last action, shown above the hint bar. */
-	const [status, setStatus] = useState<string | undefined>();
-	const runsRef = useRef(runs);
-	runsRef.current = runs;
-	const act = (description: string, action: Promise<void>) => {
-		setStatus(`${description}…`);
-		action.then(
-			() => {
-				setStatus(`${description}: done.`);
-			},
-			(failure: unknown) => {
-				setStatus(`${description} failed: ${(failure as Error).message}`);
-			},
-		);
-	};
-	const {exit} = useApp();
-	const selectedIndex = Math.min(selection.current, Math.max(0, runs.length - 1));
-	// Ink re-subscribes the input handler in an effect, after the frame is
-	// drawn; a key pressed in between reaches the previous handler. Reading
-	// the run count through a ref keeps that handler correct.
-	const lastIndex = useRef(0);
-	lastIndex.current = Math.max(0, runs.length - 1);
-	const clamp = (index: number) => Math.max(0, Math.min(index, lastIndex.current));
+		stdout.on('resize', onResize);
+		return () => {
+			stdout.off('resize', onResize);
+		};
+	// eslint-disable-next-line react-hooks/exhaustive-deps
+	}, [stdout]);
+	return size;
+}
 
-	useInput((input, key) => {
-		if (confirming.current !== undefined) {
-			const id = confirming.current;
-			setConfirmDestroy(undefined);
-			if (input === 'y') {
-				act(`Destroying ${id}`, destroyRun(id));
-			} else {
-				setStatus('Nothing destroyed.');
-			}
-
+/** Problems around the dashboard (engine, daemon), looked at every few seconds. */
+function useProblems(intervalMilliseconds = 2000): Problem[] {
+	const services = useServices();
+	const [problems, setProblems] = useState<Problem[]>([]);
+	useEffect(() => {
+		if (!services.problems) {
 			return;
 		}
 
-		const current = runsRef.current[clamp(selection.current)];
-		switch (actionFor(input, key)) {
-			case 'stop': {
-				if (current) {
-					act(`Stopping ${current.name} (${current.id})`, stopRun(current.id));
+		let cancelled = false;
+		let timer: NodeJS.Timeout | undefined;
+		const check = async () => {
+			const found = await services.problems!().catch((error: unknown) => [{message: (error as Error).message, fix: ''}]);
+			if (!cancelled) {
+				setProblems(previous => (JSON.stringify(previous) === JSON.stringify(found) ? previous : found));
+				timer = setTimeout(check, intervalMilliseconds);
+			}
+		};
+
+		void check();
+		return () => {
+			cancelled = true;
+			clearTimeout(timer);
+		};
+	}, [services, intervalMilliseconds]);
+	return problems;
+}
+
+/**
+ * `moat` on a terminal: every run at a glance, the selected one's detail
+ * panes below, and the keys to start, attach, stop and destroy. Quitting
+ * leaves the runs running.
+ */
+export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = process.cwd(), onExit}: {
+	refreshMilliseconds?: number;
+	initial?: {selectedId?: string; status?: string; pane?: Pane};
+	cwd?: string;
+	onExit?: (exit: DashboardExit) => void;
+}) {
+	const services = useServices();
+	const {exit} = useApp();
+	const {rows, columns} = useTerminalSize();
+	const [state, dispatch] = useReducer(dashboardReducer, initial, initialDashboardState);
+	const [dialog, setDialog] = useState<'new' | 'grants' | undefined>();
+	const [wizard, setWizard] = useState<GrantWizardServices | undefined>();
+	const {runs, loaded, error} = useRuns(refreshMilliseconds);
+	const problems = useProblems();
+	const visible = visibleRuns(state);
+	const {run: selected, index: selectedIndex} = selectedRun(state);
+	const content = usePaneContent(state.pane, selected?.id);
+
+	useEffect(() => {
+		// Before the first read there is nothing to select from: keep the selection asked for.
+		if (loaded) {
+			dispatch({type: 'runs', runs});
+		}
+	}, [runs, loaded]);
+
+	const leave = useCallback((reason: DashboardExit) => {
+		onExit?.(reason);
+		exit();
+	}, [onExit, exit]);
+
+	const act = useCallback((description: string, action: Promise<unknown>) => {
+		dispatch({type: 'status', text: `${description}…`});
+		action.then(
+			() => {
+				dispatch({type: 'status', text: `${description}: done.`});
+			},
+			(failure: unknown) => {
+				dispatch({type: 'status', text: `${description} failed: ${(failure as Error).message}`});
+			},
+		);
+	}, []);
+
+	// What the keys asked for, carried out here (the reducer only decides).
+	useEffect(() => {
+		if (state.effects.length === 0) {
+			return;
+		}
+
+		const effects = state.effects;
+		dispatch({type: 'taken', count: effects.length});
+		for (const effect of effects) {
+			const run = state.runs.find(candidate => candidate.id === ('id' in effect ? effect.id : undefined));
+			const label = run ? `${run.name} (${run.id})` : '';
+			switch (effect.kind) {
+				case 'stop': {
+					act(`Stopping ${label}`, services.stopRun(effect.id));
+					break;
 				}
 
-				break;
-			}
-
-			case 'destroy': {
-				if (current) {
-					setConfirmDestroy(current.id);
+				case 'destroy': {
+					act(`Destroying ${label}`, services.destroyRun(effect.id));
+					break;
 				}
 
-				break;
-			}
+				case 'attach': {
+					leave({kind: 'attach', id: effect.id, pane: state.pane});
+					break;
+				}
 
-			case 'down': {
-				setSelected(clamp(clamp(selection.current) + 1));
-				break;
-			}
+				case 'allow': {
+					const {cursor} = paneWindow(content?.lines.length ?? 0, 1, state.follow ? 0 : state.offset);
+					const host = content?.blockedHosts?.[cursor];
+					if (!host || !services.allowHost) {
+						dispatch({type: 'status', text: 'Pick a blocked request (✕) in the Network pane to allow its host.'});
+					} else {
+						act(`Allowing ${host} for ${label}`, services.allowHost(effect.id, host));
+					}
 
-			case 'up': {
-				setSelected(clamp(clamp(selection.current) - 1));
-				break;
-			}
+					break;
+				}
 
-			case 'first': {
-				setSelected(0);
-				break;
-			}
+				case 'new': {
+					setDialog('new');
+					break;
+				}
 
-			case 'last': {
-				setSelected(lastIndex.current);
-				break;
-			}
+				case 'grants': {
+					if (services.grantWizard) {
+						void services.grantWizard().then(value => {
+							setWizard(value);
+							setDialog('grants');
+						}, (failure: unknown) => {
+							dispatch({type: 'status', text: `The grant wizard cannot open: ${(failure as Error).message}`});
+						});
+					}
 
-			case 'help': {
-				setShowHelp(value => !value);
-				break;
-			}
+					break;
+				}
 
-			case 'quit': {
-				exit();
-				break;
-			}
-
-			default: {
-				if (key.escape) {
-					setShowHelp(false);
+				case 'quit': {
+					leave({kind: 'quit', selectedId: state.selectedId});
+					break;
 				}
 			}
 		}
-	});
+	}, [state.effects, state.runs, state.follow, state.offset, state.selectedId, state.pane, content, services, act, leave]);
 
+	useInput((input, key) => {
+		dispatch({type: 'key', input, key});
+	}, {isActive: dialog === undefined});
+
+	const start = useCallback(async (request: NewRunRequest) => {
+		if (!services.startRun) {
+			throw new Error('Starting runs is not available here.');
+		}
+
+		const id = await services.startRun(request);
+		setDialog(undefined);
+		if (request.attached) {
+			leave({kind: 'attach', id, pane: state.pane});
+		} else {
+			dispatch({type: 'status', text: `Started ${id}.`});
+		}
+	}, [services, leave, state.pane]);
+
+	const closeDialog = useCallback(() => {
+		setDialog(undefined);
+	}, []);
+
+	// Rows: title, problems, table, pane, status, hints. The table gets about 40%.
+	const reserved = 3 + problems.length + (error ? 1 : 0);
+	const tableHeight = Math.max(3, Math.min(visible.length + 1, Math.floor((rows - reserved) * 0.4)));
+	const paneHeight = Math.max(3, rows - reserved - tableHeight);
+	const filterText = state.filtering || state.filter ? ` · filter: ${state.filter}${state.filtering ? '▏' : ''}` : '';
 	return (
-		<Box flexDirection="column">
-			<Text bold>moat · {runs.length} run{runs.length === 1 ? '' : 's'}</Text>
-			{error ? <Text color="red">{error}</Text> : undefined}
-			{loaded && runs.length === 0 ? <Text>No runs yet. Start one with moat run -- COMMAND.</Text> : undefined}
-			{runs.length > 0 ? <RunTable runs={runs} selectedIndex={selectedIndex} now={now()} /> : undefined}
-			{showHelp ? <HelpOverlay /> : undefined}
-			{confirmDestroy ? <Text color="yellow">Destroy {confirmDestroy} and everything moat kept about it? y to confirm, any other key to keep it</Text> : undefined}
-			{status && !confirmDestroy ? <Text>{status}</Text> : undefined}
-			<HintBar />
+		<Box flexDirection="column" height={rows} width={columns}>
+			<Text bold wrap="truncate">
+				moat · {visible.length === runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `${visible.length} of ${runs.length} runs`}{filterText}
+			</Text>
+			{problems.map(problem => (
+				<Text key={problem.message} color="red" wrap="truncate">✕ {problem.message}{problem.fix ? ` ${problem.fix}` : ''}</Text>
+			))}
+			{error ? <Text color="red" wrap="truncate">✕ {error}</Text> : undefined}
+			<Box height={tableHeight} flexDirection="column">
+				{loaded && runs.length === 0
+					? <Text>No runs yet. Press n to start a bottle, or run moat run -- COMMAND.</Text>
+					: <RunTable runs={visible} selectedIndex={selectedIndex} now={services.now()} height={tableHeight} width={columns} />}
+			</Box>
+			<Box height={paneHeight} flexDirection="column">
+				{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} /> : undefined}
+				{dialog === 'grants' && wizard
+					? (
+						<GrantWizardContext.Provider value={wizard}>
+							<GrantWizard exitWhenDone={false} onDone={result => {
+								setDialog(undefined);
+								dispatch({type: 'status', text: result ? `Granted ${result.name}.` : 'No grant saved.'});
+							}} />
+						</GrantWizardContext.Provider>
+					)
+					: undefined}
+				{dialog === undefined && state.help ? <HelpOverlay /> : undefined}
+				{dialog === undefined && !state.help && selected
+					? <DetailPane pane={state.pane} content={content} height={paneHeight} width={columns} focused={state.focus === 'pane'} follow={state.follow} offset={state.offset} />
+					: undefined}
+			</Box>
+			{state.confirmDestroy
+				? <Text color="yellow" wrap="truncate">Destroy {state.confirmDestroy} and everything moat kept about it? y to confirm, any other key to keep it</Text>
+				: <Text wrap="truncate">{state.status ?? ' '}</Text>}
+			<HintBar focus={state.focus} width={columns} />
 		</Box>
 	);
 }

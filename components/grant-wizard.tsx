@@ -111,13 +111,16 @@ function Body({state}: {state: WizardState}) {
 }
 
 /** The grant wizard: `moat grant` on a terminal, and `c` in the dashboard. */
-export function GrantWizard({onDone}: {onDone?: (result: WizardResult | undefined) => void}) {
+export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: WizardResult | undefined) => void; exitWhenDone?: boolean}) {
 	const services = useWizardServices();
 	const [state, dispatch] = useReducer(wizardReducer, initialWizardState);
 	const {exit} = useApp();
 	const finish = (result: WizardResult | undefined) => {
 		onDone?.(result);
-		exit();
+		// Inside the dashboard the wizard is one dialog; on its own it is the whole app.
+		if (exitWhenDone) {
+			exit();
+		}
 	};
 
 	// The typed token lives in a ref as well, so the effect that submits it

@@ -1,31 +1,60 @@
 /**
- * Every dashboard key in one table: the input handler, the hint bar and the
- * `?` overlay all read it, so they cannot disagree.
+ * Every dashboard key in one table: the reducer, the hint bar and the `?`
+ * overlay all read it, so they cannot disagree. A binding belongs to the
+ * places (focus) where it works.
  */
-export const dashboardActions = ['down', 'up', 'first', 'last', 'stop', 'destroy', 'help', 'quit'] as const;
+export const dashboardActions = [
+	'down', 'up', 'first', 'last', 'attach', 'new', 'stop', 'destroy', 'panes', 'back', 'filter', 'follow', 'allow', 'grants', 'help', 'quit',
+] as const;
 export type DashboardAction = (typeof dashboardActions)[number];
+
+/** Where the keyboard is: the runs table or the selected run's detail pane. */
+export type KeyFocus = 'table' | 'pane';
+
+/** What Ink tells us about a key, reduced to what the table needs. */
+export type KeyInfo = {upArrow?: boolean; downArrow?: boolean; leftArrow?: boolean; rightArrow?: boolean; escape?: boolean; return?: boolean; tab?: boolean; shift?: boolean; ctrl?: boolean; backspace?: boolean; delete?: boolean};
 
 export type KeyBinding = {
 	action: DashboardAction;
 	/** What the user presses, as shown. */
 	label: string;
 	description: string;
-	/** Whether the bottom hint bar shows it (the overlay shows all). */
-	hint: boolean;
-	matches(input: string, key: {upArrow: boolean; downArrow: boolean; escape: boolean}): boolean;
+	focus: readonly KeyFocus[];
+	/** What the bottom hint bar says, if it shows this key (the overlay shows all, in full). */
+	hint: string | undefined;
+	matches(input: string, key: KeyInfo): boolean;
 };
 
+const both = ['table', 'pane'] as const;
+
 export const keyBindings: readonly KeyBinding[] = [
-	{action: 'down', label: 'j/↓', description: 'next', hint: true, matches: (input, key) => input === 'j' || key.downArrow},
-	{action: 'up', label: 'k/↑', description: 'previous', hint: true, matches: (input, key) => input === 'k' || key.upArrow},
-	{action: 'first', label: 'g', description: 'first run', hint: false, matches: input => input === 'g'},
-	{action: 'last', label: 'G', description: 'last run', hint: false, matches: input => input === 'G'},
-	{action: 'stop', label: 's', description: 'stop', hint: true, matches: input => input === 's'},
-	{action: 'destroy', label: 'x', description: 'destroy (asks first)', hint: true, matches: input => input === 'x'},
-	{action: 'help', label: '?', description: 'help', hint: true, matches: input => input === '?'},
-	{action: 'quit', label: 'q', description: 'quit', hint: true, matches: input => input === 'q'},
+	{action: 'down', label: 'j/↓', description: 'next run · scroll down in a pane', focus: both, hint: undefined, matches: (input, key) => input === 'j' || Boolean(key.downArrow)},
+	{action: 'up', label: 'k/↑', description: 'previous run · scroll up in a pane', focus: both, hint: undefined, matches: (input, key) => input === 'k' || Boolean(key.upArrow)},
+	{action: 'first', label: 'g', description: 'first run · top of a pane', focus: both, hint: undefined, matches: input => input === 'g'},
+	{action: 'last', label: 'G', description: 'last run · bottom of a pane (follows again)', focus: both, hint: undefined, matches: input => input === 'G'},
+	{action: 'attach', label: 'enter', description: 'attach (Ctrl-/ d comes back)', focus: ['table'], hint: 'attach', matches: (_input, key) => Boolean(key.return)},
+	{action: 'new', label: 'n', description: 'new bottle: Claude, Codex or a shell', focus: ['table'], hint: 'new', matches: input => input === 'n'},
+	{action: 'stop', label: 's', description: 'stop', focus: ['table'], hint: 'stop', matches: input => input === 's'},
+	{action: 'destroy', label: 'x', description: 'destroy (asks first)', focus: ['table'], hint: 'destroy', matches: input => input === 'x'},
+	{action: 'panes', label: 'tab', description: 'detail panes: Preview, Logs, Network, Audit', focus: both, hint: 'panes', matches: (_input, key) => Boolean(key.tab) && !key.shift},
+	{action: 'back', label: 'esc', description: 'back to the runs', focus: ['pane'], hint: 'runs', matches: (_input, key) => Boolean(key.escape) || (Boolean(key.tab) && Boolean(key.shift))},
+	{action: 'filter', label: '/', description: 'filter the runs', focus: ['table'], hint: 'filter', matches: input => input === '/'},
+	{action: 'follow', label: 'f', description: 'follow on/off', focus: ['pane'], hint: 'follow', matches: input => input === 'f'},
+	{action: 'allow', label: 'a', description: 'allow the blocked host for this run (Network)', focus: ['pane'], hint: 'allow host', matches: input => input === 'a'},
+	{action: 'grants', label: 'c', description: 'credentials: the grant wizard', focus: ['table'], hint: 'grants', matches: input => input === 'c'},
+	{action: 'help', label: '?', description: 'help', focus: both, hint: 'help', matches: input => input === '?'},
+	{action: 'quit', label: 'q', description: 'quit (runs keep going)', focus: both, hint: 'quit', matches: input => input === 'q'},
 ];
 
-export function actionFor(input: string, key: {upArrow: boolean; downArrow: boolean; escape: boolean}): DashboardAction | undefined {
-	return keyBindings.find(binding => binding.matches(input, key))?.action;
+export function actionFor(input: string, key: KeyInfo, focus: KeyFocus): DashboardAction | undefined {
+	return keyBindings.find(binding => binding.focus.includes(focus) && binding.matches(input, key))?.action;
 }
+
+/** The keys while attached from the dashboard (after Ctrl-/), for the help overlay and the footer. */
+export const attachedKeys: ReadonlyArray<{label: string; description: string}> = [
+	{label: 'Ctrl-/ d', description: 'back to the dashboard'},
+	{label: 'Ctrl-/ k', description: 'stop the run'},
+	{label: 'Ctrl-/ n', description: 'next running bottle'},
+	{label: 'Ctrl-/ p', description: 'previous running bottle'},
+	{label: 'Ctrl-/ 1…9', description: 'jump to the Nth running bottle'},
+];

@@ -1,36 +1,59 @@
 import {Box, Text} from 'ink';
 import {formatAge} from '../source/output/format.js';
-import type {RunMetadata} from '../source/runs/run-metadata.js';
 import {stateAppearance, stateLabel} from '../source/runs/run-presentation.js';
+import type {RunRow} from './dashboard-reducer.js';
 
 const columns = [
 	{title: 'NAME', width: 20},
 	{title: 'AGENT', width: 7},
-	{title: 'STATE', width: 14},
+	{title: 'STATE', width: 12},
 	{title: 'RUN ID', width: 17},
 	{title: 'AGE', width: 5},
-	{title: 'GRANTS', width: 20},
+	{title: 'REQ', width: 6},
+	{title: 'BLK', width: 5},
+	{title: 'GRANTS', width: 24},
 ] as const;
 
 function cell(text: string, width: number): string {
 	return text.length > width - 1 ? `${text.slice(0, width - 2)}… ` : text.padEnd(width);
 }
 
-/** The runs as a selectable table: a glyph and a colour per state. */
-export function RunTable({runs, selectedIndex, now}: {runs: readonly RunMetadata[]; selectedIndex: number; now: Date}) {
+/** Which rows fit in `height` (one is the header) with the selected one in view. Pure. */
+export function tableWindow(total: number, height: number, selected: number): number {
+	const rows = Math.max(1, height - 1);
+	return Math.max(0, Math.min(selected - Math.floor(rows / 2), total - rows));
+}
+
+const count = (value: number | undefined) => (value === undefined ? '-' : String(value));
+
+/**
+ * The runs as a selectable table: a glyph and a colour per state (the glyph
+ * and the label carry it without colour), the proxy's request and blocked
+ * counts, and a pointer on the selected row.
+ */
+export function RunTable({runs, selectedIndex, now, height = runs.length + 1, width = 120}: {runs: readonly RunRow[]; selectedIndex: number; now: Date; height?: number; width?: number}) {
+	const start = tableWindow(runs.length, height, selectedIndex);
+	const shown = runs.slice(start, start + Math.max(1, height - 1));
 	return (
-		<Box flexDirection="column">
-			<Text bold>{'    ' + columns.map(column => cell(column.title, column.width)).join('')}</Text>
-			{runs.map((run, index) => {
-				const appearance = stateAppearance[run.state];
+		<Box flexDirection="column" width={width}>
+			<Text bold wrap="truncate">{'    ' + columns.map(column => cell(column.title, column.width)).join('')}</Text>
+			{shown.map((run, offset) => {
+				const index = start + offset;
+				const waiting = stateLabel(run) === 'waiting';
+				const appearance = waiting ? {glyph: '◐', color: 'yellow'} : stateAppearance[run.state];
 				const selected = index === selectedIndex;
-				const values = [run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now), run.grants.join(',') || '-'];
+				const values = [
+					run.name, run.agent ?? 'shell', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
+					count(run.requests), count(run.blocked), run.grants.join(',') || '-',
+				];
 				return (
-					<Text key={run.id} inverse={selected}>
+					<Text key={run.id} inverse={selected} wrap="truncate">
 						{/* The pointer marks the selection without relying on colour. */}
 						{selected ? '› ' : '  '}
 						<Text color={appearance.color}>{appearance.glyph} </Text>
-						{values.map((value, column) => cell(value, columns[column]!.width)).join('')}
+						{values.slice(0, 5).map((value, column) => cell(value, columns[column]!.width)).join('')}
+						<Text color={run.blocked ? 'red' : undefined}>{cell(values[5]!, columns[5].width)}{cell(values[6]!, columns[6].width)}</Text>
+						{cell(values[7]!, columns[7].width)}
 					</Text>
 				);
 			})}

@@ -1,19 +1,35 @@
 import {useEffect, useState} from 'react';
-import type {RunMetadata} from '../source/runs/run-metadata.js';
 import {newestFirst} from '../source/runs/run-presentation.js';
+import type {RunRow} from './dashboard-reducer.js';
 import {useServices} from './services-context.js';
 
-export type RunsView = {runs: RunMetadata[]; loaded: boolean; error?: string};
+export type RunsView = {runs: RunRow[]; loaded: boolean; error?: string};
 
-/** The runs, newest first, refreshed every `intervalMilliseconds`. */
+/** Changes that arrive together (a run's files, the engine's events) make one refresh. */
+const settleMilliseconds = 150;
+
+/**
+ * The runs, newest first: read again when the services say something
+ * changed (debounced, so a burst of writes is one refresh and states do not
+ * flicker), and every `intervalMilliseconds` in any case.
+ */
 export function useRuns(intervalMilliseconds: number): RunsView {
-	const {listRuns} = useServices();
+	const {listRuns, watchRuns} = useServices();
 	const [view, setView] = useState<RunsView>({runs: [], loaded: false});
 
 	useEffect(() => {
 		let cancelled = false;
 		let timer: NodeJS.Timeout | undefined;
+		let running = false;
+		let again = false;
 		const refresh = async () => {
+			clearTimeout(timer);
+			if (running) {
+				again = true;
+				return;
+			}
+
+			running = true;
 			try {
 				const runs = newestFirst(await listRuns());
 				if (!cancelled) {
@@ -23,19 +39,29 @@ export function useRuns(intervalMilliseconds: number): RunsView {
 				if (!cancelled) {
 					setView(previous => ({...previous, loaded: true, error: (error as Error).message}));
 				}
+			} finally {
+				running = false;
 			}
 
 			if (!cancelled) {
-				timer = setTimeout(refresh, intervalMilliseconds);
+				timer = setTimeout(refresh, again ? settleMilliseconds : intervalMilliseconds);
+				again = false;
 			}
 		};
 
+		const changed = () => {
+			clearTimeout(timer);
+			timer = setTimeout(refresh, settleMilliseconds);
+		};
+
 		void refresh();
+		const unwatch = watchRuns?.(changed);
 		return () => {
 			cancelled = true;
 			clearTimeout(timer);
+			unwatch?.();
 		};
-	}, [listRuns, intervalMilliseconds]);
+	}, [listRuns, watchRuns, intervalMilliseconds]);
 
 	return view;
 }

@@ -6,9 +6,7 @@ import {findCommand, commands} from './commands/index.js';
 import type {Command, CommandContext} from './commands/command.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
-import type {GrantWizardServices} from '../components/grant-wizard.js';
 import type {GrantService} from './credentials/grant-service.js';
-import type {DetectedCredential} from './credentials/providers.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
@@ -243,30 +241,13 @@ async function loadInk(): Promise<typeof import('ink')> {
 
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
-	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}] = await Promise.all([
+	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
 		loadInk(),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers.js'),
+		import('./credentials/grant-wizard-services.js'),
 	]);
-	const found = new Map<string, DetectedCredential[]>();
-	const providerNamed = (name: string) => tokenProviders.find(provider => provider.name === name)!;
-	const services: GrantWizardServices = {
-		providers: tokenProviders.map(provider => ({name: provider.name, title: provider.title})),
-		async detect(name) {
-			const sources = await service.sources(providerNamed(name));
-			found.set(name, sources);
-			return sources.map(source => ({source: source.source, warning: source.warning, expiresAt: source.expiresAt}));
-		},
-		async grant(name, choice) {
-			const provider = providerNamed(name);
-			const credential = 'token' in choice
-				? {source: 'entered token', token: choice.token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'}
-				: found.get(name)![choice.index]!;
-			const grant = await service.grantToken(provider, credential, {validate: true});
-			return {name: grant.name, login: grant.login, scopes: grant.scopes, expiresAt: grant.expiresAt, source: grant.source, file: service.store.fileFor(grant.provider)};
-		},
-		explain: error => (isMoatError(error) ? {message: error.message, hint: error.hint} : {message: String((error as Error).message ?? error), hint: 'Run moat grant again with -v for details.'}),
-	};
+	const services = grantWizardServices(service, tokenProviders);
 
 	let granted = false;
 	const app = render(
@@ -280,63 +261,67 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	return granted ? exitCodes.success : exitCodes.failure;
 }
 
-/** Terminal modes the dashboard changes, and the sequences that undo them. */
-const alternateScreen = {enter: '\u001B[?1049h\u001B[H', leave: '\u001B[?1049l\u001B[?25h'} as const;
-
 /**
- * The full-screen dashboard. The alternate screen keeps the user's
- * scrollback intact, and it is left on every way out: quitting, an error, or
- * a signal.
+ * The full-screen dashboard (components/dashboard-app.tsx) on the real
+ * services: runs, their files and kept screens, the daemon, the grants.
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
-	const [{render}, {Dashboard}, {ServicesContext}] = await Promise.all([
+	const [, {runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}] = await Promise.all([
 		loadInk(),
-		import('../components/dashboard.js'),
-		import('../components/services-context.js'),
+		import('../components/dashboard-app.js'),
+		import('./dashboard/dashboard-services.js'),
+		import('./dashboard/screen-keeper.js'),
+		import('./dashboard/attach-loop.js'),
+		import('./terminal/footer.js'),
+		import('./daemon/daemon-client.js'),
+		import('./runs/run-presentation.js'),
+		import('./runs/run-metadata.js'),
 	]);
 	// Quiet: the dashboard owns the screen, so nothing may print under it.
-	const {runs} = await createServices(environment, {...reporter, info() {}, warn() {}});
-	const services = {
-		listRuns: runs.list,
-		async stopRun(id: string) {
-			await runs.stop(await runs.find(id));
+	const {engine, store, runs} = await createServices(environment, {...reporter, info() {}, warn() {}});
+	const size = () => agentSize({rows: process.stdout.rows ?? 24, columns: process.stdout.columns ?? 80}, true);
+	const keeper = createScreenKeeper(engine, size());
+	const onResize = () => {
+		keeper.resize(size());
+	};
+
+	process.stdout.on('resize', onResize);
+	const grantService = async () => (await import('./credentials/grant-service.js')).createDefaultGrantService(environment);
+	const services = createDashboardServices({
+		environment,
+		engine,
+		runs,
+		store,
+		keeper,
+		cli: {node: process.execPath, script: process.argv[1]!},
+		async grantNames() {
+			return (await (await grantService()).store.list()).map(grant => grant.name);
 		},
-		async destroyRun(id: string) {
-			await runs.destroy(await runs.find(id), true);
+		async allowHost(runId, host) {
+			await daemonClient.allowHostForRun(environment, runId, host);
 		},
-		now: environment.now,
-	};
-
-	let restored = false;
-	const restore = () => {
-		if (!restored) {
-			restored = true;
-			process.stdout.write(alternateScreen.leave);
-		}
-	};
-
-	const onSignal = (signal: NodeJS.Signals) => {
-		restore();
-		process.exit(signal === 'SIGTERM' ? 143 : 129);
-	};
-
-	process.once('SIGTERM', onSignal);
-	process.once('SIGHUP', onSignal);
-	process.once('exit', restore);
-	process.stdout.write(alternateScreen.enter);
+		async grantWizard() {
+			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers.js')]);
+			return grantWizardServices(await grantService(), tokenProviders);
+		},
+		async daemonRunning() {
+			return (await daemonClient.findDaemon(environment)) !== undefined;
+		},
+	});
 	try {
-		const app = render(
-			<ServicesContext.Provider value={services}>
-				<Dashboard />
-			</ServicesContext.Provider>,
-			{exitOnCtrlC: true},
-		);
-		await app.waitUntilExit();
+		return await runDashboardApp(services, async runId => attachFromDashboard({
+			engine,
+			runs,
+			keeper,
+			input: process.stdin,
+			output: process.stdout,
+			signals: process,
+			order: async () => newestFirst(await store.list()).filter(run => isActive(run) && run.interactive && run.containerId),
+		}, runId));
 	} finally {
-		restore();
+		process.stdout.off('resize', onResize);
+		keeper.close();
 	}
-
-	return exitCodes.success;
 }
 
 /**

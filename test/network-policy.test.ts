@@ -1,5 +1,5 @@
 import test from 'ava';
-import {addressKind, blockedResponseText, decide, entryMatches, namesAgree, parseAllowEntry, type NetworkPolicy} from '../source/proxy/network-policy.js';
+import {addressKind, blockedResponseText, decide, entryMatches, formatAllowEntry, internalEntryKind, namesAgree, parseAllowEntry, type NetworkPolicy} from '../source/proxy/network-policy.js';
 
 const strict = (...allow: string[]): NetworkPolicy => ({mode: 'strict', allow: allow.map(entry => parseAllowEntry(entry)!)});
 const none = {grantHosts: [], agent: null};
@@ -45,6 +45,42 @@ test('an allow entry without a port covers 80 and 443 only', t => {
 	t.true(entryMatches(entry, 'example.com', 443));
 	t.false(entryMatches(entry, 'example.com', 8080));
 });
+
+const formatted: Array<[string, string]> = [
+	['api.example.com', 'api.example.com'],
+	['  API.Example.COM ', 'api.example.com'],
+	['api.example.com:443', 'api.example.com:443'],
+	['*.Example.org', '*.example.org'],
+	['*.example.org:8443', '*.example.org:8443'],
+];
+for (const [entry, stored] of formatted) {
+	test(`allow entry "${entry}" is stored as "${stored}", which parses back to the same entry`, t => {
+		t.is(formatAllowEntry(parseAllowEntry(entry)!), stored);
+		t.deepEqual(parseAllowEntry(stored), parseAllowEntry(entry));
+	});
+}
+
+const internalEntries: Array<[string, ReturnType<typeof internalEntryKind>]> = [
+	['localhost', 'loopback'],
+	['localhost:8080', 'loopback'],
+	['web.localhost', 'loopback'],
+	['*.localhost', 'loopback'],
+	['127.0.0.1', 'loopback'],
+	['169.254.169.254', 'link-local'],
+	['10.0.0.7:22', 'private'],
+	['192.168.1.1', 'private'],
+	['0.0.0.0', 'unspecified'],
+	['224.0.0.1', 'reserved'],
+	['8.8.8.8', undefined],
+	['api.example.com', undefined],
+	['*.example.com', undefined],
+	['localhost.example.com', undefined],
+];
+for (const [entry, kind] of internalEntries) {
+	test(`allow entry "${entry}" names ${kind ? `a ${kind} address` : 'no internal address'}`, t => {
+		t.is(internalEntryKind(parseAllowEntry(entry)!), kind);
+	});
+}
 
 test('the blocked answer is the SPEC\'s three lines naming the host', t => {
 	t.is(blockedResponseText('x.example'), 'Moat: request blocked by network policy.\nHost "x.example" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');

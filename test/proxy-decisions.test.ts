@@ -2,7 +2,8 @@ import test from 'ava';
 import {gateRequest, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
 import {sealedEnvironment, proxyUrl} from '../source/proxy/container-environment.js';
 import {formatNetworkEntry, parseNetworkEntries} from '../source/proxy/network-trace.js';
-import {sameSettings, settingsDifference, tokenHash, type DaemonSettings} from '../source/daemon/daemon-protocol.js';
+import {allowListWith, parseAllowRequest, sameSettings, settingsDifference, tokenHash, type DaemonSettings} from '../source/daemon/daemon-protocol.js';
+import {decide, parseAllowEntry} from '../source/proxy/network-policy.js';
 import type {NetworkEntry} from '../source/proxy/proxy-server.js';
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
@@ -74,6 +75,17 @@ for (const gate of gates) {
 	});
 }
 
+for (const host of ['127.0.0.1', 'localhost', 'web.localhost', '169.254.169.254', '10.0.0.7', '172.17.0.1']) {
+	test(`gate: allowing ${host} in a strict policy does not open it`, t => {
+		const policy = {mode: 'strict', allow: [parseAllowEntry(host)!]} as const;
+		const policyDecision = decide(policy, host, 443, {grantHosts: [], agent: null});
+		t.true(policyDecision.allowed, 'the allow list matches it');
+		const decision = gateRequest({host, port: 443, overridden: false, policyDecision});
+		t.false(decision.allowed);
+		t.regex(decision.allowed ? '' : decision.reason, /^internal address: /);
+	});
+}
+
 test('the container environment names the proxy with the run token, every CA variable, and placeholders only', t => {
 	const access = {token: 'tok', proxy: {host: '172.30.0.1', port: 4000}, caCertificate: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n'};
 	const environment = sealedEnvironment(access, ['github', 'anthropic', 'ssh:github.com', 'github:org/repo']);
@@ -131,3 +143,37 @@ test('only a hash of a run token is kept, and it differs per token', t => {
 	t.not(tokenHash('a'), tokenHash('b'));
 	t.false(tokenHash('secret-token').includes('secret-token'));
 });
+
+const allowRequests: Array<{body: unknown; answer: ReturnType<typeof parseAllowRequest>}> = [
+	{body: {host: 'api.example.com'}, answer: {entry: 'api.example.com'}},
+	{body: {host: ' API.Example.com:8443 '}, answer: {entry: 'api.example.com:8443'}},
+	{body: {host: '*.example.org'}, answer: {entry: '*.example.org'}},
+	{body: undefined, answer: {error: 'the body needs a host, as {"host": "api.example.com"}'}},
+	{body: null, answer: {error: 'the body needs a host, as {"host": "api.example.com"}'}},
+	{body: {host: 42}, answer: {error: 'the body needs a host, as {"host": "api.example.com"}'}},
+	{body: {host: 'https://api.example.com/'}, answer: {error: '"https://api.example.com/" is not an allow entry: use host, host:port, *.domain or *.domain:port'}},
+	{body: {host: 'api.example.com:70000'}, answer: {error: '"api.example.com:70000" is not an allow entry: use host, host:port, *.domain or *.domain:port'}},
+	{body: {host: '127.0.0.1'}, answer: {error: '"127.0.0.1" is a loopback address, which agents may never reach, whatever the allow list'}},
+	{body: {host: '*.localhost'}, answer: {error: '"*.localhost" is a loopback address, which agents may never reach, whatever the allow list'}},
+	{body: {host: '169.254.169.254'}, answer: {error: '"169.254.169.254" is a link-local address (cloud metadata lives there), which agents may never reach, whatever the allow list'}},
+	{body: {host: '10.0.0.7:22'}, answer: {error: '"10.0.0.7:22" is a private address, which agents may never reach, whatever the allow list'}},
+];
+for (const {body, answer} of allowRequests) {
+	test(`allow request ${JSON.stringify(body) ?? 'with no body'} ${'entry' in answer ? `is the entry ${answer.entry}` : 'is refused with the reason'}`, t => {
+		t.deepEqual(parseAllowRequest(body), answer);
+	});
+}
+
+const allowLists: Array<{title: string; allow: string[]; entry: string; result: ReturnType<typeof allowListWith>}> = [
+	{title: 'a new entry goes at the end', allow: ['*.example.org'], entry: 'api.example.com', result: {allow: ['*.example.org', 'api.example.com'], added: true}},
+	{title: 'an entry already there is not added again', allow: ['api.example.com'], entry: 'api.example.com', result: {allow: ['api.example.com'], added: false}},
+	{title: 'an entry there in another spelling is not added again', allow: ['API.Example.com'], entry: 'api.example.com', result: {allow: ['API.Example.com'], added: false}},
+	{title: 'another port is another entry', allow: ['api.example.com'], entry: 'api.example.com:8443', result: {allow: ['api.example.com', 'api.example.com:8443'], added: true}},
+	{title: 'a wildcard does not hold its apex', allow: ['*.example.com'], entry: 'example.com', result: {allow: ['*.example.com', 'example.com'], added: true}},
+	{title: 'an unparsable entry in the list is kept and holds nothing', allow: ['not a host'], entry: 'api.example.com', result: {allow: ['not a host', 'api.example.com'], added: true}},
+];
+for (const list of allowLists) {
+	test(`allow list: ${list.title}`, t => {
+		t.deepEqual(allowListWith(list.allow, list.entry), list.result);
+	});
+}

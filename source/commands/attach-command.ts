@@ -16,7 +16,7 @@ const recentLines = 50;
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
 
 /** Rebuilds what a TTY container's screen shows from the engine's log of it. */
-async function rebuildScreen(engine: Engine, containerId: string, size: {rows: number; columns: number}): Promise<{paint: string; modes: TerminalModes}> {
+export async function rebuildScreen(engine: Engine, containerId: string, size: {rows: number; columns: number}): Promise<{paint: string; modes: TerminalModes}> {
 	const screen = createHeadlessScreen(size);
 	const tracker = createModeTracker();
 	try {

@@ -6,8 +6,8 @@ import {fileURLToPath} from 'node:url';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import type {MoatEnvironment} from '../environment.js';
-import {MoatError} from '../errors.js';
-import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
+import {MoatError, notFoundError, usageError} from '../errors.js';
+import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
 
 /** Talking to the daemon of a MOAT_HOME, starting or replacing it when needed. */
@@ -18,6 +18,12 @@ export type DaemonClient = {
 	status(): Promise<DaemonStatus>;
 	/** Appends to a run's audit log through the daemon, its one writer; `seal` signs a checkpoint after it. */
 	audit(runId: string, event: {type: AuditEventType; data: Record<string, unknown>} | undefined, seal: boolean): Promise<void>;
+	/**
+	 * Lets a running run reach `host` (`host`, `host:port`, `*.domain`…) from
+	 * its next request on, recorded in its audit log as `policy.changed`.
+	 * Internal addresses stay refused whatever is allowed.
+	 */
+	allowHost(runId: string, host: string): Promise<AllowedHost>;
 };
 
 type Answer = {status: number; body: unknown};
@@ -56,12 +62,18 @@ async function sayHello(socketPath: string): Promise<Hello | undefined> {
 }
 
 function clientFor(socketPath: string, hello: Hello): DaemonClient {
-	const expect = async (answer: Promise<Answer>, what: string) => {
+	/** `refusals` turns an answer that is the caller's mistake, not the daemon's, into its own error. */
+	const expect = async (answer: Promise<Answer>, what: string, refusals: Partial<Record<number, (error: string) => MoatError>> = {}) => {
 		let result: Answer;
 		try {
 			result = await answer;
 		} catch (error) {
 			throw new MoatError(`The moat daemon did not answer (${what}): ${(error as Error).message}.`, 'Run moat proxy restart, then try again.', 1, {cause: error});
+		}
+
+		const refusal = refusals[result.status];
+		if (refusal) {
+			throw refusal(String((result.body as {error?: string}).error ?? result.status));
 		}
 
 		if (result.status !== 200) {
@@ -84,6 +96,13 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		},
 		async audit(runId, event, seal) {
 			await expect(call(socketPath, 'POST', '/audit', {runId, ...event, seal}), 'write the audit log');
+		},
+		async allowHost(runId, host) {
+			return expect(call(socketPath, 'POST', `/runs/${encodeURIComponent(runId)}/allow`, {host}), `allow ${host} for ${runId}`, {
+				400: error => usageError(`Cannot allow ${host} for ${runId}: ${error}.`, 'Give a host as network.allow in agent.yaml takes it: api.example.com, api.example.com:8443 or *.example.com.'),
+				// An older daemon without this endpoint answers 404 too; its words then say so.
+				404: error => notFoundError(`Cannot allow ${host} for ${runId}: ${error}.`, 'Hosts can be allowed only for a running run (see moat list).'),
+			}) as Promise<AllowedHost>;
 		},
 	};
 }
@@ -142,6 +161,20 @@ export async function findDaemon(environment: MoatEnvironment): Promise<DaemonCl
 	const {socket} = daemonPaths(environment.moatHome);
 	const hello = await sayHello(socket);
 	return hello ? clientFor(socket, hello) : undefined;
+}
+
+/**
+ * Allows `host` for the running run `runId` through the running daemon,
+ * which records it in the run's audit log. Never starts a daemon: without
+ * one, no run's requests get anywhere, and a new daemon would know no runs.
+ */
+export async function allowHostForRun(environment: MoatEnvironment, runId: string, host: string): Promise<AllowedHost> {
+	const daemon = await findDaemon(environment);
+	if (!daemon) {
+		throw notFoundError(`Cannot allow ${host} for ${runId}: the moat daemon is not running.`, 'Hosts can be allowed only for a running run; if it is running, start the daemon with moat proxy start, then try again.');
+	}
+
+	return daemon.allowHost(runId, host);
 }
 
 /** Asks the daemon to stop and waits until it has; false when none was running. */

@@ -1,5 +1,7 @@
 import {createHash} from 'node:crypto';
 import path from 'node:path';
+import {formatAllowEntry, internalEntryKind, parseAllowEntry} from '../proxy/network-policy.js';
+import {addressKindWords} from '../proxy/proxy-decisions.js';
 
 /**
  * What the CLI and the daemon say to each other over `daemon.sock` (HTTP
@@ -44,6 +46,50 @@ export type RegisteredRun = {
 export type DaemonStatus = Hello & {
 	registered: Array<{runId: string; grants: string[]; requests: number; blocked: number}>;
 };
+
+/** The answer to `POST /runs/:id/allow`. */
+export type AllowedHost = {
+	runId: string;
+	/** The entry as the run's allow list now holds it (see formatAllowEntry). */
+	entry: string;
+	/** False when the list already held it: nothing changed and nothing was recorded. */
+	added: boolean;
+	policy: RunRegistration['policy'];
+};
+
+/**
+ * The allow entry a `POST /runs/:id/allow` body asks for, or why it cannot
+ * be allowed. Entries naming internal addresses are refused here too: the
+ * proxy never dials them whatever the list says, and a policy that listed
+ * one would tell whoever reads it something the proxy does not do.
+ */
+export function parseAllowRequest(body: unknown): {entry: string} | {error: string} {
+	const host = (body as {host?: unknown} | null | undefined)?.host;
+	if (typeof host !== 'string') {
+		return {error: 'the body needs a host, as {"host": "api.example.com"}'};
+	}
+
+	const entry = parseAllowEntry(host);
+	if (!entry) {
+		return {error: `${JSON.stringify(host)} is not an allow entry: use host, host:port, *.domain or *.domain:port`};
+	}
+
+	const kind = internalEntryKind(entry);
+	if (kind) {
+		return {error: `${JSON.stringify(host)} is ${addressKindWords[kind] ?? 'an internal address'}, which agents may never reach, whatever the allow list`};
+	}
+
+	return {entry: formatAllowEntry(entry)};
+}
+
+/** `allow` with `entry` added at the end, unless it already holds it in any spelling. */
+export function allowListWith(allow: readonly string[], entry: string): {allow: string[]; added: boolean} {
+	const held = allow.some(existing => {
+		const parsed = parseAllowEntry(existing);
+		return parsed !== undefined && formatAllowEntry(parsed) === entry;
+	});
+	return held ? {allow: [...allow], added: false} : {allow: [...allow, entry], added: true};
+}
 
 export function sameSettings(left: DaemonSettings, right: DaemonSettings): boolean {
 	return (Object.keys(left) as Array<keyof DaemonSettings>).every(key => left[key] === right[key])

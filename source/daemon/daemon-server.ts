@@ -19,7 +19,7 @@ import {createRunService} from '../runs/run-service.js';
 import {containerLabels} from '../runs/labels.js';
 import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
-import {daemonPaths, maximumSocketPath, sealedNetworkName, tokenHash, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
+import {allowListWith, daemonPaths, maximumSocketPath, parseAllowRequest, sealedNetworkName, tokenHash, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
 import {readDaemonState, writeDaemonState, type DaemonState, type PersistedRun} from './daemon-state.js';
 
@@ -321,6 +321,32 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			return true;
 		};
 
+		// One change at a time: two asking for the same host at once add it once, and record it once.
+		let changingPolicy: Promise<unknown> = Promise.resolve();
+		const allowHost = async (runId: string, entry: string): Promise<AllowedHost | undefined> => {
+			const next = changingPolicy.catch(() => undefined).then(async (): Promise<AllowedHost | undefined> => {
+				const live = runs.get(runId);
+				if (!live) {
+					return undefined;
+				}
+
+				const change = allowListWith(live.persisted.policy.allow, entry);
+				if (change.added) {
+					// Recorded before it takes effect: a loosening the log cannot hold is not made.
+					await queuedAudit.record(runId, 'policy.changed', {allow: entry, by: 'user'});
+					live.persisted.policy = {...live.persisted.policy, allow: change.allow};
+					// Changed in place: open tunnels check by identity that the token's ProxyRun is still theirs.
+					live.proxyRun.policy = toPolicy(live.persisted);
+					await save();
+					log(`run ${runId}: ${entry} allowed by the user`);
+				}
+
+				return {runId, entry, added: change.added, policy: live.persisted.policy};
+			});
+			changingPolicy = next;
+			return next;
+		};
+
 		const hello = (): Hello => ({
 			pid: process.pid,
 			settings,
@@ -333,6 +359,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		const routes = async (request: IncomingMessage, body: unknown): Promise<[number, unknown]> => {
 			const url = new URL(request.url ?? '/', 'http://daemon');
 			const runMatch = /^\/runs\/(run_[\da-f]{12})$/.exec(url.pathname);
+			const allowMatch = /^\/runs\/([^/]+)\/allow$/.exec(url.pathname);
 			if (request.method === 'GET' && url.pathname === '/hello') {
 				return [200, hello()];
 			}
@@ -387,6 +414,22 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				}
 
 				return [200, {written: true}];
+			}
+
+			if (request.method === 'POST' && allowMatch) {
+				const runId = allowMatch[1]!;
+				const notRunning: [number, unknown] = [404, {error: `no run ${runId} is running under this daemon`}];
+				if (!runs.has(runId)) {
+					return notRunning;
+				}
+
+				const asked = parseAllowRequest(body);
+				if ('error' in asked) {
+					return [400, {error: asked.error}];
+				}
+
+				const allowed = await allowHost(runId, asked.entry);
+				return allowed ? [200, allowed] : notRunning;
 			}
 
 			if (request.method === 'DELETE' && runMatch) {

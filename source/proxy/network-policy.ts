@@ -30,6 +30,26 @@ export function parseAllowEntry(entry: string): AllowEntry | undefined {
 	return {pattern: match[2]!.toLowerCase(), wildcard: match[1] !== undefined, ports: port === undefined ? defaultPorts : [port]};
 }
 
+/** An entry as a run's allow list stores it: lowercased, with a port only when one was given. */
+export function formatAllowEntry(entry: AllowEntry): string {
+	return `${entry.wildcard ? '*.' : ''}${entry.pattern}${entry.ports.length === 1 ? `:${entry.ports[0]!}` : ''}`;
+}
+
+/**
+ * The kind of internal address an entry names, if it names one for sure
+ * (localhost, *.localhost, an internal address literal). The proxy refuses
+ * those before it reads the allow list, in every mode, so no entry opens
+ * them; a name that merely resolves to one is refused when it is dialled.
+ */
+export function internalEntryKind(entry: AllowEntry): AddressKind | undefined {
+	if (entry.pattern === 'localhost' || entry.pattern.endsWith('.localhost')) {
+		return 'loopback';
+	}
+
+	const kind = entry.wildcard ? 'public' : addressKind(entry.pattern);
+	return kind === 'public' ? undefined : kind;
+}
+
 /** `*.example.com` matches subdomains at any depth, never example.com itself. */
 export function entryMatches(entry: AllowEntry, host: string, port: number): boolean {
 	const name = host.toLowerCase().replace(/\.$/, '');

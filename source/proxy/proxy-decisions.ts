@@ -49,7 +49,8 @@ export function parseConnectTarget(target: string): {host: string; port: number}
 
 export type GateDecision = {allowed: true} | {allowed: false; reason: string; message: string};
 
-const kindWords: Record<string, string> = {
+/** An internal address kind in words, for messages that say why it is refused. */
+export const addressKindWords: Record<string, string> = {
 	loopback: 'a loopback address',
 	'link-local': 'a link-local address (cloud metadata lives there)',
 	private: 'a private address',
@@ -69,7 +70,7 @@ export function gateRequest(request: {host: string; port: number; overridden: bo
 		const literalKind = net.isIP(name) === 0 ? 'public' : addressKind(name);
 		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (literalKind === 'public' && net.isIP(name) !== 0 && request.isHostAddress?.(name) ? 'host' : literalKind);
 		if (kind !== 'public') {
-			const reason = `it is ${kindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
+			const reason = `it is ${addressKindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
 			return {allowed: false, reason: `internal address: ${kind}`, message: blockedResponseText(name, reason)};
 		}
 	}

@@ -6,6 +6,9 @@ export type HeadlessScreen = {
 	write(bytes: Buffer): Promise<void>;
 	/** Escape sequences that repaint the current screen (and its scrollback) on a real terminal. */
 	serialize(): string;
+	/** The visible screen as plain text, one string per row (trailing blanks trimmed). */
+	lines(): string[];
+	resize(size: {rows: number; columns: number}): void;
 	readonly alternateScreen: boolean;
 	dispose(): void;
 };
@@ -23,6 +26,20 @@ export function createHeadlessScreen(size: {rows: number; columns: number}, scro
 		},
 		serialize() {
 			return serializer.serialize();
+		},
+		lines() {
+			const buffer = terminal.buffer.active;
+			const rows: string[] = [];
+			for (let row = 0; row < terminal.rows; row++) {
+				rows.push(buffer.getLine(buffer.viewportY + row)?.translateToString(true) ?? '');
+			}
+
+			return rows;
+		},
+		resize({rows, columns}) {
+			if (rows !== terminal.rows || columns !== terminal.cols) {
+				terminal.resize(columns, rows);
+			}
 		},
 		get alternateScreen() {
 			return terminal.buffer.active.type === 'alternate';

@@ -9,6 +9,10 @@ import path from 'node:path';
 import process from 'node:process';
 import type {Readable} from 'node:stream';
 import test, {type ExecutionContext} from 'ava';
+import {allowHostForRun} from '../../source/daemon/daemon-client.js';
+import type {DaemonState} from '../../source/daemon/daemon-state.js';
+import {createEnvironment} from '../../source/environment.js';
+import {MoatError} from '../../source/errors.js';
 import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
@@ -321,6 +325,26 @@ const blockedText = (host: string) => `Moat: request blocked by network policy.\
 
 const blockedInternalText = (host: string, reason: string) => `Moat: request blocked by network policy.\nHost "${host}" is refused: ${reason}\nAgents reach only public hosts, whatever the policy.\n`;
 
+/** A raw request to the daemon's API on its socket, for the statuses and words a client turns into errors. */
+async function daemonRequest(moatHome: string, method: string, route: string, body?: unknown): Promise<{status: number; body: {error?: string}}> {
+	return new Promise((resolve, reject) => {
+		const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+		const request = http.request({socketPath: path.join(moatHome, 'daemon.sock'), method, path: route, timeout: 10_000, headers: payload ? {'content-type': 'application/json'} : {}}, response => {
+			let text = '';
+			response.setEncoding('utf8');
+			response.on('data', (chunk: string) => {
+				text += chunk;
+			});
+			response.on('end', () => {
+				resolve({status: response.statusCode ?? 0, body: JSON.parse(text) as {error?: string}});
+			});
+		});
+		request.on('timeout', () => request.destroy(new Error('the daemon did not answer in time')));
+		request.on('error', reject);
+		request.end(payload);
+	});
+}
+
 /** One git smart-HTTP packet line. */
 const packetLine = (text: string) => (text.length + 4).toString(16).padStart(4, '0') + text;
 
@@ -588,6 +612,104 @@ dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) ge
 	const audit = await world.moat(['audit', runId]);
 	t.is(audit.code, 0, audit.stdout + audit.stderr);
 	t.regex(audit.stdout, /^ {2}request\.blocked +4$/m);
+});
+
+// --- Allowing a host for a running run ---
+
+dockerTest('a host allowed through the daemon for a running strict run gets through from then on, without a restart; the allow list is persisted once and the audit log says the user changed the policy', async t => {
+	const world = await createWorld(t, {
+		hosts: ['late.test'],
+		files: {'agent.yaml': 'network:\n  policy: strict\n'},
+	});
+	// One curl after another: the first CONNECT status and then the response status, one line each.
+	const loop = 'for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time 2 -w "%{http_connect} %{http_code}\\n" https://late.test/x; sleep 0.25; done';
+	const started = await world.moat(['run', world.workspace, '-d', '--', 'sh', '-c', loop]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await eventually(async () => (await world.networkEntries(runId)).length >= 2);
+	t.is(world.standIn.requests.length, 0, 'strict policy let late.test through before it was allowed');
+
+	const environment = createEnvironment(world.env, world.sandbox.userHome);
+	const allowed = await allowHostForRun(environment, runId, 'Late.test');
+	t.deepEqual(allowed, {runId, entry: 'late.test', added: true, policy: {mode: 'strict', allow: ['late.test']}});
+	await eventually(async () => world.standIn.requests.length >= 3);
+	const again = await allowHostForRun(environment, runId, 'late.test');
+	t.false(again.added, 'allowing it again changes nothing');
+	const state = JSON.parse(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon-state.json'), 'utf8')) as DaemonState;
+	t.deepEqual(state.runs[runId]?.policy, {mode: 'strict', allow: ['late.test']});
+
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	await waitForRunToEnd(world, runId);
+	// Blocked, then once allowed always through: the change is live for the next request.
+	const codes = (await world.moat(['logs', runId])).stdout.trim().split('\n');
+	const firstThrough = codes.indexOf('200 200');
+	t.true(firstThrough >= 2, codes.join(', '));
+	t.true(codes.slice(0, firstThrough).every(code => code === '403 000'), codes.join(', '));
+	t.true(codes.slice(firstThrough).every(code => code === '200 200'), codes.join(', '));
+	const entries = (await world.networkEntries(runId)).map(entry => [entry.method, entry.url, entry.status, entry.blocked]);
+	t.deepEqual(entries.slice(0, firstThrough), Array.from({length: firstThrough}, () => ['CONNECT', 'late.test:443', 403, true]));
+	t.deepEqual(entries.slice(firstThrough), Array.from({length: codes.length - firstThrough}, () => ['GET', 'https://late.test/x', 200, false]));
+
+	const records = await world.auditRecords(runId);
+	const changes = records.filter(record => record.type === 'policy.changed');
+	t.deepEqual(changes.map(record => record.data), [{allow: 'late.test', by: 'user'}]);
+	const blocked = records.filter(record => record.type === 'request.blocked');
+	t.is(blocked.length, firstThrough);
+	t.true(blocked.every(record => record.seq < changes[0]!.seq), 'nothing was blocked after the change');
+	t.deepEqual(blocked[0]!.data, {host: 'late.test', reason: 'Host "late.test" is not in the allow list.'});
+	const audit = await world.moat(['audit', runId]);
+	t.is(audit.code, 0, audit.stdout + audit.stderr);
+	t.regex(audit.stdout, /^ {2}policy\.changed +1$/m);
+
+	// The run has ended and its token with it: there is nothing left to allow a host for.
+	const ended = await t.throwsAsync(allowHostForRun(environment, runId, 'other.test'), {instanceOf: MoatError});
+	t.is(ended.message, `Cannot allow other.test for ${runId}: no run ${runId} is running under this daemon.`);
+	t.is((ended as MoatError).exitCode, 4);
+});
+
+dockerTest('allowing a host refuses what is not a host (400), internal addresses in any mode (400) and runs the daemon does not serve (404), and changes nothing', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const started = await world.moat(['run', world.workspace, '-d', '--', 'sleep', '120']);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	const route = `/runs/${runId}/allow`;
+	const answers = await Promise.all([
+		daemonRequest(world.sandbox.moatHome, 'POST', route, {host: 'https://api.example.com/'}),
+		daemonRequest(world.sandbox.moatHome, 'POST', route, {host: '169.254.169.254'}),
+		daemonRequest(world.sandbox.moatHome, 'POST', route, {host: 'localhost:8080'}),
+		daemonRequest(world.sandbox.moatHome, 'POST', route, {name: 'api.example.com'}),
+		daemonRequest(world.sandbox.moatHome, 'POST', '/runs/run_000000000000/allow', {host: 'api.example.com'}),
+	]);
+	t.deepEqual(answers, [
+		{status: 400, body: {error: '"https://api.example.com/" is not an allow entry: use host, host:port, *.domain or *.domain:port'}},
+		{status: 400, body: {error: '"169.254.169.254" is a link-local address (cloud metadata lives there), which agents may never reach, whatever the allow list'}},
+		{status: 400, body: {error: '"localhost:8080" is a loopback address, which agents may never reach, whatever the allow list'}},
+		{status: 400, body: {error: 'the body needs a host, as {"host": "api.example.com"}'}},
+		{status: 404, body: {error: 'no run run_000000000000 is running under this daemon'}},
+	]);
+
+	const environment = createEnvironment(world.env, world.sandbox.userHome);
+	const bad = await t.throwsAsync(allowHostForRun(environment, runId, 'api.example.com/path'), {instanceOf: MoatError});
+	t.is(bad.message, `Cannot allow api.example.com/path for ${runId}: "api.example.com/path" is not an allow entry: use host, host:port, *.domain or *.domain:port.`);
+	t.is((bad as MoatError).exitCode, 2);
+	t.regex((bad as MoatError).hint, /api\.example\.com:8443/);
+	const unknown = await t.throwsAsync(allowHostForRun(environment, 'run_000000000000', 'api.example.com'), {instanceOf: MoatError});
+	t.is((unknown as MoatError).exitCode, 4);
+	t.regex((unknown as MoatError).hint, /running run/);
+
+	const state = JSON.parse(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon-state.json'), 'utf8')) as DaemonState;
+	t.deepEqual(state.runs[runId]?.policy, {mode: 'permissive', allow: []});
+	t.deepEqual((await world.auditRecords(runId)).filter(record => record.type === 'policy.changed'), []);
+});
+
+test('allowing a host with no daemon running says so and starts none', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const error = await t.throwsAsync(allowHostForRun(createEnvironment(sandbox.env, sandbox.userHome), 'run_0123456789ab', 'api.example.com'), {instanceOf: MoatError});
+	t.is(error.message, 'Cannot allow api.example.com for run_0123456789ab: the moat daemon is not running.');
+	t.regex((error as MoatError).hint, /moat proxy start/);
+	t.is((error as MoatError).exitCode, 4);
+	await t.throwsAsync(fs.stat(path.join(sandbox.moatHome, 'daemon.sock')));
 });
 
 // --- Bypasses ---

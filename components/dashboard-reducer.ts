@@ -1,0 +1,237 @@
+import type {RunMetadata} from '../source/runs/run-metadata.js';
+import {stateLabel} from '../source/runs/run-presentation.js';
+import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
+
+/**
+ * The dashboard's state and every key decision, as a pure reducer. Ink
+ * re-subscribes input handlers after each frame, so keys that arrive
+ * together can reach a stale handler; a reducer always sees the latest
+ * state. What a key asks of the outside world (stop, attach, …) is queued
+ * as an effect for the component to carry out.
+ */
+
+export const panes = ['preview', 'logs', 'network', 'audit'] as const;
+export type Pane = (typeof panes)[number];
+
+/** A run as the table shows it: its metadata and its proxy counts. */
+export type RunRow = RunMetadata & {requests?: number; blocked?: number};
+
+export type Effect =
+	| {kind: 'stop'; id: string}
+	| {kind: 'destroy'; id: string}
+	| {kind: 'attach'; id: string}
+	| {kind: 'allow'; id: string}
+	| {kind: 'new'}
+	| {kind: 'grants'}
+	| {kind: 'quit'};
+
+export type DashboardState = {
+	runs: RunRow[];
+	selectedId: string | undefined;
+	/** Where the selection was, so a run that disappears hands it to its neighbour. */
+	selectedIndex: number;
+	filter: string;
+	filtering: boolean;
+	focus: KeyFocus;
+	pane: Pane;
+	/** The pane sticks to its newest line. */
+	follow: boolean;
+	/** Lines above the newest one where the pane's cursor is (0 = newest). */
+	offset: number;
+	help: boolean;
+	confirmDestroy: string | undefined;
+	status: string | undefined;
+	effects: Effect[];
+};
+
+export type DashboardEvent =
+	| {type: 'runs'; runs: RunRow[]}
+	| {type: 'key'; input: string; key: KeyInfo}
+	| {type: 'status'; text: string | undefined}
+	| {type: 'taken'; count: number};
+
+export function initialDashboardState(options: {selectedId?: string; status?: string; pane?: Pane} = {}): DashboardState {
+	return {
+		runs: [],
+		selectedId: options.selectedId,
+		selectedIndex: 0,
+		filter: '',
+		filtering: false,
+		focus: 'table',
+		pane: options.pane ?? 'preview',
+		follow: true,
+		offset: 0,
+		help: false,
+		confirmDestroy: undefined,
+		status: options.status,
+		effects: [],
+	};
+}
+
+/** The runs the filter lets through: by name, id, agent, state or grant. */
+export function visibleRuns(state: Pick<DashboardState, 'runs' | 'filter'>): RunRow[] {
+	const words = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
+	if (words.length === 0) {
+		return state.runs;
+	}
+
+	return state.runs.filter(run => {
+		const text = [run.name, run.id, run.agent ?? 'shell', stateLabel(run), ...run.grants].join(' ').toLowerCase();
+		return words.every(word => text.includes(word));
+	});
+}
+
+/** The selected run among the visible ones (and its index), if any. */
+export function selectedRun(state: DashboardState): {run: RunRow | undefined; index: number} {
+	const runs = visibleRuns(state);
+	const found = runs.findIndex(run => run.id === state.selectedId);
+	const index = found === -1 ? Math.min(state.selectedIndex, runs.length - 1) : found;
+	return {run: index >= 0 ? runs[index] : undefined, index: Math.max(0, index)};
+}
+
+function select(state: DashboardState, index: number): DashboardState {
+	const runs = visibleRuns(state);
+	const clamped = Math.max(0, Math.min(index, runs.length - 1));
+	return {...state, selectedId: runs[clamped]?.id, selectedIndex: clamped, offset: 0, follow: true};
+}
+
+function withEffect(state: DashboardState, effect: Effect): DashboardState {
+	return {...state, effects: [...state.effects, effect]};
+}
+
+function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardState {
+	if (state.confirmDestroy !== undefined) {
+		const id = state.confirmDestroy;
+		return input === 'y'
+			? withEffect({...state, confirmDestroy: undefined}, {kind: 'destroy', id})
+			: {...state, confirmDestroy: undefined, status: 'Nothing destroyed.'};
+	}
+
+	if (state.filtering) {
+		if (key.return || key.escape) {
+			// Enter keeps the filter, Escape drops it.
+			const next = {...state, filtering: false, filter: key.escape ? '' : state.filter};
+			return select(next, selectedRun(next).index);
+		}
+
+		if (key.ctrl && input === 'u') {
+			return select({...state, filter: ''}, 0);
+		}
+
+		if (key.backspace || key.delete) {
+			return select({...state, filter: state.filter.slice(0, -1)}, 0);
+		}
+
+		return input && !key.ctrl ? select({...state, filter: state.filter + input}, 0) : state;
+	}
+
+	if (state.help) {
+		// Any key closes the overlay; ? and q keep their meaning.
+		if (input === 'q') {
+			return withEffect({...state, help: false}, {kind: 'quit'});
+		}
+
+		return {...state, help: false};
+	}
+
+	const {run, index} = selectedRun(state);
+	const action = actionFor(input, key, state.focus);
+	const paneStep = (step: number) => ({...state, offset: Math.max(0, state.offset + step), follow: state.offset + step <= 0});
+	switch (action) {
+		case 'down': {
+			return state.focus === 'pane' ? paneStep(-1) : select(state, index + 1);
+		}
+
+		case 'up': {
+			return state.focus === 'pane' ? paneStep(1) : select(state, index - 1);
+		}
+
+		case 'first': {
+			return state.focus === 'pane' ? {...state, offset: Number.MAX_SAFE_INTEGER, follow: false} : select(state, 0);
+		}
+
+		case 'last': {
+			return state.focus === 'pane' ? {...state, offset: 0, follow: true} : select(state, visibleRuns(state).length - 1);
+		}
+
+		case 'attach': {
+			return run ? withEffect(state, {kind: 'attach', id: run.id}) : state;
+		}
+
+		case 'new': {
+			return withEffect(state, {kind: 'new'});
+		}
+
+		case 'stop': {
+			return run ? withEffect(state, {kind: 'stop', id: run.id}) : state;
+		}
+
+		case 'destroy': {
+			return run ? {...state, confirmDestroy: run.id} : state;
+		}
+
+		case 'panes': {
+			// From the table, tab opens the pane shown; in a pane, it moves to the next.
+			const pane = state.focus === 'table' ? state.pane : panes[(panes.indexOf(state.pane) + 1) % panes.length]!;
+			return {...state, focus: 'pane', pane, offset: 0, follow: true};
+		}
+
+		case 'back': {
+			return {...state, focus: 'table'};
+		}
+
+		case 'filter': {
+			return {...state, filtering: true};
+		}
+
+		case 'follow': {
+			return {...state, follow: !state.follow, offset: state.follow ? state.offset : 0};
+		}
+
+		case 'allow': {
+			return state.pane === 'network' && run ? withEffect(state, {kind: 'allow', id: run.id}) : state;
+		}
+
+		case 'grants': {
+			return withEffect(state, {kind: 'grants'});
+		}
+
+		case 'help': {
+			return {...state, help: true};
+		}
+
+		case 'quit': {
+			return withEffect(state, {kind: 'quit'});
+		}
+
+		default: {
+			return key.escape && state.filter ? select({...state, filter: ''}, index) : state;
+		}
+	}
+}
+
+export function dashboardReducer(state: DashboardState, event: DashboardEvent): DashboardState {
+	switch (event.type) {
+		case 'runs': {
+			const next = {...state, runs: event.runs};
+			const {index} = selectedRun(next);
+			const visible = visibleRuns(next);
+			// Keep the selected run; if it is gone, its neighbour takes its place.
+			return visible.some(run => run.id === state.selectedId)
+				? {...next, selectedIndex: index}
+				: {...next, selectedId: visible[Math.min(index, visible.length - 1)]?.id, selectedIndex: Math.max(0, Math.min(index, visible.length - 1))};
+		}
+
+		case 'key': {
+			return onKey(state, event.input, event.key);
+		}
+
+		case 'status': {
+			return {...state, status: event.text};
+		}
+
+		case 'taken': {
+			return {...state, effects: state.effects.slice(event.count)};
+		}
+	}
+}

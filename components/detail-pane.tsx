@@ -1,0 +1,122 @@
+import {Box, Text} from 'ink';
+import {useEffect, useState} from 'react';
+import type {Pane} from './dashboard-reducer.js';
+import {panes} from './dashboard-reducer.js';
+import {useServices, type DashboardServices, type PaneContent} from './services-context.js';
+
+const titles: Record<Pane, string> = {preview: 'Preview', logs: 'Logs', network: 'Network', audit: 'Audit'};
+
+/** How often a pane looks at its run again: the screen more often than the files. */
+const refreshMilliseconds: Record<Pane, number> = {preview: 200, logs: 300, network: 500, audit: 1000};
+
+export type LoadedPane = PaneContent & {blockedHosts?: Array<string | undefined>};
+
+async function load(services: DashboardServices, pane: Pane, runId: string): Promise<LoadedPane> {
+	switch (pane) {
+		case 'preview': {
+			return (await services.preview?.(runId)) ?? {lines: [], summary: 'no screen yet'};
+		}
+
+		case 'logs': {
+			return services.logs?.(runId) ?? {lines: []};
+		}
+
+		case 'network': {
+			return services.network?.(runId) ?? {lines: []};
+		}
+
+		case 'audit': {
+			return services.audit?.(runId) ?? {lines: []};
+		}
+	}
+}
+
+/** The selected run's pane, read again while it is shown (only that one). */
+export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPane | undefined {
+	const services = useServices();
+	const [content, setContent] = useState<{key: string; value: LoadedPane} | undefined>();
+	const key = `${pane}:${runId ?? ''}`;
+	useEffect(() => {
+		if (!runId) {
+			return;
+		}
+
+		let cancelled = false;
+		let timer: NodeJS.Timeout | undefined;
+		const refresh = async () => {
+			try {
+				const value = await load(services, pane, runId);
+				if (!cancelled) {
+					setContent(previous => (previous?.key === key && sameContent(previous.value, value) ? previous : {key, value}));
+				}
+			} catch (error) {
+				if (!cancelled) {
+					setContent({key, value: {lines: [{text: `Cannot read it: ${(error as Error).message}`, alert: true}]}});
+				}
+			}
+
+			if (!cancelled) {
+				timer = setTimeout(refresh, refreshMilliseconds[pane]);
+			}
+		};
+
+		void refresh();
+		return () => {
+			cancelled = true;
+			clearTimeout(timer);
+		};
+	}, [services, pane, runId, key]);
+
+	return content?.key === key ? content.value : undefined;
+}
+
+function sameContent(a: LoadedPane, b: LoadedPane): boolean {
+	return a.summary === b.summary && a.lines.length === b.lines.length && a.lines.every((line, index) => line.text === b.lines[index]!.text && line.alert === b.lines[index]!.alert);
+}
+
+/** Which lines are shown, and where the cursor is, for a pane of `height` rows. Pure. */
+export function paneWindow(total: number, height: number, offset: number): {start: number; cursor: number} {
+	const cursor = Math.max(0, total - 1 - Math.min(offset, Math.max(0, total - 1)));
+	// The cursor sits on the window's last row, or as low as the top allows.
+	const start = Math.max(0, Math.min(cursor - height + 1, total - height));
+	return {start, cursor};
+}
+
+export function DetailPane({pane, content, height, width, focused, follow, offset}: {
+	pane: Pane; content: LoadedPane | undefined; height: number; width: number; focused: boolean; follow: boolean; offset: number;
+}) {
+	const lines = content?.lines ?? [];
+	const rows = Math.max(1, height - 1);
+	const {start, cursor} = paneWindow(lines.length, rows, follow ? 0 : offset);
+	const shown = lines.slice(start, start + rows);
+	return (
+		<Box flexDirection="column" height={height} width={width}>
+			<Text wrap="truncate">
+				{panes.map(name => (
+					<Text key={name} bold={name === pane} inverse={name === pane && focused} color={name === pane ? undefined : 'gray'}>{` ${titles[name]} `}</Text>
+				))}
+				<Text dimColor>{`  ${follow ? 'following' : 'follow off (f)'}${content?.summary ? ` · ${content.summary}` : ''}`}</Text>
+			</Text>
+			{content === undefined ? <Text dimColor>Loading…</Text> : undefined}
+			{content !== undefined && lines.length === 0 ? <Text dimColor>{emptyText[pane]}</Text> : undefined}
+			{shown.map((line, index) => (
+				<Text
+					// eslint-disable-next-line react/no-array-index-key
+					key={start + index}
+					wrap="truncate"
+					color={line.alert ? 'red' : undefined}
+					inverse={focused && pane !== 'preview' && start + index === cursor}
+				>
+					{line.text || ' '}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
+const emptyText: Record<Pane, string> = {
+	preview: 'No screen to show: the run is not running with a terminal.',
+	logs: 'No output yet.',
+	network: 'No requests yet.',
+	audit: 'No audit entries yet.',
+};

@@ -1,0 +1,31 @@
+import type {GrantWizardServices} from '../../components/grant-wizard.js';
+import {isMoatError} from '../errors.js';
+import type {GrantService} from './grant-service.js';
+import type {DetectedCredential, TokenProvider} from './providers.js';
+
+/**
+ * What the grant wizard runs on — `moat grant` on a terminal and `c` in the
+ * dashboard: the token providers, their detected sources, and granting one
+ * (validated) or a typed token.
+ */
+export function grantWizardServices(service: GrantService, tokenProviders: readonly TokenProvider[]): GrantWizardServices {
+	const found = new Map<string, DetectedCredential[]>();
+	const providerNamed = (name: string) => tokenProviders.find(provider => provider.name === name)!;
+	return {
+		providers: tokenProviders.map(provider => ({name: provider.name, title: provider.title})),
+		async detect(name) {
+			const sources = await service.sources(providerNamed(name));
+			found.set(name, sources);
+			return sources.map(source => ({source: source.source, warning: source.warning, expiresAt: source.expiresAt}));
+		},
+		async grant(name, choice) {
+			const provider = providerNamed(name);
+			const credential = 'token' in choice
+				? {source: 'entered token', token: choice.token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'}
+				: found.get(name)![choice.index]!;
+			const grant = await service.grantToken(provider, credential, {validate: true});
+			return {name: grant.name, login: grant.login, scopes: grant.scopes, expiresAt: grant.expiresAt, source: grant.source, file: service.store.fileFor(grant.provider)};
+		},
+		explain: error => (isMoatError(error) ? {message: error.message, hint: error.hint} : {message: String((error as Error).message ?? error), hint: 'Run moat grant again with -v for details.'}),
+	};
+}

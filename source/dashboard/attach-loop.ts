@@ -1,0 +1,130 @@
+import {rebuildScreen} from '../commands/attach-command.js';
+import {bufferOutput} from '../engine/buffered-output.js';
+import type {Engine} from '../engine/engine.js';
+import {isActive, type RunMetadata} from '../runs/run-metadata.js';
+import type {RunService} from '../runs/run-service.js';
+import {agentSize, footerText} from '../terminal/footer.js';
+import {runTerminalSession, type SignalSource, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
+import type {ScreenKeeper} from './screen-keeper.js';
+
+/** Where the user ends up after attaching from the dashboard. */
+export type AttachResult = {selectedId: string; status?: string; signal?: NodeJS.Signals};
+
+const switchKeys = ['n', 'p', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
+/**
+ * Which run Ctrl-/ n, p or a digit goes to, among the running interactive
+ * runs in the dashboard's order. Pure. n and p wrap around; a digit past
+ * the end stays where it is.
+ */
+export function switchTarget(order: readonly string[], current: string, key: string): string {
+	if (order.length === 0) {
+		return current;
+	}
+
+	const index = order.indexOf(current);
+	if (key === 'n') {
+		return order[(index + 1) % order.length]!;
+	}
+
+	if (key === 'p') {
+		return order[index <= 0 ? order.length - 1 : index - 1]!;
+	}
+
+	return order[Number(key) - 1] ?? current;
+}
+
+export type AttachLoopOptions = {
+	engine: Engine;
+	runs: RunService;
+	keeper: ScreenKeeper;
+	input: TerminalInput;
+	output: TerminalOutput;
+	signals: SignalSource;
+	/** The running interactive runs in the order the dashboard lists them. */
+	order(): Promise<RunMetadata[]>;
+};
+
+/**
+ * Gives the selected run the whole terminal, the way `moat attach` does,
+ * and moves between running bottles with Ctrl-/ n, p and 1…9 until the
+ * user comes back (Ctrl-/ d), stops the run, or it ends. Each switch paints
+ * the target's kept screen at once.
+ */
+export async function attachFromDashboard(options: AttachLoopOptions, runId: string): Promise<AttachResult> {
+	const {engine, runs, keeper, output} = options;
+	let id = runId;
+	for (;;) {
+		// eslint-disable-next-line no-await-in-loop
+		const run = await runs.find(id);
+		if (!isActive(run) || !run.containerId) {
+			return {selectedId: id, status: `${run.name} has ended; its output is in the Logs pane.`};
+		}
+
+		if (!run.interactive) {
+			return {selectedId: id, status: `${run.name} has no terminal (it was started without -i); its output is in the Logs pane.`};
+		}
+
+		const size = {rows: output.rows ?? 24, columns: output.columns ?? 80};
+		keeper.keep(run.id, run.containerId);
+		// eslint-disable-next-line no-await-in-loop
+		const attachment = await engine.attach(run.containerId, {stdin: true});
+		const pending = bufferOutput(attachment);
+		// eslint-disable-next-line no-await-in-loop
+		const initialScreen = keeper.snapshot(run.id) ?? await rebuildScreen(engine, run.containerId, agentSize(size, true));
+		// A size change makes full-screen programs repaint, even at the same size.
+		// eslint-disable-next-line no-await-in-loop
+		await engine.resize(run.containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
+		// eslint-disable-next-line no-await-in-loop
+		await runs.record(run.id, 'terminal.attached', {interactive: true, from: 'dashboard'});
+		const {chunks, ended} = pending.take();
+		// eslint-disable-next-line no-await-in-loop
+		const outcome = await runTerminalSession({
+			input: options.input,
+			output,
+			attachment,
+			resize: async agent => {
+				keeper.resize(agent);
+				await engine.resize(run.containerId!, agent);
+			},
+			footer: footerText(run.name, run.id, ' · n/p next/previous'),
+			title: `moat · ${run.name} · Ctrl-/ d dashboard · k stop · n/p switch`,
+			initialScreen,
+			pendingOutput: chunks,
+			outputEnded: ended,
+			extraCommands: switchKeys,
+			signals: options.signals,
+		});
+		if (outcome.kind !== 'ended') {
+			// eslint-disable-next-line no-await-in-loop
+			await runs.record(run.id, 'terminal.detached', {how: outcome.kind === 'signal' ? outcome.signal : outcome.kind === 'command' ? `switch ${outcome.key}` : outcome.kind});
+		}
+
+		switch (outcome.kind) {
+			case 'ended': {
+				return {selectedId: id, status: `${run.name} ended.`};
+			}
+
+			case 'stop': {
+				// eslint-disable-next-line no-await-in-loop
+				await runs.stop(await runs.find(id));
+				return {selectedId: id, status: `Stopped ${run.name}.`};
+			}
+
+			case 'signal': {
+				return {selectedId: id, signal: outcome.signal};
+			}
+
+			case 'command': {
+				// eslint-disable-next-line no-await-in-loop
+				const order = (await options.order()).map(candidate => candidate.id);
+				id = switchTarget(order, id, outcome.key);
+				break;
+			}
+
+			default: {
+				return {selectedId: id};
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+import {execFile} from 'node:child_process';
+import fs, {watch} from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type {RunRow} from '../../components/dashboard-reducer.js';
+import type {DashboardServices, NewRunRequest, Problem} from '../../components/services-context.js';
+import type {Engine} from '../engine/engine.js';
+import type {MoatEnvironment as Environment} from '../environment.js';
+import {isActive} from '../runs/run-metadata.js';
+import type {RunService} from '../runs/run-service.js';
+import type {RunStore} from '../runs/run-store.js';
+import {createRunCounter} from './run-counts.js';
+import {auditTail, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
+import type {ScreenKeeper} from './screen-keeper.js';
+
+/** How many lines a pane keeps of a run's files. */
+const paneLimit = 2000;
+
+export type DashboardServiceOptions = {
+	environment: Environment;
+	engine: Engine;
+	runs: RunService;
+	store: RunStore;
+	keeper: ScreenKeeper;
+	/** The moat CLI, run to start bottles exactly as `moat claude -d` would. */
+	cli: {node: string; script: string};
+	grantNames(): Promise<string[]>;
+	allowHost(runId: string, host: string): Promise<void>;
+	grantWizard: DashboardServices['grantWizard'];
+	daemonRunning(): Promise<boolean>;
+};
+
+/** The command line that starts a bottle from the new-bottle dialog, always detached (attaching is the dashboard's). Pure. */
+export function startArguments(request: NewRunRequest): string[] {
+	const common = [request.workspace, '-d', ...(request.name ? ['-n', request.name] : []), ...request.grants.flatMap(grant => ['-g', grant])];
+	if (request.agent === 'shell') {
+		return ['run', ...common, '-i', '--', 'sh', '-c', 'if command -v bash >/dev/null; then exec bash; else exec sh; fi'];
+	}
+
+	// A prompt goes to the agent as its first message; the session stays interactive.
+	return [request.agent, ...common, ...(request.prompt ? ['--', request.prompt] : [])];
+}
+
+/**
+ * The real services behind the dashboard: the run store and engine, each
+ * run's files read as they grow, the kept screens, and the CLI itself for
+ * starting bottles.
+ */
+export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
+	const {environment, engine, runs, store, keeper} = options;
+	const counter = createRunCounter();
+	const tails = new Map<string, Tail<unknown> | AuditTail>();
+	const tailOf = <T>(key: string, make: () => T): T => {
+		let tail = tails.get(key) as T | undefined;
+		if (!tail) {
+			tail = make();
+			tails.set(key, tail as Tail<unknown>);
+		}
+
+		return tail;
+	};
+
+	return {
+		async listRuns(): Promise<RunRow[]> {
+			const all = await store.list();
+			const running = new Set<string>();
+			for (const run of all) {
+				if (isActive(run) && run.interactive && run.containerId) {
+					running.add(run.id);
+					keeper.keep(run.id, run.containerId);
+				}
+			}
+
+			keeper.retain(running);
+			return Promise.all(all.map(async run => ({...run, ...await counter.count(run.id, store.networkFile(run.id))})));
+		},
+		watchRuns(changed) {
+			// The store's folder and each run's metadata change when runs come and go or change state.
+			let watcher: fs.FSWatcher | undefined;
+			try {
+				watcher = watch(store.root, {recursive: true}, (_event, name) => {
+					if (!name || String(name).endsWith('metadata.json') || !String(name).includes(path.sep)) {
+						changed();
+					}
+				});
+				watcher.on('error', () => undefined);
+			} catch {
+				// No folder yet (no runs): the periodic refresh finds the first one.
+			}
+
+			return () => watcher?.close();
+		},
+		async problems(): Promise<Problem[]> {
+			const found: Problem[] = [];
+			const engineProblem = await engine.ping().then(() => undefined, (error: unknown) => (error as Error).message);
+			if (engineProblem) {
+				found.push({message: 'The Docker engine cannot be reached; runs cannot start or stop.', fix: 'Start Docker (or set DOCKER_HOST); this clears when it is back.'});
+			}
+
+			const active = (await store.list()).some(run => isActive(run));
+			if (active && !(await options.daemonRunning())) {
+				found.push({message: 'moat\'s daemon is not running: running bottles have no network and no live logs.', fix: 'Run moat proxy start.'});
+			}
+
+			return found;
+		},
+		async stopRun(id) {
+			await runs.stop(await runs.find(id));
+		},
+		async destroyRun(id) {
+			await runs.destroy(await runs.find(id), true);
+		},
+		async preview(id) {
+			const lines = keeper.lines(id);
+			if (!lines) {
+				// A run without a terminal (or not running) shows its newest output instead.
+				const logs = await this.logs!(id);
+				return {lines: logs.lines, summary: 'output (no terminal)'};
+			}
+
+			// Trailing empty rows say nothing.
+			let end = lines.length;
+			while (end > 0 && lines[end - 1]!.trim() === '') {
+				end--;
+			}
+
+			return {lines: lines.slice(0, end).map(text => ({text})), summary: 'live screen'};
+		},
+		async logs(id) {
+			const snapshot = await tailOf(`logs:${id}`, () => logTail(store.logFile(id), paneLimit)).read();
+			return {lines: snapshot.entries.map(line => ({text: line.text, alert: line.stream === 'stderr'})), summary: `${snapshot.total} lines`};
+		},
+		async network(id) {
+			const snapshot = await tailOf(`network:${id}`, () => networkTail(store.networkFile(id), paneLimit)).read();
+			const lines = snapshot.entries.map(entry => ({entry, ...formatNetworkEntry(entry)}));
+			const blocked = lines.filter(line => line.blocked).length;
+			return {
+				lines: lines.map(line => ({text: line.text, alert: line.blocked})),
+				blockedHosts: lines.map(line => (line.blocked ? hostOf(line.entry.url) : undefined)),
+				summary: `${snapshot.total} requests${blocked ? ` · ${blocked} blocked (a allows)` : ''}`,
+			};
+		},
+		async audit(id) {
+			const snapshot = await tailOf(`audit:${id}`, () => auditTail(environment.moatHome, id, paneLimit, {now: environment.now})).read();
+			const {verification} = snapshot;
+			return {
+				lines: [
+					...snapshot.entries.map(entry => ({text: formatAuditEntry(entry)})),
+					...(verification.state === 'broken' ? [{text: `✕ ${verification.detail}`, alert: true}] : []),
+				],
+				summary: `${snapshot.total} entries · ${verification.state === 'verified' ? '✓ ' : verification.state === 'broken' ? '✕ ' : ''}${verification.detail}`,
+			};
+		},
+		allowHost: options.allowHost,
+		async startRun(request) {
+			return new Promise((resolve, reject) => {
+				execFile(options.cli.node, [options.cli.script, ...startArguments(request)], {env: {...environment.variables, CI: '', FORCE_COLOR: '0'}, timeout: 15 * 60_000}, (error, stdout, stderr) => {
+					const id = /run_[\da-f]{12}/.exec(stdout)?.[0];
+					if (error || !id) {
+						// moat's own error is its first lines on stderr: "moat: …" and the hint.
+						const message = stderr.split('\n').filter(line => line.trim() !== '' && !line.startsWith('moat: note')).slice(-2).join(' ').replace(/^moat: /, '');
+						reject(new Error(message || (error as Error | null)?.message || 'moat printed no run id'));
+						return;
+					}
+
+					resolve(id);
+				});
+			});
+		},
+		grantNames: options.grantNames,
+		async checkWorkspace(folder) {
+			const resolved = path.resolve(expandHome(folder));
+			const stat = await fsp.stat(resolved).catch(() => undefined);
+			if (!stat) {
+				return `There is no folder at ${resolved}.`;
+			}
+
+			return stat.isDirectory() ? undefined : `${resolved} is a file; a workspace is a folder.`;
+		},
+		async completePath(partial) {
+			const expanded = expandHome(partial);
+			const directory = expanded.endsWith('/') ? expanded : path.dirname(expanded);
+			const start = expanded.endsWith('/') ? '' : path.basename(expanded);
+			const entries = await fsp.readdir(directory || '.', {withFileTypes: true}).catch(() => []);
+			return entries
+				.filter(entry => entry.isDirectory() && entry.name.startsWith(start) && (start.startsWith('.') || !entry.name.startsWith('.')))
+				.map(entry => `${partial.slice(0, partial.length - start.length)}${entry.name}/`)
+				.sort();
+		},
+		grantWizard: options.grantWizard,
+		now: environment.now,
+	};
+}
+
+function expandHome(folder: string): string {
+	return folder === '~' || folder.startsWith('~/') ? path.join(os.homedir(), folder.slice(1)) : folder;
+}
+
+function hostOf(url: string): string | undefined {
+	try {
+		return new URL(url.includes('://') ? url : `https://${url}`).hostname.replace(/^\[|\]$/g, '') || undefined;
+	} catch {
+		return undefined;
+	}
+}

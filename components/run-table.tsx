@@ -43,7 +43,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 				const appearance = waiting ? {glyph: '◐', color: 'yellow'} : stateAppearance[run.state];
 				const selected = index === selectedIndex;
 				const values = [
-					run.name, run.agent ?? 'shell', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
+					run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
 					count(run.requests), count(run.blocked), run.grants.join(',') || '-',
 				];
 				return (

@@ -48,6 +48,8 @@ export type DashboardEvent =
 	| {type: 'runs'; runs: RunRow[]}
 	| {type: 'key'; input: string; key: KeyInfo}
 	| {type: 'status'; text: string | undefined}
+	/** Something other than a key asks for an effect (the new-bottle dialog asks for the grant wizard). */
+	| {type: 'request'; effect: Effect}
 	| {type: 'taken'; count: number};
 
 export function initialDashboardState(options: {selectedId?: string; status?: string; pane?: Pane} = {}): DashboardState {
@@ -228,6 +230,10 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 
 		case 'status': {
 			return {...state, status: event.text};
+		}
+
+		case 'request': {
+			return withEffect(state, event.effect);
 		}
 
 		case 'taken': {

@@ -224,6 +224,11 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		setDialog(undefined);
 	}, []);
 
+	const openWizard = useCallback(() => {
+		setDialog(undefined);
+		dispatch({type: 'request', effect: {kind: 'grants'}});
+	}, []);
+
 	// Rows: title, problems, table, pane, status, hints. The table gets about 40%.
 	const reserved = 3 + problems.length + (error ? 1 : 0);
 	const tableHeight = Math.max(3, Math.min(visible.length + 1, Math.floor((rows - reserved) * 0.4)));
@@ -244,7 +249,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 					: <RunTable runs={visible} selectedIndex={selectedIndex} now={services.now()} height={tableHeight} width={columns} />}
 			</Box>
 			<Box height={paneHeight} flexDirection="column">
-				{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} /> : undefined}
+				{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} onWizard={openWizard} /> : undefined}
 				{dialog === 'grants' && wizard
 					? (
 						<GrantWizardContext.Provider value={wizard}>

@@ -1,13 +1,13 @@
 import {Box, Text, useInput} from 'ink';
 import {useEffect, useReducer} from 'react';
-import {agents, fields, initialNewRunState, newRunReducer, newRunRequest, type Field} from './new-run-reducer.js';
+import {agents, fields, initialNewRunState, missingGrant, newRunReducer, newRunRequest, type Field} from './new-run-reducer.js';
 import {useServices, type NewRunRequest} from './services-context.js';
 
 const labels: Record<Field, string> = {agent: 'Agent', workspace: 'Workspace', name: 'Name', grants: 'Grants', prompt: 'Prompt', attached: 'Then'};
 const agentTitles = {claude: 'Claude Code', codex: 'Codex', shell: 'Shell'} as const;
 
 /** `n`: a new bottle in three keystrokes — the defaults start Claude on the current folder, attached. */
-export function NewRunDialog({cwd, onStart, onCancel}: {cwd: string; onStart: (request: NewRunRequest) => Promise<void>; onCancel: () => void}) {
+export function NewRunDialog({cwd, onStart, onCancel, onWizard}: {cwd: string; onStart: (request: NewRunRequest) => Promise<void>; onCancel: () => void; onWizard?: () => void}) {
 	const services = useServices();
 	const [state, dispatch] = useReducer(newRunReducer, cwd, initialNewRunState);
 
@@ -22,6 +22,12 @@ export function NewRunDialog({cwd, onStart, onCancel}: {cwd: string; onStart: (r
 			onCancel();
 		}
 	}, [state.cancelled, onCancel]);
+
+	useEffect(() => {
+		if (state.wantsWizard) {
+			(onWizard ?? onCancel)();
+		}
+	}, [state.wantsWizard, onWizard, onCancel]);
 
 	useEffect(() => {
 		if (!state.completing) {
@@ -97,6 +103,7 @@ export function NewRunDialog({cwd, onStart, onCancel}: {cwd: string; onStart: (r
 					{' '}{value(field)}{index === state.field && ['workspace', 'name', 'prompt'].includes(field) ? '▏' : ''}
 				</Text>
 			))}
+			{missingGrant(state) ? <Text color="yellow" wrap="truncate">{agentTitles[state.agent]} needs a {missingGrant(state)} grant, and there is none: Ctrl-G opens the grant wizard.</Text> : undefined}
 			{state.error ? <Text color="red" wrap="truncate">✕ {state.error}</Text> : undefined}
 			<Text dimColor wrap="truncate">{state.submitted ? 'Starting…' : '↑/↓ field · ←/→ or space change · tab completes a path · enter start · esc cancel'}</Text>
 		</Box>

@@ -31,6 +31,8 @@ export type NewRunState = {
 	/** Enter was pressed: the component checks and starts the run. */
 	submitted: boolean;
 	cancelled: boolean;
+	/** Ctrl-G: the user wants the grant wizard for a credential that is missing. */
+	wantsWizard: boolean;
 };
 
 export type NewRunEvent =
@@ -42,7 +44,7 @@ export type NewRunEvent =
 export function initialNewRunState(workspace: string): NewRunState {
 	return {
 		field: 0, agent: 'claude', workspace, name: '', available: [], chosen: [], grantCursor: 0, prompt: '', attached: true,
-		error: undefined, completing: false, submitted: false, cancelled: false,
+		error: undefined, completing: false, submitted: false, cancelled: false, wantsWizard: false,
 	};
 }
 
@@ -82,6 +84,12 @@ export function commonPrefix(names: readonly string[]): string {
 	return prefix;
 }
 
+/** What the chosen agent signs in with when none of its grants exists yet ("claude or anthropic"), else undefined. */
+export function missingGrant(state: Pick<NewRunState, 'agent' | 'available'>): string | undefined {
+	const needed = agentGrants[state.agent];
+	return needed.length > 0 && !needed.some(name => state.available.includes(name)) ? needed.join(' or ') : undefined;
+}
+
 export function newRunRequest(state: NewRunState): NewRunRequest {
 	return {
 		agent: state.agent,
@@ -101,6 +109,10 @@ function onKey(state: NewRunState, input: string, key: KeyInfo): NewRunState {
 	const cleared = {...state, error: undefined};
 	if (key.escape) {
 		return {...state, cancelled: true};
+	}
+
+	if (key.ctrl && input === 'g') {
+		return {...state, wantsWizard: true};
 	}
 
 	if (key.return) {

@@ -207,7 +207,13 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 		}
 
 		default: {
-			return key.escape && state.filter ? select({...state, filter: ''}, index) : state;
+			if (key.escape && state.filter) {
+				// The run the filter found stays selected once the others are back.
+				const cleared = {...state, filter: ''};
+				return select(cleared, selectedRun(cleared).index);
+			}
+
+			return state;
 		}
 	}
 }
@@ -225,6 +231,13 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 		}
 
 		case 'key': {
+			// Ink hands over keys that arrive in one read as one string ("jj" from a
+			// held key). Moves are split and applied one by one; anything else
+			// stays whole, so pasted text can never run a chain of actions.
+			if (!state.filtering && event.input.length > 1 && /^[jk]+$/.test(event.input)) {
+				return [...event.input].reduce((current, input) => onKey(current, input, event.key), state);
+			}
+
 			return onKey(state, event.input, event.key);
 		}
 

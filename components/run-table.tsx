@@ -6,7 +6,8 @@ import type {RunRow} from './dashboard-reducer.js';
 const columns = [
 	{title: 'NAME', width: 20},
 	{title: 'AGENT', width: 7},
-	{title: 'STATE', width: 12},
+	// Wide enough for "stopped (143)": the exit code is the point of the label.
+	{title: 'STATE', width: 14},
 	{title: 'RUN ID', width: 17},
 	{title: 'AGE', width: 5},
 	{title: 'REQ', width: 6},

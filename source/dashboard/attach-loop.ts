@@ -3,7 +3,7 @@ import {bufferOutput} from '../engine/buffered-output.js';
 import type {Engine} from '../engine/engine.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
-import {agentSize, footerText} from '../terminal/footer.js';
+import {agentSize} from '../terminal/footer.js';
 import {runTerminalSession, type SignalSource, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {ScreenKeeper} from './screen-keeper.js';
 
@@ -87,7 +87,7 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 				keeper.resize(agent);
 				await engine.resize(run.containerId!, agent);
 			},
-			footer: footerText(run.name, run.id, ' · n/p next/previous'),
+			footer: ` moat · ${run.name} (${run.id}) · Ctrl-/ d dashboard · k stop · n/p next/previous`,
 			title: `moat · ${run.name} · Ctrl-/ d dashboard · k stop · n/p switch`,
 			initialScreen,
 			pendingOutput: chunks,

@@ -43,6 +43,6 @@ export function setTitle(text: string): string {
 	return `\u001B]2;${text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '')}\u0007`;
 }
 
-export function footerText(runName: string, runId: string, more = ''): string {
-	return ` moat · ${runName} (${runId}) · Ctrl-/ d detach · k stop${more}`;
+export function footerText(runName: string, runId: string): string {
+	return ` moat · ${runName} (${runId}) · Ctrl-/ d detach · k stop`;
 }

@@ -17,7 +17,7 @@ function shellQuote(word: string): string {
  * so tests never see each other's panes.
  */
 export class TmuxSession {
-	static async start(moatArguments: readonly string[], options: {env: Record<string, string>; rows?: number; columns?: number}): Promise<TmuxSession> {
+	static async start(moatArguments: readonly string[], options: {env: Record<string, string>; rows?: number; columns?: number; cwd?: string}): Promise<TmuxSession> {
 		const session = new TmuxSession(`moat-test-${process.pid}-${++sessions}`);
 		const variables = Object.entries(options.env)
 			.filter(([name]) => /^(MOAT_|HOME$|PATH$|DOCKER_HOST$|NODE_EXTRA_CA_CERTS$|SSH_AUTH_SOCK$)/.test(name))
@@ -26,7 +26,7 @@ export class TmuxSession {
 		// After moat exits the pane stays open and reports the exit code and
 		// the terminal's line settings, so tests can check what was left behind.
 		const script = `env ${variables} TERM=xterm-256color ${shellQuote(process.execPath)} ${shellQuote(cliPath)} ${moatArguments.map(argument => shellQuote(argument)).join(' ')}; echo "EXITED $?"; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo|isig)$' | tr '\\n' ' '; echo; sleep 600`;
-		await session.tmux('new-session', '-d', '-x', String(options.columns ?? 100), '-y', String(options.rows ?? 20), script);
+		await session.tmux('new-session', '-d', '-x', String(options.columns ?? 100), '-y', String(options.rows ?? 20), ...(options.cwd ? ['-c', options.cwd] : []), script);
 		return session;
 	}
 
@@ -95,3 +95,15 @@ export class TmuxSession {
 		await this.tmux('kill-server').catch(() => undefined);
 	}
 }
+
+/** The terminal state tmux sees once moat has exited, and the line settings the pane's shell printed after it. */
+export async function terminalState(session: TmuxSession): Promise<{modes: string; stty: string}> {
+	const screen = await session.waitFor(/EXITED \d+\n.*echo/);
+	return {
+		modes: await session.display('#{alternate_on} #{mouse_any_flag} #{cursor_flag}'),
+		stty: /EXITED \d+\n(.*)\n/.exec(screen)![1]!.trim(),
+	};
+}
+
+/** Alternate screen and mouse off, cursor shown; canonical input, echo and signals on. */
+export const saneTerminal = {modes: '0 0 1', stty: 'isig icanon echo'} as const;

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, createWorkspace, docker, moat, type Sandbox} from '../helpers/moat.js';
-import {TmuxSession} from '../helpers/tmux.js';
+import {saneTerminal, terminalState, TmuxSession} from '../helpers/tmux.js';
 
 type Context = {sandbox: Sandbox; workspace: string; open(args: string[], size?: {rows: number; columns: number}): Promise<TmuxSession>};
 
@@ -39,17 +39,6 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<Cont
 async function runs(sandbox: Sandbox): Promise<RunMetadata[]> {
 	return JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout) as RunMetadata[];
 }
-
-/** The terminal state tmux sees, and the line settings the pane's shell printed after moat exited. */
-async function terminalState(session: TmuxSession): Promise<{modes: string; stty: string}> {
-	const screen = await session.waitFor(/EXITED \d+\n.*echo/);
-	return {
-		modes: await session.display('#{alternate_on} #{mouse_any_flag} #{cursor_flag}'),
-		stty: /EXITED \d+\n(.*)\n/.exec(screen)![1]!.trim(),
-	};
-}
-
-const saneTerminal = {modes: '0 0 1', stty: 'isig icanon echo'};
 
 dockerTest('typing into an interactive shell echoes through the container, under a footer naming the run', async t => {
 	const {workspace, open} = await setUp(t);

@@ -1,0 +1,34 @@
+import test from 'ava';
+import {startArguments} from '../source/dashboard/dashboard-services.js';
+
+const shell = ['sh', '-c', 'if command -v bash >/dev/null; then exec bash; else exec sh; fi'];
+
+test('startArguments: a Claude bottle, detached, with its name, each grant and the prompt after --', t => {
+	t.deepEqual(
+		startArguments({agent: 'claude', workspace: '/home/u/project', name: 'demo', grants: ['claude', 'github'], prompt: 'fix the tests', attached: true}),
+		['claude', '/home/u/project', '-d', '-n', 'demo', '-g', 'claude', '-g', 'github', '--', 'fix the tests'],
+	);
+});
+
+test('startArguments: a Codex bottle without name or prompt has neither -n nor --', t => {
+	t.deepEqual(
+		startArguments({agent: 'codex', workspace: '/w', grants: ['openai'], attached: false}),
+		['codex', '/w', '-d', '-g', 'openai'],
+	);
+});
+
+test('startArguments: a prompt that looks like a flag stays after --, where moat does not parse it', t => {
+	const argv = startArguments({agent: 'claude', workspace: '/w', grants: [], prompt: '-n evil --grant github', attached: true});
+	t.deepEqual(argv, ['claude', '/w', '-d', '--', '-n evil --grant github']);
+});
+
+test('startArguments: a shell is moat run -i with bash if the image has it, and no prompt even if one was given', t => {
+	t.deepEqual(
+		startArguments({agent: 'shell', workspace: '/w', name: 'box', grants: ['github'], attached: true}),
+		['run', '/w', '-d', '-n', 'box', '-g', 'github', '-i', '--', ...shell],
+	);
+	t.deepEqual(
+		startArguments({agent: 'shell', workspace: '/w', grants: [], prompt: 'ignored', attached: true}),
+		['run', '/w', '-d', '-i', '--', ...shell],
+	);
+});

@@ -38,6 +38,9 @@ export type DashboardState = {
 	follow: boolean;
 	/** Lines above the newest one where the pane's cursor is (0 = newest). */
 	offset: number;
+	/** How many lines the shown pane has, and has had in all (its file's lines), as last drawn. */
+	paneLines: number;
+	paneTotal: number;
 	help: boolean;
 	confirmDestroy: string | undefined;
 	status: string | undefined;
@@ -50,7 +53,9 @@ export type DashboardEvent =
 	| {type: 'status'; text: string | undefined}
 	/** Something other than a key asks for an effect (the new-bottle dialog asks for the grant wizard). */
 	| {type: 'request'; effect: Effect}
-	| {type: 'taken'; count: number};
+	| {type: 'taken'; count: number}
+	/** The shown pane's size: `lines` it holds now, `total` it has had (they grow apart once old lines are dropped). */
+	| {type: 'pane-lines'; lines: number; total: number};
 
 export function initialDashboardState(options: {selectedId?: string; status?: string; pane?: Pane} = {}): DashboardState {
 	return {
@@ -63,6 +68,8 @@ export function initialDashboardState(options: {selectedId?: string; status?: st
 		pane: options.pane ?? 'preview',
 		follow: true,
 		offset: 0,
+		paneLines: 0,
+		paneTotal: 0,
 		help: false,
 		confirmDestroy: undefined,
 		status: options.status,
@@ -138,7 +145,12 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 
 	const {run, index} = selectedRun(state);
 	const action = actionFor(input, key, state.focus);
-	const paneStep = (step: number) => ({...state, offset: Math.max(0, state.offset + step), follow: state.offset + step <= 0});
+	const lastLine = Math.max(0, state.paneLines - 1);
+	const paneStep = (step: number) => {
+		const offset = Math.max(0, Math.min(lastLine, state.offset + step));
+		return {...state, offset, follow: offset === 0 && step < 0 ? true : state.follow && offset === 0};
+	};
+
 	switch (action) {
 		case 'down': {
 			return state.focus === 'pane' ? paneStep(-1) : select(state, index + 1);
@@ -149,7 +161,7 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 		}
 
 		case 'first': {
-			return state.focus === 'pane' ? {...state, offset: Number.MAX_SAFE_INTEGER, follow: false} : select(state, 0);
+			return state.focus === 'pane' ? {...state, offset: lastLine, follow: false} : select(state, 0);
 		}
 
 		case 'last': {
@@ -247,6 +259,12 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 
 		case 'request': {
 			return withEffect(state, event.effect);
+		}
+
+		case 'pane-lines': {
+			// With follow off, the cursor stays on the line it was on while new ones arrive below.
+			const grown = state.follow ? 0 : Math.max(0, event.total - state.paneTotal);
+			return {...state, paneLines: event.lines, paneTotal: event.total, offset: Math.min(Math.max(0, event.lines - 1), state.offset + grown)};
 		}
 
 		case 'taken': {

@@ -24,21 +24,28 @@ function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 	);
 }
 
-function HelpOverlay() {
+/** Every key, from the same table as the hint bar: the dashboard's and, beside them, the attached ones. */
+function HelpOverlay({height}: {height: number}) {
 	return (
-		<Box flexDirection="column" borderStyle="round" paddingX={1}>
-			<Text bold>Keys</Text>
-			{keyBindings.map(binding => (
-				<Text key={binding.action} wrap="truncate">
-					{binding.label.padEnd(10)} {binding.description}
-				</Text>
-			))}
-			<Text bold>Attached</Text>
-			{attachedKeys.map(binding => (
-				<Text key={binding.label} wrap="truncate">
-					{binding.label.padEnd(10)} {binding.description}
-				</Text>
-			))}
+		<Box flexDirection="column" borderStyle="round" paddingX={1} height={height}>
+			<Box flexDirection="row" columnGap={4}>
+				<Box flexDirection="column">
+					<Text bold>Keys</Text>
+					{keyBindings.map(binding => (
+						<Text key={binding.action} wrap="truncate">
+							{binding.label.padEnd(10)} {binding.description}
+						</Text>
+					))}
+				</Box>
+				<Box flexDirection="column">
+					<Text bold>Attached</Text>
+					{attachedKeys.map(binding => (
+						<Text key={binding.label} wrap="truncate">
+							{binding.label.padEnd(10)} {binding.description}
+						</Text>
+					))}
+				</Box>
+			</Box>
 			<Text dimColor>Any key closes this.</Text>
 		</Box>
 	);
@@ -120,6 +127,14 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		}
 	}, [runs, loaded]);
 
+	const paneLines = content?.lines.length ?? 0;
+	const paneTotal = content?.total ?? paneLines;
+	// Lines that arrived since the reducer last heard keep the cursor on its line in this very frame.
+	const offset = state.follow ? 0 : Math.min(Math.max(0, paneLines - 1), state.offset + Math.max(0, paneTotal - state.paneTotal));
+	useEffect(() => {
+		dispatch({type: 'pane-lines', lines: paneLines, total: paneTotal});
+	}, [paneLines, paneTotal]);
+
 	const leave = useCallback((reason: DashboardExit) => {
 		onExit?.(reason);
 		exit();
@@ -165,7 +180,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 				}
 
 				case 'allow': {
-					const {cursor} = paneWindow(content?.lines.length ?? 0, 1, state.follow ? 0 : state.offset);
+					const {cursor} = paneWindow(content?.lines.length ?? 0, 1, offset);
 					const host = content?.blockedHosts?.[cursor];
 					if (!host || !services.allowHost) {
 						dispatch({type: 'status', text: 'Pick a blocked request (✕) in the Network pane to allow its host.'});
@@ -200,7 +215,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 				}
 			}
 		}
-	}, [state.effects, state.runs, state.follow, state.offset, state.selectedId, state.pane, content, services, act, leave]);
+	}, [state.effects, state.runs, offset, state.selectedId, state.pane, content, services, act, leave]);
 
 	useInput((input, key) => {
 		dispatch({type: 'key', input, key});
@@ -229,8 +244,8 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		dispatch({type: 'request', effect: {kind: 'grants'}});
 	}, []);
 
-	// Rows: title, problems, table, pane, status, hints. The table gets about 40%.
-	const reserved = 3 + problems.length + (error ? 1 : 0);
+	// Rows: title, problems (two lines each), table, pane, status, hints. The table gets about 40%.
+	const reserved = 3 + (problems.length * 2) + (error ? 1 : 0);
 	const tableHeight = Math.max(3, Math.min(visible.length + 1, Math.floor((rows - reserved) * 0.4)));
 	const paneHeight = Math.max(3, rows - reserved - tableHeight);
 	const filterText = state.filtering || state.filter ? ` · filter: ${state.filter}${state.filtering ? '▏' : ''}` : '';
@@ -240,31 +255,39 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 				moat · {visible.length === runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `${visible.length} of ${runs.length} runs`}{filterText}
 			</Text>
 			{problems.map(problem => (
-				<Text key={problem.message} color="red" wrap="truncate">✕ {problem.message}{problem.fix ? ` ${problem.fix}` : ''}</Text>
+				<Box key={problem.message} flexDirection="column">
+					<Text color="red" wrap="truncate">✕ {problem.message}</Text>
+					<Text color="red" wrap="truncate">  {problem.fix || ' '}</Text>
+				</Box>
 			))}
 			{error ? <Text color="red" wrap="truncate">✕ {error}</Text> : undefined}
-			<Box height={tableHeight} flexDirection="column">
-				{loaded && runs.length === 0
-					? <Text>No runs yet. Press n to start a bottle, or run moat run -- COMMAND.</Text>
-					: <RunTable runs={visible} selectedIndex={selectedIndex} now={services.now()} height={tableHeight} width={columns} />}
-			</Box>
-			<Box height={paneHeight} flexDirection="column">
-				{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} onWizard={openWizard} /> : undefined}
-				{dialog === 'grants' && wizard
-					? (
-						<GrantWizardContext.Provider value={wizard}>
-							<GrantWizard exitWhenDone={false} onDone={result => {
-								setDialog(undefined);
-								dispatch({type: 'status', text: result ? `Granted ${result.name}.` : 'No grant saved.'});
-							}} />
-						</GrantWizardContext.Provider>
-					)
-					: undefined}
-				{dialog === undefined && state.help ? <HelpOverlay /> : undefined}
-				{dialog === undefined && !state.help && selected
-					? <DetailPane pane={state.pane} content={content} height={paneHeight} width={columns} focused={state.focus === 'pane'} follow={state.follow} offset={state.offset} />
-					: undefined}
-			</Box>
+			{state.help && dialog === undefined
+				? <HelpOverlay height={tableHeight + paneHeight} />
+				: (
+					<>
+						<Box height={tableHeight} flexDirection="column">
+							{loaded && runs.length === 0
+								? <Text>No runs yet. Press n to start a bottle, or run moat run -- COMMAND.</Text>
+								: <RunTable runs={visible} selectedIndex={selectedIndex} now={services.now()} height={tableHeight} width={columns} />}
+						</Box>
+						<Box height={paneHeight} flexDirection="column">
+							{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} onWizard={openWizard} /> : undefined}
+							{dialog === 'grants' && wizard
+								? (
+									<GrantWizardContext.Provider value={wizard}>
+										<GrantWizard exitWhenDone={false} onDone={result => {
+											setDialog(undefined);
+											dispatch({type: 'status', text: result ? `Granted ${result.name}.` : 'No grant saved.'});
+										}} />
+									</GrantWizardContext.Provider>
+								)
+								: undefined}
+							{dialog === undefined && selected
+								? <DetailPane pane={state.pane} content={content} height={paneHeight} width={columns} focused={state.focus === 'pane'} follow={state.follow} offset={offset} />
+								: undefined}
+						</Box>
+					</>
+				)}
 			{state.confirmDestroy
 				? <Text color="yellow" wrap="truncate">Destroy {state.confirmDestroy} and everything moat kept about it? y to confirm, any other key to keep it</Text>
 				: <Text wrap="truncate">{state.status ?? ' '}</Text>}

@@ -6,7 +6,12 @@ import type {GrantWizardServices} from './grant-wizard.js';
 export type PaneLine = {text: string; alert?: boolean};
 
 /** What a detail pane shows: its lines (oldest first) and a one-line summary for its title. */
-export type PaneContent = {lines: PaneLine[]; summary?: string};
+export type PaneContent = {
+	lines: PaneLine[];
+	summary?: string;
+	/** Lines the source has had in all, when older ones are no longer held (defaults to the lines held). */
+	total?: number;
+};
 
 /** What the new-bottle dialog asks for. */
 export type NewRunRequest = {

@@ -52,7 +52,7 @@ function loaded(options: Parameters<typeof initialDashboardState>[0] = {}, list:
 }
 
 const inTable: DashboardState = {...loaded({selectedId: bravo.id}), pane: 'logs'};
-const inPane: DashboardState = {...inTable, focus: 'pane', pane: 'logs', offset: 2, follow: false};
+const inPane: DashboardState = {...inTable, focus: 'pane', pane: 'logs', offset: 2, follow: false, paneLines: 10, paneTotal: 10};
 const following: DashboardState = {...inPane, offset: 0, follow: true};
 const inNetwork: DashboardState = {...inPane, pane: 'network'};
 const inAudit: DashboardState = {...inPane, pane: 'audit'};
@@ -88,7 +88,7 @@ const keyCases: KeyCase[] = [
 	{from: 'inPane', press: 'down', action: 'down', change: {offset: 1}},
 	{from: 'inPane', press: 'k', action: 'up', change: {offset: 3}},
 	{from: 'inPane', press: 'up', action: 'up', change: {offset: 3}},
-	{from: 'inPane', press: 'g', action: 'first', change: {offset: Number.MAX_SAFE_INTEGER}},
+	{from: 'inPane', press: 'g', action: 'first', change: {offset: 9}},
 	{from: 'inPane', press: 'G', action: 'last', change: {offset: 0, follow: true}},
 	{from: 'following', press: 'k', action: 'up', change: {offset: 1, follow: false}},
 	{from: 'following', press: 'j', action: 'down', change: {}},
@@ -161,7 +161,7 @@ test('tab pressed repeatedly opens the pane, then cycles Preview, Logs, Network,
 });
 
 test('moving the selection in the table resets the pane to follow its newest line', t => {
-	const scrolled = press(loaded(), 'tab', 'k', 'k', 'esc');
+	const scrolled = press(dashboardReducer(press(loaded(), 'tab'), {type: 'pane-lines', lines: 10, total: 10}), 'k', 'k', 'esc');
 	t.deepEqual({offset: scrolled.offset, follow: scrolled.follow}, {offset: 2, follow: false});
 	const moved = press(scrolled, 'j');
 	t.deepEqual({selectedId: moved.selectedId, offset: moved.offset, follow: moved.follow}, {selectedId: bravo.id, offset: 0, follow: true});
@@ -306,4 +306,21 @@ test('the reducer does not change the state it is given', t => {
 	press(state, 's', 'x', 'y', '/', 'a', 'enter', 'tab', 'k');
 	dashboardReducer(state, {type: 'runs', runs: [charlie]});
 	t.deepEqual(state, copy);
+});
+
+test('the pane cursor never goes past the pane\'s first line, and j back at the newest line follows again', t => {
+	const pane = dashboardReducer(press(loaded(), 'tab'), {type: 'pane-lines', lines: 3, total: 3});
+	t.like(press(pane, 'k', 'k', 'k', 'k'), {offset: 2, follow: false});
+	t.like(press(pane, 'g'), {offset: 2, follow: false});
+	t.like(press(pane, 'g', 'j', 'j'), {offset: 0, follow: true});
+});
+
+test('with follow off, lines arriving below keep the cursor on the line it was on', t => {
+	const pane = dashboardReducer(press(loaded(), 'tab'), {type: 'pane-lines', lines: 10, total: 10});
+	const reading = press(pane, 'k', 'k');
+	t.like(reading, {offset: 2, follow: false});
+	// Five new lines, and the pane keeps only its newest 12: the cursor moves up with its line.
+	t.like(dashboardReducer(reading, {type: 'pane-lines', lines: 12, total: 15}), {offset: 7});
+	// Following, new lines are simply shown.
+	t.like(dashboardReducer(pane, {type: 'pane-lines', lines: 12, total: 15}), {offset: 0, follow: true});
 });

@@ -129,7 +129,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		async logs(id) {
 			const snapshot = await tailOf(`logs:${id}`, () => logTail(store.logFile(id), paneLimit)).read();
-			return {lines: snapshot.entries.map(line => ({text: line.text, alert: line.stream === 'stderr'})), summary: `${snapshot.total} lines`};
+			return {lines: snapshot.entries.map(line => ({text: line.text, alert: line.stream === 'stderr'})), summary: `${snapshot.total} lines`, total: snapshot.total};
 		},
 		async network(id) {
 			const snapshot = await tailOf(`network:${id}`, () => networkTail(store.networkFile(id), paneLimit)).read();
@@ -139,6 +139,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 				lines: lines.map(line => ({text: line.text, alert: line.blocked})),
 				blockedHosts: lines.map(line => (line.blocked ? hostOf(line.entry.url) : undefined)),
 				summary: `${snapshot.total} requests${blocked ? ` · ${blocked} blocked (a allows)` : ''}`,
+				total: snapshot.total,
 			};
 		},
 		async audit(id) {
@@ -149,6 +150,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 					...snapshot.entries.map(entry => ({text: formatAuditEntry(entry)})),
 					...(verification.state === 'broken' ? [{text: `✕ ${verification.detail}`, alert: true}] : []),
 				],
+				total: snapshot.total + (verification.state === 'broken' ? 1 : 0),
 				summary: `${snapshot.total} entries · ${verification.state === 'verified' ? '✓ ' : verification.state === 'broken' ? '✕ ' : ''}${verification.detail}`,
 			};
 		},

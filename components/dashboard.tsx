@@ -116,6 +116,16 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	const [wizard, setWizard] = useState<GrantWizardServices | undefined>();
 	const {runs, loaded, error} = useRuns(refreshMilliseconds);
 	const problems = useProblems();
+	// Ages move on even when no run changes (rows that did not change do not redraw the screen).
+	const [, setTick] = useState(0);
+	useEffect(() => {
+		const timer = setInterval(() => {
+			setTick(tick => tick + 1);
+		}, 5000);
+		return () => {
+			clearInterval(timer);
+		};
+	}, []);
 	const visible = visibleRuns(state);
 	const {run: selected, index: selectedIndex} = selectedRun(state);
 	const content = usePaneContent(state.pane, selected?.id);
@@ -252,7 +262,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	return (
 		<Box flexDirection="column" height={rows} width={columns}>
 			<Text bold wrap="truncate">
-				moat · {visible.length === runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `${visible.length} of ${runs.length} runs`}{filterText}
+				moat · {loaded ? (visible.length === runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `${visible.length} of ${runs.length} runs`) : 'reading the runs…'}{filterText}
 			</Text>
 			{problems.map(problem => (
 				<Box key={problem.message} flexDirection="column">

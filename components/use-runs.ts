@@ -5,6 +5,10 @@ import {useServices} from './services-context.js';
 
 export type RunsView = {runs: RunRow[]; loaded: boolean; error?: string};
 
+function sameRows(a: readonly RunRow[], b: readonly RunRow[]): boolean {
+	return a.length === b.length && a.every((row, index) => row === b[index]);
+}
+
 /** Changes that arrive together (a run's files, the engine's events) make one refresh. */
 const settleMilliseconds = 150;
 
@@ -33,7 +37,8 @@ export function useRuns(intervalMilliseconds: number): RunsView {
 			try {
 				const runs = newestFirst(await listRuns());
 				if (!cancelled) {
-					setView({runs, loaded: true});
+					// The same rows (services keep unchanged ones) are no reason to draw again.
+					setView(previous => (previous.loaded && !previous.error && sameRows(previous.runs, runs) ? previous : {runs, loaded: true}));
 				}
 			} catch (error) {
 				if (!cancelled) {

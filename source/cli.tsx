@@ -236,6 +236,9 @@ async function loadInk(): Promise<typeof import('ink')> {
 		delete process.env.CONTINUOUS_INTEGRATION;
 	}
 
+	// React's development build checks every render twice over; nobody debugs React in moat's UIs.
+	process.env.NODE_ENV ??= 'production';
+
 	return import('ink');
 }
 
@@ -266,7 +269,9 @@ async function openGrantWizard(service: GrantService): Promise<number> {
  * services: runs, their files and kept screens, the daemon, the grants.
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
-	const [, {runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}] = await Promise.all([
+	// Quiet: the dashboard owns the screen, so nothing may print under it. The
+	// engine (dockerode is slow to load) loads beside Ink, not after it.
+	const [, {runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs}] = await Promise.all([
 		loadInk(),
 		import('../components/dashboard-app.js'),
 		import('./dashboard/dashboard-services.js'),
@@ -276,9 +281,8 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		import('./daemon/daemon-client.js'),
 		import('./runs/run-presentation.js'),
 		import('./runs/run-metadata.js'),
+		createServices(environment, {...reporter, info() {}, warn() {}}),
 	]);
-	// Quiet: the dashboard owns the screen, so nothing may print under it.
-	const {engine, store, runs} = await createServices(environment, {...reporter, info() {}, warn() {}});
 	const size = () => agentSize({rows: process.stdout.rows ?? 24, columns: process.stdout.columns ?? 80}, true);
 	const keeper = createScreenKeeper(engine, size());
 	const onResize = () => {

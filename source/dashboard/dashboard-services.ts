@@ -11,6 +11,7 @@ import {isActive} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 import {createRunCounter} from './run-counts.js';
+import {createRunRows} from './run-rows.js';
 import {auditTail, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
 import type {ScreenKeeper} from './screen-keeper.js';
 
@@ -49,7 +50,9 @@ export function startArguments(request: NewRunRequest): string[] {
  */
 export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
 	const {environment, engine, runs, store, keeper} = options;
-	const counter = createRunCounter();
+	const rows = createRunRows(store, createRunCounter());
+	// The newest list, for the once-every-2-s problem check (no second read of the store).
+	let latest: RunRow[] = [];
 	const tails = new Map<string, Tail<unknown> | AuditTail>();
 	const tailOf = <T>(key: string, make: () => T): T => {
 		let tail = tails.get(key) as T | undefined;
@@ -63,7 +66,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 
 	return {
 		async listRuns(): Promise<RunRow[]> {
-			const all = await store.list();
+			const all = await rows.list();
+			latest = all;
 			const running = new Set<string>();
 			for (const run of all) {
 				if (isActive(run) && run.interactive && run.containerId) {
@@ -73,7 +77,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			}
 
 			keeper.retain(running);
-			return Promise.all(all.map(async run => ({...run, ...await counter.count(run.id, store.networkFile(run.id))})));
+			return all;
 		},
 		watchRuns(changed) {
 			// The store's folder and each run's metadata change when runs come and go or change state.
@@ -98,7 +102,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 				found.push({message: 'The Docker engine cannot be reached; runs cannot start or stop.', fix: 'Start Docker (or set DOCKER_HOST); this clears when it is back.'});
 			}
 
-			const active = (await store.list()).some(run => isActive(run));
+			const active = latest.some(run => isActive(run));
 			if (active && !(await options.daemonRunning())) {
 				found.push({message: 'moat\'s daemon is not running: running bottles have no network and no live logs.', fix: 'Run moat proxy start.'});
 			}

@@ -236,9 +236,6 @@ async function loadInk(): Promise<typeof import('ink')> {
 		delete process.env.CONTINUOUS_INTEGRATION;
 	}
 
-	// React's development build checks every render twice over; nobody debugs React in moat's UIs.
-	process.env.NODE_ENV ??= 'production';
-
 	return import('ink');
 }
 

@@ -26,24 +26,26 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 		}
 	};
 
-	let attached = false;
-	const onSignal = (signal: NodeJS.Signals) => {
-		// While a run has the terminal, its session handles signals and says how it ended.
-		if (!attached) {
-			restore();
-			process.exit(128 + (signalNumbers[signal] ?? 0));
-		}
+	// A signal ends the dashboard wherever it is: the Ink app is unmounted at
+	// once; while a run has the terminal its session ends itself, and one that
+	// comes between sessions is seen as soon as the current step is done.
+	let signal: NodeJS.Signals | undefined;
+	let app: ReturnType<typeof render> | undefined;
+	const onSignal = (received: NodeJS.Signals) => {
+		signal ??= received;
+		app?.unmount();
 	};
 
+	const exitCode = () => 128 + (signalNumbers[signal!] ?? 0);
 	process.on('SIGTERM', onSignal);
 	process.on('SIGHUP', onSignal);
 	process.once('exit', restore);
 	let initial: {selectedId?: string; status?: string; pane?: Pane} = {};
 	try {
-		for (;;) {
+		while (!signal) {
 			process.stdout.write(alternateScreen.enter);
 			let reason: DashboardExit = {kind: 'quit'};
-			const app = render(
+			app = render(
 				<ServicesContext.Provider value={services}>
 					<Dashboard initial={initial} onExit={exit => {
 						reason = exit;
@@ -54,22 +56,23 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 			// eslint-disable-next-line no-await-in-loop
 			await app.waitUntilExit();
 			app.cleanup();
+			app = undefined;
 			const exit = reason as DashboardExit;
+			if (signal) {
+				break;
+			}
+
 			if (exit.kind === 'quit') {
 				return 0;
 			}
 
-			attached = true;
 			// eslint-disable-next-line no-await-in-loop
 			const result = await attach(exit.id).catch((error: unknown) => ({selectedId: exit.id, status: `Cannot attach: ${(error as Error).message}`}) as AttachResult);
-			attached = false;
-			if (result.signal) {
-				restore();
-				return 128 + (signalNumbers[result.signal] ?? 0);
-			}
-
+			signal ??= result.signal;
 			initial = {selectedId: result.selectedId, status: result.status, pane: exit.pane};
 		}
+
+		return exitCode();
 	} finally {
 		process.off('SIGTERM', onSignal);
 		process.off('SIGHUP', onSignal);

@@ -1,4 +1,4 @@
-import type {RunMetadata} from '../source/runs/run-metadata.js';
+import type {RunRow} from '../source/dashboard/dashboard-types.js';
 import {stateLabel} from '../source/runs/run-presentation.js';
 import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
 
@@ -13,8 +13,7 @@ import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
 export const panes = ['preview', 'logs', 'network', 'audit'] as const;
 export type Pane = (typeof panes)[number];
 
-/** A run as the table shows it: its metadata and its proxy counts. */
-export type RunRow = RunMetadata & {requests?: number; blocked?: number};
+export type {RunRow} from '../source/dashboard/dashboard-types.js';
 
 export type Effect =
 	| {kind: 'stop'; id: string}

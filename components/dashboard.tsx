@@ -299,7 +299,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 					</>
 				)}
 			{state.confirmDestroy
-				? <Text color="yellow" wrap="truncate">Destroy {state.confirmDestroy} and everything moat kept about it? y to confirm, any other key to keep it</Text>
+				? <Text color="yellow" wrap="truncate">Destroy {runs.find(run => run.id === state.confirmDestroy)?.name ?? ''} ({state.confirmDestroy}) and everything moat kept about it? y to confirm, any other key to keep it</Text>
 				: <Text wrap="truncate">{state.status ?? ' '}</Text>}
 			<HintBar focus={state.focus} width={columns} />
 		</Box>

@@ -5,9 +5,9 @@ import {withoutLastCharacter} from '../source/terminal/masked-prompt.js';
  * found, pick a source or type a token, watch validation, see the result.
  */
 
-export type WizardProvider = {name: string; title: string};
-export type WizardSource = {source: string; warning?: string; expiresAt?: string};
-export type WizardResult = {name: string; login: string | null; scopes: string[]; expiresAt: string | null; source: string; file: string};
+import type {WizardProvider, WizardResult, WizardSource} from '../source/credentials/grant-wizard-services.js';
+
+export type {WizardProvider, WizardResult, WizardSource} from '../source/credentials/grant-wizard-services.js';
 
 export type WizardState =
 	| {step: 'provider'; cursor: number}

@@ -1,16 +1,9 @@
 import {Box, Text, useApp, useInput} from 'ink';
 import {createContext, useContext, useEffect, useReducer, useRef} from 'react';
-import {initialWizardState, wizardReducer, type WizardProvider, type WizardResult, type WizardSource, type WizardState} from './grant-wizard-reducer.js';
+import type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
+import {initialWizardState, wizardReducer, type WizardResult, type WizardState} from './grant-wizard-reducer.js';
 
-/** What the wizard needs; the CLI provides the real grant service behind it. */
-export type GrantWizardServices = {
-	providers: WizardProvider[];
-	detect(provider: string): Promise<WizardSource[]>;
-	/** Grants from the detected source at `index`, or from a typed token. */
-	grant(provider: string, choice: {index: number} | {token: string}): Promise<WizardResult>;
-	/** A failure as the user should read it. */
-	explain(error: unknown): {message: string; hint: string};
-};
+export type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
 
 export const GrantWizardContext = createContext<GrantWizardServices | undefined>(undefined);
 

@@ -46,3 +46,9 @@ for (const [method, path, status] of [['POST', '/oauth/token', 200], ['POST', '/
 		}
 	});
 }
+
+test('a refresh of a login that has expired is refused with what to do, not answered with more expired placeholders', t => {
+	const answer = answerAuthRequest(accessToken, 'POST', '/oauth/token', new Date((claims.exp + 1) * 1000));
+	t.is(answer.status, 401);
+	t.regex(answer.body, /codex login.*moat grant openai/);
+});

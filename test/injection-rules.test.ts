@@ -4,13 +4,16 @@ import {answeringGrant, injectedHosts, injectionFor, mergeHeaderList, placeholde
 const token = 'real-secret-token-value';
 const grant = (provider: string, kind = 'api-key'): InjectableGrant => ({name: provider, provider, kind, token});
 
-const cases: Array<{title: string; grants: InjectableGrant[]; host: string; tls?: boolean; set?: Record<string, string>; merge?: Record<string, string>}> = [
+const cases: Array<{title: string; grants: InjectableGrant[]; host: string; path?: string; tls?: boolean; set?: Record<string, string>; merge?: Record<string, string>}> = [
 	{title: 'github puts a Bearer token on api.github.com', grants: [grant('github')], host: 'api.github.com', set: {authorization: `Bearer ${token}`}},
 	{title: 'github puts Basic x-access-token on github.com for git', grants: [grant('github')], host: 'github.com', set: {authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`}},
 	{title: 'anthropic puts x-api-key on api.anthropic.com', grants: [grant('anthropic')], host: 'api.anthropic.com', set: {'x-api-key': token}},
 	{title: 'claude puts a Bearer token and the OAuth beta flag on api.anthropic.com', grants: [grant('claude', 'oauth')], host: 'api.anthropic.com', set: {authorization: `Bearer ${token}`}, merge: {'anthropic-beta': 'oauth-2025-04-20'}},
 	{title: 'openai puts a Bearer token on api.openai.com', grants: [grant('openai')], host: 'api.openai.com', set: {authorization: `Bearer ${token}`}},
-	{title: 'a ChatGPT login also reaches chatgpt.com', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', set: {authorization: `Bearer ${token}`}},
+	{title: 'a ChatGPT login also reaches Codex\'s backend on chatgpt.com', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/codex/responses', set: {authorization: `Bearer ${token}`}},
+	{title: 'a ChatGPT login reaches Codex\'s account checks', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/wham/accounts/check?x=1', set: {authorization: `Bearer ${token}`}},
+	{title: 'a ChatGPT login does not reach the rest of the account (conversations)', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/conversations'},
+	{title: 'a ChatGPT login does not reach a path that only starts like Codex\'s', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/codexevil'},
 	{title: 'an OpenAI API key does not go to chatgpt.com', grants: [grant('openai')], host: 'chatgpt.com'},
 	{title: 'the port in a Host value is ignored', grants: [grant('github')], host: 'api.github.com:443', set: {authorization: `Bearer ${token}`}},
 	{title: 'nothing is injected on plain HTTP, even for an injected host', grants: [grant('github')], host: 'api.github.com', tls: false},
@@ -21,7 +24,7 @@ const cases: Array<{title: string; grants: InjectableGrant[]; host: string; tls?
 
 for (const testCase of cases) {
 	test(`injection: ${testCase.title}`, t => {
-		const injection = injectionFor(testCase.grants, testCase.host, testCase.tls ?? true);
+		const injection = injectionFor(testCase.grants, testCase.host, testCase.tls ?? true, testCase.path);
 		if (testCase.set === undefined) {
 			t.is(injection, undefined);
 			return;
@@ -38,8 +41,8 @@ for (const testCase of cases) {
 test('injected hosts are every host a run\'s grants reach or are answered for, once each', t => {
 	t.deepEqual(injectedHosts([grant('github'), grant('openai', 'chatgpt'), grant('github')]).sort(), ['api.github.com', 'api.openai.com', 'auth.openai.com', 'chatgpt.com', 'github.com']);
 	t.deepEqual(injectedHosts([grant('openai', 'api-key')]), ['api.openai.com']);
-	// The daemon reads grants lazily: until then a kind is unknown and counts as any.
-	t.deepEqual(injectedHosts([grant('openai', '')]).sort(), ['api.openai.com', 'auth.openai.com', 'chatgpt.com']);
+	// Until the daemon has read a grant its kind is unknown, and opens nothing kind-specific.
+	t.deepEqual(injectedHosts([grant('openai', '')]).sort(), ['api.openai.com']);
 	t.deepEqual(injectedHosts([grant('ssh')]), []);
 });
 

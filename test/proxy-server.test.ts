@@ -485,3 +485,33 @@ test('a ChatGPT login\'s token refresh to auth.openai.com is answered by the pro
 		{method: 'GET', url: 'https://auth.openai.com/oauth/authorize?client_id=x', status: 403, grant: null, blocked: true},
 	]);
 });
+
+test('a ChatGPT login\'s token goes only to Codex\'s backend paths on chatgpt.com, not to the rest of the account', async t => {
+	const world = await createWorld(t);
+	const codex = await world.curl(...via(world), 'https://chatgpt.com/backend-api/codex/models');
+	t.is(codex.code, 0, codex.stderr);
+	const account = await world.curl(...via(world), '-H', 'Authorization: Bearer placeholder', 'https://chatgpt.com/backend-api/conversations');
+	t.is(account.code, 0, account.stderr);
+	t.is(world.standIn.requests.length, 2);
+	t.is(world.standIn.requests[0]!.headers.authorization, `Bearer ${chatgptToken}`);
+	t.is(world.standIn.requests[1]!.headers.authorization, 'Bearer placeholder', 'the agent\'s own (placeholder) header goes as it was: no real token');
+});
+
+test('a tunnel to port 443 of a host that gets credentials must be TLS: a raw one is closed, not passed through', async t => {
+	const world = await createWorld(t);
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	const reply = await exchange(socket, 'CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\nProxy-Authorization: Bearer run-token\r\n\r\nGET /user HTTP/1.1\r\nHost: api.github.com\r\n\r\n');
+	t.regex(reply, /^HTTP\/1\.1 200/);
+	t.false(reply.includes('stand-in'), 'nothing came back from the upstream');
+	t.is(world.standIn.requests.length, 0);
+	t.true(world.blocked.includes('api.github.com'));
+});
+
+test('a CONNECT to a wildcard name is refused: a pattern is not a host', async t => {
+	const world = await createWorld(t);
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	const reply = await exchange(socket, 'CONNECT *.com:443 HTTP/1.1\r\nHost: *.com:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n');
+	t.regex(reply, /^HTTP\/1\.1 400/);
+});

@@ -92,8 +92,14 @@ export type LocalAnswer = {status: number; body: string};
  * to revoke), anything else — a login flow — is refused, because signing
  * in happens on the host.
  */
-export function answerAuthRequest(accessToken: string, method: string, path: string): LocalAnswer {
+export function answerAuthRequest(accessToken: string, method: string, path: string, now = new Date()): LocalAnswer {
 	const pathname = path.split('?')[0];
+	const expiry = decodeClaims(accessToken)?.exp;
+	if (method === 'POST' && pathname === '/oauth/token' && typeof expiry === 'number' && expiry * 1000 <= now.getTime()) {
+		// Fresh placeholders for an expired login would only lead to more refreshes; say what to do instead.
+		return {status: 401, body: JSON.stringify({error: 'invalid_grant', error_description: 'The ChatGPT login moat holds has expired: run codex login on this machine, then moat grant openai.'})};
+	}
+
 	if (method === 'POST' && pathname === '/oauth/token') {
 		return {status: 200, body: JSON.stringify(placeholderTokens(accessToken))};
 	}

@@ -1,7 +1,20 @@
-import type {GrantWizardServices} from '../../components/grant-wizard.js';
 import {isMoatError} from '../errors.js';
 import type {GrantService} from './grant-service.js';
 import type {DetectedCredential, TokenProvider} from './providers.js';
+
+export type WizardProvider = {name: string; title: string};
+export type WizardSource = {source: string; warning?: string; expiresAt?: string};
+export type WizardResult = {name: string; login: string | null; scopes: string[]; expiresAt: string | null; source: string; file: string};
+
+/** What the wizard needs; the CLI provides the real grant service behind it. */
+export type GrantWizardServices = {
+	providers: WizardProvider[];
+	detect(provider: string): Promise<WizardSource[]>;
+	/** Grants from the detected source at `index`, or from a typed token. */
+	grant(provider: string, choice: {index: number} | {token: string}): Promise<WizardResult>;
+	/** A failure as the user should read it. */
+	explain(error: unknown): {message: string; hint: string};
+};
 
 /**
  * What the grant wizard runs on — `moat grant` on a terminal and `c` in the

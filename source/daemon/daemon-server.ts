@@ -193,7 +193,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 						if (!grants || Date.now() - loadedAt > grantCacheMilliseconds) {
 							loadedAt = Date.now();
 							grants = loadGrants(persisted.grants);
-							grants.catch(() => {
+							grants.then(loaded => {
+								// Kinds gate strict mode (a ChatGPT login opens chatgpt.com); until read, a kind opens nothing kind-specific.
+								live.proxyRun.grantKinds = [...kinds.filter(kind => !loaded.some(grant => grant.provider === kind.provider)), ...loaded.map(grant => ({provider: grant.provider, kind: grant.kind}))];
+							}, () => {
 								grants = undefined;
 							});
 						}
@@ -204,6 +207,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			};
 			runs.set(persisted.runId, live);
 			byToken.set(persisted.tokenHash, live);
+			// Read the grants now: their kinds are known before the container's first request.
+			void live.proxyRun.grants().catch(() => undefined);
 			return live;
 		};
 
@@ -334,6 +339,11 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				if (change.added) {
 					// Recorded before it takes effect: a loosening the log cannot hold is not made.
 					await queuedAudit.record(runId, 'policy.changed', {allow: entry, by: 'user'});
+					if (runs.get(runId) !== live) {
+						// The run ended (or came back as another) meanwhile: nothing to change.
+						return undefined;
+					}
+
 					live.persisted.policy = {...live.persisted.policy, allow: change.allow};
 					// Changed in place: open tunnels check by identity that the token's ProxyRun is still theirs.
 					live.proxyRun.policy = toPolicy(live.persisted);

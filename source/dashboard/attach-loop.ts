@@ -70,13 +70,22 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 		// eslint-disable-next-line no-await-in-loop
 		const attachment = await engine.attach(run.containerId, {stdin: true});
 		const pending = bufferOutput(attachment);
-		// eslint-disable-next-line no-await-in-loop
-		const initialScreen = keeper.snapshot(run.id) ?? await rebuildScreen(engine, run.containerId, agentSize(size, true));
-		// A size change makes full-screen programs repaint, even at the same size.
-		// eslint-disable-next-line no-await-in-loop
-		await engine.resize(run.containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
-		// eslint-disable-next-line no-await-in-loop
-		await runs.record(run.id, 'terminal.attached', {interactive: true, from: 'dashboard'});
+		let initialScreen;
+		try {
+			// eslint-disable-next-line no-await-in-loop
+			initialScreen = keeper.snapshot(run.id) ?? await rebuildScreen(engine, run.containerId, agentSize(size, true));
+			// A size change makes full-screen programs repaint, even at the same size.
+			// eslint-disable-next-line no-await-in-loop
+			await engine.resize(run.containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
+			// eslint-disable-next-line no-await-in-loop
+			await runs.record(run.id, 'terminal.attached', {interactive: true, from: 'dashboard'});
+		} catch (error) {
+			// The session never started: it would not close the attachment, so close it here.
+			pending.take();
+			attachment.close();
+			throw error;
+		}
+
 		const {chunks, ended} = pending.take();
 		// eslint-disable-next-line no-await-in-loop
 		const outcome = await runTerminalSession({

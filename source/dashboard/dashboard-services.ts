@@ -1,10 +1,8 @@
 import {execFile} from 'node:child_process';
 import fs, {watch} from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import type {RunRow} from '../../components/dashboard-reducer.js';
-import type {DashboardServices, NewRunRequest, Problem} from '../../components/services-context.js';
+import type {DashboardServices, NewRunRequest, Problem, RunRow} from './dashboard-types.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment as Environment} from '../environment.js';
 import {isActive} from '../runs/run-metadata.js';
@@ -17,6 +15,9 @@ import type {ScreenKeeper} from './screen-keeper.js';
 
 /** How many lines a pane keeps of a run's files. */
 const paneLimit = 2000;
+
+/** How often runs said to be active are checked against the engine. */
+const reconcileMilliseconds = 5000;
 
 export type DashboardServiceOptions = {
 	environment: Environment;
@@ -50,10 +51,23 @@ export function startArguments(request: NewRunRequest): string[] {
  */
 export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
 	const {environment, engine, runs, store, keeper} = options;
-	const rows = createRunRows(store, createRunCounter());
+	const tails = new Map<string, Tail<unknown> | AuditTail>();
+	const counter = createRunCounter();
+	const rows = createRunRows(store, counter);
+	let reconciledAt = 0;
+	// Tails of runs no longer listed (destroyed) are dropped with their entries.
+	const forgetAllBut = (ids: ReadonlySet<string>) => {
+		for (const key of tails.keys()) {
+			if (!ids.has(key.slice(key.indexOf(':') + 1))) {
+				tails.delete(key);
+			}
+		}
+
+		counter.retain(ids);
+	};
+
 	// The newest list, for the once-every-2-s problem check (no second read of the store).
 	let latest: RunRow[] = [];
-	const tails = new Map<string, Tail<unknown> | AuditTail>();
 	const tailOf = <T>(key: string, make: () => T): T => {
 		let tail = tails.get(key) as T | undefined;
 		if (!tail) {
@@ -66,8 +80,20 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 
 	return {
 		async listRuns(): Promise<RunRow[]> {
-			const all = await rows.list();
+			let all = await rows.list();
+			if (Date.now() - reconciledAt > reconcileMilliseconds) {
+				// The daemon finishes runs whose containers end; without one (or after a crash) the
+				// engine is asked directly, for the runs said to be active only.
+				reconciledAt = Date.now();
+				const active = all.filter(run => isActive(run));
+				const changed = await Promise.all(active.map(async run => runs.reconcile(run).then(next => next.state !== run.state, () => false)));
+				if (changed.some(Boolean)) {
+					all = await rows.list();
+				}
+			}
+
 			latest = all;
+			forgetAllBut(new Set(all.map(run => run.id)));
 			const running = new Set<string>();
 			for (const run of all) {
 				if (isActive(run) && run.interactive && run.containerId) {
@@ -83,10 +109,10 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			// The store's folder and each run's metadata change when runs come and go or change state.
 			let watcher: fs.FSWatcher | undefined;
 			try {
-				watcher = watch(store.root, {recursive: true}, (_event, name) => {
-					if (!name || String(name).endsWith('metadata.json') || !String(name).includes(path.sep)) {
-						changed();
-					}
+				// Runs coming and going; changes inside a run are seen by the once-a-second look
+				// (a recursive watch walks every run's folder before the first paint).
+				watcher = watch(store.root, () => {
+					changed();
 				});
 				watcher.on('error', () => undefined);
 			} catch {
@@ -160,8 +186,10 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		allowHost: options.allowHost,
 		async startRun(request) {
+			// The folder as checked, absolute: never read as a flag, and with ~ already expanded.
+			const resolved = {...request, workspace: path.resolve(expandHome(request.workspace, environment.userHome))};
 			return new Promise((resolve, reject) => {
-				execFile(options.cli.node, [options.cli.script, ...startArguments(request)], {env: {...environment.variables, CI: '', FORCE_COLOR: '0'}, timeout: 15 * 60_000}, (error, stdout, stderr) => {
+				execFile(options.cli.node, [options.cli.script, ...startArguments(resolved)], {env: {...environment.variables, CI: '', FORCE_COLOR: '0'}, timeout: 15 * 60_000}, (error, stdout, stderr) => {
 					const id = /run_[\da-f]{12}/.exec(stdout)?.[0];
 					if (error || !id) {
 						// moat's own error is its first lines on stderr: "moat: …" and the hint.
@@ -176,7 +204,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		grantNames: options.grantNames,
 		async checkWorkspace(folder) {
-			const resolved = path.resolve(expandHome(folder));
+			const resolved = path.resolve(expandHome(folder, environment.userHome));
 			const stat = await fsp.stat(resolved).catch(() => undefined);
 			if (!stat) {
 				return `There is no folder at ${resolved}.`;
@@ -185,7 +213,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			return stat.isDirectory() ? undefined : `${resolved} is a file; a workspace is a folder.`;
 		},
 		async completePath(partial) {
-			const expanded = expandHome(partial);
+			const expanded = expandHome(partial, environment.userHome);
 			const directory = expanded.endsWith('/') ? expanded : path.dirname(expanded);
 			const start = expanded.endsWith('/') ? '' : path.basename(expanded);
 			const entries = await fsp.readdir(directory || '.', {withFileTypes: true}).catch(() => []);
@@ -199,8 +227,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 	};
 }
 
-function expandHome(folder: string): string {
-	return folder === '~' || folder.startsWith('~/') ? path.join(os.homedir(), folder.slice(1)) : folder;
+function expandHome(folder: string, home: string): string {
+	return folder === '~' || folder.startsWith('~/') ? path.join(home, folder.slice(1)) : folder;
 }
 
 function hostOf(url: string): string | undefined {

@@ -5,7 +5,14 @@ import fs from 'node:fs/promises';
  * each run's network.jsonl. Only bytes appended since the last look are
  * read, so 500 runs cost 500 stats a refresh, not 500 file reads.
  */
-export type RunCounter = {count(runId: string, file: string): Promise<{requests: number; blocked: number}>};
+export type RunCounter = {
+	count(runId: string, file: string): Promise<{requests: number; blocked: number}>;
+	/** Forgets runs that are gone. */
+	retain(runIds: ReadonlySet<string>): void;
+};
+
+/** Reads at most this much at a time: a long file is counted in pieces, never held whole. */
+const chunkBytes = 1024 * 1024;
 
 type Seen = {offset: number; inode: number; requests: number; blocked: number; partial: string};
 
@@ -45,19 +52,33 @@ export function createRunCounter(): RunCounter {
 			if (stat.size > entry.offset) {
 				const handle = await fs.open(file, 'r');
 				try {
-					const buffer = Buffer.alloc(stat.size - entry.offset);
-					const {bytesRead} = await handle.read(buffer, 0, buffer.length, entry.offset);
-					const counted = countEntries(entry.partial + buffer.subarray(0, bytesRead).toString('utf8'));
-					entry.offset += bytesRead;
-					entry.requests += counted.requests;
-					entry.blocked += counted.blocked;
-					entry.partial = counted.partial;
+					const buffer = Buffer.alloc(Math.min(chunkBytes, stat.size - entry.offset));
+					while (entry.offset < stat.size) {
+						// eslint-disable-next-line no-await-in-loop
+						const {bytesRead} = await handle.read(buffer, 0, Math.min(buffer.length, stat.size - entry.offset), entry.offset);
+						if (bytesRead === 0) {
+							break;
+						}
+
+						const counted = countEntries(entry.partial + buffer.subarray(0, bytesRead).toString('utf8'));
+						entry.offset += bytesRead;
+						entry.requests += counted.requests;
+						entry.blocked += counted.blocked;
+						entry.partial = counted.partial;
+					}
 				} finally {
 					await handle.close();
 				}
 			}
 
 			return {requests: entry.requests, blocked: entry.blocked};
+		},
+		retain(runIds) {
+			for (const runId of seen.keys()) {
+				if (!runIds.has(runId)) {
+					seen.delete(runId);
+				}
+			}
 		},
 	};
 }

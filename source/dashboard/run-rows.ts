@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type {RunRow} from '../../components/dashboard-reducer.js';
 import {runIdPattern, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunStore} from '../runs/run-store.js';
 import type {RunCounter} from './run-counts.js';
+import type {RunRow} from './dashboard-types.js';
 
 /**
  * The runs table's rows, read again once a second: a run whose metadata

@@ -85,8 +85,13 @@ export function createScreenKeeper(engine: Engine, initialSize: TerminalSize): S
 			const entry: Kept = {screen: createHeadlessScreen(size, 200), tracker: createModeTracker(), ready: false, close() {}};
 			kept.set(runId, entry);
 			start(runId, containerId, entry).catch(() => {
-				// A container that went away has no screen to keep; the next refresh drops it.
-				entry.ready = true;
+				// A container that went away has no screen to keep: forget it, so a later look tries again
+				// and attaching rebuilds the screen from the log instead of painting a blank one.
+				if (kept.get(runId) === entry) {
+					kept.delete(runId);
+					entry.close();
+					entry.screen.dispose();
+				}
 			});
 		},
 		lines(runId) {

@@ -26,6 +26,8 @@ type Rule = {
 	hosts: readonly string[];
 	/** Only for tokens of this kind (ChatGPT logins reach chatgpt.com). */
 	kinds?: readonly string[];
+	/** Only for requests under these paths (a ChatGPT login opens the whole account; Codex needs its backend only). */
+	paths?: readonly string[];
 	headers(token: string): Record<string, string>;
 };
 
@@ -41,7 +43,11 @@ export const injectionRules: readonly Rule[] = [
 	{provider: 'anthropic', hosts: ['api.anthropic.com'], headers: token => ({'x-api-key': token})},
 	{provider: 'claude', hosts: ['api.anthropic.com'], headers: token => ({authorization: `Bearer ${token}`, 'anthropic-beta': anthropicOauthBeta})},
 	{provider: 'openai', hosts: ['api.openai.com'], headers: token => ({authorization: `Bearer ${token}`})},
-	{provider: 'openai', hosts: ['chatgpt.com'], kinds: ['chatgpt'], headers: token => ({authorization: `Bearer ${token}`})},
+	{
+		provider: 'openai', hosts: ['chatgpt.com'], kinds: ['chatgpt'],
+		paths: ['/backend-api/codex/', '/backend-api/wham/', '/backend-api/ps/', '/backend-api/plugins/', '/backend-api/connectors/'],
+		headers: token => ({authorization: `Bearer ${token}`}),
+	},
 ];
 
 /**
@@ -54,8 +60,8 @@ export const answeredHosts: ReadonlyArray<Omit<Rule, 'headers'>> = [
 ];
 
 function applies(rule: Omit<Rule, 'headers'>, grant: Pick<InjectableGrant, 'provider' | 'kind'>): boolean {
-	// A kind not known yet (the daemon reads grants lazily) counts as any of the provider's.
-	return rule.provider === grant.provider && (!rule.kinds || grant.kind === '' || rule.kinds.includes(grant.kind));
+	// A kind not known yet opens nothing that is only for some kinds.
+	return rule.provider === grant.provider && (!rule.kinds || rule.kinds.includes(grant.kind));
 }
 
 /** Every host a grant injects into or is answered for: in strict mode these are allowed. */
@@ -71,15 +77,17 @@ export function answeringGrant(grants: readonly InjectableGrant[], host: string)
 	return grants.find(grant => grant.kind !== '' && answeredHosts.some(rule => applies(rule, grant) && rule.hosts.includes(name)));
 }
 
-/** The injection for a request to `host`, if one of the run's grants has a rule for it. */
-export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean): Injection | undefined {
+/** The injection for a request to `host` (and `path`), if one of the run's grants has a rule for it. */
+export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean, path = '/'): Injection | undefined {
 	if (!overVerifiedTls) {
 		return undefined;
 	}
 
 	const name = host.toLowerCase().replace(/:\d+$/, '');
+	const pathname = path.split('?')[0]!;
 	for (const grant of grants) {
-		const rule = injectionRules.find(candidate => candidate.provider === grant.provider && candidate.hosts.includes(name) && (!candidate.kinds || candidate.kinds.includes(grant.kind)));
+		const rule = injectionRules.find(candidate => candidate.provider === grant.provider && candidate.hosts.includes(name) && (!candidate.kinds || candidate.kinds.includes(grant.kind))
+			&& (!candidate.paths || candidate.paths.some(prefix => pathname.startsWith(prefix))));
 		if (rule) {
 			const headers = Object.entries(rule.headers(grant.token));
 			return {

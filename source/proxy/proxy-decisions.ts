@@ -29,7 +29,8 @@ export function proxyToken(header: string | undefined): string | undefined {
 
 /** `host:port` or `[v6]:port` from a CONNECT line; undefined when malformed. */
 export function parseConnectTarget(target: string): {host: string; port: number} | undefined {
-	const match = /^(?:\[([\da-f:.]+)\]|([^\s:/[\]@%]+)):(\d{1,5})$/i.exec(target);
+	// A `*` is a pattern, not a host: it must never reach a log line that could become an allow entry.
+	const match = /^(?:\[([\da-f:.]+)\]|([^\s:/[\]@%*]+)):(\d{1,5})$/i.exec(target);
 	if (!match) {
 		return undefined;
 	}

@@ -278,7 +278,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			}
 
 			// Credentials only over TLS the agent cannot read (the upstream's is verified by the engine).
-			const injection = secure ? injectionFor(grants, host, true) : undefined;
+			const injection = secure ? injectionFor(grants, host, true, request.url ?? '/') : undefined;
 			// TRACE echoes the request back: with a credential in it, that would hand the agent the token.
 			if (injection && request.method === 'TRACE') {
 				throw Object.assign(new Error('TRACE to a host that gets credentials is refused'), {status: 405});
@@ -464,6 +464,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 
 			if (first?.[0] === 0x16) {
 				intercept(socket, connection);
+			} else if (port === 443 && injectedHosts(run.grantKinds).includes(host)) {
+				// Where credentials go (or moat answers), only TLS moat can read: a raw tunnel would pass around both.
+				options.observer.blocked(run.runId, host, 'not TLS to a host that gets credentials');
+				report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: 403, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'not TLS to a host that gets credentials'});
+				socket.destroy();
 			} else {
 				tunnel(socket, connection, started);
 			}

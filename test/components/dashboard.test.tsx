@@ -194,12 +194,12 @@ test('x asks before destroying; only y destroys, anything else keeps the run', a
 	await frameWhere(lastFrame, text => text.includes('newest'));
 	await inputReady(stdin);
 	stdin.write('x');
-	await frameWhere(lastFrame, text => text.includes('Destroy run_000000000003'));
+	await frameWhere(lastFrame, text => text.includes('Destroy newest (run_000000000003)'));
 	stdin.write('n');
 	await frameWhere(lastFrame, text => text.includes('Nothing destroyed.'));
 	t.deepEqual(destroyed, []);
 	stdin.write('x');
-	await frameWhere(lastFrame, text => text.includes('Destroy run_000000000003'));
+	await frameWhere(lastFrame, text => text.includes('Destroy newest (run_000000000003)'));
 	stdin.write('y');
 	await frameWhere(lastFrame, text => text.includes('Destroying newest (run_000000000003): done.'));
 	t.deepEqual(destroyed, ['run_000000000003']);

@@ -1,0 +1,64 @@
+import type {GrantWizardServices} from '../credentials/grant-wizard-services.js';
+import type {RunMetadata} from '../runs/run-metadata.js';
+
+/**
+ * What the dashboard (components/) asks of moat, and the shapes it gets
+ * back; source/dashboard/dashboard-services.ts provides the real ones, tests
+ * their own.
+ */
+
+/** A run as the table shows it: its metadata and its proxy counts (unknown: undefined). */
+export type RunRow = RunMetadata & {requests?: number; blocked?: number};
+
+/** A line of a detail pane; `alert` lines (blocked requests, a broken log) stand out. */
+export type PaneLine = {text: string; alert?: boolean};
+
+/** What a detail pane shows: its lines (oldest first) and a one-line summary for its title. */
+export type PaneContent = {
+	lines: PaneLine[];
+	summary?: string;
+	/** Lines the source has had in all, when older ones are no longer held (defaults to the lines held). */
+	total?: number;
+};
+
+/** What the new-bottle dialog asks for. */
+export type NewRunRequest = {
+	agent: 'claude' | 'codex' | 'shell';
+	workspace: string;
+	name?: string;
+	grants: string[];
+	prompt?: string;
+	attached: boolean;
+};
+
+/** Something wrong around the dashboard, with the fix; the dashboard keeps working. */
+export type Problem = {message: string; fix: string};
+
+/** What the dashboard needs from moat's services; the CLI provides the real ones. */
+export type DashboardServices = {
+	listRuns(): Promise<RunRow[]>;
+	/** Calls back when runs may have changed (files, engine events); returns the unsubscribe. */
+	watchRuns?(changed: () => void): () => void;
+	/** What is wrong right now (engine down, daemon down), if anything. */
+	problems?(): Promise<Problem[]>;
+	stopRun(id: string): Promise<void>;
+	/** Removes a run, stopping it first if it is still going. */
+	destroyRun(id: string): Promise<void>;
+	preview?(id: string): Promise<PaneContent | undefined> | PaneContent | undefined;
+	logs?(id: string): Promise<PaneContent>;
+	network?(id: string): Promise<PaneContent & {blockedHosts: Array<string | undefined>}>;
+	audit?(id: string): Promise<PaneContent>;
+	/** Lets a blocked host through for one run (and says so in its audit log). */
+	allowHost?(id: string, host: string): Promise<void>;
+	/** Starts a bottle detached; resolves with its run id. */
+	startRun?(request: NewRunRequest): Promise<string>;
+	/** Grant names for the new-bottle dialog. */
+	grantNames?(): Promise<string[]>;
+	/** Whether a path is a folder a run can use as its workspace (undefined) or what is wrong. */
+	checkWorkspace?(path: string): Promise<string | undefined>;
+	/** Folder names completing a partly typed path. */
+	completePath?(partial: string): Promise<string[]>;
+	grantWizard?(): Promise<GrantWizardServices>;
+	now(): Date;
+};
+

@@ -1,0 +1,176 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import {decideSign, checkSessionBind, grantedKeys, type SessionBinding, type SshRule} from './agent-policy.js';
+import {failureMessage, frame, identitiesAnswer, messageTypes, parseIdentitiesAnswer, parseRequest, splitMessages, successMessage} from './agent-protocol.js';
+
+/**
+ * A run's SSH agent: a Unix socket in a folder mounted into the container
+ * (SSH_AUTH_SOCK points at it). It answers from the user's real agent but
+ * lists only the run's granted keys and signs only what agent-policy.ts
+ * allows; every refusal is a plain agent failure, at once.
+ */
+export type FilteringAgent = {close(): Promise<void>};
+
+export type FilteringAgentOptions = {
+	socketPath: string;
+	/** The user's agent (its SSH_AUTH_SOCK when the run started). */
+	upstream: string | undefined;
+	/** The run's ssh: grants, read when needed (a revoked grant stops signing). */
+	rules(): Promise<SshRule[]>;
+	/** Owner of the socket: the container's user. */
+	owner?: {uid: number; gid: number};
+	signed(fingerprint: string, host: string): void;
+	refused(reason: string): void;
+};
+
+/** How long the user's agent gets to answer (it may be asking the user to touch a key). */
+const upstreamMilliseconds = 60_000;
+
+/** One request to the user's agent, on its own connection; resolves with the answer (without its length). */
+export async function askAgent(socketPath: string, message: Buffer): Promise<Buffer> {
+	return new Promise((resolve, reject) => {
+		const socket = net.createConnection(socketPath);
+		let pending: Buffer = Buffer.alloc(0);
+		const timer = setTimeout(() => {
+			socket.destroy(new Error('the SSH agent did not answer'));
+		}, upstreamMilliseconds);
+		socket.on('connect', () => socket.write(message));
+		socket.on('data', (chunk: Buffer) => {
+			pending = Buffer.concat([pending, chunk]);
+			try {
+				const {messages} = splitMessages(pending);
+				if (messages.length > 0) {
+					clearTimeout(timer);
+					socket.end();
+					resolve(messages[0]!);
+				}
+			} catch (error) {
+				socket.destroy(error as Error);
+			}
+		});
+		socket.on('error', error => {
+			clearTimeout(timer);
+			reject(error);
+		});
+		socket.on('close', () => {
+			clearTimeout(timer);
+			reject(new Error('the SSH agent closed the connection'));
+		});
+	});
+}
+
+export async function startFilteringAgent(options: FilteringAgentOptions): Promise<FilteringAgent> {
+	const upstreamMissing = () => `the SSH agent moat uses (${options.upstream ?? 'no SSH_AUTH_SOCK'}) cannot be reached; start ssh-agent and add your key, then start the run again`;
+
+	async function answer(message: Buffer, bindings: SessionBinding[]): Promise<Buffer> {
+		const request = parseRequest(message);
+		switch (request.kind) {
+			case 'identities': {
+				if (!options.upstream) {
+					options.refused(upstreamMissing());
+					return failureMessage();
+				}
+
+				const keys = parseIdentitiesAnswer(await askAgent(options.upstream, frame(messageTypes.requestIdentities)));
+				return identitiesAnswer(grantedKeys(keys, await options.rules()));
+			}
+
+			case 'session-bind': {
+				const binding = checkSessionBind(request);
+				if (!binding) {
+					options.refused('a session-bind whose host key signature does not verify');
+					return failureMessage();
+				}
+
+				bindings.push(binding);
+				return successMessage();
+			}
+
+			case 'sign': {
+				const decision = decideSign(request, bindings, await options.rules());
+				if (!decision.allowed) {
+					options.refused(decision.reason);
+					return failureMessage();
+				}
+
+				if (!options.upstream) {
+					options.refused(upstreamMissing());
+					return failureMessage();
+				}
+
+				const response = await askAgent(options.upstream, frame(messageTypes.signRequest, message.subarray(1)));
+				if (response[0] === messageTypes.signResponse) {
+					options.signed(decision.fingerprint, decision.host);
+				}
+
+				return withLength(response);
+			}
+
+			default: {
+				// Adding, removing or locking keys, other extensions: not through a bottle.
+				return failureMessage();
+			}
+		}
+	}
+
+	const server = net.createServer(socket => {
+		const bindings: SessionBinding[] = [];
+		let pending: Buffer = Buffer.alloc(0);
+		// One request at a time, in order, as the protocol expects.
+		let queue: Promise<unknown> = Promise.resolve();
+		socket.on('data', (chunk: Buffer) => {
+			pending = Buffer.concat([pending, chunk]);
+			let messages: Buffer[];
+			try {
+				({messages, rest: pending} = splitMessages(pending));
+			} catch {
+				socket.destroy();
+				return;
+			}
+
+			for (const message of messages) {
+				queue = queue.then(async () => {
+					const reply = await answer(message, bindings).catch((error: unknown) => {
+						options.refused(error instanceof Error && /ENOENT|ECONNREFUSED|closed/.test(error.message) ? upstreamMissing() : `the request failed: ${(error as Error).message}`);
+						return failureMessage();
+					});
+					if (!socket.destroyed) {
+						socket.write(reply);
+					}
+				});
+			}
+		});
+		socket.on('error', () => undefined);
+	});
+
+	await fs.rm(options.socketPath, {force: true});
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(options.socketPath, () => {
+			server.off('error', reject);
+			resolve();
+		});
+	});
+	// Only the container's user may use it (root can, as always).
+	await fs.chmod(options.socketPath, 0o600);
+	if (options.owner && process.getuid?.() === 0) {
+		await fs.chown(options.socketPath, options.owner.uid, options.owner.gid);
+	}
+
+	return {
+		async close() {
+			await new Promise<void>(resolve => {
+				server.close(() => {
+					resolve();
+				});
+			});
+			await fs.rm(options.socketPath, {force: true});
+		},
+	};
+}
+
+function withLength(message: Buffer): Buffer {
+	const length = Buffer.alloc(4);
+	length.writeUInt32BE(message.length);
+	return Buffer.concat([length, message]);
+}

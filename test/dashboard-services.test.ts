@@ -1,5 +1,5 @@
 import test from 'ava';
-import {startArguments} from '../source/dashboard/dashboard-services.js';
+import {allowEntryOf, startArguments} from '../source/dashboard/dashboard-services.js';
 
 const shell = ['sh', '-c', 'if command -v bash >/dev/null; then exec bash; else exec sh; fi'];
 
@@ -31,4 +31,14 @@ test('startArguments: a shell is moat run -i with bash if the image has it, and 
 		startArguments({agent: 'shell', workspace: '/w', grants: [], prompt: 'ignored', attached: true}),
 		['run', '/w', '-d', '-i', '--', ...shell],
 	);
+});
+
+test('a blocked request becomes the allow entry for its host, with its port unless 80 or 443', t => {
+	t.is(allowEntryOf('pypi.org:443'), 'pypi.org');
+	t.is(allowEntryOf('https://pypi.org/simple/'), 'pypi.org');
+	t.is(allowEntryOf('http://example.com/x'), 'example.com');
+	t.is(allowEntryOf('git.example.com:8443'), 'git.example.com:8443');
+	t.is(allowEntryOf('[2001:db8::1]:443'), '2001:db8::1');
+	t.is(allowEntryOf('*.com:443'), undefined, 'a pattern is never offered');
+	t.is(allowEntryOf('::::'), undefined);
 });

@@ -167,7 +167,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			const blocked = lines.filter(line => line.blocked).length;
 			return {
 				lines: lines.map(line => ({text: line.text, alert: line.blocked})),
-				blockedHosts: lines.map(line => (line.blocked ? hostOf(line.entry.url) : undefined)),
+				// Only what the policy blocked can be allowed (not internal addresses, not a mismatched Host).
+				blockedHosts: lines.map(line => (line.blocked && /not in the allow list/i.test(line.entry.error ?? '') ? allowEntryOf(line.entry.url) : undefined)),
 				summary: `${snapshot.total} requests${blocked ? ` · ${blocked} blocked (a allows)` : ''}`,
 				total: snapshot.total,
 			};
@@ -231,9 +232,16 @@ function expandHome(folder: string, home: string): string {
 	return folder === '~' || folder.startsWith('~/') ? path.join(home, folder.slice(1)) : folder;
 }
 
-function hostOf(url: string): string | undefined {
+/** The allow entry for a blocked request: its host, with its port unless that is 80 or 443. Pure. */
+export function allowEntryOf(url: string): string | undefined {
 	try {
-		return new URL(url.includes('://') ? url : `https://${url}`).hostname.replace(/^\[|\]$/g, '') || undefined;
+		const parsed = new URL(url.includes('://') ? url : `https://${url}`);
+		const host = parsed.hostname.replace(/^\[|\]$/g, '');
+		if (!host || host.includes('*')) {
+			return undefined;
+		}
+
+		return parsed.port && !['80', '443'].includes(parsed.port) ? `${host}:${parsed.port}` : host;
 	} catch {
 		return undefined;
 	}

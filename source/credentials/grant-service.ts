@@ -1,9 +1,12 @@
 import {execFile} from 'node:child_process';
 import type {MoatEnvironment} from '../environment.js';
 import {environmentVariables} from '../environment.js';
-import {notFoundError, usageError} from '../errors.js';
+import {MoatError, notFoundError, usageError} from '../errors.js';
 import {createOutboundHttp, type OutboundHttp} from '../network/outbound-http.js';
+import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
 import {listAgentIdentities, type AgentIdentity} from '../sshagent/agent-client.js';
+import {scanHostKeys} from '../sshagent/host-key-scan.js';
+import {pinnedHostKeys} from '../sshagent/ssh-client-files.js';
 import {checkAssumeRole, hostAwsCredentials} from './aws-role.js';
 import {createCredentialStore, type CredentialStore} from './credential-store.js';
 import type {Grant} from './grant.js';
@@ -184,6 +187,14 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 				);
 			}
 
+			// The forges' keys are pinned; any other host's are recorded now, and only they will get signatures.
+			const hostKeys = pinnedHostKeys[host.toLowerCase()] === undefined
+				? await scanHostKeys(host.toLowerCase(), parseUpstreamOverrides(environment.variables.MOAT_UPSTREAM_OVERRIDES))
+				: undefined;
+			if (hostKeys?.length === 0) {
+				throw new MoatError(`${host} presented no SSH host keys moat can use.`, `Check that ${host} is an SSH server, then try again.`);
+			}
+
 			const grant: Grant = {
 				provider: 'ssh',
 				name: `ssh:${host.toLowerCase()}`,
@@ -192,7 +203,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 				scopes: [],
 				expiresAt: null,
 				createdAt: environment.now().toISOString(),
-				details: {host: host.toLowerCase(), fingerprint: identity.fingerprint, type: identity.type, comment: identity.comment},
+				details: {host: host.toLowerCase(), fingerprint: identity.fingerprint, type: identity.type, comment: identity.comment, ...hostKeys === undefined ? {} : {hostKeys: hostKeys.join('\n')}},
 				secret: {publicKey: identity.publicKey},
 			};
 			await store.save(grant);

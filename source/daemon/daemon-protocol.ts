@@ -33,6 +33,8 @@ export type RunRegistration = {
 	policy: {mode: 'permissive' | 'strict'; allow: string[]};
 	/** Grant names; the daemon reads their values from the store itself. */
 	grants: string[];
+	/** For ssh: grants: the user's agent (SSH_AUTH_SOCK) to forward signing to, and the container's user. */
+	ssh?: {upstream?: string; uid: number; gid: number};
 };
 
 export type RegisteredRun = {
@@ -41,6 +43,8 @@ export type RegisteredRun = {
 	proxy: {host: string; port: number};
 	network: string;
 	caCertificate: string;
+	/** The folder with the run's SSH agent socket and client files, when it has ssh: grants. */
+	sshDirectory?: string;
 };
 
 export type DaemonStatus = Hello & {

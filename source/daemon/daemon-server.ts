@@ -6,6 +6,7 @@ import path from 'node:path';
 import {auditEventTypes, type AuditEventType} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
 import {createDefaultGrantService} from '../credentials/grant-service.js';
+import {startRunSsh, sshRuleOf, type RunSsh} from '../sshagent/run-ssh.js';
 import {createDockerEngine} from '../engine/docker-engine.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
@@ -34,6 +35,8 @@ import {readDaemonState, writeDaemonState, type DaemonState, type PersistedRun} 
 type LiveRun = {
 	persisted: PersistedRun;
 	proxyRun: ProxyRun;
+	/** The run's SSH agent and client files, for runs with ssh: grants. */
+	ssh?: Promise<RunSsh>;
 	networkLog?: WriteStream;
 	requests: number;
 	blocked: number;
@@ -205,6 +208,33 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					},
 				},
 			};
+			const sshGrants = persisted.grants.filter(name => name.startsWith('ssh:'));
+			live.proxyRun.sshHosts = sshGrants.map(name => name.slice('ssh:'.length));
+			if (sshGrants.length > 0 && persisted.ssh) {
+				live.ssh = startRunSsh({
+					directory: path.join(environment.moatHome, 'ssh', persisted.runId),
+					upstream: persisted.ssh.upstream,
+					owner: {uid: persisted.ssh.uid, gid: persisted.ssh.gid},
+					async rules() {
+						grantService ??= await createDefaultGrantService(environment);
+						const service = grantService;
+						// Read at every use: a revoked grant stops signing at once.
+						const grants = await Promise.all(sshGrants.map(async name => service.store.get(name)));
+						return grants.map(grant => (grant ? sshRuleOf(grant) : undefined)).filter(rule => rule !== undefined);
+					},
+					signed(fingerprint, host) {
+						recordAudit(persisted.runId, 'ssh.signed', {fingerprint, host});
+					},
+					refused(reason) {
+						log(`run ${persisted.runId}: SSH agent refused: ${reason}`);
+						recordAudit(persisted.runId, 'request.blocked', {host: 'ssh-agent', reason});
+					},
+				});
+				live.ssh.catch((error: unknown) => {
+					log(`run ${persisted.runId}: SSH agent not started: ${(error as Error).message}`);
+				});
+			}
+
 			runs.set(persisted.runId, live);
 			byToken.set(persisted.tokenHash, live);
 			// Read the grants now: their kinds are known before the container's first request.
@@ -318,6 +348,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 
 			runs.delete(runId);
 			byToken.delete(live.persisted.tokenHash);
+			await live.ssh?.then(async ssh => ssh.close(), () => undefined);
 			// Connections opened with the token end with it.
 			proxy?.disconnect(runId);
 			live.networkLog?.end();
@@ -399,12 +430,23 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					agent: registration.agent ?? null,
 					policy: {mode: registration.policy.mode === 'strict' ? 'strict' : 'permissive', allow: [...registration.policy.allow ?? []]},
 					grants: [...registration.grants],
+					...registration.ssh && Number.isInteger(registration.ssh.uid) && Number.isInteger(registration.ssh.gid)
+						? {ssh: {uid: registration.ssh.uid, gid: registration.ssh.gid, ...typeof registration.ssh.upstream === 'string' ? {upstream: registration.ssh.upstream} : {}}}
+						: {},
 					tokenHash: tokenHash(token),
 					registeredAt: new Date().toISOString(),
 				});
+				let sshDirectory: string | undefined;
+				try {
+					sshDirectory = (await runs.get(registration.runId)?.ssh)?.directory;
+				} catch (error) {
+					await unregister(registration.runId, 'SSH agent failed');
+					return [500, {error: `the run's SSH agent could not start: ${(error as Error).message}`}];
+				}
+
 				await save();
 				log(`run ${registration.runId} registered`);
-				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem};
+				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem, ...sshDirectory ? {sshDirectory} : {}};
 				return [200, registered];
 			}
 

@@ -22,7 +22,9 @@ function isPersistedRun(value: unknown): value is PersistedRun {
 		&& typeof run.tokenHash === 'string' && /^[\da-f]{64}$/.test(run.tokenHash)
 		&& Array.isArray(run.grants) && run.grants.every(grant => typeof grant === 'string')
 		&& typeof run.registeredAt === 'string'
-		&& typeof run.policy === 'object' && run.policy !== null && ['permissive', 'strict'].includes(run.policy.mode) && Array.isArray(run.policy.allow);
+		&& typeof run.policy === 'object' && run.policy !== null && ['permissive', 'strict'].includes(run.policy.mode) && Array.isArray(run.policy.allow)
+		&& (run.ssh === undefined || (typeof run.ssh === 'object' && run.ssh !== null && Number.isInteger(run.ssh.uid) && Number.isInteger(run.ssh.gid)
+			&& (run.ssh.upstream === undefined || typeof run.ssh.upstream === 'string')));
 }
 
 export async function readDaemonState(file: string): Promise<DaemonState | undefined> {

@@ -77,6 +77,8 @@ export function agentHosts(agent: string | null | undefined): string[] {
 export type PolicyContext = {
 	/** Hosts the run's grants inject into (allowed in strict mode). */
 	grantHosts: readonly string[];
+	/** Hosts of the run's ssh: grants, `host` or `host:port` (their SSH port is allowed in strict mode). */
+	sshHosts?: readonly string[];
 	agent: string | null;
 };
 
@@ -88,7 +90,10 @@ export function decide(policy: NetworkPolicy, host: string, port: number, contex
 	}
 
 	const name = host.toLowerCase();
-	const implicit = [...context.grantHosts, ...agentHosts(context.agent)].map(implicitHost => ({pattern: implicitHost, wildcard: false, ports: defaultPorts}));
+	const implicit = [
+		...[...context.grantHosts, ...agentHosts(context.agent)].map(implicitHost => ({pattern: implicitHost, wildcard: false, ports: defaultPorts as readonly number[]})),
+		...(context.sshHosts ?? []).map(sshHost => ({pattern: sshHost.split(':')[0]!.toLowerCase(), wildcard: false, ports: [Number(sshHost.split(':')[1] ?? 22)]})),
+	];
 	if ([...implicit, ...policy.allow].some(entry => entryMatches(entry, name, port))) {
 		return {allowed: true};
 	}

@@ -30,6 +30,8 @@ export type ProxyRun = {
 	grants(): Promise<InjectableGrant[]>;
 	/** Grant provider/kind pairs, known without loading any value. */
 	grantKinds: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>;
+	/** Hosts of the run's ssh: grants (`host` or `host:port`). */
+	sshHosts?: readonly string[];
 };
 
 /** One line of network.jsonl. */
@@ -171,7 +173,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			port,
 			overridden: upstream.overridden,
 			isHostAddress,
-			policyDecision: decide(run.policy, host, port, {grantHosts: injectedHosts(run.grantKinds), agent: run.agent}),
+			policyDecision: decide(run.policy, host, port, {grantHosts: injectedHosts(run.grantKinds), sshHosts: run.sshHosts, agent: run.agent}),
 		});
 	}
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
 import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
@@ -15,6 +16,7 @@ import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
 import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
+import {containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
 import {agentCacheDirectory} from '../agents/agent-cache.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
@@ -67,6 +69,25 @@ export type AgentSetup = {
 	/** Placeholder variables this agent must not see (Codex with a ChatGPT login prefers a key to its auth.json). */
 	withoutPlaceholders?: readonly string[];
 };
+
+/** A run with ssh: grants needs the user's agent now: said before anything starts, not as a failed signature later. */
+async function checkSshAgent(socket: string | undefined, grants: readonly string[]): Promise<void> {
+	const hint = `Start ssh-agent, add the key with ssh-add, and run again from that shell (the run has ${grants.join(', ')}).`;
+	if (!socket) {
+		throw new MoatError('SSH_AUTH_SOCK is not set: there is no SSH agent to sign with.', hint);
+	}
+
+	await new Promise<void>((resolve, reject) => {
+		const connection = net.createConnection(socket);
+		connection.once('connect', () => {
+			connection.end();
+			resolve();
+		});
+		connection.once('error', error => {
+			reject(new MoatError(`The SSH agent at ${socket} cannot be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`, hint));
+		});
+	});
+}
 
 function withoutVariables(variables: Record<string, string>, names: readonly string[]): Record<string, string> {
 	return Object.fromEntries(Object.entries(variables).filter(([name]) => !names.includes(name)));
@@ -450,7 +471,24 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			: undefined;
 		const policy = {mode: config.network?.policy ?? 'permissive', allow: config.network?.allow ?? []} as const;
 		// The proxy learns the run before the container exists: its token goes into the container's environment.
-		const access = network ? await network.register({runId: id, agent, policy: {mode: policy.mode, allow: [...policy.allow]}, grants}) : undefined;
+		const sshGrants = grants.filter(grant => grant.startsWith('ssh:'));
+		if (sshGrants.length > 0 && network) {
+			await checkSshAgent(environment.variables.SSH_AUTH_SOCK, sshGrants);
+		}
+
+		const access = network
+			? await network.register({
+				runId: id, agent, policy: {mode: policy.mode, allow: [...policy.allow]}, grants,
+				...sshGrants.length > 0 ? {ssh: {upstream: environment.variables.SSH_AUTH_SOCK, uid: uid || rootReplacementId, gid: gid || rootReplacementId}} : {},
+			})
+			: undefined;
+		// The run's SSH agent and client files: the folder read-only, its config where ssh looks first.
+		const sshBinds = access?.sshDirectory
+			? [
+				{source: access.sshDirectory, target: containerSshDirectory, readOnly: true},
+				{source: path.join(access.sshDirectory, 'config'), target: containerSshConfig, readOnly: true},
+			]
+			: [];
 		const spec = {
 			name: `moat-${id}`,
 			command,
@@ -465,10 +503,11 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				MOAT_GID: String(gid || rootReplacementId),
 				...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
 				...(access ? withoutVariables(sealedEnvironment(access, grants), agentSetup?.withoutPlaceholders ?? []) : {}),
+				...(access?.sshDirectory ? {SSH_AUTH_SOCK: containerAgentSocket} : {}),
 			},
 			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',
-			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? []],
+			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? [], ...sshBinds],
 			labels: {
 				[containerLabels.managed]: 'true',
 				[containerLabels.runId]: id,

@@ -49,6 +49,10 @@ export function decideSign(request: {keyBlob: Buffer; data: Buffer}, bindings: r
 		return {allowed: false, reason: 'the session was not bound to a server (session-bind@openssh.com; OpenSSH 8.9 or newer)'};
 	}
 
+	if (login.hostKey && !login.hostKey.equals(binding.hostKey)) {
+		return {allowed: false, reason: 'the login names another server than the session was bound to'};
+	}
+
 	const rule = forKey.find(candidate => candidate.hostKeys.some(hostKey => hostKey.equals(binding.hostKey)));
 	if (!rule) {
 		return {allowed: false, reason: `the server's host key ${fingerprintOf(binding.hostKey)} is not one of ${forKey.map(candidate => candidate.host).join(', ')}'s`};

@@ -157,7 +157,7 @@ export function parseIdentitiesAnswer(message: Buffer): Array<{blob: Buffer; com
  * that say what a signature would be used for. Anything else (or an
  * unreadable one) is undefined: the agent signs nothing but logins.
  */
-export function parseUserauthRequest(data: Buffer): {sessionId: Buffer; user: string; keyBlob: Buffer} | undefined {
+export function parseUserauthRequest(data: Buffer): {sessionId: Buffer; user: string; keyBlob: Buffer; hostKey?: Buffer} | undefined {
 	try {
 		const reader = new WireReader(data);
 		const sessionId = reader.string();
@@ -167,14 +167,16 @@ export function parseUserauthRequest(data: Buffer): {sessionId: Buffer; user: st
 
 		const user = reader.text();
 		reader.text();
-		if (reader.text() !== 'publickey' || !reader.bool()) {
+		const method = reader.text();
+		if (!['publickey', 'publickey-hostbound-v00@openssh.com'].includes(method) || !reader.bool()) {
 			return undefined;
 		}
 
 		reader.text();
 		const keyBlob = reader.string();
-		// OpenSSH may add the server's host key after the key (publickey-hostbound-v00@openssh.com).
-		return {sessionId, user, keyBlob};
+		// OpenSSH 8.9+ signs for a host-bound login: the server's host key is part of what is signed.
+		const hostKey = method === 'publickey' ? undefined : reader.string();
+		return {sessionId, user, keyBlob, ...hostKey ? {hostKey} : {}};
 	} catch {
 		return undefined;
 	}

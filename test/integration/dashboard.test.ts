@@ -215,7 +215,7 @@ dockerTest('the Logs pane shows a printing run\'s newest lines as they come; s s
 	t.regex(tableRow(stopped, 'printer')!, new RegExp(`stopped \\(${run!.exitCode}\\) +${id}`));
 
 	await dashboard.keys('x');
-	await dashboard.waitFor(`Destroy ${id} and everything moat kept about it? y to confirm`);
+	await dashboard.waitFor(`Destroy printer (${id}) and everything moat kept about it? y to confirm`);
 	await dashboard.keys('y');
 	await dashboard.waitFor(screen => tableRow(screen, 'printer') === undefined && screen.includes('No runs yet.'), 20_000);
 	t.deepEqual(await runs(), []);

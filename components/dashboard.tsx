@@ -24,27 +24,26 @@ function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 	);
 }
 
+function KeyList({title, keys}: {title: string; keys: ReadonlyArray<{label: string; description: string}>}) {
+	return (
+		<Box flexDirection="column">
+			<Text bold>{title}</Text>
+			{keys.map(binding => (
+				<Text key={binding.label} wrap="truncate">
+					{binding.label.padEnd(10)} {binding.description}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
 /** Every key, from the same table as the hint bar: the dashboard's and, beside them, the attached ones. */
 function HelpOverlay({height}: {height: number}) {
 	return (
 		<Box flexDirection="column" borderStyle="round" paddingX={1} height={height}>
 			<Box flexDirection="row" columnGap={4}>
-				<Box flexDirection="column">
-					<Text bold>Keys</Text>
-					{keyBindings.map(binding => (
-						<Text key={binding.action} wrap="truncate">
-							{binding.label.padEnd(10)} {binding.description}
-						</Text>
-					))}
-				</Box>
-				<Box flexDirection="column">
-					<Text bold>Attached</Text>
-					{attachedKeys.map(binding => (
-						<Text key={binding.label} wrap="truncate">
-							{binding.label.padEnd(10)} {binding.description}
-						</Text>
-					))}
-				</Box>
+				<KeyList title="Keys" keys={keyBindings} />
+				<KeyList title="Attached" keys={attachedKeys} />
 			</Box>
 			<Text dimColor>Any key closes this.</Text>
 		</Box>

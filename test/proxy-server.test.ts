@@ -43,7 +43,7 @@ type World = {
 	directory: string;
 };
 
-async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]} = {}): Promise<World> {
+async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]; awsCredentials?: ProxyRun['awsCredentials']} = {}): Promise<World> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
 	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], (request, response) => {
 		response.end(`stand-in: ${request.method} ${request.url}\n`);
@@ -59,6 +59,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		policy: options.strict ? {mode: 'strict', allow: options.strict.map(entry => parseAllowEntry(entry)!)} : {mode: 'permissive', allow: []},
 		grantKinds: [{provider: 'github', kind: 'api-key'}, {provider: 'openai', kind: 'chatgpt'}],
 		grants: async () => [{name: 'github', provider: 'github', kind: 'api-key', token: realToken}, {name: 'openai', provider: 'openai', kind: 'chatgpt', token: chatgptToken}],
+		...options.awsCredentials ? {awsCredentials: options.awsCredentials} : {},
 	};
 	let revoked = false;
 	const proxy = await startProxyServer({
@@ -466,6 +467,40 @@ test('an agent hook posting its activity to moat.hooks is answered by the proxy,
 	t.is(anonymous.stdout, '407');
 	t.deepEqual(world.activities, ['run_000000000001:waiting']);
 	t.deepEqual(world.entries, [], 'hooks are not requests to the outside');
+});
+
+const awsSession = {Version: 1, AccessKeyId: 'ASIATEMP1', SecretAccessKey: 'temporary-secret', SessionToken: 'session-token', Expiration: '2030-01-01T01:00:00Z'} as const;
+
+test('a run with an aws grant gets its session from moat.hooks/aws/credentials, answered by the proxy even in strict mode, and logged without values', async t => {
+	const world = await createWorld(t, {strict: [], awsCredentials: async () => awsSession});
+	const result = await world.curl(...via(world), 'http://moat.hooks/aws/credentials');
+	t.is(result.code, 0, result.stderr);
+	t.deepEqual(JSON.parse(result.stdout), awsSession);
+	t.like(world.entries[0]!.entry, {method: 'GET', url: 'http://moat.hooks/aws/credentials', status: 200, grant: 'aws', blocked: false, error: null});
+	t.false(JSON.stringify(world.entries).includes('temporary-secret'));
+	const posted = await world.curl(...via(world), '-X', 'POST', '-o', '/dev/null', '-w', '%{http_code}', 'http://moat.hooks/aws/credentials');
+	t.is(posted.stdout, '405');
+	const anonymous = await world.curl('--proxy', `http://127.0.0.1:${world.port}`, '-o', '/dev/null', '-w', '%{http_code}', 'http://moat.hooks/aws/credentials');
+	t.is(anonymous.stdout, '407');
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('a run without an aws grant is refused AWS credentials with 403 and the fix', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-w', '\n%{http_code}', 'http://moat.hooks/aws/credentials');
+	t.is(result.stdout, 'Moat: this run has no aws grant, so it gets no AWS credentials.\nStore one with moat grant aws --role ARN, then start the run with --grant aws.\n\n403');
+	t.deepEqual(world.blocked, ['moat.hooks']);
+	t.like(world.entries[0]!.entry, {status: 403, grant: null, blocked: true, error: 'no aws grant'});
+});
+
+test('STS failing for the run is a 502 with the reason', async t => {
+	const world = await createWorld(t, {
+		async awsCredentials() {
+			throw new Error('AWS refused to let the host\'s credentials assume arn:aws:iam::123456789012:role/agent: not authorized.');
+		},
+	});
+	const result = await world.curl(...via(world), '-w', '\n%{http_code}', 'http://moat.hooks/aws/credentials');
+	t.is(result.stdout, 'Moat: no AWS credentials for this run: AWS refused to let the host\'s credentials assume arn:aws:iam::123456789012:role/agent: not authorized.\n\n502');
 });
 
 test('a ChatGPT login\'s token refresh to auth.openai.com is answered by the proxy with placeholders and never forwarded; other auth requests are refused', async t => {

@@ -41,5 +41,5 @@ test('approvals are remembered per workspace and per kind, and only what was app
 });
 
 test('requests are described for people', t => {
-	t.is(describeRequests([{kind: 'grant', value: 'github'}, {kind: 'base image', value: 'a/b:1'}, {kind: 'mount', value: '/x:/d'}]), 'the github grant, the base image a/b:1, the mount /x:/d');
+	t.is(describeRequests([{kind: 'grant', value: 'github'}, {kind: 'base image', value: 'a/b:1'}, {kind: 'mount', value: '/x:/d'}, {kind: 'secret', value: 'op://Dev/Item/field'}]), 'the github grant, the base image a/b:1, the mount /x:/d, the secret op://Dev/Item/field');
 });

@@ -86,7 +86,10 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 	return {
 		hello,
 		async register(registration) {
-			return expect(call(socketPath, 'POST', '/runs', registration), 'register the run') as Promise<RegisteredRun>;
+			return expect(call(socketPath, 'POST', '/runs', registration), 'register the run', {
+				// A grant the run needs at registration (aws: its region) that the daemon cannot read.
+				422: error => new MoatError(`Cannot start the run: ${error}.`, 'See moat grant list; grant it again if it is missing or unreadable.'),
+			}) as Promise<RegisteredRun>;
 		},
 		async unregister(runId) {
 			await expect(call(socketPath, 'DELETE', `/runs/${runId}`), 'revoke the run\'s token');

@@ -45,6 +45,8 @@ export type RegisteredRun = {
 	caCertificate: string;
 	/** The folder with the run's SSH agent socket and client files, when it has ssh: grants. */
 	sshDirectory?: string;
+	/** For runs with an aws grant: the role's region, for the container's AWS config (its credentials come from the proxy). */
+	aws?: {region: string};
 };
 
 export type DaemonStatus = Hello & {

@@ -5,10 +5,13 @@ import http, {type IncomingMessage, type ServerResponse} from 'node:http';
 import path from 'node:path';
 import {auditEventTypes, type AuditEventType} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
+import {awsRoleOf, createRunAwsCredentials, type AwsRunRole} from '../credentials/aws-credential-process.js';
+import {hostAwsCredentials} from '../credentials/aws-role.js';
 import {createDefaultGrantService} from '../credentials/grant-service.js';
 import {startRunSsh, sshRuleOf, type RunSsh} from '../sshagent/run-ssh.js';
 import {createDockerEngine} from '../engine/docker-engine.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {createOutboundHttp} from '../network/outbound-http.js';
 import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
 import {openCertificateAuthority} from '../proxy/certificate-authority.js';
 import type {InjectableGrant} from '../proxy/injection-rules.js';
@@ -44,6 +47,8 @@ type LiveRun = {
 
 const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables.MOAT_DAEMON_IDLE_MS ?? 30_000);
 const watchMilliseconds = 2000;
+/** Whether a run's grants include the aws one (runs ask for it as `aws`). */
+const hasAwsGrant = (grants: readonly string[]) => grants.some(name => name.split(':')[0] === 'aws');
 /** How long a run's decrypted grants are reused before the store is read again. */
 const grantCacheMilliseconds = 10_000;
 /** A run registers before its container exists: it is not judged by the engine until then. */
@@ -178,6 +183,25 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			return grants.filter((grant): grant is InjectableGrant => grant !== undefined);
 		};
 
+		// AssumeRole goes where grant validation goes: STS, or its MOAT_UPSTREAM_OVERRIDES stand-in.
+		const outbound = createOutboundHttp(environment.variables[environmentVariables.upstreamOverrides]);
+		/** The stored aws grant's role, read at each use; undefined (and said in the log) when it is gone or unreadable. */
+		const loadAwsRole = async (runId: string): Promise<AwsRunRole | undefined> => {
+			try {
+				grantService ??= await createDefaultGrantService(environment);
+				const grant = await grantService.store.get('aws');
+				const role = grant ? awsRoleOf(grant) : undefined;
+				if (!role) {
+					log(`run ${runId}: ${grant ? 'the aws grant names no usable role' : 'there is no aws grant'}`);
+				}
+
+				return role;
+			} catch (error) {
+				log(`run ${runId}: the aws grant cannot be read: ${(error as Error).message}`);
+				return undefined;
+			}
+		};
+
 		const admit = (persisted: PersistedRun): LiveRun => {
 			let grants: Promise<InjectableGrant[]> | undefined;
 			let loadedAt = 0;
@@ -208,6 +232,24 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					},
 				},
 			};
+			if (hasAwsGrant(persisted.grants)) {
+				// The host's credentials are read here, in the daemon, for each new session; only the session reaches the container.
+				const aws = createRunAwsCredentials({
+					runId: persisted.runId,
+					http: outbound,
+					role: async () => loadAwsRole(persisted.runId),
+					hostCredentials: async () => hostAwsCredentials(environment.variables, environment.userHome),
+					now: environment.now,
+					issued({host, roleArn, expiresAt}) {
+						recordAudit(persisted.runId, 'credential.injected', {grant: 'aws', host, role: roleArn, expiresAt});
+					},
+				});
+				live.proxyRun.awsCredentials = async () => aws.credentials().catch((error: unknown) => {
+					log(`run ${persisted.runId}: no AWS credentials: ${(error as Error).message}`);
+					throw error;
+				});
+			}
+
 			const sshGrants = persisted.grants.filter(name => name.startsWith('ssh:'));
 			live.proxyRun.sshHosts = sshGrants.map(name => name.slice('ssh:'.length));
 			if (sshGrants.length > 0 && persisted.ssh) {
@@ -444,9 +486,20 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					return [500, {error: `the run's SSH agent could not start: ${(error as Error).message}`}];
 				}
 
+				// The container's AWS config names the role's region; a grant that cannot be read fails the run now, not its first AWS call.
+				const awsRole = hasAwsGrant(registration.grants) ? await loadAwsRole(registration.runId) : undefined;
+				if (hasAwsGrant(registration.grants) && !awsRole) {
+					await unregister(registration.runId, 'aws grant unreadable');
+					return [422, {error: 'the aws grant is missing, names no usable role, or cannot be read'}];
+				}
+
 				await save();
 				log(`run ${registration.runId} registered`);
-				const registered: RegisteredRun = {token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem, ...sshDirectory ? {sshDirectory} : {}};
+				const registered: RegisteredRun = {
+					token, proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem,
+					...sshDirectory ? {sshDirectory} : {},
+					...awsRole ? {aws: {region: awsRole.region}} : {},
+				};
 				return [200, registered];
 			}
 

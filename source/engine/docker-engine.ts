@@ -309,6 +309,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					startedAt: parseDate(info.State.StartedAt),
 					finishedAt: parseDate(info.State.FinishedAt),
 					error: info.State.Error || undefined,
+					addresses: Object.values(info.NetworkSettings?.Networks ?? {}).map(network => network.IPAddress).filter(Boolean),
 				};
 			} catch (error) {
 				if (statusCode(error) === 404) {

@@ -43,6 +43,8 @@ export type ContainerState = {
 	finishedAt?: Date;
 	/** The engine's own error for a container that failed to start. */
 	error?: string;
+	/** Its addresses on the networks it joined (the router reaches its ports there). */
+	addresses?: string[];
 };
 
 export type ContainerSummary = {

@@ -1,16 +1,18 @@
+import {awsContainerEnvironment} from '../credentials/aws-credential-process.js';
 import {placeholderEnvironment} from './injection-rules.js';
 
 /**
  * The variables a sealed container gets (SPEC §7): the proxy with the run's
  * token, the places TLS clients look for trusted CAs (moat-init writes the
- * files from MOAT_CA_CERT), and placeholders where CLIs expect tokens.
+ * files from MOAT_CA_CERT), placeholders where CLIs expect tokens, and for
+ * an aws grant the AWS config that fetches short-lived credentials from moat.
  */
 
 /** Where moat-init writes moat's CA, and the full bundle (system CAs plus moat's). */
 export const containerCaFile = '/etc/moat/ca.pem';
 export const containerCaBundle = '/etc/moat/ca-bundle.pem';
 
-export type SealedNetworkAccess = {token: string; proxy: {host: string; port: number}; caCertificate: string};
+export type SealedNetworkAccess = {token: string; proxy: {host: string; port: number}; caCertificate: string; aws?: {region: string}};
 
 export function proxyUrl(access: Pick<SealedNetworkAccess, 'token' | 'proxy'>): string {
 	return `http://moat:${access.token}@${access.proxy.host}:${access.proxy.port}`;
@@ -36,5 +38,6 @@ export function sealedEnvironment(access: SealedNetworkAccess, grantNames: reado
 		GIT_SSL_CAINFO: containerCaBundle,
 		CURL_CA_BUNDLE: containerCaBundle,
 		...placeholderEnvironment(grantNames.filter(name => !name.startsWith('ssh:')).map(name => ({provider: name.split(':')[0]!}))),
+		...(access.aws ? awsContainerEnvironment(access.aws.region) : {}),
 	};
 }

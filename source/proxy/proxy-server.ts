@@ -4,6 +4,7 @@ import net, {type LookupFunction} from 'node:net';
 import os from 'node:os';
 import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
+import type {CredentialProcessOutput} from '../credentials/aws-credential-process.js';
 import {answerAuthRequest} from '../credentials/chatgpt-login.js';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
 import {agentActivities, type AgentActivity} from '../runs/run-metadata.js';
@@ -32,6 +33,12 @@ export type ProxyRun = {
 	grantKinds: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>;
 	/** Hosts of the run's ssh: grants (`host` or `host:port`). */
 	sshHosts?: readonly string[];
+	/**
+	 * For runs with an aws grant: short-lived credentials for the container's
+	 * credential_process helper (credentials/aws-credential-process.ts). An
+	 * error with a `status` is answered with it, any other with 502.
+	 */
+	awsCredentials?(): Promise<CredentialProcessOutput>;
 };
 
 /** One line of network.jsonl. */
@@ -50,6 +57,8 @@ export type NetworkEntry = {
 
 /** The name agents' hooks post their activity to, through the proxy with the run token. */
 export const hooksHost = 'moat.hooks';
+/** Where on the hooks host a run with an aws grant gets its credentials (`GET`). */
+export const awsCredentialsPath = '/aws/credentials';
 
 export type ProxyObserver = {
 	/** An agent's hook reported what it is doing (see agents/claude-hooks.ts). */
@@ -256,6 +265,12 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			host = target.hostname.replace(/^\[|\]$/g, '');
 			port = Number(target.port || 80);
 			url = target.href;
+			// Answered here in every policy mode: the hooks host never leaves the proxy.
+			if (host === hooksHost && new URL(url).pathname === awsCredentialsPath) {
+				answerAwsCredentials(run, request, response, {started, url});
+				return;
+			}
+
 			if (host === hooksHost) {
 				receiveHook(run, request, response);
 				return;
@@ -353,6 +368,51 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			done(bytesOut);
 		});
 		request.resume();
+	}
+
+	/**
+	 * `GET http://moat.hooks/aws/credentials`: the run's AWS session, in the
+	 * credential_process format, for the helper in its container. Over plain
+	 * HTTP, like the proxy URL with the run's token itself: both travel only
+	 * on the sealed network between the container and the proxy.
+	 */
+	function answerAwsCredentials(run: ProxyRun, request: IncomingMessage, response: ServerResponse, entry: {started: number; url: string}) {
+		const done = (status: number, body: string, error: string | null) => {
+			if (status === 200) {
+				response.writeHead(200, {'content-type': 'application/json', 'cache-control': 'no-store'}).end(body);
+			} else {
+				refuse(response, undefined, status, body);
+			}
+
+			report(run, entry.started, {
+				method: request.method ?? '', url: entry.url, status, bytes_in: Buffer.byteLength(body), bytes_out: 0,
+				grant: status === 200 ? 'aws' : null, blocked: status === 403 || status === 405, error,
+			});
+		};
+
+		request.resume();
+		if (request.method !== 'GET') {
+			done(405, `Moat: AWS credentials are fetched with GET http://${hooksHost}${awsCredentialsPath}.\n`, 'method not allowed');
+			return;
+		}
+
+		if (!run.awsCredentials) {
+			options.observer.blocked(run.runId, hooksHost, 'AWS credentials asked for without an aws grant');
+			done(403, 'Moat: this run has no aws grant, so it gets no AWS credentials.\nStore one with moat grant aws --role ARN, then start the run with --grant aws.\n', 'no aws grant');
+			return;
+		}
+
+		run.awsCredentials().then(credentials => {
+			done(200, JSON.stringify(credentials), null);
+		}, (error: unknown) => {
+			// The reason is STS's message or moat's own words: never a key.
+			const status = (error as {status?: number}).status ?? 502;
+			const reason = (error as Error).message.split('\n')[0]!;
+			const hint = (error as {hint?: string}).hint;
+			done(status, `Moat: no AWS credentials for this run: ${reason}\n${hint ? `${hint}\n` : ''}`, reason);
+		}).catch((error: unknown) => {
+			failed(response, undefined, error);
+		});
 	}
 
 	/** `POST http://moat.hooks/activity` with `working` or `waiting`: answered here, never forwarded. */

@@ -15,7 +15,10 @@ import {planDependencies} from '../images/dependencies.js';
 import {ensureImage, imageLabels} from '../images/image-builder.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
 import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
+import {awsCredentialProcessMounts} from '../credentials/aws-credential-process.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
+import {createSecretResolver, type SecretResolver} from '../secrets/secret-resolver.js';
+import type {SecretBackend} from '../secrets/secret-references.js';
 import {containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
 import {agentCacheDirectory} from '../agents/agent-cache.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
@@ -116,6 +119,8 @@ export type RunServiceDependencies = {
 	confirm?: (question: string) => Promise<boolean>;
 	/** The daemon's proxy: runs join its sealed network (daemon/daemon-client.ts). */
 	network?: RunNetwork;
+	/** Reads agent.yaml's `secrets:` on the host; by default with the `op` and `aws` CLIs found on `environment`'s PATH. */
+	secrets?: SecretResolver;
 };
 
 /** How a run gets (and gives back) its way out through the proxy. */
@@ -236,7 +241,7 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
  * The run lifecycle: start a container for a workspace, keep the stored
  * record in step with the engine, stop, destroy and clean up.
  */
-export function createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm, network}: RunServiceDependencies) {
+export function createRunService({engine, store, environment, reporter, grantExists, audit, trust, confirm, network, secrets = createSecretResolver(environment.variables)}: RunServiceDependencies) {
 	// An event that cannot be logged is reported, not fatal: the run itself
 	// is already under way, and the log's chain shows any gap it leaves.
 	async function record(runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
@@ -376,7 +381,16 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			throw usageError(`Run name "${name}" is not valid.`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit.');
 		}
 
-		const userEnvironment = {...config.env, ...parseEnvironment(request.environment)};
+		const commandLineEnvironment = parseEnvironment(request.environment);
+		const userEnvironment: Record<string, string> = {...config.env, ...commandLineEnvironment};
+		// A variable that is both a value and a secret in agent.yaml is a
+		// mistake worth saying; -e on the command line simply wins over both.
+		const doubled = Object.keys(config.secrets ?? {}).find(secretName => Object.hasOwn(config.env ?? {}, secretName));
+		if (doubled) {
+			throw usageError(`agent.yaml sets ${doubled} in both env and secrets.`, `Keep ${doubled} in one of them.`);
+		}
+
+		const secretReferences = Object.entries(config.secrets ?? {}).filter(([secretName]) => !Object.hasOwn(commandLineEnvironment, secretName));
 		const interactive = request.interactive ?? config.interactive ?? false;
 		if (interactive && !request.detach && !request.hasTerminal) {
 			throw usageError(
@@ -389,10 +403,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			...(await resolveMounts(config.mounts ?? [], workspace, 'agent.yaml', refused)),
 			...(await resolveMounts(request.mounts, request.cwd, '-m', refused)),
 		];
-
-		if (config.secrets && Object.keys(config.secrets).length > 0) {
-			reporter.warn(`secrets are not resolved by this version yet; ${Object.keys(config.secrets).join(', ')} will be unset.`);
-		}
 
 		const owner = await fs.stat(workspace);
 		let uid = owner.uid;
@@ -419,6 +429,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		const requests: TrustRequest[] = [
 			...(config.grants ?? []).map(grant => ({kind: 'grant' as const, value: grant})),
 			...(config.base_image && !isOfficialImage(config.base_image) ? [{kind: 'base image' as const, value: config.base_image}] : []),
+			// A secret hands the container a value from the user's vault or
+			// shell (env://AWS_SECRET_ACCESS_KEY): the agent could name any.
+			...secretReferences.map(([, reference]) => ({kind: 'secret' as const, value: reference})),
 			...configMounts
 				.filter(mount => path.relative(workspace, mount.source).startsWith('..') || path.isAbsolute(path.relative(workspace, mount.source)))
 				.map(mount => ({kind: 'mount' as const, value: `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`})),
@@ -443,6 +456,19 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 		if (trust) {
 			await trust.approve(trusted, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
+		}
+
+		// Read now, after the user approved them and before anything is
+		// built or created: a secret that cannot be read stops the run here.
+		// One at a time, in file order, so the first failure named is the
+		// first in the file, and op's approval prompts come one by one.
+		const resolvedSecrets: Array<{name: string; backend: SecretBackend}> = [];
+		for (const [secretName, reference] of secretReferences) {
+			// eslint-disable-next-line no-await-in-loop
+			const {backend, value} = await secrets.resolve(secretName, reference);
+			userEnvironment[secretName] = value;
+			resolvedSecrets.push({name: secretName, backend});
+			reporter.debug(`secret ${secretName} read through ${backend}`);
 		}
 
 		const agentSetup = await request.prepareAgent?.({workspace, uid, gid: gid || rootReplacementId});
@@ -489,6 +515,13 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				{source: path.join(access.sshDirectory, 'config'), target: containerSshConfig, readOnly: true},
 			]
 			: [];
+		// An aws grant's helper and config, read-only: the container asks the proxy for a session, never holds a key.
+		const awsBinds = access?.aws
+			? await awsCredentialProcessMounts(environment.moatHome, access.aws.region).catch(async (error: unknown) => {
+				await network?.release(id).catch(() => undefined);
+				throw error;
+			})
+			: [];
 		const spec = {
 			name: `moat-${id}`,
 			command,
@@ -507,7 +540,7 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			},
 			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',
-			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? [], ...sshBinds],
+			binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? [], ...sshBinds, ...awsBinds],
 			labels: {
 				[containerLabels.managed]: 'true',
 				[containerLabels.runId]: id,
@@ -571,6 +604,11 @@ export function createRunService({engine, store, environment, reporter, grantExi
 			interactive,
 			policy,
 		});
+		for (const secret of resolvedSecrets) {
+			// Which variable came from which backend; the value never.
+			// eslint-disable-next-line no-await-in-loop
+			await record(id, 'secret.resolved', {name: secret.name, backend: secret.backend});
+		}
 
 		try {
 			await beforeStart?.({run, config});

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
-import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, listRuns, moat} from '../helpers/moat.js';
+import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, listRuns, moat, networkEntriesOf, type AuditRecord} from '../helpers/moat.js';
 import {startSshAgent} from '../helpers/ssh-agent.js';
 import {createGitRepository, gitReadmeMarker, startSshServer} from '../helpers/ssh-server.js';
 
@@ -14,30 +14,58 @@ import {createGitRepository, gitReadmeMarker, startSshServer} from '../helpers/s
  * them granted.
  */
 
-async function createWorld(t: ExecutionContext) {
+/**
+ * One test's world: a sandbox, a workspace owned by uid 1000 (with
+ * `files`), a real ssh-agent holding the granted and the other key, and a
+ * real sshd, reached as git.test, trusting both. `secondServer` adds
+ * another sshd, with its own host key, trusting only the granted key,
+ * reached as other.test.
+ */
+async function createWorld(t: ExecutionContext, options: {files?: Record<string, string>; secondServer?: boolean} = {}) {
 	const sandbox = await createSandbox();
-	const workspace = await createWorkspace(1000, 1000, {'README.md': '# ssh\n'});
+	const workspace = await createWorkspace(1000, 1000, {'README.md': '# ssh\n', ...options.files});
 	const agent = await startSshAgent();
 	const granted = await agent.generateKey('granted-key');
 	const other = await agent.generateKey('other-key');
 	await agent.addKey(granted.privateKeyFile);
 	await agent.addKey(other.privateKeyFile);
 	const server = await startSshServer({authorizedKeys: [granted.publicKey, other.publicKey]});
+	const secondServer = options.secondServer ? await startSshServer({authorizedKeys: [granted.publicKey]}) : undefined;
 	const repository = await createGitRepository(server.directory);
 	const env: Record<string, string> = {
 		...sandbox.env,
 		MOAT_KEYRING_BACKEND: 'file',
 		SSH_AUTH_SOCK: agent.socket,
-		MOAT_UPSTREAM_OVERRIDES: `git.test=127.0.0.1:${server.port}`,
+		MOAT_UPSTREAM_OVERRIDES: [`git.test=127.0.0.1:${server.port}`, `other.test=127.0.0.1:${(secondServer ?? server).port}`].join(','),
 	};
 	t.teardown(async () => {
 		await destroyRuns(env);
 		await sandbox.cleanup();
 		await server.close();
+		await secondServer?.close();
 		await agent.close();
 		await fs.rm(workspace, {recursive: true, force: true});
 	});
-	return {sandbox, workspace, agent, granted, other, server, repository, env, run: async (args: readonly string[], extra: Record<string, string> = {}) => moat(args, {env: {...env, ...extra}})};
+	return {
+		sandbox, workspace, agent, granted, other, server, secondServer, repository, env,
+		cloneUrl: `ssh://${server.user}@git.test/${repository.replace(/^\//, '')}`,
+		run: async (args: readonly string[], extra: Record<string, string> = {}) => moat(args, {env: {...env, ...extra}}),
+		async grant() {
+			const grant = await moat(['grant', 'ssh', '--host', 'git.test', '--key', granted.fingerprint], {env});
+			t.is(grant.code, 0, grant.stderr);
+		},
+		/** The audit entries of the world's latest run. */
+		async audit() {
+			const runs = await listRuns<RunMetadata>(env);
+			const [latest] = runs.sort((one, other) => other.createdAt.localeCompare(one.createdAt));
+			return auditRecordsOf(sandbox.moatHome, latest!.id);
+		},
+	};
+}
+
+/** sshd's log lines that let a key in (not the pre-signature "Accepted key" of a query). */
+function acceptedLogins(log: string): string[] {
+	return log.split('\n').filter(line => line.includes('Accepted publickey'));
 }
 
 dockerTest('with ssh:git.test granted for one key, the bottle\'s agent lists only that key, git clone over SSH through the proxy works, the signature is audited, and the private key is nowhere in the container', async t => {
@@ -63,4 +91,162 @@ dockerTest('with ssh:git.test granted for one key, the bottle\'s agent lists onl
 	t.true(audit.some(record => record.type === 'ssh.signed' && record.data.fingerprint === world.granted.fingerprint && record.data.host === 'git.test'));
 	t.true((await world.server.log()).includes(world.granted.fingerprint), 'sshd accepted the granted key');
 	t.false(await fs.stat(path.join(world.sandbox.moatHome, 'ssh', run!.id)).then(() => true, () => false), 'the run\'s agent folder is gone with the run');
+});
+
+/**
+ * Asks the bottle's agent (SSH_AUTH_SOCK) to sign an SSH login with the
+ * public key in ARGV[0], bypassing any client's own checks: OpenSSH's
+ * ssh and ssh-keygen ask the agent only for keys it lists. Prints the
+ * answer's message type (5: failure, 14: signature). Perl, because the
+ * image has it.
+ */
+const rawSignScript = String.raw`use strict; use IO::Socket::UNIX; use MIME::Base64;
+open(my $file, '<', $ARGV[0]) or die "open: $!"; my (undef, $base64) = split(' ', <$file>); my $blob = decode_base64($base64);
+sub wire { return pack('N', length($_[0])) . $_[0]; }
+my $login = wire('s' x 32) . chr(50) . wire('root') . wire('ssh-connection') . wire('publickey') . chr(1) . wire('ssh-ed25519') . wire($blob);
+my $request = chr(13) . wire($blob) . wire($login) . pack('N', 0);
+my $agent = IO::Socket::UNIX->new(Peer => $ENV{SSH_AUTH_SOCK}) or die "connect: $!";
+print $agent pack('N', length($request)) . $request;
+read($agent, my $length, 4) == 4 or die "no answer"; read($agent, my $answer, unpack('N', $length));
+print "agent answered ", ord($answer), "\n";
+`;
+
+dockerTest('the key that is not granted is neither listed nor usable: ssh with its public key fails, sshd never accepts it, and a direct sign request is refused and audited', async t => {
+	const world = await createWorld(t, {files: {'raw-sign.pl': rawSignScript}});
+	await fs.copyFile(world.other.publicKeyFile, path.join(world.workspace, 'other.pub'));
+	await world.grant();
+
+	// OpenSSH's ssh asks the agent only for keys it lists, so with the other
+	// key unlisted it tries (and fails) to load a private key from the .pub
+	// file; the raw requests then ask the agent for it regardless.
+	const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', [
+		'ssh-add -l',
+		`ssh -o IdentitiesOnly=yes -o BatchMode=yes -i /workspace/other.pub ${world.server.user}@git.test true; echo "ssh exited $?"`,
+		'perl /workspace/raw-sign.pl /workspace/other.pub',
+		'perl /workspace/raw-sign.pl /workspace/other.pub',
+	].join('; ')]);
+	t.is(result.code, 0, result.stderr);
+	t.true(result.stdout.includes(world.granted.fingerprint), result.stdout + result.stderr);
+	t.false(result.stdout.includes(world.other.fingerprint), 'ssh-add -l does not list the other key');
+	t.regex(result.stdout, /ssh exited 255/, result.stderr);
+	t.regex(result.stdout, /(agent answered 5\n){2}/, 'each direct request is an agent failure');
+	t.false(result.stdout.includes('agent answered 14'));
+
+	const log = await world.server.log();
+	t.deepEqual(acceptedLogins(log), [], log);
+	const audit = await world.audit();
+	const refusals = audit.filter(record => record.type === 'request.blocked' && record.data.host === 'ssh-agent');
+	t.true(refusals.length >= 2, JSON.stringify(audit));
+	t.true(refusals.every(record => String(record.data.reason).includes(`key ${world.other.fingerprint} is not granted`)), JSON.stringify(refusals));
+	t.false(audit.some(record => record.type === 'ssh.signed'));
+	const daemonLog = await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.log'), 'utf8');
+	t.true(daemonLog.includes(`SSH agent refused: key ${world.other.fingerprint} is not granted to this run`), daemonLog);
+});
+
+/** ssh options that trust any server: only the agent's own check is left. */
+const noHostKeyChecking = '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes';
+
+function agentRefusals(audit: AuditRecord[]): string[] {
+	return audit.filter(record => record.type === 'request.blocked' && record.data.host === 'ssh-agent').map(record => String(record.data.reason));
+}
+
+dockerTest('a server whose host key is not the granted host\'s gets no signature, even when it trusts the key: neither another host nor an impostor answering as git.test', async t => {
+	const world = await createWorld(t, {secondServer: true});
+	const second = world.secondServer!;
+	await world.grant();
+
+	// Another host, reached with host key checking off: only the agent stands in the way.
+	const toOther = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', `ssh ${noHostKeyChecking} ${second.user}@other.test true; echo "ssh exited $?"`]);
+	t.is(toOther.code, 0, toOther.stderr);
+	t.regex(toOther.stdout, /ssh exited 255/, toOther.stderr);
+	t.regex(await second.log(), /Connection from 127\.0\.0\.1/, 'ssh reached the second server');
+	t.deepEqual(acceptedLogins(await second.log()), []);
+	const otherRefusals = agentRefusals(await world.audit());
+	t.true(otherRefusals.some(reason => reason.includes('is not one of git.test\'s')), otherRefusals.join('\n'));
+	t.false((await world.audit()).some(record => record.type === 'ssh.signed'));
+
+	// The impostor: git.test itself now leads to the second server.
+	const impostorEnvironment = {MOAT_UPSTREAM_OVERRIDES: `git.test=127.0.0.1:${second.port}`};
+	const impostor = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', [
+		`ssh -o BatchMode=yes ${second.user}@git.test true; echo "checked ssh exited $?"`,
+		`ssh ${noHostKeyChecking} ${second.user}@git.test true; echo "unchecked ssh exited $?"`,
+	].join('; ')], impostorEnvironment);
+	t.is(impostor.code, 0, impostor.stderr);
+	t.regex(impostor.stdout, /checked ssh exited 255/);
+	t.regex(impostor.stdout, /unchecked ssh exited 255/);
+	t.regex(impostor.stdout + impostor.stderr, /Host key verification failed/, 'moat\'s known_hosts does not know the impostor');
+	t.deepEqual(acceptedLogins(await second.log()), [], await second.log());
+	const impostorAudit = await world.audit();
+	const impostorRefusals = agentRefusals(impostorAudit);
+	t.true(impostorRefusals.some(reason => reason.includes('is not one of git.test\'s')), impostorRefusals.join('\n'));
+	t.false(impostorAudit.some(record => record.type === 'ssh.signed'));
+	t.deepEqual(acceptedLogins(await world.server.log()), [], 'the real git.test was never involved');
+});
+
+dockerTest('a run without an ssh grant has no agent: SSH_AUTH_SOCK is unset and /etc/moat/ssh and moat\'s ssh config are absent', async t => {
+	const world = await createWorld(t);
+	await world.grant();
+	const result = await world.run(['run', world.workspace, '--', 'sh', '-c', [
+		'echo "socket=${SSH_AUTH_SOCK-unset}"',
+		'test -e /etc/moat/ssh && echo "folder present" || echo "folder absent"',
+		'test -e /etc/ssh/ssh_config.d/moat.conf && echo "config present" || echo "config absent"',
+		'ssh-add -l; echo "ssh-add exited $?"',
+	].join('; ')]);
+	t.is(result.code, 0, result.stderr);
+	t.regex(result.stdout, /^socket=unset$/m);
+	t.regex(result.stdout, /^folder absent$/m);
+	t.regex(result.stdout, /^config absent$/m);
+	// 2: "Could not open a connection to your authentication agent."
+	t.regex(result.stdout, /^ssh-add exited 2$/m);
+	t.false(await fs.stat(path.join(world.sandbox.moatHome, 'ssh')).then(async () => (await fs.readdir(path.join(world.sandbox.moatHome, 'ssh'))).length > 0, () => false), 'the daemon made no agent folder');
+});
+
+dockerTest('with no reachable SSH agent, a run with an ssh grant fails before it starts, saying what is wrong and what to do', async t => {
+	const world = await createWorld(t);
+	await world.grant();
+	const attempt = async (title: string, message: RegExp, extra: Record<string, string> = {}) => {
+		const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'true'], extra);
+		// MoatError's default exit code, exitCodes.failure.
+		t.is(result.code, 1, `${title}: ${result.stderr}`);
+		t.regex(result.stderr, message, title);
+		t.regex(result.stderr, /Start ssh-agent, add the key with ssh-add, and run again from that shell \(the run has ssh:git\.test\)\./, title);
+	};
+
+	await attempt('SSH_AUTH_SOCK unset', /SSH_AUTH_SOCK is not set: there is no SSH agent to sign with\./, {SSH_AUTH_SOCK: ''});
+	// SIGKILL leaves the socket file behind (ECONNREFUSED); then it is gone too (ENOENT).
+	await world.agent.stop('SIGKILL');
+	await attempt('a dead agent\'s socket', new RegExp(`The SSH agent at ${world.agent.socket.replaceAll('.', String.raw`\.`)} cannot be reached \\(ECONNREFUSED\\)`));
+	await fs.rm(world.agent.socket, {force: true});
+	await attempt('no socket', /The SSH agent at \S+ cannot be reached \(ENOENT\)/);
+	t.deepEqual(await listRuns(world.env), [], 'no run was started');
+});
+
+dockerTest('the run\'s agent socket belongs to the container\'s user, mode 600, in a read-only folder', async t => {
+	const world = await createWorld(t);
+	await world.grant();
+	const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', [
+		'id -u',
+		'stat -c "%u %a" /etc/moat/ssh/agent.sock',
+		'touch /etc/moat/ssh/x 2>/dev/null && echo "folder writable" || echo "folder read-only"',
+		'ssh-add -l >/dev/null && echo "agent usable"',
+	].join('; ')]);
+	t.is(result.code, 0, result.stderr);
+	t.is(result.stdout, '1000\n1000 600\nfolder read-only\nagent usable\n');
+});
+
+dockerTest('in strict network mode git clone over SSH to the granted host still works, and ssh to another host is refused by the proxy with moat\'s reason', async t => {
+	const world = await createWorld(t, {files: {'agent.yaml': 'network:\n  policy: strict\n'}});
+	await world.grant();
+	const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', [
+		`git clone -q ${world.cloneUrl} /tmp/clone && cat /tmp/clone/README.md`,
+		`ssh -o BatchMode=yes ${world.server.user}@other.test true; echo "ssh exited $?"`,
+	].join('; ')]);
+	t.is(result.code, 0, result.stderr);
+	t.true(result.stdout.includes(gitReadmeMarker), result.stdout + result.stderr);
+	t.regex(result.stdout, /ssh exited 255/);
+	t.regex(result.stderr, /moat: the proxy refused ssh to other\.test:22: HTTP\/1\.1 403 Forbidden .*Moat: request blocked by network policy\. Host "other\.test" is not in the allow list\./);
+	const network = await networkEntriesOf<{url: string; status: number; blocked: boolean}>(world.sandbox.moatHome, (await listRuns<RunMetadata>(world.env))[0]!.id);
+	t.true(network.some(entry => entry.url === 'other.test:22' && entry.status === 403 && entry.blocked), JSON.stringify(network));
+	t.true(network.some(entry => entry.url === 'git.test:22' && entry.status === 200), JSON.stringify(network));
+	t.true((await world.audit()).some(record => record.type === 'ssh.signed' && record.data.host === 'git.test'));
 });

@@ -1,0 +1,157 @@
+import http, {type IncomingMessage, type ServerResponse} from 'node:http';
+import net from 'node:net';
+import type {Duplex} from 'node:stream';
+import tls from 'node:tls';
+import type {CertificateAuthority} from '../proxy/certificate-authority.js';
+import {decideRoute, notUpPage, parseRouteHost, refusalPage, type RouteRun} from './route-decisions.js';
+
+/**
+ * The hostname router: one port on loopback serving every run's declared
+ * services by name, over HTTP or HTTPS (the first byte tells which; HTTPS
+ * uses a certificate from moat's CA for the name asked), WebSockets
+ * included. Runs with the same internal ports sit side by side: each is
+ * reached at its own container address.
+ */
+export type RouterServer = {port: number; close(): Promise<void>};
+
+export type RouterOptions = {
+	host: string;
+	port: number;
+	authority: CertificateAuthority;
+	/** The runs as the router needs them (name, ports, state, container address). */
+	runs(): Promise<RouteRun[]>;
+};
+
+export async function startRouterServer(options: RouterOptions): Promise<RouterServer> {
+	const sockets = new Set<Duplex>();
+	const track = (socket: Duplex) => {
+		sockets.add(socket);
+		socket.once('close', () => sockets.delete(socket));
+	};
+
+	const contexts = new Map<string, Promise<tls.SecureContext>>();
+	const contextFor = async (name: string) => {
+		let context = contexts.get(name);
+		if (!context) {
+			context = options.authority.leafFor(name).then(leaf => tls.createSecureContext({cert: leaf.cert, key: leaf.key}));
+			contexts.set(name, context);
+			context.catch(() => contexts.delete(name));
+		}
+
+		return context;
+	};
+
+	async function route(request: IncomingMessage) {
+		return decideRoute(request.headers.host, await options.runs());
+	}
+
+	function refuse(response: ServerResponse, status: number, page: string) {
+		response.writeHead(status, {'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store'}).end(page);
+	}
+
+	const inner = http.createServer((request, response) => {
+		route(request).then(decision => {
+			if (decision.kind === 'refuse') {
+				refuse(response, decision.status, refusalPage(decision));
+				return;
+			}
+
+			const upstream = http.request({host: decision.address, port: decision.port, method: request.method, path: request.url, headers: request.headers}, answer => {
+				response.writeHead(answer.statusCode ?? 502, answer.headers);
+				answer.pipe(response);
+			});
+			upstream.on('error', error => {
+				const named = parseRouteHost(request.headers.host)!;
+				if (response.headersSent) {
+					response.destroy();
+				} else {
+					refuse(response, 502, notUpPage(named.service, named.runName, decision.port, (error as NodeJS.ErrnoException).code ?? error.message));
+				}
+			});
+			request.pipe(upstream);
+		}, (error: unknown) => {
+			refuse(response, 500, refusalPage({kind: 'refuse', status: 500, title: 'moat could not look up the runs', detail: (error as Error).message}));
+		});
+	});
+
+	inner.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+		route(request).then(decision => {
+			if (decision.kind === 'refuse') {
+				socket.end(`HTTP/1.1 ${decision.status} Refused\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${decision.title}\n`);
+				return;
+			}
+
+			const upstream = net.connect(decision.port, decision.address, () => {
+				const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/1.1`];
+				for (let index = 0; index < request.rawHeaders.length; index += 2) {
+					lines.push(`${request.rawHeaders[index]!}: ${request.rawHeaders[index + 1]!}`);
+				}
+
+				upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+				upstream.write(head);
+				socket.pipe(upstream).pipe(socket);
+			});
+			upstream.on('error', () => socket.destroy());
+			socket.on('error', () => upstream.destroy());
+		}, () => socket.destroy());
+	});
+
+	const front = net.createServer(socket => {
+		track(socket);
+		socket.on('error', () => undefined);
+		socket.once('data', (first: Buffer) => {
+			if (first[0] !== 0x16) {
+				// The HTTP server reads the socket's handle directly once it has it,
+				// past anything put back into the stream: it is given the first bytes itself.
+				inner.emit('connection', socket);
+				socket.emit('data', first);
+				return;
+			}
+
+			socket.pause();
+			socket.unshift(first);
+
+			const secure = new tls.TLSSocket(socket, {
+				isServer: true,
+				ALPNProtocols: ['http/1.1'],
+				SNICallback(name, callback) {
+					// Only service names get a certificate: the router is not a general TLS endpoint.
+					if (parseRouteHost(name)) {
+						contextFor(name).then(context => {
+							callback(null, context);
+						}, (error: unknown) => {
+							callback(error as Error);
+						});
+					} else {
+						callback(new Error(`${name} is not a moat service name`));
+					}
+				},
+			});
+			secure.on('error', () => secure.destroy());
+			track(secure);
+			inner.emit('connection', secure);
+		});
+	});
+
+	await new Promise<void>((resolve, reject) => {
+		front.once('error', reject);
+		front.listen(options.port, options.host, () => {
+			front.off('error', reject);
+			resolve();
+		});
+	});
+	return {
+		port: (front.address() as net.AddressInfo).port,
+		async close() {
+			for (const socket of sockets) {
+				socket.destroy();
+			}
+
+			await new Promise<void>(resolve => {
+				front.close(() => {
+					resolve();
+				});
+			});
+		},
+	};
+}

@@ -11,6 +11,7 @@ function describe(status: DaemonStatus, now: Date): string[] {
 	return [
 		`Daemon    running (pid ${status.pid}, up ${formatAge(new Date(status.startedAt), now)}, moat ${status.settings.version})`,
 		`Proxy     ${status.proxy.host}:${status.proxy.port} on network ${status.network}`,
+		`Router    ${status.router && 'port' in status.router ? `http(s)://SERVICE.RUN.localhost:${status.router.port}` : `not listening: ${status.router?.error ?? 'unknown'}`}`,
 		`Runs      ${status.registered.length} registered${status.registered.map(run => `\n          ${run.runId}  ${run.requests} request${run.requests === 1 ? '' : 's'}, ${run.blocked} blocked${run.grants.length > 0 ? `, grants ${run.grants.join(', ')}` : ''}`).join('')}`,
 	];
 }

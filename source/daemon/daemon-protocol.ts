@@ -16,6 +16,8 @@ export type DaemonSettings = {
 	upstreamOverrides: string;
 	/** NODE_EXTRA_CA_CERTS (path and a hash of its contents): what upstream TLS trusts. */
 	extraCaCertificates: string;
+	/** Where the hostname router listens (MOAT_ROUTER_PORT, default 8080). */
+	routerPort: number;
 };
 
 export type Hello = {
@@ -23,6 +25,8 @@ export type Hello = {
 	settings: DaemonSettings;
 	startedAt: string;
 	proxy: {host: string; port: number};
+	/** The hostname router, or why it is not listening. */
+	router: {host: string; port: number} | {error: string};
 	network: string;
 	runs: number;
 };
@@ -109,6 +113,7 @@ export function settingsDifference(running: DaemonSettings, wanted: DaemonSettin
 		build: 'moat build',
 		upstreamOverrides: 'MOAT_UPSTREAM_OVERRIDES',
 		extraCaCertificates: 'NODE_EXTRA_CA_CERTS',
+		routerPort: 'MOAT_ROUTER_PORT',
 	};
 	const key = (Object.keys(labels) as Array<keyof DaemonSettings>).find(name => running[name] !== wanted[name]);
 	return key ? labels[key] : undefined;

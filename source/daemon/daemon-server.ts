@@ -9,6 +9,8 @@ import {awsRoleOf, createRunAwsCredentials, type AwsRunRole} from '../credential
 import {hostAwsCredentials} from '../credentials/aws-role.js';
 import {createDefaultGrantService} from '../credentials/grant-service.js';
 import {startRunSsh, sshRuleOf, type RunSsh} from '../sshagent/run-ssh.js';
+import type {RouteRun} from '../routing/route-decisions.js';
+import {startRouterServer, type RouterServer} from '../routing/router-server.js';
 import {createDockerEngine} from '../engine/docker-engine.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {createOutboundHttp} from '../network/outbound-http.js';
@@ -135,6 +137,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	const byToken = new Map<string, LiveRun>();
 	let lastActivity = Date.now();
 	let proxy: ProxyServer | undefined;
+	let router: RouterServer | undefined;
+	let routerError = '';
 	let api: http.Server | undefined;
 	let stopping: Promise<void> | undefined;
 	// Resolved once a shutdown (asked, idle or a signal) has finished: the daemon's life.
@@ -347,6 +351,29 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		await save();
 		log(`proxy listening on ${proxy.host}:${proxy.port} (network ${network.name}), ${runs.size} run(s) restored`);
 
+		// The hostname router: runs' declared ports by name on loopback. A port in
+		// use is said (status, log) and the rest of the daemon works on.
+		const addresses = new Map<string, string | undefined>();
+		const routeRuns = async (): Promise<RouteRun[]> => {
+			const listed = (await store.list()).filter(run => Object.keys(run.ports).length > 0);
+			return Promise.all(listed.map(async run => {
+				const active = isActive(run) && run.containerId !== null;
+				if (active && !addresses.has(run.containerId!)) {
+					addresses.set(run.containerId!, (await engine.inspectContainer(run.containerId!).catch(() => undefined))?.addresses?.[0]);
+				}
+
+				return {name: run.name, active, ports: run.ports, address: active ? addresses.get(run.containerId!) : undefined};
+			}));
+		};
+
+		try {
+			router = await startRouterServer({host: '127.0.0.1', port: settings.routerPort, authority, runs: routeRuns});
+			log(`router listening on 127.0.0.1:${router.port}`);
+		} catch (error) {
+			routerError = `the router cannot listen on 127.0.0.1:${settings.routerPort} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set MOAT_ROUTER_PORT to a free port and run moat proxy restart`;
+			log(routerError);
+		}
+
 		// Output is copied into logs.jsonl here, live, whoever is attached;
 		// when a run's container ends, the daemon finishes the run (state,
 		// audit, removal) without waiting for someone to look.
@@ -435,6 +462,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			settings,
 			startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
 			proxy: {host: proxy!.host, port: proxy!.port},
+			router: router ? {host: '127.0.0.1', port: router.port} : {error: routerError || 'not started'},
 			network: network.name,
 			runs: runs.size,
 		});
@@ -646,6 +674,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					api?.closeAllConnections();
 				});
 				await proxy?.close();
+				await router?.close();
 				await fs.rm(paths.socket, {force: true});
 				await lock.release();
 				stopped();
@@ -664,6 +693,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	} catch (error) {
 		log(`daemon failed: ${(error as Error).message}`);
 		await proxy?.close();
+		await router?.close();
 		api?.close();
 		await lock.release();
 		return 1;

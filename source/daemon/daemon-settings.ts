@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import {readFileSync, statSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {routerPort} from '../routing/route-decisions.js';
 import type {DaemonSettings} from './daemon-protocol.js';
 
 function readVersion(): string {
@@ -42,5 +43,6 @@ export function currentDaemonSettings(environment: MoatEnvironment): DaemonSetti
 		build: buildIdentity(),
 		upstreamOverrides: environment.variables[environmentVariables.upstreamOverrides] ?? '',
 		extraCaCertificates: caIdentity(environment.variables.NODE_EXTRA_CA_CERTS),
+		routerPort: routerPort(environment.variables),
 	};
 }

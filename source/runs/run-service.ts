@@ -20,6 +20,7 @@ import {sealedEnvironment} from '../proxy/container-environment.js';
 import {createSecretResolver, type SecretResolver} from '../secrets/secret-resolver.js';
 import type {SecretBackend} from '../secrets/secret-references.js';
 import {containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
+import {routerPort, serviceVariables} from '../routing/route-decisions.js';
 import {agentCacheDirectory} from '../agents/agent-cache.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
@@ -537,6 +538,8 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
 				...(access ? withoutVariables(sealedEnvironment(access, grants), agentSetup?.withoutPlaceholders ?? []) : {}),
 				...(access?.sshDirectory ? {SSH_AUTH_SOCK: containerAgentSocket} : {}),
+				// Where each declared port is reached from the host, by name, through moat's router.
+				...serviceVariables(config.ports ?? {}, name, routerPort(environment.variables)),
 			},
 			...(access ? {network: access.network} : {}),
 			workingDirectory: '/workspace',

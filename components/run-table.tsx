@@ -12,6 +12,7 @@ const columns = [
 	{title: 'AGE', width: 5},
 	{title: 'REQ', width: 6},
 	{title: 'BLK', width: 5},
+	{title: 'SERVICES', width: 14},
 	{title: 'GRANTS', width: 24},
 ] as const;
 
@@ -45,7 +46,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 				const selected = index === selectedIndex;
 				const values = [
 					run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
-					count(run.requests), count(run.blocked), run.grants.join(',') || '-',
+					count(run.requests), count(run.blocked), Object.keys(run.ports).sort().join(',') || '-', run.grants.join(',') || '-',
 				];
 				return (
 					<Text key={run.id} inverse={selected} wrap="truncate">
@@ -54,7 +55,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 						<Text color={appearance.color}>{appearance.glyph} </Text>
 						{values.slice(0, 5).map((value, column) => cell(value, columns[column]!.width)).join('')}
 						<Text color={run.blocked ? 'red' : undefined}>{cell(values[5]!, columns[5].width)}{cell(values[6]!, columns[6].width)}</Text>
-						{cell(values[7]!, columns[7].width)}
+						{cell(values[7]!, columns[7].width)}{cell(values[8]!, columns[8].width)}
 					</Text>
 				);
 			})}

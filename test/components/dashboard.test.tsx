@@ -71,9 +71,9 @@ test('the dashboard lists runs newest first with a glyph, a state label, the age
 	const lines = frame.split('\n');
 	const order = ['newest', 'middle', 'oldest'].map(name => lines.findIndex(line => line.includes(name)));
 	t.deepEqual([...order].sort((a, b) => a - b), order);
-	t.regex(frame, /NAME\s+AGENT\s+STATE\s+RUN ID\s+AGE\s+REQ\s+BLK\s+GRANTS/);
+	t.regex(frame, /NAME\s+AGENT\s+STATE\s+RUN ID\s+AGE\s+REQ\s+BLK\s+SERVICES\s+GRANTS/);
 	t.regex(rowOf(frame, 'newest'), /● newest\s+claude\s+running\s+run_000000000003\s+30s\s+12\s+2\s+-/);
-	t.regex(rowOf(frame, 'middle'), /○ middle\s+-\s+stopped \(0\)\s+run_000000000002\s+1h\s+-\s+-\s+github/);
+	t.regex(rowOf(frame, 'middle'), /○ middle\s+-\s+stopped \(0\)\s+run_000000000002\s+1h\s+-\s+-\s+-\s+github/);
 	t.regex(rowOf(frame, 'oldest'), /✕ oldest\s+-\s+failed \(3\)/);
 	t.regex(headerOf(frame), /moat · 3 runs/);
 });

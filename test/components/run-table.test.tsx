@@ -38,16 +38,16 @@ test('a run waiting for the user shows ◐ and "waiting"; working and other stat
 	t.regex(lineOf(lines, 'ended'), /○ ended\s+claude\s+stopped \(0\)/);
 });
 
-test('REQ and BLK show the proxy\'s counts, 0 as 0 and unknown as -, and grants are joined', t => {
+test('REQ and BLK show the proxy\'s counts, 0 as 0 and unknown as -; services and grants are joined', t => {
 	const lines = frameOf(<RunTable now={now} selectedIndex={0} runs={[
-		row({id: 'run_000000000001', name: 'busy', requests: 1234, blocked: 7, grants: ['claude', 'github']}),
+		row({id: 'run_000000000001', name: 'busy', requests: 1234, blocked: 7, grants: ['claude', 'github'], ports: {web: 3000, api: 4000}}),
 		row({id: 'run_000000000002', name: 'quiet', requests: 0, blocked: 0}),
 		row({id: 'run_000000000003', name: 'unknown'}),
 	]} />);
-	t.regex(lines[0] ?? '', /^\s+NAME\s+AGENT\s+STATE\s+RUN ID\s+AGE\s+REQ\s+BLK\s+GRANTS/);
-	t.regex(lineOf(lines, 'busy'), /run_000000000001\s+1m\s+1234\s+7\s+claude,github/);
-	t.regex(lineOf(lines, 'quiet'), /run_000000000002\s+1m\s+0\s+0\s+-/);
-	t.regex(lineOf(lines, 'unknown'), /run_000000000003\s+1m\s+-\s+-\s+-/);
+	t.regex(lines[0] ?? '', /^\s+NAME\s+AGENT\s+STATE\s+RUN ID\s+AGE\s+REQ\s+BLK\s+SERVICES\s+GRANTS/);
+	t.regex(lineOf(lines, 'busy'), /run_000000000001\s+1m\s+1234\s+7\s+api,web\s+claude,github/);
+	t.regex(lineOf(lines, 'quiet'), /run_000000000002\s+1m\s+0\s+0\s+-\s+-/);
+	t.regex(lineOf(lines, 'unknown'), /run_000000000003\s+1m\s+-\s+-\s+-\s+-/);
 	const header = lines[0]!;
 	for (const name of ['busy', 'quiet', 'unknown']) {
 		t.is(lineOf(lines, name).indexOf('run_'), header.indexOf('RUN ID'), `${name}: the run id sits under its header`);

@@ -14,7 +14,7 @@ import {screenToSvg} from './terminal-svg.js';
  */
 
 const media = fileURLToPath(new URL('../../../media/', import.meta.url));
-const size = {columns: 112, rows: 30};
+const size = {columns: 124, rows: 30};
 
 async function pause(milliseconds: number) {
 	await new Promise(resolve => {
@@ -25,7 +25,7 @@ async function pause(milliseconds: number) {
 async function main() {
 	const sandbox = await createSandbox();
 	const workspace = await createWorkspace(1000, 1000, {
-		'agent.yaml': 'network:\n  policy: strict\n',
+		'agent.yaml': 'network:\n  policy: strict\nports:\n  web: 8000\n',
 		'README.md': '# web app\n',
 	});
 	const standIn = await startHttpsStandIn(['api.github.com', 'registry.npmjs.org'], (_request, response) => {

@@ -188,7 +188,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 			}
 
 			// The forges' keys are pinned; any other host's are recorded now, and only they will get signatures.
-			const hostKeys = pinnedHostKeys[host.toLowerCase()] === undefined
+			const hostKeys = !Object.hasOwn(pinnedHostKeys, host.toLowerCase())
 				? await scanHostKeys(host.toLowerCase(), parseUpstreamOverrides(environment.variables.MOAT_UPSTREAM_OVERRIDES))
 				: undefined;
 			if (hostKeys?.length === 0) {

@@ -353,13 +353,24 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 
 		// The hostname router: runs' declared ports by name on loopback. A port in
 		// use is said (status, log) and the rest of the daemon works on.
-		const addresses = new Map<string, string | undefined>();
+		const addresses = new Map<string, string>();
 		const routeRuns = async (): Promise<RouteRun[]> => {
 			const listed = (await store.list()).filter(run => Object.keys(run.ports).length > 0);
+			const live = new Set(listed.filter(run => isActive(run) && run.containerId !== null).map(run => run.containerId!));
+			for (const containerId of addresses.keys()) {
+				if (!live.has(containerId)) {
+					addresses.delete(containerId);
+				}
+			}
+
 			return Promise.all(listed.map(async run => {
-				const active = isActive(run) && run.containerId !== null;
-				if (active && !addresses.has(run.containerId!)) {
-					addresses.set(run.containerId!, (await engine.inspectContainer(run.containerId!).catch(() => undefined))?.addresses?.[0]);
+				const active = live.has(run.containerId ?? '');
+				// Only an address the engine gave is kept: a container not started yet has none.
+				if (active && addresses.get(run.containerId!) === undefined) {
+					const address = (await engine.inspectContainer(run.containerId!).catch(() => undefined))?.addresses?.[0];
+					if (address) {
+						addresses.set(run.containerId!, address);
+					}
 				}
 
 				return {name: run.name, active, ports: run.ports, address: active ? addresses.get(run.containerId!) : undefined};

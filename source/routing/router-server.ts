@@ -33,6 +33,10 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 	const contextFor = async (name: string) => {
 		let context = contexts.get(name);
 		if (!context) {
+			if (contexts.size >= 256) {
+				contexts.clear();
+			}
+
 			context = options.authority.leafFor(name).then(leaf => tls.createSecureContext({cert: leaf.cert, key: leaf.key}));
 			contexts.set(name, context);
 			context.catch(() => contexts.delete(name));
@@ -116,15 +120,18 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 				ALPNProtocols: ['http/1.1'],
 				SNICallback(name, callback) {
 					// Only service names get a certificate: the router is not a general TLS endpoint.
-					if (parseRouteHost(name)) {
-						contextFor(name).then(context => {
-							callback(null, context);
-						}, (error: unknown) => {
-							callback(error as Error);
-						});
-					} else {
-						callback(new Error(`${name} is not a moat service name`));
-					}
+					// Only names of a run's declared service get a certificate: any page in a
+					// browser can ask for endless *.localhost names, and each would cost a key.
+					options.runs().then(async runs => {
+						const decision = decideRoute(name, runs);
+						if (decision.kind === 'refuse' && decision.status === 404) {
+							throw new Error(`${name} is not a moat service name`);
+						}
+
+						callback(null, await contextFor(name.toLowerCase()));
+					}).catch((error: unknown) => {
+						callback(error as Error);
+					});
 				},
 			});
 			secure.on('error', () => secure.destroy());

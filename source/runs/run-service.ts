@@ -474,7 +474,9 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 		const agentSetup = await request.prepareAgent?.({workspace, uid, gid: gid || rootReplacementId});
 		const agent = request.agent ?? config.agent ?? null;
-		const plan = planDependencies(config.dependencies ?? [], config.base_image);
+		// What moat's own helpers run in the container: ssh for ssh: grants, curl for the AWS helper.
+		const helperPackages = [...grants.some(grant => grant.startsWith('ssh:')) ? ['openssh-client'] : [], ...grants.includes('aws') ? ['curl'] : []];
+		const plan = planDependencies([...config.dependencies ?? [], ...helperPackages.filter(name => !(config.dependencies ?? []).includes(name))], config.base_image);
 		const buildOptions = {
 			onBuildStart: (tag: string, base: string) => {
 				reporter.info(`Building image ${tag} from ${base}…`);

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process';
+import os from 'node:os';
 import {
 	maximumValueBytes,
 	secretError,
@@ -67,7 +68,8 @@ export function createSecretResolver(
 			// No stdin: a CLI that wants to prompt (op asking for a password)
 			// fails at once and says so, rather than waiting on a terminal
 			// moat is about to hand to the run.
-			const child = spawn(lookup.program, [...lookup.args], {env: childEnvironment, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true});
+			// Not in the workspace (the agent's to write): a PATH with "." must not find its ./op.
+			const child = spawn(lookup.program, [...lookup.args], {env: childEnvironment, cwd: os.homedir(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true});
 			const stdout: Buffer[] = [];
 			let stdoutBytes = 0;
 			let tooLarge = false;

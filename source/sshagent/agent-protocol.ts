@@ -91,12 +91,12 @@ export function identitiesAnswer(keys: ReadonlyArray<{blob: Buffer; comment: str
  * prefix); the rest waits for more bytes. An absurd length ends the
  * connection: no agent message is near 256 KiB.
  */
-export function splitMessages(pending: Buffer): {messages: Buffer[]; rest: Buffer} {
+export function splitMessages(pending: Buffer, maximum = 256 * 1024): {messages: Buffer[]; rest: Buffer} {
 	const messages: Buffer[] = [];
 	let offset = 0;
 	while (pending.length - offset >= 4) {
 		const length = pending.readUInt32BE(offset);
-		if (length === 0 || length > 256 * 1024) {
+		if (length === 0 || length > maximum) {
 			throw new Error(`an agent message of ${length} bytes`);
 		}
 

@@ -23,6 +23,13 @@ export type FilteringAgentOptions = {
 	refused(reason: string): void;
 };
 
+/** OpenSSH's own limits, near enough: no honest client comes close. */
+const maximumBindings = 16;
+const maximumMessageBytes = 16 * 1024;
+const maximumWaiting = 8;
+const maximumConnections = 32;
+const maximumRefusalsReported = 5;
+
 /** How long the user's agent gets to answer (it may be asking the user to touch a key). */
 const upstreamMilliseconds = 60_000;
 
@@ -62,7 +69,7 @@ export async function askAgent(socketPath: string, message: Buffer): Promise<Buf
 export async function startFilteringAgent(options: FilteringAgentOptions): Promise<FilteringAgent> {
 	const upstreamMissing = () => `the SSH agent moat uses (${options.upstream ?? 'no SSH_AUTH_SOCK'}) cannot be reached; start ssh-agent and add your key, then start the run again`;
 
-	async function answer(message: Buffer, bindings: SessionBinding[]): Promise<Buffer> {
+	async function answer(message: Buffer, bindings: SessionBinding[], refuse: (reason: string) => void): Promise<Buffer> {
 		const request = parseRequest(message);
 		switch (request.kind) {
 			case 'identities': {
@@ -76,9 +83,9 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 			}
 
 			case 'session-bind': {
-				const binding = checkSessionBind(request);
+				const binding = bindings.length < maximumBindings ? checkSessionBind(request, await options.rules()) : undefined;
 				if (!binding) {
-					options.refused('a session-bind whose host key signature does not verify');
+					refuse('a session-bind for a server that is not a granted host, or whose signature does not verify');
 					return failureMessage();
 				}
 
@@ -89,7 +96,7 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 			case 'sign': {
 				const decision = decideSign(request, bindings, await options.rules());
 				if (!decision.allowed) {
-					options.refused(decision.reason);
+					refuse(decision.reason);
 					return failureMessage();
 				}
 
@@ -113,35 +120,58 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 		}
 	}
 
+	const connections = new Set<net.Socket>();
 	const server = net.createServer(socket => {
+		connections.add(socket);
+		socket.once('close', () => connections.delete(socket));
 		const bindings: SessionBinding[] = [];
 		let pending: Buffer = Buffer.alloc(0);
-		// One request at a time, in order, as the protocol expects.
+		// Refusals are audited, but a bottle asking in a loop must not flood the log.
+		let refusals = 0;
+		const refuse = (reason: string) => {
+			if (++refusals <= maximumRefusalsReported) {
+				options.refused(reason);
+			}
+		};
+
+		// One request at a time, in order, as the protocol expects; the socket
+		// is paused while requests wait, so a flood cannot pile up in memory.
 		let queue: Promise<unknown> = Promise.resolve();
+		let waiting = 0;
 		socket.on('data', (chunk: Buffer) => {
 			pending = Buffer.concat([pending, chunk]);
 			let messages: Buffer[];
 			try {
-				({messages, rest: pending} = splitMessages(pending));
+				({messages, rest: pending} = splitMessages(pending, maximumMessageBytes));
 			} catch {
 				socket.destroy();
 				return;
 			}
 
 			for (const message of messages) {
+				waiting++;
+				if (waiting > maximumWaiting) {
+					socket.pause();
+				}
+
 				queue = queue.then(async () => {
-					const reply = await answer(message, bindings).catch((error: unknown) => {
-						options.refused(error instanceof Error && /ENOENT|ECONNREFUSED|closed/.test(error.message) ? upstreamMissing() : `the request failed: ${(error as Error).message}`);
+					const reply = await answer(message, bindings, refuse).catch((error: unknown) => {
+						refuse(error instanceof Error && /ENOENT|ECONNREFUSED|closed/.test(error.message) ? upstreamMissing() : `the request failed: ${(error as Error).message}`);
 						return failureMessage();
 					});
+					waiting--;
 					if (!socket.destroyed) {
 						socket.write(reply);
+						if (waiting <= maximumWaiting) {
+							socket.resume();
+						}
 					}
 				});
 			}
 		});
 		socket.on('error', () => undefined);
 	});
+	server.maxConnections = maximumConnections;
 
 	await fs.rm(options.socketPath, {force: true});
 	await new Promise<void>((resolve, reject) => {
@@ -159,6 +189,11 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 
 	return {
 		async close() {
+			// Open connections end with the run: close never waits on a client.
+			for (const socket of connections) {
+				socket.destroy();
+			}
+
 			await new Promise<void>(resolve => {
 				server.close(() => {
 					resolve();

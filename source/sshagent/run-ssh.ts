@@ -21,7 +21,7 @@ export function sshRuleOf(grant: Grant): (SshRule & {hostKeyTexts: string[]}) | 
 		return undefined;
 	}
 
-	const hostKeyTexts = [...pinnedHostKeys[host] ?? (grant.details.hostKeys ?? '').split('\n').filter(Boolean)];
+	const hostKeyTexts = [...Object.hasOwn(pinnedHostKeys, host) ? pinnedHostKeys[host]! : (grant.details.hostKeys ?? '').split('\n').filter(Boolean)];
 	return {
 		host,
 		keyBlob,
@@ -40,7 +40,9 @@ export async function startRunSsh(options: {
 	refused(reason: string): void;
 }): Promise<RunSsh> {
 	const {directory} = options;
-	await fs.rm(directory, {recursive: true, force: true});
+	// A restarted daemon finds the folder still mounted in running containers:
+	// it is kept, its files rewritten in place (a file mounted on its own keeps
+	// its inode), and only the socket made anew.
 	await fs.mkdir(directory, {recursive: true, mode: 0o755});
 	const rules = await options.rules();
 	await fs.writeFile(path.join(directory, 'known_hosts'), knownHostsText(rules.map(rule => ({host: rule.host, hostKeys: rule.hostKeyTexts}))), {mode: 0o644});

@@ -35,7 +35,9 @@ export function isOfficialImage(reference: string): boolean {
 
 /** Describes requests for a question or an error: "the github grant and the mount /x:/data". */
 export function describeRequests(requests: readonly TrustRequest[]): string {
-	return requests.map(request => (request.kind === 'grant' ? `the ${request.value} grant` : `the ${request.kind} ${request.value}`)).join(', ');
+	// agent.yaml is the agent's to write: a control character must not be able to redraw the question.
+	const shown = (value: string) => value.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
+	return requests.map(request => (request.kind === 'grant' ? `the ${shown(request.value)} grant` : `the ${request.kind} ${shown(request.value)}`)).join(', ');
 }
 
 export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {

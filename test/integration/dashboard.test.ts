@@ -90,7 +90,8 @@ dockerTest('a run started from another process appears on the open dashboard by 
 
 	const id = await start(['-i', '-n', 'from-outside', '--', 'bash', '--norc']);
 	// No key is pressed: the dashboard notices the run on its own.
-	const screen = await dashboard.waitFor(selectedRowPattern('from-outside'), 10_000);
+	// It may show as created for a moment before its container runs.
+	const screen = await dashboard.waitFor(current => selectedRowPattern('from-outside').test(current) && /● from-outside +\S+ +running/.test(current), 10_000);
 	t.regex(tableRow(screen, 'from-outside')!, new RegExp(`● from-outside +\\S+ +running +${id}`));
 	t.regex(screen, /^moat · 1 run$/m);
 

@@ -14,6 +14,10 @@ import {decideRoute, notUpPage, parseRouteHost, refusalPage, type RouteRun} from
  */
 export type RouterServer = {port: number; close(): Promise<void>};
 
+/** How long a connection may stay silent before its first bytes, and how many are served at once. */
+const firstByteMilliseconds = 30_000;
+const maximumConnections = 512;
+
 export type RouterOptions = {
 	host: string;
 	port: number;
@@ -103,7 +107,11 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 	const front = net.createServer(socket => {
 		track(socket);
 		socket.on('error', () => undefined);
+		// Anything local (a browser page too) can connect: one that never says anything is closed
+		// (after its first bytes, the HTTP server's own timeouts apply).
+		socket.setTimeout(firstByteMilliseconds, () => socket.destroy());
 		socket.once('data', (first: Buffer) => {
+			socket.setTimeout(0);
 			if (first[0] !== 0x16) {
 				// The HTTP server reads the socket's handle directly once it has it,
 				// past anything put back into the stream: it is given the first bytes itself.
@@ -140,6 +148,7 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 		});
 	});
 
+	front.maxConnections = maximumConnections;
 	await new Promise<void>((resolve, reject) => {
 		front.once('error', reject);
 		front.listen(options.port, options.host, () => {

@@ -1,14 +1,13 @@
 import process from 'node:process';
 import {render} from 'ink';
 import type {AttachResult} from '../source/dashboard/attach-loop.js';
+import {signalExitCode} from '../source/terminal/terminal-session.js';
 import type {Pane} from './dashboard-reducer.js';
 import {Dashboard, type DashboardExit} from './dashboard.js';
 import {ServicesContext, type DashboardServices} from './services-context.js';
 
 /** Terminal modes the dashboard changes, and the sequences that undo them. */
 const alternateScreen = {enter: '\u001B[?1049h\u001B[H\u001B[2J', leave: '\u001B[?1049l\u001B[?25h'} as const;
-
-const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
 
 /**
  * The full-screen dashboard, and the runs it hands the terminal to: Ink
@@ -36,7 +35,7 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 		app?.unmount();
 	};
 
-	const exitCode = () => 128 + (signalNumbers[signal!] ?? 0);
+	const exitCode = () => signalExitCode(signal!);
 	process.on('SIGTERM', onSignal);
 	process.on('SIGHUP', onSignal);
 	process.once('exit', restore);

@@ -1,37 +1,16 @@
 import process from 'node:process';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
-import type {Attachment, Engine} from '../engine/engine.js';
+import type {Attachment} from '../engine/engine.js';
 import {exitCodes, MoatError, usageError} from '../errors.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {agentSize, footerText} from '../terminal/footer.js';
-import {createHeadlessScreen} from '../terminal/headless-screen.js';
-import {createModeTracker, initialModes, type TerminalModes} from '../terminal/terminal-modes.js';
-import {runTerminalSession, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
+import {rebuildScreen} from '../terminal/rebuild-screen.js';
+import {runTerminalSession, signalExitCode, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
 import {attachOutput, writeRecord} from './run-command.js';
 
 /** How many lines of earlier output `moat attach` shows for an output-only run. */
 const recentLines = 50;
-
-const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
-
-/** Rebuilds what a TTY container's screen shows from the engine's log of it. */
-export async function rebuildScreen(engine: Engine, containerId: string, size: {rows: number; columns: number}): Promise<{paint: string; modes: TerminalModes}> {
-	const screen = createHeadlessScreen(size);
-	const tracker = createModeTracker();
-	try {
-		for await (const chunk of engine.logs(containerId, {follow: false, tty: true, timestamps: false})) {
-			tracker.push(chunk.data);
-			await screen.write(chunk.data);
-		}
-
-		return {paint: screen.serialize(), modes: tracker.modes};
-	} catch {
-		return {paint: '', modes: initialModes};
-	} finally {
-		screen.dispose();
-	}
-}
 
 /**
  * Gives the run the whole terminal until it ends, the user detaches or stops
@@ -88,7 +67,7 @@ export async function attachTerminal(
 
 		case 'signal': {
 			context.stderr.write(`moat: ${outcome.signal}; detached from ${run.id}, which keeps running.\n`);
-			return 128 + (signalNumbers[outcome.signal] ?? 0);
+			return signalExitCode(outcome.signal);
 		}
 
 		default: {

@@ -20,7 +20,8 @@ const fakeSignature = Buffer.from('moat placeholder: not a signature').toString(
 
 type Claims = Record<string, unknown>;
 
-function decodeClaims(token: string): Claims | undefined {
+/** The claims of a JWT (not verified: moat only reads what its own grant holds). */
+export function decodeClaims(token: string): Claims | undefined {
 	const payload = token.split('.')[1];
 	try {
 		const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as unknown;

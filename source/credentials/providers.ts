@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {MoatError, usageError} from '../errors.js';
+import {decodeClaims} from './chatgpt-login.js';
 import type {OutboundHttp} from '../network/outbound-http.js';
 import type {ProviderName} from './grant.js';
 
@@ -61,17 +62,8 @@ function field(value: unknown, ...keys: string[]): unknown {
 
 /** The `exp` of a JWT, without trusting anything else in it. */
 export function jwtExpiry(token: string): Date | undefined {
-	const payload = token.split('.')[1];
-	if (!payload) {
-		return undefined;
-	}
-
-	try {
-		const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {exp?: unknown}).exp;
-		return typeof exp === 'number' ? new Date(exp * 1000) : undefined;
-	} catch {
-		return undefined;
-	}
+	const exp = decodeClaims(token)?.exp;
+	return typeof exp === 'number' ? new Date(exp * 1000) : undefined;
 }
 
 function rejected(provider: string, status: number, body: string, fix: string): MoatError {

@@ -1,9 +1,9 @@
-import {rebuildScreen} from '../commands/attach-command.js';
 import {bufferOutput} from '../engine/buffered-output.js';
 import type {Engine} from '../engine/engine.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import {agentSize} from '../terminal/footer.js';
+import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, type SignalSource, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {ScreenKeeper} from './screen-keeper.js';
 

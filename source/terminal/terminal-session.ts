@@ -40,6 +40,13 @@ export type TerminalSessionOptions = {
 	signals: SignalSource;
 };
 
+const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
+
+/** The exit code for ending on a signal, as a shell reports it (128 + its number). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+	return 128 + (signalNumbers[signal] ?? 0);
+}
+
 /** How long an unfinished escape sequence from the keyboard is held. */
 const escapeQuietMilliseconds = 50;
 

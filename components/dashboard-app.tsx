@@ -6,21 +6,24 @@ import type {Pane} from './dashboard-reducer.js';
 import {Dashboard, type DashboardExit} from './dashboard.js';
 import {ServicesContext, type DashboardServices} from './services-context.js';
 
-/** Terminal modes the dashboard changes, and the sequences that undo them. */
+/**
+ * Ink leaves the alternate screen when it unmounts; a run attached from the
+ * dashboard takes it back, so nothing it draws lands in the user's scrollback.
+ */
 const alternateScreen = {enter: '\u001B[?1049h\u001B[H\u001B[2J', leave: '\u001B[?1049l\u001B[?25h'} as const;
 
 /**
  * The full-screen dashboard, and the runs it hands the terminal to: Ink
  * draws the dashboard until the user attaches, then steps aside entirely
  * (unmounted, so no two readers share the keyboard) while the run has the
- * terminal, and draws it again when the user comes back. The alternate
- * screen keeps the user's scrollback; it is left on every way out.
+ * terminal, and draws it again when the user comes back. Both stay on the
+ * alternate screen, which is left on every way out.
  */
 export async function runDashboardApp(services: DashboardServices, attach: (runId: string) => Promise<AttachResult>): Promise<number> {
-	let restored = false;
+	let attached = false;
 	const restore = () => {
-		if (!restored) {
-			restored = true;
+		if (attached) {
+			attached = false;
 			process.stdout.write(alternateScreen.leave);
 		}
 	};
@@ -42,7 +45,6 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 	let initial: {selectedId?: string; status?: string; pane?: Pane} = {};
 	try {
 		while (!signal) {
-			process.stdout.write(alternateScreen.enter);
 			let reason: DashboardExit = {kind: 'quit'};
 			app = render(
 				<ServicesContext.Provider value={services}>
@@ -50,7 +52,8 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 						reason = exit;
 					}} />
 				</ServicesContext.Provider>,
-				{exitOnCtrlC: true},
+				// Only ever opened on a terminal, where someone watches even if CI is set.
+				{exitOnCtrlC: true, alternateScreen: true, interactive: Boolean(process.stdout.isTTY)},
 			);
 			// eslint-disable-next-line no-await-in-loop
 			await app.waitUntilExit();
@@ -65,8 +68,11 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 				return 0;
 			}
 
+			attached = true;
+			process.stdout.write(alternateScreen.enter);
 			// eslint-disable-next-line no-await-in-loop
 			const result = await attach(exit.id).catch((error: unknown) => ({selectedId: exit.id, status: `Cannot attach: ${(error as Error).message}`}) as AttachResult);
+			restore();
 			signal ??= result.signal;
 			initial = {selectedId: result.selectedId, status: result.status, pane: exit.pane};
 		}

@@ -1,4 +1,4 @@
-import {Box, Text, useApp, useInput, useStdout} from 'ink';
+import {Box, Text, useApp, useInput, useWindowSize} from 'ink';
 import {useCallback, useEffect, useReducer, useState} from 'react';
 import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane} from './dashboard-reducer.js';
 import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
@@ -50,24 +50,6 @@ function HelpOverlay({height}: {height: number}) {
 	);
 }
 
-function useTerminalSize(): {rows: number; columns: number} {
-	const {stdout} = useStdout();
-	const read = () => ({rows: stdout.rows ?? 24, columns: stdout.columns ?? 80});
-	const [size, setSize] = useState(read);
-	useEffect(() => {
-		const onResize = () => {
-			setSize(read());
-		};
-
-		stdout.on('resize', onResize);
-		return () => {
-			stdout.off('resize', onResize);
-		};
-	// eslint-disable-next-line react-hooks/exhaustive-deps
-	}, [stdout]);
-	return size;
-}
-
 /** Problems around the dashboard (engine, daemon), looked at every few seconds. */
 function useProblems(intervalMilliseconds = 2000): Problem[] {
 	const services = useServices();
@@ -109,7 +91,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 }) {
 	const services = useServices();
 	const {exit} = useApp();
-	const {rows, columns} = useTerminalSize();
+	const {rows, columns} = useWindowSize();
 	const [state, dispatch] = useReducer(dashboardReducer, initial, initialDashboardState);
 	const [dialog, setDialog] = useState<'new' | 'grants' | undefined>();
 	const [wizard, setWizard] = useState<GrantWizardServices | undefined>();

@@ -224,25 +224,10 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit: createRoutedAudit(environment, audit), trust, network, confirm: async question => confirmOnTerminal(question)})};
 }
 
-/**
- * Ink stops drawing frames when it thinks it runs in CI (it reads CI and
- * CONTINUOUS_INTEGRATION once, when first imported). The interactive UIs
- * only ever open on a real terminal, so there someone is watching: hide
- * those variables from Ink before it loads.
- */
-async function loadInk(): Promise<typeof import('ink')> {
-	if (process.stdout.isTTY && process.stdin.isTTY) {
-		delete process.env.CI;
-		delete process.env.CONTINUOUS_INTEGRATION;
-	}
-
-	return import('ink');
-}
-
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
 	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
-		loadInk(),
+		import('ink'),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers.js'),
 		import('./credentials/grant-wizard-services.js'),
@@ -256,6 +241,8 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 				granted = result !== undefined;
 			}} />
 		</GrantWizardContext.Provider>,
+		// Only ever opened on a terminal, where someone watches even if CI is set.
+		{interactive: Boolean(process.stdout.isTTY)},
 	);
 	await app.waitUntilExit();
 	return granted ? exitCodes.success : exitCodes.failure;
@@ -268,8 +255,7 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
 	// Quiet: the dashboard owns the screen, so nothing may print under it. The
 	// engine (dockerode is slow to load) loads beside Ink, not after it.
-	const [, {runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs}] = await Promise.all([
-		loadInk(),
+	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs}] = await Promise.all([
 		import('../components/dashboard-app.js'),
 		import('./dashboard/dashboard-services.js'),
 		import('./dashboard/screen-keeper.js'),

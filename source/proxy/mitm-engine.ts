@@ -70,8 +70,11 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 	// Pooled upstream connections: keyed by address, port and TLS name.
 	// Verification is stated, not inherited: NODE_TLS_REJECT_UNAUTHORIZED=0 in the
 	// user's shell must never let a credential go to an unverified upstream.
-	const httpsAgent = new https.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64, rejectUnauthorized: true, ...(ca ? {ca} : {})});
-	const httpAgent = new http.Agent({keepAlive: true, noDelay: true, maxFreeSockets: 64});
+	// Small writes (headers, SSE events) go out at once: Nagle would hold them for the upstream's ACK.
+	// @types/node lists noDelay for sockets, not agents, though agents pass it on to their sockets.
+	const pooling = {keepAlive: true, noDelay: true, maxFreeSockets: 64};
+	const httpsAgent = new https.Agent({...pooling, rejectUnauthorized: true, ...(ca ? {ca} : {})});
+	const httpAgent = new http.Agent(pooling);
 	const plans = new WeakMap<IncomingMessage, Outcome>();
 	Object.assign(proxy, {
 		options: {}, keepAlive: true, httpsAgent, httpAgent, connectRequests: {}, timeout: 0,

@@ -1,4 +1,4 @@
-import test from 'ava';
+import ava from 'ava';
 import {render} from 'ink-testing-library';
 import {Dashboard, type DashboardExit} from '../../components/dashboard.js';
 import type {GrantWizardServices} from '../../components/grant-wizard.js';
@@ -7,6 +7,10 @@ import {keyBindings} from '../../components/key-bindings.js';
 import {ServicesContext, type DashboardServices, type NewRunRequest, type Problem} from '../../components/services-context.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {frameWhere, inputReady} from '../helpers/ink-frames.js';
+
+// One dashboard at a time: with Ink 7, dashboards rendered side by side in one
+// process (each re-reading its runs every 20 ms) starve each other's renders.
+const test = ava.serial;
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 

@@ -193,7 +193,7 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 
 async function filesUnder(directory: string): Promise<string[]> {
 	const entries = await fs.readdir(directory, {recursive: true, withFileTypes: true});
-	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath ?? entry.path, entry.name));
+	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath, entry.name));
 }
 
 /** Files under MOAT_HOME (but the encrypted grants) that hold any of `needles`, as paths relative to MOAT_HOME. */

@@ -106,7 +106,7 @@ async function filesUnder(directory: string): Promise<string[]> {
 		throw error;
 	}
 
-	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath ?? entry.path, entry.name));
+	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath, entry.name));
 }
 
 async function createWorld(t: ExecutionContext): Promise<World> {

@@ -231,7 +231,7 @@ function leakForms(token: string): string[] {
 
 async function filesUnder(directory: string): Promise<string[]> {
 	const entries = await fs.readdir(directory, {recursive: true, withFileTypes: true});
-	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath ?? entry.path, entry.name));
+	return entries.filter(entry => entry.isFile()).map(entry => path.join(entry.parentPath, entry.name));
 }
 
 /** Which needles occur in a stream, read in chunks with enough overlap to catch one split across chunks. */

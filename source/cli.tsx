@@ -188,24 +188,27 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
  * Loaded on demand: dockerode alone costs about 100 ms of startup.
  */
 async function createServices(environment: ReturnType<typeof createEnvironment>, reporter: Reporter) {
-	const [{createDockerEngine}, {createRunService}, {createAuditLog}] = await Promise.all([
+	const [{createDockerEngine}, {createRunService}, {createBottles}, {createAuditLog}] = await Promise.all([
 		import('./engine/docker-engine.js'),
 		import('./runs/run-service.js'),
+		import('./bottles/bottles.js'),
 		import('./audit/audit-log.js'),
 	]);
 	const engine = createDockerEngine(environment.variables);
 	const store = createRunStore(environment.moatHome);
 	const audit = createAuditLog(environment.moatHome, environment.now);
 	let grants: Awaited<ReturnType<typeof import('./credentials/grant-service.js').createDefaultGrantService>> | undefined;
-	const grantExists = async (name: string) => {
+	const loadGrant = async (name: string) => {
 		const {createDefaultGrantService} = await import('./credentials/grant-service.js');
 		grants ??= await createDefaultGrantService(environment);
-		// Only the grant asked for is decrypted: another, unreadable grant
-		// must not stop a run. A scoped name (github:repo) is satisfied by
-		// the provider's grant.
-		return (await grants.store.get(name)) !== undefined
-			|| (!name.startsWith('ssh:') && name.includes(':') && (await grants.store.get(name.split(':')[0]!)) !== undefined);
+		return grants.store.get(name);
 	};
+
+	// Only the grant asked for is decrypted: another, unreadable grant must
+	// not stop a run. A scoped name (github:repo) is satisfied by the
+	// provider's grant.
+	const grantExists = async (name: string) => (await loadGrant(name)) !== undefined
+		|| (!name.startsWith('ssh:') && name.includes(':') && (await loadGrant(name.split(':')[0]!)) !== undefined);
 
 	const {createWorkspaceTrust} = await import('./workspace/workspace-trust.js');
 	const trust = createWorkspaceTrust(environment.moatHome);
@@ -221,7 +224,13 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 			await (await findDaemon(environment))?.unregister(runId);
 		},
 	};
-	return {engine, store, runs: createRunService({engine, store, environment, reporter, grantExists, audit: createRoutedAudit(environment, audit), trust, network, confirm: async question => confirmOnTerminal(question)})};
+	const routedAudit = createRoutedAudit(environment, audit);
+	const runs = createRunService({engine, store, environment, reporter, audit: routedAudit, network});
+	const bottles = createBottles({
+		engine, store, environment, reporter, runs, grantExists, loadGrant, audit: routedAudit, trust, network,
+		confirm: async question => confirmOnTerminal(question),
+	});
+	return {engine, store, runs, bottles};
 }
 
 /** The grant wizard, inline below the prompt (not full screen). */
@@ -255,7 +264,7 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
 	// Quiet: the dashboard owns the screen, so nothing may print under it. The
 	// engine (dockerode is slow to load) loads beside Ink, not after it.
-	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs}] = await Promise.all([
+	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs, bottles}] = await Promise.all([
 		import('../components/dashboard-app.js'),
 		import('./dashboard/dashboard-services.js'),
 		import('./dashboard/screen-keeper.js'),
@@ -280,7 +289,7 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		runs,
 		store,
 		keeper,
-		cli: {node: process.execPath, script: process.argv[1]!},
+		bottles,
 		async grantNames() {
 			return (await (await grantService()).store.list()).map(grant => grant.name);
 		},

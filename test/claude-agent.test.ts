@@ -2,7 +2,7 @@ import test from 'ava';
 import {listAgentSessions, runTookPart, sessionIdOfFile, sessionIdPattern, sessionRun, sessionTimes} from '../source/agents/agent-sessions.js';
 import {seedClaudeJson, workspaceKey} from '../source/agents/agent-state.js';
 import {npmCpu, versionPattern} from '../source/agents/agent-packages.js';
-import {claudeArguments} from '../source/commands/claude-command.js';
+import {claudeArguments} from '../source/bottles/claude-recipe.js';
 import {claudeManagedSettings, hookScript} from '../source/agents/agent-hooks.js';
 import {stateLabel} from '../source/runs/run-presentation.js';
 import type {RunMetadata} from '../source/runs/run-metadata.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {codexArguments, codexConfig} from '../source/commands/codex-command.js';
+import {codexArguments, codexConfig} from '../source/bottles/codex-recipe.js';
 
 test('Codex\'s arguments: the bottle is the sandbox unless --noyolo; -p runs exec with the prompt after --', t => {
 	t.deepEqual(codexArguments({}), ['--dangerously-bypass-approvals-and-sandbox']);

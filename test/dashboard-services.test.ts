@@ -1,35 +1,33 @@
 import test from 'ava';
-import {allowEntryOf, startArguments} from '../source/dashboard/dashboard-services.js';
+import {allowEntryOf, bottleRequestOf} from '../source/dashboard/dashboard-services.js';
 
-const shell = ['sh', '-c', 'if command -v bash >/dev/null; then exec bash; else exec sh; fi'];
+const common = {environment: [], mounts: [], detach: true, hasTerminal: false, rebuild: false, keep: false};
 
-test('startArguments: a Claude bottle, detached, with its name, each grant and the prompt after --', t => {
+test('bottleRequestOf: a Claude bottle, detached, with its name, each grant and the prompt as its first message', t => {
 	t.deepEqual(
-		startArguments({agent: 'claude', workspace: '/home/u/project', name: 'demo', grants: ['claude', 'github'], prompt: 'fix the tests', attached: true}),
-		['claude', '/home/u/project', '-d', '-n', 'demo', '-g', 'claude', '-g', 'github', '--', 'fix the tests'],
+		bottleRequestOf({agent: 'claude', workspace: '/home/u/project', name: 'demo', grants: ['claude', 'github'], prompt: 'fix the tests', attached: true}, '/home/u'),
+		{recipe: 'claude', workspace: '/home/u/project', cwd: '/home/u/project', name: 'demo', grants: ['claude', 'github'], command: ['fix the tests'], ...common},
 	);
 });
 
-test('startArguments: a Codex bottle without name or prompt has neither -n nor --', t => {
+test('bottleRequestOf: a Codex bottle without name or prompt has neither', t => {
 	t.deepEqual(
-		startArguments({agent: 'codex', workspace: '/w', grants: ['openai'], attached: false}),
-		['codex', '/w', '-d', '-g', 'openai'],
+		bottleRequestOf({agent: 'codex', workspace: '/w', grants: ['openai'], attached: false}, '/home/u'),
+		{recipe: 'codex', workspace: '/w', cwd: '/w', grants: ['openai'], command: [], ...common},
 	);
 });
 
-test('startArguments: a prompt that looks like a flag stays after --, where moat does not parse it', t => {
-	const argv = startArguments({agent: 'claude', workspace: '/w', grants: [], prompt: '-n evil --grant github', attached: true});
-	t.deepEqual(argv, ['claude', '/w', '-d', '--', '-n evil --grant github']);
+test('bottleRequestOf: a prompt that looks like a flag is a message, never parsed as flags', t => {
+	const request = bottleRequestOf({agent: 'claude', workspace: '/w', grants: [], prompt: '-n evil --grant github', attached: true}, '/home/u');
+	t.deepEqual(request.command, ['-n evil --grant github']);
+	t.deepEqual(request.grants, []);
+	t.is(request.name, undefined);
 });
 
-test('startArguments: a shell is moat run -i with bash if the image has it, and no prompt even if one was given', t => {
+test('bottleRequestOf: a shell takes no prompt, and ~ is the user\'s home', t => {
 	t.deepEqual(
-		startArguments({agent: 'shell', workspace: '/w', name: 'box', grants: ['github'], attached: true}),
-		['run', '/w', '-d', '-n', 'box', '-g', 'github', '-i', '--', ...shell],
-	);
-	t.deepEqual(
-		startArguments({agent: 'shell', workspace: '/w', grants: [], prompt: 'ignored', attached: true}),
-		['run', '/w', '-d', '-i', '--', ...shell],
+		bottleRequestOf({agent: 'shell', workspace: '~/box', name: 'box', grants: ['github'], prompt: 'ignored', attached: true}, '/home/u'),
+		{recipe: 'shell', workspace: '/home/u/box', cwd: '/home/u/box', name: 'box', grants: ['github'], command: [], ...common},
 	);
 });
 

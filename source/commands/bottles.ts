@@ -1,30 +1,8 @@
 import {listAgentSessions} from '../agents/agent-sessions.js';
-import {notFoundError, usageError} from '../errors.js';
+import {usageError} from '../errors.js';
 import {formatAge, formatTable} from '../output/format.js';
 import type {CommandContext} from './command.js';
 import {runFlags} from './run-command.js';
-
-/**
- * Which credential a bottle signs in with: one the user named, else the
- * first of `candidates` that is granted; none is exit 4 with the command
- * that fixes it.
- */
-export async function chooseBottleGrant(context: CommandContext, asked: readonly string[], candidates: readonly string[], missing: {message: string; hint: string}): Promise<string[]> {
-	if (asked.some(grant => candidates.includes(grant))) {
-		return [...asked];
-	}
-
-	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
-	const service = await createDefaultGrantService(context.environment);
-	for (const name of candidates) {
-		// eslint-disable-next-line no-await-in-loop
-		if (await service.store.get(name)) {
-			return [...asked, name];
-		}
-	}
-
-	throw notFoundError(missing.message, missing.hint);
-}
 
 /** `moat claude sessions` / `moat codex sessions`: the conversations kept per workspace, newest first. */
 export async function printSessions(context: CommandContext, agent: 'claude' | 'codex'): Promise<number> {

@@ -1,3 +1,4 @@
+import type {Bottles} from '../bottles/bottles.js';
 import type {GrantService} from '../credentials/grant-service.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment} from '../environment.js';
@@ -21,7 +22,7 @@ export type CommandContext = {
 	cwd: string;
 	reporter: Reporter;
 	/** Built on first use so commands that never touch Docker work without it. */
-	services(): Promise<{engine: Engine; store: RunStore; runs: RunService}>;
+	services(): Promise<{engine: Engine; store: RunStore; runs: RunService; bottles: Bottles}>;
 	/** Resolves when the user interrupts (Ctrl+C); each call waits for the next one. */
 	nextInterrupt(): Promise<void>;
 	/** Asks a yes/no question on the terminal. */

@@ -1,6 +1,6 @@
 import type {Attachment} from '../engine/engine.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
-import type {RunRequest} from '../runs/run-service.js';
+import type {BottleRequest} from '../bottles/bottles.js';
 import {exitCodes, usageError} from '../errors.js';
 import type {LogRecord} from '../runs/run-store.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
@@ -67,7 +67,7 @@ export const runCommand: Command = {
 };
 
 /** The run flags as a request; `overrides` carries what the command decides itself. */
-export function runRequest(context: CommandContext, overrides: Pick<RunRequest, 'workspace' | 'command'> & Partial<RunRequest>): RunRequest {
+export function runRequest(context: CommandContext, overrides: Pick<BottleRequest, 'workspace' | 'command'> & Partial<BottleRequest>): BottleRequest {
 	const {flags} = context;
 	return {
 		name: flags.name as string | undefined,
@@ -89,11 +89,11 @@ export function runRequest(context: CommandContext, overrides: Pick<RunRequest, 
  * detached (prints the id), on the terminal (interactive), or streaming
  * its output; returns the exit code.
  */
-export async function startRun(context: CommandContext, overrides: Pick<RunRequest, 'workspace' | 'command'> & Partial<RunRequest>): Promise<number> {
+export async function startRun(context: CommandContext, overrides: Pick<BottleRequest, 'workspace' | 'command'> & Partial<BottleRequest>): Promise<number> {
 	const request = runRequest(context, overrides);
-	const {runs, engine} = await context.services();
+	const {bottles, engine} = await context.services();
 	let connection: {attachment: Attachment; pending: BufferedOutput} | undefined;
-	const run = await runs.start(request, async ({run: created}) => {
+	const run = await bottles.start(request, async ({run: created}) => {
 		// Attach before the start so the first bytes of output are not missed.
 		if (!request.detach) {
 			const attachment = await engine.attach(created.containerId!, {stdin: created.interactive});

@@ -393,9 +393,6 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			engine, store, environment, audit: queuedAudit,
 			reporter: {info: log, warn: log, debug() {}},
 			network: {
-				async register() {
-					throw new Error('the daemon does not start runs');
-				},
 				async release(runId) {
 					await unregister(runId, 'run ended');
 				},

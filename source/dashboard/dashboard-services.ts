@@ -1,10 +1,11 @@
-import {execFile} from 'node:child_process';
 import fs, {watch} from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type {BottleRequest, Bottles} from '../bottles/bottles.js';
 import type {DashboardServices, NewRunRequest, Problem, RunRow} from './dashboard-types.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment as Environment} from '../environment.js';
+import {isMoatError} from '../errors.js';
 import {isActive} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
@@ -25,29 +26,42 @@ export type DashboardServiceOptions = {
 	runs: RunService;
 	store: RunStore;
 	keeper: ScreenKeeper;
-	/** The moat CLI, run to start bottles exactly as `moat claude -d` would. */
-	cli: {node: string; script: string};
+	/** Where bottles start, in this process, exactly as `moat claude -d` starts them. */
+	bottles: Pick<Bottles, 'start'>;
 	grantNames(): Promise<string[]>;
 	allowHost(runId: string, host: string): Promise<void>;
 	grantWizard: DashboardServices['grantWizard'];
 	daemonRunning(): Promise<boolean>;
 };
 
-/** The command line that starts a bottle from the new-bottle dialog, always detached (attaching is the dashboard's). Pure. */
-export function startArguments(request: NewRunRequest): string[] {
-	const common = [request.workspace, '-d', ...(request.name ? ['-n', request.name] : []), ...request.grants.flatMap(grant => ['-g', grant])];
-	if (request.agent === 'shell') {
-		return ['run', ...common, '-i', '--', 'sh', '-c', 'if command -v bash >/dev/null; then exec bash; else exec sh; fi'];
-	}
-
-	// A prompt goes to the agent as its first message; the session stays interactive.
-	return [request.agent, ...common, ...(request.prompt ? ['--', request.prompt] : [])];
+/**
+ * The bottle the new-bottle dialog asks for, always detached (attaching is
+ * the dashboard's). The workspace is absolute, `~` expanded. A prompt goes
+ * to the agent as its first message and the session stays interactive; a
+ * shell takes none. Pure.
+ */
+export function bottleRequestOf(request: NewRunRequest, userHome: string): BottleRequest {
+	const workspace = path.resolve(expandHome(request.workspace, userHome));
+	return {
+		recipe: request.agent,
+		workspace,
+		cwd: workspace,
+		...request.name ? {name: request.name} : {},
+		grants: request.grants,
+		command: request.agent !== 'shell' && request.prompt ? [request.prompt] : [],
+		environment: [],
+		mounts: [],
+		detach: true,
+		// Nobody is at a terminal to approve what agent.yaml asks for: said, not asked.
+		hasTerminal: false,
+		rebuild: false,
+		keep: false,
+	};
 }
 
 /**
  * The real services behind the dashboard: the run store and engine, each
- * run's files read as they grow, the kept screens, and the CLI itself for
- * starting bottles.
+ * run's files read as they grow, the kept screens, and the bottles.
  */
 export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
 	const {environment, engine, runs, store, keeper} = options;
@@ -187,21 +201,12 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		allowHost: options.allowHost,
 		async startRun(request) {
-			// The folder as checked, absolute: never read as a flag, and with ~ already expanded.
-			const resolved = {...request, workspace: path.resolve(expandHome(request.workspace, environment.userHome))};
-			return new Promise((resolve, reject) => {
-				execFile(options.cli.node, [options.cli.script, ...startArguments(resolved)], {env: {...environment.variables, CI: '', FORCE_COLOR: '0'}, timeout: 15 * 60_000}, (error, stdout, stderr) => {
-					const id = /run_[\da-f]{12}/.exec(stdout)?.[0];
-					if (error || !id) {
-						// moat's own error is its first lines on stderr: "moat: …" and the hint.
-						const message = stderr.split('\n').filter(line => line.trim() !== '' && !line.startsWith('moat: note')).slice(-2).join(' ').replace(/^moat: /, '');
-						reject(new Error(message || (error as Error | null)?.message || 'moat printed no run id'));
-						return;
-					}
-
-					resolve(id);
-				});
-			});
+			try {
+				return (await options.bottles.start(bottleRequestOf(request, environment.userHome))).id;
+			} catch (error) {
+				// What is wrong and what to do, as the CLI would say it, on one line.
+				throw new Error(isMoatError(error) ? `${error.message} ${error.hint}` : (error as Error).message, {cause: error});
+			}
 		},
 		grantNames: options.grantNames,
 		async checkWorkspace(folder) {

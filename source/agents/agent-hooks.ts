@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {BindMount} from '../engine/engine.js';
-import {hooksHost} from '../proxy/proxy-server.js';
+import {hooksHost} from '../network/moat-hooks.js';
 
 /**
  * "Waiting for input" without reading screens: the agents' own hooks

@@ -7,7 +7,7 @@ import {agentSize, footerText} from '../terminal/footer.js';
 import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, signalExitCode, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
-import {attachOutput, writeRecord} from './run-command.js';
+import {attachOutput, writeRecord} from './attached-output.js';
 
 /** How many lines of earlier output `moat attach` shows for an output-only run. */
 const recentLines = 50;

@@ -1,6 +1,6 @@
 import {usageError} from '../errors.js';
 import type {Command} from './command.js';
-import {writeRecord} from './run-command.js';
+import {writeRecord} from './attached-output.js';
 
 export const logsCommand: Command = {
 	name: 'logs',

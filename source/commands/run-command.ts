@@ -1,18 +1,10 @@
 import type {Attachment} from '../engine/engine.js';
-import type {RunMetadata} from '../runs/run-metadata.js';
 import type {BottleRequest} from '../bottles/bottles.js';
 import {exitCodes, usageError} from '../errors.js';
-import type {LogRecord} from '../runs/run-store.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
 import {attachTerminal} from './attach-command.js';
+import {attachOutput} from './attached-output.js';
 import type {Command, CommandContext} from './command.js';
-
-export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
-	(record.stream === 'stderr' ? context.stderr : context.stdout).write(record.line + '\n');
-}
-
-/** Two Ctrl+C within this window stop the run instead of detaching (SPEC §5). */
-export const doubleInterruptMilliseconds = 500;
 
 export const runFlags = {
 	name: {type: 'string', shortFlag: 'n'},
@@ -114,72 +106,4 @@ export async function startRun(context: CommandContext, overrides: Pick<BottleRe
 	}
 
 	return attachOutput(context, run, connection);
-}
-
-/**
- * Streams a run's output until it ends (returning its exit code) or the user
- * detaches with Ctrl+C (0) or stops it with Ctrl+C twice (130).
- */
-export async function attachOutput(context: CommandContext, run: RunMetadata, connection?: {attachment: Attachment; pending: BufferedOutput}): Promise<number> {
-	const {runs} = await context.services();
-	const detach = new AbortController();
-	// An object so TypeScript sees that the interrupt watcher changes it.
-	const result: {outcome: 'ended' | 'detached' | 'stopped'} = {outcome: 'ended'};
-
-	const watchInterrupts = async () => {
-		await context.nextInterrupt();
-		if (detach.signal.aborted) {
-			return;
-		}
-
-		context.stderr.write('\nmoat: detaching; press Ctrl+C again to stop the run\n');
-		const second = await Promise.race([
-			context.nextInterrupt().then(() => true),
-			new Promise<false>(resolve => {
-				setTimeout(resolve, doubleInterruptMilliseconds, false);
-			}),
-		]);
-		if (detach.signal.aborted) {
-			return;
-		}
-
-		result.outcome = second ? 'stopped' : 'detached';
-		detach.abort();
-	};
-
-	void watchInterrupts();
-	// The run as started, not brought up to date first: a fast command may
-	// have finished already, and its output is waiting in the attachment.
-	let final = await runs.stream(run, {
-		stdout: bytes => context.stdout.write(bytes),
-		stderr: bytes => context.stderr.write(bytes),
-	}, {signal: detach.signal, attachment: connection?.attachment, pending: connection?.pending});
-
-	if (!detach.signal.aborted) {
-		detach.abort();
-	}
-
-	if (result.outcome === 'detached') {
-		context.stderr.write(`moat: detached from ${run.id}; it keeps running. Follow it with moat logs -f ${run.id}, stop it with moat stop ${run.id}.\n`);
-		return exitCodes.success;
-	}
-
-	if (result.outcome === 'stopped') {
-		context.stderr.write(`moat: stopping ${run.id}…\n`);
-		await runs.stop(final);
-		return exitCodes.interrupted;
-	}
-
-	if (final.state === 'running' || final.state === 'created') {
-		// The output ended before the engine reported the exit: wait for it.
-		await runs.wait(final);
-		final = await runs.reconcile(await runs.find(run.id));
-	}
-
-	if (final.exitCode === null) {
-		context.stderr.write(`moat: ${final.error ?? `run ${run.id} ended without an exit code`}\n`);
-		return exitCodes.failure;
-	}
-
-	return final.exitCode;
 }

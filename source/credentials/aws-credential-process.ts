@@ -4,7 +4,7 @@ import path from 'node:path';
 import type {BindMount} from '../engine/engine.js';
 import {MoatError} from '../errors.js';
 import type {OutboundHttp} from '../network/outbound-http.js';
-import {awsCredentialsPath, hooksHost} from '../proxy/proxy-server.js';
+import {awsCredentialsPath, hooksHost} from '../network/moat-hooks.js';
 import type {AwsCredentials} from './aws-signature.js';
 import {assumeRole, stsHost, type AwsRole, type TemporaryAwsCredentials} from './aws-role.js';
 import type {Grant} from './grant.js';

@@ -13,6 +13,7 @@ import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from 
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
 import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
 import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
+import {awsCredentialsPath, hooksHost} from '../network/moat-hooks.js';
 
 /**
  * The credential-injecting proxy (SPEC §7). It listens where the runs'
@@ -55,10 +56,6 @@ export type NetworkEntry = {
 	error: string | null;
 };
 
-/** The name agents' hooks post their activity to, through the proxy with the run token. */
-export const hooksHost = 'moat.hooks';
-/** Where on the hooks host a run with an aws grant gets its credentials (`GET`). */
-export const awsCredentialsPath = '/aws/credentials';
 
 export type ProxyObserver = {
 	/** An agent's hook reported what it is doing (see agents/claude-hooks.ts). */

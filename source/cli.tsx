@@ -244,7 +244,7 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
 		loadInk(),
 		import('../components/grant-wizard.js'),
-		import('./credentials/providers.js'),
+		import('./credentials/providers/provider-list.js'),
 		import('./credentials/grant-wizard-services.js'),
 	]);
 	const services = grantWizardServices(service, tokenProviders);
@@ -302,7 +302,7 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 			await daemonClient.allowHostForRun(environment, runId, host);
 		},
 		async grantWizard() {
-			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers.js')]);
+			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers/provider-list.js')]);
 			return grantWizardServices(await grantService(), tokenProviders);
 		},
 		async daemonRunning() {

@@ -238,7 +238,7 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
 		import('ink'),
 		import('../components/grant-wizard.js'),
-		import('./credentials/providers.js'),
+		import('./credentials/providers/provider-list.js'),
 		import('./credentials/grant-wizard-services.js'),
 	]);
 	const services = grantWizardServices(service, tokenProviders);
@@ -297,7 +297,7 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 			await daemonClient.allowHostForRun(environment, runId, host);
 		},
 		async grantWizard() {
-			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers.js')]);
+			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers/provider-list.js')]);
 			return grantWizardServices(await grantService(), tokenProviders);
 		},
 		async daemonRunning() {

@@ -3,17 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import type {ProviderName} from '../source/credentials/grant.js';
-import {
-	anthropicOauthBeta,
-	checkNotExpired,
-	jwtExpiry,
-	providerAliases,
-	tokenProvider,
-	tokenProviders,
-	type DetectedCredential,
-	type DetectionContext,
-	type TokenProvider,
-} from '../source/credentials/providers.js';
+import {anthropicOauthBeta} from '../source/credentials/providers/claude.js';
+import type {DetectedCredential, DetectionContext, TokenProvider} from '../source/credentials/providers/provider.js';
+import {checkNotExpired, providerAliases, tokenProvider, tokenProviders} from '../source/credentials/providers/provider-list.js';
+import {jwtExpiry} from '../source/credentials/providers/provider-support.js';
 import {exitCodes, MoatError} from '../source/errors.js';
 import type {HttpResponse, OutboundHttp} from '../source/network/outbound-http.js';
 

@@ -2,7 +2,8 @@ import process from 'node:process';
 import type {Grant} from '../credentials/grant.js';
 import {summarize} from '../credentials/grant.js';
 import type {GrantService} from '../credentials/grant-service.js';
-import {checkNotExpired, providerAliases, tokenProvider, type DetectedCredential, type TokenProvider} from '../credentials/providers.js';
+import type {CredentialProvider, DetectedCredential, TokenProvider} from '../credentials/providers/provider.js';
+import {checkNotExpired, credentialProvider, credentialProviders, providerAliases, type RegisteredProvider} from '../credentials/providers/provider-list.js';
 import {MoatError, usageError} from '../errors.js';
 import {formatTable} from '../output/format.js';
 import {nearest} from '../text/nearest.js';
@@ -32,17 +33,41 @@ function describe(grant: Grant): string {
 	return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
-export function parseProvider(name: string): TokenProvider | 'aws' | 'ssh' {
+/** The providers as errors list them: "github, anthropic, claude, openai (or codex), aws, ssh". */
+export function providerChoices(providers: readonly CredentialProvider[] = credentialProviders): string {
+	return providers.map(provider => (provider.listedAlias ? `${provider.name} (or ${provider.listedAlias})` : provider.name)).join(', ');
+}
+
+/** "github (or anthropic, claude, openai, aws, ssh)", for a hint naming one command to run. */
+export function providerExamples(providers: readonly CredentialProvider[] = credentialProviders): string {
+	const [first, ...rest] = providers.map(provider => provider.name);
+	return `${first!} (or ${rest.join(', ')})`;
+}
+
+/** The help's Providers lines: the usage, then where the credential is found in a column. */
+export function providerHelpLines(providers: readonly CredentialProvider[] = credentialProviders): string[] {
+	const column = 23;
+	return providers.map(({help}) => {
+		if (help.sources === undefined) {
+			return help.usage;
+		}
+
+		// A usage too long for the column keeps a three-space gap instead.
+		return help.usage.length < column ? `${help.usage.padEnd(column)}${help.sources}` : `${help.usage}   ${help.sources}`;
+	});
+}
+
+export function parseProvider(name: string): RegisteredProvider {
 	const canonical = providerAliases[name.toLowerCase()];
 	if (!canonical) {
 		const suggestion = nearest(name, Object.keys(providerAliases));
 		throw usageError(
 			`Unknown provider "${name}".`,
-			`${suggestion ? `Did you mean ${suggestion}? ` : ''}Providers: github, anthropic, claude, openai (or codex), aws, ssh.`,
+			`${suggestion ? `Did you mean ${suggestion}? ` : ''}Providers: ${providerChoices()}.`,
 		);
 	}
 
-	return canonical === 'aws' || canonical === 'ssh' ? canonical : tokenProvider(canonical)!;
+	return credentialProvider(canonical);
 }
 
 /** Turns "15m", "1h", "900s" or "900" into seconds. */
@@ -68,7 +93,7 @@ async function tokenFromUser(context: CommandContext, provider: TokenProvider): 
 			throw new MoatError('Cancelled; nothing was saved.', `Run moat grant ${provider.name} again when you have the token.`, 130);
 		}
 
-		return {source: 'the prompt', token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
+		return {source: 'the prompt', token, kind: provider.enteredKind};
 	}
 
 	const line = context.stdinIsTTY ? '' : await firstLineOfStdin(process.stdin);
@@ -79,7 +104,7 @@ async function tokenFromUser(context: CommandContext, provider: TokenProvider): 
 		);
 	}
 
-	return {source: 'standard input', token: line, kind: provider.name === 'claude' ? 'oauth' : 'api-key'};
+	return {source: 'standard input', token: line, kind: provider.enteredKind};
 }
 
 export const grantCommand: Command = {
@@ -96,12 +121,7 @@ export const grantCommand: Command = {
   of stdin). With no provider on a terminal, a wizard walks you through it.
 
   Providers
-    github                 gh auth token, GITHUB_TOKEN, GH_TOKEN
-    anthropic              ANTHROPIC_API_KEY
-    claude                 claude setup-token, CLAUDE_CODE_OAUTH_TOKEN, ~/.claude/.credentials.json
-    openai (codex)         OPENAI_API_KEY, ~/.codex/auth.json
-    aws --role ARN [--region R] [--session-duration 15m] [--external-id X]
-    ssh --host H [--key FINGERPRINT|COMMENT]   a key from your SSH agent, for host H
+${providerHelpLines().map(line => `    ${line}`).join('\n')}
 
   Flags
     --no-validate   Store without asking the provider whether the token works
@@ -129,7 +149,7 @@ export const grantCommand: Command = {
 
 		if (name === undefined) {
 			if (!(context.stdinIsTTY && context.stdout.isTTY)) {
-				throw usageError('Name a provider: there is no terminal for the grant wizard.', 'Run moat grant github (or anthropic, claude, openai, aws, ssh).');
+				throw usageError('Name a provider: there is no terminal for the grant wizard.', `Run moat grant ${providerExamples()}.`);
 			}
 
 			return context.openGrantWizard(await grantServices(context));
@@ -139,14 +159,14 @@ export const grantCommand: Command = {
 		const service = await grantServices(context);
 		const validate = context.flags.validate !== false;
 		let grant: Grant;
-		if (provider === 'ssh') {
+		if (provider.grantWith === 'ssh-agent-key') {
 			const host = context.flags.host as string | undefined;
 			if (!host) {
 				throw usageError('moat grant ssh needs --host.', 'Name the host the key is for, as in moat grant ssh --host github.com.');
 			}
 
 			grant = await service.grantSsh(host, context.flags.key as string | undefined);
-		} else if (provider === 'aws') {
+		} else if (provider.grantWith === 'aws-role') {
 			grant = await grantAws(context, service);
 		} else {
 			// An imported login that has expired is passed over for the next
@@ -214,7 +234,7 @@ async function listGrants(context: CommandContext): Promise<number> {
 	}
 
 	if (grants.length === 0) {
-		context.stdout.write('No grants. Add one with moat grant github (or anthropic, claude, openai, aws, ssh).\n');
+		context.stdout.write(`No grants. Add one with moat grant ${providerExamples()}.\n`);
 		return 0;
 	}
 

@@ -3,15 +3,14 @@ import type {MoatEnvironment} from '../environment.js';
 import {environmentVariables} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {createOutboundHttp, type OutboundHttp} from '../network/outbound-http.js';
-import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
-import {listAgentIdentities, type AgentIdentity} from '../sshagent/agent-client.js';
-import {scanHostKeys} from '../sshagent/host-key-scan.js';
-import {pinnedHostKeys} from '../sshagent/ssh-client-files.js';
-import {checkAssumeRole, hostAwsCredentials} from './aws-role.js';
+import type {AgentIdentity} from '../sshagent/agent-client.js';
 import {createCredentialStore, type CredentialStore} from './credential-store.js';
 import type {Grant} from './grant.js';
 import {openKeyring, type Keyring} from './keyring.js';
-import {checkNotExpired, type DetectedCredential, type DetectionContext, type TokenProvider} from './providers.js';
+import {aws} from './providers/aws.js';
+import type {DetectedCredential, DetectionContext, TokenProvider} from './providers/provider.js';
+import {checkNotExpired} from './providers/provider-list.js';
+import {ssh} from './providers/ssh.js';
 
 function runCommand(command: string, args: readonly string[], variables: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
 	return new Promise(resolve => {
@@ -95,7 +94,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		async sources(provider: TokenProvider): Promise<DetectedCredential[]> {
 			const fromEnvironment = provider.environment
 				.filter(name => (environment.variables[name] ?? '').trim() !== '')
-				.map(name => ({source: name, token: environment.variables[name]!.trim(), kind: provider.name === 'claude' ? 'oauth' : 'api-key'}));
+				.map(name => ({source: name, token: environment.variables[name]!.trim(), kind: provider.enteredKind}));
 			return [...(await provider.detect(detection)), ...fromEnvironment];
 		},
 
@@ -134,7 +133,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		 */
 		async grantAws(role: {roleArn: string; region: string; sessionDurationSeconds: number; externalId?: string}, options: {validate: boolean}): Promise<Grant> {
 			const check = options.validate
-				? await checkAssumeRole(http, role, await hostAwsCredentials(environment.variables, environment.userHome), environment.now())
+				? await aws.validate(role, await aws.detect(detection), http, environment.now())
 				: undefined;
 			const grant: Grant = {
 				provider: 'aws',
@@ -158,7 +157,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		},
 
 		async agentIdentities(): Promise<AgentIdentity[]> {
-			return listAgentIdentities(environment.variables.SSH_AUTH_SOCK);
+			return ssh.detect(detection);
 		},
 
 		/**
@@ -187,10 +186,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 				);
 			}
 
-			// The forges' keys are pinned; any other host's are recorded now, and only they will get signatures.
-			const hostKeys = !Object.hasOwn(pinnedHostKeys, host.toLowerCase())
-				? await scanHostKeys(host.toLowerCase(), parseUpstreamOverrides(environment.variables.MOAT_UPSTREAM_OVERRIDES))
-				: undefined;
+			const hostKeys = await ssh.validate(host, detection);
 			if (hostKeys?.length === 0) {
 				throw new MoatError(`${host} presented no SSH host keys moat can use.`, `Check that ${host} is an SSH server, then try again.`);
 			}

@@ -1,6 +1,6 @@
 import {isMoatError} from '../errors.js';
 import type {GrantService} from './grant-service.js';
-import type {DetectedCredential, TokenProvider} from './providers.js';
+import type {DetectedCredential, TokenProvider} from './providers/provider.js';
 
 export type WizardProvider = {name: string; title: string};
 export type WizardSource = {source: string; warning?: string; expiresAt?: string};
@@ -34,7 +34,7 @@ export function grantWizardServices(service: GrantService, tokenProviders: reado
 		async grant(name, choice) {
 			const provider = providerNamed(name);
 			const credential = 'token' in choice
-				? {source: 'entered token', token: choice.token, kind: provider.name === 'claude' ? 'oauth' : 'api-key'}
+				? {source: 'entered token', token: choice.token, kind: provider.enteredKind}
 				: found.get(name)![choice.index]!;
 			const grant = await service.grantToken(provider, credential, {validate: true});
 			return {name: grant.name, login: grant.login, scopes: grant.scopes, expiresAt: grant.expiresAt, source: grant.source, file: service.store.fileFor(grant.provider)};

@@ -1,6 +1,7 @@
-/** Every provider a grant can be for. `codex` is accepted as a name for `openai`. */
-export const providerNames = ['github', 'anthropic', 'claude', 'openai', 'aws', 'ssh'] as const;
-export type ProviderName = (typeof providerNames)[number];
+import type {ProviderName} from './providers/provider-list.js';
+
+/** Every provider a grant can be for: derived from the registered providers (providers/provider-list.ts). */
+export type {ProviderName} from './providers/provider-list.js';
 
 /** A stored credential, as kept (encrypted) in `credentials/<provider>.enc`. */
 export type Grant = {

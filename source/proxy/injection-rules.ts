@@ -1,11 +1,15 @@
-import {chatgptAuthHost} from '../credentials/chatgpt-login.js';
-import {anthropicOauthBeta} from '../credentials/providers.js';
+import type {AnsweredRule, InjectionRule} from '../credentials/providers/provider.js';
+import {credentialProviders} from '../credentials/providers/provider-list.js';
 
 /**
  * Which credential goes into which request (SPEC §7), as a rule table. Pure:
  * the proxy looks up a request's host here and applies the result. Values
  * are produced from the token only when a rule matches, and only over
  * verified TLS — a plain-HTTP request never carries a credential.
+ *
+ * The table is derived from the registered providers (each provider's file
+ * in credentials/providers/ carries its rules); the functions take it as a
+ * parameter, so they stay pure and can be fed any table.
  */
 
 /** What a rule needs to know about a run's grant. */
@@ -21,64 +25,46 @@ export type Injection = {
 	remove: readonly string[];
 };
 
-type Rule = {
-	provider: string;
-	hosts: readonly string[];
-	/** Only for tokens of this kind (ChatGPT logins reach chatgpt.com). */
-	kinds?: readonly string[];
-	/** Only for requests under these paths (a ChatGPT login opens the whole account; Codex needs its backend only). */
-	paths?: readonly string[];
-	headers(token: string): Record<string, string>;
-};
+/** A provider's rule, labelled with the provider it belongs to. */
+export type ProviderRule = InjectionRule & {provider: string};
+export type ProviderAnsweredRule = AnsweredRule & {provider: string};
 
 const authHeaders = ['authorization', 'x-api-key', 'proxy-authorization'] as const;
 
-/** Comma-separated headers the agent also uses (Claude Code sends its own beta flags). */
-const listHeaders = new Set(['anthropic-beta']);
-
-export const injectionRules: readonly Rule[] = [
-	{provider: 'github', hosts: ['api.github.com'], headers: token => ({authorization: `Bearer ${token}`})},
-	// git over HTTPS authenticates with Basic, user x-access-token.
-	{provider: 'github', hosts: ['github.com'], headers: token => ({authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`})},
-	{provider: 'anthropic', hosts: ['api.anthropic.com'], headers: token => ({'x-api-key': token})},
-	{provider: 'claude', hosts: ['api.anthropic.com'], headers: token => ({authorization: `Bearer ${token}`, 'anthropic-beta': anthropicOauthBeta})},
-	{provider: 'openai', hosts: ['api.openai.com'], headers: token => ({authorization: `Bearer ${token}`})},
-	{
-		provider: 'openai', hosts: ['chatgpt.com'], kinds: ['chatgpt'],
-		paths: ['/backend-api/codex/', '/backend-api/wham/', '/backend-api/ps/', '/backend-api/plugins/', '/backend-api/connectors/'],
-		headers: token => ({authorization: `Bearer ${token}`}),
-	},
-];
+/** Every provider's injection rules, in registration order. */
+export const injectionRules: readonly ProviderRule[] = credentialProviders.flatMap(provider => provider.injection.map(rule => ({...rule, provider: provider.name})));
 
 /**
  * Hosts the proxy answers itself for a grant instead of forwarding: a
  * ChatGPT login's refreshes (see credentials/chatgpt-login.ts), so a bottle
  * never rotates the host's tokens.
  */
-export const answeredHosts: ReadonlyArray<Omit<Rule, 'headers'>> = [
-	{provider: 'openai', hosts: [chatgptAuthHost], kinds: ['chatgpt']},
-];
+export const answeredHosts: readonly ProviderAnsweredRule[] = credentialProviders.flatMap(provider => provider.answered.map(rule => ({...rule, provider: provider.name})));
 
-function applies(rule: Omit<Rule, 'headers'>, grant: Pick<InjectableGrant, 'provider' | 'kind'>): boolean {
+function applies(rule: ProviderAnsweredRule, grant: Pick<InjectableGrant, 'provider' | 'kind'>): boolean {
 	// A kind not known yet opens nothing that is only for some kinds.
 	return rule.provider === grant.provider && (!rule.kinds || rule.kinds.includes(grant.kind));
 }
 
 /** Every host a grant injects into or is answered for: in strict mode these are allowed. */
-export function injectedHosts(grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>): string[] {
-	return [...new Set(grants.flatMap(grant => [...injectionRules, ...answeredHosts]
+export function injectedHosts(
+	grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>,
+	rules: readonly ProviderAnsweredRule[] = injectionRules,
+	answered: readonly ProviderAnsweredRule[] = answeredHosts,
+): string[] {
+	return [...new Set(grants.flatMap(grant => [...rules, ...answered]
 		.filter(rule => applies(rule, grant))
 		.flatMap(rule => rule.hosts)))];
 }
 
 /** The grant whose requests to `host` the proxy answers itself, if any (only over TLS the agent cannot read). */
-export function answeringGrant(grants: readonly InjectableGrant[], host: string): InjectableGrant | undefined {
+export function answeringGrant(grants: readonly InjectableGrant[], host: string, answered: readonly ProviderAnsweredRule[] = answeredHosts): InjectableGrant | undefined {
 	const name = host.toLowerCase().replace(/:\d+$/, '');
-	return grants.find(grant => grant.kind !== '' && answeredHosts.some(rule => applies(rule, grant) && rule.hosts.includes(name)));
+	return grants.find(grant => grant.kind !== '' && answered.some(rule => applies(rule, grant) && rule.hosts.includes(name)));
 }
 
 /** The injection for a request to `host` (and `path`), if one of the run's grants has a rule for it. */
-export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean, path = '/'): Injection | undefined {
+export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean, path = '/', rules: readonly ProviderRule[] = injectionRules): Injection | undefined {
 	if (!overVerifiedTls) {
 		return undefined;
 	}
@@ -86,14 +72,13 @@ export function injectionFor(grants: readonly InjectableGrant[], host: string, o
 	const name = host.toLowerCase().replace(/:\d+$/, '');
 	const pathname = path.split('?')[0]!;
 	for (const grant of grants) {
-		const rule = injectionRules.find(candidate => candidate.provider === grant.provider && candidate.hosts.includes(name) && (!candidate.kinds || candidate.kinds.includes(grant.kind))
+		const rule = rules.find(candidate => applies(candidate, grant) && candidate.hosts.includes(name)
 			&& (!candidate.paths || candidate.paths.some(prefix => pathname.startsWith(prefix))));
 		if (rule) {
-			const headers = Object.entries(rule.headers(grant.token));
 			return {
 				grant: grant.name,
-				set: Object.fromEntries(headers.filter(([header]) => !listHeaders.has(header))),
-				merge: Object.fromEntries(headers.filter(([header]) => listHeaders.has(header))),
+				set: rule.headers(grant.token),
+				merge: {...rule.merge},
 				remove: authHeaders,
 			};
 		}
@@ -113,38 +98,10 @@ export function mergeHeaderList(existing: string | undefined, required: string):
 }
 
 /**
- * What the container sees instead of real credentials: placeholders in the
- * variables the CLIs look for, so they start and send something the proxy
- * then replaces.
+ * What the container sees instead of real credentials: each granted
+ * provider's placeholders, in the variables the CLIs look for, so they
+ * start and send something the proxy then replaces.
  */
 export function placeholderEnvironment(grants: ReadonlyArray<Pick<InjectableGrant, 'provider'>>): Record<string, string> {
-	const placeholders: Record<string, string> = {};
-	for (const {provider} of grants) {
-		switch (provider) {
-			case 'github': {
-				placeholders.GH_TOKEN = 'moat-placeholder-github-token';
-				break;
-			}
-
-			case 'anthropic': {
-				placeholders.ANTHROPIC_API_KEY = 'sk-ant-api03-moat-placeholder';
-				break;
-			}
-
-			case 'claude': {
-				placeholders.CLAUDE_CODE_OAUTH_TOKEN = 'sk-ant-oat01-moat-placeholder';
-				break;
-			}
-
-			case 'openai': {
-				// A ChatGPT login's placeholder is Codex's auth.json instead (moat codex drops this one: Codex prefers a key).
-				placeholders.OPENAI_API_KEY = 'sk-moat-placeholder';
-				break;
-			}
-
-			default:
-		}
-	}
-
-	return placeholders;
+	return Object.assign({}, ...grants.map(({provider}) => credentialProviders.find(candidate => candidate.name === provider)?.placeholders ?? {})) as Record<string, string>;
 }

@@ -1,3 +1,4 @@
+import {bottleRecipes, type RecipeName} from '../source/bottles/bottle-recipes.js';
 import type {KeyInfo} from './key-bindings.js';
 import type {NewRunRequest} from './services-context.js';
 
@@ -8,12 +9,13 @@ import type {NewRunRequest} from './services-context.js';
  * enter starts, esc cancels.
  */
 
-export const agents = ['claude', 'codex', 'shell'] as const;
+/** The kinds of bottle the dialog offers: every recipe moat has. */
+export const agents = Object.keys(bottleRecipes) as RecipeName[];
 export const fields = ['agent', 'workspace', 'name', 'grants', 'prompt', 'attached'] as const;
 export type Field = (typeof fields)[number];
 
 /** The grant each agent signs in with, chosen for the user when it is granted. */
-const agentGrants: Record<NewRunRequest['agent'], readonly string[]> = {claude: ['claude', 'anthropic'], codex: ['openai'], shell: []};
+const agentGrants = Object.fromEntries(Object.entries(bottleRecipes).map(([name, recipe]) => [name, recipe.signInGrants])) as Record<RecipeName, readonly string[]>;
 
 export type NewRunState = {
 	field: number;

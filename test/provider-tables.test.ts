@@ -2,7 +2,7 @@ import test from 'ava';
 import {grantCommand, parseProvider, providerChoices, providerExamples, providerHelpLines} from '../source/commands/grant-command.js';
 import type {GrantService} from '../source/credentials/grant-service.js';
 import {grantWizardServices} from '../source/credentials/grant-wizard-services.js';
-import {credentialProviders, providerAliases, providerNames, tokenProviders} from '../source/credentials/providers/provider-list.js';
+import {containerPackagesFor, credentialProviders, providerAliases, providerNames, tokenProviders} from '../source/credentials/providers/provider-list.js';
 import {MoatError} from '../source/errors.js';
 import {answeredHosts, answeringGrant, injectedHosts, injectionFor, injectionRules, placeholderEnvironment, type ProviderRule} from '../source/proxy/injection-rules.js';
 
@@ -135,4 +135,12 @@ test('the injection decision is pure: fed another table, it applies that table a
 	t.is(injectionFor(grants, 'api.example.com', true, '/'), undefined);
 	t.is(injectionFor([{...grants[0]!, provider: 'github'}], 'api.github.com', true, '/', table), undefined);
 	t.deepEqual(injectedHosts(grants, table, []), ['api.example.com']);
+});
+
+test('the packages a run\'s image gets for its grants come from their providers: ssh for ssh:HOST, curl for aws, nothing for tokens', t => {
+	t.deepEqual(containerPackagesFor(['ssh:github.com', 'ssh:gitlab.com']), ['openssh-client']);
+	t.deepEqual(containerPackagesFor(['aws']), ['curl']);
+	t.deepEqual(containerPackagesFor(['github', 'anthropic', 'openai:work']), []);
+	t.deepEqual(containerPackagesFor(['aws', 'github', 'ssh:example.com']).sort(), ['curl', 'openssh-client']);
+	t.deepEqual(containerPackagesFor([]), []);
 });

@@ -7,6 +7,7 @@ import {loadWorkspaceConfig} from '../config/config-loader.js';
 import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import {awsCredentialProcessMounts} from '../credentials/aws-credential-process.js';
+import {containerPackagesFor} from '../credentials/providers/provider-list.js';
 import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
 import type {BindMount, Engine} from '../engine/engine.js';
 import type {MoatEnvironment} from '../environment.js';
@@ -277,8 +278,8 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 
 	const agentSetup = await request.prepareAgent?.({workspace, uid, gid: gid || rootReplacementId});
 	const agent = request.agent ?? config.agent ?? null;
-	// What moat's own helpers run in the container: ssh for ssh: grants, curl for the AWS helper.
-	const helperPackages = [...grants.some(grant => grant.startsWith('ssh:')) ? ['openssh-client'] : [], ...grants.includes('aws') ? ['curl'] : []];
+	// What moat's own helpers run in the container, as each grant's provider declares it.
+	const helperPackages = containerPackagesFor(grants);
 	const plan = planDependencies([...config.dependencies ?? [], ...helperPackages.filter(name => !(config.dependencies ?? []).includes(name))], config.base_image);
 	const buildOptions = {
 		onBuildStart: (tag: string, base: string) => {

@@ -1,5 +1,6 @@
 import type {GrantWizardServices} from '../credentials/grant-wizard-services.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
+import type {RecipeName} from '../bottles/bottle-recipes.js';
 
 /**
  * What the dashboard (components/) asks of moat, and the shapes it gets
@@ -23,7 +24,7 @@ export type PaneContent = {
 
 /** What the new-bottle dialog asks for. */
 export type NewRunRequest = {
-	agent: 'claude' | 'codex' | 'shell';
+	agent: RecipeName;
 	workspace: string;
 	name?: string;
 	grants: string[];

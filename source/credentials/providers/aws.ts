@@ -18,4 +18,6 @@ export const aws: AwsRoleProvider = {
 	injection: [],
 	answered: [],
 	placeholders: {},
+	// The credential_process helper asks moat's proxy for a session with curl.
+	containerPackages: ['curl'],
 };

@@ -48,3 +48,9 @@ export function checkNotExpired(credential: DetectedCredential, provider: TokenP
 		);
 	}
 }
+
+/** The packages moat's helpers need in a run's image for these grants (`ssh:HOST` is the ssh provider's). */
+export function containerPackagesFor(grants: readonly string[]): string[] {
+	const providers = new Set(grants.map(grant => grant.split(':')[0]));
+	return [...new Set(credentialProviders.filter(provider => providers.has(provider.name)).flatMap(provider => provider.containerPackages ?? []))];
+}

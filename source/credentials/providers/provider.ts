@@ -79,6 +79,8 @@ type ProviderBase<Name extends string> = {
 	answered: readonly AnsweredRule[];
 	/** What the bottle sees instead of the credential: variables the CLIs look for, holding placeholders the proxy replaces. */
 	placeholders: Readonly<Record<string, string>>;
+	/** Debian packages moat's own helpers for this grant need in the image (ssh for ssh:, curl for the AWS helper). */
+	containerPackages?: readonly string[];
 };
 
 /** A provider granted as a bearer-like token: found, typed or piped, checked, stored and injected into headers. */

@@ -31,4 +31,6 @@ export const ssh: SshKeyProvider = {
 	injection: [],
 	answered: [],
 	placeholders: {},
+	// Every ssh goes through moat's proxy and the run's filtering agent: the image needs the client.
+	containerPackages: ['openssh-client'],
 };

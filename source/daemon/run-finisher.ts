@@ -1,0 +1,46 @@
+import type {AuditSink} from '../audit/audit-log.js';
+import type {Engine} from '../engine/engine.js';
+import type {MoatEnvironment} from '../environment.js';
+import {createRunService} from '../runs/run-service.js';
+import type {RunStore} from '../runs/run-store.js';
+
+/**
+ * The daemon's one use of RunService: finishing a run whose container has
+ * ended (its state, audit and removal) without waiting for a user to look.
+ * The daemon starts no runs, so the service's network registration is
+ * refused here. When finishing a run moves out of RunService, only this
+ * file changes.
+ */
+export type RunFinisher = {
+	/** Brings the run in line with its container. */
+	finish(runId: string): Promise<void>;
+};
+
+export function createRunFinisher(options: {
+	engine: Engine;
+	store: RunStore;
+	environment: MoatEnvironment;
+	audit: AuditSink;
+	log(message: string): void;
+	/** A finished run gives back its proxy token. */
+	release(runId: string): Promise<unknown>;
+}): RunFinisher {
+	const {engine, store, environment, audit, log, release} = options;
+	const runService = createRunService({
+		engine, store, environment, audit,
+		reporter: {info: log, warn: log, debug() {}},
+		network: {
+			async register() {
+				throw new Error('the daemon does not start runs');
+			},
+			async release(runId) {
+				await release(runId);
+			},
+		},
+	});
+	return {
+		async finish(runId) {
+			await runService.reconcile(await store.read(runId));
+		},
+	};
+}

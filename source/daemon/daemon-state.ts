@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
+import {runIdPattern} from '../runs/run-metadata.js';
 import type {RunRegistration} from './daemon-protocol.js';
 
 /**
@@ -18,7 +19,7 @@ export type DaemonState = {
 function isPersistedRun(value: unknown): value is PersistedRun {
 	const run = value as Partial<PersistedRun> | null;
 	return typeof run === 'object' && run !== null
-		&& typeof run.runId === 'string' && /^run_[\da-f]{12}$/.test(run.runId)
+		&& typeof run.runId === 'string' && runIdPattern.test(run.runId)
 		&& typeof run.tokenHash === 'string' && /^[\da-f]{64}$/.test(run.tokenHash)
 		&& Array.isArray(run.grants) && run.grants.every(grant => typeof grant === 'string')
 		&& typeof run.registeredAt === 'string'

@@ -1,0 +1,41 @@
+import type {AuditEventType} from '../audit/audit-chain.js';
+import type {AuditLog, AuditSink} from '../audit/audit-log.js';
+
+/**
+ * The daemon's one writer of runs' audit logs. Every writer of a run's log
+ * goes through its queue (the proxy's events, the CLI's, the daemon's own),
+ * so entries are appended in order per run and never block a request.
+ */
+export type AuditQueue = AuditSink & {
+	/** Queues an event without waiting for it; a failure is said in the log, not thrown. */
+	recordLater(runId: string, type: AuditEventType, data: Record<string, unknown>): void;
+	/** Settles once every run's last queued entry is written; rejects if one of those failed. */
+	drain(): Promise<void>;
+};
+
+export function createAuditQueue(audit: Pick<AuditLog, 'record' | 'seal'>, log: (message: string) => void): AuditQueue {
+	const queues = new Map<string, Promise<unknown>>();
+
+	const queue = async (runId: string, write: () => Promise<unknown>) => {
+		const next = (queues.get(runId) ?? Promise.resolve()).catch(() => undefined).then(write);
+		queues.set(runId, next);
+		return next;
+	};
+
+	return {
+		async record(runId, type, data) {
+			return queue(runId, async () => audit.record(runId, type, data));
+		},
+		async seal(runId) {
+			await queue(runId, async () => audit.seal(runId));
+		},
+		recordLater(runId, type, data) {
+			queue(runId, async () => audit.record(runId, type, data)).catch((error: unknown) => {
+				log(`audit entry for ${runId} not written: ${(error as Error).message}`);
+			});
+		},
+		async drain() {
+			await Promise.all(queues.values());
+		},
+	};
+}

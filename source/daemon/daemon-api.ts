@@ -1,0 +1,178 @@
+import fs from 'node:fs/promises';
+import http, {type IncomingMessage, type ServerResponse} from 'node:http';
+import {matchRoute, parseAuditRequest, registrationError, type ApiRouteName} from './api-routes.js';
+import type {AuditQueue} from './audit-queue.js';
+import {parseAllowRequest, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
+import type {RunRegistry} from './run-registry.js';
+
+/**
+ * The daemon's HTTP API on daemon.sock: one handler per route of
+ * api-routes.ts, JSON in and out. Only the user can reach it (the socket is
+ * 0600), so it trusts the CLI; it still checks what it is given.
+ */
+
+type Answer = [status: number, body: unknown];
+type Handler = (request: {body: unknown; runId?: string}) => Promise<Answer>;
+
+export type DaemonApiOptions = {
+	socketPath: string;
+	registry: RunRegistry;
+	audit: AuditQueue;
+	hello(): Hello;
+	/** What a registered run's container needs besides its token. */
+	access(): Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>;
+	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
+	shutdown(why: string): void;
+	/** Called on every request: the API in use keeps the daemon from going idle. */
+	touched(): void;
+	log(message: string): void;
+};
+
+export type DaemonApi = {close(): Promise<void>};
+
+function handlersFor({registry, audit, hello, access, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+	return {
+		async hello() {
+			return [200, hello()];
+		},
+		async status() {
+			const status: DaemonStatus = {
+				...hello(),
+				registered: [...registry.registered()].map(live => ({runId: live.persisted.runId, grants: live.persisted.grants, requests: live.requests, blocked: live.blocked})),
+			};
+			return [200, status];
+		},
+		async register({body}) {
+			const error = registrationError(body);
+			if (error) {
+				return [400, {error}];
+			}
+
+			const registration = body as RunRegistration;
+			const result = await registry.register(registration);
+			switch (result.outcome) {
+				case 'busy': {
+					return [409, {error: `${registration.runId} is being registered by another request`}];
+				}
+
+				case 'ssh agent failed': {
+					return [500, {error: `the run's SSH agent could not start: ${result.message}`}];
+				}
+
+				case 'aws grant unreadable': {
+					return [422, {error: 'the aws grant is missing, names no usable role, or cannot be read'}];
+				}
+
+				case 'registered': {
+					const registered: RegisteredRun = {
+						token: result.token,
+						...access(),
+						...result.sshDirectory ? {sshDirectory: result.sshDirectory} : {},
+						...result.awsRole ? {aws: {region: result.awsRole.region}} : {},
+					};
+					return [200, registered];
+				}
+			}
+		},
+		async audit({body}) {
+			const request = parseAuditRequest(body);
+			if ('error' in request) {
+				return [400, {error: request.error}];
+			}
+
+			if (request.event) {
+				await audit.record(request.runId, request.event.type, request.event.data);
+			}
+
+			if (request.seal) {
+				await audit.seal(request.runId);
+			}
+
+			return [200, {written: true}];
+		},
+		async allow({body, runId}) {
+			const notRunning: Answer = [404, {error: `no run ${runId} is running under this daemon`}];
+			if (!registry.has(runId!)) {
+				return notRunning;
+			}
+
+			const asked = parseAllowRequest(body);
+			if ('error' in asked) {
+				return [400, {error: asked.error}];
+			}
+
+			const allowed = await registry.allowHost(runId!, asked.entry);
+			return allowed ? [200, allowed] : notRunning;
+		},
+		async unregister({runId}) {
+			return [200, {removed: await registry.unregister(runId!, 'run ended')}];
+		},
+		async shutdown() {
+			setImmediate(() => {
+				shutdown('asked to stop');
+			});
+			return [200, {stopping: true}];
+		},
+	};
+}
+
+/** Listens on the socket (replacing a stale one), readable by the user alone. */
+export async function startDaemonApi(options: DaemonApiOptions): Promise<DaemonApi> {
+	const handlers = handlersFor(options);
+	const answer = (response: ServerResponse, [status, body]: Answer) => {
+		response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(body));
+	};
+
+	const respond = async (request: IncomingMessage, body: unknown): Promise<Answer> => {
+		const match = matchRoute(request.method, request.url);
+		if (match.route === undefined) {
+			return [404, {error: match.error}];
+		}
+
+		return handlers[match.route]({body, ...match.runId === undefined ? {} : {runId: match.runId}});
+	};
+
+	const server = http.createServer((request: IncomingMessage, response: ServerResponse) => {
+		options.touched();
+		const chunks: Buffer[] = [];
+		request.on('data', (chunk: Buffer) => chunks.push(chunk));
+		request.on('end', () => {
+			let body: unknown;
+			try {
+				body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+			} catch {
+				answer(response, [400, {error: 'the body is not JSON'}]);
+				return;
+			}
+
+			respond(request, body).then(result => {
+				answer(response, result);
+			}, (error: unknown) => {
+				options.log(`API error: ${(error as Error).message}`);
+				answer(response, [500, {error: (error as Error).message}]);
+			});
+		});
+	});
+	const close = async () => new Promise<void>(resolve => {
+		server.close(() => {
+			resolve();
+		});
+		server.closeAllConnections();
+	});
+
+	await fs.rm(options.socketPath, {force: true});
+	try {
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(options.socketPath, () => {
+				resolve();
+			});
+		});
+		await fs.chmod(options.socketPath, 0o600);
+	} catch (error) {
+		server.close();
+		throw error;
+	}
+
+	return {close};
+}

@@ -194,7 +194,7 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 		import('./bottles/bottles.js'),
 		import('./audit/audit-log.js'),
 	]);
-	const engine = createDockerEngine(environment.variables);
+	const engine = createDockerEngine(environment.variables, environment.userHome);
 	const store = createRunStore(environment.moatHome);
 	const audit = createAuditLog(environment.moatHome, environment.now);
 	let grants: Awaited<ReturnType<typeof import('./credentials/grant-service.js').createDefaultGrantService>> | undefined;

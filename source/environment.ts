@@ -1,14 +1,42 @@
 import os from 'node:os';
 import path from 'node:path';
 
-/** Every environment variable moat reads, named once. */
+/**
+ * Every environment variable moat reads from the host, named once. The
+ * variables a grant's token may come from (GITHUB_TOKEN, ANTHROPIC_API_KEY,
+ * …) are their provider's data, in source/credentials/providers/; the ones
+ * moat sets inside containers (MOAT_RUN_ID, the proxy's) are the bottle's.
+ */
 export const environmentVariables = {
+	// moat's own settings
 	home: 'MOAT_HOME',
+	cacheDirectory: 'MOAT_CACHE_DIR',
 	requireDocker: 'MOAT_REQUIRE_DOCKER',
-	dockerHost: 'DOCKER_HOST',
-	noColor: 'NO_COLOR',
 	upstreamOverrides: 'MOAT_UPSTREAM_OVERRIDES',
 	keyringBackend: 'MOAT_KEYRING_BACKEND',
+	routerPort: 'MOAT_ROUTER_PORT',
+	daemonIdleMilliseconds: 'MOAT_DAEMON_IDLE_MS',
+	claudeCodeVersion: 'MOAT_CLAUDE_CODE_VERSION',
+	codexVersion: 'MOAT_CODEX_VERSION',
+	// The engine, as the docker CLI finds it
+	dockerHost: 'DOCKER_HOST',
+	dockerTlsVerify: 'DOCKER_TLS_VERIFY',
+	dockerCertificatePath: 'DOCKER_CERT_PATH',
+	// The user's terminal, files and agents
+	noColor: 'NO_COLOR',
+	xdgCacheHome: 'XDG_CACHE_HOME',
+	sshAuthSocket: 'SSH_AUTH_SOCK',
+	// Node's trust settings the daemon inherits or must not
+	extraCaCertificates: 'NODE_EXTRA_CA_CERTS',
+	tlsRejectUnauthorized: 'NODE_TLS_REJECT_UNAUTHORIZED',
+	// The host's AWS credentials, which assume a granted role
+	awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+	awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+	awsSessionToken: 'AWS_SESSION_TOKEN',
+	awsSharedCredentialsFile: 'AWS_SHARED_CREDENTIALS_FILE',
+	awsProfile: 'AWS_PROFILE',
+	awsRegion: 'AWS_REGION',
+	awsDefaultRegion: 'AWS_DEFAULT_REGION',
 } as const;
 
 /**

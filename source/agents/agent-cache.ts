@@ -3,7 +3,7 @@ import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type {MoatEnvironment} from '../environment.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
 import {withFileLock} from '../runs/capture-lock.js';
 import {elfMachines, npmCpu, versionPattern, type AgentPackage} from './agent-packages.js';
@@ -19,12 +19,12 @@ import {elfMachines, npmCpu, versionPattern, type AgentPackage} from './agent-pa
  * install the same one twice.
  */
 export function agentCacheDirectory(environment: MoatEnvironment): string {
-	const configured = environment.variables.MOAT_CACHE_DIR;
+	const configured = environment.variables[environmentVariables.cacheDirectory];
 	if (configured) {
 		return path.resolve(configured);
 	}
 
-	const xdg = environment.variables.XDG_CACHE_HOME;
+	const xdg = environment.variables[environmentVariables.xdgCacheHome];
 	return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(environment.userHome, '.cache'), 'moat');
 }
 

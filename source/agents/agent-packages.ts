@@ -1,3 +1,5 @@
+import {environmentVariables} from '../environment.js';
+
 /**
  * The agents moat puts in bottles, as npm packages installed once on the
  * host (agent-cache.ts) and mounted read-only into each bottle, so neither
@@ -26,7 +28,7 @@ export const agentPackages = {
 		title: 'Claude Code',
 		packageName: '@anthropic-ai/claude-code',
 		version: '2.1.330',
-		versionVariable: 'MOAT_CLAUDE_CODE_VERSION',
+		versionVariable: environmentVariables.claudeCodeVersion,
 		binary: cpu => `node_modules/@anthropic-ai/claude-code-linux-${cpu}/claude`,
 		mountPoint: '/opt/moat/claude-code',
 	},
@@ -35,7 +37,7 @@ export const agentPackages = {
 		title: 'Codex',
 		packageName: '@openai/codex',
 		version: '0.169.0',
-		versionVariable: 'MOAT_CODEX_VERSION',
+		versionVariable: environmentVariables.codexVersion,
 		binary: cpu => `node_modules/@openai/codex-linux-${cpu}/vendor/${cpu === 'arm64' ? 'aarch64' : 'x86_64'}-unknown-linux-musl/bin/codex`,
 		mountPoint: '/opt/moat/codex',
 	},

@@ -10,7 +10,7 @@ import {awsCredentialProcessMounts} from '../credentials/aws-credential-process.
 import {containerPackagesFor} from '../credentials/providers/provider-list.js';
 import type {RegisteredRun, RunRegistration} from '../daemon/daemon-protocol.js';
 import type {BindMount, Engine} from '../engine/engine.js';
-import type {MoatEnvironment} from '../environment.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage} from '../images/image-builder.js';
@@ -168,7 +168,7 @@ async function recordEvent({audit, reporter}: Pick<LaunchDependencies, 'audit' |
  * byte of output is missed.
  */
 export async function launchRun(dependencies: LaunchDependencies, request: RunRequest, beforeStart?: (prepared: PreparedRun) => Promise<void>): Promise<RunMetadata> {
-	const {engine, store, environment, reporter, grantExists, trust, confirm, network, secrets = createSecretResolver(environment.variables)} = dependencies;
+	const {engine, store, environment, reporter, grantExists, trust, confirm, network, secrets = createSecretResolver(environment.variables, {userHome: environment.userHome})} = dependencies;
 	const record = async (runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false) => recordEvent(dependencies, runId, type, data, seal);
 	const pinnedWorkspace = await realDirectory(request.workspace, request.cwd);
 	const workspace = pinnedWorkspace.real;
@@ -306,13 +306,13 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	// The proxy learns the run before the container exists: its token goes into the container's environment.
 	const sshGrants = grants.filter(grant => grant.startsWith('ssh:'));
 	if (sshGrants.length > 0 && network) {
-		await checkSshAgent(environment.variables.SSH_AUTH_SOCK, sshGrants);
+		await checkSshAgent(environment.variables[environmentVariables.sshAuthSocket], sshGrants);
 	}
 
 	const access = network
 		? await network.register({
 			runId: id, agent, policy: {mode: policy.mode, allow: [...policy.allow]}, grants,
-			...sshGrants.length > 0 ? {ssh: {upstream: environment.variables.SSH_AUTH_SOCK, uid: uid || rootReplacementId, gid: gid || rootReplacementId}} : {},
+			...sshGrants.length > 0 ? {ssh: {upstream: environment.variables[environmentVariables.sshAuthSocket], uid: uid || rootReplacementId, gid: gid || rootReplacementId}} : {},
 		})
 		: undefined;
 	// The run's SSH agent and client files: the folder read-only, its config where ssh looks first.

@@ -10,6 +10,7 @@ import {nearest} from '../text/nearest.js';
 import {promptMasked} from '../terminal/masked-prompt.js';
 import type {TerminalInput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
+import {environmentVariables} from '../environment.js';
 
 /** The first line of a piped stdin; empty when there is none. Never waits on a terminal. */
 async function firstLineOfStdin(input: NodeJS.ReadableStream): Promise<string> {
@@ -209,7 +210,7 @@ async function grantAws(context: CommandContext, service: GrantService): Promise
 		throw usageError(role ? `"${role}" is not an IAM role ARN.` : 'moat grant aws needs --role.', 'Pass --role arn:aws:iam::123456789012:role/NAME.');
 	}
 
-	const region = (context.flags.region as string | undefined) ?? context.environment.variables.AWS_REGION ?? context.environment.variables.AWS_DEFAULT_REGION ?? 'us-east-1';
+	const region = (context.flags.region as string | undefined) ?? context.environment.variables[environmentVariables.awsRegion] ?? context.environment.variables[environmentVariables.awsDefaultRegion] ?? 'us-east-1';
 	if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
 		throw usageError(`"${region}" is not an AWS region.`, 'Pass --region such as us-east-1.');
 	}

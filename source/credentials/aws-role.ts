@@ -3,6 +3,7 @@ import path from 'node:path';
 import {MoatError} from '../errors.js';
 import type {OutboundHttp} from '../network/outbound-http.js';
 import {signGet, type AwsCredentials} from './aws-signature.js';
+import {environmentVariables} from '../environment.js';
 
 /**
  * The host's own AWS credentials, for assuming the granted role: the
@@ -10,11 +11,13 @@ import {signGet, type AwsCredentials} from './aws-signature.js';
  * the AWS CLI looks for them. They never leave the host.
  */
 export async function hostAwsCredentials(variables: Readonly<Record<string, string | undefined>>, userHome: string): Promise<AwsCredentials | undefined> {
-	if (variables.AWS_ACCESS_KEY_ID && variables.AWS_SECRET_ACCESS_KEY) {
-		return {accessKeyId: variables.AWS_ACCESS_KEY_ID, secretAccessKey: variables.AWS_SECRET_ACCESS_KEY, sessionToken: variables.AWS_SESSION_TOKEN || undefined};
+	const accessKeyId = variables[environmentVariables.awsAccessKeyId];
+	const secretAccessKey = variables[environmentVariables.awsSecretAccessKey];
+	if (accessKeyId && secretAccessKey) {
+		return {accessKeyId, secretAccessKey, sessionToken: variables[environmentVariables.awsSessionToken] || undefined};
 	}
 
-	const file = variables.AWS_SHARED_CREDENTIALS_FILE ?? path.join(userHome, '.aws', 'credentials');
+	const file = variables[environmentVariables.awsSharedCredentialsFile] ?? path.join(userHome, '.aws', 'credentials');
 	let text: string;
 	try {
 		text = await fs.readFile(file, 'utf8');
@@ -22,7 +25,7 @@ export async function hostAwsCredentials(variables: Readonly<Record<string, stri
 		return undefined;
 	}
 
-	const profile = variables.AWS_PROFILE ?? 'default';
+	const profile = variables[environmentVariables.awsProfile] ?? 'default';
 	let section = '';
 	const values: Record<string, string> = {};
 	for (const line of text.split('\n')) {

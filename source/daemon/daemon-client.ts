@@ -5,7 +5,7 @@ import http from 'node:http';
 import {fileURLToPath} from 'node:url';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
-import type {MoatEnvironment} from '../environment.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
@@ -242,7 +242,7 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 			detached: true,
 			stdio: ['ignore', output, output],
 			// The daemon verifies upstream TLS whatever the shell says.
-			env: Object.fromEntries(Object.entries(environment.variables).filter(([name]) => name !== 'NODE_TLS_REJECT_UNAUTHORIZED')),
+			env: Object.fromEntries(Object.entries(environment.variables).filter(([name]) => name !== environmentVariables.tlsRejectUnauthorized)),
 		});
 		child.on('exit', code => {
 			exited = code ?? 1;

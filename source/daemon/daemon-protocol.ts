@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import path from 'node:path';
 import {formatAllowEntry, internalEntryKind, parseAllowEntry} from '../proxy/network-policy.js';
 import {addressKindWords} from '../proxy/proxy-decisions.js';
+import {environmentVariables} from '../environment.js';
 
 /**
  * What the CLI and the daemon say to each other over `daemon.sock` (HTTP
@@ -111,9 +112,9 @@ export function settingsDifference(running: DaemonSettings, wanted: DaemonSettin
 	const labels: Record<keyof DaemonSettings, string> = {
 		version: 'moat version',
 		build: 'moat build',
-		upstreamOverrides: 'MOAT_UPSTREAM_OVERRIDES',
-		extraCaCertificates: 'NODE_EXTRA_CA_CERTS',
-		routerPort: 'MOAT_ROUTER_PORT',
+		upstreamOverrides: environmentVariables.upstreamOverrides,
+		extraCaCertificates: environmentVariables.extraCaCertificates,
+		routerPort: environmentVariables.routerPort,
 	};
 	const key = (Object.keys(labels) as Array<keyof DaemonSettings>).find(name => running[name] !== wanted[name]);
 	return key ? labels[key] : undefined;

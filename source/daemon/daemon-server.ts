@@ -33,7 +33,7 @@ import {createRunRegistry} from './run-registry.js';
  * daemon-api.ts) and the watchers (daemon-watchers.ts).
  */
 
-const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables.MOAT_DAEMON_IDLE_MS ?? 30_000);
+const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables[environmentVariables.daemonIdleMilliseconds] ?? 30_000);
 
 function log(message: string) {
 	process.stdout.write(`${new Date().toISOString()} ${message}\n`);
@@ -101,7 +101,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	});
 
 	const settings = currentDaemonSettings(environment);
-	const engine = createDockerEngine(environment.variables);
+	const engine = createDockerEngine(environment.variables, environment.userHome);
 	const store = createRunStore(environment.moatHome);
 	const audit = createAuditQueue(createAuditLog(environment.moatHome, environment.now), log);
 	let lastActivity = Date.now();
@@ -142,7 +142,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					void withFileLock(path.join(store.directory(runId), 'state.lock'), async () => {
 						const run = await store.read(runId);
 						if (isActive(run)) {
-							await store.update(runId, {activity: {state, at: new Date().toISOString()}});
+							await store.update(runId, {activity: {state, at: environment.now().toISOString()}});
 						}
 					}).catch((error: unknown) => {
 						log(`activity of ${runId}: ${(error as Error).message}`);

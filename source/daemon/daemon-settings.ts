@@ -42,7 +42,7 @@ export function currentDaemonSettings(environment: MoatEnvironment): DaemonSetti
 		version: readVersion(),
 		build: buildIdentity(),
 		upstreamOverrides: environment.variables[environmentVariables.upstreamOverrides] ?? '',
-		extraCaCertificates: caIdentity(environment.variables.NODE_EXTRA_CA_CERTS),
+		extraCaCertificates: caIdentity(environment.variables[environmentVariables.extraCaCertificates]),
 		routerPort: routerPort(environment.variables),
 	};
 }

@@ -30,7 +30,7 @@ const logRing = {'max-size': '10m', 'max-file': '3'} as const;
 type Connection = {options: Docker.DockerOptions; address: string};
 
 /** Where to reach the engine, from DOCKER_HOST the way the docker CLI reads it. */
-export function engineConnection(variables: Readonly<Record<string, string | undefined>>): Connection {
+export function engineConnection(variables: Readonly<Record<string, string | undefined>>, userHome: string = os.homedir()): Connection {
 	const host = variables[environmentVariables.dockerHost];
 	if (!host) {
 		return {options: {socketPath: defaultSocket}, address: defaultSocket};
@@ -55,9 +55,9 @@ export function engineConnection(variables: Readonly<Record<string, string | und
 
 	// With DOCKER_TLS_VERIFY the engine speaks TLS on 2376 and wants the
 	// client certificate from DOCKER_CERT_PATH, as the docker CLI does it.
-	const tlsVerify = (variables.DOCKER_TLS_VERIFY ?? '') !== '';
+	const tlsVerify = (variables[environmentVariables.dockerTlsVerify] ?? '') !== '';
 	if (tlsVerify) {
-		const certificates = variables.DOCKER_CERT_PATH ?? path.join(os.homedir(), '.docker');
+		const certificates = variables[environmentVariables.dockerCertificatePath] ?? path.join(userHome, '.docker');
 		const read = (name: string) => readFileSync(path.join(certificates, name));
 		return {
 			options: {host: url.hostname, port: url.port || 2376, protocol: 'https', ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem')},
@@ -90,8 +90,8 @@ function statusCode(error: unknown): number | undefined {
 }
 
 /** The engine adapter: the only file that imports dockerode. */
-export function createDockerEngine(variables: Readonly<Record<string, string | undefined>>): Engine {
-	const {options, address} = engineConnection(variables);
+export function createDockerEngine(variables: Readonly<Record<string, string | undefined>>, userHome?: string): Engine {
+	const {options, address} = engineConnection(variables, userHome);
 	const docker = new Docker(options);
 
 	// Every call goes through here so that an engine that stops answering

@@ -1,3 +1,5 @@
+import {environmentVariables} from '../environment.js';
+
 /**
  * Hostname routing (SPEC §7): `ports: {web: 3000}` in a run named `app`
  * is served at `http(s)://web.app.localhost:8080`, by moat's daemon, to
@@ -8,7 +10,7 @@
 export const defaultRouterPort = 8080;
 
 export function routerPort(variables: Readonly<Record<string, string | undefined>>): number {
-	const port = Number(variables.MOAT_ROUTER_PORT ?? defaultRouterPort);
+	const port = Number(variables[environmentVariables.routerPort] ?? defaultRouterPort);
 	return Number.isInteger(port) && port > 0 && port < 65_536 ? port : defaultRouterPort;
 }
 

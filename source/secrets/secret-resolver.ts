@@ -26,6 +26,8 @@ export type SecretResolver = {
 export type SecretResolverOptions = {
 	/** How long a CLI may take; `op` may be waiting for the user to approve it in the 1Password app. */
 	timeoutMilliseconds?: number;
+	/** Where the CLIs run: the user's home, never the workspace (whose files the agent writes). */
+	userHome?: string;
 };
 
 type ProgramResult =
@@ -41,7 +43,7 @@ type ProgramResult =
  */
 export function createSecretResolver(
 	variables: Readonly<Record<string, string | undefined>>,
-	{timeoutMilliseconds = 120_000}: SecretResolverOptions = {},
+	{timeoutMilliseconds = 120_000, userHome = os.homedir()}: SecretResolverOptions = {},
 ): SecretResolver {
 	const childEnvironment: Record<string, string> = {};
 	for (const [name, value] of Object.entries(variables)) {
@@ -69,7 +71,7 @@ export function createSecretResolver(
 			// fails at once and says so, rather than waiting on a terminal
 			// moat is about to hand to the run.
 			// Not in the workspace (the agent's to write): a PATH with "." must not find its ./op.
-			const child = spawn(lookup.program, [...lookup.args], {env: childEnvironment, cwd: os.homedir(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true});
+			const child = spawn(lookup.program, [...lookup.args], {env: childEnvironment, cwd: userHome, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true});
 			const stdout: Buffer[] = [];
 			let stdoutBytes = 0;
 			let tooLarge = false;

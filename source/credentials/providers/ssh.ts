@@ -19,7 +19,7 @@ export const ssh: SshKeyProvider = {
 	async detect(context) {
 		// Loaded when asked: every command loads this list, and only this needs ssh2.
 		const {listAgentIdentities} = await import('../../sshagent/agent-client.js');
-		return listAgentIdentities(context.variables.SSH_AUTH_SOCK);
+		return listAgentIdentities(context.variables[environmentVariables.sshAuthSocket]);
 	},
 	async validate(host, context) {
 		// The forges' keys are pinned; any other host's are recorded now, and only they will get signatures.

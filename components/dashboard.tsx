@@ -25,12 +25,13 @@ function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 }
 
 function KeyList({title, keys}: {title: string; keys: ReadonlyArray<{label: string; description: string}>}) {
+	const labelWidth = Math.max(10, ...keys.map(binding => binding.label.length));
 	return (
 		<Box flexDirection="column">
 			<Text bold>{title}</Text>
 			{keys.map(binding => (
 				<Text key={binding.label} wrap="truncate">
-					{binding.label.padEnd(10)} {binding.description}
+					{binding.label.padEnd(labelWidth)} {binding.description}
 				</Text>
 			))}
 		</Box>

@@ -1,3 +1,9 @@
+import {attachedKeysFrom, attachedLabel} from '../source/terminal/attached-keys.js';
+
+/** Attached from the dashboard, and how to come back: from the attached-keys table. */
+const attachedFromDashboard = attachedKeysFrom('dashboard');
+const comeBack = attachedLabel(attachedFromDashboard.find(binding => binding.action === 'detach')!);
+
 /**
  * Every dashboard key in one table: the reducer, the hint bar and the `?`
  * overlay all read it, so they cannot disagree. A binding belongs to the
@@ -32,7 +38,7 @@ export const keyBindings: readonly KeyBinding[] = [
 	{action: 'up', label: 'k/↑', description: 'previous run · scroll up in a pane', focus: both, hint: undefined, matches: (input, key) => input === 'k' || Boolean(key.upArrow)},
 	{action: 'first', label: 'g', description: 'first run · top of a pane', focus: both, hint: undefined, matches: input => input === 'g'},
 	{action: 'last', label: 'G', description: 'last run · bottom of a pane, following', focus: both, hint: undefined, matches: input => input === 'G'},
-	{action: 'attach', label: 'enter', description: 'attach (Ctrl-/ d comes back)', focus: ['table'], hint: 'attach', matches: (_input, key) => Boolean(key.return)},
+	{action: 'attach', label: 'enter', description: `attach (${comeBack} comes back)`, focus: ['table'], hint: 'attach', matches: (_input, key) => Boolean(key.return)},
 	{action: 'new', label: 'n', description: 'new bottle: Claude, Codex or a shell', focus: ['table'], hint: 'new', matches: input => input === 'n'},
 	{action: 'stop', label: 's', description: 'stop', focus: ['table'], hint: 'stop', matches: input => input === 's'},
 	{action: 'destroy', label: 'x', description: 'destroy (asks first)', focus: ['table'], hint: 'destroy', matches: input => input === 'x'},
@@ -50,11 +56,5 @@ export function actionFor(input: string, key: KeyInfo, focus: KeyFocus): Dashboa
 	return keyBindings.find(binding => binding.focus.includes(focus) && binding.matches(input, key))?.action;
 }
 
-/** The keys while attached from the dashboard (after Ctrl-/), for the help overlay and the footer. */
-export const attachedKeys: ReadonlyArray<{label: string; description: string}> = [
-	{label: 'Ctrl-/ d', description: 'back to the dashboard'},
-	{label: 'Ctrl-/ k', description: 'stop the run'},
-	{label: 'Ctrl-/ n', description: 'next running bottle'},
-	{label: 'Ctrl-/ p', description: 'previous running bottle'},
-	{label: 'Ctrl-/ 1…9', description: 'jump to the Nth running bottle'},
-];
+/** The keys while attached from the dashboard (after Ctrl-/), for the help overlay: the attached-keys table's. */
+export const attachedKeys: ReadonlyArray<{label: string; description: string}> = attachedFromDashboard.map(binding => ({label: attachedLabel(binding), description: binding.description}));

@@ -1,5 +1,18 @@
 import test from 'ava';
-import {switchTarget} from '../source/dashboard/attach-loop.js';
+import {switchTarget as switchTargetFor, type SwitchCommand} from '../source/dashboard/attach-loop.js';
+import {attachedKeysFrom} from '../source/terminal/attached-keys.js';
+
+/** What the attached-keys table says a key after the prefix does, attached from the dashboard. */
+function commandFor(key: string): SwitchCommand {
+	const binding = attachedKeysFrom('dashboard').find(candidate => candidate.keys.some(candidate => candidate.character === key));
+	if (binding?.action !== 'next' && binding?.action !== 'previous' && binding?.action !== 'jump') {
+		throw new Error(`${key} does not switch bottles`);
+	}
+
+	return {action: binding.action, key};
+}
+
+const switchTarget = (order: readonly string[], current: string, key: string) => switchTargetFor(order, current, commandFor(key));
 
 const order = ['run_a', 'run_b', 'run_c'];
 

@@ -1,11 +1,12 @@
 import test from 'ava';
+import {attachedKeys, attachedKeysFrom, attachedPrefix, modifierBits, type AttachedFrom, type AttachedKey, type Key} from '../source/terminal/attached-keys.js';
 import {createEscapeParser, type EscapeEvent} from '../source/terminal/escape-parser.js';
 
 /** One step of what the parser produced: bytes for the agent (latin1, one char a byte) or a command. */
 type Step = {input: string} | {command: string};
 
-const attachCommands: ReadonlySet<string> = new Set(['d', 'k']);
-const dashboardCommands: ReadonlySet<string> = new Set(['d', 'k', 'n', 'p', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+const attachCommands = attachedKeysFrom('command');
+const dashboardCommands = attachedKeysFrom('dashboard');
 
 const prefix = '\u001F';
 const kittyPrefix = '\u001B[47;5u';
@@ -40,7 +41,7 @@ function normalize(events: EscapeEvent[]): Step[] {
 	return steps;
 }
 
-function feed(commands: ReadonlySet<string>, chunks: Buffer[]): {steps: Step[]; holding: boolean} {
+function feed(commands: readonly AttachedKey[], chunks: Buffer[]): {steps: Step[]; holding: boolean} {
 	const parser = createEscapeParser(commands);
 	const events: EscapeEvent[] = [];
 	for (const chunk of chunks) {
@@ -61,7 +62,7 @@ function splits(all: Buffer): Array<{name: string; chunks: Buffer[]}> {
 	return result;
 }
 
-type Case = {title: string; keys: string; expected: Step[]; commands?: ReadonlySet<string>};
+type Case = {title: string; keys: string; expected: Step[]; commands?: readonly AttachedKey[]};
 
 const cases: Case[] = [
 	// Plain input, untouched.
@@ -287,4 +288,64 @@ test('escape parser works normally after a flush released held bytes', t => {
 	parser.push(bytes('\u001B'));
 	parser.flush();
 	t.deepEqual(normalize(parser.push(bytes(`x${prefix}k`))), [{input: 'x'}, {command: 'k'}]);
+});
+
+/** A key as a legacy terminal sends it, and as kitty does (press, then release). */
+function legacy(key: Key): string {
+	return String.fromCodePoint(key.byte);
+}
+
+function kitty(key: Key): string {
+	const modifiers = 1 + key.modifiers.reduce((sum, modifier) => sum + modifierBits[modifier], 0);
+	return `\u001B[${key.character.codePointAt(0)!};${modifiers}u`;
+}
+
+const places: AttachedFrom[] = ['command', 'dashboard'];
+
+test('the attached-keys table: every key\'s byte is what a terminal sends for it (the character itself unless modified)', t => {
+	for (const key of [attachedPrefix.key, ...attachedKeys.flatMap(binding => binding.keys)]) {
+		if (key.modifiers.length === 0) {
+			t.is(key.byte, key.character.codePointAt(0)!, key.character);
+		} else {
+			t.true(key.byte < 0x20, `${key.character} with ${key.modifiers.join('+')} is a control byte`);
+		}
+	}
+});
+
+test('the attached-keys table: no key does two things in the same place', t => {
+	for (const from of places) {
+		const seen = attachedKeysFrom(from).flatMap(binding => binding.keys.map(key => key.byte));
+		t.is(new Set(seen).size, seen.length, from);
+	}
+});
+
+for (const from of places) {
+	for (const binding of attachedKeysFrom(from)) {
+		for (const key of binding.keys) {
+			for (const [form, prefix, typed] of [
+				['legacy', legacy(attachedPrefix.key), legacy(key)],
+				['kitty', kitty(attachedPrefix.key), kitty(key)],
+			] as const) {
+				test(`escape parser yields the table's ${binding.action} for the prefix then ${binding.label === key.character ? key.character : `${key.character} (${binding.label})`} attached from ${from} (${form} keys)`, t => {
+					const events = createEscapeParser(attachedKeysFrom(from)).push(bytes(`a${prefix}${typed}b`));
+					if (binding.action === 'literal') {
+						t.deepEqual(normalize(events), [{input: `a${typed}b`}], 'the agent gets one prefix');
+					} else {
+						t.deepEqual(events.filter(event => event.kind === 'command'), [{kind: 'command', action: binding.action, key: key.character}]);
+						t.deepEqual(normalize(events), [{input: 'a'}, {command: key.character}, {input: 'b'}]);
+					}
+				});
+			}
+		}
+	}
+}
+
+test('escape parser passes the table\'s keys that do not work where it is attached from through with the prefix', t => {
+	const commandKeys = new Set(attachedKeysFrom('command').flatMap(binding => binding.keys.map(key => key.byte)));
+	const elsewhere = attachedKeys.flatMap(binding => binding.keys).filter(key => !commandKeys.has(key.byte));
+	t.true(elsewhere.length > 0, 'the dashboard has keys moat attach does not');
+	for (const key of elsewhere) {
+		const typed = `${legacy(attachedPrefix.key)}${legacy(key)}`;
+		t.deepEqual(normalize(createEscapeParser(attachedKeysFrom('command')).push(bytes(typed))), [{input: typed}], key.character);
+	}
 });

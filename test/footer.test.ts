@@ -1,5 +1,6 @@
 import test from 'ava';
-import {agentSize, footerText, hideFooter, setTitle, showFooter, type TerminalSize} from '../source/terminal/footer.js';
+import {attachedKeysFrom, attachedPrefix, type AttachedFrom} from '../source/terminal/attached-keys.js';
+import {agentSize, footerText, hideFooter, setTitle, showFooter, titleText, type TerminalSize} from '../source/terminal/footer.js';
 
 const saveCursor = '\u001B7';
 const restoreCursor = '\u001B8';
@@ -103,21 +104,49 @@ for (const {title, text, expected} of titles) {
 }
 
 test('footerText names the run and its id', t => {
-	const text = footerText('fix-tests', 'run_0123456789ab');
+	const text = footerText('fix-tests', 'run_0123456789ab', 'command');
 	t.true(text.includes('fix-tests'));
 	t.true(text.includes('run_0123456789ab'));
 });
 
 test('footerText names the escape prefix and the detach and stop keys', t => {
-	const text = footerText('fix-tests', 'run_0123456789ab');
+	const text = footerText('fix-tests', 'run_0123456789ab', 'command');
 	t.true(text.includes('Ctrl-/'));
 	t.true(text.includes('d detach'));
 	t.true(text.includes('k stop'));
 });
 
 test('showFooter fits footerText to an 80-column terminal on one line', t => {
-	const drawn = drawnText(showFooter({rows: 24, columns: 80}, footerText('fix-tests', 'run_0123456789ab')));
+	const drawn = drawnText(showFooter({rows: 24, columns: 80}, footerText('fix-tests', 'run_0123456789ab', 'command')));
 	t.is(drawn.length, 80);
 	t.false(drawn.includes('\n'));
 	t.true(drawn.includes('Ctrl-/ d detach'));
+});
+
+const places: AttachedFrom[] = ['command', 'dashboard'];
+
+for (const from of places) {
+	test(`footerText and titleText attached from ${from} show every attached key with a hint in the table, in its order, after the prefix`, t => {
+		const footer = footerText('fix-tests', 'run_0123456789ab', from);
+		const title = titleText('fix-tests', from);
+		const shown = attachedKeysFrom(from).filter(binding => binding.hint !== undefined).map(binding => `${binding.label} ${binding.hint!}`);
+		t.true(shown.length > 0);
+		const expected = `${attachedPrefix.label} ${shown.join(' · ')}`;
+		t.true(footer.endsWith(` · ${expected}`), footer);
+		t.is(title, `moat · fix-tests · ${expected}`);
+	});
+}
+
+test('footerText attached from moat attach reads as before: detach and stop', t => {
+	t.is(footerText('fix-tests', 'run_0123456789ab', 'command'), ' moat · fix-tests (run_0123456789ab) · Ctrl-/ d detach · k stop');
+});
+
+test('footerText attached from the dashboard names the way back, stop and switching', t => {
+	t.is(footerText('fix-tests', 'run_0123456789ab', 'dashboard'), ' moat · fix-tests (run_0123456789ab) · Ctrl-/ d dashboard · k stop · n next · p previous');
+});
+
+test('showFooter shows the whole dashboard footer of a long-named run on one line of a 120-column terminal', t => {
+	const drawn = drawnText(showFooter({rows: 24, columns: 120}, footerText('fix-the-flaky-tests', 'run_0123456789ab', 'dashboard')));
+	t.is(drawn.length, 120);
+	t.true(drawn.includes('Ctrl-/ d dashboard · k stop · n next · p previous'));
 });

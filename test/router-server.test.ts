@@ -10,6 +10,7 @@ import {WebSocket, WebSocketServer} from 'ws';
 import {openCertificateAuthority} from '../source/proxy/certificate-authority.js';
 import {decideRoute, parseRouteHost, serviceVariables, type RouteRun} from '../source/routing/route-decisions.js';
 import {startRouterServer} from '../source/routing/router-server.js';
+import {clientTimeoutSeconds} from './helpers/deadline.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -60,7 +61,7 @@ async function createWorld(t: ExecutionContext) {
 	const curl = async (...args: string[]) => {
 		try {
 			// Straight to the router, whatever proxy the environment names.
-			const {stdout} = await execFileAsync('curl', ['-sS', '-m', '10', '--noproxy', '*', '-w', '\n%{http_code}', ...args]);
+			const {stdout} = await execFileAsync('curl', ['-sS', '-m', String(clientTimeoutSeconds), '--noproxy', '*', '-w', '\n%{http_code}', ...args]);
 			return stdout;
 		} catch (error) {
 			return String((error as {stdout?: string}).stdout ?? '') + String((error as Error).message);

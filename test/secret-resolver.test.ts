@@ -1,7 +1,11 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
 import {exitCodes, MoatError} from '../source/errors.js';
 import {createSecretResolver} from '../source/secrets/secret-resolver.js';
+import {until} from './helpers/deadline.js';
 import {createFakeClis, shellQuote, type FakeClis} from './helpers/fake-secret-clis.js';
+import {processAlive} from './helpers/moat.js';
 
 /** Real child processes, with stand-in `op` and `aws` scripts first on the PATH moat is given. */
 async function withFakes(t: {teardown(fn: () => Promise<void>): void}): Promise<FakeClis> {
@@ -105,11 +109,17 @@ test('aws ParameterNotFound fails with the command to check name and region', as
 
 test('a CLI that hangs is stopped at the time limit and named', async t => {
 	const fakes = await withFakes(t);
-	await fakes.write('op', 'exec sleep 30');
-	const started = Date.now();
+	const pidFile = path.join(fakes.directory, 'op.pid');
+	// Far longer than any test may take: the resolver must not wait it out.
+	await fakes.write('op', `echo $$ > ${shellQuote(pidFile)}; exec sleep 3600`);
 	const error = await t.throwsAsync(createSecretResolver({PATH: fakes.path}, {timeoutMilliseconds: 300}).resolve('A', 'op://v/i/f'), {instanceOf: MoatError});
-	t.true(Date.now() - started < 5000);
 	t.regex(error.message, /op did not answer within 0.3 s\./);
+	// Stopped, not left running (on a loaded machine it may not even have started).
+	const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => '0'));
+	if (pid > 0) {
+		await until(() => !processAlive(pid), `op (pid ${pid}) stopped`);
+	}
+
 	t.regex(error.hint, /op signin/);
 });
 

@@ -8,6 +8,7 @@ import {parseKeyscan} from '../source/sshagent/host-key-scan.js';
 import {sshRuleOf} from '../source/sshagent/run-ssh.js';
 import {containerAgentSocket, knownHostsName, knownHostsText, pinnedHostKeys, sshClientConfig, sshProxyScript} from '../source/sshagent/ssh-client-files.js';
 import type {Grant} from '../source/credentials/grant.js';
+import {waitDeadlineMilliseconds} from './helpers/deadline.js';
 
 // The files the bottle's ssh reads besides the agent socket.
 
@@ -242,7 +243,7 @@ function runProxyScript(t: ExecutionContext, proxyUrl: string, host: string, por
 			await new Promise<void>((resolve, reject) => {
 				const timer = setTimeout(() => {
 					reject(new Error(`the script never printed ${JSON.stringify(text)}; stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)}`));
-				}, 10_000);
+				}, waitDeadlineMilliseconds);
 				const check = () => {
 					if (stdout.includes(text)) {
 						clearTimeout(timer);

@@ -3,7 +3,8 @@ import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment} from '../engine/engine.js';
 import {exitCodes, MoatError, usageError} from '../errors.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
-import {agentSize, footerText} from '../terminal/footer.js';
+import {attachedKeysFrom, attachedLabel} from '../terminal/attached-keys.js';
+import {agentSize, footerText, titleText} from '../terminal/footer.js';
 import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, signalExitCode, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
@@ -38,8 +39,9 @@ export async function attachTerminal(
 		output,
 		attachment: connection.attachment,
 		resize: async agent => engine.resize(containerId, agent),
-		footer: footerText(run.name, run.id),
-		title: `moat · ${run.name} · Ctrl-/ d detach · k stop`,
+		footer: footerText(run.name, run.id, 'command'),
+		title: titleText(run.name, 'command'),
+		from: 'command',
 		initialScreen,
 		...(() => {
 			const {chunks, ended} = connection.pending.take();
@@ -92,8 +94,10 @@ export const attachCommand: Command = {
     -i, --interactive   Force the terminal (the run must have been started with -i);
                         -i=false only streams its output
 
-  Interactive: Ctrl-/ d detaches, Ctrl-/ k stops the run, Ctrl-/ Ctrl-/ sends
-  Ctrl-/. Output only: Ctrl+C detaches, twice within half a second stops it.
+  Interactive keys
+${attachedKeysFrom('command').map(binding => `    ${attachedLabel(binding).padEnd(16)}${binding.description}`).join('\n')}
+
+  Output only: Ctrl+C detaches, twice within half a second stops it.
 `,
 	flags: {interactive: {type: 'boolean', shortFlag: 'i'}},
 	async run(context) {

@@ -2,7 +2,8 @@ import {bufferOutput} from '../engine/buffered-output.js';
 import type {Engine} from '../engine/engine.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
-import {agentSize} from '../terminal/footer.js';
+import {attachedHint} from '../terminal/attached-keys.js';
+import {agentSize, footerText, titleText} from '../terminal/footer.js';
 import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, type SignalSource, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {ScreenKeeper} from './screen-keeper.js';
@@ -10,28 +11,33 @@ import type {ScreenKeeper} from './screen-keeper.js';
 /** Where the user ends up after attaching from the dashboard. */
 export type AttachResult = {selectedId: string; status?: string; signal?: NodeJS.Signals};
 
-const switchKeys = ['n', 'p', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+/** A switch between bottles: next, previous, or jump with the digit pressed. */
+export type SwitchCommand = {action: 'next' | 'previous' | 'jump'; key: string};
 
 /**
  * Which run Ctrl-/ n, p or a digit goes to, among the running interactive
  * runs in the dashboard's order. Pure. n and p wrap around; a digit past
  * the end stays where it is.
  */
-export function switchTarget(order: readonly string[], current: string, key: string): string {
+export function switchTarget(order: readonly string[], current: string, command: SwitchCommand): string {
 	if (order.length === 0) {
 		return current;
 	}
 
 	const index = order.indexOf(current);
-	if (key === 'n') {
-		return order[(index + 1) % order.length]!;
-	}
+	switch (command.action) {
+		case 'next': {
+			return order[(index + 1) % order.length]!;
+		}
 
-	if (key === 'p') {
-		return order[index <= 0 ? order.length - 1 : index - 1]!;
-	}
+		case 'previous': {
+			return order[index <= 0 ? order.length - 1 : index - 1]!;
+		}
 
-	return order[Number(key) - 1] ?? current;
+		default: {
+			return order[Number(command.key) - 1] ?? current;
+		}
+	}
 }
 
 export type AttachLoopOptions = {
@@ -96,12 +102,12 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 				keeper.resize(agent);
 				await engine.resize(run.containerId!, agent);
 			},
-			footer: ` moat · ${run.name} (${run.id}) · Ctrl-/ d dashboard · k stop · n/p next/previous`,
-			title: `moat · ${run.name} · Ctrl-/ d dashboard · k stop · n/p switch`,
+			footer: footerText(run.name, run.id, 'dashboard'),
+			title: titleText(run.name, 'dashboard'),
 			initialScreen,
 			pendingOutput: chunks,
 			outputEnded: ended,
-			extraCommands: switchKeys,
+			from: 'dashboard',
 			signals: options.signals,
 		});
 		if (outcome.kind !== 'ended') {
@@ -127,7 +133,7 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			case 'command': {
 				// eslint-disable-next-line no-await-in-loop
 				const order = (await options.order()).map(candidate => candidate.id);
-				id = switchTarget(order, id, outcome.key);
+				id = switchTarget(order, id, outcome);
 				break;
 			}
 

@@ -1,18 +1,22 @@
 /**
  * The attach escape model (SPEC §5), as a pure parser over the user's key
- * bytes. The prefix is Ctrl-/ — byte 0x1F, or `CSI 47;5u` when the agent has
- * turned on the kitty keyboard protocol — followed by a command key. The
- * prefix twice sends one literal prefix; any other key after the prefix goes
- * to the agent together with the prefix. Reads can split a sequence
+ * bytes. The prefix and the keys after it come from the attached-keys table:
+ * each key is recognised as its legacy byte (Ctrl-/ is 0x1F), or as
+ * `CSI codepoint;modifiers u` when the agent has turned on the kitty keyboard
+ * protocol (Ctrl-/ is `CSI 47;5u`). The prefix then a key of the table yields
+ * that key's action; the 'literal' key (the prefix again) sends one prefix;
+ * any other key after the prefix goes to the agent together with the prefix. Reads can split a sequence
  * anywhere, so an unfinished escape sequence is held until the next read (or
  * `flush()`, which the caller invokes after a short quiet period so a lone
  * Escape key is not held forever).
  */
 
-export type EscapeEvent = {kind: 'input'; bytes: Buffer} | {kind: 'command'; key: string};
+import {attachedPrefix, modifierBits, type AttachedAction, type AttachedKey, type Key} from './attached-keys.js';
+
+/** Bytes for the agent, or an attached key's action (`key` is its character: the digit of a jump). */
+export type EscapeEvent = {kind: 'input'; bytes: Buffer} | {kind: 'command'; action: AttachedAction; key: string};
 
 const escape = 0x1B;
-const prefixByte = 0x1F;
 
 type Token = {bytes: Buffer; key?: KeyPress};
 
@@ -30,9 +34,14 @@ function decodeKitty(sequence: string): KeyPress | undefined {
 	return {codepoint: Number(match[1]), modifiers: match[2] ? Number(match[2]) : 1, event};
 }
 
-/** kitty: modifiers are 1 + bit flags; 5 = 1 + ctrl(4). Code 47 is "/". */
-function isKittyPrefix(key: KeyPress | undefined): boolean {
-	return key !== undefined && key.codepoint === 47 && key.modifiers === 5 && key.event !== 'release';
+/** kitty: modifiers are reported as 1 + their bit flags (Ctrl-/ is 47;5). */
+function kittyModifiers(key: Key): number {
+	let sum = 1;
+	for (const modifier of key.modifiers) {
+		sum += modifierBits[modifier];
+	}
+
+	return sum;
 }
 
 /**
@@ -78,21 +87,18 @@ function tokenize(input: Buffer): {tokens: Token[]; rest: Buffer} {
 	return {tokens, rest: Buffer.alloc(0)};
 }
 
-function isPrefix(token: Token): boolean {
-	return (token.bytes.length === 1 && token.bytes[0] === prefixByte) || isKittyPrefix(token.key);
+/** Whether a token is a press of `key`: its legacy byte, or its kitty form (press or repeat). */
+function isPress(token: Token, key: Key): boolean {
+	if (token.bytes.length === 1) {
+		return token.bytes[0] === key.byte;
+	}
+
+	return token.key !== undefined && token.key.event !== 'release'
+		&& token.key.codepoint === key.character.codePointAt(0) && token.key.modifiers === kittyModifiers(key);
 }
 
-/** The plain key a token stands for, if it is one unmodified key press. */
-function plainKey(token: Token): string | undefined {
-	if (token.bytes.length === 1 && token.bytes[0]! >= 0x20 && token.bytes[0]! < 0x7F) {
-		return String.fromCodePoint(token.bytes[0]!);
-	}
-
-	if (token.key && token.key.modifiers === 1 && token.key.event !== 'release' && token.key.codepoint >= 0x20 && token.key.codepoint <= 0x10_FF_FF) {
-		return String.fromCodePoint(token.key.codepoint);
-	}
-
-	return undefined;
+function isPrefix(token: Token): boolean {
+	return isPress(token, attachedPrefix.key);
 }
 
 export type EscapeParser = {
@@ -103,8 +109,8 @@ export type EscapeParser = {
 	readonly holding: boolean;
 };
 
-/** `commands`: the keys that act after the prefix (d, k; the dashboard adds more). */
-export function createEscapeParser(commands: ReadonlySet<string>): EscapeParser {
+/** `bindings`: the keys that act after the prefix where the terminal is attached from (see `attachedKeysFrom`). */
+export function createEscapeParser(bindings: readonly AttachedKey[]): EscapeParser {
 	let held: Buffer = Buffer.alloc(0);
 	let prefix: Buffer | undefined;
 
@@ -135,18 +141,16 @@ export function createEscapeParser(commands: ReadonlySet<string>): EscapeParser 
 				continue;
 			}
 
-			if (isPrefix(token)) {
-				input.push(token.bytes);
-				prefix = undefined;
-				continue;
-			}
-
-			const key = plainKey(token);
-			if (key !== undefined && commands.has(key)) {
-				emitInput();
-				events.push({kind: 'command', key});
-			} else {
+			const binding = bindings.find(candidate => candidate.keys.some(key => isPress(token, key)));
+			const key = binding?.keys.find(candidate => isPress(token, candidate));
+			if (!binding || !key) {
 				input.push(prefix, token.bytes);
+			} else if (binding.action === 'literal') {
+				// The second prefix, in whichever form it came, is what the agent gets.
+				input.push(token.bytes);
+			} else {
+				emitInput();
+				events.push({kind: 'command', action: binding.action, key: key.character});
 			}
 
 			prefix = undefined;

@@ -5,6 +5,8 @@
  * agent's cursor is where the agent left it.
  */
 
+import {attachedHint, type AttachedFrom} from './attached-keys.js';
+
 export type TerminalSize = {rows: number; columns: number};
 
 const saveCursor = '\u001B7';
@@ -43,6 +45,12 @@ export function setTitle(text: string): string {
 	return `\u001B]2;${text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '')}\u0007`;
 }
 
-export function footerText(runName: string, runId: string): string {
-	return ` moat · ${runName} (${runId}) · Ctrl-/ d detach · k stop`;
+/** The footer: the run, then the attached keys that have a hint (attached-keys.ts). */
+export function footerText(runName: string, runId: string, from: AttachedFrom): string {
+	return ` moat · ${runName} (${runId}) · ${attachedHint(from)}`;
+}
+
+/** The window title while the agent is on the alternate screen: the same hint as the footer. */
+export function titleText(runName: string, from: AttachedFrom): string {
+	return `moat · ${runName} · ${attachedHint(from)}`;
 }

@@ -1,4 +1,5 @@
 import type {Attachment} from '../engine/engine.js';
+import {attachedKeysFrom, type AttachedAction, type AttachedFrom} from './attached-keys.js';
 import {createEscapeParser, type EscapeEvent} from './escape-parser.js';
 import {agentSize, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
 import {createModeTracker, restoreSequence, type TerminalModes} from './terminal-modes.js';
@@ -8,7 +9,7 @@ export type SessionOutcome =
 	| {kind: 'ended'}
 	| {kind: 'detached'}
 	| {kind: 'stop'}
-	| {kind: 'command'; key: string}
+	| {kind: 'command'; action: Exclude<AttachedAction, 'detach' | 'stop' | 'literal'>; key: string}
 	| {kind: 'signal'; signal: NodeJS.Signals};
 
 export type TerminalInput = NodeJS.ReadableStream & {isTTY?: boolean; setRawMode?(mode: boolean): unknown};
@@ -35,8 +36,8 @@ export type TerminalSessionOptions = {
 	pendingOutput?: Buffer[];
 	/** The output had already ended before the session took over. */
 	outputEnded?: boolean;
-	/** Keys after the prefix that end the session as a command (d and k are built in). */
-	extraCommands?: readonly string[];
+	/** Which attached keys work (see attached-keys.ts); those other than detach and stop end the session as a command. */
+	from: AttachedFrom;
 	signals: SignalSource;
 };
 
@@ -62,7 +63,7 @@ const popTitle = '\u001B[23;0t';
 export async function runTerminalSession(options: TerminalSessionOptions): Promise<SessionOutcome> {
 	const {input, output, attachment, signals} = options;
 	const tracker = createModeTracker(options.initialScreen?.modes);
-	const parser = createEscapeParser(new Set(['d', 'k', ...(options.extraCommands ?? [])]));
+	const parser = createEscapeParser(attachedKeysFrom(options.from));
 	const size = (): TerminalSize => ({rows: output.rows ?? 24, columns: output.columns ?? 80});
 	const footerShown = () => !tracker.modes.alternateScreen;
 	const write = (text: string | Buffer) => output.write(text);
@@ -104,12 +105,12 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		for (const event of events) {
 			if (event.kind === 'input') {
 				attachment.write(event.bytes);
-			} else if (event.key === 'd') {
+			} else if (event.action === 'detach') {
 				finish({kind: 'detached'});
-			} else if (event.key === 'k') {
+			} else if (event.action === 'stop') {
 				finish({kind: 'stop'});
-			} else {
-				finish({kind: 'command', key: event.key});
+			} else if (event.action !== 'literal') {
+				finish({kind: 'command', action: event.action, key: event.key});
 			}
 		}
 	};

@@ -5,6 +5,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
+import {waitDeadlineMilliseconds} from './deadline.js';
 
 /** The built CLI, run exactly as a user's `moat` would be. */
 export const cliPath = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
@@ -34,7 +35,8 @@ export async function stopDaemonOf(moatHome: string): Promise<void> {
 		return;
 	}
 
-	for (let attempt = 0; attempt < 100; attempt++) {
+	const deadline = Date.now() + waitDeadlineMilliseconds;
+	while (Date.now() < deadline) {
 		try {
 			process.kill(pid, 0);
 		} catch {
@@ -107,12 +109,12 @@ export async function collect(child: ChildProcess): Promise<MoatResult> {
 }
 
 /** Resolves once the child has printed `text` on stdout or stderr. */
-export async function waitForOutput(child: ChildProcess, text: string, timeoutMilliseconds = 60_000): Promise<void> {
+export async function waitForOutput(child: ChildProcess, text: string): Promise<void> {
 	let seen = '';
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => {
 			reject(new Error(`timed out waiting for ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`));
-		}, timeoutMilliseconds);
+		}, waitDeadlineMilliseconds);
 		const check = (chunk: Buffer) => {
 			seen += chunk.toString();
 			if (seen.includes(text)) {
@@ -138,9 +140,9 @@ export async function readJson<T>(file: string): Promise<T> {
 	return JSON.parse(await fs.readFile(file, 'utf8')) as T;
 }
 
-/** Polls `condition` until it holds; fails after the timeout. */
-export async function eventually(condition: () => Promise<boolean>, timeoutMilliseconds = 30_000): Promise<void> {
-	const deadline = Date.now() + timeoutMilliseconds;
+/** Polls `condition` until it holds; fails after a deadline a loaded machine meets. */
+export async function eventually(condition: () => Promise<boolean>): Promise<void> {
+	const deadline = Date.now() + waitDeadlineMilliseconds;
 	while (Date.now() < deadline) {
 		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
@@ -153,7 +155,7 @@ export async function eventually(condition: () => Promise<boolean>, timeoutMilli
 		});
 	}
 
-	throw new Error('condition did not hold in time');
+	throw new Error(`condition did not hold in ${waitDeadlineMilliseconds / 1000} s`);
 }
 
 /** An audit entry as tests read it. */

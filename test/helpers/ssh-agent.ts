@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import {findExecutable, installHint, runCommand, runCommandOrThrow} from './ssh-tools.js';
+import {waitDeadlineMilliseconds} from './deadline.js';
 
 /** A key pair made by ssh-keygen for a test. */
 export type GeneratedKey = {
@@ -153,7 +154,7 @@ export async function startSshAgent(options: {timeoutMilliseconds?: number} = {}
 	};
 
 	try {
-		const deadline = Date.now() + (options.timeoutMilliseconds ?? 10_000);
+		const deadline = Date.now() + (options.timeoutMilliseconds ?? waitDeadlineMilliseconds);
 		for (;;) {
 			// eslint-disable-next-line no-await-in-loop
 			if (await canConnect(socket)) {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import {installHint, runCommandOrThrow, sshdPath} from './ssh-tools.js';
+import {waitDeadlineMilliseconds} from './deadline.js';
 
 export type HostKeyType = 'ed25519' | 'ecdsa';
 
@@ -268,7 +269,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 		await writeAuthorizedKeys(options.authorizedKeys);
 		const configurationFile = path.join(directory, 'sshd_config');
 		const logFile = path.join(directory, 'sshd.log');
-		const deadline = Date.now() + (options.timeoutMilliseconds ?? 15_000);
+		const deadline = Date.now() + (options.timeoutMilliseconds ?? waitDeadlineMilliseconds);
 		let port = 0;
 		for (let attempt = 1; child === undefined; attempt++) {
 			// eslint-disable-next-line no-await-in-loop

@@ -2,6 +2,7 @@ import {execFile} from 'node:child_process';
 import {accessSync, constants} from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
+import {waitDeadlineMilliseconds} from './deadline.js';
 
 /**
  * Where Debian's openssh-server puts the daemon. sshd refuses to re-exec
@@ -60,7 +61,7 @@ export type CommandResult = {exitCode: number; stdout: string; stderr: string};
  */
 export async function runCommand(file: string, args: readonly string[], options: {env?: NodeJS.ProcessEnv; cwd?: string; timeoutMilliseconds?: number; input?: string} = {}): Promise<CommandResult> {
 	return new Promise((resolve, reject) => {
-		const child = execFile(file, args, {env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMilliseconds ?? 30_000, maxBuffer: 16 * 1024 * 1024}, (error, stdout, stderr) => {
+		const child = execFile(file, args, {env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMilliseconds ?? waitDeadlineMilliseconds, maxBuffer: 16 * 1024 * 1024}, (error, stdout, stderr) => {
 			if (error && typeof error.code !== 'number') {
 				reject(new Error(`${file} ${args.join(' ')} did not run to completion: ${error.message}`, {cause: error}));
 				return;

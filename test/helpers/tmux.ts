@@ -1,6 +1,7 @@
 import {execFile} from 'node:child_process';
 import process from 'node:process';
 import {promisify} from 'node:util';
+import {waitDeadlineMilliseconds} from './deadline.js';
 import {cliPath} from './moat.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,10 +56,10 @@ export class TmuxSession {
 		return (await this.tmux('display-message', '-p', format)).trim();
 	}
 
-	/** Waits until the screen satisfies `condition`; returns that screen. */
-	async waitFor(condition: string | RegExp | ((screen: string) => boolean), timeoutMilliseconds = 30_000): Promise<string> {
+	/** Waits until the screen satisfies `condition`; returns that screen. There is no shorter deadline: tests say what, not how fast. */
+	async waitFor(condition: string | RegExp | ((screen: string) => boolean)): Promise<string> {
 		const test = typeof condition === 'function' ? condition : (screen: string) => (typeof condition === 'string' ? screen.includes(condition) : condition.test(screen));
-		const deadline = Date.now() + timeoutMilliseconds;
+		const deadline = Date.now() + waitDeadlineMilliseconds;
 		let screen = '';
 		while (Date.now() < deadline) {
 			// eslint-disable-next-line no-await-in-loop
@@ -73,7 +74,7 @@ export class TmuxSession {
 			});
 		}
 
-		throw new Error(`screen never matched ${String(condition)}; last screen:\n${screen}`);
+		throw new Error(`screen never matched ${String(condition)} in ${waitDeadlineMilliseconds / 1000} s; last screen:\n${screen}`);
 	}
 
 	/** The exit code moat returned, once it has exited. */

@@ -9,6 +9,7 @@ import {treeRoot} from '../../source/audit/merkle.js';
 import type {RunMetadata, RunState} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, createWorkspace, moat, readJson, type Sandbox} from '../helpers/moat.js';
+import {until} from '../helpers/deadline.js';
 
 async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{sandbox: Sandbox; workspace: string}> {
 	const sandbox = await createSandbox();
@@ -358,12 +359,8 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 	const runId = started.stdout.trim();
 	const file = entriesFile(sandbox, runId);
 	const count = async () => (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').filter(line => line.includes('"request.blocked"')).length;
-	for (let attempt = 0; attempt < 300 && await count() < 20; attempt++) {
-		// eslint-disable-next-line no-await-in-loop
-		await new Promise(resolve => setTimeout(resolve, 50));
-	}
-
-	t.true(await count() >= 20, 'the daemon audits blocked requests as they happen');
+	// The daemon audits blocked requests as they happen.
+	await until(async () => await count() >= 20, 'twenty request.blocked entries in the audit log');
 	const pid = Number(await fs.readFile(path.join(sandbox.moatHome, 'daemon.lock'), 'utf8'));
 	process.kill(pid, 'SIGKILL');
 	// Whatever the kill cut off, the log verifies as far as it is whole.

@@ -483,7 +483,7 @@ dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboa
 	world.answer = `Interactive answer ${randomBytes(4).toString('hex')}.`;
 	const session = await TmuxSession.start(['claude', world.workspace], {env: world.env, rows: 40, columns: 120});
 	t.teardown(async () => session.kill());
-	const opened = await session.waitFor(/bypass permissions on/, 120_000);
+	const opened = await session.waitFor(/bypass permissions on/);
 	t.notRegex(opened, /trust this folder|text style|custom API key|Do you want to use this API key|Select login method/i);
 	t.regex(opened, /moat · .* · Ctrl-\/ d detach/);
 	let release!: () => void;
@@ -496,19 +496,19 @@ dockerTest('interactive moat claude opens straight at Claude\'s prompt (no onboa
 	await eventually(async () => (await newestRun(world)).activity?.state === 'working');
 	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+running\b/);
 	release();
-	await session.waitFor(world.answer, 60_000);
+	await session.waitFor(world.answer);
 	t.true(messagesWith(world, 'say hi').length > 0, 'the prompt reached the stand-in');
 	// …and the Stop hook the finished turn: the bottle waits for the user.
 	await eventually(async () => (await newestRun(world)).activity?.state === 'waiting');
 	t.is((await newestRun(world)).activity?.state, 'waiting', 'the run shows as waiting');
 	t.regex((await world.moat(['list'])).stdout, /\bclaude\s+waiting\b/);
 	await session.keys('C-_', 'd');
-	await session.waitFor(/EXITED 0/, 30_000);
+	await session.waitFor(/EXITED 0/);
 	t.is((await newestRun(world)).state, 'running', 'detaching leaves Claude running');
 	const again = await TmuxSession.start(['attach', (await newestRun(world)).id], {env: world.env, rows: 40, columns: 120});
 	t.teardown(async () => again.kill());
-	await again.waitFor(/bypass permissions on/, 30_000);
+	await again.waitFor(/bypass permissions on/);
 	await again.keys('C-_', 'k');
-	await again.waitFor(/EXITED/, 30_000);
+	await again.waitFor(/EXITED/);
 	t.is((await newestRun(world)).state, 'stopped');
 });

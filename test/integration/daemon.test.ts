@@ -4,6 +4,7 @@ import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, daemonPidOf, moat, processAlive, type Sandbox} from '../helpers/moat.js';
+import {waitDeadlineMilliseconds} from '../helpers/deadline.js';
 
 /**
  * The daemon's life: one per MOAT_HOME, started on demand, replaced when
@@ -20,7 +21,7 @@ async function setUp(t: ExecutionContext): Promise<Sandbox> {
 const lockPid = async (sandbox: Sandbox) => daemonPidOf(sandbox.moatHome);
 const alive = processAlive;
 
-async function eventually(condition: () => Promise<boolean> | boolean, timeoutMilliseconds = 15_000): Promise<boolean> {
+async function eventually(condition: () => Promise<boolean> | boolean, timeoutMilliseconds = waitDeadlineMilliseconds): Promise<boolean> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline) {
 		// eslint-disable-next-line no-await-in-loop

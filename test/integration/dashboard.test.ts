@@ -91,7 +91,7 @@ dockerTest('a run started from another process appears on the open dashboard by 
 	const id = await start(['-i', '-n', 'from-outside', '--', 'bash', '--norc']);
 	// No key is pressed: the dashboard notices the run on its own.
 	// It may show as created for a moment before its container runs.
-	const screen = await dashboard.waitFor(current => selectedRowPattern('from-outside').test(current) && /● from-outside +\S+ +running/.test(current), 10_000);
+	const screen = await dashboard.waitFor(current => selectedRowPattern('from-outside').test(current) && /● from-outside +\S+ +running/.test(current));
 	t.regex(tableRow(screen, 'from-outside')!, new RegExp(`● from-outside +\\S+ +running +${id}`));
 	t.regex(screen, /^moat · 1 run$/m);
 
@@ -131,7 +131,7 @@ dockerTest('n opens the new-bottle dialog; a Shell bottle started from it with "
 	await dashboard.keys('Enter');
 
 	// Attached: the shell's prompt, under moat's footer naming the new run.
-	const attached = await dashboard.waitFor(screen => footerPattern('my-shell').test(screen) && /\$\s*$/m.test(screen), 60_000);
+	const attached = await dashboard.waitFor(screen => footerPattern('my-shell').test(screen) && /\$\s*$/m.test(screen));
 	t.false(dashboardOpen.test(attached), 'the dashboard is gone while attached');
 	await dashboard.type('echo "marker-$((0+1))"');
 	await dashboard.keys('Enter');
@@ -149,32 +149,32 @@ dockerTest('n opens the new-bottle dialog; a Shell bottle started from it with "
 	t.true(paneLines(back).includes('marker-1'), back);
 });
 
-dockerTest('attached from the dashboard, Ctrl-/ n shows the other running bottle\'s screen at once and Ctrl-/ n again comes back; Ctrl-/ d returns to the dashboard', async t => {
+dockerTest('attached from the dashboard, Ctrl-/ n shows the other running bottle\'s screen and takes the keyboard to it, and Ctrl-/ n again comes back; Ctrl-/ d returns to the dashboard', async t => {
 	const {open, start, runs} = await setUp(t);
 	// Each bottle prints its marker before its shell starts, so its screen is known before anyone attaches.
 	await start(['-i', '-n', 'first-bottle', '--', 'sh', '-c', 'echo marker-first; exec bash --norc']);
 	await start(['-i', '-n', 'second-bottle', '--', 'sh', '-c', 'echo marker-second; exec bash --norc']);
 	const dashboard = await open();
 	// Newest first: second-bottle is on top and selected; j goes to first-bottle.
-	await dashboard.waitFor(screen => selectedRowPattern('second-bottle').test(screen) && tableRow(screen, 'first-bottle') !== undefined, 10_000);
+	await dashboard.waitFor(screen => selectedRowPattern('second-bottle').test(screen) && tableRow(screen, 'first-bottle') !== undefined);
 	await dashboard.keys('j');
 	await dashboard.waitFor(selectedRowPattern('first-bottle'));
 	await dashboard.keys('Enter');
 
 	const isScreenOf = (name: string, marker: string, other: string) => (screen: string) =>
 		footerPattern(name).test(screen) && new RegExp(`^${marker}$`, 'm').test(screen) && !screen.includes(other) && /\$\s*$/m.test(screen);
-	await dashboard.waitFor(isScreenOf('first-bottle', 'marker-first', 'marker-second'), 10_000);
+	await dashboard.waitFor(isScreenOf('first-bottle', 'marker-first', 'marker-second'));
 
 	await dashboard.keys('C-_', 'n');
-	// The kept screen is painted straight away, not after the agent redraws.
-	await dashboard.waitFor(isScreenOf('second-bottle', 'marker-second', 'marker-first'), 2000);
+	// The kept screen is painted (how fast, bench:attach is the place to measure; a test only says what).
+	await dashboard.waitFor(isScreenOf('second-bottle', 'marker-second', 'marker-first'));
 	// The keyboard now goes to the second bottle.
 	await dashboard.type('echo "typed-$((2*2))"');
 	await dashboard.keys('Enter');
 	await dashboard.waitFor(screen => isScreenOf('second-bottle', 'marker-second', 'marker-first')(screen) && /^typed-4$/m.test(screen));
 
 	await dashboard.keys('C-_', 'n');
-	const first = await dashboard.waitFor(isScreenOf('first-bottle', 'marker-first', 'marker-second'), 2000);
+	const first = await dashboard.waitFor(isScreenOf('first-bottle', 'marker-first', 'marker-second'));
 	t.false(first.includes('typed-4'), 'what was typed in the second bottle stays there');
 
 	await dashboard.keys('C-_', 'd');
@@ -190,7 +190,7 @@ dockerTest('the Logs pane shows a printing run\'s newest lines as they come; s s
 	const {open, start, runs} = await setUp(t);
 	const id = await start(['-n', 'printer', '--', 'sh', '-c', 'for i in $(seq 1 60); do echo "line-$i"; done; sleep 2; echo late-line; sleep 600']);
 	const dashboard = await open();
-	await dashboard.waitFor(selectedRowPattern('printer'), 10_000);
+	await dashboard.waitFor(selectedRowPattern('printer'));
 
 	// Tab focuses the pane shown (Preview), tab again moves to Logs.
 	await dashboard.keys('Tab');
@@ -203,13 +203,13 @@ dockerTest('the Logs pane shows a printing run\'s newest lines as they come; s s
 	t.true(last > 10, logs);
 	t.deepEqual(shown.slice(0, last + 1), Array.from({length: last + 1}, (_, index) => `line-${60 - last + index}`));
 	// A line printed while the pane is open appears under them.
-	const late = await dashboard.waitFor(screen => meaningful(paneLines(screen)).at(-1) === 'late-line', 10_000);
+	const late = await dashboard.waitFor(screen => meaningful(paneLines(screen)).at(-1) === 'late-line');
 	t.is(meaningful(paneLines(late)).at(-2), 'line-60');
 
 	await dashboard.keys('Escape');
 	await dashboard.waitFor(/enter attach · n new/);
 	await dashboard.keys('s');
-	const stopped = await dashboard.waitFor(screen => /○ printer +\S+ +stopped/.test(tableRow(screen, 'printer') ?? ''), 20_000);
+	const stopped = await dashboard.waitFor(screen => /○ printer +\S+ +stopped/.test(tableRow(screen, 'printer') ?? ''));
 	const [run] = await runs();
 	t.is(run!.state, 'stopped');
 	// The label keeps its exit code whole (the column is wide enough for it).
@@ -218,7 +218,7 @@ dockerTest('the Logs pane shows a printing run\'s newest lines as they come; s s
 	await dashboard.keys('x');
 	await dashboard.waitFor(`Destroy printer (${id}) and everything moat kept about it? y to confirm`);
 	await dashboard.keys('y');
-	await dashboard.waitFor(screen => tableRow(screen, 'printer') === undefined && screen.includes('No runs yet.'), 20_000);
+	await dashboard.waitFor(screen => tableRow(screen, 'printer') === undefined && screen.includes('No runs yet.'));
 	t.deepEqual(await runs(), []);
 });
 
@@ -228,17 +228,17 @@ dockerTest('after the dashboard is opened again, a run\'s Preview shows the same
 	const draw = String.raw`clear; printf '\033[1;32mgreen-title\033[0m\n  indented   words\n\nafter-blank\n\033[8;20Hplaced-at-8-20\n'; exec bash --norc`;
 	const id = await start(['-i', '-n', 'fidelity', '--', 'sh', '-c', draw]);
 	const firstDashboard = await open();
-	await firstDashboard.waitFor(screen => paneLines(screen).some(line => line.includes('placed-at-8-20')), 10_000);
+	await firstDashboard.waitFor(screen => paneLines(screen).some(line => line.includes('placed-at-8-20')));
 	await firstDashboard.keys('q');
 	t.is(await firstDashboard.exitCode(), 0);
 
 	// A new dashboard knows nothing of the run's screen: it rebuilds it from the container.
 	const dashboard = await open();
-	const screen = await dashboard.waitFor(current => selectedRowPattern('fidelity').test(current) && /live screen/.test(current) && /\$$/.test(meaningful(paneLines(current)).at(-1) ?? ''), 10_000);
+	const screen = await dashboard.waitFor(current => selectedRowPattern('fidelity').test(current) && /live screen/.test(current) && /\$$/.test(meaningful(paneLines(current)).at(-1) ?? ''));
 	const preview = meaningful(paneLines(screen));
 
 	const attached = await open(['attach', id]);
-	const direct = await attached.waitFor(current => footerPattern('fidelity').test(current) && /\$\s*$/m.test(current), 10_000);
+	const direct = await attached.waitFor(current => footerPattern('fidelity').test(current) && /\$\s*$/m.test(current));
 	const directLines = meaningful(direct.split('\n').filter(line => !footerPattern('fidelity').test(line)));
 	t.deepEqual(preview, directLines);
 	t.true(preview.includes('placed-at-8-20'));

@@ -534,7 +534,7 @@ async function startSshAgent(t: ExecutionContext, comments: readonly string[] = 
 		}
 
 		return fs.stat(socket).then(() => true, () => false);
-	}, 10_000);
+	});
 
 	const keys: AgentKey[] = [];
 	for (const [index, comment] of comments.entries()) {
@@ -620,7 +620,7 @@ async function rawModeOn(session: TmuxSession): Promise<void> {
 	await eventually(async () => {
 		const {stdout} = await execFileAsync('stty', ['-F', tty, '-a']);
 		return /(^|\s)-icanon(\s|$)/.test(stdout);
-	}, 10_000);
+	});
 }
 
 grantTest('moat grant with no provider on a terminal opens the wizard; a typed OpenAI key shows only asterisks, is validated and is listed', async (t, world) => {

@@ -15,6 +15,7 @@ import {createEnvironment} from '../../source/environment.js';
 import {MoatError} from '../../source/errors.js';
 import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
+import {clientTimeoutSeconds, failureTimeoutSeconds} from '../helpers/deadline.js';
 import {dockerTest} from '../helpers/docker.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn, type StandInHandler} from '../helpers/https-stand-in.js';
 import {auditRecordsOf, collect, createSandbox, createWorkspace, daemonPidOf, destroyRuns, docker, eventually, listRuns, moat, networkEntriesOf, processAlive, spawnMoat, type AuditRecord, type MoatResult, type Sandbox} from '../helpers/moat.js';
@@ -206,8 +207,8 @@ async function newestRunId(world: World): Promise<string> {
 	return runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]!.id;
 }
 
-async function waitForFile(file: string, timeoutMilliseconds = 60_000): Promise<string> {
-	await eventually(async () => fs.access(file).then(() => true, () => false), timeoutMilliseconds);
+async function waitForFile(file: string): Promise<string> {
+	await eventually(async () => fs.access(file).then(() => true, () => false));
 	return fs.readFile(file, 'utf8');
 }
 
@@ -216,7 +217,7 @@ async function waitForRunToEnd(world: World, runId: string): Promise<RunMetadata
 	await eventually(async () => {
 		run = (await world.runs()).find(candidate => candidate.id === runId);
 		return run !== undefined && run.state !== 'running' && run.state !== 'created';
-	}, 60_000);
+	});
 	return run!;
 }
 
@@ -266,7 +267,7 @@ async function viaProxy(proxy: {host: string; port: number}, target: string, cre
 			method: 'GET',
 			path: target,
 			agent: false,
-			timeout: 10_000,
+			timeout: clientTimeoutSeconds * 1000,
 			headers: {host: new URL(target).host, ...(credentials ? {'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}`} : {})},
 		}, response => {
 			let body = '';
@@ -293,7 +294,7 @@ async function connectStatus(proxy: {host: string; port: number}, target: string
 			method: 'CONNECT',
 			path: target,
 			agent: false,
-			timeout: 10_000,
+			timeout: clientTimeoutSeconds * 1000,
 			headers: {host: target, ...(credentials ? {'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}`} : {})},
 		});
 		request.on('connect', (response: IncomingMessage, socket) => {
@@ -329,7 +330,7 @@ const blockedInternalText = (host: string, reason: string) => `Moat: request blo
 async function daemonRequest(moatHome: string, method: string, route: string, body?: unknown): Promise<{status: number; body: {error?: string}}> {
 	return new Promise((resolve, reject) => {
 		const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-		const request = http.request({socketPath: path.join(moatHome, 'daemon.sock'), method, path: route, timeout: 10_000, headers: payload ? {'content-type': 'application/json'} : {}}, response => {
+		const request = http.request({socketPath: path.join(moatHome, 'daemon.sock'), method, path: route, timeout: clientTimeoutSeconds * 1000, headers: payload ? {'content-type': 'application/json'} : {}}, response => {
 			let text = '';
 			response.setEncoding('utf8');
 			response.on('data', (chunk: string) => {
@@ -622,7 +623,7 @@ dockerTest('a host allowed through the daemon for a running strict run gets thro
 		files: {'agent.yaml': 'network:\n  policy: strict\n'},
 	});
 	// One curl after another: the first CONNECT status and then the response status, one line each.
-	const loop = 'for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time 2 -w "%{http_connect} %{http_code}\\n" https://late.test/x; sleep 0.25; done';
+	const loop = `for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time ${clientTimeoutSeconds} -w "%{http_connect} %{http_code}\\n" https://late.test/x; sleep 0.25; done`;
 	const started = await world.moat(['run', world.workspace, '-d', '--', 'sh', '-c', loop]);
 	t.is(started.code, 0, started.stderr);
 	const runId = runIdOf(started);
@@ -723,10 +724,11 @@ dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, D
 	const ownAddresses = await dns.promises.lookup(ownName, {all: true}).catch(() => []);
 	const ownNameIsInternal = ownAddresses.length > 0 && ownAddresses.every(({address}) => /^127\.|^::1$/.test(address));
 	const result = await world.moat(['run', world.workspace, '--keep', '--grant', 'github', '--', 'sh', '-c', probeScript([
-		['noproxy-name', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 https://example.com/'],
-		['noproxy-ipv4', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 http://1.1.1.1/'],
-		['noproxy-ipv6', 'curl -sS --noproxy "*" --connect-timeout 3 --max-time 4 "http://[2606:4700:4700::1111]/"'],
-		['dns', 'timeout 4 getent hosts example.com'],
+		// These must fail; failureTimeoutSeconds says why their bound is long.
+		['noproxy-name', `curl -sS --noproxy "*" --max-time ${failureTimeoutSeconds} https://example.com/`],
+		['noproxy-ipv4', `curl -sS --noproxy "*" --max-time ${failureTimeoutSeconds} http://1.1.1.1/`],
+		['noproxy-ipv6', `curl -sS --noproxy "*" --max-time ${failureTimeoutSeconds} "http://[2606:4700:4700::1111]/"`],
+		['dns', `timeout ${failureTimeoutSeconds} getent hosts example.com`],
 		['host-mismatch', 'curl -sS --proxy-header "Host: other.test" https://api.github.com/user'],
 		['plain-http', 'curl -sS http://api.github.com/plain'],
 		['loopback', `curl -sS --noproxy "" -w "%{http_code}" http://127.0.0.1:${canary}/canary`],
@@ -825,7 +827,7 @@ dockerTest('without a valid run token the proxy answers 407; the run\'s token wo
 dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back on the same port and a detached run\'s requests succeed again, with the credential', async t => {
 	const world = await createWorld(t, {hosts: ['api.github.com']});
 	const token = await world.grantGithub();
-	const loop = 'for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time 2 -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done';
+	const loop = `for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time ${clientTimeoutSeconds} -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done`;
 	const started = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sh', '-c', loop]);
 	t.is(started.code, 0, started.stderr);
 	const runId = runIdOf(started);
@@ -884,12 +886,13 @@ dockerTest('two concurrent runs: the one without the grant never carries the tok
 	const firstAddress = await docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', `moat-${firstId}`);
 	t.regex(firstAddress, /^\d+\.\d+\.\d+\.\d+$/);
 	// The server is there: the first container reaches it on that address itself.
-	t.is(await docker('exec', `moat-${firstId}`, 'curl', '-sS', '--noproxy', '*', '--max-time', '5', `http://${firstAddress}:8080/`), 'first run');
+	t.is(await docker('exec', `moat-${firstId}`, 'curl', '-sS', '--noproxy', '*', '--max-time', String(clientTimeoutSeconds), `http://${firstAddress}:8080/`), 'first run');
 
 	const result = await world.moat(['run', second, '--', 'sh', '-c', probeScript([
 		['api', 'curl -sS -H "X-From: second" "https://api.github.com/user?from=second"'],
 		['gh-token', 'printf "%s" "${GH_TOKEN-unset}"'],
-		['direct', `curl -sS --noproxy "*" --connect-timeout 3 --max-time 5 http://${firstAddress}:8080/`],
+		// Must fail; failureTimeoutSeconds says why its bound is long.
+		['direct', `curl -sS --noproxy "*" --max-time ${failureTimeoutSeconds} http://${firstAddress}:8080/`],
 		['via-proxy', `curl -sS --noproxy "" -o /dev/null -w "%{http_code}" http://${firstAddress}:8080/`],
 	])]);
 	t.is(result.code, 0, result.stderr);

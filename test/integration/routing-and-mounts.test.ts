@@ -5,6 +5,7 @@ import path from 'node:path';
 import {promisify} from 'node:util';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, createWorkspace, destroyRuns, eventually, moat} from '../helpers/moat.js';
+import {clientTimeoutSeconds} from '../helpers/deadline.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -47,16 +48,16 @@ dockerTest('two runs with the same ports are each reached by name through the ro
 
 	const curl = async (name: string, scheme = 'http', extra: string[] = []) => {
 		try {
-			const {stdout} = await execFileAsync('curl', ['-sS', '-m', '5', '--noproxy', '*', '-w', '%{http_code}', '--resolve', `web.${name}.localhost:${port}:127.0.0.1`, ...extra, `${scheme}://web.${name}.localhost:${port}/hello`]);
+			const {stdout} = await execFileAsync('curl', ['-sS', '-m', String(clientTimeoutSeconds), '--noproxy', '*', '-w', '%{http_code}', '--resolve', `web.${name}.localhost:${port}:127.0.0.1`, ...extra, `${scheme}://web.${name}.localhost:${port}/hello`]);
 			return stdout;
 		} catch (error) {
 			return `failed: ${(error as Error).message}`;
 		}
 	};
 
-	await eventually(async () => (await curl('alpha')).endsWith('200'), 30_000);
+	await eventually(async () => (await curl('alpha')).endsWith('200'));
 	t.is(await curl('alpha'), `alpha /hello http://web.alpha.localhost:${port}\n200`);
-	await eventually(async () => (await curl('beta')).endsWith('200'), 30_000);
+	await eventually(async () => (await curl('beta')).endsWith('200'));
 	t.is(await curl('beta'), `beta /hello http://web.beta.localhost:${port}\n200`);
 	const ca = path.join(sandbox.moatHome, 'proxy', 'ca.pem');
 	t.is(await curl('beta', 'https', ['--cacert', ca]), `beta /hello http://web.beta.localhost:${port}\n200`);

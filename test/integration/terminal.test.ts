@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, createWorkspace, docker, moat, type Sandbox} from '../helpers/moat.js';
+import {collect, createSandbox, createWorkspace, docker, moat, spawnMoat, waitForOutput, type Sandbox} from '../helpers/moat.js';
 import {saneTerminal, terminalState, TmuxSession} from '../helpers/tmux.js';
 
 type Context = {sandbox: Sandbox; workspace: string; open(args: string[], size?: {rows: number; columns: number}): Promise<TmuxSession>};
@@ -162,9 +163,14 @@ dockerTest('a full-screen program on the alternate screen gets every row and is 
 
 dockerTest('moat attach -i=false streams an interactive run\'s output as plain lines', async t => {
 	const {sandbox, workspace} = await setUp(t);
-	const started = await moat(['run', '-d', '-i', workspace, '--', 'sh', '-c', 'printf "\\033[31mred-line\\033[0m\\r\\n"; sleep 1; echo second'], {env: sandbox.env});
+	// The run waits for the test to attach (a file in the workspace), not for a second that a loaded machine may not keep to.
+	const started = await moat(['run', '-d', '-i', workspace, '--', 'sh', '-c', 'printf "\\033[31mred-line\\033[0m\\r\\n"; while [ ! -e /workspace/go ]; do sleep 0.1; done; echo second'], {env: sandbox.env});
 	t.is(started.code, 0, started.stderr);
-	const attached = await moat(['attach', '-i=false', started.stdout.trim()], {env: sandbox.env});
+	const child = spawnMoat(['attach', '-i=false', started.stdout.trim()], {env: sandbox.env});
+	const done = collect(child);
+	await waitForOutput(child, 'red-line');
+	await fs.writeFile(path.join(workspace, 'go'), '');
+	const attached = await done;
 	t.is(attached.code, 0, attached.stderr);
 	t.is(attached.stdout, 'red-line\nsecond\n');
 	await docker('ps', '-a');

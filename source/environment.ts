@@ -16,6 +16,7 @@ export const environmentVariables = {
 	keyringBackend: 'MOAT_KEYRING_BACKEND',
 	routerPort: 'MOAT_ROUTER_PORT',
 	daemonIdleMilliseconds: 'MOAT_DAEMON_IDLE_MS',
+	doubleInterruptMilliseconds: 'MOAT_DOUBLE_INTERRUPT_MS',
 	claudeCodeVersion: 'MOAT_CLAUDE_CODE_VERSION',
 	codexVersion: 'MOAT_CODEX_VERSION',
 	// The engine, as the docker CLI finds it

@@ -1,5 +1,6 @@
 import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment} from '../engine/engine.js';
+import {environmentVariables} from '../environment.js';
 import {exitCodes} from '../errors.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
 import type {LogRecord} from '../runs/run-store.js';
@@ -9,8 +10,15 @@ export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, 
 	(record.stream === 'stderr' ? context.stderr : context.stdout).write(record.line + '\n');
 }
 
-/** Two Ctrl+C within this window stop the run instead of detaching (SPEC §5). */
-export const doubleInterruptMilliseconds = 500;
+/**
+ * Two Ctrl+C within this window stop the run instead of detaching (README:
+ * Running things). MOAT_DOUBLE_INTERRUPT_MS widens it for slow links, where
+ * the second key arrives late.
+ */
+export function doubleInterruptMilliseconds(variables: Readonly<Record<string, string | undefined>>): number {
+	const configured = Number(variables[environmentVariables.doubleInterruptMilliseconds]);
+	return Number.isFinite(configured) && configured > 0 ? configured : 500;
+}
 
 /**
  * Streams a run's output until it ends (returning its exit code) or the user
@@ -32,7 +40,7 @@ export async function attachOutput(context: CommandContext, run: RunMetadata, co
 		const second = await Promise.race([
 			context.nextInterrupt().then(() => true),
 			new Promise<false>(resolve => {
-				setTimeout(resolve, doubleInterruptMilliseconds, false);
+				setTimeout(resolve, doubleInterruptMilliseconds(context.environment.variables), false);
 			}),
 		]);
 		if (detach.signal.aborted) {

@@ -56,9 +56,10 @@ export async function attachTerminal(
 
 	switch (outcome.kind) {
 		case 'ended': {
-			await runs.wait(run);
+			const exitCode = await runs.wait(run);
 			const final = await runs.reconcile(await runs.find(run.id));
-			return final.exitCode ?? exitCodes.failure;
+			// The engine's answer stands while the record is still being finished elsewhere (the daemon).
+			return final.exitCode ?? exitCode ?? exitCodes.failure;
 		}
 
 		case 'stop': {

@@ -74,10 +74,16 @@ export async function attachOutput(context: CommandContext, run: RunMetadata, co
 		return exitCodes.interrupted;
 	}
 
+	let waited: number | undefined;
 	if (final.state === 'running' || final.state === 'created') {
 		// The output ended before the engine reported the exit: wait for it.
-		await runs.wait(final);
+		waited = await runs.wait(final);
 		final = await runs.reconcile(await runs.find(run.id));
+	}
+
+	// The engine's answer stands while the record is still being finished elsewhere (the daemon).
+	if (final.exitCode === null && waited !== undefined) {
+		return waited;
 	}
 
 	if (final.exitCode === null) {

@@ -1,4 +1,4 @@
-/** Exit codes from the contract (SPEC §2). */
+/** Exit codes from the contract (README: Exit codes). */
 export const exitCodes = {
 	success: 0,
 	failure: 1,

@@ -82,7 +82,7 @@ for (const [entry, kind] of internalEntries) {
 	});
 }
 
-test('the blocked answer is the SPEC\'s three lines naming the host', t => {
+test('the blocked answer is the three documented lines naming the host', t => {
 	t.is(blockedResponseText('x.example'), 'Moat: request blocked by network policy.\nHost "x.example" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');
 });
 

@@ -62,7 +62,7 @@ const gates: Array<{title: string; host: string; overridden?: boolean; policy?: 
 	{title: 'a Docker bridge address is refused', host: '172.17.0.1', allowed: false, says: /private/},
 	{title: 'an overridden name may be internal', host: '127.0.0.1', overridden: true, allowed: true},
 	{title: 'the policy still applies to an override', host: 'api.github.com', overridden: true, policy: {allowed: false, reason: 'Host "api.github.com" is not in the allow list.'}, allowed: false, says: /not in the allow list/},
-	{title: 'a refused policy blocks with the SPEC message', host: 'blocked.test', policy: {allowed: false, reason: 'Host "blocked.test" is not in the allow list.'}, allowed: false, says: /^Moat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\.\nAdd it to network\.allow in agent\.yaml or use policy: permissive\.\n$/},
+	{title: 'a refused policy blocks with the documented message', host: 'blocked.test', policy: {allowed: false, reason: 'Host "blocked.test" is not in the allow list.'}, allowed: false, says: /^Moat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\.\nAdd it to network\.allow in agent\.yaml or use policy: permissive\.\n$/},
 ];
 for (const gate of gates) {
 	test(`gate: ${gate.title}`, t => {

@@ -170,7 +170,7 @@ test('without a token, or with a wrong one, the proxy answers 407', async t => {
 	t.is(world.standIn.requests.length, 0);
 });
 
-test('strict mode blocks an unlisted host with the SPEC message and allows a listed wildcard host', async t => {
+test('strict mode blocks an unlisted host with the documented message and allows a listed wildcard host', async t => {
 	const world = await createWorld(t, {strict: ['*.allowed.test']});
 	const blocked = await world.curl(...via(world), 'http://blocked.test/');
 	t.is(blocked.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');

@@ -3,7 +3,7 @@ import {fingerprintOf} from '../source/sshagent/agent-client.js';
 import {checkSessionBind, decideSign, grantedKeys, type SessionBinding, type SshRule} from '../source/sshagent/agent-policy.js';
 import {ecdsaKey, ed25519Key, rsaKey, signSsh, userauthData} from './helpers/ssh-wire.js';
 
-// What the bottle's agent signs (SPEC §8), decided without I/O.
+// What the bottle's agent signs (README: SSH), decided without I/O.
 
 const granted = ed25519Key();
 const alsoGranted = ecdsaKey();

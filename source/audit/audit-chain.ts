@@ -2,7 +2,7 @@ import {createHash, createPublicKey, verify as verifySignature, type KeyObject} 
 import {canonicalJson} from './canonical-json.js';
 import {leafHash, rootsAtSizes} from './merkle.js';
 
-/** The kinds of events the log records (SPEC §9). */
+/** The kinds of events the log records (README: The audit log). */
 export const auditEventTypes = [
 	'run.created',
 	'run.started',

@@ -228,7 +228,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	}
 
 	// agent.yaml is written by the agent too: what it asks for beyond the
-	// workspace needs the user's yes once (SPEC §3). The command line is
+	// workspace needs the user's yes once (README: agent.yaml). The command line is
 	// the user's own word, so what it passes counts as approved.
 	const configMounts = mounts.slice(0, (config.mounts ?? []).length);
 	const requests: TrustRequest[] = [

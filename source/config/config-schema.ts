@@ -22,7 +22,7 @@ const portNumber = z
 	.min(1, {error: 'must be between 1 and 65535'})
 	.max(65_535, {error: 'must be between 1 and 65535'});
 
-/** The shape of `agent.yaml` (SPEC §3). Unknown keys are errors. */
+/** The shape of `agent.yaml` (README: agent.yaml). Unknown keys are errors. */
 export const configSchema = z.strictObject({
 	name: z
 		.string({error: 'must be a string'})

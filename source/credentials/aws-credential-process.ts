@@ -10,7 +10,7 @@ import {assumeRole, stsHost, type AwsRole, type TemporaryAwsCredentials} from '.
 import type {Grant} from './grant.js';
 
 /**
- * AWS for runs (SPEC §7): the container never holds the host's keys. Its
+ * AWS for runs (README: The network): the container never holds the host's keys. Its
  * AWS config names a `credential_process` helper that asks moat, through
  * the proxy with the run's token, for credentials; the daemon assumes the
  * granted role with the host's own credentials and hands out the

@@ -2,7 +2,7 @@ import {awsContainerEnvironment} from '../credentials/aws-credential-process.js'
 import {placeholderEnvironment} from './injection-rules.js';
 
 /**
- * The variables a sealed container gets (SPEC §7): the proxy with the run's
+ * The variables a sealed container gets (README: The network): the proxy with the run's
  * token, the places TLS clients look for trusted CAs (moat-init writes the
  * files from MOAT_CA_CERT), placeholders where CLIs expect tokens, and for
  * an aws grant the AWS config that fetches short-lived credentials from moat.

@@ -2,7 +2,7 @@ import type {AnsweredRule, InjectionRule} from '../credentials/providers/provide
 import {credentialProviders} from '../credentials/providers/provider-list.js';
 
 /**
- * Which credential goes into which request (SPEC §7), as a rule table. Pure:
+ * Which credential goes into which request (README: The network), as a rule table. Pure:
  * the proxy looks up a request's host here and applies the result. Values
  * are produced from the token only when a rule matches, and only over
  * verified TLS — a plain-HTTP request never carries a credential.

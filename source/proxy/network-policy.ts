@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /**
- * The proxy's network decisions (SPEC §7), as pure functions: which hosts a
+ * The proxy's network decisions (README: The network), as pure functions: which hosts a
  * run may reach, which addresses are never dialled for an agent, and the
  * answer a blocked request gets.
  */

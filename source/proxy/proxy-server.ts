@@ -16,7 +16,7 @@ import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './
 import {awsCredentialsPath, hooksHost} from '../network/moat-hooks.js';
 
 /**
- * The credential-injecting proxy (SPEC §7). It listens where the runs'
+ * The credential-injecting proxy (README: The network). It listens where the runs'
  * network can reach it and nowhere else, knows each run by the token in its
  * proxy URL, checks every request against the run's policy and the
  * never-dial list, intercepts TLS with moat's CA so credentials can be

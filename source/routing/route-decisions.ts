@@ -1,7 +1,7 @@
 import {environmentVariables} from '../environment.js';
 
 /**
- * Hostname routing (SPEC §7): `ports: {web: 3000}` in a run named `app`
+ * Hostname routing (README: The network): `ports: {web: 3000}` in a run named `app`
  * is served at `http(s)://web.app.localhost:8080`, by moat's daemon, to
  * port 3000 of that run's container. Pure: names in, decisions out.
  */

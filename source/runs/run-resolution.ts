@@ -6,7 +6,7 @@ type Candidate = Pick<RunMetadata, 'id' | 'name' | 'createdAt'>;
 
 
 /**
- * Finds the run a user meant (SPEC §2): exact id, then a unique id prefix,
+ * Finds the run a user meant (README: Running things): exact id, then a unique id prefix,
  * then a name (the newest run with it). No reference means the newest run.
  */
 export function resolveRun<T extends Candidate>(runs: readonly T[], reference: string | undefined): T {

@@ -45,7 +45,7 @@ export function createRunStore(moatHome: string) {
 		root,
 		directory,
 		logFile: (id: string) => path.join(directory(id), 'logs.jsonl'),
-		/** One line per request through the proxy (SPEC §7), written by the daemon. */
+		/** One line per request through the proxy (README: The network), written by the daemon. */
 		networkFile: (id: string) => path.join(directory(id), 'network.jsonl'),
 		captureLockFile: (id: string) => path.join(directory(id), 'capture.lock'),
 

@@ -2,7 +2,7 @@ import {exitCodes, MoatError, usageError} from '../errors.js';
 
 /**
  * Secrets are the values agent.yaml's `secrets:` hands the container as
- * environment variables (SPEC §3), read on the host when a run starts. This
+ * environment variables (README: agent.yaml), read on the host when a run starts. This
  * file holds the decisions — what a reference means, which command reads it,
  * what a failure tells the user — with no I/O; secret-resolver.ts runs them.
  */

@@ -2,7 +2,7 @@ import {fingerprintOf} from './agent-client.js';
 import {parseUserauthRequest, verifySignature} from './agent-protocol.js';
 
 /**
- * What a run's agent may do (SPEC §8), decided without I/O: list only the
+ * What a run's agent may do (README: SSH), decided without I/O: list only the
  * granted keys, and sign only an SSH login, with a granted key, for a
  * session the client has bound (session-bind@openssh.com) to a server whose
  * host key belongs to a host that key is granted for.

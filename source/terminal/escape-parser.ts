@@ -1,5 +1,5 @@
 /**
- * The attach escape model (SPEC §5), as a pure parser over the user's key
+ * The attach escape model (README: Interactive runs), as a pure parser over the user's key
  * bytes. The prefix and the keys after it come from the attached-keys table:
  * each key is recognised as its legacy byte (Ctrl-/ is 0x1F), or as
  * `CSI codepoint;modifiers u` when the agent has turned on the kitty keyboard

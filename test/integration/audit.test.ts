@@ -337,9 +337,8 @@ test('moat verify-bundle prints a checkpoint\'s key fingerprint with control cha
 	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it was signed by SHA256:forged\?\]0;title\?, not by this log's key SHA256:\S+\.$/m);
 });
 
-// Known bug, reported: JSON.parse's message quotes the start of the file,
-// newline included, so the "what is wrong" line breaks in two (SPEC §2: one
-// line saying what is wrong, one saying what to do). Remove .failing once fixed.
+// JSON.parse's message quotes the start of the file, newline included; the
+// error must still be one line saying what is wrong and one saying what to do.
 test('moat verify-bundle on a garbage file that ends in a newline prints exactly two lines', async t => {
 	const sandbox = await createSandbox();
 	t.teardown(async () => sandbox.cleanup());

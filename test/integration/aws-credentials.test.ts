@@ -10,7 +10,7 @@ import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn} from '../helpers
 import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, docker, listRuns, moat, networkEntriesOf, type MoatResult, type Sandbox} from '../helpers/moat.js';
 
 /**
- * AWS for runs end to end (SPEC §7): a real container runs moat's
+ * AWS for runs end to end (README: The network): a real container runs moat's
  * credential_process helper, which asks the proxy (with the run's token);
  * the daemon assumes the granted role with the host's keys against a local
  * STS stand-in (MOAT_UPSTREAM_OVERRIDES, its CA trusted through

@@ -5,7 +5,7 @@ import {createSandbox, createWorkspace, moat, type Sandbox} from '../helpers/moa
 
 /**
  * Every case here is rejected before moat talks to the engine, so these run
- * with or without Docker: each must give a two-line error and the SPEC's
+ * with or without Docker: each must give a two-line error and the documented
  * exit code, and leave no run behind.
  */
 

@@ -13,7 +13,7 @@ import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, docker, eve
 import {TmuxSession} from '../helpers/tmux.js';
 
 /**
- * `moat claude` end to end (SPEC §2, §6, §7): the real Claude Code, installed
+ * `moat claude` end to end (README: Claude Code in a bottle, The network): the real Claude Code, installed
  * by moat into its cache and mounted into a real bottle, talks to
  * https://api.anthropic.com through moat's proxy. api.anthropic.com is a
  * local stand-in reached through MOAT_UPSTREAM_OVERRIDES that answers

@@ -21,7 +21,7 @@ import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn, type StandInHand
 import {auditRecordsOf, collect, createSandbox, createWorkspace, daemonPidOf, destroyRuns, docker, eventually, listRuns, moat, networkEntriesOf, processAlive, spawnMoat, type AuditRecord, type MoatResult, type Sandbox} from '../helpers/moat.js';
 
 /**
- * The proxy and the sealed network (SPEC §7) end to end: real containers,
+ * The proxy and the sealed network (README: The network) end to end: real containers,
  * real curl and git inside them, the real daemon. Internet services are
  * local stand-ins reached through MOAT_UPSTREAM_OVERRIDES (TLS name and
  * Host unchanged), with the stand-in's CA trusted by the daemon through

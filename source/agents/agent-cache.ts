@@ -59,7 +59,6 @@ async function openToEveryone(target: string): Promise<void> {
 	await fs.chmod(target, stat.mode | (stat.isDirectory() || (stat.mode & 0o100) !== 0 ? 0o555 : 0o444));
 	if (stat.isDirectory()) {
 		for (const entry of await fs.readdir(target)) {
-			// eslint-disable-next-line no-await-in-loop
 			await openToEveryone(path.join(target, entry));
 		}
 	}
@@ -109,7 +108,6 @@ export async function ensureAgentPackage(environment: MoatEnvironment, agent: Ag
 			// Installs cut short (Ctrl+C, a crash) leave temporary folders: sweep them under the lock.
 			for (const entry of await fs.readdir(root)) {
 				if (entry.startsWith(`${name}.`) && !entry.endsWith('.lock')) {
-					// eslint-disable-next-line no-await-in-loop
 					await fs.rm(path.join(root, entry), {recursive: true, force: true});
 				}
 			}

@@ -17,7 +17,6 @@ export async function chooseBottleGrant(context: CommandContext, asked: readonly
 	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
 	const service = await createDefaultGrantService(context.environment);
 	for (const name of candidates) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await service.store.get(name)) {
 			return [...asked, name];
 		}

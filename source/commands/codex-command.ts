@@ -45,7 +45,6 @@ async function chatgptLogin(context: CommandContext, grants: readonly string[]):
 	const {createDefaultGrantService} = await import('../credentials/grant-service.js');
 	const service = await createDefaultGrantService(context.environment);
 	for (const name of grants) {
-		// eslint-disable-next-line no-await-in-loop
 		// A scoped name (openai:work) is the provider's grant, as the daemon reads it.
 		const grant = (await service.store.get(name)) ?? (name.includes(':') ? await service.store.get(name.split(':')[0]!) : undefined);
 		if (grant?.provider === 'openai') {

@@ -71,14 +71,12 @@ async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, po
 	// A daemon being replaced may still hold the port for a moment.
 	for (let attempt = 0; ; attempt++) {
 		try {
-			// eslint-disable-next-line no-await-in-loop
 			return await start(port);
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 50 || port === 0) {
 				throw error;
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setTimeout(resolve, 100);
 			});
@@ -624,12 +622,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		const watcher = setInterval(() => {
 			void (async () => {
 				for (const live of runs.values()) {
-					// eslint-disable-next-line no-await-in-loop
 					const metadata = await store.read(live.persisted.runId).catch(() => undefined);
 					const young = Date.now() - Date.parse(live.persisted.registeredAt) < registrationGraceMilliseconds;
 					if (!metadata) {
 						if (!young) {
-							// eslint-disable-next-line no-await-in-loop
 							await unregister(live.persisted.runId, 'run removed');
 						}
 
@@ -637,7 +633,6 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					}
 
 					if (!isActive(metadata)) {
-						// eslint-disable-next-line no-await-in-loop
 						await unregister(live.persisted.runId, `run ${metadata.state}`);
 						continue;
 					}
@@ -647,10 +642,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					}
 
 					if (metadata.containerId && !young) {
-						// eslint-disable-next-line no-await-in-loop
 						const container = await engine.inspectContainer(metadata.containerId).catch(() => 'unknown' as const);
 						if (container !== 'unknown' && (!container || !['running', 'created', 'restarting', 'paused'].includes(container.status))) {
-							// eslint-disable-next-line no-await-in-loop
 							await unregister(live.persisted.runId, 'container ended');
 						}
 					}

@@ -55,7 +55,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 	const {engine, runs, keeper, output} = options;
 	let id = runId;
 	for (;;) {
-		// eslint-disable-next-line no-await-in-loop
 		const run = await runs.find(id);
 		if (!isActive(run) || !run.containerId) {
 			return {selectedId: id, status: `${run.name} has ended; its output is in the Logs pane.`};
@@ -67,17 +66,13 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 
 		const size = {rows: output.rows ?? 24, columns: output.columns ?? 80};
 		keeper.keep(run.id, run.containerId);
-		// eslint-disable-next-line no-await-in-loop
 		const attachment = await engine.attach(run.containerId, {stdin: true});
 		const pending = bufferOutput(attachment);
 		let initialScreen;
 		try {
-			// eslint-disable-next-line no-await-in-loop
 			initialScreen = keeper.snapshot(run.id) ?? await rebuildScreen(engine, run.containerId, agentSize(size, true));
 			// A size change makes full-screen programs repaint, even at the same size.
-			// eslint-disable-next-line no-await-in-loop
 			await engine.resize(run.containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
-			// eslint-disable-next-line no-await-in-loop
 			await runs.record(run.id, 'terminal.attached', {interactive: true, from: 'dashboard'});
 		} catch (error) {
 			// The session never started: it would not close the attachment, so close it here.
@@ -87,7 +82,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 		}
 
 		const {chunks, ended} = pending.take();
-		// eslint-disable-next-line no-await-in-loop
 		const outcome = await runTerminalSession({
 			input: options.input,
 			output,
@@ -105,7 +99,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			signals: options.signals,
 		});
 		if (outcome.kind !== 'ended') {
-			// eslint-disable-next-line no-await-in-loop
 			await runs.record(run.id, 'terminal.detached', {how: outcome.kind === 'signal' ? outcome.signal : outcome.kind === 'command' ? `switch ${outcome.key}` : outcome.kind});
 		}
 
@@ -115,7 +108,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			}
 
 			case 'stop': {
-				// eslint-disable-next-line no-await-in-loop
 				await runs.stop(await runs.find(id));
 				return {selectedId: id, status: `Stopped ${run.name}.`};
 			}
@@ -125,7 +117,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			}
 
 			case 'command': {
-				// eslint-disable-next-line no-await-in-loop
 				const order = (await options.order()).map(candidate => candidate.id);
 				id = switchTarget(order, id, outcome.key);
 				break;

@@ -54,7 +54,6 @@ export function createRunCounter(): RunCounter {
 				try {
 					const buffer = Buffer.alloc(Math.min(chunkBytes, stat.size - entry.offset));
 					while (entry.offset < stat.size) {
-						// eslint-disable-next-line no-await-in-loop
 						const {bytesRead} = await handle.read(buffer, 0, Math.min(buffer.length, stat.size - entry.offset), entry.offset);
 						if (bytesRead === 0) {
 							break;

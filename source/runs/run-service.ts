@@ -416,7 +416,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 		const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
 		for (const grant of grants) {
-			// eslint-disable-next-line no-await-in-loop
 			if (grantExists && !(await grantExists(grant))) {
 				const provider = grant.startsWith('ssh:') ? `ssh --host ${grant.slice(4)}` : grant.split(':')[0];
 				throw notFoundError(`The run asks for the ${grant} grant, and there is none.`, `Store it first with moat grant ${provider}.`);
@@ -465,7 +464,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		// first in the file, and op's approval prompts come one by one.
 		const resolvedSecrets: Array<{name: string; backend: SecretBackend}> = [];
 		for (const [secretName, reference] of secretReferences) {
-			// eslint-disable-next-line no-await-in-loop
 			const {backend, value} = await secrets.resolve(secretName, reference);
 			userEnvironment[secretName] = value;
 			resolvedSecrets.push({name: secretName, backend});
@@ -611,7 +609,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		});
 		for (const secret of resolvedSecrets) {
 			// Which variable came from which backend; the value never.
-			// eslint-disable-next-line no-await-in-loop
 			await record(id, 'secret.resolved', {name: secret.name, backend: secret.backend});
 		}
 
@@ -691,7 +688,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 		async follow(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<RunMetadata> {
 			const {containerId} = run;
 			while (containerId && !signal?.aborted) {
-				// eslint-disable-next-line no-await-in-loop
 				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, tty: run.interactive, onRecord, signal}).catch(
 					(error: unknown) => {
 						if (error instanceof MoatError) {
@@ -704,7 +700,6 @@ export function createRunService({engine, store, environment, reporter, grantExi
 				);
 				// Someone else is copying the output: read the file as it grows,
 				// and take over if they go away before the run ends.
-				// eslint-disable-next-line no-await-in-loop
 				if (captured || (await tailLogFile(run, onRecord, signal)) === 'ended') {
 					break;
 				}
@@ -850,17 +845,14 @@ export function createRunService({engine, store, environment, reporter, grantExi
 
 		async clean(plan: {runs: RunMetadata[]; images: Array<{id: string}>; orphanContainers: string[]}): Promise<void> {
 			for (const container of plan.orphanContainers) {
-				// eslint-disable-next-line no-await-in-loop
 				await engine.removeContainer(container, {force: true});
 			}
 
 			for (const run of plan.runs) {
-				// eslint-disable-next-line no-await-in-loop
 				await store.remove(run.id);
 			}
 
 			for (const image of plan.images) {
-				// eslint-disable-next-line no-await-in-loop
 				await engine.removeImage(image.id).catch((error: unknown) => {
 					reporter.warn(`could not remove image ${image.id.slice(7, 19)}: ${(error as Error).message}`);
 				});
@@ -871,23 +863,19 @@ export function createRunService({engine, store, environment, reporter, grantExi
 	async function tailLogFile(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<'ended' | 'unlocked'> {
 		let seen = (await store.readLogs(run.id)).length;
 		while (!signal?.aborted) {
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setTimeout(resolve, 200);
 			});
-			// eslint-disable-next-line no-await-in-loop
 			const records = await store.readLogs(run.id);
 			for (const record of records.slice(seen)) {
 				onRecord(record);
 			}
 
 			seen = records.length;
-			// eslint-disable-next-line no-await-in-loop
 			if (!isActive(await store.read(run.id))) {
 				return 'ended';
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			if (!(await isCaptureLocked(store.captureLockFile(run.id)))) {
 				return 'unlocked';
 			}

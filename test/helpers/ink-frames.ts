@@ -14,7 +14,6 @@ export async function frameWhere(lastFrame: () => string | undefined, condition:
 	for (;;) {
 		const frame = stripVTControlCharacters(lastFrame() ?? '');
 		if (condition(frame)) {
-			// eslint-disable-next-line no-await-in-loop
 			await nextTurn();
 			return frame;
 		}
@@ -23,7 +22,6 @@ export async function frameWhere(lastFrame: () => string | undefined, condition:
 			throw new Error(`frame never matched; last frame:\n${frame}`);
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await nextTurn();
 	}
 }

@@ -41,7 +41,6 @@ export async function stopDaemonOf(moatHome: string): Promise<void> {
 			return;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 50);
 		});
@@ -71,7 +70,6 @@ export async function createSandbox(): Promise<Sandbox> {
 export async function createWorkspace(uid = 1000, gid = uid, files: Record<string, string> = {}): Promise<string> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-workspace-'));
 	for (const [name, content] of Object.entries(files)) {
-		// eslint-disable-next-line no-await-in-loop
 		await fs.writeFile(path.join(directory, name), content);
 	}
 
@@ -142,12 +140,10 @@ export async function readJson<T>(file: string): Promise<T> {
 export async function eventually(condition: () => Promise<boolean>, timeoutMilliseconds = 30_000): Promise<void> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 100);
 		});
@@ -182,7 +178,6 @@ export async function listRuns<T>(env: Record<string, string>): Promise<T[]> {
 /** Destroys every run of a MOAT_HOME, so a test leaves no containers behind whatever it did. */
 export async function destroyRuns(env: Record<string, string>): Promise<void> {
 	for (const run of await listRuns<{id: string}>(env).catch(() => [])) {
-		// eslint-disable-next-line no-await-in-loop
 		await moat(['destroy', '-f', run.id], {env});
 	}
 }

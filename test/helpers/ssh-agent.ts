@@ -155,7 +155,6 @@ export async function startSshAgent(options: {timeoutMilliseconds?: number} = {}
 	try {
 		const deadline = Date.now() + (options.timeoutMilliseconds ?? 10_000);
 		for (;;) {
-			// eslint-disable-next-line no-await-in-loop
 			if (await canConnect(socket)) {
 				break;
 			}
@@ -168,7 +167,6 @@ export async function startSshAgent(options: {timeoutMilliseconds?: number} = {}
 				throw new Error(`ssh-agent did not listen on ${socket} in time: ${output.trim()}`);
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await Promise.race([exited, new Promise(resolve => {
 				setTimeout(resolve, 20);
 			})]);

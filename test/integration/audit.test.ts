@@ -18,7 +18,6 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{san
 		await fs.rename(movedHome(sandbox), sandbox.moatHome).catch(() => undefined);
 		const result = await moat(['list', '--json'], {env: sandbox.env});
 		for (const run of JSON.parse(result.stdout || '[]') as RunMetadata[]) {
-			// eslint-disable-next-line no-await-in-loop
 			await moat(['destroy', '-f', run.id], {env: sandbox.env});
 		}
 
@@ -236,7 +235,6 @@ for (const line of ['null', 'garbage']) {
 		await writeRun(sandbox, runId, 'broken-run', 'stopped');
 		const log = createAuditLog(sandbox.moatHome);
 		for (const type of ['run.created', 'run.started', 'run.exited']) {
-			// eslint-disable-next-line no-await-in-loop
 			await log.record(runId, type, {});
 		}
 
@@ -359,7 +357,6 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 	const file = entriesFile(sandbox, runId);
 	const count = async () => (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').filter(line => line.includes('"request.blocked"')).length;
 	for (let attempt = 0; attempt < 300 && await count() < 20; attempt++) {
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => setTimeout(resolve, 50));
 	}
 

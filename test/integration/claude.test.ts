@@ -201,7 +201,6 @@ async function filesHolding(moatHome: string, needles: readonly string[]): Promi
 	const files = (await filesUnder(moatHome)).filter(file => !(path.dirname(file) === path.join(moatHome, 'credentials') && file.endsWith('.enc')));
 	const holding: string[] = [];
 	for (const file of files) {
-		// eslint-disable-next-line no-await-in-loop
 		const content = await fs.readFile(file);
 		if (needles.some(needle => content.includes(needle))) {
 			holding.push(path.relative(moatHome, file));

@@ -23,12 +23,10 @@ const alive = processAlive;
 async function eventually(condition: () => Promise<boolean> | boolean, timeoutMilliseconds = 15_000): Promise<boolean> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return true;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => setTimeout(resolve, 100));
 	}
 

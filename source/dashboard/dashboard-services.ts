@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process';
-import fs, {watch} from 'node:fs';
+import {watch, type FSWatcher} from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type {DashboardServices, NewRunRequest, Problem, RunRow} from './dashboard-types.js';
@@ -107,7 +107,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		watchRuns(changed) {
 			// The store's folder and each run's metadata change when runs come and go or change state.
-			let watcher: fs.FSWatcher | undefined;
+			let watcher: FSWatcher | undefined;
 			try {
 				// Runs coming and going; changes inside a run are seen by the once-a-second look
 				// (a recursive watch walks every run's folder before the first paint).

@@ -56,7 +56,7 @@ export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPan
 			}
 
 			if (!cancelled) {
-				timer = setTimeout(refresh, refreshMilliseconds[pane]);
+				timer = setTimeout(() => void refresh(), refreshMilliseconds[pane]);
 			}
 		};
 

@@ -179,6 +179,7 @@ process.stdout.write((await keyring.key()).toString('hex'));`;
 		const keys = await Promise.all(Array.from({length: 6}, async () => new Promise<string>((resolve, reject) => {
 			execFile(process.execPath, ['--input-type=module', '-e', script, home], (error, stdout) => {
 				if (error) {
+					// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an Error; @types/node builds ExecFileException with Omit<>, which hides that
 					reject(error);
 				} else {
 					resolve(stdout);

@@ -41,6 +41,7 @@ function npm(args: readonly string[], variables: Readonly<Record<string, string 
 	return new Promise((resolve, reject) => {
 		execFile('npm', [...args], {env: variables as NodeJS.ProcessEnv, timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024}, (error, stdout, stderr) => {
 			if (error) {
+				// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an Error; @types/node builds ExecFileException with Omit<>, which hides that
 				reject(Object.assign(error, {stderr, npmFailed: true}));
 			} else {
 				resolve({stdout, stderr});

@@ -74,7 +74,9 @@ function rejected(provider: string, status: number, body: string, fix: string): 
 		if (message) {
 			reason = message;
 		}
-	} catch {}
+	} catch {
+		// Not JSON (a proxy's HTML page, say): the HTTP status is the reason.
+	}
 
 	return new MoatError(`${provider} rejected the token: ${reason}.`, fix);
 }
@@ -203,7 +205,9 @@ const claude: TokenProvider = {
 			if (stored) {
 				try {
 					await fromCredentials('macOS keychain (Claude Code-credentials)', JSON.parse(stored));
-				} catch {}
+				} catch {
+					// Not JSON: the keychain item holds nothing moat can use.
+				}
 			}
 		}
 

@@ -44,7 +44,7 @@ export function createRunCounter(): RunCounter {
 			}
 
 			let entry = seen.get(runId);
-			if (!entry || entry.inode !== stat.ino || stat.size < entry.offset) {
+			if (entry?.inode !== stat.ino || stat.size < entry.offset) {
 				entry = {offset: 0, inode: stat.ino, requests: 0, blocked: 0, partial: ''};
 				seen.set(runId, entry);
 			}

@@ -32,7 +32,7 @@ function decodeKitty(sequence: string): KeyPress | undefined {
 
 /** kitty: modifiers are 1 + bit flags; 5 = 1 + ctrl(4). Code 47 is "/". */
 function isKittyPrefix(key: KeyPress | undefined): boolean {
-	return key !== undefined && key.codepoint === 47 && key.modifiers === 5 && key.event !== 'release';
+	return key?.codepoint === 47 && key.modifiers === 5 && key.event !== 'release';
 }
 
 /**
@@ -88,7 +88,7 @@ function plainKey(token: Token): string | undefined {
 		return String.fromCodePoint(token.bytes[0]!);
 	}
 
-	if (token.key && token.key.modifiers === 1 && token.key.event !== 'release' && token.key.codepoint >= 0x20 && token.key.codepoint <= 0x10_FF_FF) {
+	if (token.key?.modifiers === 1 && token.key.event !== 'release' && token.key.codepoint >= 0x20 && token.key.codepoint <= 0x10_FF_FF) {
 		return String.fromCodePoint(token.key.codepoint);
 	}
 

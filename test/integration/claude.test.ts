@@ -104,7 +104,7 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 	const workspace = await createWorkspace(1000, 1000, {'README.md': '# a project\n'});
 	const requests: ApiRequest[] = [];
 	let answered = 0;
-	// eslint-disable-next-line prefer-const
+	// eslint-disable-next-line prefer-const -- declared before the stand-in's handler that reads it
 	let world: World;
 	const handler = (request: IncomingMessage, response: ServerResponse) => {
 		const chunks: Buffer[] = [];

@@ -55,7 +55,6 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 				// Only ever opened on a terminal, where someone watches even if CI is set.
 				{exitOnCtrlC: true, alternateScreen: true, interactive: Boolean(process.stdout.isTTY)},
 			);
-			// eslint-disable-next-line no-await-in-loop
 			await app.waitUntilExit();
 			app.cleanup();
 			app = undefined;
@@ -70,7 +69,6 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 
 			attached = true;
 			process.stdout.write(alternateScreen.enter);
-			// eslint-disable-next-line no-await-in-loop
 			const result = await attach(exit.id).catch((error: unknown) => ({selectedId: exit.id, status: `Cannot attach: ${(error as Error).message}`}) as AttachResult);
 			restore();
 			signal ??= result.signal;

@@ -66,7 +66,7 @@ function useProblems(intervalMilliseconds = 2000): Problem[] {
 			const found = await services.problems!().catch((error: unknown) => [{message: (error as Error).message, fix: ''}]);
 			if (!cancelled) {
 				setProblems(previous => (JSON.stringify(previous) === JSON.stringify(found) ? previous : found));
-				timer = setTimeout(check, intervalMilliseconds);
+				timer = setTimeout(() => void check(), intervalMilliseconds);
 			}
 		};
 
@@ -184,6 +184,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 				}
 
 				case 'new': {
+					// eslint-disable-next-line react-hooks/set-state-in-effect -- carrying out the reducer's effects is what this effect is for
 					setDialog('new');
 					break;
 				}

@@ -56,7 +56,7 @@ export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPan
 			}
 
 			if (!cancelled) {
-				timer = setTimeout(refresh, refreshMilliseconds[pane]);
+				timer = setTimeout(() => void refresh(), refreshMilliseconds[pane]);
 			}
 		};
 
@@ -101,7 +101,6 @@ export function DetailPane({pane, content, height, width, focused, follow, offse
 			{content !== undefined && lines.length === 0 ? <Text dimColor>{emptyText[pane]}</Text> : undefined}
 			{shown.map((line, index) => (
 				<Text
-					// eslint-disable-next-line react/no-array-index-key
 					key={start + index}
 					wrap="truncate"
 					color={line.alert ? 'red' : undefined}

@@ -120,6 +120,7 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 	// reads the final text without it passing through more renders.
 	const typed = useRef('');
 	if (state.step === 'token') {
+		// eslint-disable-next-line react-hooks/refs -- mirrored during render on purpose, as said above
 		typed.current = state.typed;
 	}
 
@@ -160,12 +161,14 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 		return () => {
 			cancelled = true;
 		};
+	// eslint-disable-next-line react-hooks/exhaustive-deps -- one detection or save per step; the rest is read as the step begins
 	}, [state.step]);
 
 	useEffect(() => {
 		if (state.step === 'closed') {
 			finish(state.result);
 		}
+	// eslint-disable-next-line react-hooks/exhaustive-deps -- finishes once, when the wizard closes
 	}, [state.step]);
 
 	useInput((input, key) => {

@@ -57,7 +57,7 @@ export function NewRunDialog({cwd, onStart, onCancel, onWizard}: {cwd: string; o
 		})().catch((error: unknown) => {
 			dispatch({type: 'error', text: (error as Error).message});
 		});
-	// eslint-disable-next-line react-hooks/exhaustive-deps
+	// eslint-disable-next-line react-hooks/exhaustive-deps -- submits once per submit, with the state of that render
 	}, [state.submitted]);
 
 	useInput((input, key) => {

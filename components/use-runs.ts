@@ -49,14 +49,14 @@ export function useRuns(intervalMilliseconds: number): RunsView {
 			}
 
 			if (!cancelled) {
-				timer = setTimeout(refresh, again ? settleMilliseconds : intervalMilliseconds);
+				timer = setTimeout(() => void refresh(), again ? settleMilliseconds : intervalMilliseconds);
 				again = false;
 			}
 		};
 
 		const changed = () => {
 			clearTimeout(timer);
-			timer = setTimeout(refresh, settleMilliseconds);
+			timer = setTimeout(() => void refresh(), settleMilliseconds);
 		};
 
 		void refresh();

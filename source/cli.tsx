@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import process from 'node:process';
 import readline from 'node:readline/promises';
+import {inspect} from 'node:util';
 import meow from 'meow';
 import {findCommand, commands} from './commands/index.js';
 import type {Command, CommandContext} from './commands/command.js';
@@ -161,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
 		if (isMoatError(error)) {
 			process.stderr.write(`moat: ${error.message}\n${error.hint}\n`);
 			if (verbose && error.cause) {
-				process.stderr.write(`${(error.cause as Error).stack ?? String(error.cause)}\n`);
+				process.stderr.write(`${(error.cause as Error).stack ?? inspect(error.cause)}\n`);
 			}
 
 			return error.exitCode;

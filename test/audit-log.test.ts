@@ -36,7 +36,6 @@ test(`record appends entries numbered 0..n and signs a checkpoint after every ${
 	const log = createAuditLog(home, tickingClock());
 	const count = (checkpointEvery * 2) + 8;
 	for (let index = 0; index < count; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		const entry = await log.record(runId, 'credential.injected', {grant: 'github', index});
 		t.is(entry.seq, index);
 	}
@@ -212,7 +211,6 @@ test('concurrent record() calls from six processes produce one unbroken chain th
 	// Enough for the writers to cross a checkpoint between them.
 	const perWriter = Math.ceil((checkpointEvery + 1) / writers);
 	for (let round = 0; round < 10; round++) {
-		// eslint-disable-next-line no-await-in-loop
 		const problems = await checkConcurrentRound(home, round, writers, perWriter);
 		t.deepEqual(problems, []);
 		if (problems.length > 0) {
@@ -225,7 +223,6 @@ test('a torn last line is skipped by read(), the complete entries still verify, 
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	for (let index = 0; index < 5; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		await log.record(runId, 'run.started', {index});
 	}
 
@@ -305,7 +302,6 @@ test('entries recorded after the last checkpoint verify as unsigned while the ru
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	for (let index = 0; index < 3; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		await log.record(runId, 'run.started', {index});
 	}
 
@@ -335,7 +331,6 @@ async function sealedLogOfFive(t: ExecutionContext) {
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	for (let index = 0; index < 5; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		await log.record(runId, 'run.started', {index});
 	}
 
@@ -392,7 +387,6 @@ test('sealing again with nothing new adds no checkpoint, so a log ending on a ch
 	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
 	const log = createAuditLog(home);
 	for (let index = 0; index < checkpointEvery; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		await log.record('run_0000000000aa', 'run.started', {index});
 	}
 

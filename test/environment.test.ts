@@ -16,7 +16,6 @@ test('no file in source/ or components/ reads an environment variable by a liter
 	const literal = /(?:variables|process\.env)(?:\.[A-Z][A-Z\d_]+|\[\s*['"`][A-Z][A-Z\d_]+['"`]\s*\])/;
 	const offenders: string[] = [];
 	for (const file of files) {
-		// eslint-disable-next-line no-await-in-loop
 		const lines = (await fs.readFile(file, 'utf8')).split('\n');
 		for (const [index, line] of lines.entries()) {
 			if (literal.test(line)) {

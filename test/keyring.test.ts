@@ -174,13 +174,12 @@ test('separate processes creating the key file at once all get the same complete
 const keyring = await openKeyring(createEnvironment({MOAT_HOME: process.argv[1], MOAT_KEYRING_BACKEND: 'file'}));
 process.stdout.write((await keyring.key()).toString('hex'));`;
 	for (let round = 0; round < 5; round++) {
-		// eslint-disable-next-line no-await-in-loop
 		const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-keyring-race-'));
 		t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
-		// eslint-disable-next-line no-await-in-loop
 		const keys = await Promise.all(Array.from({length: 6}, async () => new Promise<string>((resolve, reject) => {
 			execFile(process.execPath, ['--input-type=module', '-e', script, home], (error, stdout) => {
 				if (error) {
+					// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an Error; @types/node builds ExecFileException with Omit<>, which hides that
 					reject(error);
 				} else {
 					resolve(stdout);

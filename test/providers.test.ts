@@ -38,8 +38,8 @@ test('there is a token provider for github, anthropic, claude and openai, and no
 });
 
 test('the aliases gh and codex name github and openai', t => {
-	t.is(providerAliases['gh'], 'github');
-	t.is(providerAliases['codex'], 'openai');
+	t.is(providerAliases.gh, 'github');
+	t.is(providerAliases.codex, 'openai');
 	for (const each of tokenProviders) {
 		t.is(providerAliases[each.name], each.name);
 	}
@@ -346,8 +346,8 @@ test('github validation reads the login from GET /user and the scopes from x-oau
 	t.is(http.requests.length, 1);
 	const [request] = http.requests;
 	t.is(request!.url, 'https://api.github.com/user');
-	t.is(request!.headers['authorization'], `Bearer ${githubToken}`);
-	t.is(request!.headers['accept'], 'application/vnd.github+json');
+	t.is(request!.headers.authorization, `Bearer ${githubToken}`);
+	t.is(request!.headers.accept, 'application/vnd.github+json');
 	t.is(request!.headers['user-agent'], 'moat');
 	t.false(request!.url.includes(githubToken));
 });
@@ -408,7 +408,7 @@ test('anthropic validation sends the key as x-api-key with anthropic-version, an
 	t.is(request!.url, 'https://api.anthropic.com/v1/models');
 	t.is(request!.headers['x-api-key'], anthropicKey);
 	t.is(request!.headers['anthropic-version'], '2023-06-01');
-	t.is(request!.headers['authorization'], undefined);
+	t.is(request!.headers.authorization, undefined);
 	t.is(request!.headers['anthropic-beta'], undefined);
 });
 
@@ -417,7 +417,7 @@ test('claude validation sends a bearer token with anthropic-version and the OAut
 	t.deepEqual(await provider('claude').validate({token: claudeToken, kind: 'oauth'}, http), {login: null, scopes: []});
 	const [request] = http.requests;
 	t.is(request!.url, 'https://api.anthropic.com/v1/models');
-	t.is(request!.headers['authorization'], `Bearer ${claudeToken}`);
+	t.is(request!.headers.authorization, `Bearer ${claudeToken}`);
 	t.is(request!.headers['anthropic-version'], '2023-06-01');
 	t.is(request!.headers['anthropic-beta'], anthropicOauthBeta);
 	t.is(anthropicOauthBeta, 'oauth-2025-04-20');
@@ -429,7 +429,7 @@ test('openai validation of an API key sends it as a bearer token to /v1/models',
 	t.deepEqual(await provider('openai').validate({token: openaiKey, kind: 'api-key'}, http), {login: null, scopes: []});
 	const [request] = http.requests;
 	t.is(request!.url, 'https://api.openai.com/v1/models');
-	t.is(request!.headers['authorization'], `Bearer ${openaiKey}`);
+	t.is(request!.headers.authorization, `Bearer ${openaiKey}`);
 });
 
 for (const kind of ['chatgpt', 'api-key'] as const) {

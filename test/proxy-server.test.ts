@@ -223,7 +223,7 @@ test('a TLS server name that differs from the CONNECT host ends the handshake', 
 	const secure = tls.connect({socket, servername: 'evil.test', ca: world.authority.certificatePem});
 	const outcome = await new Promise<string>(resolve => {
 		secure.once('secureConnect', () => resolve('connected'));
-		secure.once('error', error => resolve(error.message));
+		secure.once('error', (error: Error) => resolve(error.message));
 	});
 	secure.destroy();
 	t.not(outcome, 'connected');
@@ -451,7 +451,7 @@ test('a WebSocket upgrade inside an intercepted tunnel reaches the upstream with
 	upstreamSockets.on('connection', (socket, request) => {
 		seen.push(request.headers.authorization);
 		socket.on('message', data => {
-			socket.send(`echo: ${String(data)}`);
+			socket.send(`echo: ${String(data as Buffer)}`);
 		});
 	});
 	const tunnel = await openTunnel(world, 'chatgpt.com');
@@ -461,7 +461,7 @@ test('a WebSocket upgrade inside an intercepted tunnel reaches the upstream with
 	});
 	const reply = await new Promise<string>((resolve, reject) => {
 		client.once('open', () => client.send('hello'));
-		client.once('message', data => resolve(String(data)));
+		client.once('message', data => resolve(String(data as Buffer)));
 		client.once('error', reject);
 	});
 	client.close();

@@ -22,7 +22,7 @@ async function service(t: ExecutionContext, address: string, port: number, text:
 	const sockets = new WebSocketServer({server});
 	sockets.on('connection', socket => {
 		socket.on('message', message => {
-			socket.send(`${text}: ${String(message)}`);
+			socket.send(`${text}: ${String(message as Buffer)}`);
 		});
 	});
 	await new Promise<void>(resolve => {
@@ -95,7 +95,7 @@ test('WebSockets go through to the named run', async t => {
 	const reply = await new Promise<string>((resolve, reject) => {
 		client.once('open', () => client.send('ping'));
 		client.once('message', data => {
-			resolve(String(data));
+			resolve(String(data as Buffer));
 		});
 		client.once('error', reject);
 	});

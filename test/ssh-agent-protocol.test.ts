@@ -297,9 +297,7 @@ sshTest('publicKeyFromBlob reads ssh-keygen\'s ECDSA and RSA keys as the same ke
 	t.teardown(agent.close);
 	// OpenSSH 9.2 does not export Ed25519 as PKCS8 ("unsupported key type"); the ssh-agent test below covers it.
 	for (const spec of openSshKeys.filter(key => key.type !== 'ed25519')) {
-		// eslint-disable-next-line no-await-in-loop
 		const key = await keygen(agent.directory, spec.name, spec.type, 'bits' in spec ? spec.bits : undefined);
-		// eslint-disable-next-line no-await-in-loop
 		const pem = await runCommandOrThrow('ssh-keygen', ['-e', '-m', 'PKCS8', '-f', key.publicKeyFile]);
 		const expected = createPublicKey(pem).export({type: 'spki', format: 'der'});
 		t.deepEqual(publicKeyFromBlob(key.blob).key.export({type: 'spki', format: 'der'}), expected, spec.name);
@@ -310,16 +308,13 @@ sshTest('verifySignature accepts signatures the real ssh-agent makes with ssh-ke
 	const agent = await startSshAgent();
 	t.teardown(agent.close);
 	for (const spec of openSshKeys) {
-		// eslint-disable-next-line no-await-in-loop
 		const key = await keygen(agent.directory, spec.name, spec.type, 'bits' in spec ? spec.bits : undefined);
-		// eslint-disable-next-line no-await-in-loop
 		await agent.addKey(key.privateKeyFile);
 		// SSH_AGENT_RSA_SHA2_256 = 2, SSH_AGENT_RSA_SHA2_512 = 4; other keys take no flags.
 		const flagSets = spec.type === 'rsa' ? [[2, 'rsa-sha2-256'], [4, 'rsa-sha2-512']] as const : [[0, new WireReader(key.blob).text()]] as const;
 		for (const [flags, algorithm] of flagSets) {
 			const flagBytes = Buffer.alloc(4);
 			flagBytes.writeUInt32BE(flags);
-			// eslint-disable-next-line no-await-in-loop
 			const answer = await askAgent(agent.socket, frame(messageTypes.signRequest, Buffer.concat([wireString(key.blob), wireString(data), flagBytes])));
 			t.is(answer[0], messageTypes.signResponse, `${spec.name}: the agent signed`);
 			const reader = new WireReader(answer);

@@ -41,6 +41,7 @@ function npm(args: readonly string[], variables: Readonly<Record<string, string 
 	return new Promise((resolve, reject) => {
 		execFile('npm', [...args], {env: variables as NodeJS.ProcessEnv, timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024}, (error, stdout, stderr) => {
 			if (error) {
+				// eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an Error; @types/node builds ExecFileException with Omit<>, which hides that
 				reject(Object.assign(error, {stderr, npmFailed: true}));
 			} else {
 				resolve({stdout, stderr});
@@ -59,7 +60,6 @@ async function openToEveryone(target: string): Promise<void> {
 	await fs.chmod(target, stat.mode | (stat.isDirectory() || (stat.mode & 0o100) !== 0 ? 0o555 : 0o444));
 	if (stat.isDirectory()) {
 		for (const entry of await fs.readdir(target)) {
-			// eslint-disable-next-line no-await-in-loop
 			await openToEveryone(path.join(target, entry));
 		}
 	}
@@ -109,7 +109,6 @@ export async function ensureAgentPackage(environment: MoatEnvironment, agent: Ag
 			// Installs cut short (Ctrl+C, a crash) leave temporary folders: sweep them under the lock.
 			for (const entry of await fs.readdir(root)) {
 				if (entry.startsWith(`${name}.`) && !entry.endsWith('.lock')) {
-					// eslint-disable-next-line no-await-in-loop
 					await fs.rm(path.join(root, entry), {recursive: true, force: true});
 				}
 			}

@@ -60,7 +60,6 @@ export function runTookPart(run: Pick<RunMetadata, 'startedAt' | 'createdAt' | '
 /** The newest session of a run's workspace that the run took part in, even if later runs continued it. */
 export async function sessionOfRun(moatHome: string, run: RunMetadata, sessions: readonly AgentSession[], now: number): Promise<AgentSession | undefined> {
 	for (const session of sessions.filter(candidate => candidate.workspace === run.workspace)) {
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(session.file, 'utf8').catch(() => '');
 		if (runTookPart(run, sessionTimes(text), now)) {
 			return session;
@@ -97,16 +96,13 @@ export async function listAgentSessions(moatHome: string, agent: 'claude' | 'cod
 	const sessions: AgentSession[] = [];
 	for (const folder of folders) {
 		const base = path.join(root, folder);
-		// eslint-disable-next-line no-await-in-loop
 		const workspace = (await fs.readFile(path.join(base, 'workspace'), 'utf8').catch(quietly('', warn, path.join(base, 'workspace')))).trim();
 		if (workspace === '') {
 			warn?.(`${base} names no workspace; its sessions are left out`);
 			continue;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		for (const file of await conversationFiles(path.join(base, 'config', conversations), depth, warn)) {
-			// eslint-disable-next-line no-await-in-loop
 			const stat = await fs.lstat(file).catch(quietly(undefined, warn, file));
 			if (!stat?.isFile()) {
 				continue;

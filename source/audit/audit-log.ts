@@ -90,7 +90,6 @@ async function lastEntry(file: string): Promise<AuditEntry | undefined> {
 		for (let block = 4096; ; block *= 4) {
 			const start = Math.max(0, size - block);
 			const buffer = Buffer.alloc(size - start);
-			// eslint-disable-next-line no-await-in-loop
 			await handle.read(buffer, 0, buffer.length, start);
 			const lines = buffer.toString('utf8').split('\n').filter(line => line.trim() !== '');
 			// The first line of a block that did not start at 0 may be cut.

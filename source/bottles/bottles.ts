@@ -36,7 +36,6 @@ async function signInGrants(recipe: BottleRecipe, asked: readonly string[], exis
 
 	for (const name of recipe.signInGrants) {
 		// In order: the first the user has is the one preferred.
-		// eslint-disable-next-line no-await-in-loop
 		if (await exists(name)) {
 			return [...asked, name];
 		}

@@ -40,7 +40,6 @@ export function codexArguments(options: AgentOptions): string[] {
 async function chatgptLogin(grants: readonly string[], {loadGrant}: RecipeContext): Promise<string | undefined> {
 	for (const name of grants) {
 		// A scoped name (openai:work) is the provider's grant, as the daemon reads it.
-		// eslint-disable-next-line no-await-in-loop
 		const grant = (await loadGrant(name)) ?? (name.includes(':') ? await loadGrant(name.split(':')[0]!) : undefined);
 		if (grant?.provider === 'openai') {
 			return grant.details.kind === 'chatgpt' ? grant.secret.token : undefined;

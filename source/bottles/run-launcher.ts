@@ -220,7 +220,6 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 
 	const grants = [...new Set([...(config.grants ?? []), ...request.grants])];
 	for (const grant of grants) {
-		// eslint-disable-next-line no-await-in-loop
 		if (grantExists && !(await grantExists(grant))) {
 			const provider = grant.startsWith('ssh:') ? `ssh --host ${grant.slice(4)}` : grant.split(':')[0];
 			throw notFoundError(`The run asks for the ${grant} grant, and there is none.`, `Store it first with moat grant ${provider}.`);
@@ -269,7 +268,6 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	// first in the file, and op's approval prompts come one by one.
 	const resolvedSecrets: Array<{name: string; backend: SecretBackend}> = [];
 	for (const [secretName, reference] of secretReferences) {
-		// eslint-disable-next-line no-await-in-loop
 		const {backend, value} = await secrets.resolve(secretName, reference);
 		userEnvironment[secretName] = value;
 		resolvedSecrets.push({name: secretName, backend});
@@ -415,7 +413,6 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	});
 	for (const secret of resolvedSecrets) {
 		// Which variable came from which backend; the value never.
-		// eslint-disable-next-line no-await-in-loop
 		await record(id, 'secret.resolved', {name: secret.name, backend: secret.backend});
 	}
 

@@ -49,7 +49,7 @@ export function checkBottleRequest(context: CommandContext, agent: 'claude' | 'c
 	}
 
 	const prompt = flags.prompt as string | undefined;
-	if (prompt !== undefined && prompt.trim() === '') {
+	if (prompt?.trim() === '') {
 		throw usageError(`-p needs the ${words.ask}.`, `As in moat ${agent} -p "${words.example}".`);
 	}
 

@@ -18,7 +18,6 @@ async function directorySize(directory: string): Promise<number> {
 
 	for (const entry of entries) {
 		const full = path.join(directory, entry.name);
-		// eslint-disable-next-line no-await-in-loop
 		total += entry.isDirectory() ? await directorySize(full) : (await fs.lstat(full).catch(() => ({size: 0}))).size;
 	}
 

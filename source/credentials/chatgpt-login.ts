@@ -78,7 +78,6 @@ export function placeholderAuthFile(accessToken: string, now: Date): string {
 	const tokens = placeholderTokens(accessToken);
 	const accountId = chatgptAccountId(accessToken);
 	return JSON.stringify({
-		// eslint-disable-next-line @typescript-eslint/naming-convention
 		OPENAI_API_KEY: null,
 		tokens: {...tokens, ...(accountId ? {account_id: accountId} : {})},
 		last_refresh: now.toISOString(),

@@ -42,7 +42,6 @@ function auditedStore(store: CredentialStore, environment: MoatEnvironment): Cre
 		const provider = name.startsWith('ssh:') ? name : name.split(':')[0]!;
 		for (const run of (await createRunStore(environment.moatHome).list()).filter(candidate => isActive(candidate))) {
 			if (run.grants.some(grant => grant === name || (!grant.startsWith('ssh:') && grant.split(':')[0] === provider))) {
-				// eslint-disable-next-line no-await-in-loop
 				await audit.record(run.id, 'grant.changed', {grant: name, action});
 			}
 		}

@@ -145,12 +145,10 @@ export function createRoutedAudit(environment: MoatEnvironment, local: AuditSink
 async function waitUntil(condition: () => Promise<boolean>, timeoutMilliseconds: number): Promise<boolean> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return true;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 50);
 		});

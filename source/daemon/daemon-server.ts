@@ -43,14 +43,12 @@ async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, po
 	// A daemon being replaced may still hold the port for a moment.
 	for (let attempt = 0; ; attempt++) {
 		try {
-			// eslint-disable-next-line no-await-in-loop
 			return await start(port);
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 50 || port === 0) {
 				throw error;
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setTimeout(resolve, 100);
 			});

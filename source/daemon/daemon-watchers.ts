@@ -96,11 +96,9 @@ export function startDaemonWatchers(options: {
 	const tick = async () => {
 		for (const live of registry.registered()) {
 			const {runId, registeredAt} = live.persisted;
-			// eslint-disable-next-line no-await-in-loop
 			const metadata = await store.read(runId).catch(() => undefined);
 			const watch = watchRun(metadata, registeredAt, now());
 			if (watch.action === 'unregister') {
-				// eslint-disable-next-line no-await-in-loop
 				await registry.unregister(runId, watch.why);
 				continue;
 			}
@@ -114,10 +112,8 @@ export function startDaemonWatchers(options: {
 			}
 
 			if (watch.checkContainer) {
-				// eslint-disable-next-line no-await-in-loop
 				const container = await engine.inspectContainer(watch.containerId).catch(() => 'unknown' as const);
 				if (containerEnded(container)) {
-					// eslint-disable-next-line no-await-in-loop
 					await registry.unregister(runId, 'container ended');
 				}
 			}

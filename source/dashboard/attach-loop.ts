@@ -2,7 +2,6 @@ import {bufferOutput} from '../engine/buffered-output.js';
 import type {Engine} from '../engine/engine.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
-import {attachedHint} from '../terminal/attached-keys.js';
 import {agentSize, footerText, titleText} from '../terminal/footer.js';
 import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, type SignalSource, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
@@ -61,7 +60,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 	const {engine, runs, keeper, output} = options;
 	let id = runId;
 	for (;;) {
-		// eslint-disable-next-line no-await-in-loop
 		const run = await runs.find(id);
 		if (!isActive(run) || !run.containerId) {
 			return {selectedId: id, status: `${run.name} has ended; its output is in the Logs pane.`};
@@ -73,17 +71,13 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 
 		const size = {rows: output.rows ?? 24, columns: output.columns ?? 80};
 		keeper.keep(run.id, run.containerId);
-		// eslint-disable-next-line no-await-in-loop
 		const attachment = await engine.attach(run.containerId, {stdin: true});
 		const pending = bufferOutput(attachment);
 		let initialScreen;
 		try {
-			// eslint-disable-next-line no-await-in-loop
 			initialScreen = keeper.snapshot(run.id) ?? await rebuildScreen(engine, run.containerId, agentSize(size, true));
 			// A size change makes full-screen programs repaint, even at the same size.
-			// eslint-disable-next-line no-await-in-loop
 			await engine.resize(run.containerId, {rows: agentSize(size, true).rows, columns: Math.max(1, size.columns - 1)}).catch(() => undefined);
-			// eslint-disable-next-line no-await-in-loop
 			await runs.record(run.id, 'terminal.attached', {interactive: true, from: 'dashboard'});
 		} catch (error) {
 			// The session never started: it would not close the attachment, so close it here.
@@ -93,7 +87,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 		}
 
 		const {chunks, ended} = pending.take();
-		// eslint-disable-next-line no-await-in-loop
 		const outcome = await runTerminalSession({
 			input: options.input,
 			output,
@@ -111,7 +104,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			signals: options.signals,
 		});
 		if (outcome.kind !== 'ended') {
-			// eslint-disable-next-line no-await-in-loop
 			await runs.record(run.id, 'terminal.detached', {how: outcome.kind === 'signal' ? outcome.signal : outcome.kind === 'command' ? `switch ${outcome.key}` : outcome.kind});
 		}
 
@@ -121,7 +113,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			}
 
 			case 'stop': {
-				// eslint-disable-next-line no-await-in-loop
 				await runs.stop(await runs.find(id));
 				return {selectedId: id, status: `Stopped ${run.name}.`};
 			}
@@ -131,7 +122,6 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			}
 
 			case 'command': {
-				// eslint-disable-next-line no-await-in-loop
 				const order = (await options.order()).map(candidate => candidate.id);
 				id = switchTarget(order, id, outcome);
 				break;

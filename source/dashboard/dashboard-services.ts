@@ -1,4 +1,4 @@
-import fs, {watch} from 'node:fs';
+import {watch, type FSWatcher} from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type {BottleRequest, Bottles} from '../bottles/bottles.js';
@@ -121,7 +121,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		watchRuns(changed) {
 			// The store's folder and each run's metadata change when runs come and go or change state.
-			let watcher: fs.FSWatcher | undefined;
+			let watcher: FSWatcher | undefined;
 			try {
 				// Runs coming and going; changes inside a run are seen by the once-a-second look
 				// (a recursive watch walks every run's folder before the first paint).

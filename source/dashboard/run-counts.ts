@@ -44,7 +44,7 @@ export function createRunCounter(): RunCounter {
 			}
 
 			let entry = seen.get(runId);
-			if (!entry || entry.inode !== stat.ino || stat.size < entry.offset) {
+			if (entry?.inode !== stat.ino || stat.size < entry.offset) {
 				entry = {offset: 0, inode: stat.ino, requests: 0, blocked: 0, partial: ''};
 				seen.set(runId, entry);
 			}
@@ -54,7 +54,6 @@ export function createRunCounter(): RunCounter {
 				try {
 					const buffer = Buffer.alloc(Math.min(chunkBytes, stat.size - entry.offset));
 					while (entry.offset < stat.size) {
-						// eslint-disable-next-line no-await-in-loop
 						const {bytesRead} = await handle.read(buffer, 0, Math.min(buffer.length, stat.size - entry.offset), entry.offset);
 						if (bytesRead === 0) {
 							break;

@@ -56,7 +56,6 @@ async function readAt(handle: fs.FileHandle, position: number, length: number): 
 	const buffer = Buffer.alloc(length);
 	let filled = 0;
 	while (filled < length) {
-		// eslint-disable-next-line no-await-in-loop
 		const {bytesRead} = await handle.read(buffer, filled, length - filled, position + filled);
 		if (bytesRead === 0) {
 			throw new ShrankWhileReading();
@@ -109,7 +108,6 @@ async function countLines(handle: fs.FileHandle, from: number, to: number): Prom
 	let count = 0;
 	let previous = newline;
 	for (let position = from; position < to; position += countChunkBytes) {
-		// eslint-disable-next-line no-await-in-loop
 		const chunk = await readAt(handle, position, Math.min(countChunkBytes, to - position));
 		for (let index = chunk.indexOf(newline); index !== -1; index = chunk.indexOf(newline, index + 1)) {
 			// A newline right after another ends an empty line.
@@ -134,7 +132,6 @@ async function readRegion<T>(handle: fs.FileHandle, from: number, to: number, li
 	let tail = Buffer.alloc(0);
 	for (let block = firstBlockBytes; ; block *= 2) {
 		const blockStart = Math.max(from, start - block);
-		// eslint-disable-next-line no-await-in-loop
 		tail = Buffer.concat([await readAt(handle, blockStart, start - blockStart), tail]);
 		start = blockStart;
 		const lastNewline = tail.lastIndexOf(newline);
@@ -151,7 +148,6 @@ async function readRegion<T>(handle: fs.FileHandle, from: number, to: number, li
 		const lines = splitLines(tail.subarray(firstLine, lastNewline + 1));
 		const entries = parseNewest(lines, limit, parse);
 		if (entries.length >= limit || start === from) {
-			// eslint-disable-next-line no-await-in-loop
 			const older = await countLines(handle, from, start + firstLine);
 			return {end: start + lastNewline + 1, lines: older + lines.filter(line => line.length > 0).length, entries};
 		}
@@ -205,11 +201,9 @@ export function createTail<T>(file: string, parse: (line: string) => T | undefin
 			let changed = false;
 			for (let attempt = 1; ; attempt++) {
 				try {
-					// eslint-disable-next-line no-await-in-loop
 					const {dev, ino, size} = await handle.stat();
 					const replaced = identity !== undefined && (identity.dev !== dev || identity.ino !== ino);
 					identity = {dev, ino};
-					// eslint-disable-next-line no-await-in-loop
 					if (replaced || size < offset || !(await stillEndsLine(handle))) {
 						changed = startOver() || changed;
 					}
@@ -218,7 +212,6 @@ export function createTail<T>(file: string, parse: (line: string) => T | undefin
 						return snapshot(changed);
 					}
 
-					// eslint-disable-next-line no-await-in-loop
 					const region = await readRegion(handle, offset, size, limit, parse);
 					if (!region) {
 						return snapshot(changed);

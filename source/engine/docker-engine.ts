@@ -162,7 +162,6 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			const context = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-build-'));
 			try {
 				for (const [name, content] of Object.entries(files)) {
-					// eslint-disable-next-line no-await-in-loop
 					await fs.writeFile(path.join(context, name), content, {mode: 0o755});
 				}
 

@@ -87,7 +87,7 @@ export type BuildProgress = (line: string) => void;
 
 export type EngineInfo = {serverVersion: string; apiVersion: string; operatingSystem: string};
 
-export interface Engine {
+export type Engine = {
 	/** Where the engine is reached, for messages. */
 	readonly address: string;
 	/** Throws a MoatError (exit 3) when the engine does not answer. */
@@ -128,7 +128,7 @@ export interface Engine {
 	listContainers(labels: Labels): Promise<ContainerSummary[]>;
 	/** Container events matching labels until `close()`. */
 	events(labels: Labels, onEvent: (event: EngineEvent) => void): Promise<{close(): void}>;
-}
+};
 
 /** An image build that failed, with the build's output up to the failing step. */
 export class BuildError extends Error {

@@ -133,13 +133,11 @@ export async function openCertificateAuthority(directory: string): Promise<Certi
 
 async function waitForFile(file: string): Promise<string> {
 	for (let attempt = 0; attempt < 100; attempt++) {
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(file, 'utf8').catch(() => '');
 		if (text !== '') {
 			return text;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 20);
 		});

@@ -153,7 +153,8 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 
 	const upgrades = new WeakMap<IncomingMessage, ForwardPlan>();
 	proxy.onWebSocketConnection((context: IWebSocketContext, callback) => {
-		const plan = upgrades.get((context.clientToProxyWebSocket as unknown as {upgradeReq: IncomingMessage} | undefined)?.upgradeReq as IncomingMessage);
+		const request = (context.clientToProxyWebSocket as unknown as {upgradeReq: IncomingMessage} | undefined)?.upgradeReq;
+		const plan = request && upgrades.get(request);
 		const options = context.proxyToServerWebSocketOptions as (Record<string, unknown> & {headers: Record<string, string | string[] | undefined>}) | undefined;
 		if (!plan || !options) {
 			callback(new Error('upgrade without a plan'));

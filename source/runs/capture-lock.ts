@@ -30,9 +30,7 @@ export async function tryCaptureLock(file: string): Promise<CaptureLock | undefi
 		// file that is still empty.
 		const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
 		try {
-			// eslint-disable-next-line no-await-in-loop
 			await fs.writeFile(temporary, String(process.pid), {mode: 0o600});
-			// eslint-disable-next-line no-await-in-loop
 			await fs.link(temporary, file);
 			return {
 				async release() {
@@ -44,11 +42,9 @@ export async function tryCaptureLock(file: string): Promise<CaptureLock | undefi
 				throw error;
 			}
 		} finally {
-			// eslint-disable-next-line no-await-in-loop
 			await fs.rm(temporary, {force: true});
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(file, 'utf8').catch(() => undefined);
 		if (text === undefined) {
 			// Released between our attempt and our look: try again.
@@ -64,17 +60,12 @@ export async function tryCaptureLock(file: string): Promise<CaptureLock | undefi
 		// delete what is really the dead holder's: another process may have
 		// cleared it and taken a fresh lock in the meantime.
 		const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-		// eslint-disable-next-line no-await-in-loop
 		if (await fs.rename(file, aside).then(() => true, () => false)) {
-			// eslint-disable-next-line no-await-in-loop
 			const moved = await fs.readFile(aside, 'utf8').catch(() => '');
 			if (moved === text) {
-				// eslint-disable-next-line no-await-in-loop
 				await fs.rm(aside, {force: true});
 			} else {
-				// eslint-disable-next-line no-await-in-loop
 				await fs.link(aside, file).catch(() => undefined);
-				// eslint-disable-next-line no-await-in-loop
 				await fs.rm(aside, {force: true});
 				return undefined;
 			}
@@ -94,7 +85,6 @@ export async function isCaptureLocked(file: string): Promise<boolean> {
 export async function waitForCaptureLock(file: string, timeoutMilliseconds = 30_000): Promise<void> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline && (await isCaptureLocked(file))) {
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 50);
 		});
@@ -104,7 +94,6 @@ export async function waitForCaptureLock(file: string, timeoutMilliseconds = 30_
 /** Runs `action` holding the lock, waiting for another holder to finish first. */
 export async function withFileLock<T>(file: string, action: () => Promise<T>): Promise<T> {
 	for (;;) {
-		// eslint-disable-next-line no-await-in-loop
 		const lock = await tryCaptureLock(file);
 		if (lock) {
 			try {
@@ -114,7 +103,6 @@ export async function withFileLock<T>(file: string, action: () => Promise<T>): P
 			}
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await waitForCaptureLock(file, 5000);
 	}
 }

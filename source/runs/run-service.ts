@@ -175,7 +175,6 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		async follow(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<RunMetadata> {
 			const {containerId} = run;
 			while (containerId && !signal?.aborted) {
-				// eslint-disable-next-line no-await-in-loop
 				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, tty: run.interactive, onRecord, signal}).catch(
 					(error: unknown) => {
 						if (error instanceof MoatError) {
@@ -188,7 +187,6 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				);
 				// Someone else is copying the output: read the file as it grows,
 				// and take over if they go away before the run ends.
-				// eslint-disable-next-line no-await-in-loop
 				if (captured || (await tailLogFile(run, onRecord, signal)) === 'ended') {
 					break;
 				}
@@ -334,17 +332,14 @@ export function createRunService({engine, store, environment, reporter, audit, n
 
 		async clean(plan: {runs: RunMetadata[]; images: Array<{id: string}>; orphanContainers: string[]}): Promise<void> {
 			for (const container of plan.orphanContainers) {
-				// eslint-disable-next-line no-await-in-loop
 				await engine.removeContainer(container, {force: true});
 			}
 
 			for (const run of plan.runs) {
-				// eslint-disable-next-line no-await-in-loop
 				await store.remove(run.id);
 			}
 
 			for (const image of plan.images) {
-				// eslint-disable-next-line no-await-in-loop
 				await engine.removeImage(image.id).catch((error: unknown) => {
 					reporter.warn(`could not remove image ${image.id.slice(7, 19)}: ${(error as Error).message}`);
 				});
@@ -355,23 +350,19 @@ export function createRunService({engine, store, environment, reporter, audit, n
 	async function tailLogFile(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<'ended' | 'unlocked'> {
 		let seen = (await store.readLogs(run.id)).length;
 		while (!signal?.aborted) {
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setTimeout(resolve, 200);
 			});
-			// eslint-disable-next-line no-await-in-loop
 			const records = await store.readLogs(run.id);
 			for (const record of records.slice(seen)) {
 				onRecord(record);
 			}
 
 			seen = records.length;
-			// eslint-disable-next-line no-await-in-loop
 			if (!isActive(await store.read(run.id))) {
 				return 'ended';
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			if (!(await isCaptureLocked(store.captureLockFile(run.id)))) {
 				return 'unlocked';
 			}

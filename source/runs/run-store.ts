@@ -156,7 +156,6 @@ export function createRunStore(moatHome: string) {
 					start = Math.max(0, start - blockSize);
 					blockSize *= 2;
 					const buffer = Buffer.alloc(size - start);
-					// eslint-disable-next-line no-await-in-loop
 					await handle.read(buffer, 0, buffer.length, start);
 					const text = buffer.toString('utf8');
 					// Drop the first, probably partial, line unless the read began at the start.

@@ -123,9 +123,7 @@ function shellWord(word: string): string {
  */
 export function summarizeOutput(output: string, limit = 300): string {
 	const text = output
-		// eslint-disable-next-line no-control-regex
 		.replaceAll(/\u001B\[[\d;?]*[ -/]*[@-~]/g, '')
-		// eslint-disable-next-line no-control-regex
 		.replaceAll(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '')
 		.split('\n')
 		.map(line => line.trim())

@@ -56,7 +56,7 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 			const entry = (await read())[workspace.path];
 			// Another folder at the same path (deleted and cloned again) starts
 			// with nothing approved.
-			const approved: TrustEntry = entry && entry.identity === workspace.identity ? entry : {};
+			const approved: TrustEntry = entry?.identity === workspace.identity ? entry : {};
 			return requests.filter(request => !(approved[request.kind] ?? []).includes(request.value));
 		},
 		async approve(workspace, requests) {
@@ -68,7 +68,7 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 			await withFileLock(`${file}.lock`, async () => {
 				const trust = await read();
 				const existing = trust[workspace.path];
-				const entry: TrustEntry = existing && existing.identity === workspace.identity ? existing : {identity: workspace.identity};
+				const entry: TrustEntry = existing?.identity === workspace.identity ? existing : {identity: workspace.identity};
 				for (const request of requests) {
 					entry[request.kind] = [...new Set([...(entry[request.kind] ?? []), request.value])].sort();
 				}

@@ -44,7 +44,6 @@ async function echoLatencies(command: string): Promise<number[]> {
 	});
 	const waitFor = async (predicate: () => boolean) => {
 		while (!predicate()) {
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise<void>(resolve => {
 				waiter = resolve;
 			});
@@ -61,7 +60,6 @@ async function echoLatencies(command: string): Promise<number[]> {
 		const seen = output.split('z').length;
 		const start = process.hrtime.bigint();
 		child.stdin.write('z');
-		// eslint-disable-next-line no-await-in-loop
 		await waitFor(() => output.split('z').length > seen);
 		latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
 	}

@@ -96,9 +96,7 @@ try {
 	const bottle: number[] = [];
 	const host: number[] = [];
 	for (let round = 0; round < rounds; round++) {
-		// eslint-disable-next-line no-await-in-loop
 		bottle.push(await timed(process.execPath, [cli, 'claude', workspace, '-p', `question ${round}`], env, workspace));
-		// eslint-disable-next-line no-await-in-loop
 		host.push(await timed(binary, ['-p', `question ${round}`], hostEnv, workspace));
 	}
 
@@ -110,7 +108,6 @@ try {
 	await execFileAsync(process.execPath, [cli, 'proxy', 'stop'], {env}).catch(() => undefined);
 	const listed = await execFileAsync(process.execPath, [cli, 'list', '--json'], {env}).catch(() => ({stdout: '[]'}));
 	for (const run of JSON.parse(listed.stdout || '[]') as Array<{id: string}>) {
-		// eslint-disable-next-line no-await-in-loop
 		await execFileAsync(process.execPath, [cli, 'destroy', '-f', run.id], {env}).catch(() => undefined);
 	}
 

@@ -206,19 +206,16 @@ async function openDashboard(moatHome: string): Promise<Dashboard> {
 /** The node process in a pane: the pane's process itself, or its child when a shell sits in between. */
 async function nodeProcess(panePid: number): Promise<number> {
 	for (let attempt = 0; attempt < 100; attempt++) {
-		// eslint-disable-next-line no-await-in-loop
 		const executable = await fs.readlink(`/proc/${panePid}/exe`).catch(() => '');
 		if (executable === process.execPath || path.basename(executable) === 'node') {
 			return panePid;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		const children = (await fs.readFile(`/proc/${panePid}/task/${panePid}/children`, 'utf8').catch(() => '')).trim().split(' ').filter(Boolean);
 		if (children.length > 0) {
 			return Number(children[0]);
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await sleep(1);
 	}
 
@@ -234,14 +231,12 @@ async function waitForScreen(name: string, condition: (text: string) => boolean,
 	const deadline = performance.now() + timeoutMilliseconds;
 	let text = '';
 	while (performance.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		text = await screen(name);
 		const at = performance.now();
 		if (condition(text)) {
 			return {text, at};
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await sleep(10);
 	}
 
@@ -252,7 +247,6 @@ async function closeDashboard(dashboard: Dashboard): Promise<void> {
 	await tmux('kill-session', '-t', dashboard.name).catch(() => undefined);
 	// Gone before the next one starts, so two never share the machine.
 	for (let attempt = 0; attempt < 200 && existsSync(`/proc/${dashboard.pid}`); attempt++) {
-		// eslint-disable-next-line no-await-in-loop
 		await sleep(10);
 	}
 }
@@ -346,7 +340,6 @@ const loadBefore = os.loadavg()[0]!.toFixed(2);
 
 try {
 	for (const run of storeRuns) {
-		// eslint-disable-next-line no-await-in-loop
 		await writeRun(storeHome, run, random() < 0.3 ? networkLines(2 + Math.floor(random() * 6), run.createdAt) : '');
 	}
 
@@ -370,30 +363,23 @@ try {
 	let idleStoppedCpu = 0;
 	for (let round = 0; round < paintRounds; round++) {
 		lists.push(timedList(storeHome));
-		// eslint-disable-next-line no-await-in-loop
 		const dashboard = await openDashboard(storeHome);
 		try {
 			// Ink's first frame comes before the runs are read ("moat · 0 runs").
-			// eslint-disable-next-line no-await-in-loop
 			const first = await waitForScreen(dashboard.name, text => text.includes('moat ·'));
 			firstFrames.push(first.at - dashboard.spawnedAt);
-			// eslint-disable-next-line no-await-in-loop
 			const painted = await waitForScreen(dashboard.name, fullPaint(runCount, newestName));
 			paints.push(painted.at - dashboard.spawnedAt);
 			residents.push(residentMegabytes(dashboard.pid));
 			// The selected run's pane, read after the table.
-			// eslint-disable-next-line no-await-in-loop
 			const loaded = await waitForScreen(dashboard.name, text => !text.includes('Loading…'));
 			panesLoaded.push(loaded.at - dashboard.spawnedAt);
 			if (round === paintRounds - 1) {
 				// The 500 stopped runs left alone: what the periodic refresh costs by itself.
-				// eslint-disable-next-line no-await-in-loop
 				await sleep(3000);
-				// eslint-disable-next-line no-await-in-loop
 				idleStoppedCpu = await cpuPercentOver(dashboard.pid, sampleSeconds * 1000);
 			}
 		} finally {
-			// eslint-disable-next-line no-await-in-loop
 			await closeDashboard(dashboard);
 		}
 	}
@@ -453,11 +439,9 @@ try {
 				writeDue();
 				// The screen is read after this count, so it can only be as new or newer: the lag is never overstated.
 				const writtenThen = written;
-				// eslint-disable-next-line no-await-in-loop
 				const text = await screen(dashboard.name);
 				const shown = Math.max(0, ...[...text.matchAll(/\bn (\d+)\b/g)].map(match => Number(match[1])));
 				lagLines.push(Math.max(0, writtenThen - shown));
-				// eslint-disable-next-line no-await-in-loop
 				await sleep(Math.max(0, 100 - (performance.now() - sampleStarted)));
 			}
 

@@ -110,7 +110,6 @@ try {
 		children.push(mitm);
 		const mitmCa = path.join(confdir, 'mitmproxy-ca-cert.pem');
 		for (let attempt = 0; attempt < 100 && !existsSync(mitmCa); attempt++) {
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => setTimeout(resolve, 100));
 		}
 
@@ -128,9 +127,7 @@ try {
 	const warm: number[] = [];
 	const fresh: number[] = [];
 	for (let index = 0; index < freshHosts; index++) {
-		// eslint-disable-next-line no-await-in-loop
 		warm.push(await firstByte('warm.localhost'));
-		// eslint-disable-next-line no-await-in-loop
 		fresh.push(await firstByte(`fresh${index}.localhost`));
 	}
 

@@ -40,7 +40,7 @@ const env = {...process.env, MOAT_HOME: path.join(root, 'home')};
 try {
 	// Warm up: builds (or finds) the image, so both sides start from a cached image.
 	timed(process.execPath, [cli, 'run', workspace, '--', 'true'], env);
-	const image = JSON.parse(spawnSync(process.execPath, [cli, 'list', '--json'], {env}).stdout.toString())[0].image as string;
+	const image = (JSON.parse(spawnSync(process.execPath, [cli, 'list', '--json'], {env}).stdout.toString()) as Array<{image: string}>)[0]!.image;
 	const dockerArgs = ['run', '--rm', '--init', '-e', 'MOAT_UID=1000', '-e', 'MOAT_GID=1000', '-v', `${workspace}:/workspace`, image, 'true'];
 	timed('docker', dockerArgs, env);
 

@@ -310,7 +310,6 @@ test('tab opens the selected run\'s Preview, then cycles Logs, Network and Audit
 	const shown = [`screen row of ${id}`];
 	for (const [line, summary] of expected) {
 		stdin.write(keys.tab);
-		// eslint-disable-next-line no-await-in-loop
 		const frame = await frameWhere(lastFrame, text => text.includes(line));
 		t.true(frame.includes(`· ${summary}`), summary);
 		for (const other of shown.filter(text => text !== line)) {

@@ -86,7 +86,6 @@ async function openProvider(wizard: ReturnType<typeof renderWizard>, downPresses
 	await inputReady(wizard.stdin);
 	for (let press = 1; press <= downPresses; press++) {
 		wizard.stdin.write(keys.down);
-		// eslint-disable-next-line no-await-in-loop
 		await frameWhere(wizard.lastFrame, frame => pointedAt(frame) === providers[press]!.title);
 	}
 
@@ -171,7 +170,6 @@ test('a typed token shows one asterisk per character and never its text, backspa
 	const typed = `${token}X`;
 	for (const [index, character] of [...typed].entries()) {
 		wizard.stdin.write(character);
-		// eslint-disable-next-line no-await-in-loop
 		await frameWhere(wizard.lastFrame, frame => frame.includes(`> ${'*'.repeat(index + 1)}\n`));
 	}
 

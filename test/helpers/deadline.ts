@@ -27,7 +27,6 @@ export const failureTimeoutSeconds = 20;
 export async function until(condition: () => boolean | Promise<boolean>, what = 'the condition'): Promise<void> {
 	const deadline = Date.now() + waitDeadlineMilliseconds;
 	for (;;) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return;
 		}
@@ -36,7 +35,6 @@ export async function until(condition: () => boolean | Promise<boolean>, what = 
 			throw new Error(`${what} did not hold in ${waitDeadlineMilliseconds / 1000} s`);
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 20);
 		});

@@ -21,7 +21,6 @@ export async function frameWhere(lastFrame: () => string | undefined, condition:
 	for (;;) {
 		const frame = stripVTControlCharacters(lastFrame() ?? '');
 		if (condition(frame)) {
-			// eslint-disable-next-line no-await-in-loop
 			await nextTurn();
 			return frame;
 		}
@@ -30,7 +29,6 @@ export async function frameWhere(lastFrame: () => string | undefined, condition:
 			throw new Error(`frame never matched in ${waitDeadlineMilliseconds / 1000} s; last frame:\n${frame}`);
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await pause();
 	}
 }

@@ -43,7 +43,6 @@ export async function stopDaemonOf(moatHome: string): Promise<void> {
 			return;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 50);
 		});
@@ -73,7 +72,6 @@ export async function createSandbox(): Promise<Sandbox> {
 export async function createWorkspace(uid = 1000, gid = uid, files: Record<string, string> = {}): Promise<string> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-workspace-'));
 	for (const [name, content] of Object.entries(files)) {
-		// eslint-disable-next-line no-await-in-loop
 		await fs.writeFile(path.join(directory, name), content);
 	}
 
@@ -144,12 +142,10 @@ export async function readJson<T>(file: string): Promise<T> {
 export async function eventually(condition: () => Promise<boolean>): Promise<void> {
 	const deadline = Date.now() + waitDeadlineMilliseconds;
 	while (Date.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 100);
 		});
@@ -184,7 +180,6 @@ export async function listRuns<T>(env: Record<string, string>): Promise<T[]> {
 /** Destroys every run of a MOAT_HOME, so a test leaves no containers behind whatever it did. */
 export async function destroyRuns(env: Record<string, string>): Promise<void> {
 	for (const run of await listRuns<{id: string}>(env).catch(() => [])) {
-		// eslint-disable-next-line no-await-in-loop
 		await moat(['destroy', '-f', run.id], {env});
 	}
 }

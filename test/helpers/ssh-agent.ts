@@ -156,7 +156,6 @@ export async function startSshAgent(options: {timeoutMilliseconds?: number} = {}
 	try {
 		const deadline = Date.now() + (options.timeoutMilliseconds ?? waitDeadlineMilliseconds);
 		for (;;) {
-			// eslint-disable-next-line no-await-in-loop
 			if (await canConnect(socket)) {
 				break;
 			}
@@ -169,7 +168,6 @@ export async function startSshAgent(options: {timeoutMilliseconds?: number} = {}
 				throw new Error(`ssh-agent did not listen on ${socket} in time: ${output.trim()}`);
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await Promise.race([exited, new Promise(resolve => {
 				setTimeout(resolve, 20);
 			})]);

@@ -196,7 +196,6 @@ async function startOnce(configurationFile: string, logFile: string, host: strin
 	});
 	const listening = `Server listening on ${host} port ${port}.`;
 	for (;;) {
-		// eslint-disable-next-line no-await-in-loop
 		const log = await readIfPresent(logFile);
 		if (log.includes(listening)) {
 			return {child, port};
@@ -218,7 +217,6 @@ async function startOnce(configurationFile: string, logFile: string, host: strin
 
 		// Polling the log costs nothing here, and unlike probing the port it
 		// leaves no "connection closed [preauth]" lines for tests to trip on.
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => {
 			setTimeout(resolve, 20);
 		});
@@ -253,10 +251,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 		const hostKeys: string[] = [];
 		for (const type of options.hostKeyTypes ?? ['ed25519']) {
 			const file = path.join(directory, `ssh_host_${type}_key`);
-			// eslint-disable-next-line no-await-in-loop
 			await runCommandOrThrow('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `moat-test-host-${type}`, '-f', file]);
 			hostKeyFiles.push(file);
-			// eslint-disable-next-line no-await-in-loop
 			const [algorithm, key] = (await fs.readFile(`${file}.pub`, 'utf8')).trim().split(/\s+/);
 			hostKeys.push(`${algorithm!} ${key!}`);
 		}
@@ -272,11 +268,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 		const deadline = Date.now() + (options.timeoutMilliseconds ?? waitDeadlineMilliseconds);
 		let port = 0;
 		for (let attempt = 1; child === undefined; attempt++) {
-			// eslint-disable-next-line no-await-in-loop
 			const candidate = await freePort(host);
-			// eslint-disable-next-line no-await-in-loop
 			await fs.writeFile(configurationFile, sshdConfiguration({directory, host, port: candidate, hostKeyFiles, authorizedKeysFile, extra: options.extraConfiguration ?? []}));
-			// eslint-disable-next-line no-await-in-loop
 			const started = await startOnce(configurationFile, logFile, host, candidate, deadline);
 			if ('child' in started) {
 				child = started.child;

@@ -62,13 +62,11 @@ export class TmuxSession {
 		const deadline = Date.now() + waitDeadlineMilliseconds;
 		let screen = '';
 		while (Date.now() < deadline) {
-			// eslint-disable-next-line no-await-in-loop
 			screen = await this.screen();
 			if (test(screen)) {
 				return screen;
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setTimeout(resolve, 100);
 			});

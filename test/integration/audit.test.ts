@@ -19,7 +19,6 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{san
 		await fs.rename(movedHome(sandbox), sandbox.moatHome).catch(() => undefined);
 		const result = await moat(['list', '--json'], {env: sandbox.env});
 		for (const run of JSON.parse(result.stdout || '[]') as RunMetadata[]) {
-			// eslint-disable-next-line no-await-in-loop
 			await moat(['destroy', '-f', run.id], {env: sandbox.env});
 		}
 
@@ -237,7 +236,6 @@ for (const line of ['null', 'garbage']) {
 		await writeRun(sandbox, runId, 'broken-run', 'stopped');
 		const log = createAuditLog(sandbox.moatHome);
 		for (const type of ['run.created', 'run.started', 'run.exited']) {
-			// eslint-disable-next-line no-await-in-loop
 			await log.record(runId, type, {});
 		}
 

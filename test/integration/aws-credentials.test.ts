@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {Readable} from 'node:stream';
-import test, {type ExecutionContext} from 'ava';
+import type {ExecutionContext} from 'ava';
 import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
@@ -165,7 +165,6 @@ dockerTest('a run with the aws grant gets the role\'s short-lived session from i
 
 	// In MOAT_HOME the keys are nowhere; the role's session only in the daemon's memory.
 	for (const file of await filesUnder(world.sandbox.moatHome)) {
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(file, 'latin1').catch(() => '');
 		t.false(text.includes(hostSecret), `${path.relative(world.sandbox.moatHome, file)} holds the host's secret key`);
 		t.false(text.includes('stand-in-temporary-secret'), `${path.relative(world.sandbox.moatHome, file)} holds the session's secret key`);

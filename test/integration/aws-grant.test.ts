@@ -48,7 +48,6 @@ test('moat grant aws assumes the role once with STS (signed with the host\'s key
 	t.is(grant!.details.sessionDurationSeconds, '3600');
 	t.is(grant!.details.validated, 'true');
 	for (const file of await fs.readdir(path.join(sandbox.moatHome, 'credentials'))) {
-		// eslint-disable-next-line no-await-in-loop
 		t.false((await fs.readFile(path.join(sandbox.moatHome, 'credentials', file), 'utf8')).includes('ext-42'), 'the external id is stored encrypted');
 	}
 });

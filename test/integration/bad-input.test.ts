@@ -270,9 +270,7 @@ const cases: Case[] = [
 		args: async ({sandbox}) => {
 			for (const id of ['run_abc000000001', 'run_abc000000002']) {
 				const directory = path.join(sandbox.moatHome, 'runs', id);
-				// eslint-disable-next-line no-await-in-loop
 				await fs.mkdir(directory, {recursive: true});
-				// eslint-disable-next-line no-await-in-loop
 				await fs.writeFile(path.join(directory, 'metadata.json'), JSON.stringify({
 					id, name: 'old', workspace: '/tmp', agent: null, image: 'x', command: ['true'], grants: [], ports: {}, mounts: [],
 					environmentNames: [], containerId: null, state: 'stopped', interactive: false, keep: false,

@@ -104,7 +104,7 @@ async function createWorld(t: ExecutionContext): Promise<World> {
 	const workspace = await createWorkspace(1000, 1000, {'README.md': '# a project\n'});
 	const requests: ApiRequest[] = [];
 	let answered = 0;
-	// eslint-disable-next-line prefer-const
+	// eslint-disable-next-line prefer-const -- declared before the stand-in's handler that reads it
 	let world: World;
 	const handler = (request: IncomingMessage, response: ServerResponse) => {
 		const chunks: Buffer[] = [];
@@ -201,7 +201,6 @@ async function filesHolding(moatHome: string, needles: readonly string[]): Promi
 	const files = (await filesUnder(moatHome)).filter(file => !(path.dirname(file) === path.join(moatHome, 'credentials') && file.endsWith('.enc')));
 	const holding: string[] = [];
 	for (const file of files) {
-		// eslint-disable-next-line no-await-in-loop
 		const content = await fs.readFile(file);
 		if (needles.some(needle => content.includes(needle))) {
 			holding.push(path.relative(moatHome, file));

@@ -133,7 +133,6 @@ dockerTest('moat codex -p runs the real Codex in a bottle: it prints the stand-i
 
 	const files = await fs.readdir(sandbox.moatHome, {recursive: true, withFileTypes: true});
 	for (const file of files.filter(entry => entry.isFile() && !(entry.parentPath.endsWith('credentials') && entry.name.endsWith('.enc')))) {
-		// eslint-disable-next-line no-await-in-loop
 		t.false((await fs.readFile(path.join(file.parentPath, file.name), 'utf8')).includes(key), `${file.name} holds the key`);
 	}
 });
@@ -210,7 +209,6 @@ dockerTest('moat codex with a ChatGPT login: Codex signs in from a placeholder a
 	const placeholder = JSON.parse(await fs.readFile(path.join(authFiles[0]!.parentPath, 'auth.json'), 'utf8')) as {tokens: Record<string, string>};
 	t.is(placeholder.tokens.account_id, world.account);
 	for (const file of files.filter(entry => entry.isFile() && !(entry.parentPath.endsWith('credentials') && entry.name.endsWith('.enc')))) {
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(path.join(file.parentPath, file.name), 'utf8');
 		t.false(text.includes(login.signature), `${file.name} holds the real token`);
 		t.false(text.includes(login.refreshToken), `${file.name} holds the refresh token`);

@@ -24,12 +24,10 @@ const alive = processAlive;
 async function eventually(condition: () => Promise<boolean> | boolean, timeoutMilliseconds = waitDeadlineMilliseconds): Promise<boolean> {
 	const deadline = Date.now() + timeoutMilliseconds;
 	while (Date.now() < deadline) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await condition()) {
 			return true;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => setTimeout(resolve, 100));
 	}
 

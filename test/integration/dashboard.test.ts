@@ -30,7 +30,6 @@ async function setUp(t: ExecutionContext): Promise<Context> {
 	const sessions: TmuxSession[] = [];
 	t.teardown(async () => {
 		for (const session of sessions) {
-			// eslint-disable-next-line no-await-in-loop
 			await session.kill();
 		}
 
@@ -121,9 +120,7 @@ dockerTest('n opens the new-bottle dialog; a Shell bottle started from it with "
 	await dashboard.type('my-shell');
 	await dashboard.waitFor(/│ › Name +my-shell▏/);
 	for (const field of ['Grants', 'Prompt', 'Then']) {
-		// eslint-disable-next-line no-await-in-loop
 		await dashboard.keys('Down');
-		// eslint-disable-next-line no-await-in-loop
 		await dashboard.waitFor(new RegExp(`│ › ${field} `));
 	}
 

@@ -187,7 +187,6 @@ async function assertNoSecretLeaks(t: ExecutionContext, world: World): Promise<v
 	}
 
 	for (const file of await filesUnder(world.sandbox.moatHome)) {
-		// eslint-disable-next-line no-await-in-loop
 		const text = await fs.readFile(file, 'utf8');
 		for (const secret of world.secrets) {
 			t.false(text.includes(secret), `${file} holds a grant value in plaintext`);
@@ -513,7 +512,6 @@ async function requireProgram(name: string): Promise<void> {
 /** A real ssh-agent on its own socket, holding two fresh ed25519 keys added in order. */
 async function startSshAgent(t: ExecutionContext, comments: readonly string[] = ['first@moat-test', 'second@moat-test']): Promise<SshAgent> {
 	for (const program of ['ssh-agent', 'ssh-add', 'ssh-keygen']) {
-		// eslint-disable-next-line no-await-in-loop
 		await requireProgram(program);
 	}
 
@@ -539,12 +537,10 @@ async function startSshAgent(t: ExecutionContext, comments: readonly string[] = 
 	const keys: AgentKey[] = [];
 	for (const [index, comment] of comments.entries()) {
 		const file = path.join(directory, `key-${index}`);
-		/* eslint-disable no-await-in-loop */
 		await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 		await execFileAsync('ssh-add', [file], {env: {...process.env, SSH_AUTH_SOCK: socket}});
 		const fingerprint = (await execFileAsync('ssh-keygen', ['-lf', `${file}.pub`])).stdout.split(' ')[1]!;
 		const privateKeyLines = lines(await fs.readFile(file, 'utf8')).filter(line => !line.startsWith('-----'));
-		/* eslint-enable no-await-in-loop */
 		keys.push({comment, fingerprint, privateKeyLines});
 	}
 

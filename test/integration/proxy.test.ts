@@ -535,7 +535,6 @@ dockerTest('the real token appears nowhere: not in output, the container\'s envi
 	t.true(scanned.includes(path.join(world.sandbox.moatHome, 'runs', runId, 'network.jsonl')));
 	t.true(scanned.some(file => file.endsWith(path.join(runId, 'audit', 'entries.jsonl'))));
 	for (const file of scanned) {
-		// eslint-disable-next-line no-await-in-loop
 		const content = await fs.readFile(file);
 		for (const form of forms) {
 			t.false(content.includes(form), `${path.relative(world.sandbox.moatHome, file)} holds the token`);

@@ -41,7 +41,6 @@ dockerTest('two runs with the same ports are each reached by name through the ro
 		await fs.rm(workspace, {recursive: true, force: true});
 	});
 	for (const name of ['alpha', 'beta']) {
-		// eslint-disable-next-line no-await-in-loop
 		const started = await moat(['run', workspace, '-d', '-n', name, '--', 'node', '-e', serverScript], {env});
 		t.is(started.code, 0, started.stderr);
 	}

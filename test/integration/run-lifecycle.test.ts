@@ -11,7 +11,6 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<{san
 		// Leave no containers behind, whatever the test did.
 		const result = await moat(['list', '--json'], {env: sandbox.env});
 		for (const run of JSON.parse(result.stdout || '[]') as RunMetadata[]) {
-			// eslint-disable-next-line no-await-in-loop
 			await moat(['destroy', '-f', run.id], {env: sandbox.env});
 		}
 

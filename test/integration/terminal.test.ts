@@ -13,13 +13,11 @@ async function setUp(t: {teardown(fn: () => Promise<void>): void}): Promise<Cont
 	const sessions: TmuxSession[] = [];
 	t.teardown(async () => {
 		for (const session of sessions) {
-			// eslint-disable-next-line no-await-in-loop
 			await session.kill();
 		}
 
 		const runs = JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout || '[]') as RunMetadata[];
 		for (const run of runs) {
-			// eslint-disable-next-line no-await-in-loop
 			await moat(['destroy', '-f', run.id], {env: sandbox.env});
 		}
 

@@ -94,7 +94,6 @@ async function main() {
 		process.stdout.write(`Wrote ${path.join(media, 'dashboard.svg')} and attached.svg\n`);
 	} finally {
 		for (const session of sessions) {
-			// eslint-disable-next-line no-await-in-loop
 			await session.kill();
 		}
 

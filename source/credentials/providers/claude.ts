@@ -49,7 +49,9 @@ export const claude: TokenProvider<'claude'> = {
 			if (stored) {
 				try {
 					await fromCredentials('macOS keychain (Claude Code-credentials)', JSON.parse(stored));
-				} catch {}
+				} catch {
+					// Not JSON we know: the keychain holds something else under that name; other sources may still have a login.
+				}
 			}
 		}
 

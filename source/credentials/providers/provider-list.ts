@@ -26,9 +26,9 @@ export const providerNames: readonly ProviderName[] = credentialProviders.map(pr
 export const tokenProviders: readonly TokenProvider[] = credentialProviders.filter(provider => provider.grantWith === 'token');
 
 /** Provider names users may type, with their canonical name: each name, then its aliases. */
-export const providerAliases: Readonly<Record<string, ProviderName>> = Object.fromEntries(credentialProviders.flatMap(provider => [
+export const providerAliases: Readonly<Record<string, ProviderName>> = Object.fromEntries(credentialProviders.flatMap((provider): Array<[string, ProviderName]> => [
 	[provider.name, provider.name],
-	...provider.aliases.map(alias => [alias, provider.name]),
+	...provider.aliases.map((alias): [string, ProviderName] => [alias, provider.name]),
 ]));
 
 export function credentialProvider(name: ProviderName): RegisteredProvider {

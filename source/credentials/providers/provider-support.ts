@@ -42,7 +42,9 @@ function rejected(provider: string, status: number, body: string, fix: string): 
 		if (message) {
 			reason = message;
 		}
-	} catch {}
+	} catch {
+		// An answer that is not JSON: the generic reason stands.
+	}
 
 	return new MoatError(`${provider} rejected the token: ${reason}.`, fix);
 }

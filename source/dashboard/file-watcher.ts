@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {watch as chokidarWatch} from 'chokidar';
 
 /**
@@ -43,8 +44,6 @@ export function createFileWatcher(): FileWatcher {
 				// path every 100 ms. (CHOKIDAR_USEPOLLING, a user's global override, still wins.)
 				backend: 'native',
 				depth,
-				// What is there already is read by whoever watches; only what happens next is news.
-				ignoreInitial: true,
 				// Every event only means "read it again": holding an unlink to pair it with an add
 				// would delay that, and no editor writes these files.
 				atomic: false,
@@ -52,13 +51,31 @@ export function createFileWatcher(): FileWatcher {
 				persistent: false,
 			});
 			let closing: Promise<void> | undefined;
+			let scanned = false;
 			const ready = new Promise<void>(resolve => {
-				watcher.once('ready', resolve);
+				watcher.once('ready', () => {
+					scanned = true;
+					resolve();
+				});
 			});
-			watcher.on('all', (kind, path) => {
-				if (!closing && (fileChangeKinds as readonly string[]).includes(kind)) {
-					onChange({kind: kind as FileChangeKind, path});
+			const requested = paths.map(file => path.resolve(file));
+			watcher.on('all', (kind, changed) => {
+				// What is there already is read by whoever watches; only what happens next is news.
+				// (Not chokidar's ignoreInitial: that would also hide what a later add() finds.)
+				if (!scanned || closing || !(fileChangeKinds as readonly string[]).includes(kind)) {
+					return;
 				}
+
+				if (kind === 'addDir') {
+					// chokidar counts the depth of a missing path from the nearest folder that exists, so
+					// a file two levels down would stay unwatched once its folder appears: ask again.
+					const inside = requested.filter(file => file.startsWith(changed + path.sep));
+					if (inside.length > 0) {
+						watcher.add(inside);
+					}
+				}
+
+				onChange({kind: kind as FileChangeKind, path: changed});
 			});
 			watcher.on('error', error => {
 				onError?.(error instanceof Error ? error : new Error(String(error)));

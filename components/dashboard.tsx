@@ -5,8 +5,9 @@ import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
 import {GrantWizard, GrantWizardContext, type GrantWizardServices} from './grant-wizard.js';
 import {attachedKeys, keyBindings, type KeyFocus} from './key-bindings.js';
 import {NewRunDialog} from './new-run-dialog.js';
-import {RunTable} from './run-table.js';
+import {RunTable, shownRuns} from './run-table.js';
 import {useServices, type NewRunRequest, type Problem} from './services-context.js';
+import {useRunWatches} from './use-run-watches.js';
 import {useRuns} from './use-runs.js';
 
 /** Why the dashboard closed: quit, or hand the terminal to a run (it opens again after). */
@@ -96,7 +97,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	const [state, dispatch] = useReducer(dashboardReducer, initial, initialDashboardState);
 	const [dialog, setDialog] = useState<'new' | 'grants' | undefined>();
 	const [wizard, setWizard] = useState<GrantWizardServices | undefined>();
-	const {runs, loaded, error} = useRuns(refreshMilliseconds);
+	const {runs, loaded, error, changed: runsChanged} = useRuns(refreshMilliseconds);
 	const problems = useProblems();
 	// Ages move on even when no run changes (rows that did not change do not redraw the screen).
 	const [, setTick] = useState(0);
@@ -241,6 +242,8 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	const reserved = 3 + (problems.length * 2) + (error ? 1 : 0);
 	const tableHeight = Math.max(3, Math.min(visible.length + 1, Math.floor((rows - reserved) * 0.4)));
 	const paneHeight = Math.max(3, rows - reserved - tableHeight);
+	// Only the rows on screen are watched (their state and request counts); the rest are read every few seconds.
+	useRunWatches(shownRuns(visible, tableHeight, selectedIndex).shown.map(run => run.id), 'row', runsChanged);
 	const filterText = state.filtering || state.filter ? ` · filter: ${state.filter}${state.filtering ? '▏' : ''}` : '';
 	return (
 		<Box flexDirection="column" height={rows} width={columns}>

@@ -2,12 +2,26 @@ import {Box, Text} from 'ink';
 import {useEffect, useState} from 'react';
 import type {Pane} from './dashboard-reducer.js';
 import {panes} from './dashboard-reducer.js';
+import {createRefresher} from './refresher.js';
 import {useServices, type DashboardServices, type PaneContent} from './services-context.js';
 
 const titles: Record<Pane, string> = {preview: 'Preview', logs: 'Logs', network: 'Network', audit: 'Audit'};
 
-/** How often a pane looks at its run again: the screen more often than the files. */
+/**
+ * How often a pane looks at its run again: the screen more often than the
+ * files. Files the services watch are read when they change instead, at most
+ * this often (a run printing thousands of lines a second costs what it did
+ * when these were polled; an idle one costs nothing).
+ */
 const refreshMilliseconds: Record<Pane, number> = {preview: 200, logs: 300, network: 500, audit: 1000};
+
+/**
+ * A watched pane's reads on a timer, besides those a change brings: the
+ * audit verdict changes with time alone (a run that just ended has a grace
+ * to sign its last entries, see sealGraceMilliseconds). The preview is never
+ * watched: the live screen is in memory, not in a file.
+ */
+const watchedPeriodMilliseconds: Record<Pane, number> = {preview: refreshMilliseconds.preview, logs: Number.POSITIVE_INFINITY, network: Number.POSITIVE_INFINITY, audit: 5000};
 
 export type LoadedPane = PaneContent & {blockedHosts?: Array<string | undefined>};
 
@@ -31,7 +45,7 @@ async function load(services: DashboardServices, pane: Pane, runId: string): Pro
 	}
 }
 
-/** The selected run's pane, read again while it is shown (only that one). */
+/** The selected run's pane, read again while it is shown (only that one), when its files change if the services watch them. */
 export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPane | undefined {
 	const services = useServices();
 	const [content, setContent] = useState<{key: string; value: LoadedPane} | undefined>();
@@ -42,8 +56,7 @@ export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPan
 		}
 
 		let cancelled = false;
-		let timer: NodeJS.Timeout | undefined;
-		const refresh = async () => {
+		const read = async () => {
 			try {
 				const value = await load(services, pane, runId);
 				if (!cancelled) {
@@ -54,16 +67,22 @@ export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPan
 					setContent({key, value: {lines: [{text: `Cannot read it: ${(error as Error).message}`, alert: true}]}});
 				}
 			}
-
-			if (!cancelled) {
-				timer = setTimeout(() => void refresh(), refreshMilliseconds[pane]);
-			}
 		};
 
-		void refresh();
+		const watched = pane !== 'preview' && services.watchRun !== undefined;
+		const refresher = createRefresher(read, {
+			period: watched ? watchedPeriodMilliseconds[pane] : refreshMilliseconds[pane],
+			spacing: refreshMilliseconds[pane],
+		});
+		refresher.start();
+		// The watch closes with the pane: another pane, another run, or none.
+		const unwatch = pane === 'preview' ? undefined : services.watchRun?.(runId, pane, () => {
+			refresher.changed();
+		});
 		return () => {
 			cancelled = true;
-			clearTimeout(timer);
+			refresher.close();
+			unwatch?.();
 		};
 	}, [services, pane, runId, key]);
 

@@ -26,6 +26,12 @@ export function tableWindow(total: number, height: number, selected: number): nu
 	return Math.max(0, Math.min(selected - Math.floor(rows / 2), total - rows));
 }
 
+/** The runs a table of `height` rows shows, and the index of the first. Pure. */
+export function shownRuns<T>(runs: readonly T[], height: number, selected: number): {start: number; shown: T[]} {
+	const start = tableWindow(runs.length, height, selected);
+	return {start, shown: runs.slice(start, start + Math.max(1, height - 1))};
+}
+
 const count = (value: number | undefined) => (value === undefined ? '-' : String(value));
 
 /**
@@ -34,8 +40,7 @@ const count = (value: number | undefined) => (value === undefined ? '-' : String
  * counts, and a pointer on the selected row.
  */
 export function RunTable({runs, selectedIndex, now, height = runs.length + 1, width = 120}: {runs: readonly RunRow[]; selectedIndex: number; now: Date; height?: number; width?: number}) {
-	const start = tableWindow(runs.length, height, selectedIndex);
-	const shown = runs.slice(start, start + Math.max(1, height - 1));
+	const {start, shown} = shownRuns(runs, height, selectedIndex);
 	return (
 		<Box flexDirection="column" width={width}>
 			<Text bold wrap="truncate">{'    ' + columns.map(column => cell(column.title, column.width)).join('')}</Text>

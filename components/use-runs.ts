@@ -1,6 +1,8 @@
-import {useEffect, useState} from 'react';
+import {useCallback, useEffect, useRef, useState} from 'react';
 import {newestFirst} from '../source/runs/run-presentation.js';
 import type {RunRow} from './dashboard-reducer.js';
+import {createRefresher, type Refresher} from './refresher.js';
+import {reconcileMilliseconds} from '../source/dashboard/dashboard-types.js';
 import {useServices} from './services-context.js';
 
 export type RunsView = {runs: RunRow[]; loaded: boolean; error?: string};
@@ -13,27 +15,22 @@ function sameRows(a: readonly RunRow[], b: readonly RunRow[]): boolean {
 const settleMilliseconds = 150;
 
 /**
- * The runs, newest first: read again when the services say something
- * changed (debounced, so a burst of writes is one refresh and states do not
- * flicker), and every `intervalMilliseconds` in any case.
+ * The runs, newest first, and `changed` to say they may have changed (the
+ * dashboard calls it for the runs on screen, see useRunWatches). Services
+ * that watch the runs folder are read when it changes, at most every
+ * `intervalMilliseconds`, and every few seconds in any case (the engine is
+ * asked about active runs then); services that cannot watch are read every
+ * `intervalMilliseconds`. A burst of changes is one read, so states do not
+ * flicker.
  */
-export function useRuns(intervalMilliseconds: number): RunsView {
+export function useRuns(intervalMilliseconds: number): RunsView & {changed(): void} {
 	const {listRuns, watchRuns} = useServices();
 	const [view, setView] = useState<RunsView>({runs: [], loaded: false});
+	const refresher = useRef<Refresher | undefined>(undefined);
 
 	useEffect(() => {
 		let cancelled = false;
-		let timer: NodeJS.Timeout | undefined;
-		let running = false;
-		let again = false;
-		const refresh = async () => {
-			clearTimeout(timer);
-			if (running) {
-				again = true;
-				return;
-			}
-
-			running = true;
+		const read = async () => {
 			try {
 				const runs = newestFirst(await listRuns());
 				if (!cancelled) {
@@ -44,29 +41,34 @@ export function useRuns(intervalMilliseconds: number): RunsView {
 				if (!cancelled) {
 					setView(previous => ({...previous, loaded: true, error: (error as Error).message}));
 				}
-			} finally {
-				running = false;
-			}
-
-			if (!cancelled) {
-				timer = setTimeout(() => void refresh(), again ? settleMilliseconds : intervalMilliseconds);
-				again = false;
 			}
 		};
 
-		const changed = () => {
-			clearTimeout(timer);
-			timer = setTimeout(() => void refresh(), settleMilliseconds);
-		};
-
-		void refresh();
-		const unwatch = watchRuns?.(changed);
+		const watched = watchRuns !== undefined;
+		const current = createRefresher(read, {
+			// Watched, the periodic read is the engine's reconciling (and a net for a missed notification).
+			period: watched ? Math.max(intervalMilliseconds, reconcileMilliseconds) : intervalMilliseconds,
+			spacing: intervalMilliseconds,
+			settle: settleMilliseconds,
+		});
+		refresher.current = current;
+		current.start();
+		const unwatch = watchRuns?.(() => {
+			current.changed();
+		});
 		return () => {
 			cancelled = true;
-			clearTimeout(timer);
+			current.close();
 			unwatch?.();
+			if (refresher.current === current) {
+				refresher.current = undefined;
+			}
 		};
 	}, [listRuns, watchRuns, intervalMilliseconds]);
 
-	return view;
+	const changed = useCallback(() => {
+		refresher.current?.changed();
+	}, []);
+
+	return {...view, changed};
 }

@@ -1,5 +1,11 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
-import {allowEntryOf, bottleRequestOf} from '../source/dashboard/dashboard-services.js';
+import {allowEntryOf, bottleRequestOf, createDashboardServices, watchedFiles, type DashboardServiceOptions} from '../source/dashboard/dashboard-services.js';
+import {createFileWatcher, type FileWatch, type FileWatcher} from '../source/dashboard/file-watcher.js';
+import type {RunMetadata} from '../source/runs/run-metadata.js';
+import {createRunStore} from '../source/runs/run-store.js';
 
 const common = {environment: [], mounts: [], detach: true, hasTerminal: false, rebuild: false, keep: false};
 
@@ -39,4 +45,130 @@ test('a blocked request becomes the allow entry for its host, with its port unle
 	t.is(allowEntryOf('[2001:db8::1]:443'), '2001:db8::1');
 	t.is(allowEntryOf('*.com:443'), undefined, 'a pattern is never offered');
 	t.is(allowEntryOf('::::'), undefined);
+});
+
+const storeFiles = {
+	directory: (id: string) => `/home/u/.moat/runs/${id}`,
+	logFile: (id: string) => `/home/u/.moat/runs/${id}/logs.jsonl`,
+	networkFile: (id: string) => `/home/u/.moat/runs/${id}/network.jsonl`,
+};
+
+for (const [purpose, files] of [
+	['row', ['metadata.json', 'network.jsonl']],
+	['logs', ['logs.jsonl']],
+	['network', ['network.jsonl']],
+	['audit', ['audit/entries.jsonl', 'audit/checkpoints.jsonl', 'metadata.json']],
+] as const) {
+	test(`watchedFiles: a watch for ${purpose} looks at ${files.join(', ')} of that run only`, t => {
+		t.deepEqual(watchedFiles(storeFiles, 'run_000000000001', purpose), files.map(file => `/home/u/.moat/runs/run_000000000001/${file}`));
+	});
+}
+
+function realServices(moatHome: string) {
+	const store = createRunStore(moatHome);
+	const real = createFileWatcher();
+	const watches: FileWatch[] = [];
+	// The real watcher, its watches kept so a test can wait until they are ready.
+	const files: FileWatcher = {
+		watch(paths, options) {
+			const watch = real.watch(paths, options);
+			watches.push(watch);
+			return watch;
+		},
+	};
+	// Only the run store and the files are used by what these tests call.
+	const services = createDashboardServices({
+		environment: {moatHome, now: () => new Date()} as unknown as DashboardServiceOptions['environment'],
+		engine: {} as DashboardServiceOptions['engine'],
+		runs: {} as DashboardServiceOptions['runs'],
+		store,
+		keeper: {} as DashboardServiceOptions['keeper'],
+		bottles: {} as DashboardServiceOptions['bottles'],
+		grantNames: async () => [],
+		allowHost: async () => undefined,
+		grantWizard: async () => {
+			throw new Error('not here');
+		},
+		daemonRunning: async () => false,
+		files,
+	});
+	return {store, services, ready: async () => Promise.all(watches.map(async watch => watch.ready))};
+}
+
+/** Waits for `condition` on each event-loop turn; a deadline only so a failure ends. No timer reads anything here. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+	const deadline = Date.now() + 20_000;
+	while (!condition()) {
+		if (Date.now() > deadline) {
+			throw new Error(`never saw ${what}`);
+		}
+
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+	}
+}
+
+async function moatHome(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-dashboard-services-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	return home;
+}
+
+function runRecord(id: string): RunMetadata {
+	return {
+		id, name: 'watched', workspace: '/w', agent: null, image: 'moat/run:x', command: ['true'], grants: [], ports: {}, mounts: [],
+		environmentNames: [], containerId: null, interactive: false, keep: false, state: 'running', createdAt: '2026-11-22T12:00:00.000Z',
+		startedAt: null, stoppedAt: null, exitCode: null, error: null, stopRequested: false,
+	};
+}
+
+test('a line written to a watched run\'s logs.jsonl calls the Logs watch back, and the pane then reads it', async t => {
+	const home = await moatHome(t);
+	const {store, services, ready} = realServices(home);
+	const id = 'run_0000000000a1';
+	await store.create(runRecord(id));
+	t.deepEqual((await services.logs!(id)).lines, []);
+	let calls = 0;
+	const unwatch = services.watchRun!(id, 'logs', () => {
+		calls++;
+	});
+	t.teardown(unwatch);
+	await ready();
+	await fs.appendFile(store.logFile(id), JSON.stringify({ts: '2026-11-22T12:00:01.000Z', stream: 'stdout', line: 'hello from the run'}) + '\n');
+	await until(() => calls > 0, 'the write');
+	t.deepEqual((await services.logs!(id)).lines.map(line => line.text), ['hello from the run']);
+});
+
+test('a new run folder calls the runs watch back, even when the runs folder did not exist yet', async t => {
+	const home = await moatHome(t);
+	const {store, services, ready} = realServices(home);
+	let changed = 0;
+	const unwatch = services.watchRuns!(() => {
+		changed++;
+	});
+	t.teardown(unwatch);
+	await ready();
+	await store.create(runRecord('run_0000000000b2'));
+	await until(() => changed > 0, 'the new run');
+	t.pass();
+});
+
+test('a watched row hears its run change state, and its requests', async t => {
+	const home = await moatHome(t);
+	const {store, services, ready} = realServices(home);
+	const id = 'run_0000000000c3';
+	await store.create(runRecord(id));
+	let changed = 0;
+	const unwatch = services.watchRun!(id, 'row', () => {
+		changed++;
+	});
+	t.teardown(unwatch);
+	await ready();
+	await store.update(id, {state: 'stopped', exitCode: 0});
+	await until(() => changed > 0, 'the state change');
+	const seen = changed;
+	await fs.appendFile(store.networkFile(id), JSON.stringify({method: 'GET', url: 'https://x.example/', blocked: false}) + '\n');
+	await until(() => changed > seen, 'the request');
+	t.pass();
 });

@@ -1,24 +1,21 @@
-import {watch, type FSWatcher} from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type {BottleRequest, Bottles} from '../bottles/bottles.js';
-import type {DashboardServices, NewRunRequest, Problem, RunRow} from './dashboard-types.js';
+import {reconcileMilliseconds, type DashboardServices, type NewRunRequest, type Problem, type RunRow, type RunWatchPurpose} from './dashboard-types.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment as Environment} from '../environment.js';
 import {isMoatError} from '../errors.js';
 import {isActive} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
+import {createFileWatcher, type FileWatch, type FileWatcher} from './file-watcher.js';
 import {createRunCounter} from './run-counts.js';
 import {createRunRows} from './run-rows.js';
-import {auditTail, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
+import {auditFiles, auditTail, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
 import type {ScreenKeeper} from './screen-keeper.js';
 
 /** How many lines a pane keeps of a run's files. */
 const paneLimit = 2000;
-
-/** How often runs said to be active are checked against the engine. */
-const reconcileMilliseconds = 5000;
 
 export type DashboardServiceOptions = {
 	environment: Environment;
@@ -32,7 +29,34 @@ export type DashboardServiceOptions = {
 	allowHost(runId: string, host: string): Promise<void>;
 	grantWizard: DashboardServices['grantWizard'];
 	daemonRunning(): Promise<boolean>;
+	/** What watches the runs folder and the files of the runs on screen. */
+	files?: FileWatcher;
 };
+
+/** The files of run `id` that a watch for `purpose` looks at. Pure. */
+export function watchedFiles(store: Pick<RunStore, 'directory' | 'logFile' | 'networkFile'>, id: string, purpose: RunWatchPurpose): string[] {
+	const metadata = path.join(store.directory(id), 'metadata.json');
+	switch (purpose) {
+		case 'row': {
+			// The state, and the request counts.
+			return [metadata, store.networkFile(id)];
+		}
+
+		case 'logs': {
+			return [store.logFile(id)];
+		}
+
+		case 'network': {
+			return [store.networkFile(id)];
+		}
+
+		case 'audit': {
+			const {entries, checkpoints} = auditFiles(store.directory(id));
+			// The run's ending changes what verification requires (every entry signed).
+			return [entries, checkpoints, metadata];
+		}
+	}
+}
 
 /**
  * The bottle the new-bottle dialog asks for, always detached (attaching is
@@ -61,10 +85,18 @@ export function bottleRequestOf(request: NewRunRequest, userHome: string): Bottl
 
 /**
  * The real services behind the dashboard: the run store and engine, each
- * run's files read as they grow, the kept screens, and the bottles.
+ * run's files watched and read as they grow, the kept screens, and the bottles.
  */
 export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
-	const {environment, engine, runs, store, keeper} = options;
+	const {environment, engine, runs, store, keeper, files = createFileWatcher()} = options;
+	const watch = (paths: readonly string[], depth: number, changed: () => void) => {
+		// A watch that fails leaves the periodic read (see reconcileMilliseconds) to find what changed.
+		const watching: FileWatch = files.watch(paths, {depth, onChange: changed, onError() {}});
+		return () => {
+			void watching.close();
+		};
+	};
+
 	const tails = new Map<string, Tail<unknown> | AuditTail>();
 	const counter = createRunCounter();
 	const rows = createRunRows(store, counter);
@@ -120,20 +152,14 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			return all;
 		},
 		watchRuns(changed) {
-			// The store's folder and each run's metadata change when runs come and go or change state.
-			let watcher: FSWatcher | undefined;
-			try {
-				// Runs coming and going; changes inside a run are seen by the once-a-second look
-				// (a recursive watch walks every run's folder before the first paint).
-				watcher = watch(store.root, () => {
-					changed();
-				});
-				watcher.on('error', () => undefined);
-			} catch {
-				// No folder yet (no runs): the periodic refresh finds the first one.
-			}
-
-			return () => watcher?.close();
+			// Runs coming and going, at depth 0: one notification handle for the folder, none for
+			// the runs in it (a deeper watch would walk every run's folder before the first paint).
+			// Changes inside a run are watched only for the runs on screen (watchRun). No folder
+			// yet (no runs) is watched through its parent until it appears.
+			return watch([store.root], 0, changed);
+		},
+		watchRun(id, purpose, changed) {
+			return watch(watchedFiles(store, id, purpose), 0, changed);
 		},
 		async problems(): Promise<Problem[]> {
 			const found: Problem[] = [];

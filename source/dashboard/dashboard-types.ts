@@ -35,11 +35,30 @@ export type NewRunRequest = {
 /** Something wrong around the dashboard, with the fix; the dashboard keeps working. */
 export type Problem = {message: string; fix: string};
 
+/**
+ * How often runs said to be active are checked against the engine. The
+ * services do it when the runs are read, so a dashboard whose services watch
+ * the runs still reads them this often.
+ */
+export const reconcileMilliseconds = 5000;
+
+/**
+ * What a watch of one run is for: its row in the runs table (state and
+ * request counts) or one of its file-backed detail panes.
+ */
+export const runWatchPurposes = ['row', 'logs', 'network', 'audit'] as const;
+export type RunWatchPurpose = (typeof runWatchPurposes)[number];
+
 /** What the dashboard needs from moat's services; the CLI provides the real ones. */
 export type DashboardServices = {
 	listRuns(): Promise<RunRow[]>;
-	/** Calls back when runs may have changed (files, engine events); returns the unsubscribe. */
+	/** Calls back when runs may have come or gone; returns the unsubscribe. */
 	watchRuns?(changed: () => void): () => void;
+	/**
+	 * Calls back when the files one run shows for `purpose` may have changed;
+	 * returns the unsubscribe. The dashboard watches only the runs on screen.
+	 */
+	watchRun?(id: string, purpose: RunWatchPurpose, changed: () => void): () => void;
 	/** What is wrong right now (engine down, daemon down), if anything. */
 	problems?(): Promise<Problem[]>;
 	stopRun(id: string): Promise<void>;

@@ -6,7 +6,8 @@ import type {RunCounter} from './run-counts.js';
 import type {RunRow} from './dashboard-types.js';
 
 /**
- * The runs table's rows, read again once a second: a run whose metadata
+ * The runs table's rows, read again whenever a watch says runs changed and
+ * every few seconds in any case (see useRuns): a run whose metadata
  * file and request counts are unchanged keeps its very row object, so 500
  * idle runs cost 500 stats (not 500 parses) and the dashboard, seeing the
  * same rows, does not redraw.

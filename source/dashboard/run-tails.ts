@@ -10,7 +10,7 @@ import {createRunStore, type LogRecord} from '../runs/run-store.js';
 /**
  * What the dashboard's detail panes read, live, from a run's files:
  * `logs.jsonl`, `network.jsonl` and the audit log. Each tail keeps its place
- * in the file, so a poll reads only what was appended since the last one.
+ * in the file, so a read reads only what was appended since the last one.
  */
 
 /** What one read of a tail gives a pane. */
@@ -449,6 +449,12 @@ function parseAuditEntry(line: string): AuditEntry | undefined {
 		: undefined;
 }
 
+/** The files AuditLog writes in a run's folder (see createAuditLog). Pure. */
+export function auditFiles(runDirectory: string): {entries: string; checkpoints: string} {
+	const directory = path.join(runDirectory, 'audit');
+	return {entries: path.join(directory, 'entries.jsonl'), checkpoints: path.join(directory, 'checkpoints.jsonl')};
+}
+
 /**
  * A run's audit log for the dashboard: the newest entries, and the log
  * verified the way `moat audit` does it (AuditLog.read, verifyLog with the
@@ -458,11 +464,10 @@ function parseAuditEntry(line: string): AuditEntry | undefined {
 export function auditTail(moatHome: string, runId: string, limit: number, {now = () => new Date(), graceMilliseconds = sealGraceMilliseconds}: AuditTailOptions = {}): AuditTail {
 	const log = createAuditLog(moatHome, now);
 	const store = createRunStore(moatHome);
-	// The files AuditLog writes (see createAuditLog).
-	const directory = path.join(store.directory(runId), 'audit');
-	const entries = createTail(path.join(directory, 'entries.jsonl'), parseAuditEntry, {limit});
+	const files = auditFiles(store.directory(runId));
+	const entries = createTail(files.entries, parseAuditEntry, {limit});
 	// Only counted: a new checkpoint (a seal) changes what verification says.
-	const checkpoints = createTail(path.join(directory, 'checkpoints.jsonl'), () => undefined, {limit: 0});
+	const checkpoints = createTail(files.checkpoints, () => undefined, {limit: 0});
 	let verification: AuditVerificationSummary = emptyLog;
 	let verifiedFor: string | undefined;
 	let queue: Promise<unknown> = Promise.resolve();

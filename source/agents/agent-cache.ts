@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
-import {withFileLock} from '../runs/capture-lock.js';
+import {withFileLock} from '../files/file-lock.js';
 import {elfMachines, npmCpu, versionPattern, type AgentPackage} from './agent-packages.js';
 
 /**

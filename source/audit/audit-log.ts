@@ -2,7 +2,7 @@ import {createPrivateKey, createPublicKey, generateKeyPairSync, sign} from 'node
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createFileOnce} from '../files/create-once.js';
-import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
+import {tryFileLock, withFileLock} from '../files/file-lock.js';
 import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
@@ -175,7 +175,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		async openWriter(runId) {
 			await fs.mkdir(directory(runId), {recursive: true, mode: 0o700});
 			const lockFile = path.join(directory(runId), 'writer.lock');
-			const lock = await tryCaptureLock(lockFile);
+			const lock = await tryFileLock(lockFile);
 			if (!lock) {
 				throw new Error(`the audit log of ${runId} already has a writer`);
 			}

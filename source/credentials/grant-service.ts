@@ -9,7 +9,7 @@ import type {Grant} from './grant.js';
 import {openKeyring, type Keyring} from './keyring.js';
 import {aws} from './providers/aws.js';
 import type {DetectedCredential, DetectionContext, TokenProvider} from './providers/provider.js';
-import {checkNotExpired} from './providers/provider-list.js';
+import {checkNotExpired, type RegisteredTokenProvider} from './providers/provider-list.js';
 import {ssh} from './providers/ssh.js';
 
 function runCommand(command: string, args: readonly string[], variables: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
@@ -98,7 +98,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		},
 
 		/** Checks a token's form, expiry and (unless told not to) the provider's answer, then stores it. */
-		async grantToken(provider: TokenProvider, credential: DetectedCredential, options: {validate: boolean}): Promise<Grant> {
+		async grantToken(provider: RegisteredTokenProvider, credential: DetectedCredential, options: {validate: boolean}): Promise<Grant> {
 			const token = credential.token.trim();
 			if (token === '') {
 				throw usageError(`The ${provider.title} token is empty.`, provider.howToGet);

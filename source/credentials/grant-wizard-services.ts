@@ -1,6 +1,7 @@
 import {isMoatError} from '../errors.js';
 import type {GrantService} from './grant-service.js';
-import type {DetectedCredential, TokenProvider} from './providers/provider.js';
+import type {RegisteredTokenProvider} from './providers/provider-list.js';
+import type {DetectedCredential} from './providers/provider.js';
 
 export type WizardProvider = {name: string; title: string};
 export type WizardSource = {source: string; warning?: string; expiresAt?: string};
@@ -21,7 +22,7 @@ export type GrantWizardServices = {
  * dashboard: the token providers, their detected sources, and granting one
  * (validated) or a typed token.
  */
-export function grantWizardServices(service: GrantService, tokenProviders: readonly TokenProvider[]): GrantWizardServices {
+export function grantWizardServices(service: GrantService, tokenProviders: readonly RegisteredTokenProvider[]): GrantWizardServices {
 	const found = new Map<string, DetectedCredential[]>();
 	const providerNamed = (name: string) => tokenProviders.find(provider => provider.name === name)!;
 	return {

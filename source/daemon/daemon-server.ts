@@ -7,7 +7,7 @@ import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
 import {openCertificateAuthority} from '../proxy/certificate-authority.js';
 import {startProxyServer, type ProxyServer} from '../proxy/proxy-server.js';
 import {startRouterServer, type RouterServer} from '../routing/router-server.js';
-import {tryCaptureLock, withFileLock} from '../runs/capture-lock.js';
+import {tryFileLock, withFileLock} from '../files/file-lock.js';
 import {containerLabels} from '../runs/labels.js';
 import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
@@ -72,7 +72,7 @@ async function takeOverImpostorLock(file: string) {
 
 	log(`the daemon lock names process ${pid}, which is not a moat daemon; taking it over`);
 	await fs.rm(file, {force: true});
-	return tryCaptureLock(file);
+	return tryFileLock(file);
 }
 
 export async function runDaemon(environment: MoatEnvironment): Promise<number> {
@@ -84,7 +84,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 
 	process.title = 'moat-daemon';
 	await fs.mkdir(environment.moatHome, {recursive: true, mode: 0o700});
-	const lock = await tryCaptureLock(paths.lock) ?? await takeOverImpostorLock(paths.lock);
+	const lock = await tryFileLock(paths.lock) ?? await takeOverImpostorLock(paths.lock);
 	if (!lock) {
 		log('another daemon holds the lock; leaving it to serve');
 		return 0;

@@ -1,7 +1,7 @@
 import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
 import {createLineSplitter} from '../engine/log-frames.js';
-import {tryCaptureLock} from './capture-lock.js';
+import {tryFileLock} from '../files/file-lock.js';
 import {createPositionFilter, positionAfter, replaySlackSeconds} from './log-position.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
@@ -40,7 +40,7 @@ const batchRecords = 4096;
 const batchMilliseconds = 25;
 
 export async function captureLogs(engine: Engine, store: RunStore, runId: string, containerId: string, options: CaptureOptions): Promise<boolean> {
-	const lock = await tryCaptureLock(store.captureLockFile(runId));
+	const lock = await tryFileLock(store.captureLockFile(runId));
 	if (!lock) {
 		return false;
 	}

@@ -7,7 +7,7 @@ import {createFrameDecoder} from '../engine/log-frames.js';
 import type {MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
-import {isCaptureLocked, waitForCaptureLock, withFileLock} from './capture-lock.js';
+import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
 import {captureLogs} from './log-capture.js';
 import {containerLabels} from './labels.js';
 import {isActive, type RunMetadata} from './run-metadata.js';
@@ -93,7 +93,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				// The daemon is copying the output live; the container has ended,
 				// so its copy ends in a moment. Wait for it rather than leave the
 				// container behind for a later look to remove.
-				await waitForCaptureLock(store.captureLockFile(run.id), 5000);
+				await waitForFileLock(store.captureLockFile(run.id), 5000);
 				captured = await catchUp();
 			}
 		}
@@ -160,7 +160,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				if (!captured && !isActive(await store.read(run.id))) {
 					// Another process is copying a finished run's output right
 					// now; what it writes is what we want to show.
-					await waitForCaptureLock(store.captureLockFile(run.id));
+					await waitForFileLock(store.captureLockFile(run.id));
 				}
 			}
 
@@ -363,7 +363,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				return 'ended';
 			}
 
-			if (!(await isCaptureLocked(store.captureLockFile(run.id)))) {
+			if (!(await isFileLocked(store.captureLockFile(run.id)))) {
 				return 'unlocked';
 			}
 		}

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type {Grant} from '../credentials/grant.js';
 import type {SshRule} from './agent-policy.js';
 import {blobFromText} from './agent-protocol.js';
 import {startFilteringAgent, type FilteringAgent} from './filtering-agent.js';
@@ -13,8 +12,11 @@ import {knownHostsText, pinnedHostKeys, sshClientConfig, sshProxyScript} from '.
  */
 export type RunSsh = {directory: string; close(): Promise<void>};
 
+/** What the agent reads of a stored `ssh:HOST` grant (a Grant is one): the host, its key and host keys. */
+export type SshGrantRecord = {details: Readonly<Record<string, string>>; secret: Readonly<Record<string, string>>};
+
 /** The rule an `ssh:HOST` grant makes: its key, and the host keys the host is known by. */
-export function sshRuleOf(grant: Grant): (SshRule & {hostKeyTexts: string[]}) | undefined {
+export function sshRuleOf(grant: SshGrantRecord): (SshRule & {hostKeyTexts: string[]}) | undefined {
 	const host = grant.details.host;
 	const keyBlob = blobFromText(grant.secret.publicKey ?? '');
 	if (!host || !keyBlob) {

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {withFileLock} from '../runs/capture-lock.js';
+import {withFileLock} from '../files/file-lock.js';
 
 /**
  * What each workspace's agent.yaml has been allowed to ask for. The agent

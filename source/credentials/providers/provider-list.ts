@@ -22,8 +22,11 @@ export type ProviderName = RegisteredProvider['name'];
 
 export const providerNames: readonly ProviderName[] = credentialProviders.map(provider => provider.name);
 
+/** A registered provider granted as a token, with its own name's type. */
+export type RegisteredTokenProvider = Extract<RegisteredProvider, {grantWith: 'token'}>;
+
 /** The providers granted as tokens (found, typed or piped), which the grant wizard offers. */
-export const tokenProviders: readonly TokenProvider[] = credentialProviders.filter(provider => provider.grantWith === 'token');
+export const tokenProviders: readonly RegisteredTokenProvider[] = credentialProviders.filter((provider): provider is RegisteredTokenProvider => provider.grantWith === 'token');
 
 /** Provider names users may type, with their canonical name: each name, then its aliases. */
 export const providerAliases: Readonly<Record<string, ProviderName>> = Object.fromEntries(credentialProviders.flatMap((provider): Array<[string, ProviderName]> => [
@@ -35,7 +38,7 @@ export function credentialProvider(name: ProviderName): RegisteredProvider {
 	return credentialProviders.find(provider => provider.name === name)!;
 }
 
-export function tokenProvider(name: ProviderName): TokenProvider | undefined {
+export function tokenProvider(name: ProviderName): RegisteredTokenProvider | undefined {
 	return tokenProviders.find(provider => provider.name === name);
 }
 

@@ -2,7 +2,6 @@ import type {OutboundHttp} from '../../network/outbound-http.js';
 import type {AgentIdentity} from '../../sshagent/agent-client.js';
 import type {AwsRole} from '../aws-role.js';
 import type {AwsCredentials} from '../aws-signature.js';
-import type {ProviderName} from './provider-list.js';
 
 /**
  * What a credential provider is, in moat's own types. Each provider is one
@@ -84,7 +83,7 @@ type ProviderBase<Name extends string> = {
 };
 
 /** A provider granted as a bearer-like token: found, typed or piped, checked, stored and injected into headers. */
-export type TokenProvider<Name extends string = ProviderName> = ProviderBase<Name> & {
+export type TokenProvider<Name extends string = string> = ProviderBase<Name> & {
 	grantWith: 'token';
 	/** Every kind a grant's token may be ("api-key", "oauth", "chatgpt"). */
 	kinds: readonly string[];

@@ -1,7 +1,11 @@
+/**
+ * Lock files shared by moat's processes: held by a live PID, taken over
+ * from a dead one, never by two at once.
+ */
 import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 
-export type CaptureLock = {release(): Promise<void>};
+export type FileLock = {release(): Promise<void>};
 
 function isAlive(pid: number): boolean {
 	if (!Number.isInteger(pid) || pid <= 0) {
@@ -18,12 +22,12 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Takes the per-run capture lock, or returns undefined when a live process
- * holds it. Only the holder copies engine output into logs.jsonl, so two
- * moat processes never write the same lines twice. A lock left by a killed
- * process is taken over.
+ * Takes a lock file, or returns undefined when a live process holds it. One
+ * holder at a time: the daemon of a MOAT_HOME, the process copying a run's
+ * output into logs.jsonl (so no line is written twice), a writer of an
+ * audit log. A lock left by a killed process is taken over.
  */
-export async function tryCaptureLock(file: string): Promise<CaptureLock | undefined> {
+export async function tryFileLock(file: string): Promise<FileLock | undefined> {
 	for (let attempt = 0; attempt < 20; attempt++) {
 		// The PID goes into a private file first, which is then linked into
 		// place: link fails if the lock exists, and nobody ever reads a lock
@@ -76,15 +80,15 @@ export async function tryCaptureLock(file: string): Promise<CaptureLock | undefi
 }
 
 /** Whether a live process holds the lock right now. */
-export async function isCaptureLocked(file: string): Promise<boolean> {
+export async function isFileLocked(file: string): Promise<boolean> {
 	const holder = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10);
 	return Number.isInteger(holder) && holder > 0 && isAlive(holder);
 }
 
 /** Waits (bounded) until no live process holds the lock. */
-export async function waitForCaptureLock(file: string, timeoutMilliseconds = 30_000): Promise<void> {
+export async function waitForFileLock(file: string, timeoutMilliseconds = 30_000): Promise<void> {
 	const deadline = Date.now() + timeoutMilliseconds;
-	while (Date.now() < deadline && (await isCaptureLocked(file))) {
+	while (Date.now() < deadline && (await isFileLocked(file))) {
 		await new Promise(resolve => {
 			setTimeout(resolve, 50);
 		});
@@ -94,7 +98,7 @@ export async function waitForCaptureLock(file: string, timeoutMilliseconds = 30_
 /** Runs `action` holding the lock, waiting for another holder to finish first. */
 export async function withFileLock<T>(file: string, action: () => Promise<T>): Promise<T> {
 	for (;;) {
-		const lock = await tryCaptureLock(file);
+		const lock = await tryFileLock(file);
 		if (lock) {
 			try {
 				return await action();
@@ -103,6 +107,6 @@ export async function withFileLock<T>(file: string, action: () => Promise<T>): P
 			}
 		}
 
-		await waitForCaptureLock(file, 5000);
+		await waitForFileLock(file, 5000);
 	}
 }

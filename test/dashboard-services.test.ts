@@ -6,6 +6,7 @@ import {allowEntryOf, bottleRequestOf, createDashboardServices, watchedFiles, ty
 import {createFileWatcher, type FileWatch, type FileWatcher} from '../source/dashboard/file-watcher.js';
 import type {RunMetadata} from '../source/runs/run-metadata.js';
 import {createRunStore} from '../source/runs/run-store.js';
+import {until} from './helpers/deadline.js';
 
 const common = {environment: [], mounts: [], detach: true, hasTerminal: false, rebuild: false, keep: false};
 
@@ -93,20 +94,6 @@ function realServices(moatHome: string) {
 		files,
 	});
 	return {store, services, ready: async () => Promise.all(watches.map(async watch => watch.ready))};
-}
-
-/** Waits for `condition` on each event-loop turn; a deadline only so a failure ends. No timer reads anything here. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-	const deadline = Date.now() + 20_000;
-	while (!condition()) {
-		if (Date.now() > deadline) {
-			throw new Error(`never saw ${what}`);
-		}
-
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-	}
 }
 
 async function moatHome(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {

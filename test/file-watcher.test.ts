@@ -3,20 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import {createFileWatcher, type FileChange} from '../source/dashboard/file-watcher.js';
-
-/** Waits for `condition`, checking on each event-loop turn; a deadline only so a failure ends. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-	const deadline = Date.now() + 20_000;
-	while (!condition()) {
-		if (Date.now() > deadline) {
-			throw new Error(`never saw ${what}`);
-		}
-
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-	}
-}
+import {until} from './helpers/deadline.js';
 
 async function folder(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-file-watcher-'));

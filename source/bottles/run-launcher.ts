@@ -18,7 +18,7 @@ import {sealedEnvironment} from '../proxy/container-environment.js';
 import {routerPort, serviceVariables} from '../routing/route-decisions.js';
 import {containerLabels} from '../runs/labels.js';
 import {newRunId, type RunMetadata} from '../runs/run-metadata.js';
-import type {Reporter} from '../runs/run-service.js';
+import {recordRunEvent, type Reporter} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 import {createSecretResolver, type SecretResolver} from '../secrets/secret-resolver.js';
 import type {SecretBackend} from '../secrets/secret-references.js';
@@ -148,28 +148,13 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
 }
 
 /**
- * An event that cannot be logged is reported, not fatal: the run itself is
- * already under way, and the log's chain shows any gap it leaves.
- */
-async function recordEvent({audit, reporter}: Pick<LaunchDependencies, 'audit' | 'reporter'>, runId: string, type: AuditEventType, data: Record<string, unknown>, seal: boolean): Promise<void> {
-	try {
-		await audit?.record(runId, type, data);
-		if (seal) {
-			await audit?.seal(runId);
-		}
-	} catch (error) {
-		reporter.warn(`could not write the audit log of ${runId}: ${(error as Error).message}`);
-	}
-}
-
-/**
  * Creates and starts a run. `beforeStart` runs once the container exists
  * but before it starts: an interactive run attaches there so that not a
  * byte of output is missed.
  */
 export async function launchRun(dependencies: LaunchDependencies, request: RunRequest, beforeStart?: (prepared: PreparedRun) => Promise<void>): Promise<RunMetadata> {
 	const {engine, store, environment, reporter, grantExists, trust, confirm, network, secrets = createSecretResolver(environment.variables, {userHome: environment.userHome})} = dependencies;
-	const record = async (runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false) => recordEvent(dependencies, runId, type, data, seal);
+	const record = async (runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false) => recordRunEvent(dependencies, runId, type, data, seal);
 	const pinnedWorkspace = await realDirectory(request.workspace, request.cwd);
 	const workspace = pinnedWorkspace.real;
 	const refused = await protectedList(environment);

@@ -47,19 +47,24 @@ export type RunServiceDependencies = {
  * the engine, follow output, stop, destroy and clean up. Starting a run is
  * the bottles' (source/bottles/).
  */
-export function createRunService({engine, store, environment, reporter, audit, network}: RunServiceDependencies) {
-	// An event that cannot be logged is reported, not fatal: the run itself
-	// is already under way, and the log's chain shows any gap it leaves.
-	async function record(runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
-		try {
-			await audit?.record(runId, type, data);
-			if (seal) {
-				await audit?.seal(runId);
-			}
-		} catch (error) {
-			reporter.warn(`could not write the audit log of ${runId}: ${(error as Error).message}`);
+/**
+ * Appends an event to a run's audit log (and signs it with `seal`). An event
+ * that cannot be logged is reported, not fatal: the run itself is already
+ * under way, and the log's chain shows any gap it leaves.
+ */
+export async function recordRunEvent({audit, reporter}: Pick<RunServiceDependencies, 'audit' | 'reporter'>, runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false): Promise<void> {
+	try {
+		await audit?.record(runId, type, data);
+		if (seal) {
+			await audit?.seal(runId);
 		}
+	} catch (error) {
+		reporter.warn(`could not write the audit log of ${runId}: ${(error as Error).message}`);
 	}
+}
+
+export function createRunService({engine, store, environment, reporter, audit, network}: RunServiceDependencies) {
+	const record = async (runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false) => recordRunEvent({audit, reporter}, runId, type, data, seal);
 
 	/** Brings a run in line with its container (exit code, logs, removal). */
 	async function finish(run: RunMetadata): Promise<RunMetadata> {

@@ -17,7 +17,8 @@ export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, 
  */
 export function doubleInterruptMilliseconds(variables: Readonly<Record<string, string | undefined>>): number {
 	const configured = Number(variables[environmentVariables.doubleInterruptMilliseconds]);
-	return Number.isFinite(configured) && configured > 0 ? configured : 500;
+	// Past an hour is a typo, and past 2^31 ms Node's timer would fire at once.
+	return Number.isFinite(configured) && configured > 0 ? Math.min(configured, 3_600_000) : 500;
 }
 
 /**

@@ -1,4 +1,4 @@
-import {bottleRecipes, type RecipeName} from '../source/bottles/bottle-recipes.js';
+import {bottleKinds, type RecipeName} from '../source/bottles/bottle-kinds.js';
 import type {KeyInfo} from './key-bindings.js';
 import type {NewRunRequest} from './services-context.js';
 
@@ -10,12 +10,12 @@ import type {NewRunRequest} from './services-context.js';
  */
 
 /** The kinds of bottle the dialog offers: every recipe moat has. */
-export const agents = Object.keys(bottleRecipes) as RecipeName[];
+export const agents = Object.keys(bottleKinds) as RecipeName[];
 export const fields = ['agent', 'workspace', 'name', 'grants', 'prompt', 'attached'] as const;
 export type Field = (typeof fields)[number];
 
 /** The grant each agent signs in with, chosen for the user when it is granted. */
-const agentGrants = Object.fromEntries(Object.entries(bottleRecipes).map(([name, recipe]) => [name, recipe.signInGrants])) as Record<RecipeName, readonly string[]>;
+const agentGrants = (agent: RecipeName): readonly string[] => bottleKinds[agent].signInGrants;
 
 export type NewRunState = {
 	field: number;
@@ -52,8 +52,8 @@ export function initialNewRunState(workspace: string): NewRunState {
 
 /** The agent's own grant, if granted, goes first; another agent's is dropped. */
 function defaultGrants(state: NewRunState, agent: NewRunRequest['agent']): string[] {
-	const own = agentGrants[agent].find(name => state.available.includes(name));
-	const others = new Set(Object.values(agentGrants).flat());
+	const own = agentGrants(agent).find(name => state.available.includes(name));
+	const others = new Set<string>(Object.values(bottleKinds).flatMap(kind => kind.signInGrants));
 	return [...new Set([...(own ? [own] : []), ...state.chosen.filter(name => !others.has(name))])];
 }
 
@@ -88,7 +88,7 @@ export function commonPrefix(names: readonly string[]): string {
 
 /** What the chosen agent signs in with when none of its grants exists yet ("claude or anthropic"), else undefined. */
 export function missingGrant(state: Pick<NewRunState, 'agent' | 'available'>): string | undefined {
-	const needed = agentGrants[state.agent];
+	const needed = agentGrants(state.agent);
 	return needed.length > 0 && !needed.some(name => state.available.includes(name)) ? needed.join(' or ') : undefined;
 }
 

@@ -4,6 +4,7 @@ import readline from 'node:readline/promises';
 import {inspect} from 'node:util';
 import meow from 'meow';
 import {findCommand, commands} from './commands/index.js';
+import type {Bottles} from './bottles/bottles.js';
 import type {Command, CommandContext} from './commands/command.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
@@ -189,10 +190,9 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
  * Loaded on demand: dockerode alone costs about 100 ms of startup.
  */
 async function createServices(environment: ReturnType<typeof createEnvironment>, reporter: Reporter) {
-	const [{createDockerEngine}, {createRunService}, {createBottles}, {createAuditLog}] = await Promise.all([
+	const [{createDockerEngine}, {createRunService}, {createAuditLog}] = await Promise.all([
 		import('./engine/docker-engine.js'),
 		import('./runs/run-service.js'),
-		import('./bottles/bottles.js'),
 		import('./audit/audit-log.js'),
 	]);
 	const engine = createDockerEngine(environment.variables, environment.userHome);
@@ -227,10 +227,18 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 	};
 	const routedAudit = createRoutedAudit(environment, audit);
 	const runs = createRunService({engine, store, environment, reporter, audit: routedAudit, network});
-	const bottles = createBottles({
-		engine, store, environment, reporter, runs, grantExists, loadGrant, audit: routedAudit, trust, network,
-		confirm: async question => confirmOnTerminal(question),
-	});
+	// Loaded when a bottle starts: listing, attaching and the dashboard's first paint do without it.
+	let loaded: Bottles | undefined;
+	const bottles: Bottles = {
+		async start(request, beforeStart) {
+			const {createBottles} = await import('./bottles/bottles.js');
+			loaded ??= createBottles({
+				engine, store, environment, reporter, runs, grantExists, loadGrant, audit: routedAudit, trust, network,
+				confirm: async question => confirmOnTerminal(question),
+			});
+			return loaded.start(request, beforeStart);
+		},
+	};
 	return {engine, store, runs, bottles};
 }
 

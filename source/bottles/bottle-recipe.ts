@@ -32,7 +32,7 @@ export type BottleOwner = {workspace: string; uid: number; gid: number; grants: 
  * One kind of bottle as data the bottle module reads: which agent it is,
  * which grants it can sign in with, the command it runs, and the state it
  * prepares. Adding an agent is one file like claude-recipe.ts plus its line
- * in bottle-recipes.ts.
+ * in bottle-recipes.ts and its name in bottle-kinds.ts.
  */
 export type BottleRecipe = {
 	/** Recorded on the run; undefined for a plain shell. */

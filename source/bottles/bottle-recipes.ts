@@ -1,3 +1,4 @@
+import type {RecipeName} from './bottle-kinds.js';
 import type {BottleRecipe} from './bottle-recipe.js';
 import {claudeRecipe} from './claude-recipe.js';
 import {codexRecipe} from './codex-recipe.js';
@@ -8,6 +9,6 @@ export const bottleRecipes = {
 	claude: claudeRecipe,
 	codex: codexRecipe,
 	shell: shellRecipe,
-} as const satisfies Record<string, BottleRecipe>;
+} as const satisfies Record<RecipeName, BottleRecipe>;
 
-export type RecipeName = keyof typeof bottleRecipes;
+export type {RecipeName} from './bottle-kinds.js';

@@ -6,6 +6,7 @@ import {listClaudeSessions, sessionIdPattern, sessionOfRun} from '../agents/agen
 import {claudeConfigMount, prepareClaudeState} from '../agents/agent-state.js';
 import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
+import {bottleKinds} from './bottle-kinds.js';
 import type {AgentOptions, BottleRecipe, RecipeContext} from './bottle-recipe.js';
 
 const claude = agentPackages.claude;
@@ -59,7 +60,7 @@ async function resolveResume(value: string | undefined, workspace: string, {envi
 /** Claude Code, signed in with a claude (subscription) or anthropic (API key) grant. */
 export const claudeRecipe: BottleRecipe = {
 	agent: 'claude',
-	signInGrants: ['claude', 'anthropic'],
+	signInGrants: bottleKinds.claude.signInGrants,
 	missingGrant: {
 		message: 'Claude Code needs a Claude credential, and none is granted.',
 		hint: 'Run moat grant claude (a Claude subscription token) or moat grant anthropic (an API key), then try again.',

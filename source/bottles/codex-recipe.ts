@@ -5,6 +5,7 @@ import {agentPackages, npmCpu} from '../agents/agent-packages.js';
 import {prepareAgentState, replaceAgentFile} from '../agents/agent-state.js';
 import {placeholderAuthFile} from '../credentials/chatgpt-login.js';
 import {usageError} from '../errors.js';
+import {bottleKinds} from './bottle-kinds.js';
 import type {AgentOptions, BottleRecipe, RecipeContext} from './bottle-recipe.js';
 
 const codex = agentPackages.codex;
@@ -52,7 +53,7 @@ async function chatgptLogin(grants: readonly string[], {loadGrant}: RecipeContex
 /** OpenAI's Codex, signed in with an openai grant: an API key, or the user's ChatGPT login. */
 export const codexRecipe: BottleRecipe = {
 	agent: 'codex',
-	signInGrants: ['openai'],
+	signInGrants: bottleKinds.codex.signInGrants,
 	missingGrant: {
 		message: 'Codex needs an OpenAI credential, and none is granted.',
 		hint: 'Run moat grant openai (an API key, or your codex login), then try again.',

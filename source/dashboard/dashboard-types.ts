@@ -1,6 +1,6 @@
 import type {GrantWizardServices} from '../credentials/grant-wizard-services.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
-import type {RecipeName} from '../bottles/bottle-recipes.js';
+import type {RecipeName} from '../bottles/bottle-kinds.js';
 
 /**
  * What the dashboard (components/) asks of moat, and the shapes it gets

@@ -19,6 +19,9 @@ export const environmentVariables = {
 	doubleInterruptMilliseconds: 'MOAT_DOUBLE_INTERRUPT_MS',
 	claudeCodeVersion: 'MOAT_CLAUDE_CODE_VERSION',
 	codexVersion: 'MOAT_CODEX_VERSION',
+	gatewayBaseImage: 'MOAT_GATEWAY_BASE',
+	gatewayChannel: 'MOAT_GATEWAY_CHANNEL',
+	networkPool: 'MOAT_NETWORK_POOL',
 	// The engine, as the docker CLI finds it
 	dockerHost: 'DOCKER_HOST',
 	dockerTlsVerify: 'DOCKER_TLS_VERIFY',

@@ -64,8 +64,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 	};
 	let revoked = false;
 	const proxy = await startProxyServer({
-		host: '127.0.0.1',
-		port: 0,
+		listen: {host: '127.0.0.1', port: 0},
 		authority,
 		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],

@@ -8,11 +8,7 @@ import {isActive} from '../runs/run-metadata.js';
 import {resolveRun} from '../runs/run-resolution.js';
 import {createRunStore} from '../runs/run-store.js';
 import type {Command, CommandContext} from './command.js';
-
-/** Text from a log or bundle is not trusted: no control characters reach the terminal. */
-function printable(text: string): string {
-	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
-}
+import {printable} from '../output/format.js';
 
 function report(context: CommandContext, subject: string, verification: Verification, extra: string[] = []): number {
 	if (context.flags.json) {

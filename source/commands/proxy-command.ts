@@ -3,6 +3,7 @@ import type {DaemonStatus} from '../daemon/daemon-protocol.js';
 import {daemonPaths} from '../daemon/daemon-protocol.js';
 import {usageError} from '../errors.js';
 import {formatAge} from '../output/format.js';
+import {describeGateway} from '../gateway/gateway-words.js';
 import type {Command, CommandContext} from './command.js';
 
 const actions = ['start', 'stop', 'status', 'restart'] as const;
@@ -10,7 +11,7 @@ const actions = ['start', 'stop', 'status', 'restart'] as const;
 function describe(status: DaemonStatus, now: Date): string[] {
 	return [
 		`Daemon    running (pid ${status.pid}, up ${formatAge(new Date(status.startedAt), now)}, moat ${status.settings.version})`,
-		`Proxy     ${status.proxy.host}:${status.proxy.port} on network ${status.network}`,
+		`Gateway   ${describeGateway(status.gateway)}`,
 		`Router    ${status.router && 'port' in status.router ? `http(s)://SERVICE.RUN.localhost:${status.router.port}` : `not listening: ${status.router?.error ?? 'unknown'}`}`,
 		`Runs      ${status.registered.length} registered${status.registered.map(run => `\n          ${run.runId}  ${run.requests} request${run.requests === 1 ? '' : 's'}, ${run.blocked} blocked${run.grants.length > 0 ? `, grants ${run.grants.join(', ')}` : ''}`).join('')}`,
 	];

@@ -3,7 +3,8 @@ import path from 'node:path';
 import {findDaemon} from '../daemon/daemon-client.js';
 import {isMoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
-import {formatBytes} from '../output/format.js';
+import {describeGateway} from '../gateway/gateway-words.js';
+import {printable, formatBytes} from '../output/format.js';
 import {runStates} from '../runs/run-metadata.js';
 import type {Command} from './command.js';
 
@@ -48,7 +49,7 @@ export const statusCommand: Command = {
 		const daemon = await findDaemon(context.environment);
 		const daemonStatus = daemon
 			? await daemon.status().then(
-				answer => ({running: true as const, pid: answer.pid, proxy: answer.proxy, network: answer.network, runs: answer.registered.length}),
+				answer => ({running: true as const, pid: answer.pid, gateway: answer.gateway, runs: answer.registered.length}),
 				(error: unknown) => ({running: false as const, error: (error as Error).message}),
 			)
 			: {running: false as const};
@@ -71,7 +72,8 @@ export const statusCommand: Command = {
 
 		const lines = [
 			`Engine    ${engineStatus.reachable ? `Docker ${engineStatus.serverVersion} (API ${engineStatus.apiVersion}) at ${engine.address}` : `unreachable at ${engine.address}`}`,
-			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), proxy on ${daemonStatus.proxy.host}:${daemonStatus.proxy.port}, ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${daemonStatus.error})` : ''}; it starts with the next run`}`,
+			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${printable(daemonStatus.error)})` : ''}; it starts with the next run`}`,
+			...daemonStatus.running ? [`Gateway   ${describeGateway(daemonStatus.gateway)}`] : [],
 			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
 			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
 			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}`,

@@ -19,8 +19,8 @@ export type DaemonApiOptions = {
 	registry: RunRegistry;
 	audit: AuditQueue;
 	hello(): Hello;
-	/** What a registered run's container needs besides its token. */
-	access(): Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>;
+	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
+	access(runId: string): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
 	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
 	shutdown(why: string): void;
 	/** Called on every request: the API in use keeps the daemon from going idle. */
@@ -64,9 +64,17 @@ function handlersFor({registry, audit, hello, access, shutdown}: DaemonApiOption
 				}
 
 				case 'registered': {
+					let reached: Awaited<ReturnType<typeof access>>;
+					try {
+						reached = await access(registration.runId);
+					} catch (error) {
+						await registry.unregister(registration.runId, 'no way out');
+						return [503, {error: (error as Error).message, hint: (error as {hint?: string}).hint}];
+					}
+
 					const registered: RegisteredRun = {
 						token: result.token,
-						...access(),
+						...reached,
 						...result.sshDirectory ? {sshDirectory: result.sshDirectory} : {},
 						...result.awsRole ? {aws: {region: result.awsRole.region}} : {},
 					};

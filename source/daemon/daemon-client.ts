@@ -63,7 +63,7 @@ async function sayHello(socketPath: string): Promise<Hello | undefined> {
 
 function clientFor(socketPath: string, hello: Hello): DaemonClient {
 	/** `refusals` turns an answer that is the caller's mistake, not the daemon's, into its own error. */
-	const expect = async (answer: Promise<Answer>, what: string, refusals: Partial<Record<number, (error: string) => MoatError>> = {}) => {
+	const expect = async (answer: Promise<Answer>, what: string, refusals: Partial<Record<number, (error: string, hint: string | undefined) => MoatError>> = {}) => {
 		let result: Answer;
 		try {
 			result = await answer;
@@ -73,7 +73,8 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 
 		const refusal = refusals[result.status];
 		if (refusal) {
-			throw refusal(String((result.body as {error?: string}).error ?? result.status));
+			const body = result.body as {error?: string; hint?: string};
+			throw refusal(String(body.error ?? result.status), body.hint);
 		}
 
 		if (result.status !== 200) {
@@ -86,9 +87,12 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 	return {
 		hello,
 		async register(registration) {
-			return expect(call(socketPath, 'POST', '/runs', registration), 'register the run', {
+			// The first run on an engine may wait for the gateway's image to be built.
+			return expect(call(socketPath, 'POST', '/runs', registration, 600_000), 'register the run', {
 				// A grant the run needs at registration (aws: its region) that the daemon cannot read.
 				422: error => new MoatError(`Cannot start the run: ${error}.`, 'See moat grant list; grant it again if it is missing or unreadable.'),
+				// The gateway is not there, or the seal does not hold: no run starts without egress or without a seal.
+				503: (error, hint) => new MoatError(`Cannot start the run: ${error}`, hint ?? 'Run moat proxy restart, then try again.'),
 			}) as Promise<RegisteredRun>;
 		},
 		async unregister(runId) {

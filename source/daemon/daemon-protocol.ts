@@ -3,6 +3,7 @@ import path from 'node:path';
 import {formatAllowEntry, internalEntryKind, parseAllowEntry} from '../proxy/network-policy.js';
 import {addressKindWords} from '../proxy/proxy-decisions.js';
 import {environmentVariables} from '../environment.js';
+import type {GatewayStatus} from '../gateway/gateway.js';
 
 /**
  * What the CLI and the daemon say to each other over `daemon.sock` (HTTP
@@ -25,10 +26,10 @@ export type Hello = {
 	pid: number;
 	settings: DaemonSettings;
 	startedAt: string;
-	proxy: {host: string; port: number};
+	/** moat's gateway on the engine: the bottles' only way out. */
+	gateway: GatewayStatus;
 	/** The hostname router, or why it is not listening. */
 	router: {host: string; port: number} | {error: string};
-	network: string;
 	runs: number;
 };
 
@@ -137,5 +138,5 @@ export function daemonPaths(moatHome: string) {
 /** Unix socket paths are limited to 107 bytes on Linux (103 on macOS). */
 export const maximumSocketPath = 103;
 
-/** The name of the engine network every run joins. */
+/** The network every run joined before the gateway (one per engine, its host-side address the proxy's). */
 export const sealedNetworkName = 'moat-sealed';

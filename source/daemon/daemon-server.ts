@@ -1,14 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createAuditLog} from '../audit/audit-log.js';
+import net from 'node:net';
+import type {Duplex} from 'node:stream';
 import {createDockerEngine} from '../engine/docker-engine.js';
+import type {Engine} from '../engine/engine.js';
+import {createGateway} from '../gateway/gateway.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
 import {openCertificateAuthority} from '../proxy/certificate-authority.js';
 import {startProxyServer, type ProxyServer} from '../proxy/proxy-server.js';
 import {startRouterServer, type RouterServer} from '../routing/router-server.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
-import {containerLabels} from '../runs/labels.js';
 import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
 import {createAuditQueue} from './audit-queue.js';
@@ -22,8 +25,8 @@ import {createRunFinisher} from './run-finisher.js';
 import {createRunRegistry} from './run-registry.js';
 
 /**
- * `moat _daemon`: one per MOAT_HOME. It hosts the proxy on the sealed
- * network's gateway, knows the runs registered with it, writes their
+ * `moat _daemon`: one per MOAT_HOME. It hosts the proxy, reached only
+ * through moat's gateway container (gateway/gateway.ts), knows the runs registered with it, writes their
  * network.jsonl and the proxy's audit events, and exits when it has been
  * idle with no runs. Everything containers depend on is persisted, so a
  * daemon started after a crash serves them unchanged.
@@ -39,21 +42,43 @@ function log(message: string) {
 	process.stdout.write(`${new Date().toISOString()} ${message}\n`);
 }
 
-async function listenWithRetry(start: (port: number) => Promise<ProxyServer>, port: number): Promise<ProxyServer> {
-	// A daemon being replaced may still hold the port for a moment.
-	for (let attempt = 0; ; attempt++) {
-		try {
-			return await start(port);
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 50 || port === 0) {
-				throw error;
-			}
-
-			await new Promise(resolve => {
-				setTimeout(resolve, 100);
-			});
-		}
+/**
+ * The old shared network's proxy address, for runs started before the
+ * gateway: their HTTP_PROXY names it. Gone with the last of them.
+ */
+async function serveLegacyNetwork(engine: Engine, legacy: NonNullable<DaemonState['legacy']>, accept: (socket: Duplex) => void, log: (message: string) => void) {
+	const network = await engine.inspectNetwork(legacy.network).catch(() => undefined);
+	const address = network?.gateways.find(gateway => net.isIPv4(gateway));
+	if (!address) {
+		log(`the ${legacy.runs.length} run(s) from before the gateway lost their network ${legacy.network}; they have no way out until they are started again`);
+		return undefined;
 	}
+
+	const server = net.createServer(socket => {
+		accept(socket);
+	});
+	try {
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen({host: address, port: legacy.port}, resolve);
+		});
+	} catch (error) {
+		log(`the ${legacy.runs.length} run(s) from before the gateway cannot be served on ${address}:${legacy.port} (${(error as Error).message}); start them again`);
+		return undefined;
+	}
+
+	log(`serving ${legacy.runs.length} run(s) from before the gateway on ${address}:${legacy.port} until they end`);
+	return {
+		async close() {
+			await new Promise<void>(resolve => {
+				server.close(() => {
+					resolve();
+				});
+			});
+			await engine.removeNetwork(legacy.network).catch(() => undefined);
+			log(`the last run from before the gateway ended; ${legacy.network} removed`);
+		},
+	};
 }
 
 /**
@@ -104,6 +129,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	const audit = createAuditQueue(createAuditLog(environment.moatHome, environment.now), log);
 	let lastActivity = Date.now();
 	let proxy: ProxyServer | undefined;
+	let legacy: {close(): Promise<void>} | undefined;
 	let router: RouterServer | undefined;
 	let routerError = '';
 	let api: DaemonApi | undefined;
@@ -116,9 +142,12 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	});
 
 	try {
-		const network = await engine.ensureSealedNetwork(sealedNetworkName, {[containerLabels.managed]: 'true'});
 		const saved = await readDaemonState(paths.state);
-		const state: DaemonState = {proxyPort: saved?.network === network.name ? saved.proxyPort : 0, network: network.name, runs: saved?.runs ?? {}};
+		// Runs from before the gateway (a daemon of an older moat) keep the old proxy address until they end.
+		const legacySaved = saved?.network === sealedNetworkName
+			? {network: sealedNetworkName, port: saved.proxyPort, runs: Object.keys(saved.runs)}
+			: saved?.legacy;
+		const state: DaemonState = {proxyPort: 0, network: 'gateway', runs: saved?.runs ?? {}, ...legacySaved?.runs.length ? {legacy: legacySaved} : {}};
 		const authority = await openCertificateAuthority(paths.proxyDirectory);
 		const registry = createRunRegistry({
 			environment, store, audit, log, state,
@@ -126,11 +155,22 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			disconnect(runId) {
 				proxy?.disconnect(runId);
 			},
+			async released(runId) {
+				if (state.legacy?.runs.includes(runId)) {
+					state.legacy.runs = state.legacy.runs.filter(id => id !== runId);
+					if (state.legacy.runs.length === 0) {
+						delete state.legacy;
+						await legacy?.close();
+					}
+
+					return;
+				}
+
+				await gateway.closeRun(runId);
+			},
 		});
 
-		proxy = await listenWithRetry(async port => startProxyServer({
-			host: network.gateway,
-			port,
+		proxy = await startProxyServer({
 			authority,
 			overrides: parseUpstreamOverrides(environment.variables[environmentVariables.upstreamOverrides]),
 			runForToken: token => registry.runForToken(token),
@@ -158,16 +198,28 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					audit.recordLater(runId, 'request.blocked', {host, reason});
 				},
 			},
-		// The old port only matters to containers that were restored; without any, take a free one.
-		}), registry.count() > 0 ? state.proxyPort : 0);
-		state.proxyPort = proxy.port;
+		});
+		const gateway = createGateway({
+			engine, environment, log,
+			accept(socket) {
+				proxy?.accept(socket);
+			},
+		});
+		if (state.legacy) {
+			legacy = await serveLegacyNetwork(engine, state.legacy, socket => proxy?.accept(socket), log);
+		}
+
 		await registry.save();
-		log(`proxy listening on ${proxy.host}:${proxy.port} (network ${network.name}), ${registry.count()} run(s) restored`);
+		log(`proxy ready, ${registry.count()} run(s) restored`);
+		// Made ready now, so the first run does not wait for it; a failure is said to each run that asks.
+		void gateway.ensure().catch((error: unknown) => {
+			log(`the gateway is not ready: ${(error as Error).message}`);
+		});
 
 		// The hostname router: runs' declared ports by name on loopback. A port in
 		// use is said (status, log) and the rest of the daemon works on.
 		try {
-			router = await startRouterServer({host: '127.0.0.1', port: settings.routerPort, authority, runs: createRouteRuns(store, engine)});
+			router = await startRouterServer({host: '127.0.0.1', port: settings.routerPort, authority, runs: createRouteRuns(store, engine), connect: async (host, port) => gateway.dial(host, port)});
 			log(`router listening on 127.0.0.1:${router.port}`);
 		} catch (error) {
 			routerError = `the router cannot listen on 127.0.0.1:${settings.routerPort} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set MOAT_ROUTER_PORT to a free port and run moat proxy restart`;
@@ -181,6 +233,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				registry.close();
 				await audit.drain();
 				await api?.close();
+				await gateway.close();
+				await legacy?.close();
 				await proxy?.close();
 				await router?.close();
 				await fs.rm(paths.socket, {force: true});
@@ -194,9 +248,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			pid: process.pid,
 			settings,
 			startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
-			proxy: {host: proxy!.host, port: proxy!.port},
+			gateway: gateway.status(),
 			router: router ? {host: '127.0.0.1', port: router.port} : {error: routerError || 'not started'},
-			network: network.name,
 			runs: registry.count(),
 		});
 		api = await startDaemonApi({
@@ -205,7 +258,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			audit,
 			log,
 			hello,
-			access: () => ({proxy: {host: proxy!.host, port: proxy!.port}, network: network.name, caCertificate: authority.certificatePem}),
+			access: async runId => ({...await gateway.openRun(runId), caCertificate: authority.certificatePem}),
 			shutdown(why) {
 				void shutdown(why);
 			},
@@ -238,6 +291,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		return 0;
 	} catch (error) {
 		log(`daemon failed: ${(error as Error).message}`);
+		await legacy?.close();
 		await proxy?.close();
 		await router?.close();
 		void api?.close();

@@ -14,6 +14,11 @@ export type DaemonState = {
 	proxyPort: number;
 	network: string;
 	runs: Record<string, PersistedRun>;
+	/**
+	 * Runs started before the gateway, still on the old shared network with
+	 * the proxy on its host-side address: served there until they end.
+	 */
+	legacy?: {network: string; port: number; runs: string[]};
 };
 
 function isPersistedRun(value: unknown): value is PersistedRun {
@@ -37,7 +42,10 @@ export async function readDaemonState(file: string): Promise<DaemonState | undef
 
 		// One damaged entry must not keep every other run (or the daemon) from starting.
 		const runs = Object.fromEntries(Object.entries(state.runs).filter(([, run]) => isPersistedRun(run)));
-		return {...state as DaemonState, runs};
+		const legacy = state.legacy && typeof state.legacy.port === 'number' && typeof state.legacy.network === 'string' && Array.isArray(state.legacy.runs)
+			? {network: state.legacy.network, port: state.legacy.port, runs: state.legacy.runs.filter(id => typeof id === 'string' && id in runs)}
+			: undefined;
+		return {proxyPort: state.proxyPort, network: state.network, runs, ...legacy ? {legacy} : {}};
 	} catch {
 		return undefined;
 	}

@@ -72,6 +72,8 @@ export type RunRegistryOptions = {
 	audit: AuditQueue;
 	/** Ends the run's open proxy connections (the proxy starts after the registry). */
 	disconnect(runId: string): void;
+	/** The run is gone: what was made for it (its network) goes too. */
+	released?(runId: string): Promise<void>;
 	log(message: string): void;
 	now?: () => number;
 };
@@ -244,6 +246,9 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 		// Connections opened with the token end with it.
 		disconnect(runId);
 		live.networkLog?.end();
+		await options.released?.(runId).catch((error: unknown) => {
+			log(`run ${runId}: ${(error as Error).message}`);
+		});
 		await save();
 		log(`run ${runId} unregistered (${why})`);
 		return true;

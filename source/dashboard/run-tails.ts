@@ -6,6 +6,7 @@ import type {NetworkEntry} from '../proxy/proxy-server.js';
 import {plainTerminalLine} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';
+import {printable} from '../output/format.js';
 
 /**
  * What the dashboard's detail panes read, live, from a run's files:
@@ -251,11 +252,6 @@ function parseObject(line: string): Record<string, unknown> | undefined {
 	} catch {
 		return undefined;
 	}
-}
-
-/** Text from a run's files is not trusted: no control characters reach the terminal. */
-function printable(text: string): string {
-	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
 }
 
 /** `HH:MM:SS` in UTC, as `moat trace` prints times. */

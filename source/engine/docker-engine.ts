@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {Duplex} from 'node:stream';
 import Docker from 'dockerode';
 import {environmentVariables} from '../environment.js';
 import {exitCodes, MoatError, usageError} from '../errors.js';
@@ -13,6 +14,8 @@ import {
 	type ContainerStatus,
 	type ContainerSummary,
 	type Engine,
+	type ExecStream,
+	type NetworkSummary,
 	type EngineEvent,
 	type EngineInfo,
 	type ImageSummary,
@@ -69,6 +72,70 @@ export function engineConnection(variables: Readonly<Record<string, string | und
 		options: {host: url.hostname, port: url.port || 2375, protocol: 'http'},
 		address: host,
 	};
+}
+
+/** The first host address of an IPv4 subnet: what Docker would make the bridge's. */
+function firstAddress(subnet: string): string {
+	const [base] = subnet.split('/');
+	const parts = base!.split('.').map(Number);
+	parts[3] = parts[3]! + 1;
+	return parts.join('.');
+}
+
+function toNetwork(info: Docker.NetworkInspectInfo): NetworkSummary {
+	return {
+		id: info.Id,
+		name: info.Name,
+		labels: info.Labels ?? {},
+		subnets: (info.IPAM?.Config ?? []).map(config => config.Subnet ?? '').filter(Boolean),
+		gateways: (info.IPAM?.Config ?? []).map(config => (config as {Gateway?: string}).Gateway ?? '').filter(Boolean),
+		internal: info.Internal ?? false,
+		options: info.Options ?? {},
+	};
+}
+
+/**
+ * An exec's hijacked connection as a plain duplex: what is read is the
+ * process's stdout (frames decoded, back-pressure kept), what is written is
+ * its stdin. Stderr is kept as text for error messages.
+ */
+function execStream(socket: Duplex): ExecStream {
+	const decoder = createFrameDecoder();
+	let errorText = '';
+	const stream = new Duplex({
+		read() {
+			socket.resume();
+		},
+		write(chunk: Buffer, _encoding, callback) {
+			socket.write(chunk, callback);
+		},
+		final(callback) {
+			// Half-close: the process sees the end of its stdin.
+			socket.end();
+			callback();
+		},
+		destroy(error, callback) {
+			socket.destroy();
+			callback(error);
+		},
+	});
+	socket.on('data', (chunk: Buffer) => {
+		for (const frame of decoder.push(chunk)) {
+			if (frame.stream === 'stderr') {
+				errorText = (errorText + frame.data.toString('utf8')).slice(-4000);
+			} else if (!stream.push(frame.data)) {
+				socket.pause();
+			}
+		}
+	});
+	socket.on('end', () => stream.push(null));
+	socket.on('close', () => {
+		if (!stream.readableEnded) {
+			stream.push(null);
+		}
+	});
+	socket.on('error', error => stream.destroy(error));
+	return {stream, errors: () => errorText};
 }
 
 function unreachable(address: string, cause: unknown): MoatError {
@@ -208,53 +275,108 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			await call(async () => docker.getImage(id).remove());
 		},
 
-		async ensureSealedNetwork(name, labels) {
-			const gatewayOf = (info: Docker.NetworkInspectInfo) => info.IPAM?.Config?.find((config: {Gateway?: string}) => config.Gateway && !config.Gateway.includes(':'))?.Gateway;
-			const inspect = async () => {
-				try {
-					return await call(async () => docker.getNetwork(name).inspect() as Promise<Docker.NetworkInspectInfo>);
-				} catch (error) {
-					if ((error as {statusCode?: number}).statusCode === 404 || /no such network|not found/i.test((error as Error).message)) {
-						return undefined;
-					}
+		async createHostlessNetwork(spec) {
+			try {
+				await call(async () => docker.createNetwork({
+					Name: spec.name,
+					Driver: 'bridge',
+					// No route out, and (Linux) no address of the host on the bridge:
+					// a bottle reaches its network's other container and nothing else.
+					Internal: true,
+					CheckDuplicate: true,
+					Labels: {...spec.labels},
+					...(spec.subnet ? {IPAM: {Driver: 'default', Config: [{Subnet: spec.subnet, Gateway: firstAddress(spec.subnet)}]}} : {}),
+					Options: {
+						'com.docker.network.bridge.inhibit_ipv4': 'true',
+						'com.docker.network.bridge.enable_icc': spec.interContainer ? 'true' : 'false',
+					},
+				}));
+			} catch (error) {
+				if (/overlap/i.test((error as Error).message)) {
+					throw Object.assign(new Error(`subnet ${spec.subnet ?? ''} is in use`), {overlaps: true});
+				}
 
+				if (statusCode(error) !== 409) {
 					throw error;
 				}
-			};
+			}
 
-			let info = await inspect();
-			if (!info) {
-				try {
-					await call(async () => docker.createNetwork({
-						Name: name,
-						Driver: 'bridge',
-						// No route out: the proxy on the gateway is the only way anywhere.
-						Internal: true,
-						// Two moat processes may race to create it: the engine refuses the second.
-						CheckDuplicate: true,
-						Labels: {...labels},
-						// Containers on it cannot reach each other.
-						Options: {'com.docker.network.bridge.enable_icc': 'false'},
-					}));
-				} catch (error) {
-					if ((error as {statusCode?: number}).statusCode !== 409) {
-						throw error;
-					}
+			const created = await this.inspectNetwork(spec.name);
+			if (!created) {
+				throw new Error(`the engine created network ${spec.name} but does not show it`);
+			}
+
+			return created;
+		},
+
+		async inspectNetwork(name) {
+			try {
+				return toNetwork(await call(async () => docker.getNetwork(name).inspect() as Promise<Docker.NetworkInspectInfo>));
+			} catch (error) {
+				if (statusCode(error) === 404) {
+					return undefined;
 				}
 
-				info = await inspect();
+				throw error;
+			}
+		},
+
+		async listNetworks(labels) {
+			const networks = await call(async () => docker.listNetworks({filters: labelFilter(labels)}));
+			return networks.map(network => toNetwork(network));
+		},
+
+		async removeNetwork(name) {
+			try {
+				await call(async () => docker.getNetwork(name).remove());
+			} catch (error) {
+				if (statusCode(error) !== 404) {
+					throw error;
+				}
+			}
+		},
+
+		async connectNetwork(network, container, address) {
+			try {
+				await call(async () => docker.getNetwork(network).connect({
+					Container: container,
+					...(address ? {EndpointConfig: {IPAMConfig: {IPv4Address: address}}} : {}),
+				}));
+			} catch (error) {
+				// Already on it: what was asked holds.
+				if (!(statusCode(error) === 403 && /already exists|already attached/i.test((error as Error).message))) {
+					throw error;
+				}
+			}
+		},
+
+		async disconnectNetwork(network, container) {
+			try {
+				await call(async () => docker.getNetwork(network).disconnect({Container: container, Force: true}));
+			} catch (error) {
+				if (statusCode(error) !== 404 && !/is not connected/i.test((error as Error).message)) {
+					throw error;
+				}
+			}
+		},
+
+		async exec(container, command): Promise<ExecStream> {
+			const exec = await call(async () => docker.getContainer(container).exec({Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false}));
+			const socket = (await call(async () => exec.start({hijack: true, stdin: true}))) as Duplex;
+			return execStream(socket);
+		},
+
+		async execToEnd(container, command) {
+			const exec = await call(async () => docker.getContainer(container).exec({Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false}));
+			const socket = (await call(async () => exec.start({hijack: true, stdin: false}))) as Duplex;
+			const {stream, errors} = execStream(socket);
+			const chunks: Buffer[] = [];
+			for await (const chunk of stream) {
+				chunks.push(chunk as Buffer);
 			}
 
-			const gateway = info ? gatewayOf(info) : undefined;
-			if (!info || !gateway) {
-				throw new MoatError(`The engine's network ${name} has no IPv4 gateway for moat's proxy to listen on.`, `Remove it (docker network rm ${name}) and try again.`, exitCodes.failure);
-			}
-
-			if (!info.Internal || info.Options?.['com.docker.network.bridge.enable_icc'] !== 'false') {
-				throw new MoatError(`The engine's network ${name} is not sealed (it must be internal, without traffic between containers).`, `Remove it (docker network rm ${name}) and moat recreates it.`, exitCodes.failure);
-			}
-
-			return {name, gateway};
+			const inspected = await call(async () => exec.inspect());
+			return {exitCode: inspected.ExitCode ?? -1, stdout: Buffer.concat(chunks).toString('utf8'), stderr: errors()};
 		},
 
 		async createContainer(spec: ContainerSpec) {
@@ -286,7 +408,13 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						// On the sealed network no outside name resolves (the proxy resolves
 						// them): let a lookup fail in a second or so rather than after 20.
 						...(spec.network ? {NetworkMode: spec.network, DnsOptions: ['timeout:1', 'attempts:1']} : {}),
+						...(spec.sealed ? {CapDrop: ['ALL'], ReadonlyRootfs: spec.sealed.readOnlyRoot, Tmpfs: {...spec.sealed.tmpfs}} : {}),
+						...(spec.restartUnlessStopped ? {RestartPolicy: {Name: 'unless-stopped'}} : {}),
+						...(spec.limits?.memoryBytes ? {Memory: spec.limits.memoryBytes} : {}),
+						...(spec.limits?.pids ? {PidsLimit: spec.limits.pids} : {}),
 					},
+					...(spec.user ? {User: spec.user} : {}),
+					...(spec.network && spec.address ? {NetworkingConfig: {EndpointsConfig: {[spec.network]: {IPAMConfig: {IPv4Address: spec.address}}}}} : {}),
 				}),
 			);
 			return container.id;

@@ -26,12 +26,43 @@ export type ContainerSpec = {
 	labels: Labels;
 	tty: boolean;
 	openStdin: boolean;
-	/** The network the container joins (moat's sealed network); the engine's default when absent. */
+	/** The network the container joins (its run's sealed network); the engine's default when absent. */
 	network?: string;
+	/** Its fixed address on that network (the network must have a subnet moat chose). */
+	address?: string;
+	/** `uid:gid` to run as, instead of the image's user. */
+	user?: string;
+	/** Hardening for moat's own service containers: no capability, a read-only root, tmpfs where it writes. */
+	sealed?: {readOnlyRoot: boolean; tmpfs: Readonly<Record<string, string>>};
+	/** The engine starts it again when it dies (until it is stopped). */
+	restartUnlessStopped?: boolean;
+	/** Limits on what the container may use. */
+	limits?: {memoryBytes?: number; pids?: number};
 };
 
-/** A network as moat uses it: the gateway is the one address its containers can reach. */
-export type NetworkInfo = {name: string; gateway: string};
+/**
+ * A network of moat's with no address on the engine's host: `internal` (no
+ * route out), and on Linux the bridge gets no IPv4 address, so nothing of
+ * the host answers from it.
+ */
+export type HostlessNetworkSpec = {
+	name: string;
+	labels: Labels;
+	/** IPv4 subnet in CIDR form; the engine picks one when absent. */
+	subnet?: string;
+	/** Traffic between the network's containers (a run's network holds the bottle and the gateway). */
+	interContainer: boolean;
+};
+
+export type NetworkSummary = {id: string; name: string; labels: Labels; subnets: string[]; gateways: string[]; internal: boolean; options: Labels};
+
+/** A process run in a container with its stdin and stdout as one byte stream. */
+export type ExecStream = {
+	/** stdout of the process (stderr goes to `errors`), and what is written goes to its stdin. */
+	readonly stream: import('node:stream').Duplex;
+	/** Its stderr, as text. */
+	readonly errors: () => string;
+};
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
@@ -105,11 +136,20 @@ export type Engine = {
 	listImages(labels: Labels): Promise<ImageSummary[]>;
 	removeImage(id: string): Promise<void>;
 
-	/**
-	 * Creates (or finds) an `internal` bridge network with no route out and
-	 * no traffic between its containers, and returns its gateway address.
-	 */
-	ensureSealedNetwork(name: string, labels: Labels): Promise<NetworkInfo>;
+	/** Creates a network with no host address; rejects with `overlaps: true` when its subnet is taken. */
+	createHostlessNetwork(spec: HostlessNetworkSpec): Promise<NetworkSummary>;
+	/** Undefined when there is none by that name. */
+	inspectNetwork(name: string): Promise<NetworkSummary | undefined>;
+	listNetworks(labels: Labels): Promise<NetworkSummary[]>;
+	/** Removes a network; one already gone is not an error. */
+	removeNetwork(name: string): Promise<void>;
+	/** Joins a container to a network, at a fixed address when given; joined already is not an error. */
+	connectNetwork(network: string, container: string, address?: string): Promise<void>;
+	disconnectNetwork(network: string, container: string): Promise<void>;
+	/** Runs a command in a running container, its stdio as a stream (the Docker API's exec). */
+	exec(container: string, command: string[]): Promise<ExecStream>;
+	/** Runs a command to its end and returns its stdout, exit code and stderr. */
+	execToEnd(container: string, command: string[]): Promise<{exitCode: number; stdout: string; stderr: string}>;
 	createContainer(spec: ContainerSpec): Promise<string>;
 	startContainer(id: string): Promise<void>;
 	/** Undefined when the container does not exist. */

@@ -44,3 +44,8 @@ export function formatBytes(bytes: number): string {
 	const oneDecimal = Math.round(value * 10) / 10;
 	return `${oneDecimal < 10 ? oneDecimal.toFixed(1) : Math.round(value).toFixed(0)} ${units[unit]}`;
 }
+
+/** Text moat did not write (files, engine messages) reaches the terminal without its control characters. */
+export function printable(text: string): string {
+	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
+}

@@ -66,8 +66,8 @@ export type ProxyObserver = {
 };
 
 export type ProxyServerOptions = {
-	host: string;
-	port: number;
+	/** Where it listens for TCP connections; absent, it only takes what `accept` hands it (the gateway's connections). */
+	listen?: {host: string; port: number};
 	authority: CertificateAuthority;
 	overrides: UpstreamOverrides;
 	runForToken(token: string): ProxyRun | undefined;
@@ -78,8 +78,11 @@ export type ProxyServerOptions = {
 };
 
 export type ProxyServer = {
+	/** Where it listens (empty host and port 0 when it does not). */
 	readonly host: string;
 	readonly port: number;
+	/** Serves a connection that reached moat another way (the gateway's socket or channel). */
+	accept(socket: Duplex): void;
 	/** Ends every connection a run has open: its token was revoked. */
 	disconnect(runId: string): void;
 	close(): Promise<void>;
@@ -599,17 +602,24 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		socket.resume();
 	}
 
-	await new Promise<void>((resolve, reject) => {
-		front.once('error', reject);
-		front.listen({host: options.host, port: options.port}, () => {
-			front.off('error', reject);
-			resolve();
+	const listen = options.listen;
+	if (listen) {
+		await new Promise<void>((resolve, reject) => {
+			front.once('error', reject);
+			front.listen({host: listen.host, port: listen.port}, () => {
+				front.off('error', reject);
+				resolve();
+			});
 		});
-	});
-	const address = front.address() as net.AddressInfo;
+	}
+
 	return {
-		host: options.host,
-		port: address.port,
+		host: listen?.host ?? '',
+		port: listen ? (front.address() as net.AddressInfo).port : 0,
+		accept(socket) {
+			socket.on('error', () => socket.destroy());
+			front.emit('connection', socket);
+		},
 		disconnect(runId) {
 			for (const socket of socketsOfRun.get(runId) ?? []) {
 				socket.destroy();
@@ -623,11 +633,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 				socket.destroy();
 			}
 
-			await new Promise<void>(resolve => {
-				front.close(() => {
-					resolve();
+			if (listen) {
+				await new Promise<void>(resolve => {
+					front.close(() => {
+						resolve();
+					});
 				});
-			});
+			}
 		},
 	};
 }

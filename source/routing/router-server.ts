@@ -24,9 +24,18 @@ export type RouterOptions = {
 	authority: CertificateAuthority;
 	/** The runs as the router needs them (name, ports, state, container address). */
 	runs(): Promise<RouteRun[]>;
+	/** Reaches a bottle's port; the gateway does it, since bottles' networks have no address here. Direct when absent. */
+	connect?(host: string, port: number): Promise<Duplex>;
 };
 
 export async function startRouterServer(options: RouterOptions): Promise<RouterServer> {
+	const dial = options.connect ?? (async (host: string, port: number) => new Promise<Duplex>((resolve, reject) => {
+		const socket = net.connect(port, host, () => {
+			socket.off('error', reject);
+			resolve(socket);
+		});
+		socket.once('error', reject);
+	}));
 	const sockets = new Set<Duplex>();
 	const track = (socket: Duplex) => {
 		sockets.add(socket);
@@ -64,7 +73,17 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 				return;
 			}
 
-			const upstream = http.request({host: decision.address, port: decision.port, method: request.method, path: request.url, headers: request.headers}, answer => {
+			const upstream = http.request({
+				host: decision.address, port: decision.port, method: request.method, path: request.url, headers: request.headers,
+				createConnection(_options: unknown, created: (error: Error | null, socket?: Duplex) => void) {
+					dial(decision.address, decision.port).then(socket => {
+						created(null, socket);
+					}, (error: unknown) => {
+						created(error as Error);
+					});
+					return undefined;
+				},
+			} as http.RequestOptions, answer => {
 				response.writeHead(answer.statusCode ?? 502, answer.headers);
 				answer.pipe(response);
 			});
@@ -89,7 +108,8 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 				return;
 			}
 
-			const upstream = net.connect(decision.port, decision.address, () => {
+			socket.on('error', () => socket.destroy());
+			return dial(decision.address, decision.port).then(upstream => {
 				const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/1.1`];
 				for (let index = 0; index < request.rawHeaders.length; index += 2) {
 					lines.push(`${request.rawHeaders[index]!}: ${request.rawHeaders[index + 1]!}`);
@@ -98,10 +118,10 @@ export async function startRouterServer(options: RouterOptions): Promise<RouterS
 				upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
 				upstream.write(head);
 				socket.pipe(upstream).pipe(socket);
+				upstream.on('error', () => socket.destroy());
+				socket.on('close', () => upstream.destroy());
 			});
-			upstream.on('error', () => socket.destroy());
-			socket.on('error', () => upstream.destroy());
-		}, () => socket.destroy());
+		}).catch(() => socket.destroy());
 	});
 
 	const front = net.createServer(socket => {

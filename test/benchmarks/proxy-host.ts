@@ -10,8 +10,7 @@ import {startProxyServer} from '../../source/proxy/proxy-server.js';
 
 const authority = await openCertificateAuthority(process.env.BENCH_CA_DIRECTORY!);
 const proxy = await startProxyServer({
-	host: '127.0.0.1',
-	port: 0,
+	listen: {host: '127.0.0.1', port: 0},
 	authority,
 	overrides: parseUpstreamOverrides(process.env.MOAT_UPSTREAM_OVERRIDES),
 	runForToken: token => (token === 'bench' ? {runId: 'run_000000000000', agent: null, policy: {mode: 'permissive', allow: []}, grantKinds: [], grants: async () => []} : undefined),

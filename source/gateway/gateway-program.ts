@@ -1,0 +1,340 @@
+/**
+ * The program inside moat's gateway container (README: The gateway). It is
+ * copied into the gateway image as one file and runs on the engine, so it
+ * imports nothing but Node's own modules and holds no credential: every
+ * connection a bottle makes to it is carried, byte for byte, to the daemon,
+ * where the proxy decides, injects and records.
+ *
+ * Two ways to the daemon, tried in this order for each connection:
+ * - a Unix socket the daemon listens on, mounted into the gateway, when the
+ *   engine shares this machine's files (a Linux engine on the same host);
+ * - HTTP/2 over a stream of the Docker API: the daemon runs
+ *   `gateway.mjs channel` in the container (an exec) and speaks HTTP/2 over
+ *   its stdin and stdout. The gateway is the HTTP/2 client there (it opens a
+ *   CONNECT stream per bottle connection); a second exec, `gateway.mjs
+ *   dialer`, is the other way round, for the daemon's router to reach a
+ *   bottle's port.
+ *
+ * Subcommands: `serve` (the container's main process), `channel` and
+ * `dialer` (pipes between an exec's stdio and the main process), `probe`
+ * (the seal check: can any of these addresses be reached from here?).
+ */
+
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import os from 'node:os';
+import process from 'node:process';
+
+/** Where the main process waits for the exec pipes (a tmpfs in the container). */
+const channelSocket = '/tmp/moat-gateway/channel.sock';
+const dialerSocket = '/tmp/moat-gateway/dialer.sock';
+
+/** Large windows: a bottle's download must not stall on HTTP/2's default 64 KiB. */
+const gatewayWindowBytes = 16 * 1024 * 1024;
+const http2Settings = {initialWindowSize: gatewayWindowBytes, maxConcurrentStreams: 10_000};
+
+/** How long a bottle's connection waits for a daemon that is (re)starting. */
+const waitForDaemonMilliseconds = 15_000;
+
+function log(message: string) {
+	process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+/** Pipes two sockets both ways and ends each when the other goes. */
+function splice(a: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Stream, b: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Stream) {
+	a.pipe(b);
+	b.pipe(a);
+	const close = () => {
+		a.destroy();
+		b.destroy();
+	};
+
+	a.on('error', close);
+	b.on('error', close);
+	a.on('close', close);
+	b.on('close', close);
+}
+
+function serve() {
+	const port = Number(process.env.MOAT_GATEWAY_PORT ?? 3128);
+	const daemonSocket = process.env.MOAT_GATEWAY_DAEMON_SOCKET ?? '';
+	let session: http2.ClientHttp2Session | undefined;
+	const waiting = new Set<() => void>();
+	// After a failed dial of the daemon's socket, the API channel carries everything for a while.
+	let socketFailedAt = 0;
+
+	const viaChannel = (client: net.Socket) => {
+		const send = () => {
+			if (!session || session.destroyed) {
+				client.destroy();
+				return;
+			}
+
+			const stream = session.request({':method': 'CONNECT', ':authority': 'proxy:0'});
+			splice(client, stream);
+		};
+
+		if (session && !session.destroyed) {
+			send();
+			return;
+		}
+
+		// The daemon is starting: hold the connection a little rather than refuse it.
+		client.pause();
+		const timer = setTimeout(() => {
+			waiting.delete(send);
+			client.destroy();
+		}, waitForDaemonMilliseconds);
+		const ready = () => {
+			clearTimeout(timer);
+			send();
+		};
+
+		waiting.add(ready);
+		client.once('close', () => {
+			clearTimeout(timer);
+			waiting.delete(ready);
+		});
+	};
+
+	const server = net.createServer({noDelay: true, pauseOnConnect: true}, client => {
+		client.on('error', () => client.destroy());
+		if (daemonSocket && Date.now() - socketFailedAt > 5000) {
+			const daemon = net.connect(daemonSocket);
+			daemon.once('connect', () => {
+				splice(client, daemon);
+				client.resume();
+			});
+			daemon.once('error', () => {
+				if (daemon.connecting || daemon.bytesWritten === 0) {
+					socketFailedAt = Date.now();
+					viaChannel(client);
+				} else {
+					client.destroy();
+				}
+			});
+			return;
+		}
+
+		viaChannel(client);
+	});
+	server.listen({host: '0.0.0.0', port}, () => {
+		log(`gateway listening on port ${port}${daemonSocket ? `, daemon socket ${daemonSocket}` : ''}`);
+	});
+
+	fs.mkdirSync('/tmp/moat-gateway', {recursive: true, mode: 0o700});
+	for (const file of [channelSocket, dialerSocket]) {
+		fs.rmSync(file, {force: true});
+	}
+
+	// Each exec of `channel` is a new daemon (or the same one again): the newest session serves.
+	net.createServer(pipe => {
+		pipe.on('error', () => pipe.destroy());
+		const fresh = http2.connect('http://moat-daemon', {createConnection: () => pipe, settings: http2Settings});
+		fresh.on('error', () => fresh.destroy());
+		fresh.on('connect', () => {
+			fresh.setLocalWindowSize(gatewayWindowBytes);
+		});
+		fresh.on('close', () => {
+			if (session === fresh) {
+				session = undefined;
+			}
+		});
+		const old = session;
+		session = fresh;
+		old?.close();
+		for (const ready of waiting) {
+			waiting.delete(ready);
+			ready();
+		}
+	}).listen(channelSocket);
+
+	// The router's way in: the daemon asks for a bottle's address and port.
+	net.createServer(pipe => {
+		pipe.on('error', () => pipe.destroy());
+		const dialer = http2.createServer({settings: http2Settings});
+		dialer.on('stream', (stream, headers) => {
+			const [host, portText] = splitAuthority(String(headers[':authority'] ?? ''));
+			const targetPort = Number(portText);
+			if (headers[':method'] !== 'CONNECT' || !host || !isBottleAddress(host) || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65_535) {
+				stream.respond({':status': 403});
+				stream.end();
+				return;
+			}
+
+			const target = net.connect({host, port: targetPort, noDelay: true});
+			target.once('connect', () => {
+				stream.respond({':status': 200});
+				splice(stream, target);
+			});
+			target.once('error', error => {
+				if (!stream.headersSent) {
+					stream.respond({':status': 502, 'moat-error': (error as NodeJS.ErrnoException).code ?? 'error'});
+					stream.end();
+				}
+			});
+		});
+		dialer.emit('connection', pipe);
+	}).listen(dialerSocket);
+
+	const stop = () => {
+		server.close();
+		process.exit(0);
+	};
+
+	process.on('SIGTERM', stop);
+	process.on('SIGINT', stop);
+}
+
+function splitAuthority(authority: string): [string, string] {
+	const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(authority);
+	if (bracketed) {
+		return [bracketed[1]!, bracketed[2]!];
+	}
+
+	const colon = authority.lastIndexOf(':');
+	return colon === -1 ? [authority, ''] : [authority.slice(0, colon), authority.slice(colon + 1)];
+}
+
+/**
+ * The router may reach bottles, nothing else: an address on one of the
+ * gateway's own networks (each a run's), never the gateway itself.
+ */
+function isBottleAddress(address: string): boolean {
+	if (net.isIPv4(address) === false) {
+		return false;
+	}
+
+	const value = ipv4Number(address);
+	return Object.values(os.networkInterfaces()).flat().some(entry => {
+		if (entry?.family !== 'IPv4' || entry.internal || entry.address === address) {
+			return false;
+		}
+
+		const mask = ipv4Number(entry.netmask);
+		return (ipv4Number(entry.address) & mask) === (value & mask);
+	});
+}
+
+function ipv4Number(address: string): number {
+	return address.split('.').reduce((sum, part) => ((sum << 8) | Number(part)) >>> 0, 0) >>> 0;
+}
+
+/** `channel` / `dialer`: the exec's stdin and stdout become a connection to the main process. */
+function pipeTo(socketPath: string) {
+	const socket = net.connect(socketPath);
+	process.stdin.pipe(socket);
+	socket.pipe(process.stdout);
+	const end = () => process.exit(0);
+	socket.on('close', end);
+	socket.on('error', error => {
+		log(`cannot reach the gateway's main process: ${error.message}`);
+		process.exit(1);
+	});
+	process.stdin.on('end', () => socket.end());
+}
+
+/**
+ * `probe ADDRESS:PORT…`: tries each and prints one JSON line of what
+ * answered. The daemon runs it to prove the seal: nothing of the host may.
+ */
+function probe(targets: string[]) {
+	const results: Record<string, string> = {};
+	let pending = targets.length;
+	const done = () => {
+		if (--pending === 0) {
+			process.stdout.write(`${JSON.stringify(results)}\n`);
+			process.exit(0);
+		}
+	};
+
+	if (pending === 0) {
+		process.stdout.write('{}\n');
+		return;
+	}
+
+	for (const target of targets) {
+		const [host, port] = splitAuthority(target);
+		// A path is the daemon's Unix socket: whether this engine shares the host's files.
+		const socket = target.startsWith('/') ? net.connect(target) : net.connect({host, port: Number(port)});
+		const timer = setTimeout(() => {
+			results[target] = 'timeout';
+			socket.destroy();
+			done();
+		}, 10_000);
+		socket.once('connect', () => {
+			clearTimeout(timer);
+			results[target] = 'connected';
+			socket.destroy();
+			done();
+		});
+		socket.once('error', error => {
+			clearTimeout(timer);
+			results[target] = (error as NodeJS.ErrnoException).code ?? 'error';
+			done();
+		});
+	}
+}
+
+/**
+ * `probe-proxy`: one request to this gateway's own proxy port. The daemon's
+ * proxy answers 407 (no run token): the whole way from here to the daemon works.
+ */
+function probeProxy() {
+	const port = Number(process.env.MOAT_GATEWAY_PORT ?? 3128);
+	const socket = net.connect({host: '127.0.0.1', port});
+	let answer = '';
+	const timer = setTimeout(() => finish('timeout'), 30_000);
+	function finish(line: string) {
+		clearTimeout(timer);
+		process.stdout.write(`${JSON.stringify({status: line})}\n`);
+		socket.destroy();
+		process.exit(0);
+	}
+
+	socket.on('connect', () => {
+		socket.write('GET http://moat.hooks/ HTTP/1.1\r\nHost: moat.hooks\r\nConnection: close\r\n\r\n');
+	});
+	socket.on('data', (chunk: Buffer) => {
+		answer += chunk.toString('latin1');
+		if (answer.includes('\r\n')) {
+			finish(answer.slice(0, answer.indexOf('\r\n')));
+		}
+	});
+	socket.on('error', error => finish((error as NodeJS.ErrnoException).code ?? 'error'));
+	socket.on('close', () => finish(answer || 'closed'));
+}
+
+const [, , command, ...rest] = process.argv;
+switch (command) {
+	case 'serve': {
+		serve();
+		break;
+	}
+
+	case 'channel': {
+		pipeTo(channelSocket);
+		break;
+	}
+
+	case 'dialer': {
+		pipeTo(dialerSocket);
+		break;
+	}
+
+	case 'probe': {
+		probe(rest);
+		break;
+	}
+
+	case 'probe-proxy': {
+		probeProxy();
+		break;
+	}
+
+	default: {
+		log(`unknown gateway command ${command ?? '(none)'}; use serve, channel, dialer or probe`);
+		process.exit(2);
+	}
+}

@@ -1,0 +1,433 @@
+import {createHash} from 'node:crypto';
+import {existsSync} from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type {Duplex} from 'node:stream';
+import type {Engine, Labels} from '../engine/engine.js';
+import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {exitCodes, MoatError} from '../errors.js';
+import {imageLabels} from '../images/image-builder.js';
+import {containerLabels} from '../runs/labels.js';
+import {openDialer, serveChannel, type Channel, type Dialer} from './gateway-channel.js';
+import {gatewayRecipe} from './gateway-image.js';
+import {candidateSlots, parseNetworkPool, runSubnet, slotOf, type NetworkPool} from './run-subnets.js';
+
+/**
+ * moat's gateway (README: The gateway): one small container per engine and
+ * MOAT_HOME, the only peer of every bottle. Bottles sit on networks of their
+ * own with no address on the host; the gateway joins each and carries every
+ * connection to the daemon, which keeps every decision and every
+ * credential. This file is the daemon's side: the image, the container, the
+ * runs' networks, the channel and the checks that the seal holds.
+ */
+
+export type GatewayTopology = 'local' | 'vm' | 'remote';
+export type GatewayChannelMode = 'auto' | 'socket' | 'api';
+
+export type GatewayStatus = {
+	container: string;
+	state: 'starting' | 'ready' | 'failed';
+	/** How connections reach the daemon: its Unix socket (shared files) or the Docker API's stream. */
+	channel?: 'socket' | 'api';
+	topology?: GatewayTopology;
+	error?: string;
+};
+
+/** Where a run's bottle finds moat. */
+export type RunAccess = {network: string; proxy: {host: string; port: number}};
+
+export type Gateway = {
+	/** Makes the gateway ready (image, container, channel, checks); rejects with why runs cannot start. */
+	ensure(): Promise<void>;
+	/** The run's own network, joined by the gateway. */
+	openRun(runId: string): Promise<RunAccess>;
+	/** Leaves and removes the run's network (its container has ended). */
+	closeRun(runId: string): Promise<void>;
+	/** A connection to a bottle's port, made by the gateway (the hostname router). */
+	dial(host: string, port: number): Promise<Duplex>;
+	status(): GatewayStatus;
+	close(): Promise<void>;
+};
+
+export type GatewayOptions = {
+	engine: Engine;
+	environment: MoatEnvironment;
+	log(message: string): void;
+	/** Hands a bottle's connection to the proxy. */
+	accept(socket: Duplex): void;
+};
+
+/** The port bottles reach the gateway on, inside their networks. */
+export const gatewayPort = 3128;
+
+export const gatewayLabels = {
+	gateway: 'moat.gateway',
+	/** On a run's network: which run it is. */
+	runNetwork: 'moat.run-network',
+	/** On every network moat made: they share the subnet pool. */
+	network: 'moat.network',
+	/** What the container was made from: an older one is replaced. */
+	recipe: 'moat.gateway-recipe',
+} as const;
+
+export const runNetworkName = (runId: string) => `moat-run-${runId}`;
+
+export function gatewayPaths(moatHome: string) {
+	const directory = path.join(moatHome, 'gateway');
+	return {directory, socket: path.join(directory, 'proxy.sock')};
+}
+
+function homeHash(moatHome: string) {
+	return createHash('sha256').update(moatHome).digest('hex').slice(0, 10);
+}
+
+/** Unix socket paths are limited to 107 bytes on Linux (103 on macOS). */
+const maximumSocketPath = 103;
+
+function channelMode(variables: MoatEnvironment['variables']): GatewayChannelMode {
+	const value = variables[environmentVariables.gatewayChannel];
+	return value === 'socket' || value === 'api' ? value : 'auto';
+}
+
+/** Every address of this machine's interfaces, the targets the seal check must find unreachable. */
+function hostTargets(port: number): string[] {
+	return [...new Set(Object.values(os.networkInterfaces()).flat()
+		.filter(entry => entry && !entry.internal && !entry.address.startsWith('fe80'))
+		.map(entry => entry!.family === 'IPv6' ? `[${entry!.address}]:${port}` : `${entry!.address}:${port}`))];
+}
+
+function topologyOf(engineAddress: string, homeNetworkId: string): GatewayTopology {
+	if (/^(tcp|ssh|https?):\/\//.test(engineAddress) && !/^\w+:\/\/(127\.|localhost|\[::1\])/.test(engineAddress)) {
+		return 'remote';
+	}
+
+	// A bridge of this engine in this machine's own network stack: the engine runs here.
+	return existsSync(`/sys/class/net/br-${homeNetworkId.slice(0, 12)}`) ? 'local' : 'vm';
+}
+
+async function retry<T>(what: () => Promise<T>, attempts: number): Promise<T> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await what();
+		} catch (error) {
+			if (attempt >= attempts) {
+				throw error;
+			}
+
+			await new Promise(resolve => {
+				setTimeout(resolve, 100 * Math.min(attempt, 10));
+			});
+		}
+	}
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+	const {engine, environment, log, accept} = options;
+	const home = environment.moatHome;
+	const name = `moat-gateway-${homeHash(home)}`;
+	const paths = gatewayPaths(home);
+	const mode = channelMode(environment.variables);
+	const socketUsable = mode !== 'api' && Buffer.byteLength(paths.socket) <= maximumSocketPath;
+	const ownLabels: Labels = {[gatewayLabels.gateway]: 'true', [containerLabels.home]: home};
+	let status: GatewayStatus = {container: name, state: 'starting'};
+	let ensuring: Promise<void> | undefined;
+	let containerId: string | undefined;
+	let channel: Channel | undefined;
+	let dialer: Dialer | undefined;
+	let socketServer: net.Server | undefined;
+	let closed = false;
+
+	const pool = (): NetworkPool => {
+		const parsed = parseNetworkPool(environment.variables[environmentVariables.networkPool]);
+		if ('error' in parsed) {
+			throw new MoatError(`${parsed.error}.`, 'Fix MOAT_NETWORK_POOL (or unset it) and run moat proxy restart.', exitCodes.usage);
+		}
+
+		return parsed;
+	};
+
+	/** A network with no host address on a free subnet of the pool: the engine refuses overlaps, so try the next. */
+	async function createNetwork(networkName: string, labels: Labels, interContainer: boolean) {
+		const existing = await engine.inspectNetwork(networkName);
+		if (existing) {
+			return existing;
+		}
+
+		const range = pool();
+		const used = new Set((await engine.listNetworks({[gatewayLabels.network]: 'true'}))
+			.flatMap(network => network.subnets.map(subnet => slotOf(range, subnet)))
+			.filter((slot): slot is number => slot !== undefined));
+		for (const slot of candidateSlots(range, networkName, used, 64)) {
+			try {
+				return await engine.createHostlessNetwork({
+					name: networkName,
+					labels: {...labels, [gatewayLabels.network]: 'true'},
+					subnet: runSubnet(range, slot).subnet,
+					interContainer,
+				});
+			} catch (error) {
+				if (!(error as {overlaps?: boolean}).overlaps) {
+					throw error;
+				}
+			}
+		}
+
+		throw new MoatError('No free subnet is left in moat\'s network pool.', 'Remove finished runs (moat clean), or set MOAT_NETWORK_POOL to a larger range.', exitCodes.failure);
+	}
+
+	async function listenOnSocket() {
+		if (!socketUsable || socketServer) {
+			return;
+		}
+
+		await fs.mkdir(paths.directory, {recursive: true, mode: 0o700});
+		await fs.rm(paths.socket, {force: true});
+		const server = net.createServer({noDelay: true}, socket => {
+			accept(socket);
+		});
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(paths.socket, () => {
+				server.off('error', reject);
+				resolve();
+			});
+		});
+		await fs.chmod(paths.socket, 0o600);
+		socketServer = server;
+	}
+
+	async function ensureImage() {
+		const recipe = await gatewayRecipe(environment.variables[environmentVariables.gatewayBaseImage]);
+		if (!(await engine.findImage(recipe.tag))) {
+			log(`building the gateway image ${recipe.tag} from ${recipe.baseImage}`);
+			try {
+				await engine.buildImage({tag: recipe.tag, labels: {[imageLabels.managed]: 'true', [imageLabels.hash]: recipe.hash, [imageLabels.base]: recipe.baseImage}, files: recipe.files});
+			} catch (error) {
+				throw new MoatError(
+					`The gateway's image could not be built from ${recipe.baseImage}: ${(error as Error).message}`,
+					`The engine needs ${recipe.baseImage} (docker pull ${recipe.baseImage}), or set MOAT_GATEWAY_BASE to a local image with Node 22 or newer.`,
+					exitCodes.failure,
+					{cause: error},
+				);
+			}
+		}
+
+		return recipe;
+	}
+
+	/** The gateway container, running and current: an old or broken one is replaced. */
+	async function ensureContainer(recipe: {tag: string; hash: string}, homeNetwork: string): Promise<string> {
+		const wanted = `${recipe.hash}/${mode}/${process.getuid?.() ?? 0}`;
+		for (const container of await engine.listContainers(ownLabels)) {
+			if (container.labels[gatewayLabels.recipe] !== wanted) {
+				log(`replacing the gateway ${container.names[0] ?? container.id} (made from an older recipe)`);
+				await engine.removeContainer(container.id, {force: true});
+				continue;
+			}
+
+			if (container.status !== 'running') {
+				try {
+					await engine.startContainer(container.id);
+				} catch (error) {
+					log(`the gateway would not start again (${(error as Error).message}); making a new one`);
+					await engine.removeContainer(container.id, {force: true});
+					continue;
+				}
+			}
+
+			return container.id;
+		}
+
+		const id = await engine.createContainer({
+			name,
+			image: recipe.tag,
+			command: ['node', '/moat/gateway.mjs', 'serve'],
+			environment: {
+				MOAT_GATEWAY_PORT: String(gatewayPort),
+				...(socketUsable ? {MOAT_GATEWAY_DAEMON_SOCKET: '/run/moat-daemon/proxy.sock'} : {}),
+			},
+			workingDirectory: '/',
+			// The daemon's own folder, read-only: the gateway may reach its socket and nothing else of the host.
+			binds: socketUsable ? [{source: paths.directory, target: '/run/moat-daemon', readOnly: true}] : [],
+			labels: {...ownLabels, [gatewayLabels.recipe]: wanted},
+			tty: false,
+			openStdin: false,
+			network: homeNetwork,
+			// As the daemon's user: the socket is the daemon's alone (mode 0600).
+			user: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
+			sealed: {readOnlyRoot: true, tmpfs: {'/tmp': 'rw,noexec,nosuid,size=16m'}},
+			restartUnlessStopped: true,
+			limits: {memoryBytes: 512 * 1024 * 1024, pids: 512},
+		});
+		await engine.startContainer(id);
+		log(`gateway ${name} started`);
+		return id;
+	}
+
+	async function openChannels(id: string) {
+		channel?.close();
+		dialer?.close();
+		// The exec may come before the main process listens: try again for a few seconds.
+		channel = await retry(async () => {
+			const {stream, errors} = await engine.exec(id, ['node', '/moat/gateway.mjs', 'channel']);
+			const opened = serveChannel(stream, accept);
+			const outcome = await Promise.race([opened.ready.then(() => 'ready' as const), opened.closed.then(() => 'closed' as const)]);
+			if (outcome === 'closed') {
+				throw new Error(`the gateway's channel closed at once: ${errors().trim() || 'no reason given'}`);
+			}
+
+			return opened;
+		}, 40);
+		dialer = await retry(async () => {
+			const {stream, errors} = await engine.exec(id, ['node', '/moat/gateway.mjs', 'dialer']);
+			const opened = openDialer(stream);
+			const outcome = await Promise.race([opened.ready.then(() => 'ready' as const), opened.closed.then(() => 'closed' as const)]);
+			if (outcome === 'closed') {
+				throw new Error(`the gateway's dialer closed at once: ${errors().trim() || 'no reason given'}`);
+			}
+
+			return opened;
+		}, 40);
+		const current = channel;
+		void current.closed.then(() => {
+			if (closed || channel !== current) {
+				return;
+			}
+
+			// The gateway died or was removed: make it again; runs' connections wait meanwhile.
+			log('the gateway\'s channel closed; restoring the gateway');
+			status = {container: name, state: 'starting'};
+			ensuring = undefined;
+			void ensure().catch((error: unknown) => {
+				log(`the gateway could not be restored: ${(error as Error).message}`);
+			});
+		});
+	}
+
+	/** Both halves of "the seal holds": nothing of this machine answers from moat's network, and the gateway reaches the daemon. */
+	async function check(id: string, homeNetworkId: string) {
+		const listener = net.createServer(socket => socket.destroy());
+		await new Promise<void>(resolve => {
+			listener.listen(0, resolve);
+		});
+		try {
+			const port = (listener.address() as net.AddressInfo).port;
+			const targets = hostTargets(port);
+			const probed = await engine.execToEnd(id, ['node', '/moat/gateway.mjs', 'probe', ...targets, ...(socketUsable ? ['/run/moat-daemon/proxy.sock'] : [])]);
+			const results = JSON.parse(probed.stdout.trim() || '{}') as Record<string, string>;
+			const reached = targets.filter(target => results[target] === 'connected');
+			if (reached.length > 0) {
+				throw new MoatError(
+					`moat's sealed network reaches this machine (${reached.join(', ')} answered from it), so bottles could reach its services.`,
+					'Runs are refused on this engine. Check that the engine honours the bridge option com.docker.network.bridge.inhibit_ipv4 (Docker 20.10 or newer), then moat proxy restart.',
+					exitCodes.failure,
+				);
+			}
+
+			const viaSocket = socketUsable && results['/run/moat-daemon/proxy.sock'] === 'connected';
+			const answered = await engine.execToEnd(id, ['node', '/moat/gateway.mjs', 'probe-proxy']);
+			const line = (JSON.parse(answered.stdout.trim() || '{}') as {status?: string}).status ?? '';
+			if (!line.startsWith('HTTP/1.1 407')) {
+				throw new MoatError(
+					`moat's gateway does not reach the daemon (it got "${line || answered.stderr.trim() || 'nothing'}").`,
+					'Runs are refused until it does. See the daemon log (moat proxy status names it), then moat proxy restart.',
+					exitCodes.failure,
+				);
+			}
+
+			if (mode === 'socket' && !viaSocket) {
+				throw new MoatError('MOAT_GATEWAY_CHANNEL=socket, but the gateway cannot reach the daemon\'s socket (this engine does not share the host\'s files).', 'Unset MOAT_GATEWAY_CHANNEL and run moat proxy restart.', exitCodes.usage);
+			}
+
+			status = {container: name, state: 'ready', channel: viaSocket ? 'socket' : 'api', topology: topologyOf(engine.address, homeNetworkId)};
+		} finally {
+			listener.close();
+		}
+	}
+
+	async function bringUp() {
+		await listenOnSocket();
+		const recipe = await ensureImage();
+		const homeNetwork = await createNetwork(name, ownLabels, false);
+		const id = await ensureContainer(recipe, homeNetwork.name);
+		containerId = id;
+		// A new gateway joins the networks of runs it served before, at the same address: their bottles keep working.
+		for (const network of await engine.listNetworks({[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home})) {
+			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
+			if (slot !== undefined) {
+				await engine.connectNetwork(network.name, id, runSubnet(pool(), slot).gateway).catch((error: unknown) => {
+					log(`the gateway could not join ${network.name}: ${(error as Error).message}`);
+				});
+			}
+		}
+
+		await openChannels(id);
+		await check(id, homeNetwork.id);
+		log(`gateway ready: ${status.channel === 'socket' ? 'the daemon\'s socket' : 'the Docker API channel'}, ${status.topology} engine`);
+	}
+
+	function ensure(): Promise<void> {
+		if (closed) {
+			return Promise.reject(new Error('the daemon is stopping'));
+		}
+
+		ensuring ??= bringUp().catch((error: unknown) => {
+			status = {container: name, state: 'failed', error: (error as Error).message};
+			ensuring = undefined;
+			throw error;
+		});
+		return ensuring;
+	}
+
+	return {
+		ensure,
+
+		async openRun(runId) {
+			await ensure();
+			const networkName = runNetworkName(runId);
+			const network = await createNetwork(networkName, {[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home, [containerLabels.runId]: runId}, true);
+			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
+			if (slot === undefined) {
+				throw new MoatError(`The engine's network ${networkName} is not one of moat's.`, `Remove it (docker network rm ${networkName}) and start the run again.`, exitCodes.failure);
+			}
+
+			const addresses = runSubnet(pool(), slot);
+			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
+			return {network: networkName, proxy: {host: addresses.gateway, port: gatewayPort}};
+		},
+
+		async closeRun(runId) {
+			const networkName = runNetworkName(runId);
+			if (containerId) {
+				await engine.disconnectNetwork(networkName, containerId).catch(() => undefined);
+			}
+
+			await engine.removeNetwork(networkName).catch((error: unknown) => {
+				log(`the network ${networkName} stays: ${(error as Error).message}`);
+			});
+		},
+
+		async dial(host, port) {
+			await ensure();
+			return dialer!.dial(host, port);
+		},
+
+		status: () => status,
+
+		async close() {
+			closed = true;
+			channel?.close();
+			dialer?.close();
+			if (socketServer) {
+				await new Promise<void>(resolve => {
+					socketServer!.close(() => {
+						resolve();
+					});
+				});
+				await fs.rm(paths.socket, {force: true});
+			}
+		},
+	};
+}

@@ -22,7 +22,7 @@ async function start(context: CommandContext): Promise<number> {
 	// An unreachable engine is exit 3 with the engine's own message, before any daemon is spawned.
 	await engine.ping();
 	const daemon = await ensureDaemon(context.environment, message => context.stderr.write(`${message}\n`));
-	const status = await daemon.status();
+	const status = await daemon.ready();
 	if (context.flags.json) {
 		context.stdout.write(JSON.stringify(status, undefined, 2) + '\n');
 	} else {

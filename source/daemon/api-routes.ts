@@ -25,6 +25,8 @@ export type ApiRoute = {
 export const apiRoutes = [
 	{name: 'hello', method: 'GET', path: '/hello'},
 	{name: 'status', method: 'GET', path: '/status'},
+	/** The status once the gateway is ready or has failed: what `moat proxy start` shows. */
+	{name: 'ready', method: 'GET', path: '/ready'},
 	{name: 'register', method: 'POST', path: '/runs'},
 	{name: 'audit', method: 'POST', path: '/audit'},
 	{name: 'allow', method: 'POST', path: '/runs/:runId/allow', anyRunId: true},

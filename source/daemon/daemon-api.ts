@@ -19,28 +19,41 @@ export type DaemonApiOptions = {
 	registry: RunRegistry;
 	audit: AuditQueue;
 	hello(): Hello;
+	/** Settles when the gateway is ready or has failed (never rejects). */
+	ready(): Promise<void>;
 	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
 	access(runId: string): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
 	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
 	shutdown(why: string): void;
-	/** Called on every request: the API in use keeps the daemon from going idle. */
-	touched(): void;
+	/**
+	 * Called as every request starts (true) and once it is answered (false):
+	 * the API in use, even by a long request, keeps the daemon from going idle.
+	 */
+	touched(answering: boolean): void;
 	log(message: string): void;
 };
 
 export type DaemonApi = {close(): Promise<void>};
 
-function handlersFor({registry, audit, hello, access, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+function handlersFor({registry, audit, hello, ready, access, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+	const status = (): Answer => {
+		const answer: DaemonStatus = {
+			...hello(),
+			registered: [...registry.registered()].map(live => ({runId: live.persisted.runId, grants: live.persisted.grants, requests: live.requests, blocked: live.blocked})),
+		};
+		return [200, answer];
+	};
+
 	return {
 		async hello() {
 			return [200, hello()];
 		},
 		async status() {
-			const status: DaemonStatus = {
-				...hello(),
-				registered: [...registry.registered()].map(live => ({runId: live.persisted.runId, grants: live.persisted.grants, requests: live.requests, blocked: live.blocked})),
-			};
-			return [200, status];
+			return status();
+		},
+		async ready() {
+			await ready();
+			return status();
 		},
 		async register({body}) {
 			const error = registrationError(body);
@@ -141,7 +154,10 @@ export async function startDaemonApi(options: DaemonApiOptions): Promise<DaemonA
 	};
 
 	const server = http.createServer((request: IncomingMessage, response: ServerResponse) => {
-		options.touched();
+		options.touched(true);
+		response.once('close', () => {
+			options.touched(false);
+		});
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk: Buffer) => chunks.push(chunk));
 		request.on('end', () => {

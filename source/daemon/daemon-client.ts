@@ -16,6 +16,8 @@ export type DaemonClient = {
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	unregister(runId: string): Promise<void>;
 	status(): Promise<DaemonStatus>;
+	/** The status once the gateway is ready or has failed (it may be building its image). */
+	ready(): Promise<DaemonStatus>;
 	/** Appends to a run's audit log through the daemon, its one writer; `seal` signs a checkpoint after it. */
 	audit(runId: string, event: {type: AuditEventType; data: Record<string, unknown>} | undefined, seal: boolean): Promise<void>;
 	/**
@@ -27,6 +29,9 @@ export type DaemonClient = {
 };
 
 type Answer = {status: number; body: unknown};
+
+/** Registering may wait for the gateway's first start, which may build its image. */
+const registerTimeoutMilliseconds = 600_000;
 
 function call(socketPath: string, method: string, route: string, body?: unknown, timeoutMilliseconds = 10_000): Promise<Answer> {
 	return new Promise((resolve, reject) => {
@@ -88,7 +93,7 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		hello,
 		async register(registration) {
 			// The first run on an engine may wait for the gateway's image to be built.
-			return expect(call(socketPath, 'POST', '/runs', registration, 600_000), 'register the run', {
+			return expect(call(socketPath, 'POST', '/runs', registration, registerTimeoutMilliseconds), 'register the run', {
 				// A grant the run needs at registration (aws: its region) that the daemon cannot read.
 				422: error => new MoatError(`Cannot start the run: ${error}.`, 'See moat grant list; grant it again if it is missing or unreadable.'),
 				// The gateway is not there, or the seal does not hold: no run starts without egress or without a seal.
@@ -100,6 +105,10 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		},
 		async status() {
 			return expect(call(socketPath, 'GET', '/status'), 'report its status') as Promise<DaemonStatus>;
+		},
+		async ready() {
+			// The gateway's first start may build its image: as long as a registration may take.
+			return expect(call(socketPath, 'GET', '/ready', undefined, registerTimeoutMilliseconds), 'report its status') as Promise<DaemonStatus>;
 		},
 		async audit(runId, event, seal) {
 			await expect(call(socketPath, 'POST', '/audit', {runId, ...event, seal}), 'write the audit log');

@@ -128,6 +128,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	const store = createRunStore(environment.moatHome);
 	const audit = createAuditQueue(createAuditLog(environment.moatHome, environment.now), log);
 	let lastActivity = Date.now();
+	// API requests being answered (registering may wait for the gateway's image).
+	let inFlight = 0;
 	let proxy: ProxyServer | undefined;
 	let legacy: {close(): Promise<void>} | undefined;
 	let router: RouterServer | undefined;
@@ -258,11 +260,15 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			audit,
 			log,
 			hello,
+			async ready() {
+				await gateway.ensure().catch(() => undefined);
+			},
 			access: async runId => ({...await gateway.openRun(runId), caCertificate: authority.certificatePem}),
 			shutdown(why) {
 				void shutdown(why);
 			},
-			touched() {
+			touched(answering) {
+				inFlight += answering ? 1 : -1;
 				lastActivity = Date.now();
 			},
 		});
@@ -277,7 +283,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				release: async runId => registry.unregister(runId, 'run ended'),
 			}),
 			idleMilliseconds: idleMilliseconds(environment),
-			lastActivity: () => lastActivity,
+			lastActivity: () => inFlight > 0 ? Date.now() : lastActivity,
 			idle: shutdown,
 		});
 

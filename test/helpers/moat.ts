@@ -49,6 +49,24 @@ export async function stopDaemonOf(moatHome: string): Promise<void> {
 	}
 }
 
+/**
+ * Removes what moat made in the engine for one MOAT_HOME: its gateway (which
+ * outlives the daemon on purpose, to keep the next start quick), leftover
+ * bottles and the networks. Each test's home has its own.
+ */
+export async function removeEngineObjectsOf(moatHome: string, env: Record<string, string>): Promise<void> {
+	const run = async (...args: string[]) => (await execFileAsync('docker', args, {env}).catch(() => ({stdout: ''}))).stdout.trim();
+	const containers = (await run('ps', '-aq', '--filter', `label=moat.home=${moatHome}`)).split('\n').filter(Boolean);
+	if (containers.length > 0) {
+		await run('rm', '-f', ...containers);
+	}
+
+	const networks = (await run('network', 'ls', '-q', '--filter', `label=moat.home=${moatHome}`)).split('\n').filter(Boolean);
+	if (networks.length > 0) {
+		await run('network', 'rm', ...networks);
+	}
+}
+
 /** A private MOAT_HOME and HOME for one test. */
 export async function createSandbox(): Promise<Sandbox> {
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-test-'));
@@ -63,6 +81,7 @@ export async function createSandbox(): Promise<Sandbox> {
 		env,
 		async cleanup() {
 			await stopDaemonOf(moatHome);
+			await removeEngineObjectsOf(moatHome, env);
 			await fs.rm(root, {recursive: true, force: true});
 		},
 	};

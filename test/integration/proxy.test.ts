@@ -258,12 +258,14 @@ async function needlesInStream(stream: Readable, needles: readonly string[]): Pr
 	return {found: [...found], bytes};
 }
 
+/** Where the proxy is reached from the host: a TCP address, or the daemon's socket the gateway uses. */
+type ProxyAddress = {host: string; port: number} | {socketPath: string};
+
 /** A request through the proxy from the host, as a client outside any container would send it. */
-async function viaProxy(proxy: {host: string; port: number}, target: string, credentials?: string): Promise<{status: number; body: string; headers: IncomingHttpHeaders}> {
+async function viaProxy(proxy: ProxyAddress, target: string, credentials?: string): Promise<{status: number; body: string; headers: IncomingHttpHeaders}> {
 	return new Promise((resolve, reject) => {
 		const request = http.request({
-			host: proxy.host,
-			port: proxy.port,
+			...'socketPath' in proxy ? {socketPath: proxy.socketPath} : {host: proxy.host, port: proxy.port},
 			method: 'GET',
 			path: target,
 			agent: false,
@@ -286,11 +288,10 @@ async function viaProxy(proxy: {host: string; port: number}, target: string, cre
 }
 
 /** The status a CONNECT through the proxy gets. */
-async function connectStatus(proxy: {host: string; port: number}, target: string, credentials?: string): Promise<number> {
+async function connectStatus(proxy: ProxyAddress, target: string, credentials?: string): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const request = http.request({
-			host: proxy.host,
-			port: proxy.port,
+			...'socketPath' in proxy ? {socketPath: proxy.socketPath} : {host: proxy.host, port: proxy.port},
 			method: 'CONNECT',
 			path: target,
 			agent: false,
@@ -360,24 +361,30 @@ dockerTest('moat proxy status exits 1 before any run; moat proxy start starts th
 
 	const started = await world.moat(['proxy', 'start']);
 	t.is(started.code, 0, started.stderr);
-	const address = /^Proxy {5}(\d+\.\d+\.\d+\.\d+):(\d+) on network moat-sealed$/m.exec(started.stdout);
-	t.truthy(address, started.stdout);
+	// proxy start waits for the gateway: it is ready, on this machine's engine, reached over the daemon's socket.
+	const gateway = /^Gateway {3}ready \((moat-gateway-[\da-f]{10})\): Linux engine on this host, carried over the daemon's socket$/m.exec(started.stdout);
+	t.truthy(gateway, started.stdout);
 	const pid = await daemonPid(world);
 	t.true(alive(pid), 'daemon.lock names a live process');
 
 	const status = await world.moat(['proxy', 'status']);
 	t.is(status.code, 0, status.stderr);
 	t.regex(status.stdout, new RegExp(`^Daemon {4}running \\(pid ${pid}, `, 'm'));
-	t.true(status.stdout.includes(`Proxy     ${address![1]!}:${address![2]!} on network moat-sealed`), status.stdout);
+	t.true(status.stdout.includes(gateway![0]), status.stdout);
 	t.regex(status.stdout, /^Runs {6}0 registered$/m);
 
 	const overall = await world.moat(['status']);
-	t.regex(overall.stdout, new RegExp(`^Daemon {4}running \\(pid ${pid}\\), proxy on ${address![1]!.replaceAll('.', '\\.')}:${address![2]!}, 0 runs registered$`, 'm'));
+	t.regex(overall.stdout, new RegExp(`^Daemon {4}running \\(pid ${pid}\\), 0 runs registered$`, 'm'));
+	t.true(overall.stdout.includes(gateway![0]), overall.stdout);
 
-	// The proxy listens on the sealed network's gateway, not on every interface.
-	const gateway = (await docker('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'moat-sealed')).trim();
-	t.is(address![1], gateway);
-	await t.throwsAsync(viaProxy({host: '127.0.0.1', port: Number(address![2])}, 'http://example.test/'), undefined, 'nothing answers on the proxy port on loopback');
+	// The gateway is a container of this MOAT_HOME, with nothing it does not need, and nothing of moat listens on the host.
+	const [container] = JSON.parse(await docker('inspect', gateway![1]!)) as Array<{Config: {Labels: Record<string, string>; User: string}; HostConfig: {CapDrop: string[]; ReadonlyRootfs: boolean; NetworkMode: string}}>;
+	t.is(container!.Config.Labels['moat.gateway'], 'true');
+	t.is(container!.Config.Labels['moat.home'], world.sandbox.moatHome);
+	t.is(container!.Config.User, `${process.getuid!()}:${process.getgid!()}`);
+	t.deepEqual(container!.HostConfig.CapDrop, ['ALL']);
+	t.true(container!.HostConfig.ReadonlyRootfs);
+	await t.throwsAsync(viaProxy({host: '127.0.0.1', port: 3128}, 'http://example.test/'), undefined, 'nothing answers on the gateway port on loopback');
 });
 
 // --- Injection ---
@@ -773,14 +780,12 @@ dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, D
 
 	t.deepEqual(world.plain.requests.map(request => request.headers.host), ['api.github.com'], 'the server on the host\'s loopback was never contacted for the agent');
 
-	// Why the direct attempts fail: the container's only network is the sealed one.
+	// Why the direct attempts fail: the container's only network is the run's own, internal, with no address on the host.
 	const runId = await newestRunId(world);
 	const [container] = JSON.parse(await docker('inspect', `moat-${runId}`)) as Array<{HostConfig: {NetworkMode: string}; NetworkSettings: {Networks: Record<string, unknown>}}>;
-	t.is(container!.HostConfig.NetworkMode, 'moat-sealed');
-	t.deepEqual(Object.keys(container!.NetworkSettings.Networks), ['moat-sealed']);
-	const [network] = JSON.parse(await docker('network', 'inspect', 'moat-sealed')) as Array<{Internal: boolean; Options: Record<string, string>}>;
-	t.true(network!.Internal);
-	t.is(network!.Options['com.docker.network.bridge.enable_icc'], 'false');
+	t.is(container!.HostConfig.NetworkMode, `moat-run-${runId}`);
+	t.deepEqual(Object.keys(container!.NetworkSettings.Networks), [`moat-run-${runId}`]);
+	await t.throwsAsync(docker('network', 'inspect', `moat-run-${runId}`), undefined, 'the run\'s network went with it');
 
 	await eventually(async () => (await world.networkEntries(runId)).some(entry => entry.status === 400));
 	const entries = await world.networkEntries(runId);
@@ -795,8 +800,10 @@ dockerTest('without a valid run token the proxy answers 407; the run\'s token wo
 	const world = await createWorld(t, {hosts: ['api.github.com'], plainRoutes: ['plain.test:80']});
 	const child = spawnMoat(['run', world.workspace, '--', 'sh', '-c', 'printf "%s" "$HTTP_PROXY" > /workspace/proxy-url; while [ ! -e /workspace/stop ]; do sleep 0.2; done; echo ended'], {env: world.env});
 	const done = collect(child);
-	const proxy = parseProxyUrl(await waitForFile(path.join(world.workspace, 'proxy-url')));
-	t.regex(proxy.token, /^[\da-f]{48}$/);
+	const {token} = parseProxyUrl(await waitForFile(path.join(world.workspace, 'proxy-url')));
+	t.regex(token, /^[\da-f]{48}$/);
+	// From the host, the proxy is reached where the gateway reaches it: the daemon's socket.
+	const proxy = {socketPath: path.join(world.sandbox.moatHome, 'gateway', 'proxy.sock'), token};
 
 	const anonymous = await viaProxy(proxy, 'http://plain.test/anonymous');
 	t.is(anonymous.status, 407);
@@ -832,9 +839,6 @@ dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back 
 	const runId = runIdOf(started);
 	await eventually(async () => world.standIn.requests.length >= 3);
 
-	const before = await world.moat(['proxy', 'status']);
-	const port = /^Proxy {5}\S+:(\d+) /m.exec(before.stdout)?.[1];
-	t.truthy(port, before.stdout);
 	const pid = await daemonPid(world);
 	process.kill(pid, 'SIGKILL');
 	await eventually(async () => !alive(pid));
@@ -847,7 +851,7 @@ dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back 
 
 	const restarted = await world.moat(['proxy', 'start']);
 	t.is(restarted.code, 0, restarted.stderr);
-	t.true(restarted.stdout.includes(`:${port!} on network moat-sealed`), `the proxy came back on port ${port!}: ${restarted.stdout}`);
+	t.regex(restarted.stdout, /^Gateway {3}ready /m);
 	t.true(restarted.stdout.includes(runId), 'the new daemon restored the run');
 	t.not(await daemonPid(world), pid);
 
@@ -926,8 +930,15 @@ dockerTest('moat destroy -f of a running run revokes its proxy token at once', a
 	t.is(started.code, 0, started.stderr);
 	const runId = runIdOf(started);
 	const variables = await docker('inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', `moat-${runId}`);
-	const proxy = parseProxyUrl(/^HTTP_PROXY=(.+)$/m.exec(variables)![1]!);
+	const {token} = parseProxyUrl(/^HTTP_PROXY=(.+)$/m.exec(variables)![1]!);
+	const proxy = {socketPath: path.join(world.sandbox.moatHome, 'gateway', 'proxy.sock'), token};
 	t.is((await viaProxy(proxy, 'http://plain.test/before', `moat:${proxy.token}`)).status, 200);
+
+	// The bottle's network: its own, internal, no address on the host, and the gateway its only peer.
+	const [network] = JSON.parse(await docker('network', 'inspect', `moat-run-${runId}`)) as Array<{Internal: boolean; Options: Record<string, string>; Containers: Record<string, {Name: string}>}>;
+	t.true(network!.Internal);
+	t.is(network!.Options['com.docker.network.bridge.inhibit_ipv4'], 'true');
+	t.deepEqual(Object.values(network!.Containers).map(peer => peer.Name.replace(/^moat-gateway-[\da-f]{10}$/, 'the gateway')).sort(), [`moat-${runId}`, 'the gateway'], 'the bottle\'s only peer is the gateway');
 
 	const destroyed = await world.moat(['destroy', '-f', runId]);
 	t.is(destroyed.code, 0, destroyed.stderr);

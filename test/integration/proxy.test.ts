@@ -830,7 +830,7 @@ dockerTest('without a valid run token the proxy answers 407; the run\'s token wo
 
 // --- Daemon crash ---
 
-dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back on the same port and a detached run\'s requests succeed again, with the credential', async t => {
+dockerTest('after kill -9 of the daemon, moat proxy start brings the proxy back behind the same gateway address and a detached run\'s requests succeed again, with the credential', async t => {
 	const world = await createWorld(t, {hosts: ['api.github.com']});
 	const token = await world.grantGithub();
 	const loop = `for i in $(seq 1 400); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time ${clientTimeoutSeconds} -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done`;

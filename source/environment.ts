@@ -22,6 +22,9 @@ export const environmentVariables = {
 	gatewayBaseImage: 'MOAT_GATEWAY_BASE',
 	gatewayChannel: 'MOAT_GATEWAY_CHANNEL',
 	networkPool: 'MOAT_NETWORK_POOL',
+	// Set by moat in its gateway container (gateway-program.ts repeats them: it runs alone there)
+	gatewayPort: 'MOAT_GATEWAY_PORT',
+	gatewayDaemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET',
 	// The engine, as the docker CLI finds it
 	dockerHost: 'DOCKER_HOST',
 	dockerTlsVerify: 'DOCKER_TLS_VERIFY',

@@ -56,9 +56,12 @@ function splice(a: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Strea
 	b.on('close', close);
 }
 
+/** What moat sets in the container; environment.ts names them too (this file runs alone, importing nothing of moat). */
+const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET'} as const;
+
 function serve() {
-	const port = Number(process.env.MOAT_GATEWAY_PORT ?? 3128);
-	const daemonSocket = process.env.MOAT_GATEWAY_DAEMON_SOCKET ?? '';
+	const port = Number(process.env[variables.port] ?? 3128);
+	const daemonSocket = process.env[variables.daemonSocket] ?? '';
 	let session: http2.ClientHttp2Session | undefined;
 	const waiting = new Set<() => void>();
 	// After a failed dial of the daemon's socket, the API channel carries everything for a while.
@@ -282,7 +285,7 @@ function probe(targets: string[]) {
  * proxy answers 407 (no run token): the whole way from here to the daemon works.
  */
 function probeProxy() {
-	const port = Number(process.env.MOAT_GATEWAY_PORT ?? 3128);
+	const port = Number(process.env[variables.port] ?? 3128);
 	const socket = net.connect({host: '127.0.0.1', port});
 	let answer = '';
 	const timer = setTimeout(() => finish('timeout'), 30_000);

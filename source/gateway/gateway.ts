@@ -107,12 +107,15 @@ function topologyOf(engineAddress: string, homeNetworkId: string): GatewayTopolo
 	return existsSync(`/sys/class/net/br-${homeNetworkId.slice(0, 12)}`) ? 'local' : 'vm';
 }
 
+/** The engine's words for a container that is gone or going: waiting will not help. */
+const containerGone = (error: unknown) => /no such container|marked for removal|is not running|is dead/i.test((error as Error).message);
+
 async function retry<T>(what: () => Promise<T>, attempts: number): Promise<T> {
 	for (let attempt = 1; ; attempt++) {
 		try {
 			return await what();
 		} catch (error) {
-			if (attempt >= attempts) {
+			if (attempt >= attempts || containerGone(error)) {
 				throw error;
 			}
 
@@ -138,6 +141,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 	let dialer: Dialer | undefined;
 	let socketServer: net.Server | undefined;
 	let closed = false;
+	let restoreTimer: NodeJS.Timeout | undefined;
 
 	const pool = (): NetworkPool => {
 		const parsed = parseNetworkPool(environment.variables[environmentVariables.networkPool]);
@@ -227,6 +231,12 @@ export function createGateway(options: GatewayOptions): Gateway {
 				continue;
 			}
 
+			if (container.status === 'removing' || container.status === 'dead') {
+				// Going away (docker rm -f): let it; if its name is still taken, the next attempt finds it gone.
+				await engine.removeContainer(container.id, {force: true}).catch(() => undefined);
+				continue;
+			}
+
 			if (container.status !== 'running') {
 				try {
 					await engine.startContainer(container.id);
@@ -245,8 +255,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 			image: recipe.tag,
 			command: ['node', '/moat/gateway.mjs', 'serve'],
 			environment: {
-				MOAT_GATEWAY_PORT: String(gatewayPort),
-				...(socketUsable ? {MOAT_GATEWAY_DAEMON_SOCKET: '/run/moat-daemon/proxy.sock'} : {}),
+				[environmentVariables.gatewayPort]: String(gatewayPort),
+				...(socketUsable ? {[environmentVariables.gatewayDaemonSocket]: '/run/moat-daemon/proxy.sock'} : {}),
 			},
 			workingDirectory: '/',
 			// The daemon's own folder, read-only: the gateway may reach its socket and nothing else of the host.
@@ -298,11 +308,23 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 			// The gateway died or was removed: make it again; runs' connections wait meanwhile.
 			log('the gateway\'s channel closed; restoring the gateway');
-			status = {container: name, state: 'starting'};
-			ensuring = undefined;
-			void ensure().catch((error: unknown) => {
-				log(`the gateway could not be restored: ${(error as Error).message}`);
-			});
+			restore(1);
+		});
+	}
+
+	/** Brings the gateway back, trying again (less and less often) until it works or the daemon stops. */
+	function restore(attempt: number) {
+		if (closed) {
+			return;
+		}
+
+		status = {container: name, state: 'starting'};
+		ensuring = undefined;
+		ensure().catch((error: unknown) => {
+			log(`the gateway could not be restored (attempt ${attempt}): ${(error as Error).message}`);
+			restoreTimer = setTimeout(() => {
+				restore(attempt + 1);
+			}, Math.min(30_000, 1000 * attempt));
 		});
 	}
 
@@ -358,6 +380,11 @@ export function createGateway(options: GatewayOptions): Gateway {
 			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
 			if (slot !== undefined) {
 				await engine.connectNetwork(network.name, id, runSubnet(pool(), slot).gateway).catch((error: unknown) => {
+					// The container itself going away is a failed bring-up (tried again); a network in a strange state is not.
+					if (containerGone(error)) {
+						throw error;
+					}
+
 					log(`the gateway could not join ${network.name}: ${(error as Error).message}`);
 				});
 			}
@@ -418,6 +445,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 		async close() {
 			closed = true;
+			clearTimeout(restoreTimer);
 			channel?.close();
 			dialer?.close();
 			if (socketServer) {

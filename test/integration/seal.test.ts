@@ -1,0 +1,144 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import os from 'node:os';
+import {dockerTest} from '../helpers/docker.js';
+import {docker, eventually} from '../helpers/moat.js';
+import {createWorld, parseProbes, probeScript, runIdOf} from '../helpers/proxy-world.js';
+
+/**
+ * The seal (README: The gateway): a bottle reaches nothing of the host but
+ * moat, whatever address it tries; the gateway comes back when it dies; a
+ * run whose egress cannot work is refused. The attacks are real: raw
+ * sockets and proxy requests from a real bottle at real listeners.
+ */
+
+type Canary = {port: number; tcp: string[]; udp: string[]; close(): Promise<void>};
+
+/** A TCP and a UDP listener on every address of this machine (IPv4 and IPv6), same port, recording who came. */
+async function startCanary(): Promise<Canary> {
+	const tcp: string[] = [];
+	const udp: string[] = [];
+	const server = net.createServer(socket => {
+		tcp.push(socket.remoteAddress ?? '?');
+		socket.end('canary\n');
+	});
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen({port: 0, host: '::', ipv6Only: false}, resolve);
+	});
+	const {port} = server.address() as net.AddressInfo;
+	const socket = dgram.createSocket({type: 'udp6', ipv6Only: false});
+	socket.on('message', (_message, from) => udp.push(from.address));
+	await new Promise<void>((resolve, reject) => {
+		socket.once('error', reject);
+		socket.bind(port, '::', resolve);
+	});
+	return {
+		port,
+		tcp,
+		udp,
+		async close() {
+			socket.close();
+			await new Promise<void>(resolve => {
+				server.close(() => {
+					resolve();
+				});
+			});
+		},
+	};
+}
+
+/** Every address of this machine a bottle might try: each interface's, Docker's bridges included. */
+function hostAddresses(): string[] {
+	return [...new Set(Object.values(os.networkInterfaces()).flat()
+		.filter(entry => entry && !entry.internal && !entry.address.startsWith('fe80'))
+		.map(entry => entry!.address))];
+}
+
+const urlHost = (address: string) => address.includes(':') ? `[${address}]` : address;
+
+dockerTest('a bottle reaches no host service: TCP and UDP listeners on every address get nothing, raw or through the proxy, from any host address or the network\'s own gateway address', async t => {
+	const canary = await startCanary();
+	t.teardown(async () => canary.close());
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+
+	// The probe works: a container on Docker's default bridge does reach the canary through its gateway.
+	const control = await docker('run', '--rm', 'debian:bookworm-slim', 'bash', '-c', `printf x > /dev/udp/172.17.0.1/${canary.port}; curl -sS --max-time 10 telnet://172.17.0.1:${canary.port} </dev/null || true`);
+	t.true(canary.tcp.length > 0, `the control container reached the canary over TCP: ${control}`);
+	await eventually(async () => canary.udp.length > 0);
+	canary.tcp.length = 0;
+	canary.udp.length = 0;
+
+	const targets = hostAddresses();
+	t.true(targets.includes('172.17.0.1'), 'Docker\'s default bridge is among the addresses tried');
+	const probes: Array<[string, string]> = [];
+	// The run network's .1 (the engine's idea of its gateway), from the proxy address the bottle was given (.2).
+	const networkGateway = 'gw=$(printf %s "$HTTP_PROXY" | sed -E "s#.*@([0-9.]+):.*#\\1#"); gw=${gw%.*}.$(( ${gw##*.} - 1 ))';
+	// Each address as a URL host and as a bare address (for bash's /dev/udp); the shell expands $gw.
+	const spellings = [...targets.map(address => [urlHost(address), address]), ['$gw', '$gw']];
+	for (const [index, [host, bare]] of spellings.entries()) {
+		probes.push(
+			[`raw-tcp-${index}`, `${networkGateway}; curl -sS --noproxy '*' --max-time 5 telnet://${host!}:${canary.port} </dev/null`],
+			[`raw-udp-${index}`, `${networkGateway}; printf x > /dev/udp/${bare!}/${canary.port}`],
+			[`proxy-http-${index}`, `${networkGateway}; curl -sS --max-time 10 -o /dev/null -w '%{http_code}' http://${host!}:${canary.port}/`],
+			[`proxy-connect-${index}`, `${networkGateway}; curl -sS -p --max-time 10 -o /dev/null -w '%{http_code}' http://${host!}:${canary.port}/`],
+		);
+	}
+
+	const result = await world.moat(['run', world.workspace, '--', 'bash', '-c', probeScript(probes)]);
+	t.is(result.code, 0, result.stderr);
+	const outcomes = parseProbes(result.stdout);
+	t.is(Object.keys(outcomes).length, probes.length, result.stdout);
+	for (const [label] of probes) {
+		const outcome = outcomes[label]!;
+		if (label.startsWith('raw-tcp')) {
+			t.not(outcome.code, 0, `${label} connected: ${outcome.output}`);
+		} else if (label.startsWith('proxy-http')) {
+			t.regex(outcome.output, /403$/, `${label}: ${outcome.output}`);
+		} else if (label.startsWith('proxy-connect')) {
+			t.not(outcome.code, 0, `${label}: ${outcome.output}`);
+			t.regex(outcome.output, /CONNECT tunnel failed, response 403/, label);
+		}
+	}
+
+	t.deepEqual(canary.tcp, [], 'no TCP connection reached the host');
+	// A datagram that got out would have arrived long before the run ended; the control's arrived.
+	t.deepEqual(canary.udp, [], 'no UDP datagram reached the host');
+});
+
+dockerTest('a gateway that is removed behind moat\'s back is made again, and a detached run\'s requests get through again with the credential', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const token = await world.grantGithub();
+	const loop = 'for i in $(seq 1 600); do [ -e /workspace/stop ] && break; curl -s -o /dev/null --max-time 10 -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done';
+	const started = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sh', '-c', loop]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await eventually(async () => world.standIn.requests.length >= 2);
+
+	const gateway = await docker('ps', '-q', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.gateway=true');
+	t.truthy(gateway);
+	await docker('rm', '-f', gateway);
+	const countAtRemoval = world.standIn.requests.length;
+
+	await eventually(async () => world.standIn.requests.length >= countAtRemoval + 3);
+	t.is(world.standIn.requests.at(-1)!.headers.authorization, `Bearer ${token}`);
+	const again = await docker('ps', '-q', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.gateway=true');
+	t.truthy(again);
+	t.not(again, gateway, 'a new gateway container');
+	const status = await world.moat(['proxy', 'status']);
+	t.regex(status.stdout, /^Gateway {3}ready /m);
+	t.true(status.stdout.includes(runId));
+});
+
+dockerTest('a run whose gateway cannot be made is refused with the reason and the fix, and leaves no container', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], variables: {MOAT_GATEWAY_BASE: 'moat-test/no-such-image:1'}});
+	const result = await world.moat(['run', world.workspace, '--', 'echo', 'should not run']);
+	t.is(result.code, 1, result.stdout);
+	t.false(result.stdout.includes('should not run'));
+	t.regex(result.stderr, /^moat: Cannot start the run: The gateway's image could not be built from moat-test\/no-such-image:1: /m);
+	t.regex(result.stderr, /set MOAT_GATEWAY_BASE to a local image with Node 22 or newer/);
+	t.is(await docker('ps', '-aq', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id'), '');
+
+	const status = await world.moat(['proxy', 'status']);
+	t.regex(status.stdout, /^Gateway {3}not working, runs are refused: The gateway's image could not be built/m);
+});

@@ -25,6 +25,8 @@ export const environmentVariables = {
 	// Set by moat in its gateway container (gateway-program.ts repeats them: it runs alone there)
 	gatewayPort: 'MOAT_GATEWAY_PORT',
 	gatewayDaemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET',
+	relaySocket: 'MOAT_RELAY_SOCKET',
+	relayProxy: 'MOAT_RELAY_PROXY',
 	// The engine, as the docker CLI finds it
 	dockerHost: 'DOCKER_HOST',
 	dockerTlsVerify: 'DOCKER_TLS_VERIFY',

@@ -22,7 +22,7 @@ import {recordRunEvent, type Reporter} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 import {createSecretResolver, type SecretResolver} from '../secrets/secret-resolver.js';
 import type {SecretBackend} from '../secrets/secret-references.js';
-import {containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
+import {containerAgentDirectory, containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
 import {checkHostPath} from '../workspace/mount-policy.js';
 import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {protectedList, realDirectory, resolveMounts} from './host-paths.js';
@@ -305,6 +305,8 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 			{source: path.join(access.sshDirectory, 'config'), target: containerSshConfig, readOnly: true},
 		]
 		: [];
+	// The agent socket is the gateway's relay, in a volume of the engine: never a host socket.
+	const sshVolumes = access?.sshAgentVolume ? [{name: access.sshAgentVolume, target: containerAgentDirectory, readOnly: true}] : [];
 	// An aws grant's helper and config, read-only: the container asks the proxy for a session, never holds a key.
 	const awsBinds = access?.aws
 		? await awsCredentialProcessMounts(environment.moatHome, access.aws.region).catch(async (error: unknown) => {
@@ -333,6 +335,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		...(access ? {network: access.network} : {}),
 		workingDirectory: '/workspace',
 		binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? [], ...sshBinds, ...awsBinds],
+		volumes: sshVolumes,
 		labels: {
 			[containerLabels.managed]: 'true',
 			[containerLabels.runId]: id,

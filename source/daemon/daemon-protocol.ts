@@ -49,8 +49,10 @@ export type RegisteredRun = {
 	proxy: {host: string; port: number};
 	network: string;
 	caCertificate: string;
-	/** The folder with the run's SSH agent socket and client files, when it has ssh: grants. */
+	/** The folder with the run's SSH client files, when it has ssh: grants. */
 	sshDirectory?: string;
+	/** The engine's volume with the run's SSH agent socket (the gateway's relay), when it has ssh: grants. */
+	sshAgentVolume?: string;
 	/** For runs with an aws grant: the role's region, for the container's AWS config (its credentials come from the proxy). */
 	aws?: {region: string};
 };

@@ -263,7 +263,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			async ready() {
 				await gateway.ensure().catch(() => undefined);
 			},
-			access: async runId => ({...await gateway.openRun(runId), caCertificate: authority.certificatePem}),
+			access: async (runId, options) => ({...await gateway.openRun(runId, options), caCertificate: authority.certificatePem}),
 			shutdown(why) {
 				void shutdown(why);
 			},

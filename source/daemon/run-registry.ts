@@ -197,7 +197,6 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 			live.ssh = startRunSsh({
 				directory: path.join(environment.moatHome, 'ssh', persisted.runId),
 				upstream: persisted.ssh.upstream,
-				owner: {uid: persisted.ssh.uid, gid: persisted.ssh.gid},
 				async rules() {
 					const grantsStore = await grantStore();
 					// Read at every use: a revoked grant stops signing at once.
@@ -215,6 +214,13 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 			live.ssh.catch((error: unknown) => {
 				log(`run ${persisted.runId}: SSH agent not started: ${(error as Error).message}`);
 			});
+			const ssh = live.ssh;
+			// The bottle's agent connections, relayed by the gateway through the proxy with the run's token.
+			live.proxyRun.sshAgent = socket => {
+				ssh.then(agent => {
+					agent.serve(socket);
+				}, () => socket.destroy());
+			};
 		}
 
 		runs.set(persisted.runId, live);

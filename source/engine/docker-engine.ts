@@ -326,6 +326,21 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			return networks.map(network => toNetwork(network));
 		},
 
+		async listVolumes(labels) {
+			const answer = await call(async () => docker.listVolumes({filters: labelFilter(labels)}));
+			return (answer.Volumes ?? []).map(volume => volume.Name);
+		},
+
+		async removeVolume(name) {
+			try {
+				await call(async () => docker.getVolume(name).remove());
+			} catch (error) {
+				if (statusCode(error) !== 404) {
+					throw error;
+				}
+			}
+		},
+
 		async removeNetwork(name) {
 			try {
 				await call(async () => docker.getNetwork(name).remove());
@@ -394,6 +409,9 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					StdinOnce: false,
 					HostConfig: {
 						Binds: spec.binds.map(bind => `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`),
+						...(spec.volumes && spec.volumes.length > 0
+							? {Mounts: spec.volumes.map(volume => ({Type: 'volume' as const, Source: volume.name, Target: volume.target, ReadOnly: volume.readOnly, VolumeOptions: {NoCopy: true, Labels: {...volume.labels}, DriverConfig: {Name: 'local', Options: {}}}}))}
+							: {}),
 						// The container is the security boundary: nothing may gain
 						// privileges through setuid binaries, and no capability is
 						// added beyond the engine's defaults (gosu needs those to drop).

@@ -23,6 +23,8 @@ export type ContainerSpec = {
 	environment: Readonly<Record<string, string>>;
 	workingDirectory: string;
 	binds: BindMount[];
+	/** Named volumes of the engine (made when missing, with these labels): they live where the engine is. */
+	volumes?: Array<{name: string; target: string; readOnly: boolean; labels?: Labels}>;
 	labels: Labels;
 	tty: boolean;
 	openStdin: boolean;
@@ -143,6 +145,10 @@ export type Engine = {
 	listNetworks(labels: Labels): Promise<NetworkSummary[]>;
 	/** Removes a network; one already gone is not an error. */
 	removeNetwork(name: string): Promise<void>;
+	/** Removes a named volume; one already gone is not an error (one in use is). */
+	removeVolume(name: string): Promise<void>;
+	/** Names of the volumes with these labels. */
+	listVolumes(labels: Labels): Promise<string[]>;
 	/** Joins a container to a network, at a fixed address when given; joined already is not an error. */
 	connectNetwork(network: string, container: string, address?: string): Promise<void>;
 	disconnectNetwork(network: string, container: string): Promise<void>;

@@ -17,7 +17,12 @@
  *
  * Subcommands: `serve` (the container's main process), `channel` and
  * `dialer` (pipes between an exec's stdio and the main process), `probe`
- * (the seal check: can any of these addresses be reached from here?).
+ * (the seal check: can any of these addresses be reached from here?),
+ * `probe-proxy`, and `agent-relay`: the main process of a run's SSH agent
+ * relay, a small container of the same image beside the bottle, which
+ * serves the agent socket in a volume the bottle mounts and carries each
+ * connection to the daemon's filtering agent as `CONNECT moat.hooks:22`
+ * through the gateway, with the run's token (which the bottle holds anyway).
  */
 
 import fs from 'node:fs';
@@ -57,7 +62,7 @@ function splice(a: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Strea
 }
 
 /** What moat sets in the container; environment.ts names them too (this file runs alone, importing nothing of moat). */
-const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET'} as const;
+const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET', relaySocket: 'MOAT_RELAY_SOCKET', relayProxy: 'MOAT_RELAY_PROXY'} as const;
 
 function serve() {
 	const port = Number(process.env[variables.port] ?? 3128);
@@ -309,6 +314,58 @@ function probeProxy() {
 	socket.on('close', () => finish(answer || 'closed'));
 }
 
+/** `agent-relay`: serves the bottle's SSH agent socket, each connection a tunnel to the daemon's filtering agent. */
+function agentRelay() {
+	const socketPath = process.env[variables.relaySocket] ?? '';
+	const proxy = new URL(process.env[variables.relayProxy] ?? '');
+	const authorization = Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64');
+	const server = net.createServer(client => {
+		client.pause();
+		const upstream = net.connect({host: proxy.hostname, port: Number(proxy.port)});
+		let answer = Buffer.alloc(0);
+		upstream.on('connect', () => {
+			upstream.write(`CONNECT moat.hooks:22 HTTP/1.1\r\nHost: moat.hooks:22\r\nProxy-Authorization: Basic ${authorization}\r\n\r\n`);
+		});
+		const onAnswer = (chunk: Buffer) => {
+			answer = Buffer.concat([answer, chunk]);
+			const end = answer.indexOf('\r\n\r\n');
+			if (end === -1) {
+				if (answer.length > 16_384) {
+					upstream.destroy();
+				}
+
+				return;
+			}
+
+			upstream.off('data', onAnswer);
+			if (!answer.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200')) {
+				log(`the daemon refused the SSH agent: ${answer.subarray(0, answer.indexOf('\r\n')).toString('latin1')}`);
+				client.destroy();
+				upstream.destroy();
+				return;
+			}
+
+			const rest = answer.subarray(end + 4);
+			if (rest.length > 0) {
+				client.write(rest);
+			}
+
+			splice(client, upstream);
+			client.resume();
+		};
+
+		upstream.on('data', onAnswer);
+		upstream.on('error', () => client.destroy());
+		client.on('error', () => upstream.destroy());
+	});
+	fs.rmSync(socketPath, {force: true});
+	server.listen(socketPath, () => {
+		// The bottle's user may be anyone; the socket's folder is this run's alone.
+		fs.chmodSync(socketPath, 0o666);
+		log(`SSH agent relay on ${socketPath}`);
+	});
+}
+
 const [, , command, ...rest] = process.argv;
 switch (command) {
 	case 'serve': {
@@ -333,6 +390,11 @@ switch (command) {
 
 	case 'probe-proxy': {
 		probeProxy();
+		break;
+	}
+
+	case 'agent-relay': {
+		agentRelay();
 		break;
 	}
 

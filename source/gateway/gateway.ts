@@ -36,13 +36,24 @@ export type GatewayStatus = {
 };
 
 /** Where a run's bottle finds moat. */
-export type RunAccess = {network: string; proxy: {host: string; port: number}};
+export type RunAccess = {
+	network: string;
+	proxy: {host: string; port: number};
+	/** For runs with ssh: grants: the engine's volume holding the SSH agent relay's socket (`agent.sock`). */
+	sshAgentVolume?: string;
+};
+
+/** Where the relay serves the agent socket, inside its own container. */
+const relayDirectory = '/run/moat-ssh';
 
 export type Gateway = {
 	/** Makes the gateway ready (image, container, channel, checks); rejects with why runs cannot start. */
 	ensure(): Promise<void>;
-	/** The run's own network, joined by the gateway. */
-	openRun(runId: string): Promise<RunAccess>;
+	/**
+	 * The run's own network, joined by the gateway; with `sshAgent`, also the
+	 * run's SSH agent relay (it reaches the proxy with the run's token).
+	 */
+	openRun(runId: string, options?: {sshAgent?: {token: string}}): Promise<RunAccess>;
 	/** Leaves and removes the run's network (its container has ended). */
 	closeRun(runId: string): Promise<void>;
 	/** A connection to a bottle's port, made by the gateway (the hostname router). */
@@ -66,6 +77,8 @@ export const gatewayLabels = {
 	gateway: 'moat.gateway',
 	/** On a run's network: which run it is. */
 	runNetwork: 'moat.run-network',
+	/** On a run's SSH agent relay container and volume: which run it serves. */
+	sshRelay: 'moat.ssh-relay',
 	/** On every network moat made: they share the subnet pool. */
 	network: 'moat.network',
 	/** What the container was made from: an older one is replaced. */
@@ -73,6 +86,7 @@ export const gatewayLabels = {
 } as const;
 
 export const runNetworkName = (runId: string) => `moat-run-${runId}`;
+const sshVolumeName = (runId: string) => `moat-ssh-${runId}`;
 
 export function gatewayPaths(moatHome: string) {
 	const directory = path.join(moatHome, 'gateway');
@@ -137,6 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 	let status: GatewayStatus = {container: name, state: 'starting'};
 	let ensuring: Promise<void> | undefined;
 	let containerId: string | undefined;
+	let imageTag: string | undefined;
 	let channel: Channel | undefined;
 	let dialer: Dialer | undefined;
 	let socketServer: net.Server | undefined;
@@ -328,6 +343,83 @@ export function createGateway(options: GatewayOptions): Gateway {
 		});
 	}
 
+	/**
+	 * A run's SSH agent relay: a small container of the gateway's image on
+	 * the run's network, serving the agent socket in a volume of the engine
+	 * that the bottle mounts read-only. No host socket is mounted anywhere,
+	 * so it works where the engine is a VM (Docker Desktop) or remote.
+	 */
+	async function startSshRelay(runId: string, networkName: string, address: string, proxyUrl: string): Promise<string> {
+		const volume = sshVolumeName(runId);
+		const labels = {[containerLabels.home]: home, [gatewayLabels.sshRelay]: runId};
+		for (const old of await engine.listContainers(labels)) {
+			await engine.removeContainer(old.id, {force: true});
+		}
+
+		const id = await engine.createContainer({
+			name: `moat-${runId}-ssh-agent`,
+			image: imageTag!,
+			command: ['node', '/moat/gateway.mjs', 'agent-relay'],
+			environment: {
+				[environmentVariables.relaySocket]: `${relayDirectory}/agent.sock`,
+				[environmentVariables.relayProxy]: proxyUrl,
+			},
+			workingDirectory: '/',
+			binds: [],
+			volumes: [{name: volume, target: relayDirectory, readOnly: false, labels}],
+			labels,
+			tty: false,
+			openStdin: false,
+			network: networkName,
+			address,
+			// Root in the container without any capability: it owns the fresh volume, nothing else.
+			user: '0:0',
+			sealed: {readOnlyRoot: true, tmpfs: {'/tmp': 'rw,noexec,nosuid,size=1m'}},
+			restartUnlessStopped: true,
+			limits: {memoryBytes: 64 * 1024 * 1024, pids: 64},
+		});
+		await engine.startContainer(id);
+		// The bottle's first ssh may come at once: wait until the socket is there.
+		for (let attempt = 0; attempt < 100; attempt++) {
+			const checked = await engine.execToEnd(id, ['node', '-e', 'process.exit(require("fs").existsSync(process.argv[1]) ? 0 : 1)', `${relayDirectory}/agent.sock`]).catch(() => ({exitCode: 1}));
+			if (checked.exitCode === 0) {
+				return volume;
+			}
+
+			await new Promise(resolve => {
+				setTimeout(resolve, 100);
+			});
+		}
+
+		throw new MoatError('The run\'s SSH agent relay did not start.', `See docker logs moat-${runId}-ssh-agent, then start the run again.`, exitCodes.failure);
+	}
+
+	/**
+	 * The bottle's container, stopped but not yet removed, still holds the
+	 * relay's volume: try again for a while. What is left (a kept container)
+	 * goes at the gateway's next start.
+	 */
+	function removeVolumeLater(volume: string, attempt: number) {
+		engine.removeVolume(volume).catch(() => {
+			if (!closed && attempt < 8) {
+				setTimeout(() => {
+					removeVolumeLater(volume, attempt + 1);
+				}, 500 * (2 ** attempt)).unref();
+			}
+		});
+	}
+
+	/** Relay volumes of runs that are over: removed unless a kept container still holds one. */
+	async function sweepVolumes() {
+		const open = new Set((await engine.listNetworks({[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home})).map(network => network.name));
+		for (const volume of await engine.listVolumes({[containerLabels.home]: home})) {
+			const runId = volume.replace(/^moat-ssh-/, '');
+			if (!open.has(runNetworkName(runId))) {
+				await engine.removeVolume(volume).catch(() => undefined);
+			}
+		}
+	}
+
 	/** Both halves of "the seal holds": nothing of this machine answers from moat's network, and the gateway reaches the daemon. */
 	async function check(id: string, homeNetworkId: string) {
 		const listener = net.createServer(socket => socket.destroy());
@@ -375,6 +467,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 		const homeNetwork = await createNetwork(name, ownLabels, false);
 		const id = await ensureContainer(recipe, homeNetwork.name);
 		containerId = id;
+		imageTag = recipe.tag;
 		// A new gateway joins the networks of runs it served before, at the same address: their bottles keep working.
 		for (const network of await engine.listNetworks({[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home})) {
 			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
@@ -392,6 +485,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 		await openChannels(id);
 		await check(id, homeNetwork.id);
+		await sweepVolumes().catch((error: unknown) => {
+			log(`old SSH relay volumes stay: ${(error as Error).message}`);
+		});
 		log(`gateway ready: ${status.channel === 'socket' ? 'the daemon\'s socket' : 'the Docker API channel'}, ${status.topology} engine`);
 	}
 
@@ -411,7 +507,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 	return {
 		ensure,
 
-		async openRun(runId) {
+		async openRun(runId, runOptions) {
 			await ensure();
 			const networkName = runNetworkName(runId);
 			const network = await createNetwork(networkName, {[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home, [containerLabels.runId]: runId}, true);
@@ -422,11 +518,21 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 			const addresses = runSubnet(pool(), slot);
 			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
-			return {network: networkName, proxy: {host: addresses.gateway, port: gatewayPort}};
+			const proxy = {host: addresses.gateway, port: gatewayPort};
+			if (!runOptions?.sshAgent) {
+				return {network: networkName, proxy};
+			}
+
+			return {network: networkName, proxy, sshAgentVolume: await startSshRelay(runId, networkName, addresses.relay, `http://moat:${encodeURIComponent(runOptions.sshAgent.token)}@${proxy.host}:${proxy.port}`)};
 		},
 
 		async closeRun(runId) {
 			const networkName = runNetworkName(runId);
+			for (const relay of await engine.listContainers({[gatewayLabels.sshRelay]: runId, [containerLabels.home]: home}).catch(() => [])) {
+				await engine.removeContainer(relay.id, {force: true}).catch(() => undefined);
+			}
+
+			removeVolumeLater(sshVolumeName(runId), 1);
 			if (containerId) {
 				await engine.disconnectNetwork(networkName, containerId).catch(() => undefined);
 			}

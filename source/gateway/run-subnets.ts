@@ -35,11 +35,12 @@ export function numberToIpv4(value: number): string {
 	return [24, 16, 8, 0].map(shift => (value >>> shift) & 0xFF).join('.');
 }
 
-export type RunSubnet = {subnet: string; gateway: string; bottle: string};
+/** A run's /29: the engine's own .1 (on no interface), the gateway at .2, the SSH agent relay at .4; the bottle takes what is left. */
+export type RunSubnet = {subnet: string; gateway: string; relay: string};
 
 export function runSubnet(pool: NetworkPool, slot: number): RunSubnet {
 	const start = pool.base + (slot * (2 ** (32 - runSubnetBits)));
-	return {subnet: `${numberToIpv4(start)}/${runSubnetBits}`, gateway: numberToIpv4(start + 2), bottle: numberToIpv4(start + 3)};
+	return {subnet: `${numberToIpv4(start)}/${runSubnetBits}`, gateway: numberToIpv4(start + 2), relay: numberToIpv4(start + 4)};
 }
 
 /** The slot a subnet is in, if it is one of the pool's. */

@@ -9,3 +9,5 @@
 export const hooksHost = 'moat.hooks';
 /** Where on the hooks host a run with an aws grant gets its credentials (`GET`). */
 export const awsCredentialsPath = '/aws/credentials';
+/** `CONNECT moat.hooks:22` is the run's SSH agent, for the relay that serves its socket in the bottle. */
+export const sshAgentPort = 22;

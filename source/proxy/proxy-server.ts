@@ -13,7 +13,7 @@ import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from 
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
 import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
 import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
-import {awsCredentialsPath, hooksHost} from '../network/moat-hooks.js';
+import {awsCredentialsPath, hooksHost, sshAgentPort} from '../network/moat-hooks.js';
 
 /**
  * The credential-injecting proxy (README: The network). It listens where the runs'
@@ -40,6 +40,8 @@ export type ProxyRun = {
 	 * error with a `status` is answered with it, any other with 502.
 	 */
 	awsCredentials?(): Promise<CredentialProcessOutput>;
+	/** For runs with ssh: grants: speaks the agent protocol on a connection from the bottle's agent relay. */
+	sshAgent?(socket: Duplex): void;
 };
 
 /** One line of network.jsonl. */
@@ -506,6 +508,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		const {host, port} = target;
+		if (host === hooksHost && port === sshAgentPort) {
+			agentTunnel(run, socket, head);
+			return;
+		}
+
 		const decision = gate(run, host, port);
 		if (!decision.allowed) {
 			writeRaw(socket, 403, decision.message);
@@ -546,6 +553,22 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			}, firstByteMilliseconds);
 			socket.once('close', () => clearTimeout(waiting));
 		}
+	}
+
+	/** `CONNECT moat.hooks:22`: the run's SSH agent, for the relay in its bottle (gateway.ts); never dialled out. */
+	function agentTunnel(run: ProxyRun, socket: Duplex, head: Buffer) {
+		if (!run.sshAgent) {
+			writeRaw(socket, 403, 'Moat: this run has no ssh: grant, so no SSH agent.\n');
+			options.observer.blocked(run.runId, hooksHost, 'SSH agent asked for without an ssh grant');
+			return;
+		}
+
+		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+		if (head.length > 0) {
+			socket.unshift(head);
+		}
+
+		run.sshAgent(socket);
 	}
 
 	function intercept(socket: Duplex, connection: Connection) {

@@ -1,24 +1,26 @@
-import fs from 'node:fs/promises';
 import net from 'node:net';
+import type {Duplex} from 'node:stream';
 import {decideSign, checkSessionBind, grantedKeys, type SessionBinding, type SshRule} from './agent-policy.js';
 import {failureMessage, frame, identitiesAnswer, messageTypes, parseIdentitiesAnswer, parseRequest, splitMessages, successMessage} from './agent-protocol.js';
 
 /**
- * A run's SSH agent: a Unix socket in a folder mounted into the container
- * (SSH_AUTH_SOCK points at it). It answers from the user's real agent but
- * lists only the run's granted keys and signs only what agent-policy.ts
- * allows; every refusal is a plain agent failure, at once.
+ * A run's SSH agent. It answers from the user's real agent but lists only
+ * the run's granted keys and signs only what agent-policy.ts allows; every
+ * refusal is a plain agent failure, at once. It has no socket of its own:
+ * the bottle's connections reach it through the gateway and the proxy
+ * (README: The gateway), which hand each one to `serve`.
  */
-export type FilteringAgent = {close(): Promise<void>};
+export type FilteringAgent = {
+	/** Speaks the agent protocol on one connection from the run's bottle. */
+	serve(socket: Duplex): void;
+	close(): Promise<void>;
+};
 
 export type FilteringAgentOptions = {
-	socketPath: string;
 	/** The user's agent (its SSH_AUTH_SOCK when the run started). */
 	upstream: string | undefined;
 	/** The run's ssh: grants, read when needed (a revoked grant stops signing). */
 	rules(): Promise<SshRule[]>;
-	/** Owner of the socket: the container's user. */
-	owner?: {uid: number; gid: number};
 	signed(fingerprint: string, host: string): void;
 	refused(reason: string): void;
 };
@@ -66,7 +68,7 @@ export async function askAgent(socketPath: string, message: Buffer): Promise<Buf
 	});
 }
 
-export async function startFilteringAgent(options: FilteringAgentOptions): Promise<FilteringAgent> {
+export function createFilteringAgent(options: FilteringAgentOptions): FilteringAgent {
 	const upstreamMissing = () => `the SSH agent moat uses (${options.upstream ?? 'no SSH_AUTH_SOCK'}) cannot be reached; start ssh-agent and add your key, then start the run again`;
 
 	async function answer(message: Buffer, bindings: SessionBinding[], refuse: (reason: string) => void): Promise<Buffer> {
@@ -120,8 +122,13 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 		}
 	}
 
-	const connections = new Set<net.Socket>();
-	const server = net.createServer(socket => {
+	const connections = new Set<Duplex>();
+	const serve = (socket: Duplex) => {
+		if (connections.size >= maximumConnections) {
+			socket.destroy();
+			return;
+		}
+
 		connections.add(socket);
 		socket.once('close', () => connections.delete(socket));
 		const bindings: SessionBinding[] = [];
@@ -170,36 +177,15 @@ export async function startFilteringAgent(options: FilteringAgentOptions): Promi
 			}
 		});
 		socket.on('error', () => undefined);
-	});
-	server.maxConnections = maximumConnections;
-
-	await fs.rm(options.socketPath, {force: true});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(options.socketPath, () => {
-			server.off('error', reject);
-			resolve();
-		});
-	});
-	// Only the container's user may use it (root can, as always).
-	await fs.chmod(options.socketPath, 0o600);
-	if (options.owner && process.getuid?.() === 0) {
-		await fs.chown(options.socketPath, options.owner.uid, options.owner.gid);
-	}
+	};
 
 	return {
+		serve,
 		async close() {
 			// Open connections end with the run: close never waits on a client.
 			for (const socket of connections) {
 				socket.destroy();
 			}
-
-			await new Promise<void>(resolve => {
-				server.close(() => {
-					resolve();
-				});
-			});
-			await fs.rm(options.socketPath, {force: true});
 		},
 	};
 }

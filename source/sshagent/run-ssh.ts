@@ -1,16 +1,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type {Duplex} from 'node:stream';
 import type {SshRule} from './agent-policy.js';
 import {blobFromText} from './agent-protocol.js';
-import {startFilteringAgent, type FilteringAgent} from './filtering-agent.js';
+import {createFilteringAgent, type FilteringAgent} from './filtering-agent.js';
 import {knownHostsText, pinnedHostKeys, sshClientConfig, sshProxyScript} from './ssh-client-files.js';
 
 /**
- * A run's SSH setup, kept by the daemon: a folder (mounted read-only into
- * the container) with the filtering agent's socket, the known hosts of the
- * granted hosts, the client config and the proxy command.
+ * A run's SSH setup, kept by the daemon: the filtering agent, and a folder
+ * (mounted read-only into the container) with the known hosts of the
+ * granted hosts, the client config and the proxy command. The agent's
+ * socket in the bottle is the gateway's relay (gateway.ts), never a host
+ * socket.
  */
-export type RunSsh = {directory: string; close(): Promise<void>};
+export type RunSsh = {directory: string; serve(socket: Duplex): void; close(): Promise<void>};
 
 /** What the agent reads of a stored `ssh:HOST` grant (a Grant is one): the host, its key and host keys. */
 export type SshGrantRecord = {details: Readonly<Record<string, string>>; secret: Readonly<Record<string, string>>};
@@ -36,7 +39,6 @@ export function sshRuleOf(grant: SshGrantRecord): (SshRule & {hostKeyTexts: stri
 export async function startRunSsh(options: {
 	directory: string;
 	upstream: string | undefined;
-	owner: {uid: number; gid: number};
 	rules(): Promise<Array<SshRule & {hostKeyTexts: string[]}>>;
 	signed(fingerprint: string, host: string): void;
 	refused(reason: string): void;
@@ -50,16 +52,17 @@ export async function startRunSsh(options: {
 	await fs.writeFile(path.join(directory, 'known_hosts'), knownHostsText(rules.map(rule => ({host: rule.host, hostKeys: rule.hostKeyTexts}))), {mode: 0o644});
 	await fs.writeFile(path.join(directory, 'config'), sshClientConfig(), {mode: 0o644});
 	await fs.writeFile(path.join(directory, 'proxy'), sshProxyScript(), {mode: 0o755});
-	const agent: FilteringAgent = await startFilteringAgent({
-		socketPath: path.join(directory, 'agent.sock'),
+	// A socket an older moat left here would still answer nothing; it goes.
+	await fs.rm(path.join(directory, 'agent.sock'), {force: true});
+	const agent: FilteringAgent = createFilteringAgent({
 		upstream: options.upstream,
 		rules: options.rules,
-		owner: options.owner,
 		signed: options.signed,
 		refused: options.refused,
 	});
 	return {
 		directory,
+		serve: agent.serve,
 		async close() {
 			await agent.close();
 			await fs.rm(directory, {recursive: true, force: true});

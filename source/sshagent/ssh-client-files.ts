@@ -5,9 +5,11 @@
  * MOAT_UPSTREAM_OVERRIDES), and the proxy command itself. Pure.
  */
 
-/** Where the folder with the socket and these files appears in the container. */
+/** Where the folder with these files appears in the container. */
 export const containerSshDirectory = '/etc/moat/ssh';
-export const containerAgentSocket = `${containerSshDirectory}/agent.sock`;
+/** Where the volume with the agent relay's socket appears in the container. */
+export const containerAgentDirectory = '/etc/moat/ssh-agent';
+export const containerAgentSocket = `${containerAgentDirectory}/agent.sock`;
 /** Debian and Ubuntu's ssh_config includes this folder first, so these settings win over the defaults. */
 export const containerSshConfig = '/etc/ssh/ssh_config.d/moat.conf';
 

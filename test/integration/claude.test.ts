@@ -272,7 +272,7 @@ dockerTest('with an anthropic grant, moat claude -p prints the stand-in\'s answe
 	t.true(inspected.includes('ANTHROPIC_API_KEY=sk-ant-api03-moat-placeholder'), 'the container has the placeholder');
 	t.false(inspected.includes(secret), 'the container\'s configuration holds the key');
 	// The label the no-credential test filters on does find this home's containers.
-	const labelled = await docker('ps', '-a', '--no-trunc', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--format', '{{.ID}}');
+	const labelled = await docker('ps', '-a', '--no-trunc', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id', '--format', '{{.ID}}');
 	t.deepEqual(labelled.split('\n'), [run.containerId!]);
 
 	const trace = await world.moat(['trace', run.id, '--json']);
@@ -408,7 +408,7 @@ dockerTest('without a Claude grant, moat claude exits 4 saying which grants to m
 	t.is(result.code, 4, result.stdout + result.stderr);
 	t.is(result.stderr, 'moat: Claude Code needs a Claude credential, and none is granted.\nRun moat grant claude (a Claude subscription token) or moat grant anthropic (an API key), then try again.\n');
 	t.is(result.stdout, '');
-	t.is(await docker('ps', '-a', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--format', '{{.ID}}'), '');
+	t.is(await docker('ps', '-a', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id', '--format', '{{.ID}}'), '');
 	t.deepEqual(await world.runs(), []);
 	t.deepEqual(world.requests, []);
 });

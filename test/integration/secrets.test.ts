@@ -182,7 +182,7 @@ for (const failure of failures) {
 
 		t.deepEqual(await fs.readdir(path.join(world.sandbox.moatHome, 'runs')).catch(() => []), [], 'no run was created');
 		t.deepEqual(await listRuns(world.env), []);
-		t.is(await docker('ps', '-aq', '--filter', `label=moat.home=${world.sandbox.moatHome}`), '', 'no container');
+		t.is(await docker('ps', '-aq', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id'), '', 'no container');
 		t.is(await daemonPidOf(world.sandbox.moatHome), 0, 'no proxy registration, so no daemon');
 	});
 }

@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
-import {dockerTest} from '../helpers/docker.js';
-import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, docker, listRuns, moat, networkEntriesOf, type AuditRecord} from '../helpers/moat.js';
+import {dockerTest, farEngine, farEngineTest} from '../helpers/docker.js';
+import {auditRecordsOf, createSandbox, createWorkspace, destroyRuns, docker, eventually, listRuns, moat, networkEntriesOf, type AuditRecord} from '../helpers/moat.js';
 import {startSshAgent} from '../helpers/ssh-agent.js';
 import {createGitRepository, gitReadmeMarker, startSshServer} from '../helpers/ssh-server.js';
 
@@ -21,7 +21,7 @@ import {createGitRepository, gitReadmeMarker, startSshServer} from '../helpers/s
  * another sshd, with its own host key, trusting only the granted key,
  * reached as other.test.
  */
-async function createWorld(t: ExecutionContext, options: {files?: Record<string, string>; secondServer?: boolean} = {}) {
+async function createWorld(t: ExecutionContext, options: {files?: Record<string, string>; secondServer?: boolean; engine?: string} = {}) {
 	const sandbox = await createSandbox();
 	const workspace = await createWorkspace(1000, 1000, {'README.md': '# ssh\n', ...options.files});
 	const agent = await startSshAgent();
@@ -37,6 +37,7 @@ async function createWorld(t: ExecutionContext, options: {files?: Record<string,
 		MOAT_KEYRING_BACKEND: 'file',
 		SSH_AUTH_SOCK: agent.socket,
 		MOAT_UPSTREAM_OVERRIDES: [`git.test=127.0.0.1:${server.port}`, `other.test=127.0.0.1:${(secondServer ?? server).port}`].join(','),
+		...options.engine ? {DOCKER_HOST: options.engine} : {},
 	};
 	t.teardown(async () => {
 		await destroyRuns(env);
@@ -190,12 +191,17 @@ dockerTest('a run without an ssh grant has no agent: SSH_AUTH_SOCK is unset and 
 	const result = await world.run(['run', world.workspace, '--', 'sh', '-c', [
 		'echo "socket=${SSH_AUTH_SOCK-unset}"',
 		'test -e /etc/moat/ssh && echo "folder present" || echo "folder absent"',
+		'test -e /etc/moat/ssh-agent && echo "agent folder present" || echo "agent folder absent"',
 		'test -e /etc/ssh/ssh_config.d/moat.conf && echo "config present" || echo "config absent"',
 		'ssh-add -l; echo "ssh-add exited $?"',
+		// Asking the proxy for an agent directly, as the relay does: refused.
+		'curl -sS -p -o /dev/null http://moat.hooks:22/ 2>&1; echo "agent tunnel exited $?"',
 	].join('; ')]);
 	t.is(result.code, 0, result.stderr);
 	t.regex(result.stdout, /^socket=unset$/m);
 	t.regex(result.stdout, /^folder absent$/m);
+	t.regex(result.stdout, /^agent folder absent$/m);
+	t.regex(result.stdout, /CONNECT tunnel failed, response 403\nagent tunnel exited 56$/m);
 	t.regex(result.stdout, /^config absent$/m);
 	// 2: "Could not open a connection to your authentication agent."
 	t.regex(result.stdout, /^ssh-add exited 2$/m);
@@ -222,17 +228,39 @@ dockerTest('with no reachable SSH agent, a run with an ssh grant fails before it
 	t.deepEqual(await listRuns(world.env), [], 'no run was started');
 });
 
-dockerTest('the run\'s agent socket belongs to the container\'s user, mode 600, in a read-only folder', async t => {
+dockerTest('the bottle\'s agent socket is the gateway\'s relay in a read-only volume of the engine: no host socket is mounted into the bottle, and both go with the run', async t => {
 	const world = await createWorld(t);
 	await world.grant();
-	const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', [
-		'id -u',
-		'stat -c "%u %a" /etc/moat/ssh/agent.sock',
-		'touch /etc/moat/ssh/x 2>/dev/null && echo "folder writable" || echo "folder read-only"',
+	const started = await world.run(['run', world.workspace, '-d', '--grant', 'ssh:git.test', '--', 'sh', '-c', [
+		'echo "socket=$SSH_AUTH_SOCK"',
+		'stat -c "%F %a" /etc/moat/ssh-agent/agent.sock',
+		'touch /etc/moat/ssh-agent/x 2>/dev/null && echo "folder writable" || echo "folder read-only"',
+		'test -e /etc/moat/ssh/agent.sock && echo "host socket present" || echo "no host socket"',
 		'ssh-add -l >/dev/null && echo "agent usable"',
+		'while [ ! -e /workspace/stop ]; do sleep 0.2; done',
 	].join('; ')]);
-	t.is(result.code, 0, result.stderr);
-	t.is(result.stdout, '1000\n1000 600\nfolder read-only\nagent usable\n');
+	t.is(started.code, 0, started.stderr);
+	const runId = started.stdout.trim();
+	await eventually(async () => (await world.run(['logs', runId])).stdout.includes('agent usable'));
+	const logs = await world.run(['logs', runId]);
+	t.is(logs.stdout, 'socket=/etc/moat/ssh-agent/agent.sock\nsocket 666\nfolder read-only\nno host socket\nagent usable\n');
+
+	// What the engine was asked to mount: a volume for the agent, and no bind whose source is a socket.
+	const [container] = JSON.parse(await docker('inspect', `moat-${runId}`)) as Array<{Mounts: Array<{Type: string; Source: string; Name?: string; Destination: string}>}>;
+	t.deepEqual(container!.Mounts.filter(mount => mount.Type === 'volume').map(mount => [mount.Name, mount.Destination]), [[`moat-ssh-${runId}`, '/etc/moat/ssh-agent']]);
+	for (const mount of container!.Mounts.filter(mount => mount.Type === 'bind')) {
+		const stat = await fs.stat(mount.Source);
+		t.false(stat.isSocket(), `${mount.Source} is a socket`);
+		if (stat.isDirectory()) {
+			const entries = await fs.readdir(mount.Source, {recursive: true, withFileTypes: true});
+			t.false(entries.some(entry => entry.isSocket()), `${mount.Source} holds a socket`);
+		}
+	}
+
+	// The run ends: its relay and volume go with it.
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	await eventually(async () => (await docker('ps', '-aq', '--filter', `label=moat.ssh-relay=${runId}`)) === '');
+	await eventually(async () => (await docker('volume', 'ls', '-q', '--filter', `name=moat-ssh-${runId}`)) === '');
 });
 
 dockerTest('in strict network mode git clone over SSH to the granted host still works, and ssh to another host is refused by the proxy with moat\'s reason', async t => {
@@ -252,7 +280,7 @@ dockerTest('in strict network mode git clone over SSH to the granted host still 
 	t.true((await world.audit()).some(record => record.type === 'ssh.signed' && record.data.host === 'git.test'));
 });
 
-dockerTest('after moat proxy restart, a running bottle\'s SSH agent and client files still work (the folder is kept, the socket made anew)', async t => {
+dockerTest('after moat proxy restart, a running bottle\'s SSH agent and client files still work (the files are kept, the relay reaches the new daemon)', async t => {
 	const world = await createWorld(t);
 	t.is((await world.run(['grant', 'ssh', '--host', 'git.test', '--key', world.granted.fingerprint])).code, 0);
 	const started = await world.run(['run', world.workspace, '-d', '--grant', 'ssh:git.test', '--', 'sleep', '300']);
@@ -266,4 +294,15 @@ dockerTest('after moat proxy restart, a running bottle\'s SSH agent and client f
 	const url = `ssh://${world.server.user}@git.test/${world.repository.replace(/^\//, '')}`;
 	const cloned = await docker('exec', '-u', '1000', '-w', '/tmp', `moat-${runId}`, 'sh', '-c', `git clone -q ${url} clone && cat clone/README.md`).catch((error: unknown) => String(error));
 	t.true(cloned.includes(gitReadmeMarker), cloned);
+});
+
+farEngineTest('on an engine whose networks and sockets are not this machine\'s, git clone over SSH works with the filtering agent through the gateway\'s relay, and the signature is audited', async t => {
+	const world = await createWorld(t, {engine: farEngine});
+	await world.grant();
+	const result = await world.run(['run', world.workspace, '--grant', 'ssh:git.test', '--', 'sh', '-c', `ssh-add -l; git clone -q ${world.cloneUrl} /tmp/clone && cat /tmp/clone/README.md`]);
+	t.is(result.code, 0, result.stderr);
+	t.true(result.stdout.includes(world.granted.fingerprint), result.stdout);
+	t.false(result.stdout.includes(world.other.fingerprint), 'only the granted key is listed');
+	t.true(result.stdout.includes(gitReadmeMarker), result.stdout + result.stderr);
+	t.true((await world.audit()).some(record => record.type === 'ssh.signed' && record.data.host === 'git.test'));
 });

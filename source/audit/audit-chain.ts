@@ -16,6 +16,7 @@ export const auditEventTypes = [
 	'ssh.signed',
 	'policy.changed',
 	'grant.changed',
+	'host.reached',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];
 

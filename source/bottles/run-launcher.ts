@@ -39,6 +39,8 @@ export type RunRequest = {
 	grants: readonly string[];
 	/** `src:dst[:ro]` strings from -m. */
 	mounts: readonly string[];
+	/** Ports of this machine from --host-port: the user's own word, approved as given. */
+	hostPorts?: readonly number[];
 	/** The command after `--`; empty means the config's. */
 	command: readonly string[];
 	interactive?: boolean;
@@ -224,14 +226,19 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		...configMounts
 			.filter(mount => path.relative(workspace, mount.source).startsWith('..') || path.isAbsolute(path.relative(workspace, mount.source)))
 			.map(mount => ({kind: 'mount' as const, value: `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`})),
+		// A port of this machine is a way past the seal: the database or dev server there.
+		...(config.network?.host ?? []).map(port => ({kind: 'host port' as const, value: String(port)})),
 	];
 	const commandLine = new Set(request.grants);
+	const commandLinePorts = new Set((request.hostPorts ?? []).map(String));
+	const hostPorts = [...new Set([...config.network?.host ?? [], ...request.hostPorts ?? []])].sort((a, b) => a - b);
 	const trusted = {path: workspace, identity: pinnedWorkspace.identity};
-	const unapproved = trust ? (await trust.unapproved(trusted, requests)).filter(item => !(item.kind === 'grant' && commandLine.has(item.value))) : [];
+	const givenOnCommandLine = (item: TrustRequest) => (item.kind === 'grant' && commandLine.has(item.value)) || (item.kind === 'host port' && commandLinePorts.has(item.value));
+	const unapproved = trust ? (await trust.unapproved(trusted, requests)).filter(item => !givenOnCommandLine(item)) : [];
 	if (unapproved.length > 0) {
 		const list = describeRequests(unapproved);
 		if (!request.hasTerminal || !confirm) {
-			const grantFlags = unapproved.filter(item => item.kind === 'grant').map(item => `--grant ${item.value}`);
+			const grantFlags = unapproved.filter(item => item.kind === 'grant' || item.kind === 'host port').map(item => `--${item.kind === 'grant' ? 'grant' : 'host-port'} ${item.value}`);
 			throw usageError(
 				`agent.yaml asks for ${list}, which this workspace has not used before.`,
 				`Run moat on a terminal to approve${grantFlags.length > 0 ? `, or pass ${grantFlags.join(' ')} on the command line` : ''}.`,
@@ -244,7 +251,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	}
 
 	if (trust) {
-		await trust.approve(trusted, [...unapproved, ...requests.filter(item => item.kind === 'grant' && commandLine.has(item.value))]);
+		await trust.approve(trusted, [...unapproved, ...requests.filter(item => givenOnCommandLine(item))]);
 	}
 
 	// Read now, after the user approved them and before anything is
@@ -295,6 +302,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	const access = network
 		? await network.register({
 			runId: id, agent, policy: {mode: policy.mode, allow: [...policy.allow]}, grants,
+			...hostPorts.length > 0 ? {hostPorts} : {},
 			...sshGrants.length > 0 ? {ssh: {upstream: environment.variables[environmentVariables.sshAuthSocket], uid: uid || rootReplacementId, gid: gid || rootReplacementId}} : {},
 		})
 		: undefined;

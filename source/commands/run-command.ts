@@ -1,6 +1,7 @@
 import type {Attachment} from '../engine/engine.js';
 import type {BottleRequest} from '../bottles/bottles.js';
 import {exitCodes, usageError} from '../errors.js';
+import {printable} from '../output/format.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
 import {attachTerminal} from './attach-command.js';
 import {attachOutput} from './attached-output.js';
@@ -16,6 +17,7 @@ export const runFlags = {
 	tty: {type: 'boolean', shortFlag: 't'},
 	rebuild: {type: 'boolean'},
 	keep: {type: 'boolean'},
+	hostPort: {type: 'string', isMultiple: true},
 } as const;
 
 export const runCommand: Command = {
@@ -37,6 +39,8 @@ export const runCommand: Command = {
     -i, --interactive      Give the command a terminal and stdin (-i=false forces off)
         --rebuild          Build the image even if one exists
         --keep             Keep the stopped container for inspection
+        --host-port PORT   Let the run reach this port of this machine as
+                           host.moat.internal:PORT, through the proxy (repeatable)
 
   Attached, moat exits with the command's exit code. Ctrl+C detaches (the run
   goes on); Ctrl+C twice within half a second stops it.
@@ -58,6 +62,17 @@ export const runCommand: Command = {
 	},
 };
 
+function hostPortsOf(values: readonly string[] | undefined): number[] {
+	return (values ?? []).map(value => {
+		const port = /^\d{1,5}$/.test(value) ? Number(value) : 0;
+		if (port < 1 || port > 65_535) {
+			throw usageError(`--host-port ${printable(value)} is not a port number.`, 'Give a port between 1 and 65535, as in --host-port 5432.');
+		}
+
+		return port;
+	});
+}
+
 /** The run flags as a request; `overrides` carries what the command decides itself. */
 export function runRequest(context: CommandContext, overrides: Pick<BottleRequest, 'workspace' | 'command'> & Partial<BottleRequest>): BottleRequest {
 	const {flags} = context;
@@ -66,6 +81,7 @@ export function runRequest(context: CommandContext, overrides: Pick<BottleReques
 		environment: (flags.env as string[] | undefined) ?? [],
 		grants: (flags.grant as string[] | undefined) ?? [],
 		mounts: (flags.mount as string[] | undefined) ?? [],
+		hostPorts: hostPortsOf(flags.hostPort as string[] | undefined),
 		interactive: flags.interactive as boolean | undefined,
 		detach: Boolean(flags.detach),
 		hasTerminal: context.stdinIsTTY && Boolean(context.stdout.isTTY),

@@ -49,8 +49,10 @@ export const configSchema = z.strictObject({
 				allow: z
 					.array(z.string({error: 'must be a string'}).min(1, {error: 'must not be empty'}), {error: 'must be a list'})
 					.optional(),
+				// Ports of this machine the bottle may reach, as host.moat.internal:PORT, through the proxy.
+				host: z.array(portNumber, {error: 'must be a list of port numbers'}).optional(),
 			},
-			{error: 'must be a map with policy and allow'},
+			{error: 'must be a map with policy, allow and host'},
 		)
 		.optional(),
 	mounts: z
@@ -86,7 +88,7 @@ export const configFixes: Record<string, string> = {
 	grants: 'List grant names such as - github or - ssh:github.com.',
 	env: 'Write env as a map, e.g. env: {NODE_ENV: development}.',
 	secrets: 'Write secrets as NAME: op://vault/item/field, ssm:///path or env://NAME.',
-	network: 'Write network: {policy: strict, allow: ["api.example.com", "*.example.org"]}.',
+	network: 'Write network: {policy: strict, allow: ["api.example.com", "*.example.org"], host: [5432]}.',
 	mounts: 'Write mounts as a list of "source:destination" or "source:destination:ro".',
 	ports: 'Write ports as a map of name to container port, e.g. ports: {web: 3000}.',
 	command: 'Write command as a list whose first item is the program, e.g. command: ["npm", "test"].',

@@ -41,6 +41,8 @@ export type RunRegistration = {
 	grants: string[];
 	/** For ssh: grants: the user's agent (SSH_AUTH_SOCK) to forward signing to, and the container's user. */
 	ssh?: {upstream?: string; uid: number; gid: number};
+	/** Ports of this machine the run may reach as host.moat.internal (network.host, --host-port). */
+	hostPorts?: number[];
 };
 
 export type RegisteredRun = {

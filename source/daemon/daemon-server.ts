@@ -196,6 +196,9 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				injected(runId, grant, host) {
 					audit.recordLater(runId, 'credential.injected', {grant, host});
 				},
+				hostReached(runId, port) {
+					audit.recordLater(runId, 'host.reached', {host: 'host.moat.internal', port});
+				},
 				blocked(runId, host, reason) {
 					audit.recordLater(runId, 'request.blocked', {host, reason});
 				},

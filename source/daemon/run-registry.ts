@@ -98,6 +98,7 @@ export function persistedRunOf(registration: RunRegistration, hash: string, regi
 		agent: registration.agent ?? null,
 		policy: {mode: registration.policy.mode === 'strict' ? 'strict' : 'permissive', allow: [...registration.policy.allow ?? []]},
 		grants: [...registration.grants],
+		...Array.isArray(registration.hostPorts) ? {hostPorts: registration.hostPorts.filter(port => Number.isInteger(port) && port >= 1 && port <= 65_535)} : {},
 		...registration.ssh && Number.isInteger(registration.ssh.uid) && Number.isInteger(registration.ssh.gid)
 			? {ssh: {uid: registration.ssh.uid, gid: registration.ssh.gid, ...typeof registration.ssh.upstream === 'string' ? {upstream: registration.ssh.upstream} : {}}}
 			: {},
@@ -156,6 +157,7 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 				agent: persisted.agent,
 				policy: toPolicy(persisted),
 				grantKinds: kinds,
+				hostPorts: persisted.hostPorts ?? [],
 				async grants() {
 					// Re-read now and then: a grant revoked or replaced on the host applies to live runs too.
 					if (!grants || now() - loadedAt > grantCacheMilliseconds) {

@@ -50,6 +50,25 @@ export function parseConnectTarget(target: string): {host: string; port: number}
 
 export type GateDecision = {allowed: true} | {allowed: false; reason: string; message: string};
 
+/** The name under which a bottle reaches the ports of this machine it was given (network.host). */
+export const hostServicesName = 'host.moat.internal';
+
+/** Whether a run may reach this port of this machine: only the ones agent.yaml or --host-port opened, in every policy mode. */
+export function hostPortDecision(port: number, hostPorts: readonly number[]): GateDecision {
+	if (hostPorts.includes(port)) {
+		return {allowed: true};
+	}
+
+	const reason = hostPorts.length > 0
+		? `port ${port} of this machine is not open to the run (open: ${hostPorts.join(', ')}).`
+		: `no port of this machine is open to the run.`;
+	return {
+		allowed: false,
+		reason: `host port ${port} not open`,
+		message: `Moat: request blocked by network policy.\nHost "${hostServicesName}:${port}" is refused: ${reason}\nAdd it to network.host in agent.yaml or pass --host-port ${port}.\n`,
+	};
+}
+
 /** An internal address kind in words, for messages that say why it is refused. */
 export const addressKindWords: Record<string, string> = {
 	loopback: 'a loopback address',

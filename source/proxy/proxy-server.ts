@@ -12,7 +12,7 @@ import type {CertificateAuthority} from './certificate-authority.js';
 import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
 import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
-import {gateRequest, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
+import {gateRequest, hostPortDecision, hostServicesName, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
 import {awsCredentialsPath, hooksHost, sshAgentPort} from '../network/moat-hooks.js';
 
 /**
@@ -34,6 +34,8 @@ export type ProxyRun = {
 	grantKinds: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>;
 	/** Hosts of the run's ssh: grants (`host` or `host:port`). */
 	sshHosts?: readonly string[];
+	/** Ports of this machine the run may reach as host.moat.internal (network.host). */
+	hostPorts?: readonly number[];
 	/**
 	 * For runs with an aws grant: short-lived credentials for the container's
 	 * credential_process helper (credentials/aws-credential-process.ts). An
@@ -65,6 +67,8 @@ export type ProxyObserver = {
 	request(runId: string, entry: NetworkEntry): void;
 	injected(runId: string, grant: string, host: string): void;
 	blocked(runId: string, host: string, reason: string): void;
+	/** The run reached a port of this machine it was given (network.host). */
+	hostReached?(runId: string, port: number): void;
 };
 
 export type ProxyServerOptions = {
@@ -178,6 +182,15 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	}
 
 	function gate(run: ProxyRun, host: string, port: number): GateDecision {
+		if (host === hostServicesName) {
+			const decision = hostPortDecision(port, run.hostPorts ?? []);
+			if (decision.allowed) {
+				options.observer.hostReached?.(run.runId, port);
+			}
+
+			return decision;
+		}
+
 		const upstream = resolveUpstream(options.overrides, host, port);
 		return gateRequest({
 			host,
@@ -189,6 +202,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	}
 
 	function upstreamFor(host: string, port: number) {
+		// Only reached once the gate allowed this port of this machine for the run.
+		if (host === hostServicesName) {
+			return {address: '127.0.0.1', port, lookup: undefined};
+		}
+
 		const upstream = resolveUpstream(options.overrides, host, port);
 		// A name moat resolves itself is checked at dial time; an override is the user's own routing.
 		return {address: upstream.address, port: upstream.port, lookup: upstream.overridden ? undefined : guardedLookup};

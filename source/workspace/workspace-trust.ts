@@ -6,11 +6,12 @@ import {withFileLock} from '../files/file-lock.js';
  * What each workspace's agent.yaml has been allowed to ask for. The agent
  * can edit agent.yaml, so anything in it that reaches beyond the workspace —
  * a grant, a base image that is not a Docker Official Image, a mount from
- * outside the workspace, a secret (by its reference) — is not used until the
+ * outside the workspace, a secret (by its reference), a port of this machine
+ * (network.host) — is not used until the
  * user says so (on a terminal, or by passing it on the command line).
  * Answers are remembered per workspace.
  */
-export type TrustRequest = {kind: 'grant' | 'base image' | 'mount' | 'secret'; value: string};
+export type TrustRequest = {kind: 'grant' | 'base image' | 'mount' | 'secret' | 'host port'; value: string};
 
 /** A workspace as trust knows it: its path and the folder's own identity (device:inode). */
 export type TrustedWorkspace = {path: string; identity: string};

@@ -1,9 +1,10 @@
 import dgram from 'node:dgram';
+import type {ExecutionContext} from 'ava';
 import net from 'node:net';
 import os from 'node:os';
-import {dockerTest} from '../helpers/docker.js';
 import {docker, eventually} from '../helpers/moat.js';
-import {createWorld, parseProbes, probeScript, runIdOf} from '../helpers/proxy-world.js';
+import {createWorld, newestRunId, parseProbes, probeScript, runIdOf, startPlainServer} from '../helpers/proxy-world.js';
+import {dockerTest, farEngine, farEngineTest} from '../helpers/docker.js';
 
 /**
  * The seal (README: The gateway): a bottle reaches nothing of the host but
@@ -141,4 +142,58 @@ dockerTest('a run whose gateway cannot be made is refused with the reason and th
 
 	const status = await world.moat(['proxy', 'status']);
 	t.regex(status.stdout, /^Gateway {3}not working, runs are refused: The gateway's image could not be built/m);
+});
+
+/** network.host end to end on an engine: the opened port answers by name through the proxy, the closed one is refused. */
+async function hostPortsWork(t: ExecutionContext, engine?: string) {
+	const opened = await startPlainServer('127.0.0.1');
+	const closed = await startPlainServer('127.0.0.1');
+	t.teardown(async () => {
+		await opened.close();
+		await closed.close();
+	});
+	const world = await createWorld(t, {hosts: ['api.github.com'], engine, files: {'agent.yaml': `network:\n  policy: strict\n  host: [${opened.port}]\n`}});
+
+	// agent.yaml opening a port of this machine needs the user's yes: without a terminal, the flag.
+	const refused = await world.moat(['run', world.workspace, '--', 'true']);
+	t.is(refused.code, 2, refused.stderr);
+	t.true(refused.stderr.includes(`agent.yaml asks for the host port ${opened.port}, which this workspace has not used before.`), refused.stderr);
+	t.true(refused.stderr.includes(`--host-port ${opened.port}`), refused.stderr);
+
+	const result = await world.moat(['run', world.workspace, '--host-port', String(opened.port), '--', 'sh', '-c', probeScript([
+		['http', `curl -sS http://host.moat.internal:${opened.port}/by-name`],
+		['connect', `curl -sS -p http://host.moat.internal:${opened.port}/through-tunnel`],
+		['closed', `curl -sS http://host.moat.internal:${closed.port}/not-opened`],
+		['direct', `curl -sS --noproxy '*' --max-time 5 http://host.moat.internal:${opened.port}/direct`],
+	])]);
+	t.is(result.code, 0, result.stderr);
+	const probes = parseProbes(result.stdout);
+	t.deepEqual(probes.http, {code: 0, output: `stand-in host.moat.internal:${opened.port} GET /by-name`});
+	t.deepEqual(probes.connect, {code: 0, output: `stand-in host.moat.internal:${opened.port} GET /through-tunnel`});
+	t.true(probes.closed!.output.includes(`Host "host.moat.internal:${closed.port}" is refused: port ${closed.port} of this machine is not open to the run (open: ${opened.port}).`), probes.closed!.output);
+	t.not(probes.direct!.code, 0, 'without the proxy the name means nothing');
+	t.deepEqual(closed.requests, []);
+	t.deepEqual(opened.requests.map(request => request.url), ['/by-name', '/through-tunnel']);
+
+	const runId = await newestRunId(world);
+	await eventually(async () => (await world.networkEntries(runId)).length >= 3);
+	const entries = await world.networkEntries(runId);
+	t.true(entries.some(entry => entry.url === `http://host.moat.internal:${opened.port}/by-name` && entry.status === 200), JSON.stringify(entries));
+	t.true(entries.some(entry => entry.url === `http://host.moat.internal:${closed.port}/not-opened` && entry.status === 403 && entry.blocked), JSON.stringify(entries));
+	const audit = await world.auditRecords(runId);
+	t.true(audit.some(record => record.type === 'host.reached' && record.data.port === opened.port));
+	t.true(audit.some(record => record.type === 'request.blocked' && record.data.host === 'host.moat.internal'));
+
+	// Approved once with the flag, the workspace's agent.yaml port needs no flag the next time.
+	const again = await world.moat(['run', world.workspace, '--', 'curl', '-sS', `http://host.moat.internal:${opened.port}/again`]);
+	t.is(again.code, 0, again.stderr);
+	t.is(again.stdout, `stand-in host.moat.internal:${opened.port} GET /again\n`);
+}
+
+dockerTest('network.host: a port of this machine opened by agent.yaml (approved) or --host-port is reached as host.moat.internal through the proxy, logged and audited, in strict mode; any other port is refused', async t => {
+	await hostPortsWork(t);
+});
+
+farEngineTest('network.host works the same on an engine whose networks are not this machine\'s', async t => {
+	await hostPortsWork(t, farEngine);
 });

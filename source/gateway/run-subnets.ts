@@ -1,14 +1,14 @@
 /**
  * Where runs' networks live (README: The gateway). Each run gets a small
  * subnet of its own from one pool: the gateway at its second address, the
- * bottle at its third. Pure: the gateway manager does the engine calls.
+ * SSH agent relay at its fourth, the bottle wherever the engine puts it. Pure: the gateway manager does the engine calls.
  *
  * The bridges have no address on the host, so a pool that shadows a network
  * the user has elsewhere changes nothing outside the bottles.
  */
 
 export const defaultNetworkPool = '10.231.0.0/16';
-/** Eight addresses: network, (unused) bridge, gateway, bottle, spare, broadcast. */
+/** Eight addresses: network, (unused) bridge, gateway, bottle, relay, spare, broadcast. */
 export const runSubnetBits = 29;
 
 export type NetworkPool = {base: number; slots: number};

@@ -33,6 +33,8 @@ export const claudeCommand: Command = {
     -d, --detach           Start and print only the run id (attach later with moat attach)
         --rebuild          Build the image even if one exists
         --keep             Keep the stopped container for inspection
+        --host-port PORT   Let the run reach this port of this machine as
+                           host.moat.internal:PORT, through the proxy (repeatable)
 
   Claude Code ${claude.version} is installed once into moat's cache (MOAT_CACHE_DIR,
   default ~/.cache/moat); ${claude.versionVariable} picks another version.

@@ -142,5 +142,9 @@ export function daemonPaths(moatHome: string) {
 /** Unix socket paths are limited to 107 bytes on Linux (103 on macOS). */
 export const maximumSocketPath = 103;
 
-/** The network every run joined before the gateway (one per engine, its host-side address the proxy's). */
-export const sealedNetworkName = 'moat-sealed';
+/**
+ * What daemon-state.json's `network` says since the gateway: each run has its
+ * own network. Any other value is the shared network of an older moat
+ * (`moat-sealed`, its host-side address the proxy's), served until its runs end.
+ */
+export const gatewayNetworkMarker = 'gateway';

@@ -16,7 +16,7 @@ import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
 import {createAuditQueue} from './audit-queue.js';
 import {startDaemonApi, type DaemonApi} from './daemon-api.js';
-import {daemonPaths, maximumSocketPath, sealedNetworkName, type Hello} from './daemon-protocol.js';
+import {daemonPaths, gatewayNetworkMarker, maximumSocketPath, type Hello} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
 import {readDaemonState, type DaemonState} from './daemon-state.js';
 import {startDaemonWatchers, type DaemonWatchers} from './daemon-watchers.js';
@@ -69,14 +69,19 @@ async function serveLegacyNetwork(engine: Engine, legacy: NonNullable<DaemonStat
 
 	log(`serving ${legacy.runs.length} run(s) from before the gateway on ${address}:${legacy.port} until they end`);
 	return {
-		async close() {
+		/** Stops listening; once the last of those runs has ended (`retire`), the old network goes too. */
+		async close(retire = false) {
 			await new Promise<void>(resolve => {
 				server.close(() => {
 					resolve();
 				});
 			});
-			await engine.removeNetwork(legacy.network).catch(() => undefined);
-			log(`the last run from before the gateway ended; ${legacy.network} removed`);
+			if (retire) {
+				await engine.removeNetwork(legacy.network).catch((error: unknown) => {
+					log(`${legacy.network} stays: ${(error as Error).message}`);
+				});
+				log(`the last run from before the gateway ended; ${legacy.network} removed`);
+			}
 		},
 	};
 }
@@ -131,7 +136,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	// API requests being answered (registering may wait for the gateway's image).
 	let inFlight = 0;
 	let proxy: ProxyServer | undefined;
-	let legacy: {close(): Promise<void>} | undefined;
+	let legacy: {close(retire?: boolean): Promise<void>} | undefined;
 	let router: RouterServer | undefined;
 	let routerError = '';
 	let api: DaemonApi | undefined;
@@ -146,10 +151,10 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	try {
 		const saved = await readDaemonState(paths.state);
 		// Runs from before the gateway (a daemon of an older moat) keep the old proxy address until they end.
-		const legacySaved = saved?.network === sealedNetworkName
-			? {network: sealedNetworkName, port: saved.proxyPort, runs: Object.keys(saved.runs)}
+		const legacySaved = saved?.network && saved.network !== gatewayNetworkMarker
+			? {network: saved.network, port: saved.proxyPort, runs: Object.keys(saved.runs)}
 			: saved?.legacy;
-		const state: DaemonState = {proxyPort: 0, network: 'gateway', runs: saved?.runs ?? {}, ...legacySaved?.runs.length ? {legacy: legacySaved} : {}};
+		const state: DaemonState = {proxyPort: 0, network: gatewayNetworkMarker, runs: saved?.runs ?? {}, ...legacySaved?.runs.length ? {legacy: legacySaved} : {}};
 		const authority = await openCertificateAuthority(paths.proxyDirectory);
 		const registry = createRunRegistry({
 			environment, store, audit, log, state,
@@ -162,7 +167,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					state.legacy.runs = state.legacy.runs.filter(id => id !== runId);
 					if (state.legacy.runs.length === 0) {
 						delete state.legacy;
-						await legacy?.close();
+						await legacy?.close(true);
 					}
 
 					return;
@@ -212,6 +217,11 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		});
 		if (state.legacy) {
 			legacy = await serveLegacyNetwork(engine, state.legacy, socket => proxy?.accept(socket), log);
+		} else if (legacySaved) {
+			// An older moat's network whose runs all ended meanwhile: nothing needs it.
+			await engine.removeNetwork(legacySaved.network).catch((error: unknown) => {
+				log(`${legacySaved.network} stays: ${(error as Error).message}`);
+			});
 		}
 
 		await registry.save();

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type {Duplex} from 'node:stream';
 import type {Engine, Labels} from '../engine/engine.js';
+import {maximumSocketPath} from '../daemon/daemon-protocol.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {exitCodes, MoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
@@ -97,8 +98,6 @@ function homeHash(moatHome: string) {
 	return createHash('sha256').update(moatHome).digest('hex').slice(0, 10);
 }
 
-/** Unix socket paths are limited to 107 bytes on Linux (103 on macOS). */
-const maximumSocketPath = 103;
 
 function channelMode(variables: MoatEnvironment['variables']): GatewayChannelMode {
 	const value = variables[environmentVariables.gatewayChannel];

@@ -1,10 +1,18 @@
 /**
  * bench:proxy — 2,000 HTTPS requests over keep-alive (8 connections) from
  * the real curl to a local HTTPS upstream: direct, through moat's proxy and
- * through mitmproxy (`mitmdump`), all in this run. Prints requests/s and
- * p50/p99 latency with the ratios the issue names (moat ≥ 2× mitmproxy's
- * throughput, ≥ 0.6× direct), and the time to first byte for a host the
- * proxy has never seen (certificate minting; target < 20 ms added).
+ * through mitmproxy (`mitmdump`, installed with apt-get when missing), all
+ * in this run. Prints requests/s and p50/p99 latency with the ratios the
+ * issue names (moat ≥ 2× mitmproxy's throughput, ≥ 0.6× direct), and the
+ * time to first byte for a host the proxy has never seen (certificate
+ * minting; target < 20 ms added).
+ *
+ * Then the path runs really take: curl inside a real bottle, through moat's
+ * gateway container to the daemon, over the daemon's socket and over the
+ * Docker API (each its own MOAT_HOME, daemon and gateway), against the same
+ * script on the host directly, measured just before (gateway-load.ts):
+ * requests/s (≥ 0.5× direct, ≥ 2× mitmdump), p50 added latency one request
+ * at a time (≤ 2 ms) and one 200 MB download (≥ 0.5× direct).
  *
  * Not a test: it prints figures and never fails on them.
  */
@@ -16,18 +24,20 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
-import {startHttpsStandIn} from '../helpers/https-stand-in.js';
+import {startHttpsStandIn, writeTrustBundle} from '../helpers/https-stand-in.js';
+import {answerBench, benchHost, downloadBytes, loadInBottle, loadOnHost, percentile, type BottleLoad, type LoadFigures, type LoadShape} from './gateway-load.js';
 
 const execFileAsync = promisify(execFile);
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const freshHosts = 5;
+const shape: LoadShape = {requests, connections, sequential: Number(process.env.BENCH_SEQUENTIAL ?? 300)};
+/** `socket,api` by default; BENCH_CHANNELS=socket skips the Docker API channel. */
+const channels = (process.env.BENCH_CHANNELS ?? 'socket,api').split(',').filter((channel): channel is 'socket' | 'api' => channel === 'socket' || channel === 'api');
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-bench-proxy-'));
-const hosts = ['localhost', 'warm.localhost', ...Array.from({length: freshHosts}, (_, index) => `fresh${index}.localhost`)];
-const upstream = await startHttpsStandIn(hosts, (_request, response) => {
-	response.end('ok\n');
-});
+const hosts = ['localhost', 'warm.localhost', benchHost, ...Array.from({length: freshHosts}, (_, index) => `fresh${index}.localhost`)];
+const upstream = await startHttpsStandIn(hosts, answerBench);
 const children: ChildProcess[] = [];
 
 async function cleanup() {
@@ -37,11 +47,6 @@ async function cleanup() {
 
 	await upstream.close();
 	await fs.rm(root, {recursive: true, force: true});
-}
-
-function percentile(values: number[], fraction: number): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
 }
 
 type Figures = {perSecond: number; p50: number; p99: number};
@@ -74,6 +79,39 @@ async function waitForLine(child: ChildProcess): Promise<string> {
 	});
 }
 
+/**
+ * mitmdump, the peer the issue compares against: installed from Debian's
+ * mitmproxy package when missing, so the comparison is made in this run
+ * rather than skipped. Undefined when it cannot be installed here.
+ */
+async function ensureMitmdump(): Promise<string | undefined> {
+	const mitmdump = '/usr/bin/mitmdump';
+	if (existsSync(mitmdump)) {
+		return mitmdump;
+	}
+
+	if (!existsSync('/usr/bin/apt-get') || process.getuid?.() !== 0) {
+		return undefined;
+	}
+
+	console.error('bench:proxy: mitmdump is missing; apt-get install -y mitmproxy');
+	const env = {...process.env, DEBIAN_FRONTEND: 'noninteractive'};
+	const install = async () => execFileAsync('apt-get', ['install', '-y', '-q', 'mitmproxy'], {env, maxBuffer: 64 * 1024 * 1024});
+	try {
+		await install();
+	} catch {
+		// A fresh machine's package lists may be missing or stale: update once, then try again.
+		try {
+			await execFileAsync('apt-get', ['update', '-q'], {env, maxBuffer: 64 * 1024 * 1024});
+			await install();
+		} catch (error) {
+			console.error(`bench:proxy: mitmproxy could not be installed: ${(error as Error).message.split('\n')[0]!}`);
+		}
+	}
+
+	return existsSync(mitmdump) ? mitmdump : undefined;
+}
+
 async function freePort(): Promise<number> {
 	const net = await import('node:net');
 	return new Promise(resolve => {
@@ -103,10 +141,11 @@ try {
 	const throughMoat = await load(moatProxy, moatCa);
 
 	let throughMitm: Figures | undefined;
-	if (existsSync('/usr/bin/mitmdump')) {
+	const mitmdump = await ensureMitmdump();
+	if (mitmdump) {
 		const mitmPort = await freePort();
 		const confdir = path.join(root, 'mitmproxy');
-		const mitm = spawn('mitmdump', ['-q', '--listen-host', '127.0.0.1', '--listen-port', String(mitmPort), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upstream.caFile}`], {stdio: 'ignore'});
+		const mitm = spawn(mitmdump, ['-q', '--listen-host', '127.0.0.1', '--listen-port', String(mitmPort), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upstream.caFile}`], {stdio: 'ignore'});
 		children.push(mitm);
 		const mitmCa = path.join(confdir, 'mitmproxy-ca-cert.pem');
 		for (let attempt = 0; attempt < 100 && !existsSync(mitmCa); attempt++) {
@@ -131,8 +170,21 @@ try {
 		fresh.push(await firstByte(`fresh${index}.localhost`));
 	}
 
+	// Through the gateway, per channel, with its direct baseline measured just before it (drift on a shared machine).
+	const trustBundle = await writeTrustBundle(path.join(root, 'trust-bundle.pem'), [upstream.caFile]);
+	const directArguments = ['--connect-to', `${benchHost}:443:127.0.0.1:${upstream.port}`, '--cacert', upstream.caFile];
+	const hostDirect = await loadOnHost(path.join(root, 'direct'), shape, directArguments, 'direct');
+	const hostProxyLoad = await loadOnHost(path.join(root, 'host-proxy'), shape, ['--proxy', `http://moat:bench@127.0.0.1:${moatPort}`, '--cacert', moatCa], 'moat\'s proxy on the host');
+	const gateways: Array<{channel: string; direct: LoadFigures; bottle: BottleLoad | Error}> = [];
+	for (const channel of channels) {
+		const baseline = await loadOnHost(path.join(root, `direct-${channel}`), shape, directArguments, 'direct');
+		const bottle = await loadInBottle({channel, standIn: upstream, trustBundle, shape}).catch((error: unknown) => error as Error);
+		gateways.push({channel, direct: baseline, bottle});
+	}
+
 	const format = (figures: Figures) => `${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.p50.toFixed(2)} ms   p99 ${figures.p99.toFixed(2)} ms`;
 	console.log(`bench:proxy — ${requests} HTTPS requests, ${connections} keep-alive connections, curl ${(await execFileAsync('curl', ['--version'])).stdout.split(' ')[1]}`);
+	console.log('  (curl on the host; "moat" is moat\'s proxy alone in a process on 127.0.0.1, no daemon, no gateway)');
 	console.log(`  direct        ${format(direct)}`);
 	console.log(`  moat          ${format(throughMoat)}`);
 	if (throughMitm) {
@@ -152,6 +204,40 @@ try {
 
 	const median = (values: number[]) => percentile(values, 0.5);
 	console.log(`  new host     first byte ${median(fresh).toFixed(1)} ms vs a seen host ${median(warm).toFixed(1)} ms: +${(median(fresh) - median(warm)).toFixed(1)} ms (target < 20 ms)`);
+
+	const megabytes = (bytesPerSecond: number) => `${(bytesPerSecond / 1e6).toFixed(0).padStart(5)} MB/s`;
+	const row = (label: string, figures: LoadFigures) => `  ${label.padEnd(34)}${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.parallelP50.toFixed(2).padStart(6)} ms   1-by-1 p50 ${figures.sequentialP50.toFixed(2).padStart(5)} ms p99 ${figures.sequentialP99.toFixed(2).padStart(6)} ms   download ${megabytes(figures.downloadPerSecond)} (${figures.downloadSeconds.toFixed(2)} s)`;
+	console.log('');
+	console.log(`bench:proxy through the gateway — curl inside a real bottle (moat run): bottle → gateway container → daemon's proxy → stand-in (${benchHost} via MOAT_UPSTREAM_OVERRIDES)`);
+	console.log(`  the same script everywhere: ${shape.requests} requests over ${shape.connections} kept-alive connections (req/s, p50 under that load), ${shape.sequential} one by one on one kept-alive connection (1-by-1), one ${downloadBytes / 1e6} MB download`);
+	console.log('  baseline "direct": that script with curl on the host straight to the stand-in, run just before each channel');
+	console.log(row('direct (host curl)', hostDirect));
+	console.log(row('moat proxy on the host, no gateway', hostProxyLoad));
+	for (const {channel, direct: baseline, bottle} of gateways) {
+		console.log(row(`direct (again, before ${channel})`, baseline));
+		if (bottle instanceof Error) {
+			console.log(`  gateway, ${channel} channel: failed: ${bottle.message}`);
+			continue;
+		}
+
+		console.log(row(`gateway, ${channel} channel`, bottle.figures));
+	}
+
+	for (const {channel, direct: baseline, bottle} of gateways) {
+		if (bottle instanceof Error) {
+			continue;
+		}
+
+		const figures = bottle.figures;
+		console.log('');
+		console.log(`  gateway over the ${channel} channel (the daemon reports channel "${bottle.channel}"; the whole moat run took ${(bottle.runMilliseconds / 1000).toFixed(1)} s)`);
+		console.log(`    req/s      gateway / direct   = ${(figures.perSecond / baseline.perSecond).toFixed(2)}×  (target ≥ 0.5)`);
+		console.log(throughMitm
+			? `    req/s      gateway / mitmdump = ${(figures.perSecond / throughMitm.perSecond).toFixed(2)}×  (target ≥ 2; mitmdump on the host, measured above)`
+			: '    req/s      gateway / mitmdump: no mitmdump, no comparison');
+		console.log(`    added p50  ${(figures.sequentialP50 - baseline.sequentialP50).toFixed(2)} ms per request, one by one on a kept-alive connection (target ≤ 2 ms); under the ${shape.connections}-connection load +${(figures.parallelP50 - baseline.parallelP50).toFixed(2)} ms`);
+		console.log(`    download   gateway / direct   = ${(figures.downloadPerSecond / baseline.downloadPerSecond).toFixed(2)}×  (${megabytes(figures.downloadPerSecond).trim()} vs ${megabytes(baseline.downloadPerSecond).trim()}; target ≥ 0.5)`);
+	}
 } finally {
 	await cleanup();
 }

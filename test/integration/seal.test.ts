@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
+import fs from 'node:fs/promises';
 import type {ExecutionContext} from 'ava';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import {docker, eventually} from '../helpers/moat.js';
 import {createWorld, newestRunId, parseProbes, probeScript, runIdOf, startPlainServer} from '../helpers/proxy-world.js';
 import {dockerTest, farEngine, farEngineTest} from '../helpers/docker.js';
@@ -196,4 +198,46 @@ dockerTest('network.host: a port of this machine opened by agent.yaml (approved)
 
 farEngineTest('network.host works the same on an engine whose networks are not this machine\'s', async t => {
 	await hostPortsWork(t, farEngine);
+});
+
+dockerTest('a run an older moat started on the shared network keeps its way out through the new daemon until it ends, and the old network then goes', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com']});
+	const token = await world.grantGithub();
+	// The loop reads its proxy from a file, so the test can move it to the old network's address as an older moat would have set it.
+	const loop = 'for i in $(seq 1 900); do [ -e /workspace/stop ] && break; proxy=$(cat /workspace/proxy 2>/dev/null || echo "$HTTPS_PROXY"); curl -s -o /dev/null --max-time 10 -x "$proxy" -w "%{http_code}\\n" https://api.github.com/x; sleep 0.25; done';
+	const started = await world.moat(['run', world.workspace, '-d', '--grant', 'github', '--', 'sh', '-c', loop]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await eventually(async () => world.standIn.requests.length >= 2);
+	const variables = await docker('inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', `moat-${runId}`);
+	const runToken = decodeURIComponent(new URL(/^HTTPS_PROXY=(.+)$/m.exec(variables)![1]!).password);
+
+	// What an older moat left: its daemon gone, the run on a shared internal network whose host-side address was the proxy's.
+	t.is((await world.moat(['proxy', 'stop'])).code, 0);
+	const oldNetwork = `moat-sealed-${runId.slice(-6)}`;
+	await docker('network', 'create', '--internal', '-o', 'com.docker.network.bridge.enable_icc=false', oldNetwork);
+	t.teardown(async () => {
+		await docker('network', 'rm', oldNetwork).catch(() => undefined);
+	});
+	await docker('network', 'connect', oldNetwork, `moat-${runId}`);
+	await docker('network', 'disconnect', `moat-run-${runId}`, `moat-${runId}`);
+	const oldAddress = await docker('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', oldNetwork);
+	const oldPort = 20_000 + Math.floor(Math.random() * 20_000);
+	const statePath = path.join(world.sandbox.moatHome, 'daemon-state.json');
+	const state = JSON.parse(await fs.readFile(statePath, 'utf8')) as {network: string; proxyPort: number};
+	await fs.writeFile(statePath, JSON.stringify({...state, network: oldNetwork, proxyPort: oldPort}));
+	await fs.writeFile(path.join(world.workspace, 'proxy'), `http://moat:${runToken}@${oldAddress}:${oldPort}`);
+	const countBefore = world.standIn.requests.length;
+
+	const restarted = await world.moat(['proxy', 'start']);
+	t.is(restarted.code, 0, restarted.stderr);
+	t.true(restarted.stdout.includes(runId), 'the run is restored');
+	await eventually(async () => world.standIn.requests.length >= countBefore + 3);
+	t.is(world.standIn.requests.at(-1)!.headers.authorization, `Bearer ${token}`, 'through the old address, with the credential');
+	t.regex(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.log'), 'utf8'), new RegExp(`serving 1 run\\(s\\) from before the gateway on ${oldAddress.replaceAll('.', String.raw`\.`)}:${oldPort} until they end`));
+
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	await eventually(async () => (await world.runs()).some(run => run.id === runId && run.state !== 'running'));
+	await eventually(async () => docker('network', 'inspect', oldNetwork).then(() => false, () => true));
+	t.regex(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.log'), 'utf8'), new RegExp(`the last run from before the gateway ended; ${oldNetwork} removed`));
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {formatAllowEntry, internalEntryKind, parseAllowEntry} from '../proxy/network-policy.js';
 import {addressKindWords} from '../proxy/proxy-decisions.js';
 import {environmentVariables} from '../environment.js';
-import type {GatewayStatus} from '../gateway/gateway.js';
+import type {GatewayStatus} from '../gateway/gateway-status.js';
 
 /**
  * What the CLI and the daemon say to each other over `daemon.sock` (HTTP

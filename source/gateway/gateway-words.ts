@@ -1,5 +1,5 @@
 import {printable} from '../output/format.js';
-import type {GatewayStatus, GatewayTopology} from './gateway.js';
+import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 
 /** How `moat status` and `moat proxy status` say where the engine is and how the gateway reaches moat. */
 

@@ -12,6 +12,7 @@ import {exitCodes, MoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {containerLabels} from '../runs/labels.js';
 import {openDialer, serveChannel, type Channel, type Dialer} from './gateway-channel.js';
+import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 import {gatewayRecipe} from './gateway-image.js';
 import {candidateSlots, parseNetworkPool, runSubnet, slotOf, type NetworkPool} from './run-subnets.js';
 
@@ -24,17 +25,7 @@ import {candidateSlots, parseNetworkPool, runSubnet, slotOf, type NetworkPool} f
  * runs' networks, the channel and the checks that the seal holds.
  */
 
-export type GatewayTopology = 'local' | 'vm' | 'remote';
 export type GatewayChannelMode = 'auto' | 'socket' | 'api';
-
-export type GatewayStatus = {
-	container: string;
-	state: 'starting' | 'ready' | 'failed';
-	/** How connections reach the daemon: its Unix socket (shared files) or the Docker API's stream. */
-	channel?: 'socket' | 'api';
-	topology?: GatewayTopology;
-	error?: string;
-};
 
 /** Where a run's bottle finds moat. */
 export type RunAccess = {

@@ -123,7 +123,7 @@ const badConfigs: BadConfig[] = [
 		line: 2,
 		column: 3,
 		mentions: ['unknown key "network.polcy"'],
-		hint: /^Did you mean "policy"\? Known keys: policy, allow\.$/,
+		hint: /^Did you mean "policy"\? Known keys: policy, allow, host\.$/,
 	},
 	{
 		title: 'an unknown key that resembles nothing lists the known keys without a suggestion',
@@ -284,6 +284,14 @@ const badConfigs: BadConfig[] = [
 		column: 7,
 		mentions: ['"network.allow[0]" must be a string'],
 		hint: /allow:/,
+	},
+	{
+		title: 'a host port that is not a port number is reported at that item (network.host)',
+		text: 'network:\n  host: [5432, 70000]\n',
+		line: 2,
+		column: 16,
+		mentions: ['"network.host[1]" must be between 1 and 65535'],
+		hint: /host: \[5432\]/,
 	},
 	{
 		title: 'an empty dependency is reported at its list item',

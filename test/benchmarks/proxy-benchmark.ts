@@ -57,10 +57,17 @@ async function load(proxyArguments: string[], caFile: string): Promise<Figures> 
 	const started = performance.now();
 	const {stdout} = await execFileAsync('curl', [
 		'-s', '--parallel', '--parallel-max', String(connections), '--parallel-immediate',
-		'--cacert', caFile, ...proxyArguments, '-o', '/dev/null', '-w', '%{time_total}\\n', url,
+		'--cacert', caFile, ...proxyArguments, '-o', '/dev/null', '-w', '%{http_code} %{time_total}\\n', url,
 	], {maxBuffer: 64 * 1024 * 1024});
 	const seconds = (performance.now() - started) / 1000;
-	const latencies = stdout.trim().split('\n').map(line => Number(line) * 1000);
+	const rows = stdout.trim().split('\n').map(line => line.split(' '));
+	// A proxy that answers fast with an error must not pass for a fast proxy.
+	const failed = rows.filter(row => row[0] !== '200').length;
+	if (rows.length !== requests || failed > 0) {
+		throw new Error(`curl ${proxyArguments.join(' ')}: ${rows.length} of ${requests} answers, ${failed} not 200 (first: ${rows.find(row => row[0] !== '200')?.[0] ?? 'none'})`);
+	}
+
+	const latencies = rows.map(row => Number(row[1]) * 1000);
 	return {perSecond: requests / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99)};
 }
 

@@ -9,11 +9,13 @@ import {openCertificateAuthority} from '../../source/proxy/certificate-authority
 import {startProxyServer} from '../../source/proxy/proxy-server.js';
 
 const authority = await openCertificateAuthority(process.env.BENCH_CA_DIRECTORY!);
+const run = {runId: 'run_000000000000', agent: null, policy: {mode: 'permissive' as const, allow: []}, grantKinds: [], grants: async () => []};
 const proxy = await startProxyServer({
 	listen: {host: '127.0.0.1', port: 0},
 	authority,
 	overrides: parseUpstreamOverrides(process.env.MOAT_UPSTREAM_OVERRIDES),
-	runForToken: token => (token === 'bench' ? {runId: 'run_000000000000', agent: null, policy: {mode: 'permissive', allow: []}, grantKinds: [], grants: async () => []} : undefined),
+	// The same object every time: the proxy ends a tunnel whose token no longer maps to the run it opened with.
+	runForToken: token => (token === 'bench' ? run : undefined),
 	observer: {request() {}, injected() {}, blocked() {}},
 });
 process.stdout.write(`${proxy.port}\n`);

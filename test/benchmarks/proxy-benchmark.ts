@@ -38,6 +38,18 @@ const channels = (process.env.BENCH_CHANNELS ?? 'socket,api').split(',').filter(
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-bench-proxy-'));
 const hosts = ['localhost', 'warm.localhost', benchHost, ...Array.from({length: freshHosts}, (_, index) => `fresh${index}.localhost`)];
 const upstream = await startHttpsStandIn(hosts, answerBench);
+// TLS connections the stand-in accepted: tells a proxy that keeps its upstream connections from one that dials per request.
+let upstreamConnections = 0;
+upstream.server.on('secureConnection', () => {
+	upstreamConnections++;
+});
+/** `what`, with the number of upstream TLS connections it made. */
+async function counted<T>(what: () => Promise<T>): Promise<{result: T; connections: number}> {
+	const before = upstreamConnections;
+	const result = await what();
+	return {result, connections: upstreamConnections - before};
+}
+
 const children: ChildProcess[] = [];
 
 async function cleanup() {
@@ -180,12 +192,12 @@ try {
 	// Through the gateway, per channel, with its direct baseline measured just before it (drift on a shared machine).
 	const trustBundle = await writeTrustBundle(path.join(root, 'trust-bundle.pem'), [upstream.caFile]);
 	const directArguments = ['--connect-to', `${benchHost}:443:127.0.0.1:${upstream.port}`, '--cacert', upstream.caFile];
-	const hostDirect = await loadOnHost(path.join(root, 'direct'), shape, directArguments, 'direct');
-	const hostProxyLoad = await loadOnHost(path.join(root, 'host-proxy'), shape, ['--proxy', `http://moat:bench@127.0.0.1:${moatPort}`, '--cacert', moatCa], 'moat\'s proxy on the host');
-	const gateways: Array<{channel: string; direct: LoadFigures; bottle: BottleLoad | Error}> = [];
+	const hostDirect = await counted(async () => loadOnHost(path.join(root, 'direct'), shape, directArguments, 'direct'));
+	const hostProxyLoad = await counted(async () => loadOnHost(path.join(root, 'host-proxy'), shape, ['--proxy', `http://moat:bench@127.0.0.1:${moatPort}`, '--cacert', moatCa], 'moat\'s proxy on the host'));
+	const gateways: Array<{channel: string; direct: {result: LoadFigures; connections: number}; bottle: {result: BottleLoad | Error; connections: number}}> = [];
 	for (const channel of channels) {
-		const baseline = await loadOnHost(path.join(root, `direct-${channel}`), shape, directArguments, 'direct');
-		const bottle = await loadInBottle({channel, standIn: upstream, trustBundle, shape}).catch((error: unknown) => error as Error);
+		const baseline = await counted(async () => loadOnHost(path.join(root, `direct-${channel}`), shape, directArguments, 'direct'));
+		const bottle = await counted(async () => loadInBottle({channel, standIn: upstream, trustBundle, shape}).catch((error: unknown) => error as Error));
 		gateways.push({channel, direct: baseline, bottle});
 	}
 
@@ -213,24 +225,24 @@ try {
 	console.log(`  new host     first byte ${median(fresh).toFixed(1)} ms vs a seen host ${median(warm).toFixed(1)} ms: +${(median(fresh) - median(warm)).toFixed(1)} ms (target < 20 ms)`);
 
 	const megabytes = (bytesPerSecond: number) => `${(bytesPerSecond / 1e6).toFixed(0).padStart(5)} MB/s`;
-	const row = (label: string, figures: LoadFigures) => `  ${label.padEnd(34)}${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.parallelP50.toFixed(2).padStart(6)} ms   1-by-1 p50 ${figures.sequentialP50.toFixed(2).padStart(5)} ms p99 ${figures.sequentialP99.toFixed(2).padStart(6)} ms   download ${megabytes(figures.downloadPerSecond)} (${figures.downloadSeconds.toFixed(2)} s)`;
+	const row = (label: string, {result: figures, connections: dialled}: {result: LoadFigures; connections: number}) => `  ${label.padEnd(34)}${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.parallelP50.toFixed(2).padStart(6)} ms   1-by-1 p50 ${figures.sequentialP50.toFixed(2).padStart(5)} ms p99 ${figures.sequentialP99.toFixed(2).padStart(6)} ms   download ${megabytes(figures.downloadPerSecond)} (${figures.downloadSeconds.toFixed(2)} s)   upstream TLS connections ${dialled}`;
 	console.log('');
 	console.log(`bench:proxy through the gateway — curl inside a real bottle (moat run): bottle → gateway container → daemon's proxy → stand-in (${benchHost} via MOAT_UPSTREAM_OVERRIDES)`);
-	console.log(`  the same script everywhere: ${shape.requests} requests over ${shape.connections} kept-alive connections (req/s, p50 under that load), ${shape.sequential} one by one on one kept-alive connection (1-by-1), one ${downloadBytes / 1e6} MB download`);
+	console.log(`  the same script everywhere: 200 to warm up, ${shape.requests} requests over ${shape.connections} kept-alive connections (req/s, p50 under that load), ${shape.sequential} one by one on one kept-alive connection (1-by-1), one ${downloadBytes / 1e6} MB download (${shape.requests + shape.sequential + 201} requests in all)`);
 	console.log('  baseline "direct": that script with curl on the host straight to the stand-in, run just before each channel');
 	console.log(row('direct (host curl)', hostDirect));
 	console.log(row('moat proxy on the host, no gateway', hostProxyLoad));
-	for (const {channel, direct: baseline, bottle} of gateways) {
+	for (const {channel, direct: baseline, bottle: {result: bottle, connections: dialled}} of gateways) {
 		console.log(row(`direct (again, before ${channel})`, baseline));
 		if (bottle instanceof Error) {
 			console.log(`  gateway, ${channel} channel: failed: ${bottle.message}`);
 			continue;
 		}
 
-		console.log(row(`gateway, ${channel} channel`, bottle.figures));
+		console.log(row(`gateway, ${channel} channel`, {result: bottle.figures, connections: dialled}));
 	}
 
-	for (const {channel, direct: baseline, bottle} of gateways) {
+	for (const {channel, direct: {result: baseline}, bottle: {result: bottle}} of gateways) {
 		if (bottle instanceof Error) {
 			continue;
 		}

@@ -128,9 +128,9 @@ dockerTest('a gateway that is removed behind moat\'s back is made again, and a d
 	const again = await docker('ps', '-q', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.gateway=true');
 	t.truthy(again);
 	t.not(again, gateway, 'a new gateway container');
-	const status = await world.moat(['proxy', 'status']);
-	t.regex(status.stdout, /^Gateway {3}ready /m);
-	t.true(status.stdout.includes(runId));
+	// Traffic flows once the channels are open; the checks that follow make the status ready.
+	await eventually(async () => /^Gateway {3}ready /m.test((await world.moat(['proxy', 'status'])).stdout));
+	t.true((await world.moat(['proxy', 'status'])).stdout.includes(runId));
 });
 
 dockerTest('a run whose gateway cannot be made is refused with the reason and the fix, and leaves no container', async t => {

@@ -44,9 +44,9 @@ type World = {
 	directory: string;
 };
 
-async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]; awsCredentials?: ProxyRun['awsCredentials']} = {}): Promise<World> {
+async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]; awsCredentials?: ProxyRun['awsCredentials']; standInHosts?: string[]} = {}): Promise<World> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
-	const standIn = await startHttpsStandIn(['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], (request, response) => {
+	const standIn = await startHttpsStandIn(options.standInHosts ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], (request, response) => {
 		response.end(`stand-in: ${request.method} ${request.url}\n`);
 	});
 	const authority = await openCertificateAuthority(path.join(directory, 'proxy'));
@@ -118,6 +118,26 @@ test('a github request through the proxy reaches the upstream with the real toke
 	t.deepEqual(world.injected, ['github@api.github.com']);
 	t.like(world.entries[0]!.entry, {method: 'GET', url: 'https://api.github.com/user', status: 200, grant: 'github', blocked: false, error: null});
 	t.is(world.entries[0]!.entry.bytes_in, 'stand-in: GET /user\n'.length);
+});
+
+test('an upstream whose certificate does not name the host asked for gets no request and no credential, though a CA moat trusts signed it', async t => {
+	const world = await createWorld(t, {standInHosts: ['impostor.test']});
+	const result = await world.curl(...via(world), '-o', '/dev/null', '-w', '%{http_code}', 'https://api.github.com/user');
+	t.is(result.stdout, '502');
+	t.deepEqual(world.standIn.requests, [], 'nothing, credential or not, was sent to it');
+	t.like(world.entries[0]!.entry, {url: 'https://api.github.com/user', status: 502});
+});
+
+test('upstream connections are kept alive: twenty requests on one client connection open one TLS connection upstream', async t => {
+	const world = await createWorld(t);
+	let handshakes = 0;
+	world.standIn.server.on('secureConnection', () => {
+		handshakes++;
+	});
+	const result = await world.curl(...via(world), '-o', '/dev/null', '-w', '%{http_code} ', 'https://api.github.com/x[1-20]');
+	t.is(result.stdout, '200 '.repeat(20));
+	t.is(world.standIn.requests.length, 20);
+	t.is(handshakes, 1);
 });
 
 test('git over HTTPS to github.com gets Basic x-access-token', async t => {

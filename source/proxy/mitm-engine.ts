@@ -124,9 +124,14 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			...(plan.lookup ? {lookup: plan.lookup} : {}),
 			...(plan.secure ? {
 				rejectUnauthorized: true,
-				servername: net.isIP(plan.host) ? undefined : plan.host,
 				// The certificate must name the host the agent asked for, whatever address was dialled.
-				checkServerIdentity: (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate),
+				// TLS checks it against the server name, so a name needs nothing more; and a
+				// per-request checkServerIdentity would stop Node's agent from ever reusing the
+				// connection (one TLS handshake per request). Only an address dialled under
+				// another address (an override) needs the explicit check.
+				...net.isIP(plan.host)
+					? (plan.host === plan.address ? {} : {checkServerIdentity: (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate)})
+					: {servername: plan.host},
 			} : {}),
 		});
 		context.clientToProxyRequest.on('data', (chunk: Buffer) => {

@@ -26,6 +26,7 @@ export const environmentVariables = {
 	gatewayPort: 'MOAT_GATEWAY_PORT',
 	gatewayDaemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET',
 	relaySocket: 'MOAT_RELAY_SOCKET',
+	relayPorts: 'MOAT_RELAY_PORTS',
 	relayProxy: 'MOAT_RELAY_PROXY',
 	// The engine, as the docker CLI finds it
 	dockerHost: 'DOCKER_HOST',

@@ -15,6 +15,7 @@ import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage} from '../images/image-builder.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
+import {hostServicesName} from '../proxy/proxy-decisions.js';
 import {routerPort, serviceVariables} from '../routing/route-decisions.js';
 import {containerLabels} from '../runs/labels.js';
 import {newRunId, type RunMetadata} from '../runs/run-metadata.js';
@@ -344,6 +345,8 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		workingDirectory: '/workspace',
 		binds: [{source: workspace, target: '/workspace', readOnly: false}, ...mounts.map(({identity: _identity, ...bind}) => bind), ...agentSetup?.binds ?? [], ...sshBinds, ...awsBinds],
 		volumes: sshVolumes,
+		// Ports of this machine the run was given answer there, through its relay (network.host).
+		...access?.hostServices ? {extraHosts: {[hostServicesName]: access.hostServices}} : {},
 		labels: {
 			[containerLabels.managed]: 'true',
 			[containerLabels.runId]: id,

@@ -22,7 +22,7 @@ export type DaemonApiOptions = {
 	/** Settles when the gateway is ready or has failed (never rejects). */
 	ready(): Promise<void>;
 	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
-	access(runId: string, options: {sshAgent?: {token: string}}): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
+	access(runId: string, options: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
 	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
 	shutdown(why: string): void;
 	/**
@@ -79,7 +79,7 @@ function handlersFor({registry, audit, hello, ready, access, shutdown}: DaemonAp
 				case 'registered': {
 					let reached: Awaited<ReturnType<typeof access>>;
 					try {
-						reached = await access(registration.runId, result.sshDirectory ? {sshAgent: {token: result.token}} : {});
+						reached = await access(registration.runId, {token: result.token, ssh: Boolean(result.sshDirectory), hostPorts: result.hostPorts});
 					} catch (error) {
 						await registry.unregister(registration.runId, 'no way out');
 						return [503, {error: (error as Error).message, hint: (error as {hint?: string}).hint}];

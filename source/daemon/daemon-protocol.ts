@@ -55,6 +55,8 @@ export type RegisteredRun = {
 	sshDirectory?: string;
 	/** The engine's volume with the run's SSH agent socket (the gateway's relay), when it has ssh: grants. */
 	sshAgentVolume?: string;
+	/** Where host.moat.internal points in the bottle (the run's relay), when it was given ports of this machine. */
+	hostServices?: string;
 	/** For runs with an aws grant: the role's region, for the container's AWS config (its credentials come from the proxy). */
 	aws?: {region: string};
 };

@@ -35,7 +35,7 @@ export type LiveRun = {
 
 /** How `register` went; the API turns each into its answer. */
 export type Registration =
-	| {outcome: 'registered'; token: string; sshDirectory?: string; awsRole?: AwsRunRole}
+	| {outcome: 'registered'; token: string; sshDirectory?: string; awsRole?: AwsRunRole; hostPorts: number[]}
 	/** Another request registered the same run meanwhile. */
 	| {outcome: 'busy'}
 	| {outcome: 'ssh agent failed'; message: string}
@@ -318,7 +318,7 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 
 		await save();
 		log(`run ${registration.runId} registered`);
-		return {outcome: 'registered', token, ...sshDirectory ? {sshDirectory} : {}, ...awsRole ? {awsRole} : {}};
+		return {outcome: 'registered', token, hostPorts: live.persisted.hostPorts ?? [], ...sshDirectory ? {sshDirectory} : {}, ...awsRole ? {awsRole} : {}};
 	};
 
 	const networkLogFor = (live: LiveRun) => {

@@ -409,6 +409,8 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					StdinOnce: false,
 					HostConfig: {
 						Binds: spec.binds.map(bind => `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`),
+						...(spec.extraHosts ? {ExtraHosts: Object.entries(spec.extraHosts).map(([name, address]) => `${name}:${address}`)} : {}),
+						...(spec.sysctls ? {Sysctls: {...spec.sysctls}} : {}),
 						...(spec.volumes && spec.volumes.length > 0
 							? {Mounts: spec.volumes.map(volume => ({Type: 'volume' as const, Source: volume.name, Target: volume.target, ReadOnly: volume.readOnly, VolumeOptions: {NoCopy: true, Labels: {...volume.labels}, DriverConfig: {Name: 'local', Options: {}}}}))}
 							: {}),

@@ -40,6 +40,10 @@ export type ContainerSpec = {
 	restartUnlessStopped?: boolean;
 	/** Limits on what the container may use. */
 	limits?: {memoryBytes?: number; pids?: number};
+	/** Names in the container's /etc/hosts: name → address. */
+	extraHosts?: Readonly<Record<string, string>>;
+	/** Kernel settings of the container's own namespaces. */
+	sysctls?: Readonly<Record<string, string>>;
 };
 
 /**

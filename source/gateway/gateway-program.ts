@@ -18,11 +18,11 @@
  * Subcommands: `serve` (the container's main process), `channel` and
  * `dialer` (pipes between an exec's stdio and the main process), `probe`
  * (the seal check: can any of these addresses be reached from here?),
- * `probe-proxy`, and `agent-relay`: the main process of a run's SSH agent
- * relay, a small container of the same image beside the bottle, which
- * serves the agent socket in a volume the bottle mounts and carries each
- * connection to the daemon's filtering agent as `CONNECT moat.hooks:22`
- * through the gateway, with the run's token (which the bottle holds anyway).
+ * `probe-proxy`, and `relay`: the main process of a run's relay, a small
+ * container of the same image beside the bottle, which serves the SSH agent
+ * socket in a volume the bottle mounts and the host ports the run was given,
+ * carrying each connection through the gateway with the run's token (which
+ * the bottle holds anyway).
  */
 
 import fs from 'node:fs';
@@ -62,7 +62,7 @@ function splice(a: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Strea
 }
 
 /** What moat sets in the container; environment.ts names them too (this file runs alone, importing nothing of moat). */
-const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET', relaySocket: 'MOAT_RELAY_SOCKET', relayProxy: 'MOAT_RELAY_PROXY'} as const;
+const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET', relaySocket: 'MOAT_RELAY_SOCKET', relayPorts: 'MOAT_RELAY_PORTS', relayProxy: 'MOAT_RELAY_PROXY'} as const;
 
 function serve() {
 	const port = Number(process.env[variables.port] ?? 3128);
@@ -314,17 +314,25 @@ function probeProxy() {
 	socket.on('close', () => finish(answer || 'closed'));
 }
 
-/** `agent-relay`: serves the bottle's SSH agent socket, each connection a tunnel to the daemon's filtering agent. */
-function agentRelay() {
+/**
+ * `relay`: a run's own relay, beside its bottle. It serves the bottle's SSH
+ * agent socket (MOAT_RELAY_SOCKET) and listens on the ports of the host the
+ * run was given (MOAT_RELAY_PORTS, reached by the bottle as
+ * host.moat.internal:PORT without a proxy: psql, redis-cli). Each connection
+ * becomes a CONNECT through the gateway with the run's token: `moat.hooks:22`
+ * for the agent, `host.moat.internal:PORT` for a port; the daemon decides.
+ */
+function relay() {
 	const socketPath = process.env[variables.relaySocket] ?? '';
+	const ports = (process.env[variables.relayPorts] ?? '').split(',').filter(Boolean).map(Number);
 	const proxy = new URL(process.env[variables.relayProxy] ?? '');
 	const authorization = Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64');
-	const server = net.createServer(client => {
+	const tunnel = (target: string) => (client: net.Socket) => {
 		client.pause();
 		const upstream = net.connect({host: proxy.hostname, port: Number(proxy.port)});
 		let answer = Buffer.alloc(0);
 		upstream.on('connect', () => {
-			upstream.write(`CONNECT moat.hooks:22 HTTP/1.1\r\nHost: moat.hooks:22\r\nProxy-Authorization: Basic ${authorization}\r\n\r\n`);
+			upstream.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: Basic ${authorization}\r\n\r\n`);
 		});
 		const onAnswer = (chunk: Buffer) => {
 			answer = Buffer.concat([answer, chunk]);
@@ -339,7 +347,7 @@ function agentRelay() {
 
 			upstream.off('data', onAnswer);
 			if (!answer.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200')) {
-				log(`the daemon refused the SSH agent: ${answer.subarray(0, answer.indexOf('\r\n')).toString('latin1')}`);
+				log(`the daemon refused ${target}: ${answer.subarray(0, answer.indexOf('\r\n')).toString('latin1')}`);
 				client.destroy();
 				upstream.destroy();
 				return;
@@ -357,13 +365,22 @@ function agentRelay() {
 		upstream.on('data', onAnswer);
 		upstream.on('error', () => client.destroy());
 		client.on('error', () => upstream.destroy());
-	});
-	fs.rmSync(socketPath, {force: true});
-	server.listen(socketPath, () => {
-		// The bottle's user may be anyone; the socket's folder is this run's alone.
-		fs.chmodSync(socketPath, 0o666);
-		log(`SSH agent relay on ${socketPath}`);
-	});
+	};
+
+	if (socketPath) {
+		fs.rmSync(socketPath, {force: true});
+		net.createServer(tunnel('moat.hooks:22')).listen(socketPath, () => {
+			// The bottle's user may be anyone; the socket's folder is this run's alone.
+			fs.chmodSync(socketPath, 0o666);
+			log(`SSH agent relay on ${socketPath}`);
+		});
+	}
+
+	for (const port of ports) {
+		net.createServer({noDelay: true}, tunnel(`host.moat.internal:${port}`)).listen(port, '0.0.0.0', () => {
+			log(`host port ${port} relayed`);
+		});
+	}
 }
 
 const [, , command, ...rest] = process.argv;
@@ -393,8 +410,8 @@ switch (command) {
 		break;
 	}
 
-	case 'agent-relay': {
-		agentRelay();
+	case 'relay': {
+		relay();
 		break;
 	}
 

@@ -33,6 +33,8 @@ export type RunAccess = {
 	proxy: {host: string; port: number};
 	/** For runs with ssh: grants: the engine's volume holding the SSH agent relay's socket (`agent.sock`). */
 	sshAgentVolume?: string;
+	/** For runs given ports of this machine: the relay's address, which host.moat.internal names in the bottle. */
+	hostServices?: string;
 };
 
 /** Where the relay serves the agent socket, inside its own container. */
@@ -42,10 +44,11 @@ export type Gateway = {
 	/** Makes the gateway ready (image, container, channel, checks); rejects with why runs cannot start. */
 	ensure(): Promise<void>;
 	/**
-	 * The run's own network, joined by the gateway; with `sshAgent`, also the
-	 * run's SSH agent relay (it reaches the proxy with the run's token).
+	 * The run's own network, joined by the gateway; for a run with ssh:
+	 * grants or host ports, also its relay (which reaches the proxy with the
+	 * run's token).
 	 */
-	openRun(runId: string, options?: {sshAgent?: {token: string}}): Promise<RunAccess>;
+	openRun(runId: string, options?: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<RunAccess>;
 	/** Leaves and removes the run's network (its container has ended). */
 	closeRun(runId: string): Promise<void>;
 	/** A connection to a bottle's port, made by the gateway (the hostname router). */
@@ -69,8 +72,8 @@ export const gatewayLabels = {
 	gateway: 'moat.gateway',
 	/** On a run's network: which run it is. */
 	runNetwork: 'moat.run-network',
-	/** On a run's SSH agent relay container and volume: which run it serves. */
-	sshRelay: 'moat.ssh-relay',
+	/** On a run's relay container and its SSH agent volume: which run it serves. */
+	runRelay: 'moat.run-relay',
 	/** On every network moat made: they share the subnet pool. */
 	network: 'moat.network',
 	/** What the container was made from: an older one is replaced. */
@@ -334,44 +337,53 @@ export function createGateway(options: GatewayOptions): Gateway {
 	}
 
 	/**
-	 * A run's SSH agent relay: a small container of the gateway's image on
-	 * the run's network, serving the agent socket in a volume of the engine
-	 * that the bottle mounts read-only. No host socket is mounted anywhere,
-	 * so it works where the engine is a VM (Docker Desktop) or remote.
+	 * A run's relay: a small container of the gateway's image on the run's
+	 * network that serves, for the bottle, the SSH agent socket (in a volume
+	 * of the engine the bottle mounts read-only) and the ports of this
+	 * machine the run was given (host.moat.internal points at it), each
+	 * connection a tunnel through the gateway with the run's token. No host
+	 * socket is mounted anywhere, so it works where the engine is a VM
+	 * (Docker Desktop) or remote.
 	 */
-	async function startSshRelay(runId: string, networkName: string, address: string, proxyUrl: string): Promise<string> {
-		const volume = sshVolumeName(runId);
-		const labels = {[containerLabels.home]: home, [gatewayLabels.sshRelay]: runId};
+	async function startRelay(runId: string, networkName: string, address: string, proxyUrl: string, serves: {ssh: boolean; hostPorts: readonly number[]}): Promise<string | undefined> {
+		const volume = serves.ssh ? sshVolumeName(runId) : undefined;
+		const labels = {[containerLabels.home]: home, [gatewayLabels.runRelay]: runId};
 		for (const old of await engine.listContainers(labels)) {
 			await engine.removeContainer(old.id, {force: true});
 		}
 
+		const socketPath = volume ? `${relayDirectory}/agent.sock` : '';
 		const id = await engine.createContainer({
-			name: `moat-${runId}-ssh-agent`,
+			name: `moat-${runId}-relay`,
 			image: imageTag!,
-			command: ['node', '/moat/gateway.mjs', 'agent-relay'],
+			command: ['node', '/moat/gateway.mjs', 'relay'],
 			environment: {
-				[environmentVariables.relaySocket]: `${relayDirectory}/agent.sock`,
+				[environmentVariables.relaySocket]: socketPath,
+				[environmentVariables.relayPorts]: serves.hostPorts.join(','),
 				[environmentVariables.relayProxy]: proxyUrl,
 			},
 			workingDirectory: '/',
 			binds: [],
-			volumes: [{name: volume, target: relayDirectory, readOnly: false, labels}],
+			volumes: volume ? [{name: volume, target: relayDirectory, readOnly: false, labels}] : [],
 			labels,
 			tty: false,
 			openStdin: false,
 			network: networkName,
 			address,
-			// Root in the container without any capability: it owns the fresh volume, nothing else.
+			// Root in the container without any capability: it owns the fresh volume, nothing else;
+			// a host port below 1024 (the network namespace is its own) needs no capability either.
 			user: '0:0',
+			sysctls: {'net.ipv4.ip_unprivileged_port_start': '0'},
 			sealed: {readOnlyRoot: true, tmpfs: {'/tmp': 'rw,noexec,nosuid,size=1m'}},
 			restartUnlessStopped: true,
 			limits: {memoryBytes: 64 * 1024 * 1024, pids: 64},
 		});
 		await engine.startContainer(id);
-		// The bottle's first ssh may come at once: wait until the socket is there.
+		// The bottle may use them at once: wait until the socket is there and every port listens.
+		// Listening is read from the kernel's table, not tried: a connection would go through to the host's service.
+		const ready = 'const fs = require("fs"); const [socket, ...ports] = process.argv.slice(1); if (socket && !fs.existsSync(socket)) process.exit(1); const table = fs.readFileSync("/proc/net/tcp", "utf8"); const listening = new Set(table.split("\\n").slice(1).map(line => line.trim().split(/\\s+/)).filter(fields => fields[3] === "0A").map(fields => parseInt(fields[1].split(":")[1], 16))); process.exit(ports.every(port => listening.has(Number(port))) ? 0 : 1);';
 		for (let attempt = 0; attempt < 100; attempt++) {
-			const checked = await engine.execToEnd(id, ['node', '-e', 'process.exit(require("fs").existsSync(process.argv[1]) ? 0 : 1)', `${relayDirectory}/agent.sock`]).catch(() => ({exitCode: 1}));
+			const checked = await engine.execToEnd(id, ['node', '-e', ready, socketPath, ...serves.hostPorts.map(String)]).catch(() => ({exitCode: 1}));
 			if (checked.exitCode === 0) {
 				return volume;
 			}
@@ -381,7 +393,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 			});
 		}
 
-		throw new MoatError('The run\'s SSH agent relay did not start.', `See docker logs moat-${runId}-ssh-agent, then start the run again.`, exitCodes.failure);
+		throw new MoatError('The run\'s relay (its SSH agent and host ports) did not start.', `See docker logs moat-${runId}-relay, then start the run again.`, exitCodes.failure);
 	}
 
 	/**
@@ -509,16 +521,22 @@ export function createGateway(options: GatewayOptions): Gateway {
 			const addresses = runSubnet(pool(), slot);
 			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
 			const proxy = {host: addresses.gateway, port: gatewayPort};
-			if (!runOptions?.sshAgent) {
+			if (!runOptions || (!runOptions.ssh && runOptions.hostPorts.length === 0)) {
 				return {network: networkName, proxy};
 			}
 
-			return {network: networkName, proxy, sshAgentVolume: await startSshRelay(runId, networkName, addresses.relay, `http://moat:${encodeURIComponent(runOptions.sshAgent.token)}@${proxy.host}:${proxy.port}`)};
+			const volume = await startRelay(runId, networkName, addresses.relay, `http://moat:${encodeURIComponent(runOptions.token)}@${proxy.host}:${proxy.port}`, runOptions);
+			return {
+				network: networkName,
+				proxy,
+				...volume ? {sshAgentVolume: volume} : {},
+				...runOptions.hostPorts.length > 0 ? {hostServices: addresses.relay} : {},
+			};
 		},
 
 		async closeRun(runId) {
 			const networkName = runNetworkName(runId);
-			for (const relay of await engine.listContainers({[gatewayLabels.sshRelay]: runId, [containerLabels.home]: home}).catch(() => [])) {
+			for (const relay of await engine.listContainers({[gatewayLabels.runRelay]: runId, [containerLabels.home]: home}).catch(() => [])) {
 				await engine.removeContainer(relay.id, {force: true}).catch(() => undefined);
 			}
 

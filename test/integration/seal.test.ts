@@ -166,21 +166,25 @@ async function hostPortsWork(t: ExecutionContext, engine?: string) {
 		['http', `curl -sS http://host.moat.internal:${opened.port}/by-name`],
 		['connect', `curl -sS -p http://host.moat.internal:${opened.port}/through-tunnel`],
 		['closed', `curl -sS http://host.moat.internal:${closed.port}/not-opened`],
-		['direct', `curl -sS --noproxy '*' --max-time 5 http://host.moat.internal:${opened.port}/direct`],
+		// A client that knows no proxy (psql, redis-cli) reaches it by name too: the run's relay answers there.
+		['direct', `curl -sS --noproxy '*' --max-time 10 http://host.moat.internal:${opened.port}/direct`],
+		['direct-closed', `curl -sS --noproxy '*' --max-time 5 http://host.moat.internal:${closed.port}/direct-closed`],
 	])]);
 	t.is(result.code, 0, result.stderr);
 	const probes = parseProbes(result.stdout);
 	t.deepEqual(probes.http, {code: 0, output: `stand-in host.moat.internal:${opened.port} GET /by-name`});
 	t.deepEqual(probes.connect, {code: 0, output: `stand-in host.moat.internal:${opened.port} GET /through-tunnel`});
 	t.true(probes.closed!.output.includes(`Host "host.moat.internal:${closed.port}" is refused: port ${closed.port} of this machine is not open to the run (open: ${opened.port}).`), probes.closed!.output);
-	t.not(probes.direct!.code, 0, 'without the proxy the name means nothing');
+	t.deepEqual(probes.direct, {code: 0, output: `stand-in host.moat.internal:${opened.port} GET /direct`});
+	t.not(probes['direct-closed']!.code, 0, 'a port not given answers nothing, even by name');
 	t.deepEqual(closed.requests, []);
-	t.deepEqual(opened.requests.map(request => request.url), ['/by-name', '/through-tunnel']);
+	t.deepEqual(opened.requests.map(request => request.url), ['/by-name', '/through-tunnel', '/direct']);
 
 	const runId = await newestRunId(world);
-	await eventually(async () => (await world.networkEntries(runId)).length >= 3);
+	await eventually(async () => (await world.networkEntries(runId)).length >= 4);
 	const entries = await world.networkEntries(runId);
 	t.true(entries.some(entry => entry.url === `http://host.moat.internal:${opened.port}/by-name` && entry.status === 200), JSON.stringify(entries));
+	t.true(entries.filter(entry => entry.method === 'CONNECT' && entry.url === `host.moat.internal:${opened.port}` && entry.status === 200).length >= 2, 'the tunnel and the relay\'s connection are logged');
 	t.true(entries.some(entry => entry.url === `http://host.moat.internal:${closed.port}/not-opened` && entry.status === 403 && entry.blocked), JSON.stringify(entries));
 	const audit = await world.auditRecords(runId);
 	t.true(audit.some(record => record.type === 'host.reached' && record.data.port === opened.port));
@@ -192,7 +196,7 @@ async function hostPortsWork(t: ExecutionContext, engine?: string) {
 	t.is(again.stdout, `stand-in host.moat.internal:${opened.port} GET /again\n`);
 }
 
-dockerTest('network.host: a port of this machine opened by agent.yaml (approved) or --host-port is reached as host.moat.internal through the proxy, logged and audited, in strict mode; any other port is refused', async t => {
+dockerTest('network.host: a port of this machine opened by agent.yaml (approved) or --host-port is reached as host.moat.internal, through the proxy and by clients that know none, logged and audited, in strict mode; any other port is refused', async t => {
 	await hostPortsWork(t);
 });
 

@@ -259,7 +259,7 @@ dockerTest('the bottle\'s agent socket is the gateway\'s relay in a read-only vo
 
 	// The run ends: its relay and volume go with it.
 	await fs.writeFile(path.join(world.workspace, 'stop'), '');
-	await eventually(async () => (await docker('ps', '-aq', '--filter', `label=moat.ssh-relay=${runId}`)) === '');
+	await eventually(async () => (await docker('ps', '-aq', '--filter', `label=moat.run-relay=${runId}`)) === '');
 	await eventually(async () => (await docker('volume', 'ls', '-q', '--filter', `name=moat-ssh-${runId}`)) === '');
 });
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import http, {type IncomingMessage, type ServerResponse} from 'node:http';
+import {exitCodes} from '../errors.js';
 import {matchRoute, parseAuditRequest, registrationError, type ApiRouteName} from './api-routes.js';
 import type {AuditQueue} from './audit-queue.js';
 import {parseAllowRequest, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
@@ -82,7 +83,8 @@ function handlersFor({registry, audit, hello, ready, access, shutdown}: DaemonAp
 						reached = await access(registration.runId, {token: result.token, ssh: Boolean(result.sshDirectory), hostPorts: result.hostPorts});
 					} catch (error) {
 						await registry.unregister(registration.runId, 'no way out');
-						return [503, {error: (error as Error).message, hint: (error as {hint?: string}).hint}];
+						// A configuration mistake (MOAT_NETWORK_POOL, MOAT_GATEWAY_CHANNEL) keeps its usage exit code.
+						return [503, {error: (error as Error).message, hint: (error as {hint?: string}).hint, usage: (error as {exitCode?: number}).exitCode === exitCodes.usage}];
 					}
 
 					const registered: RegisteredRun = {

@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
-import {MoatError, notFoundError, usageError} from '../errors.js';
+import {exitCodes, MoatError, notFoundError, usageError} from '../errors.js';
 import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
 
@@ -68,7 +68,7 @@ async function sayHello(socketPath: string): Promise<Hello | undefined> {
 
 function clientFor(socketPath: string, hello: Hello): DaemonClient {
 	/** `refusals` turns an answer that is the caller's mistake, not the daemon's, into its own error. */
-	const expect = async (answer: Promise<Answer>, what: string, refusals: Partial<Record<number, (error: string, hint: string | undefined) => MoatError>> = {}) => {
+	const expect = async (answer: Promise<Answer>, what: string, refusals: Partial<Record<number, (error: string, hint: string | undefined, usage: boolean) => MoatError>> = {}) => {
 		let result: Answer;
 		try {
 			result = await answer;
@@ -78,8 +78,8 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 
 		const refusal = refusals[result.status];
 		if (refusal) {
-			const body = result.body as {error?: string; hint?: string};
-			throw refusal(String(body.error ?? result.status), body.hint);
+			const body = result.body as {error?: string; hint?: string; usage?: boolean};
+			throw refusal(String(body.error ?? result.status), body.hint, body.usage === true);
 		}
 
 		if (result.status !== 200) {
@@ -97,7 +97,7 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 				// A grant the run needs at registration (aws: its region) that the daemon cannot read.
 				422: error => new MoatError(`Cannot start the run: ${error}.`, 'See moat grant list; grant it again if it is missing or unreadable.'),
 				// The gateway is not there, or the seal does not hold: no run starts without egress or without a seal.
-				503: (error, hint) => new MoatError(`Cannot start the run: ${error}`, hint ?? 'Run moat proxy restart, then try again.'),
+				503: (error, hint, usage) => new MoatError(`Cannot start the run: ${error}`, hint ?? 'Run moat proxy restart, then try again.', usage ? exitCodes.usage : exitCodes.failure),
 			}) as Promise<RegisteredRun>;
 		},
 		async unregister(runId) {

@@ -1,6 +1,7 @@
 import {execFile, spawn, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
@@ -215,4 +216,18 @@ export function processAlive(pid: number): boolean {
 	} catch {
 		return false;
 	}
+}
+
+/** A TCP port nothing listens on right now (for MOAT_ROUTER_PORT and the like). */
+export async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const {port} = server.address() as net.AddressInfo;
+			server.close(() => {
+				resolve(port);
+			});
+		});
+	});
 }

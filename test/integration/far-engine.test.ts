@@ -1,10 +1,9 @@
 import {execFile} from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import {promisify} from 'node:util';
 import {clientTimeoutSeconds} from '../helpers/deadline.js';
 import {farEngine, farEngineTest} from '../helpers/docker.js';
-import {eventually} from '../helpers/moat.js';
+import {eventually, freePort} from '../helpers/moat.js';
 import {createWorld, newestRunId, parseProbes, probeScript} from '../helpers/proxy-world.js';
 
 /**
@@ -16,18 +15,6 @@ import {createWorld, newestRunId, parseProbes, probeScript} from '../helpers/pro
 
 const execFileAsync = promisify(execFile);
 
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const {port} = server.address() as net.AddressInfo;
-			server.close(() => {
-				resolve(port);
-			});
-		});
-	});
-}
 
 farEngineTest('on an engine whose networks are not this machine\'s, a strict run gets the GitHub token injected, a host off the list gets the 403, its agent hook marks it waiting, and status names the topology', async t => {
 	const world = await createWorld(t, {hosts: ['api.github.com', 'off-list.test'], engine: farEngine, files: {'agent.yaml': 'network:\n  policy: strict\n'}});

@@ -1,10 +1,9 @@
 import {execFile} from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import {promisify} from 'node:util';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, createWorkspace, destroyRuns, eventually, moat} from '../helpers/moat.js';
+import {createSandbox, createWorkspace, destroyRuns, eventually, freePort, moat} from '../helpers/moat.js';
 import {clientTimeoutSeconds} from '../helpers/deadline.js';
 
 const execFileAsync = promisify(execFile);
@@ -15,18 +14,6 @@ const execFileAsync = promisify(execFile);
  * over HTTPS with moat's CA, by the real curl.
  */
 
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const {port} = server.address() as net.AddressInfo;
-			server.close(() => {
-				resolve(port);
-			});
-		});
-	});
-}
 
 const serverScript = 'require("http").createServer((q, r) => r.end(`${process.env.MOAT_RUN_NAME} ${q.url} ${process.env.MOAT_URL_WEB}\\n`)).listen(3000, "0.0.0.0")';
 

@@ -245,3 +245,12 @@ dockerTest('a run an older moat started on the shared network keeps its way out 
 	await eventually(async () => docker('network', 'inspect', oldNetwork).then(() => false, () => true));
 	t.regex(await fs.readFile(path.join(world.sandbox.moatHome, 'daemon.log'), 'utf8'), new RegExp(`the last run from before the gateway ended; ${oldNetwork} removed`));
 });
+
+dockerTest('a MOAT_NETWORK_POOL that is not a range is a usage error (exit 2) naming it and the fix, and starts nothing', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], variables: {MOAT_NETWORK_POOL: '10.231.0.0/30'}});
+	const result = await world.moat(['run', world.workspace, '--', 'echo', 'should not run']);
+	t.is(result.code, 2, result.stderr);
+	t.is(result.stdout, '');
+	t.regex(result.stderr, /^moat: Cannot start the run: MOAT_NETWORK_POOL=10\.231\.0\.0\/30 is not an IPv4 range like 10\.231\.0\.0\/16 \(a prefix of 8 to 29 bits\)\.\nFix MOAT_NETWORK_POOL \(or unset it\) and run moat proxy restart\.\n$/);
+	t.is(await docker('ps', '-aq', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id'), '');
+});

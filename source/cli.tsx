@@ -13,6 +13,7 @@ import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
 import {nearest} from './text/nearest.js';
+import {printableLines} from './output/format.js';
 
 const globalFlags = {
 	verbose: {type: 'boolean', shortFlag: 'v'},
@@ -161,7 +162,8 @@ async function main(argv: string[]): Promise<number> {
 		return await command.run(context);
 	} catch (error) {
 		if (isMoatError(error)) {
-			process.stderr.write(`moat: ${error.message}\n${error.hint}\n`);
+			// Messages carry text moat did not write (the engine's, a config's): no control bytes reach the terminal.
+			process.stderr.write(printableLines(`moat: ${error.message}\n${error.hint}\n`));
 			if (verbose && error.cause) {
 				process.stderr.write(`${(error.cause as Error).stack ?? inspect(error.cause)}\n`);
 			}
@@ -169,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
 			return error.exitCode;
 		}
 
-		process.stderr.write(`moat: ${(error as Error).message ?? String(error)}\n`);
+		process.stderr.write(printableLines(`moat: ${(error as Error).message ?? String(error)}\n`));
 		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
 		return exitCodes.failure;
 	}

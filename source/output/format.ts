@@ -49,3 +49,8 @@ export function formatBytes(bytes: number): string {
 export function printable(text: string): string {
 	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
 }
+
+/** The same for text of several lines (an error with the engine's words in it): line breaks and tabs stay. */
+export function printableLines(text: string): string {
+	return text.replaceAll(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '?');
+}

@@ -254,3 +254,11 @@ dockerTest('a MOAT_NETWORK_POOL that is not a range is a usage error (exit 2) na
 	t.regex(result.stderr, /^moat: Cannot start the run: MOAT_NETWORK_POOL=10\.231\.0\.0\/30 is not an IPv4 range like 10\.231\.0\.0\/16 \(a prefix of 8 to 29 bits\)\.\nFix MOAT_NETWORK_POOL \(or unset it\) and run moat proxy restart\.\n$/);
 	t.is(await docker('ps', '-aq', '--filter', `label=moat.home=${world.sandbox.moatHome}`, '--filter', 'label=moat.run-id'), '');
 });
+
+dockerTest('an engine error quoting text moat did not write reaches the terminal without its control bytes', async t => {
+	const world = await createWorld(t, {hosts: ['api.github.com'], variables: {MOAT_GATEWAY_BASE: 'moat-test/\u001B[2Jcleared:1'}});
+	const result = await world.moat(['run', world.workspace, '--', 'true']);
+	t.is(result.code, 1, result.stderr);
+	t.regex(result.stderr, /^moat: Cannot start the run: The gateway's image could not be built from moat-test\/\?\[2Jcleared:1/);
+	t.false(result.stderr.includes('\u001B'), 'no escape byte reached the terminal');
+});

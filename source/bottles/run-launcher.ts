@@ -4,7 +4,7 @@ import path from 'node:path';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
-import {environmentNamePattern, runNamePattern} from '../config/config-names.js';
+import {environmentNamePattern, imageReferencePattern, runNamePattern} from '../config/config-names.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import {awsCredentialProcessMounts} from '../credentials/aws-credential-process.js';
 import {containerPackagesFor} from '../credentials/providers/provider-list.js';
@@ -14,6 +14,8 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage} from '../images/image-builder.js';
+import {bottleHome, bottleUser, checkBottleIdentity, prepareBottle} from '../images/root-setup.js';
+import {resolveResources, type ResourceRequest} from '../runs/resources.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
 import {hostServicesName} from '../proxy/proxy-decisions.js';
 import {routerPort, serviceVariables} from '../routing/route-decisions.js';
@@ -25,7 +27,7 @@ import {createSecretResolver, type SecretResolver} from '../secrets/secret-resol
 import type {SecretBackend} from '../secrets/secret-references.js';
 import {containerAgentDirectory, containerAgentSocket, containerSshConfig, containerSshDirectory} from '../sshagent/ssh-client-files.js';
 import {checkHostPath} from '../workspace/mount-policy.js';
-import {describeRequests, isOfficialImage, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
+import {describeRequests, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {protectedList, realDirectory, resolveMounts} from './host-paths.js';
 
 /** The UID a root-owned workspace's agent gets instead of 0. */
@@ -42,6 +44,10 @@ export type RunRequest = {
 	mounts: readonly string[];
 	/** Ports of this machine from --host-port: the user's own word, approved as given. */
 	hostPorts?: readonly number[];
+	/** --memory, --cpus and --pids as given; each wins over agent.yaml's resources. */
+	resources?: ResourceRequest;
+	/** --base-image: the user's own word, approved as given (and recorded with its image ID). */
+	baseImage?: string;
 	/** The command after `--`; empty means the config's. */
 	command: readonly string[];
 	interactive?: boolean;
@@ -117,6 +123,23 @@ async function checkSshAgent(socket: string | undefined, grants: readonly string
 			reject(new MoatError(`The SSH agent at ${socket} cannot be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`, hint));
 		});
 	});
+}
+
+/** An image the user names, by its ID on the engine now: what is approved is what gets built on. */
+async function pinnedImage(engine: Engine, name: string, where: string): Promise<{name: string; id: string}> {
+	if (!imageReferencePattern.test(name)) {
+		throw usageError(`${where} "${name}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
+	}
+
+	const found = await engine.findImage(name);
+	if (!found) {
+		throw notFoundError(
+			`The base image ${name} (${where}) is not on the engine at ${engine.address}.`,
+			`Pull it first (docker pull ${name}), then run again: moat asks before using it and records its image ID.`,
+		);
+	}
+
+	return {name, id: found.id};
 }
 
 function withoutVariables(variables: Record<string, string>, names: readonly string[]): Record<string, string> {
@@ -214,13 +237,22 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		}
 	}
 
+	const engineInfo = await engine.info();
+	const resources = resolveResources(request.resources ?? {}, config.resources ?? {}, engineInfo);
+	// A base image runs the agent's whole world: agent.yaml naming one needs
+	// the user's yes for that very image, by its ID, so a rebuilt or retagged
+	// image asks again; the build then uses the ID, never the name.
+	const baseImageName = request.baseImage ?? config.base_image;
+	const baseImage = baseImageName === undefined ? undefined : await pinnedImage(engine, baseImageName, request.baseImage === undefined ? 'base_image in agent.yaml' : '--base-image');
+	const baseImageRequest = baseImage ? {kind: 'base image' as const, value: `${baseImage.name}@${baseImage.id}`} : undefined;
+
 	// agent.yaml is written by the agent too: what it asks for beyond the
 	// workspace needs the user's yes once (README: agent.yaml). The command line is
 	// the user's own word, so what it passes counts as approved.
 	const configMounts = mounts.slice(0, (config.mounts ?? []).length);
 	const requests: TrustRequest[] = [
 		...(config.grants ?? []).map(grant => ({kind: 'grant' as const, value: grant})),
-		...(config.base_image && !isOfficialImage(config.base_image) ? [{kind: 'base image' as const, value: config.base_image}] : []),
+		...(baseImageRequest ? [baseImageRequest] : []),
 		// A secret hands the container a value from the user's vault or
 		// shell (env://AWS_SECRET_ACCESS_KEY): the agent could name any.
 		...secretReferences.map(([, reference]) => ({kind: 'secret' as const, value: reference})),
@@ -234,12 +266,18 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	const commandLinePorts = new Set((request.hostPorts ?? []).map(String));
 	const hostPorts = [...new Set([...config.network?.host ?? [], ...request.hostPorts ?? []])].sort((a, b) => a - b);
 	const trusted = {path: workspace, identity: pinnedWorkspace.identity};
-	const givenOnCommandLine = (item: TrustRequest) => (item.kind === 'grant' && commandLine.has(item.value)) || (item.kind === 'host port' && commandLinePorts.has(item.value));
+	const givenOnCommandLine = (item: TrustRequest) => (item.kind === 'grant' && commandLine.has(item.value))
+		|| (item.kind === 'host port' && commandLinePorts.has(item.value))
+		|| (item.kind === 'base image' && request.baseImage !== undefined);
 	const unapproved = trust ? (await trust.unapproved(trusted, requests)).filter(item => !givenOnCommandLine(item)) : [];
 	if (unapproved.length > 0) {
 		const list = describeRequests(unapproved);
 		if (!request.hasTerminal || !confirm) {
-			const grantFlags = unapproved.filter(item => item.kind === 'grant' || item.kind === 'host port').map(item => `--${item.kind === 'grant' ? 'grant' : 'host-port'} ${item.value}`);
+			const flagFor = {grant: 'grant', 'host port': 'host-port', 'base image': 'base-image'} as const;
+			const grantFlags = unapproved.flatMap(item => {
+				const flag = flagFor[item.kind as keyof typeof flagFor];
+				return flag ? [`--${flag} ${item.kind === 'base image' ? baseImage!.name : item.value}`] : [];
+			});
 			throw usageError(
 				`agent.yaml asks for ${list}, which this workspace has not used before.`,
 				`Run moat on a terminal to approve${grantFlags.length > 0 ? `, or pass ${grantFlags.join(' ')} on the command line` : ''}.`,
@@ -267,11 +305,13 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		reporter.debug(`secret ${secretName} read through ${backend}`);
 	}
 
-	const agentSetup = await request.prepareAgent?.({workspace, uid, gid: gid || rootReplacementId});
+	const bottleGid = gid || rootReplacementId;
+	const agentSetup = await request.prepareAgent?.({workspace, uid, gid: bottleGid});
 	const agent = request.agent ?? config.agent ?? null;
 	// What moat's own helpers run in the container, as each grant's provider declares it.
 	const helperPackages = containerPackagesFor(grants);
-	const plan = planDependencies([...config.dependencies ?? [], ...helperPackages.filter(name => !(config.dependencies ?? []).includes(name))], config.base_image);
+	const named = planDependencies([...config.dependencies ?? [], ...helperPackages.filter(name => !(config.dependencies ?? []).includes(name))], baseImage?.name);
+	const plan = baseImage ? {...named, baseImage: baseImage.id} : named;
 	const buildOptions = {
 		onBuildStart: (tag: string, base: string) => {
 			reporter.info(`Building image ${tag} from ${base}…`);
@@ -333,8 +373,9 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 			MOAT_USER_ENV: shellAssignments({...agentSetup?.environment, ...userEnvironment}),
 			MOAT_RUN_ID: id,
 			MOAT_RUN_NAME: name,
-			MOAT_UID: String(uid),
-			MOAT_GID: String(gid || rootReplacementId),
+			HOME: bottleHome,
+			USER: bottleUser,
+			LOGNAME: bottleUser,
 			...(mountChecks ? {MOAT_MOUNT_CHECKS: mountChecks} : {}),
 			...(access ? withoutVariables(sealedEnvironment(access, grants), agentSetup?.withoutPlaceholders ?? []) : {}),
 			...(access?.sshDirectory ? {SSH_AUTH_SOCK: containerAgentSocket} : {}),
@@ -355,6 +396,9 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		},
 		tty: interactive,
 		openStdin: interactive,
+		// The bottle starts as the owner, never as root (images/root-setup.ts did root's part).
+		user: `${uid}:${bottleGid}`,
+		limits: resources,
 	};
 	let containerId: string;
 	try {
@@ -375,6 +419,19 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		throw error;
 	}
 
+	try {
+		await prepareBottle(engine, containerId, {
+			uid,
+			gid: bottleGid,
+			...(access ? {caCertificate: access.caCertificate} : {}),
+			mountTargets: [...spec.binds.map(bind => bind.target), ...spec.volumes.map(volume => volume.target)],
+		});
+	} catch (error) {
+		await network?.release(id).catch(() => undefined);
+		await engine.removeContainer(containerId, {force: true}).catch(() => undefined);
+		throw error;
+	}
+
 	const now = environment.now().toISOString();
 	const run: RunMetadata = {
 		id,
@@ -387,6 +444,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		ports: config.ports ?? {},
 		mounts: mounts.map(mount => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`),
 		environmentNames: Object.keys(userEnvironment).sort(),
+		resources,
 		containerId,
 		state: 'created',
 		interactive,
@@ -409,6 +467,8 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		environmentNames: run.environmentNames,
 		interactive,
 		policy,
+		resources,
+		...(baseImage ? {baseImage: baseImageRequest!.value} : {}),
 	});
 	for (const secret of resolvedSecrets) {
 		// Which variable came from which backend; the value never.
@@ -418,6 +478,10 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	try {
 		await beforeStart?.({run, config});
 		await engine.startContainer(containerId);
+		await checkBottleIdentity(engine, containerId, uid, bottleGid).catch(async (error: unknown) => {
+			await engine.killContainer(containerId).catch(() => undefined);
+			throw error;
+		});
 	} catch (error) {
 		const reason = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
 		await store.update(id, {state: 'failed', error: reason, stoppedAt: environment.now().toISOString()});

@@ -35,6 +35,7 @@ export const claudeCommand: Command = {
         --keep             Keep the stopped container for inspection
         --host-port PORT   Let the run reach this port of this machine as
                            host.moat.internal:PORT, through the proxy (repeatable)
+        --memory, --cpus, --pids, --base-image   Limits and base image, as for moat run
 
   Claude Code ${claude.version} is installed once into moat's cache (MOAT_CACHE_DIR,
   default ~/.cache/moat); ${claude.versionVariable} picks another version.

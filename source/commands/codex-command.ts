@@ -23,7 +23,8 @@ export const codexCommand: Command = {
     -c, --continue         Continue the workspace's most recent session
     -r, --resume ID        Resume a session by id (see moat codex sessions)
         --noyolo           Keep Codex's own approvals and sandbox (by default the bottle is the sandbox)
-    plus the run flags: -n, -g, -e, -m, -d, --rebuild, --keep, --host-port
+    plus the run flags: -n, -g, -e, -m, -d, --rebuild, --keep, --host-port,
+    --memory, --cpus, --pids, --base-image
 
   Codex ${codex.version} is installed once into moat's cache (MOAT_CACHE_DIR);
   ${codex.versionVariable} picks another version.

@@ -18,6 +18,10 @@ export const runFlags = {
 	rebuild: {type: 'boolean'},
 	keep: {type: 'boolean'},
 	hostPort: {type: 'string', isMultiple: true},
+	memory: {type: 'string'},
+	cpus: {type: 'string'},
+	pids: {type: 'string'},
+	baseImage: {type: 'string'},
 } as const;
 
 export const runCommand: Command = {
@@ -41,6 +45,10 @@ export const runCommand: Command = {
         --keep             Keep the stopped container for inspection
         --host-port PORT   Let the run reach this port of this machine as
                            host.moat.internal:PORT, through the proxy (repeatable)
+        --memory SIZE      Memory limit, such as 4g (default: half the engine's, at most 8g)
+        --cpus N           CPU limit, such as 2 or 0.5 (default: all but one)
+        --pids N           Process limit (default: 1024)
+        --base-image REF   Build on this image (approved as given, by its image ID)
 
   Attached, moat exits with the command's exit code. Ctrl+C detaches (the run
   goes on); Ctrl+C twice within half a second stops it.
@@ -82,6 +90,8 @@ export function runRequest(context: CommandContext, overrides: Pick<BottleReques
 		grants: (flags.grant as string[] | undefined) ?? [],
 		mounts: (flags.mount as string[] | undefined) ?? [],
 		hostPorts: hostPortsOf(flags.hostPort as string[] | undefined),
+		resources: {memory: flags.memory as string | undefined, cpus: flags.cpus as string | undefined, pids: flags.pids as string | undefined},
+		...(flags.baseImage === undefined ? {} : {baseImage: flags.baseImage as string}),
 		interactive: flags.interactive as boolean | undefined,
 		detach: Boolean(flags.detach),
 		hasTerminal: context.stdinIsTTY && Boolean(context.stdout.isTTY),

@@ -71,6 +71,17 @@ export const configSchema = z.strictObject({
 		.refine(command => command.length === 0 || (command[0] ?? '').trim() !== '', {error: 'must start with a program name', path: [0]})
 		.optional(),
 	interactive: z.boolean({error: 'must be true or false'}).optional(),
+	// What the bottle may use; moat checks the values (runs/resources.ts), the schema only their shape.
+	resources: z
+		.strictObject(
+			{
+				memory: z.union([z.string(), z.number()], {error: 'must be an amount such as 4g or 512m'}).optional(),
+				cpus: z.union([z.number(), z.string()], {error: 'must be a number of CPUs such as 2 or 0.5'}).optional(),
+				pids: z.number({error: 'must be a whole number of processes'}).int({error: 'must be a whole number of processes'}).optional(),
+			},
+			{error: 'must be a map with memory, cpus and pids'},
+		)
+		.optional(),
 });
 
 export type MoatConfig = z.infer<typeof configSchema>;
@@ -93,4 +104,5 @@ export const configFixes: Record<string, string> = {
 	ports: 'Write ports as a map of name to container port, e.g. ports: {web: 3000}.',
 	command: 'Write command as a list whose first item is the program, e.g. command: ["npm", "test"].',
 	interactive: 'Write interactive: true or interactive: false.',
+	resources: 'Write resources: {memory: 4g, cpus: 2, pids: 1024}.',
 };

@@ -24,6 +24,7 @@ import {
 	type OutputChunk,
 } from './engine.js';
 import {createFrameDecoder} from './log-frames.js';
+import {readArchive, writeArchive} from './tar-archive.js';
 
 const defaultSocket = '/var/run/docker.sock';
 
@@ -203,6 +204,8 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 				serverVersion: String(info.ServerVersion),
 				apiVersion: version.ApiVersion,
 				operatingSystem: String(info.OperatingSystem),
+				cpus: Number(info.NCPU) || 1,
+				memoryBytes: Number(info.MemTotal) || 0,
 			};
 		},
 
@@ -415,10 +418,12 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 							? {Mounts: spec.volumes.map(volume => ({Type: 'volume' as const, Source: volume.name, Target: volume.target, ReadOnly: volume.readOnly, VolumeOptions: {NoCopy: true, Labels: {...volume.labels}, DriverConfig: {Name: 'local', Options: {}}}}))}
 							: {}),
 						// The container is the security boundary: nothing may gain
-						// privileges through setuid binaries, and no capability is
-						// added beyond the engine's defaults (gosu needs those to drop).
+						// privileges through setuid binaries, and no container of moat's
+						// holds a capability (a bottle's root setup is done through the
+						// engine's archive API before it starts, never inside it).
 						SecurityOpt: ['no-new-privileges'],
 						CapAdd: [],
+						CapDrop: ['ALL'],
 						Privileged: false,
 						// A real init as PID 1 forwards SIGTERM to the command: most
 						// programs install no handler and would ignore it as PID 1,
@@ -428,16 +433,63 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						// On the sealed network no outside name resolves (the proxy resolves
 						// them): let a lookup fail in a second or so rather than after 20.
 						...(spec.network ? {NetworkMode: spec.network, DnsOptions: ['timeout:1', 'attempts:1']} : {}),
-						...(spec.sealed ? {CapDrop: ['ALL'], ReadonlyRootfs: spec.sealed.readOnlyRoot, Tmpfs: {...spec.sealed.tmpfs}} : {}),
+						...(spec.sealed ? {ReadonlyRootfs: spec.sealed.readOnlyRoot, Tmpfs: {...spec.sealed.tmpfs}} : {}),
 						...(spec.restartUnlessStopped ? {RestartPolicy: {Name: 'unless-stopped'}} : {}),
-						...(spec.limits?.memoryBytes ? {Memory: spec.limits.memoryBytes} : {}),
+						// Swap counts as memory: the limit is what the bottle may hold, in all.
+						...(spec.limits?.memoryBytes ? {Memory: spec.limits.memoryBytes, MemorySwap: spec.limits.memoryBytes} : {}),
 						...(spec.limits?.pids ? {PidsLimit: spec.limits.pids} : {}),
+						...(spec.limits?.cpus ? {NanoCpus: Math.round(spec.limits.cpus * 1e9)} : {}),
 					},
 					...(spec.user ? {User: spec.user} : {}),
 					...(spec.network && spec.address ? {NetworkingConfig: {EndpointsConfig: {[spec.network]: {IPAMConfig: {IPv4Address: spec.address}}}}} : {}),
 				}),
 			);
 			return container.id;
+		},
+
+		async readPath(id, containerPath) {
+			try {
+				const stream = (await call(async () => docker.getContainer(id).getArchive({path: containerPath}))) as NodeJS.ReadableStream;
+				const chunks: Buffer[] = [];
+				for await (const chunk of stream) {
+					chunks.push(chunk as Buffer);
+				}
+
+				return readArchive(Buffer.concat(chunks));
+			} catch (error) {
+				if (statusCode(error) === 404) {
+					return undefined;
+				}
+
+				throw error;
+			}
+		},
+
+		async writeEntries(id, entries) {
+			await call(async () => docker.getContainer(id).putArchive(writeArchive(entries), {path: '/'}));
+		},
+
+		async processIdentities(id) {
+			// ps on the engine's machine, over the container's processes: the kernel's view, not the image's.
+			const columns = ['pid', 'ruid', 'euid', 'suid', 'fsuid', 'rgid', 'egid', 'sgid', 'fsgid', 'comm'];
+			let top: {Processes?: string[][]};
+			try {
+				top = await call(async () => docker.getContainer(id).top({ps_args: `-o ${columns.join(',')}`})) as typeof top;
+			} catch (error) {
+				// Ended already: it has no process left to be wrong.
+				if (statusCode(error) === 409 || /is not running/i.test((error as Error).message)) {
+					return [];
+				}
+
+				throw error;
+			}
+
+			return (top.Processes ?? []).map(row => ({
+				pid: Number(row[0]),
+				uids: row.slice(1, 5).map(Number),
+				gids: row.slice(5, 9).map(Number),
+				command: row.slice(9).join(' '),
+			}));
 		},
 
 		async startContainer(id) {
@@ -457,6 +509,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					finishedAt: parseDate(info.State.FinishedAt),
 					error: info.State.Error || undefined,
 					addresses: Object.values(info.NetworkSettings?.Networks ?? {}).map(network => network.IPAddress).filter(Boolean),
+					...(info.State.OOMKilled ? {oomKilled: true} : {}),
 				};
 			} catch (error) {
 				if (statusCode(error) === 404) {

@@ -1,3 +1,5 @@
+import type {ArchiveEntry} from './tar-archive.js';
+
 /**
  * What moat needs from a container engine, in moat's own words. The only
  * implementation today is docker-engine.ts (dockerode); tests fake this
@@ -39,12 +41,18 @@ export type ContainerSpec = {
 	/** The engine starts it again when it dies (until it is stopped). */
 	restartUnlessStopped?: boolean;
 	/** Limits on what the container may use. */
-	limits?: {memoryBytes?: number; pids?: number};
+	limits?: ResourceLimits;
 	/** Names in the container's /etc/hosts: name → address. */
 	extraHosts?: Readonly<Record<string, string>>;
 	/** Kernel settings of the container's own namespaces. */
 	sysctls?: Readonly<Record<string, string>>;
 };
+
+/** What one container may use of the engine's machine. */
+export type ResourceLimits = {memoryBytes?: number; pids?: number; cpus?: number};
+
+/** A process of a container as the kernel sees it: real, effective, saved and filesystem ids. */
+export type ProcessIdentity = {pid: number; command: string; uids: number[]; gids: number[]};
 
 /**
  * A network of moat's with no address on the engine's host: `internal` (no
@@ -82,6 +90,8 @@ export type ContainerState = {
 	error?: string;
 	/** Its addresses on the networks it joined (the router reaches its ports there). */
 	addresses?: string[];
+	/** The kernel killed it for going over its memory limit. */
+	oomKilled?: boolean;
 };
 
 export type ContainerSummary = {
@@ -122,7 +132,7 @@ export type EngineEvent = {kind: 'container'; action: string; containerId: strin
 
 export type BuildProgress = (line: string) => void;
 
-export type EngineInfo = {serverVersion: string; apiVersion: string; operatingSystem: string};
+export type EngineInfo = {serverVersion: string; apiVersion: string; operatingSystem: string; cpus: number; memoryBytes: number};
 
 export type Engine = {
 	/** Where the engine is reached, for messages. */
@@ -161,6 +171,12 @@ export type Engine = {
 	/** Runs a command to its end and returns its stdout, exit code and stderr. */
 	execToEnd(container: string, command: string[]): Promise<{exitCode: number; stdout: string; stderr: string}>;
 	createContainer(spec: ContainerSpec): Promise<string>;
+	/** A path of a (created or running) container's files, as archive entries; undefined when it does not exist. */
+	readPath(container: string, path: string): Promise<ArchiveEntry[] | undefined>;
+	/** Writes entries (paths from /) into a container's files, with the ownership and modes they carry. */
+	writeEntries(container: string, entries: readonly ArchiveEntry[]): Promise<void>;
+	/** The ids of each of a running container's processes, as the engine's kernel reports them. */
+	processIdentities(container: string): Promise<ProcessIdentity[]>;
 	startContainer(id: string): Promise<void>;
 	/** Undefined when the container does not exist. */
 	inspectContainer(id: string): Promise<ContainerState | undefined>;

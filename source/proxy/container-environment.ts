@@ -3,12 +3,12 @@ import {placeholderEnvironment} from './injection-rules.js';
 
 /**
  * The variables a sealed container gets (README: The network): the proxy with the run's
- * token, the places TLS clients look for trusted CAs (moat-init writes the
- * files from MOAT_CA_CERT), placeholders where CLIs expect tokens, and for
+ * token, the places TLS clients look for trusted CAs (images/root-setup.ts
+ * writes the files before the bottle starts), placeholders where CLIs expect tokens, and for
  * an aws grant the AWS config that fetches short-lived credentials from moat.
  */
 
-/** Where moat-init writes moat's CA, and the full bundle (system CAs plus moat's). */
+/** Where moat writes its CA, and the full bundle (system CAs plus moat's). */
 export const containerCaFile = '/etc/moat/ca.pem';
 export const containerCaBundle = '/etc/moat/ca-bundle.pem';
 
@@ -31,7 +31,6 @@ export function sealedEnvironment(access: SealedNetworkAccess, grantNames: reado
 		no_proxy: noProxy,
 		// Node's own fetch and http ignore the variables above unless told (Node 22.21+/24).
 		NODE_USE_ENV_PROXY: '1',
-		MOAT_CA_CERT: access.caCertificate,
 		SSL_CERT_FILE: containerCaBundle,
 		NODE_EXTRA_CA_CERTS: containerCaFile,
 		REQUESTS_CA_BUNDLE: containerCaBundle,

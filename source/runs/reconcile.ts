@@ -1,4 +1,5 @@
 import type {ContainerState} from '../engine/engine.js';
+import {formatBytes} from './resources.js';
 import {isActive, type RunMetadata} from './run-metadata.js';
 
 export type Reconciliation = {
@@ -17,9 +18,19 @@ export type Reconciliation = {
 const nothing: Reconciliation = {change: {}, catchUpLogs: false, removeContainer: false};
 
 /** The outcome of a container that has exited, as run fields. */
-export function exitOutcome(run: Pick<RunMetadata, 'stopRequested'>, exitCode: number): Pick<RunMetadata, 'state' | 'exitCode' | 'error'> {
+export function exitOutcome(run: Pick<RunMetadata, 'stopRequested' | 'resources'>, exitCode: number, oomKilled = false): Pick<RunMetadata, 'state' | 'exitCode' | 'error' | 'outOfMemory'> {
 	if (exitCode === 0 || run.stopRequested) {
 		return {state: 'stopped', exitCode, error: null};
+	}
+
+	if (oomKilled) {
+		const limit = run.resources?.memoryBytes ? ` of ${formatBytes(run.resources.memoryBytes)}` : '';
+		return {
+			state: 'failed',
+			exitCode,
+			outOfMemory: true,
+			error: `Out of memory: the kernel killed the bottle's process at its memory limit${limit}. Raise it with --memory or resources.memory in agent.yaml.`,
+		};
 	}
 
 	return {state: 'failed', exitCode, error: `The command exited with code ${exitCode}.`};
@@ -63,7 +74,7 @@ export function reconcile(run: RunMetadata, container: ContainerState | undefine
 	if (ended) {
 		return {
 			change: {
-				...exitOutcome(run, container.exitCode),
+				...exitOutcome(run, container.exitCode, container.oomKilled),
 				...(container.error ? {error: container.error} : {}),
 				stoppedAt: (container.finishedAt ?? now).toISOString(),
 			},

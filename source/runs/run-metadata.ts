@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto';
+import type {Resources} from './resources.js';
 
 export const runStates = ['created', 'running', 'stopped', 'failed'] as const;
 export type RunState = (typeof runStates)[number];
@@ -27,6 +28,10 @@ export type RunMetadata = {
 	error: string | null;
 	/** Set when the user asked for the stop, so the exit is not a failure. */
 	stopRequested: boolean;
+	/** What the bottle may use (absent on runs made before limits existed). */
+	resources?: Resources;
+	/** The kernel killed its process for going over the memory limit. */
+	outOfMemory?: boolean;
 	/** What the agent last reported through its hooks (bottles only): working, or waiting for the user. */
 	activity?: {state: AgentActivity; at: string} | null;
 };

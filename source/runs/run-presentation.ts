@@ -9,10 +9,15 @@ export const stateAppearance: Record<RunState, {glyph: string; color: string}> =
 };
 
 /**
- * "failed (3)" for a run that ended with a code; "waiting" for a running
+ * "failed (3)" for a run that ended with a code; "out of memory" for one the
+ * kernel killed at its limit; "waiting" for a running
  * agent that reported it waits for the user; else the state.
  */
-export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'> & {activity?: RunMetadata['activity']}): string {
+export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'> & {activity?: RunMetadata['activity']; outOfMemory?: boolean}): string {
+	if (run.outOfMemory && run.state === 'failed') {
+		return 'out of memory';
+	}
+
 	if (run.exitCode !== null && run.state !== 'running' && run.state !== 'created') {
 		return `${run.state} (${run.exitCode})`;
 	}

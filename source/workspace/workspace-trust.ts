@@ -5,10 +5,10 @@ import {withFileLock} from '../files/file-lock.js';
 /**
  * What each workspace's agent.yaml has been allowed to ask for. The agent
  * can edit agent.yaml, so anything in it that reaches beyond the workspace —
- * a grant, a base image that is not a Docker Official Image, a mount from
- * outside the workspace, a secret (by its reference), a port of this machine
- * (network.host) — is not used until the
- * user says so (on a terminal, or by passing it on the command line).
+ * a grant, a base image (by its image ID), a mount from outside the
+ * workspace, a secret (by its reference), a port of this machine
+ * (network.host) — is not used until the user says so (on a terminal, or
+ * by passing it on the command line).
  * Answers are remembered per workspace.
  */
 export type TrustRequest = {kind: 'grant' | 'base image' | 'mount' | 'secret' | 'host port'; value: string};
@@ -23,16 +23,6 @@ export type WorkspaceTrust = {
 
 type TrustEntry = {identity?: string} & Partial<Record<TrustRequest['kind'], string[]>>;
 type TrustFile = Record<string, TrustEntry>;
-
-/** Docker Official Images have one path component: `ubuntu:22.04`, not `someone/ubuntu`. */
-export function isOfficialImage(reference: string): boolean {
-	const name = reference.split('@')[0]!;
-	// A tag's colon comes after the last slash; a registry's port, before it.
-	const lastSlash = name.lastIndexOf('/');
-	const lastColon = name.lastIndexOf(':');
-	const repository = lastColon > lastSlash ? name.slice(0, lastColon) : name;
-	return !repository.includes('/') && !repository.includes(':');
-}
 
 /** Describes requests for a question or an error: "the github grant and the mount /x:/data". */
 export function describeRequests(requests: readonly TrustRequest[]): string {

@@ -1,5 +1,6 @@
 import {Box, Text} from 'ink';
 import {formatAge} from '../source/output/format.js';
+import {describeResources} from '../source/runs/resources.js';
 import {stateAppearance, stateLabel} from '../source/runs/run-presentation.js';
 import type {RunRow} from './dashboard-reducer.js';
 
@@ -14,6 +15,7 @@ const columns = [
 	{title: 'BLK', width: 5},
 	{title: 'SERVICES', width: 14},
 	{title: 'GRANTS', width: 24},
+	{title: 'LIMITS', width: 26},
 ] as const;
 
 function cell(text: string, width: number): string {
@@ -52,6 +54,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 				const values = [
 					run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
 					count(run.requests), count(run.blocked), Object.keys(run.ports).sort().join(',') || '-', run.grants.join(',') || '-',
+					run.resources ? describeResources(run.resources) : '-',
 				];
 				return (
 					<Text key={run.id} inverse={selected} wrap="truncate">
@@ -60,7 +63,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 						<Text color={appearance.color}>{appearance.glyph} </Text>
 						{values.slice(0, 5).map((value, column) => cell(value, columns[column]!.width)).join('')}
 						<Text color={run.blocked ? 'red' : undefined}>{cell(values[5]!, columns[5].width)}{cell(values[6]!, columns[6].width)}</Text>
-						{cell(values[7]!, columns[7].width)}{cell(values[8]!, columns[8].width)}
+						{cell(values[7]!, columns[7].width)}{cell(values[8]!, columns[8].width)}{cell(values[9]!, columns[9].width)}
 					</Text>
 				);
 			})}

@@ -10,3 +10,6 @@ export const runNamePattern = /^[A-Za-z\d][\w.-]*$/;
  * agent can edit agent.yaml, so nothing else may ride along.
  */
 export const imageReferencePattern = /^[a-z\d]+(?:[._-][a-z\d]+)*(?::\d+)?(?:\/[a-z\d]+(?:(?:[._]|__|-+)[a-z\d]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f\d]{64})?$/;
+
+/** An amount of memory: bytes, or a number with k, m, g or t (and an optional b). */
+export const memoryPattern = /^\s*\d+(\.\d+)?\s*([kmgt]b?|b)?\s*$/i;

@@ -1,5 +1,5 @@
 import {z} from 'zod';
-import {environmentNamePattern, imageReferencePattern, runNamePattern} from './config-names.js';
+import {environmentNamePattern, imageReferencePattern, memoryPattern, runNamePattern} from './config-names.js';
 
 
 const scalarString = z
@@ -75,9 +75,12 @@ export const configSchema = z.strictObject({
 	resources: z
 		.strictObject(
 			{
-				memory: z.union([z.string(), z.number()], {error: 'must be an amount such as 4g or 512m'}).optional(),
-				cpus: z.union([z.number(), z.string()], {error: 'must be a number of CPUs such as 2 or 0.5'}).optional(),
-				pids: z.number({error: 'must be a whole number of processes'}).int({error: 'must be a whole number of processes'}).optional(),
+				memory: z
+					.union([z.string(), z.number()], {error: 'must be an amount such as 4g or 512m'})
+					.refine(value => memoryPattern.test(String(value)), {error: 'must be an amount such as 4g or 512m'})
+					.optional(),
+				cpus: z.number({error: 'must be a number of CPUs such as 2 or 0.5'}).positive({error: 'must be more than 0'}).optional(),
+				pids: z.number({error: 'must be a whole number of processes'}).int({error: 'must be a whole number of processes'}).min(16, {error: 'must be at least 16'}).optional(),
 			},
 			{error: 'must be a map with memory, cpus and pids'},
 		)

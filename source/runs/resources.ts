@@ -1,3 +1,4 @@
+import {memoryPattern} from '../config/config-names.js';
 import {usageError} from '../errors.js';
 
 /**
@@ -38,8 +39,13 @@ export function formatBytes(bytes: number): string {
 	return `${bytes} B`;
 }
 
+/** "4 GiB, 1 CPU, 1024 pids": a run's limits in a table cell. */
+export function describeResources(resources: Resources): string {
+	return `${formatBytes(resources.memoryBytes)}, ${resources.cpus} CPU${resources.cpus === 1 ? '' : 's'}, ${resources.pids} pids`;
+}
+
 function parseMemory(value: string | number, where: string): number {
-	const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(value));
+	const match = memoryPattern.test(String(value)) ? /(\d+(?:\.\d+)?)\s*([a-z]*)/i.exec(String(value)) : null;
 	const size = match ? units[match[2]!.toLowerCase()] : undefined;
 	if (!match || size === undefined) {
 		throw usageError(`${where} "${String(value).slice(0, 40)}" is not an amount of memory.`, 'Write a number with a unit, such as 512m or 4g.');

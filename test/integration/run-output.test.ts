@@ -24,7 +24,9 @@ for (const base of bases) {
 			await fs.rm(workspace, {recursive: true, force: true});
 		});
 
-		const result = await moat(['run', workspace, '--', 'sh', '-c', script], {env: sandbox.env});
+		// A base image agent.yaml names is approved on the command line (no terminal here).
+		const approve = base.config.startsWith('base_image: ') ? ['--base-image', base.config.slice(12).trim()] : [];
+		const result = await moat(['run', workspace, ...approve, '--', 'sh', '-c', script], {env: sandbox.env});
 		t.is(result.code, 7, result.stderr);
 		t.is(result.stdout, 'one\nthree\n1000\n');
 		t.true(result.stderr.includes('two\n'));
@@ -88,7 +90,7 @@ dockerTest('a root-owned workspace runs the agent as UID 5000, never as root, an
 	t.regex(result.stderr, /owned by root.*UID 5000/);
 });
 
-dockerTest('containers run with no-new-privileges and no added capabilities', async t => {
+dockerTest('containers start as the workspace owner with no-new-privileges and no capability', async t => {
 	const sandbox = await createSandbox();
 	const workspace = await createWorkspace();
 	t.teardown(async () => {
@@ -99,13 +101,15 @@ dockerTest('containers run with no-new-privileges and no added capabilities', as
 	const result = await moat(['run', workspace, '--keep', '--', 'sh', '-c', 'grep -E "^(NoNewPrivs|CapEff)" /proc/self/status'], {env: sandbox.env});
 	t.is(result.code, 0, result.stderr);
 	t.regex(result.stdout, /NoNewPrivs:\s+1/);
-	// After gosu drops to moatuser the process holds no effective capabilities.
+	// The bottle starts as the owner: no capability, effective or bounding.
 	t.regex(result.stdout, /CapEff:\s+0+\n/);
 
 	const [runId] = await fs.readdir(path.join(sandbox.moatHome, 'runs'));
-	const inspect = JSON.parse(await docker('inspect', `moat-${runId!}`)) as Array<{HostConfig: {SecurityOpt: string[]; CapAdd: string[] | null; Privileged: boolean}}>;
+	const inspect = JSON.parse(await docker('inspect', `moat-${runId!}`)) as Array<{Config: {User: string}; HostConfig: {SecurityOpt: string[]; CapAdd: string[] | null; CapDrop: string[] | null; Privileged: boolean}}>;
 	t.deepEqual(inspect[0]!.HostConfig.SecurityOpt, ['no-new-privileges']);
 	t.deepEqual(inspect[0]!.HostConfig.CapAdd ?? [], []);
+	t.deepEqual(inspect[0]!.HostConfig.CapDrop, ['ALL']);
+	t.is(inspect[0]!.Config.User, '1000:1000', 'it starts as the workspace owner, never as root');
 	t.false(inspect[0]!.HostConfig.Privileged);
 	await moat(['destroy', runId!], {env: sandbox.env});
 });
@@ -118,7 +122,7 @@ dockerTest('images are reused by input hash and --rebuild builds again', async t
 		await fs.rm(workspace, {recursive: true, force: true});
 	});
 
-	await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	t.is((await moat(['run', workspace, '--base-image', 'debian:bookworm-slim', '--', 'true'], {env: sandbox.env})).code, 0, 'approved on the command line');
 	const reused = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
 	t.is(reused.code, 0, reused.stderr);
 	t.false(reused.stderr.includes('Building image'));

@@ -74,7 +74,7 @@ dockerTest('a grant named in agent.yaml runs once it is passed with --grant, and
 dockerTest('on a terminal, moat asks before using what agent.yaml asks for, and a no is not remembered', async t => {
 	const {TmuxSession} = await import('../helpers/tmux.js');
 	const sandbox = await createSandbox();
-	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'base_image: someone/tools:1.0\n'});
+	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'base_image: debian:bookworm-slim\n'});
 	const session = await TmuxSession.start(['run', workspace, '--', 'true'], {env: sandbox.env, columns: 220});
 	t.teardown(async () => {
 		await session.kill();
@@ -82,11 +82,11 @@ dockerTest('on a terminal, moat asks before using what agent.yaml asks for, and 
 		await fs.rm(workspace, {recursive: true, force: true});
 	});
 
-	await session.waitFor(/asks for the base image someone\/tools:1\.0\. Allow it for this workspace\? \[y\/N\]/);
+	await session.waitFor(/asks for the base image debian:bookworm-slim@sha256:[\da-f]{64}\. Allow it for this workspace\? \[y\/N\]/);
 	await session.type('n');
 	await session.keys('Enter');
 	t.is(await session.exitCode(), 2);
-	t.regex(await session.screen(), /Not allowed: the base image someone\/tools:1\.0\./);
+	t.regex(await session.screen(), /Not allowed: the base image debian:bookworm-slim@sha256:[\da-f]{64}\./);
 	const trust = JSON.parse(await fs.readFile(`${sandbox.moatHome}/trust.json`, 'utf8').catch(() => '{}')) as Record<string, unknown>;
 	t.deepEqual(trust, {}, 'a no is not remembered');
 });

@@ -131,7 +131,7 @@ const badConfigs: BadConfig[] = [
 		line: 2,
 		column: 1,
 		mentions: ['unknown key "zzzzzzzz"'],
-		hint: /^Known keys: name, version, agent, dependencies, base_image, grants, env, secrets, network, mounts, ports, command, interactive\.$/,
+		hint: /^Known keys: name, version, agent, dependencies, base_image, grants, env, secrets, network, mounts, ports, command, interactive, resources\.$/,
 	},
 	{
 		title: 'command written as a string is reported at the value and asks for a list',
@@ -454,7 +454,7 @@ const exactProblems: Array<{title: string; text: string; message: string; hint: 
 		title: 'an unknown key on line 1 is reported before a bad value on line 2',
 		text: 'zzz: 1\nagent: gpt\n',
 		message: 'agent.yaml:1:1: unknown key "zzz". (and 1 more problem)',
-		hint: 'Known keys: name, version, agent, dependencies, base_image, grants, env, secrets, network, mounts, ports, command, interactive.',
+		hint: 'Known keys: name, version, agent, dependencies, base_image, grants, env, secrets, network, mounts, ports, command, interactive, resources.',
 	},
 ];
 

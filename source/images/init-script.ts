@@ -29,7 +29,6 @@ for check in ${"$"}{MOAT_MOUNT_CHECKS:-}; do
 	[ "$actual" = "$expected" ] || fail "the mount at $target is not what moat checked on the host (it changed in between); refusing to start"
 done
 set +f
-unset MOAT_MOUNT_CHECKS
 
 # The user's variables arrive shell-quoted in one value (moat wrote it), so
 # agent.yaml cannot steer anything before this line.

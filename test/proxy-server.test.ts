@@ -53,6 +53,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 	const entries: World['entries'] = [];
 	const injected: string[] = [];
 	const blocked: string[] = [];
+	const scrubbed: string[] = [];
 	const activities: string[] = [];
 	const run: ProxyRun = {
 		runId: 'run_000000000001',
@@ -78,6 +79,9 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 			},
 			injected(_runId, grant, host) {
 				injected.push(`${grant}@${host}`);
+			},
+			scrubbed(_runId, grants, host) {
+				scrubbed.push(`${grants.join('+')}@${host}`);
 			},
 			blocked(_runId, host) {
 				blocked.push(host);
@@ -193,12 +197,18 @@ test('strict mode blocks an unlisted host with the documented message and allows
 	const world = await createWorld(t, {strict: ['*.allowed.test']});
 	const blocked = await world.curl(...via(world), 'http://blocked.test/');
 	t.is(blocked.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');
-	const tunnel = await world.curl(...via(world), 'https://blocked.test/');
-	t.regex(tunnel.stderr, /403/);
+	// Over HTTPS the refusal is answered inside the tunnel, with moat's certificate for the host: curl prints it.
+	const tunnel = await world.curl(...via(world), '-w', '%{http_code}', 'https://blocked.test/page');
+	t.is(tunnel.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n403');
 	const allowed = await world.curl(...via(world), 'https://api.allowed.test/ok');
 	t.is(allowed.stdout, 'stand-in: GET /ok\n');
 	t.deepEqual(world.blocked, ['blocked.test', 'blocked.test']);
-	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.blocked]), [['GET', true], ['CONNECT', true], ['GET', false]]);
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.url, entry.status, entry.blocked]), [
+		['GET', 'http://blocked.test/', 403, true],
+		['GET', 'https://blocked.test/page', 403, true],
+		['GET', 'https://api.allowed.test/ok', 200, false],
+	]);
+	t.deepEqual(world.standIn.requests.map(request => request.url), ['/ok']);
 });
 
 test('loopback and cloud metadata are refused even in permissive mode', async t => {
@@ -206,7 +216,7 @@ test('loopback and cloud metadata are refused even in permissive mode', async t 
 	const metadata = await world.curl(...via(world), 'http://169.254.169.254/latest/meta-data/');
 	t.regex(metadata.stdout, /^Moat: request blocked by network policy\.\nHost "169\.254\.169\.254" is refused: it is a link-local address/);
 	const loopback = await world.curl(...via(world), `https://127.0.0.1:${world.standIn.port}/`);
-	t.regex(loopback.stderr, /403/);
+	t.regex(loopback.stdout, /^Moat: request blocked by network policy\.\nHost "127\.0\.0\.1" is refused: it is a loopback address/);
 	const mapped = await world.curl(...via(world), `http://[::ffff:127.0.0.1]:${world.standIn.port}/`);
 	t.regex(mapped.stdout, /loopback/);
 	const localhost = await world.curl(...via(world), 'http://localhost/');
@@ -582,4 +592,25 @@ test('a CONNECT to a wildcard name is refused: a pattern is not a host', async t
 	await new Promise(resolve => socket.once('connect', resolve));
 	const reply = await exchange(socket, 'CONNECT *.com:443 HTTP/1.1\r\nHost: *.com:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n', /^HTTP\/1\.1 400/);
 	t.regex(reply, /^HTTP\/1\.1 400/);
+});
+
+test('a name that resolves to this machine is refused before the tunnel is answered: curl reads moat\'s reason over HTTPS, network.jsonl agrees, nothing is dialled', async t => {
+	// The machine's own name resolves to loopback or one of its addresses: only DNS makes it internal, the gate cannot tell by the name.
+	const name = os.hostname().toLowerCase();
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-w', '\n%{http_code}', `https://${name}/secret`);
+	t.regex(result.stdout, new RegExp(`^Moat: request blocked by network policy\\.\\nHost "${name.replaceAll('.', '\\.')}" is refused: it resolves to \\S+, an internal address agents may never reach\\.\\n[^]*\\n403$`));
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.url, entry.status, entry.blocked]), [['GET', `https://${name}/secret`, 403, true]]);
+	t.deepEqual(world.blocked, [name]);
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('a refused tunnel whose client does not speak TLS gets the reason as plain HTTP; one that sends nothing is reported as the CONNECT it was', async t => {
+	const world = await createWorld(t, {strict: []});
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	const reply = await exchange(socket, 'CONNECT blocked.test:80 HTTP/1.1\r\nHost: blocked.test:80\r\nProxy-Authorization: Bearer run-token\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n', 'close');
+	t.regex(reply, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 403 Forbidden\r\n[^]*\r\n\r\nMoat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\./);
+	await until(() => world.entries.length === 1, 'the refused tunnel\'s network entry');
+	t.like(world.entries[0]!.entry, {method: 'CONNECT', url: 'blocked.test:80', status: 403, blocked: true});
 });

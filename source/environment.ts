@@ -22,9 +22,12 @@ export const environmentVariables = {
 	gatewayBaseImage: 'MOAT_GATEWAY_BASE',
 	gatewayChannel: 'MOAT_GATEWAY_CHANNEL',
 	networkPool: 'MOAT_NETWORK_POOL',
+	/** How many connections one run may hold open through the proxy (default 256; see proxy/connection-limits.ts). */
+	runConnections: 'MOAT_RUN_CONNECTIONS',
 	// Set by moat in its gateway container (gateway-program.ts repeats them: it runs alone there)
 	gatewayPort: 'MOAT_GATEWAY_PORT',
 	gatewayDaemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET',
+	gatewayRunConnections: 'MOAT_GATEWAY_RUN_CONNECTIONS',
 	relaySocket: 'MOAT_RELAY_SOCKET',
 	relayPorts: 'MOAT_RELAY_PORTS',
 	relayProxy: 'MOAT_RELAY_PROXY',

@@ -1,5 +1,6 @@
 import test from 'ava';
-import {answeringGrant, injectedHosts, injectionFor, mergeHeaderList, placeholderEnvironment, type InjectableGrant} from '../source/proxy/injection-rules.js';
+import {answeringGrant, injectedEndpoints, injectedHosts, injectionFor, mergeHeaderList, placeholderEnvironment, type InjectableGrant, type ProviderRule} from '../source/proxy/injection-rules.js';
+import {decide} from '../source/proxy/network-policy.js';
 
 const token = 'real-secret-token-value';
 const grant = (provider: string, kind = 'api-key'): InjectableGrant => ({name: provider, provider, kind, token});
@@ -15,7 +16,9 @@ const cases: Array<{title: string; grants: InjectableGrant[]; host: string; path
 	{title: 'a ChatGPT login does not reach the rest of the account (conversations)', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/conversations'},
 	{title: 'a ChatGPT login does not reach a path that only starts like Codex\'s', grants: [grant('openai', 'chatgpt')], host: 'chatgpt.com', path: '/backend-api/codexevil'},
 	{title: 'an OpenAI API key does not go to chatgpt.com', grants: [grant('openai')], host: 'chatgpt.com'},
-	{title: 'the port in a Host value is ignored', grants: [grant('github')], host: 'api.github.com:443', set: {authorization: `Bearer ${token}`}},
+	{title: 'a host declared without a port is its port 443', grants: [grant('github')], host: 'api.github.com:443', set: {authorization: `Bearer ${token}`}},
+	{title: 'another port of an injected host gets nothing', grants: [grant('github')], host: 'api.github.com:9443'},
+	{title: 'port 80 of an injected host gets nothing, even over TLS', grants: [grant('github')], host: 'github.com:80'},
 	{title: 'nothing is injected on plain HTTP, even for an injected host', grants: [grant('github')], host: 'api.github.com', tls: false},
 	{title: 'nothing is injected into an unrelated host', grants: [grant('github'), grant('anthropic')], host: 'example.com'},
 	{title: 'a lookalike host gets nothing', grants: [grant('github')], host: 'api.github.com.evil.com'},
@@ -51,6 +54,7 @@ test('the proxy answers auth.openai.com itself only for a ChatGPT login', t => {
 	t.is(answeringGrant([grant('openai', 'chatgpt')], 'AUTH.openai.com:443')?.name, 'openai');
 	t.is(answeringGrant([grant('openai', 'api-key')], 'auth.openai.com'), undefined);
 	t.is(answeringGrant([grant('openai', 'chatgpt')], 'chatgpt.com'), undefined);
+	t.is(answeringGrant([grant('openai', 'chatgpt')], 'auth.openai.com:8443'), undefined);
 });
 
 test('the agent\'s own beta flags are kept next to the OAuth flag, without duplicates', t => {
@@ -66,4 +70,17 @@ test('placeholders name the variables the CLIs read and contain no real token', 
 		t.false(value.includes(token));
 		t.regex(value, /moat-placeholder/);
 	}
+});
+
+test('a provider declares a port with its host: the credential goes there and to no other port, strict mode opens that port', t => {
+	const table: ProviderRule[] = [{provider: 'example', hosts: ['api.example.com:8443'], headers: secret => ({authorization: `Token ${secret}`})}];
+	const grants = [{name: 'example', provider: 'example', kind: 'api-key', token: 'x'}];
+	t.deepEqual(injectionFor(grants, 'api.example.com:8443', true, '/', table)?.set, {authorization: 'Token x'});
+	t.is(injectionFor(grants, 'api.example.com', true, '/', table), undefined);
+	t.is(injectionFor(grants, 'api.example.com:443', true, '/', table), undefined);
+	t.deepEqual(injectedEndpoints(grants, table, []), ['api.example.com:8443']);
+	t.deepEqual(injectedEndpoints([grant('github')]).sort(), ['api.github.com:443', 'github.com:443']);
+	const strict = {mode: 'strict' as const, allow: []};
+	t.deepEqual(decide(strict, 'api.example.com', 8443, {grantHosts: injectedHosts(grants, table, []), agent: null}), {allowed: true});
+	t.false(decide(strict, 'api.example.com', 9443, {grantHosts: injectedHosts(grants, table, []), agent: null}).allowed);
 });

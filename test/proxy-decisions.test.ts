@@ -127,7 +127,7 @@ test('network.jsonl parsing skips a torn last line and keeps the rest', t => {
 	t.deepEqual(parseNetworkEntries(text).map(parsed => parsed.method), ['GET', 'POST']);
 });
 
-const settings: DaemonSettings = {version: '0.1.0', build: '1-2', upstreamOverrides: 'a=1.2.3.4:5', extraCaCertificates: '', routerPort: 8080};
+const settings: DaemonSettings = {version: '0.1.0', build: '1-2', upstreamOverrides: 'a=1.2.3.4:5', extraCaCertificates: '', routerPort: 8080, runConnections: null};
 
 test('a daemon with the same settings is reused; any difference is named', t => {
 	t.true(sameSettings(settings, {...settings}));
@@ -136,6 +136,7 @@ test('a daemon with the same settings is reused; any difference is named', t => 
 	t.is(settingsDifference(settings, {...settings, extraCaCertificates: '/x#1'}), 'NODE_EXTRA_CA_CERTS');
 	t.is(settingsDifference(settings, {...settings, build: 'other'}), 'moat build');
 	t.is(settingsDifference(settings, {...settings, routerPort: 9090}), 'MOAT_ROUTER_PORT');
+	t.is(settingsDifference(settings, {...settings, runConnections: 20}), 'MOAT_RUN_CONNECTIONS');
 	t.is(settingsDifference(settings, settings), undefined);
 });
 

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type {Duplex} from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import tls from 'node:tls';
 import {promisify} from 'node:util';
 import {WebSocket, WebSocketServer} from 'ws';
@@ -14,7 +15,8 @@ import {parseUpstreamOverrides} from '../source/network/upstream-overrides.js';
 import {guardedLookup, startProxyServer, type NetworkEntry, type ProxyRun} from '../source/proxy/proxy-server.js';
 import {parseAllowEntry} from '../source/proxy/network-policy.js';
 import {clientTimeoutSeconds, until, waitDeadlineMilliseconds} from './helpers/deadline.js';
-import {startHttpsStandIn, type HttpsStandIn} from './helpers/https-stand-in.js';
+import {startHttpsStandIn, type HttpsStandIn, type StandInHandler} from './helpers/https-stand-in.js';
+import type {ConnectionLimits} from '../source/proxy/connection-limits.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,20 +41,27 @@ type World = {
 	entries: Array<{runId: string; entry: NetworkEntry}>;
 	injected: string[];
 	blocked: string[];
+	scrubbed: string[];
 	activities: string[];
 	curl(...args: string[]): Promise<{code: number; stdout: string; stderr: string}>;
 	directory: string;
 };
 
-async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: HttpsStandIn) => string; strict?: string[]; awsCredentials?: ProxyRun['awsCredentials']; standInHosts?: string[]} = {}): Promise<World> {
+type WorldOptions = {
+	overrides?: (standIn: HttpsStandIn) => string; strict?: string[]; awsCredentials?: ProxyRun['awsCredentials']; standInHosts?: string[];
+	handler?: StandInHandler; limits?: ConnectionLimits;
+};
+
+async function createWorld(t: ExecutionContext, options: WorldOptions = {}): Promise<World> {
 	const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-proxy-'));
-	const standIn = await startHttpsStandIn(options.standInHosts ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], (request, response) => {
+	const standIn = await startHttpsStandIn(options.standInHosts ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'], options.handler ?? ((request, response) => {
 		response.end(`stand-in: ${request.method} ${request.url}\n`);
-	});
+	}));
 	const authority = await openCertificateAuthority(path.join(directory, 'proxy'));
 	const entries: World['entries'] = [];
 	const injected: string[] = [];
 	const blocked: string[] = [];
+	const scrubbed: string[] = [];
 	const activities: string[] = [];
 	const run: ProxyRun = {
 		runId: 'run_000000000001',
@@ -68,6 +77,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		authority,
 		overrides: parseUpstreamOverrides(options.overrides?.(standIn) ?? ['api.github.com', 'github.com', 'api.allowed.test', 'chatgpt.com', 'auth.openai.com'].map(host => `${host}=127.0.0.1:${standIn.port}`).join(',')),
 		extraTrust: [await fs.readFile(standIn.caFile, 'utf8')],
+		...options.limits ? {limits: options.limits} : {},
 		runForToken: token => (token === 'run-token' && !revoked ? run : undefined),
 		observer: {
 			activity(runId, state) {
@@ -78,6 +88,9 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 			},
 			injected(_runId, grant, host) {
 				injected.push(`${grant}@${host}`);
+			},
+			scrubbed(_runId, grants, host) {
+				scrubbed.push(`${grants.join('+')}@${host}`);
 			},
 			blocked(_runId, host) {
 				blocked.push(host);
@@ -93,7 +106,7 @@ async function createWorld(t: ExecutionContext, options: {overrides?: (standIn: 
 		revoke() {
 			revoked = true;
 		},
-		authority, standIn, port: proxy.port, entries, injected, blocked, activities, directory,
+		authority, standIn, port: proxy.port, entries, injected, blocked, scrubbed, activities, directory,
 		async curl(...args) {
 			try {
 				const {stdout, stderr} = await execFileAsync('curl', ['-sS', '-m', String(clientTimeoutSeconds), '--cacert', authority.certificateFile, ...args]);
@@ -193,12 +206,18 @@ test('strict mode blocks an unlisted host with the documented message and allows
 	const world = await createWorld(t, {strict: ['*.allowed.test']});
 	const blocked = await world.curl(...via(world), 'http://blocked.test/');
 	t.is(blocked.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n');
-	const tunnel = await world.curl(...via(world), 'https://blocked.test/');
-	t.regex(tunnel.stderr, /403/);
+	// Over HTTPS the refusal is answered inside the tunnel, with moat's certificate for the host: curl prints it.
+	const tunnel = await world.curl(...via(world), '-w', '%{http_code}', 'https://blocked.test/page');
+	t.is(tunnel.stdout, 'Moat: request blocked by network policy.\nHost "blocked.test" is not in the allow list.\nAdd it to network.allow in agent.yaml or use policy: permissive.\n403');
 	const allowed = await world.curl(...via(world), 'https://api.allowed.test/ok');
 	t.is(allowed.stdout, 'stand-in: GET /ok\n');
 	t.deepEqual(world.blocked, ['blocked.test', 'blocked.test']);
-	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.blocked]), [['GET', true], ['CONNECT', true], ['GET', false]]);
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.url, entry.status, entry.blocked]), [
+		['GET', 'http://blocked.test/', 403, true],
+		['GET', 'https://blocked.test/page', 403, true],
+		['GET', 'https://api.allowed.test/ok', 200, false],
+	]);
+	t.deepEqual(world.standIn.requests.map(request => request.url), ['/ok']);
 });
 
 test('loopback and cloud metadata are refused even in permissive mode', async t => {
@@ -206,7 +225,7 @@ test('loopback and cloud metadata are refused even in permissive mode', async t 
 	const metadata = await world.curl(...via(world), 'http://169.254.169.254/latest/meta-data/');
 	t.regex(metadata.stdout, /^Moat: request blocked by network policy\.\nHost "169\.254\.169\.254" is refused: it is a link-local address/);
 	const loopback = await world.curl(...via(world), `https://127.0.0.1:${world.standIn.port}/`);
-	t.regex(loopback.stderr, /403/);
+	t.regex(loopback.stdout, /^Moat: request blocked by network policy\.\nHost "127\.0\.0\.1" is refused: it is a loopback address/);
 	const mapped = await world.curl(...via(world), `http://[::ffff:127.0.0.1]:${world.standIn.port}/`);
 	t.regex(mapped.stdout, /loopback/);
 	const localhost = await world.curl(...via(world), 'http://localhost/');
@@ -582,4 +601,165 @@ test('a CONNECT to a wildcard name is refused: a pattern is not a host', async t
 	await new Promise(resolve => socket.once('connect', resolve));
 	const reply = await exchange(socket, 'CONNECT *.com:443 HTTP/1.1\r\nHost: *.com:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n', /^HTTP\/1\.1 400/);
 	t.regex(reply, /^HTTP\/1\.1 400/);
+});
+
+test('a name that resolves to this machine is refused before the tunnel is answered: curl reads moat\'s reason over HTTPS, network.jsonl agrees, nothing is dialled', async t => {
+	// The machine's own name resolves to loopback or one of its addresses: only DNS makes it internal, the gate cannot tell by the name.
+	const name = os.hostname().toLowerCase();
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), '-w', '\n%{http_code}', `https://${name}/secret`);
+	t.regex(result.stdout, new RegExp(`^Moat: request blocked by network policy\\.\\nHost "${name.replaceAll('.', '\\.')}" is refused: it resolves to \\S+, an internal address agents may never reach\\.\\n[^]*\\n403$`));
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.url, entry.status, entry.blocked]), [['GET', `https://${name}/secret`, 403, true]]);
+	t.deepEqual(world.blocked, [name]);
+	t.is(world.standIn.requests.length, 0);
+});
+
+test('a refused tunnel whose client does not speak TLS gets the reason as plain HTTP; one that sends nothing is reported as the CONNECT it was', async t => {
+	const world = await createWorld(t, {strict: []});
+	const socket = net.connect(world.port, '127.0.0.1');
+	await new Promise(resolve => socket.once('connect', resolve));
+	const reply = await exchange(socket, 'CONNECT blocked.test:80 HTTP/1.1\r\nHost: blocked.test:80\r\nProxy-Authorization: Bearer run-token\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n', 'close');
+	t.regex(reply, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 403 Forbidden\r\n[^]*\r\n\r\nMoat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\./);
+	await until(() => world.entries.length === 1, 'the refused tunnel\'s network entry');
+	t.like(world.entries[0]!.entry, {method: 'CONNECT', url: 'blocked.test:80', status: 403, blocked: true});
+});
+
+// --- Credentials an upstream sends back ---
+
+/**
+ * An upstream that echoes the Authorization it got in a header, in
+ * WWW-Authenticate and in the body: whole, split into a few bytes per write,
+ * or compressed (then split) as the query asks.
+ */
+const echoingHandler: StandInHandler = (request, response) => {
+	const url = new URL(request.url ?? '/', 'https://x');
+	const authorization = request.headers.authorization ?? '';
+	const body = Buffer.from(`{"you sent":"${authorization}","again":"${authorization}"}\n`);
+	const encoding = url.searchParams.get('encoding');
+	const encoded = encoding === 'gzip' ? zlib.gzipSync(body) : encoding === 'br' ? zlib.brotliCompressSync(body) : encoding === 'deflate' ? zlib.deflateSync(body) : body;
+	response.writeHead(401, {
+		'x-echo': authorization,
+		'www-authenticate': `Bearer realm="echo", error="${authorization}"`,
+		...encoding ? {'content-encoding': encoding} : {},
+		...url.searchParams.has('split') ? {} : {'content-length': String(encoded.length)},
+	});
+	if (!url.searchParams.has('split')) {
+		response.end(encoded);
+		return;
+	}
+
+	// Awkward offsets: each write a few bytes, so a token straddles writes (and TLS records) everywhere.
+	const step = Number(url.searchParams.get('split'));
+	let offset = 0;
+	const next = () => {
+		if (offset >= encoded.length) {
+			response.end();
+			return;
+		}
+
+		response.write(encoded.subarray(offset, offset + step));
+		offset += step;
+		setImmediate(next);
+	};
+
+	next();
+};
+
+test('an upstream echoing the injected credential (body, headers, WWW-Authenticate; split, gzip, br, deflate) hands the agent asterisks, and it is reported', async t => {
+	const world = await createWorld(t, {handler: echoingHandler});
+	const bearer = `Bearer ${realToken}`;
+	const basic = `Basic ${Buffer.from(`x-access-token:${realToken}`).toString('base64')}`;
+	const cases = [
+		{url: 'https://api.github.com/user', sent: bearer},
+		{url: 'https://api.github.com/user?split=3', sent: bearer},
+		{url: 'https://api.github.com/user?split=7&encoding=gzip', sent: bearer},
+		{url: 'https://github.com/org/repo.git/info/refs?encoding=br', sent: basic},
+		{url: 'https://github.com/org/repo.git/info/refs?split=5&encoding=deflate', sent: basic},
+		{url: 'https://github.com/org/repo.git/info/refs?split=1', sent: basic},
+	];
+	for (const {url, sent} of cases) {
+		const result = await world.curl(...via(world), '-D', '-', url);
+		t.is(result.code, 0, result.stderr);
+		const masked = '*'.repeat(sent.length);
+		t.true(result.stdout.includes(`{"you sent":"${masked}","again":"${masked}"}\n`), `${url}: ${result.stdout}`);
+		t.regex(result.stdout, new RegExp(`^x-echo: \\*{${sent.length}}\\r$`, 'm'), url);
+		t.regex(result.stdout, new RegExp(`^www-authenticate: Bearer realm="echo", error="\\*{${sent.length}}"\\r$`, 'm'), url);
+		t.false(result.stdout.includes(realToken), url);
+		t.false(result.stdout.includes(Buffer.from(`x-access-token:${realToken}`).toString('base64')), url);
+		t.false(/content-encoding/i.test(result.stdout), `${url}: decoded, sent as it is`);
+	}
+
+	// The upstream did get the credential: the scrubbing is what kept it from the agent.
+	t.deepEqual(world.standIn.requests.map(request => request.headers.authorization), cases.map(({sent}) => sent));
+	t.deepEqual(world.scrubbed, cases.map(({url}) => `github@${new URL(url).hostname}`));
+	t.true(world.entries.every(({entry}) => entry.error === 'the answer carried the github credential back; moat replaced it'));
+});
+
+test('an upstream answering a credentialed request in an encoding moat cannot read gets 502 and the body is not delivered', async t => {
+	const world = await createWorld(t, {handler(_request, response) {
+		response.writeHead(200, {'content-encoding': 'compress'});
+		response.end(`raw ${realToken}`);
+	}});
+	const result = await world.curl(...via(world), '-w', '\n%{http_code}', 'https://api.github.com/user');
+	t.regex(result.stdout, /^Moat: api\.github\.com answered in an encoding moat cannot read \(Content-Encoding: compress\)[^]*\n502$/);
+	t.false(result.stdout.includes(realToken));
+});
+
+test('a host with no credential is not searched: its answer passes as it came', async t => {
+	const world = await createWorld(t, {handler(_request, response) {
+		response.writeHead(200, {'content-encoding': 'compress', 'x-echo': realToken});
+		response.end('as is');
+	}});
+	const result = await world.curl(...via(world), '-D', '-', 'https://api.allowed.test/');
+	t.regex(result.stdout, /^content-encoding: compress\r$/m);
+	t.deepEqual(world.scrubbed, []);
+});
+
+// --- Ports ---
+
+test('a credential goes only to its provider\'s declared port: api.github.com:9443 gets the request without it', async t => {
+	const world = await createWorld(t);
+	const result = await world.curl(...via(world), 'https://api.github.com:9443/user');
+	t.is(result.stdout, 'stand-in: GET /user\n');
+	t.is(world.standIn.requests[0]!.headers.authorization, undefined);
+	t.deepEqual(world.injected, []);
+	const declared = await world.curl(...via(world), 'https://api.github.com/user');
+	t.is(declared.stdout, 'stand-in: GET /user\n');
+	t.is(world.standIn.requests[1]!.headers.authorization, `Bearer ${realToken}`);
+});
+
+// --- Connection limits ---
+
+test('a run over its connection limit is answered 429 with the reason, refusals are recorded sparingly, and a closed tunnel makes room', async t => {
+	const world = await createWorld(t, {limits: {perRun: 3, total: 100}});
+	const tunnels = await Promise.all([1, 2, 3].map(async () => openTunnel(world, 'api.allowed.test')));
+	const refusals: string[] = [];
+	for (let attempt = 0; attempt < 5; attempt++) {
+		const socket = net.connect(world.port, '127.0.0.1');
+		await new Promise(resolve => socket.once('connect', resolve));
+		refusals.push(await exchange(socket, 'CONNECT api.allowed.test:443 HTTP/1.1\r\nHost: api.allowed.test:443\r\nProxy-Authorization: Bearer run-token\r\n\r\n', 'close'));
+	}
+
+	for (const refusal of refusals) {
+		t.regex(refusal, /^HTTP\/1\.1 429 Too Many Requests\r\n[^]*\r\n\r\nMoat: connection refused: this run already has 3 connections open through moat, its limit\.\nClose some/);
+	}
+
+	// The 1st, 2nd and 4th of five refusals are written down, each with its count.
+	t.deepEqual(world.entries.map(({entry}) => [entry.method, entry.status, entry.blocked, entry.error]), [1, 2, 4].map(count => ['CONNECT', 429, true, `too many connections: the run has 3 open, its limit is 3 (${count} refused so far)`]));
+	t.is(world.blocked.length, 3);
+
+	const plain = await world.curl(...via(world), '-w', '\n%{http_code}', 'http://api.allowed.test/');
+	t.regex(plain.stdout, /^Moat: connection refused: this run already has 3 connections open[^]*\n429$/);
+
+	tunnels[0]!.destroy();
+	// The proxy hears of the close on its own time: ask until it has.
+	let again: tls.TLSSocket | undefined;
+	await until(async () => {
+		again = await openTunnel(world, 'api.allowed.test').catch(() => undefined);
+		return again !== undefined;
+	}, 'a tunnel after one closed');
+	t.regex(await exchange(again!, 'GET /room HTTP/1.1\r\nHost: api.allowed.test\r\n\r\n', /stand-in: GET \/room/), /stand-in: GET \/room/);
+	for (const tunnel of [...tunnels, again!]) {
+		tunnel.destroy();
+	}
 });

@@ -11,6 +11,7 @@ export const auditEventTypes = [
 	'terminal.attached',
 	'terminal.detached',
 	'credential.injected',
+	'credential.scrubbed',
 	'request.blocked',
 	'secret.resolved',
 	'ssh.signed',

@@ -20,6 +20,8 @@ export type DaemonSettings = {
 	extraCaCertificates: string;
 	/** Where the hostname router listens (MOAT_ROUTER_PORT, default 8080). */
 	routerPort: number;
+	/** MOAT_RUN_CONNECTIONS: connections one run may hold open (null: the default). */
+	runConnections: number | null;
 };
 
 export type Hello = {
@@ -122,6 +124,7 @@ export function settingsDifference(running: DaemonSettings, wanted: DaemonSettin
 		upstreamOverrides: environmentVariables.upstreamOverrides,
 		extraCaCertificates: environmentVariables.extraCaCertificates,
 		routerPort: environmentVariables.routerPort,
+		runConnections: environmentVariables.runConnections,
 	};
 	const key = (Object.keys(labels) as Array<keyof DaemonSettings>).find(name => running[name] !== wanted[name]);
 	return key ? labels[key] : undefined;

@@ -9,6 +9,7 @@ import {createGateway} from '../gateway/gateway.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {parseUpstreamOverrides} from '../network/upstream-overrides.js';
 import {openCertificateAuthority} from '../proxy/certificate-authority.js';
+import {sizeConnectionLimits} from '../proxy/connection-limits.js';
 import {startProxyServer, type ProxyServer} from '../proxy/proxy-server.js';
 import {startRouterServer, type RouterServer} from '../routing/router-server.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
@@ -19,6 +20,7 @@ import {startDaemonApi, type DaemonApi} from './daemon-api.js';
 import {daemonPaths, gatewayNetworkMarker, maximumSocketPath, type Hello} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
 import {readDaemonState, type DaemonState} from './daemon-state.js';
+import {openFileLimit} from './open-file-limit.js';
 import {startDaemonWatchers, type DaemonWatchers} from './daemon-watchers.js';
 import {createRouteRuns} from './route-runs.js';
 import {createRunFinisher} from './run-finisher.js';
@@ -177,8 +179,12 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			},
 		});
 
+		const openFiles = openFileLimit();
+		const limits = sizeConnectionLimits(settings.runConnections ?? undefined, openFiles);
+		log(`connections: at most ${limits.perRun} per run and ${limits.total} in all (open-file limit ${openFiles})`);
 		proxy = await startProxyServer({
 			authority,
+			limits,
 			overrides: parseUpstreamOverrides(environment.variables[environmentVariables.upstreamOverrides]),
 			runForToken: token => registry.runForToken(token),
 			observer: {
@@ -200,6 +206,9 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				},
 				injected(runId, grant, host) {
 					audit.recordLater(runId, 'credential.injected', {grant, host});
+				},
+				scrubbed(runId, grants, host) {
+					audit.recordLater(runId, 'credential.scrubbed', {grants: [...grants], host});
 				},
 				hostReached(runId, port) {
 					audit.recordLater(runId, 'host.reached', {host: 'host.moat.internal', port});

@@ -2,6 +2,8 @@ import {createHash} from 'node:crypto';
 import {readFileSync, statSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
+import {exitCodes, MoatError} from '../errors.js';
+import {defaultConnectionsPerRun, parseConnectionsPerRun} from '../proxy/connection-limits.js';
 import {routerPort} from '../routing/route-decisions.js';
 import type {DaemonSettings} from './daemon-protocol.js';
 
@@ -36,6 +38,16 @@ function caIdentity(file: string | undefined): string {
 	}
 }
 
+/** MOAT_RUN_CONNECTIONS, checked: a daemon is never started with a limit it cannot read. */
+function runConnections(environment: MoatEnvironment): number | null {
+	const parsed = parseConnectionsPerRun(environment.variables[environmentVariables.runConnections]);
+	if ('error' in parsed) {
+		throw new MoatError(`${parsed.error}.`, `Set ${environmentVariables.runConnections} to a number such as ${defaultConnectionsPerRun} (or unset it).`, exitCodes.usage);
+	}
+
+	return parsed.value ?? null;
+}
+
 /** The settings this process would start a daemon with. */
 export function currentDaemonSettings(environment: MoatEnvironment): DaemonSettings {
 	return {
@@ -44,5 +56,6 @@ export function currentDaemonSettings(environment: MoatEnvironment): DaemonSetti
 		upstreamOverrides: environment.variables[environmentVariables.upstreamOverrides] ?? '',
 		extraCaCertificates: caIdentity(environment.variables[environmentVariables.extraCaCertificates]),
 		routerPort: routerPort(environment.variables),
+		runConnections: runConnections(environment),
 	};
 }

@@ -62,7 +62,7 @@ function splice(a: net.Socket | http2.ClientHttp2Stream | http2.ServerHttp2Strea
 }
 
 /** What moat sets in the container; environment.ts names them too (this file runs alone, importing nothing of moat). */
-const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET', relaySocket: 'MOAT_RELAY_SOCKET', relayPorts: 'MOAT_RELAY_PORTS', relayProxy: 'MOAT_RELAY_PROXY'} as const;
+const variables = {port: 'MOAT_GATEWAY_PORT', daemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET', runConnections: 'MOAT_GATEWAY_RUN_CONNECTIONS', relaySocket: 'MOAT_RELAY_SOCKET', relayPorts: 'MOAT_RELAY_PORTS', relayProxy: 'MOAT_RELAY_PROXY'} as const;
 
 function serve() {
 	const port = Number(process.env[variables.port] ?? 3128);
@@ -106,8 +106,45 @@ function serve() {
 		});
 	};
 
+	// Connections open per run network (the gateway's own address on it): a bottle
+	// must not fill the daemon with connections that never say whose they are.
+	// The daemon's own, lower, limit on connections that do is what a run meets first.
+	const perNetwork = Number(process.env[variables.runConnections] ?? 0);
+	const openOf = new Map<string, number>();
+	let refusals = 0;
+	const admit = (client: net.Socket): boolean => {
+		const key = client.localAddress ?? '';
+		const open = openOf.get(key) ?? 0;
+		if (perNetwork > 0 && open >= perNetwork) {
+			// Logged now and then, never once per refusal.
+			if ((++refusals & (refusals - 1)) === 0) {
+				log(`refused a connection on ${key}: ${open} open, the limit per run (${refusals} refused so far)`);
+			}
+
+			const text = `Moat: connection refused: this run already has ${open} connections open to moat's gateway, its limit.\n`;
+			client.resume();
+			client.end(`HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+			return false;
+		}
+
+		openOf.set(key, open + 1);
+		client.once('close', () => {
+			const left = (openOf.get(key) ?? 1) - 1;
+			if (left > 0) {
+				openOf.set(key, left);
+			} else {
+				openOf.delete(key);
+			}
+		});
+		return true;
+	};
+
 	const server = net.createServer({noDelay: true, pauseOnConnect: true}, client => {
 		client.on('error', () => client.destroy());
+		if (!admit(client)) {
+			return;
+		}
+
 		if (daemonSocket && Date.now() - socketFailedAt > 5000) {
 			const daemon = net.connect(daemonSocket);
 			daemon.once('connect', () => {

@@ -10,6 +10,7 @@ import {maximumSocketPath} from '../daemon/daemon-protocol.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {exitCodes, MoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
+import {defaultConnectionsPerRun, parseConnectionsPerRun} from '../proxy/connection-limits.js';
 import {containerLabels} from '../runs/labels.js';
 import {openDialer, serveChannel, type Channel, type Dialer} from './gateway-channel.js';
 import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
@@ -140,6 +141,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 	const paths = gatewayPaths(home);
 	const mode = channelMode(environment.variables);
 	const socketUsable = mode !== 'api' && Buffer.byteLength(paths.socket) <= maximumSocketPath;
+	// Twice the daemon's per-run limit and some: room for connections not yet counted there (before their first request).
+	const configuredPerRun = parseConnectionsPerRun(environment.variables[environmentVariables.runConnections]);
+	const gatewayConnectionsPerRun = 2 * (('value' in configuredPerRun ? configuredPerRun.value : undefined) ?? defaultConnectionsPerRun) + 64;
 	const ownLabels: Labels = {[gatewayLabels.gateway]: 'true', [containerLabels.home]: home};
 	let status: GatewayStatus = {container: name, state: 'starting'};
 	let ensuring: Promise<void> | undefined;
@@ -231,7 +235,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 	/** The gateway container, running and current: an old or broken one is replaced. */
 	async function ensureContainer(recipe: {tag: string; hash: string}, homeNetwork: string): Promise<string> {
-		const wanted = `${recipe.hash}/${mode}/${process.getuid?.() ?? 0}`;
+		const wanted = `${recipe.hash}/${mode}/${process.getuid?.() ?? 0}/${gatewayConnectionsPerRun}`;
 		for (const container of await engine.listContainers(ownLabels)) {
 			if (container.labels[gatewayLabels.recipe] !== wanted) {
 				log(`replacing the gateway ${container.names[0] ?? container.id} (made from an older recipe)`);
@@ -264,6 +268,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 			command: ['node', '/moat/gateway.mjs', 'serve'],
 			environment: {
 				[environmentVariables.gatewayPort]: String(gatewayPort),
+				[environmentVariables.gatewayRunConnections]: String(gatewayConnectionsPerRun),
 				...(socketUsable ? {[environmentVariables.gatewayDaemonSocket]: '/run/moat-daemon/proxy.sock'} : {}),
 			},
 			workingDirectory: '/',

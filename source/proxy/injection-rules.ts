@@ -41,12 +41,36 @@ export const injectionRules: readonly ProviderRule[] = credentialProviders.flatM
  */
 export const answeredHosts: readonly ProviderAnsweredRule[] = credentialProviders.flatMap(provider => provider.answered.map(rule => ({...rule, provider: provider.name})));
 
+/** The port a host declared without one means: credentials go over HTTPS. */
+export const defaultInjectionPort = 443;
+
+/**
+ * A host and port from `name`, `name:port` or `[v6]:port`: a provider's host
+ * declaration or a request's authority. Without a port it is the HTTPS one,
+ * as in an https URL; a port is part of what is matched, so a credential
+ * declared for a host's 443 never goes to its 9443.
+ */
+export function endpointOf(authority: string): {host: string; port: number} {
+	const match = /^(?:\[([^\]]*)\]|([^:]*))(?::(\d+))?$/.exec(authority.trim().toLowerCase());
+	const host = (match?.[1] ?? match?.[2] ?? authority.toLowerCase()).replace(/\.$/, '');
+	return {host, port: match?.[3] === undefined ? defaultInjectionPort : Number(match[3])};
+}
+
+/** Whether a rule's host declaration names this request's host and port. */
+function declares(rule: ProviderAnsweredRule, authority: string): boolean {
+	const wanted = endpointOf(authority);
+	return rule.hosts.some(entry => {
+		const declared = endpointOf(entry);
+		return declared.host === wanted.host && declared.port === wanted.port;
+	});
+}
+
 function applies(rule: ProviderAnsweredRule, grant: Pick<InjectableGrant, 'provider' | 'kind'>): boolean {
 	// A kind not known yet opens nothing that is only for some kinds.
 	return rule.provider === grant.provider && (!rule.kinds || rule.kinds.includes(grant.kind));
 }
 
-/** Every host a grant injects into or is answered for: in strict mode these are allowed. */
+/** Every host a grant injects into or is answered for, as declared (`name` or `name:port`): in strict mode these are allowed. */
 export function injectedHosts(
 	grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>,
 	rules: readonly ProviderAnsweredRule[] = injectionRules,
@@ -57,22 +81,32 @@ export function injectedHosts(
 		.flatMap(rule => rule.hosts)))];
 }
 
-/** The grant whose requests to `host` the proxy answers itself, if any (only over TLS the agent cannot read). */
-export function answeringGrant(grants: readonly InjectableGrant[], host: string, answered: readonly ProviderAnsweredRule[] = answeredHosts): InjectableGrant | undefined {
-	const name = host.toLowerCase().replace(/:\d+$/, '');
-	return grants.find(grant => grant.kind !== '' && answered.some(rule => applies(rule, grant) && rule.hosts.includes(name)));
+/** Every `host:port` a grant injects into or is answered for: where only TLS moat can read may go. */
+export function injectedEndpoints(
+	grants: ReadonlyArray<Pick<InjectableGrant, 'provider' | 'kind'>>,
+	rules: readonly ProviderAnsweredRule[] = injectionRules,
+	answered: readonly ProviderAnsweredRule[] = answeredHosts,
+): string[] {
+	return [...new Set(injectedHosts(grants, rules, answered).map(entry => {
+		const {host, port} = endpointOf(entry);
+		return `${host}:${port}`;
+	}))];
 }
 
-/** The injection for a request to `host` (and `path`), if one of the run's grants has a rule for it. */
-export function injectionFor(grants: readonly InjectableGrant[], host: string, overVerifiedTls: boolean, path = '/', rules: readonly ProviderRule[] = injectionRules): Injection | undefined {
+/** The grant whose requests to `authority` (`host`, meaning port 443, or `host:port`) the proxy answers itself, if any (only over TLS the agent cannot read). */
+export function answeringGrant(grants: readonly InjectableGrant[], authority: string, answered: readonly ProviderAnsweredRule[] = answeredHosts): InjectableGrant | undefined {
+	return grants.find(grant => grant.kind !== '' && answered.some(rule => applies(rule, grant) && declares(rule, authority)));
+}
+
+/** The injection for a request to `authority` (`host`, meaning port 443, or `host:port`) and `path`, if one of the run's grants has a rule for it. */
+export function injectionFor(grants: readonly InjectableGrant[], authority: string, overVerifiedTls: boolean, path = '/', rules: readonly ProviderRule[] = injectionRules): Injection | undefined {
 	if (!overVerifiedTls) {
 		return undefined;
 	}
 
-	const name = host.toLowerCase().replace(/:\d+$/, '');
 	const pathname = path.split('?')[0]!;
 	for (const grant of grants) {
-		const rule = rules.find(candidate => applies(candidate, grant) && candidate.hosts.includes(name)
+		const rule = rules.find(candidate => applies(candidate, grant) && declares(candidate, authority)
 			&& (!candidate.paths || candidate.paths.some(prefix => pathname.startsWith(prefix))));
 		if (rule) {
 			return {

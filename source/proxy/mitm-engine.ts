@@ -7,6 +7,7 @@ import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
 import {Proxy as MitmProxy, type IContext, type IWebSocketContext} from 'http-mitm-proxy';
 import {WebSocketServer} from 'ws';
+import {decodersFor, scrubbingStream, scrubBuffer, scrubText, type CredentialForm} from './credential-scrubber.js';
 import {mergeHeaderList, type Injection} from './injection-rules.js';
 
 /**
@@ -29,10 +30,20 @@ export type ForwardPlan = {
 	injection?: Injection;
 	/** Refuses internal addresses when the name is resolved at dial time. */
 	lookup?: LookupFunction;
+	/**
+	 * Credentials the answer must not carry back (a host that gets one may
+	 * echo it): replaced in its headers, body and WebSocket messages, and
+	 * `found` told which grants' (once per response, or per message).
+	 */
+	scrub?: {forms: readonly CredentialForm[]; found(grants: string[]): void};
 	done(outcome: ForwardOutcome): void;
 };
 
-export type ForwardOutcome = {status: number; bytesIn: number; bytesOut: number; error?: Error};
+export type ForwardOutcome = {
+	status: number; bytesIn: number; bytesOut: number; error?: Error;
+	/** Grants whose credential the upstream sent back and moat replaced. */
+	scrubbed?: string[];
+};
 
 export type MitmEngine = {
 	forward(request: IncomingMessage, response: ServerResponse, plan: ForwardPlan): void;
@@ -58,7 +69,32 @@ export function applyInjection(headers: Record<string, string | string[] | undef
 	}
 }
 
-type Outcome = {plan: ForwardPlan; bytesIn: number; bytesOut: number; status: number; reported: boolean};
+type Outcome = {plan: ForwardPlan; bytesIn: number; bytesOut: number; status: number; reported: boolean; scrubbed: Set<string>};
+
+/** An answer moat gives in the upstream's place (its status and words), raised from a handler. */
+type AnswerError = Error & {answer?: {status: number; text: string}};
+
+/** Every response header value with the forms replaced; the grants found. */
+function scrubHeaders(headers: Record<string, string | string[] | undefined>, forms: readonly CredentialForm[]): string[] {
+	const found = new Set<string>();
+	for (const [name, value] of Object.entries(headers)) {
+		if (value === undefined) {
+			continue;
+		}
+
+		const scrubbed = (Array.isArray(value) ? value : [value]).map(item => {
+			const {output, grants} = scrubText(item, forms);
+			for (const grant of grants) {
+				found.add(grant);
+			}
+
+			return output;
+		});
+		headers[name] = Array.isArray(value) ? scrubbed : scrubbed[0];
+	}
+
+	return [...found];
+}
 
 /**
  * `extraTrust`: CA certificates to trust besides Node's own (in-process
@@ -89,9 +125,10 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			const response = context.proxyToClientResponse;
 			if (!response.headersSent) {
 				const blocked = (error as NodeJS.ErrnoException).code === 'EMOATBLOCKED';
-				outcome.status = blocked ? 403 : 502;
+				const answer = (error as AnswerError).answer;
+				outcome.status = answer?.status ?? (blocked ? 403 : 502);
 				response.writeHead(outcome.status, {'content-type': 'text/plain; charset=utf-8', connection: 'close'});
-				response.end(blocked ? error.message : `Moat: could not reach ${outcome.plan.host}: ${error.message}\n`);
+				response.end(answer?.text ?? (blocked ? error.message : `Moat: could not reach ${outcome.plan.host}: ${error.message}\n`));
 			} else {
 				response.destroy();
 			}
@@ -103,7 +140,11 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 	function report(outcome: Outcome, error?: Error) {
 		if (!outcome.reported) {
 			outcome.reported = true;
-			outcome.plan.done({status: outcome.status, bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut, error});
+			if (outcome.scrubbed.size > 0) {
+				outcome.plan.scrub?.found([...outcome.scrubbed]);
+			}
+
+			outcome.plan.done({status: outcome.status, bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut, error, ...outcome.scrubbed.size > 0 ? {scrubbed: [...outcome.scrubbed]} : {}});
 		}
 	}
 
@@ -151,10 +192,57 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			upstream.on('data', (chunk: Buffer) => {
 				outcome.bytesIn += chunk.length;
 			});
+			const forms = outcome.plan.scrub?.forms ?? [];
+			if (forms.length > 0) {
+				try {
+					scrubResponse(context, outcome, forms);
+				} catch (error) {
+					callback(error as Error);
+					return;
+				}
+			}
 		}
 
 		callback();
 	});
+
+	/**
+	 * Headers are scrubbed in place; the body passes through the scrubber,
+	 * decoded first when it is compressed (and then sent uncompressed, its
+	 * length unknown). A coding moat cannot undo ends the response unsent.
+	 */
+	function scrubResponse(context: IContext, outcome: Outcome, forms: readonly CredentialForm[]) {
+		const upstream = context.serverToProxyResponse!;
+		const headers = upstream.headers as Record<string, string | string[] | undefined>;
+		const found = (grants: string[]) => {
+			for (const grant of grants) {
+				outcome.scrubbed.add(grant);
+			}
+		};
+
+		found(scrubHeaders(headers, forms));
+		const encoding = headers['content-encoding'];
+		const decoders = decodersFor(Array.isArray(encoding) ? encoding.join(',') : encoding);
+		if (!decoders) {
+			upstream.resume();
+			throw Object.assign(new Error(`unreadable Content-Encoding ${String(encoding)}`), {answer: {
+				status: 502,
+				text: `Moat: ${outcome.plan.host} answered in an encoding moat cannot read (Content-Encoding: ${String(encoding)}), so moat cannot check that the answer does not carry the credential back; it is not delivered.\nAsk for gzip, deflate, br or zstd, or no encoding.\n`,
+			}});
+		}
+
+		if (decoders.length > 0) {
+			delete headers['content-encoding'];
+			// http-mitm-proxy then drops Content-Length and sends the body chunked.
+			Object.assign(context, {responseContentPotentiallyModified: true});
+			for (const decoder of decoders) {
+				context.addResponseFilter(decoder);
+			}
+		}
+
+		// Added to the list itself: addResponseFilter would also drop a Content-Length the scrubber keeps true.
+		context.responseFilters.push(scrubbingStream(forms, found));
+	}
 
 	const upgrades = new WeakMap<IncomingMessage, ForwardPlan>();
 	proxy.onWebSocketConnection((context: IWebSocketContext, callback) => {
@@ -194,10 +282,28 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 		callback();
 	});
 
+	// What a WebSocket upstream sends is a message at a time (ws reassembles frames), each searched whole.
+	proxy.onWebSocketFrame((context: IWebSocketContext, type, fromServer, data: unknown, flags, callback) => {
+		const request = (context.clientToProxyWebSocket as unknown as {upgradeReq: IncomingMessage} | undefined)?.upgradeReq;
+		const scrub = request && upgrades.get(request)?.scrub;
+		if (!fromServer || !scrub || scrub.forms.length === 0) {
+			callback(null, data, flags);
+			return;
+		}
+
+		const buffer = Buffer.isBuffer(data) ? data : (Array.isArray(data) ? Buffer.concat(data as Buffer[]) : (typeof data === 'string' ? Buffer.from(data) : Buffer.from(data as ArrayBuffer)));
+		const {output, grants} = scrubBuffer(buffer, scrub.forms);
+		if (grants.length > 0) {
+			scrub.found(grants);
+		}
+
+		callback(null, typeof data === 'string' ? output.toString() : output, flags);
+	});
+
 	const webSockets = new WebSocketServer({noServer: true});
 	return {
 		forward(request, response, plan) {
-			plans.set(request, {plan, bytesIn: 0, bytesOut: 0, status: 0, reported: false});
+			plans.set(request, {plan, bytesIn: 0, bytesOut: 0, status: 0, reported: false, scrubbed: new Set()});
 			proxy._onHttpServerRequest(plan.secure, request, response);
 		},
 		upgrade(request, socket, head, plan) {

@@ -75,7 +75,7 @@ export function agentHosts(agent: string | null | undefined): string[] {
 }
 
 export type PolicyContext = {
-	/** Hosts the run's grants inject into (allowed in strict mode). */
+	/** Hosts the run's grants inject into, `host` (ports 80 and 443) or `host:port` (allowed in strict mode). */
 	grantHosts: readonly string[];
 	/** Hosts of the run's ssh: grants, `host` or `host:port` (their SSH port is allowed in strict mode). */
 	sshHosts?: readonly string[];
@@ -91,7 +91,7 @@ export function decide(policy: NetworkPolicy, host: string, port: number, contex
 
 	const name = host.toLowerCase();
 	const implicit = [
-		...[...context.grantHosts, ...agentHosts(context.agent)].map(implicitHost => ({pattern: implicitHost, wildcard: false, ports: defaultPorts as readonly number[]})),
+		...[...context.grantHosts, ...agentHosts(context.agent)].flatMap(implicitHost => parseAllowEntry(implicitHost) ?? []),
 		...(context.sshHosts ?? []).map(sshHost => ({pattern: sshHost.split(':')[0]!.toLowerCase(), wildcard: false, ports: [Number(sshHost.split(':')[1] ?? 22)]})),
 	];
 	if ([...implicit, ...policy.allow].some(entry => entryMatches(entry, name, port))) {

@@ -9,7 +9,9 @@ import {answerAuthRequest} from '../credentials/chatgpt-login.js';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
 import {agentActivities, type AgentActivity} from '../runs/run-metadata.js';
 import type {CertificateAuthority} from './certificate-authority.js';
-import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
+import {admitConnection, refusalRecorded, type ConnectionLimits} from './connection-limits.js';
+import {credentialForms} from './credential-scrubber.js';
+import {answeringGrant, injectedEndpoints, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
 import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
 import {gateRequest, hostPortDecision, hostServicesName, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
@@ -66,6 +68,8 @@ export type ProxyObserver = {
 	activity?(runId: string, state: AgentActivity): void;
 	request(runId: string, entry: NetworkEntry): void;
 	injected(runId: string, grant: string, host: string): void;
+	/** An upstream sent a grant's credential back; moat replaced it before the agent saw it. */
+	scrubbed(runId: string, grants: readonly string[], host: string): void;
 	blocked(runId: string, host: string, reason: string): void;
 	/** The run reached a port of this machine it was given (network.host). */
 	hostReached?(runId: string, port: number): void;
@@ -80,6 +84,8 @@ export type ProxyServerOptions = {
 	observer: ProxyObserver;
 	/** CA certificates trusted upstream besides Node's own (see createMitmEngine). */
 	extraTrust?: readonly string[];
+	/** How many connections a run, and all runs, may hold open (connection-limits.ts); unlimited when absent. */
+	limits?: ConnectionLimits;
 	now?: () => Date;
 };
 
@@ -94,8 +100,21 @@ export type ProxyServer = {
 	close(): Promise<void>;
 };
 
-/** A CONNECT tunnel: whose it is (by token, checked again on each request) and where it goes. */
-type Connection = {run: ProxyRun; token: string; host: string; port: number};
+/**
+ * A CONNECT tunnel: whose it is (by token, checked again on each request)
+ * and where it goes. `lookup` gives the addresses checked before the tunnel
+ * was answered, so the dial uses the answer that was judged. A tunnel
+ * refused after its 200 (`refusal`) is answered inside, request by request,
+ * with moat's words, and never dialled.
+ */
+type Connection = {
+	run: ProxyRun; token: string; host: string; port: number;
+	lookup?: LookupFunction;
+	refusal?: TunnelRefusal;
+};
+
+/** Why a tunnel goes nowhere, in the words its requests are answered with. */
+type TunnelRefusal = {status: number; reason: string; message: string; blocked: boolean; answered: number};
 
 /** Caches of per-host TLS material are dropped whole past this size: random names must not grow them forever. */
 const maximumCachedHosts = 2000;
@@ -150,6 +169,39 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
 	});
 };
 
+/** A name's addresses as guardedLookup judges them: rejects with its blocked error when any is internal. */
+async function resolveGuarded(hostname: string): Promise<dns.LookupAddress[]> {
+	return new Promise((resolve, reject) => {
+		guardedLookup(hostname, {all: true}, (error, addresses) => {
+			if (error) {
+				reject(error);
+			} else {
+				resolve(addresses as unknown as dns.LookupAddress[]);
+			}
+		});
+	});
+}
+
+/** A lookup that answers with addresses already resolved and judged, whatever name it is asked. */
+function pinnedLookup(addresses: readonly dns.LookupAddress[]): LookupFunction {
+	return (_hostname, options, callback) => {
+		const family = (options as {family?: number | string}).family;
+		const wanted = family === 4 || family === 6 ? addresses.filter(entry => entry.family === family) : addresses;
+		if ((options as {all?: boolean}).all) {
+			(callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, [...wanted]);
+		} else if (wanted[0]) {
+			callback(null, wanted[0].address, wanted[0].family);
+		} else {
+			callback(Object.assign(new Error(`no IPv${String(family)} address`), {code: 'ENOTFOUND'}), '', 0);
+		}
+	};
+}
+
+/** `host:port`, bracketed for IPv6: what injection rules are matched against. */
+function authorityOf(host: string, port: number): string {
+	return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
 	const now = options.now ?? (() => new Date());
 	const engine = createMitmEngine(options.extraTrust);
@@ -157,6 +209,49 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	const contexts = new Map<string, Promise<tls.SecureContext>>();
 	const sockets = new Set<Duplex>();
 	const socketsOfRun = new Map<string, Set<Duplex>>();
+	// Connections counted against their run's limit, until they close.
+	const counted = new WeakSet<Duplex>();
+	const openOfRun = new Map<string, number>();
+	let openTotal = 0;
+	const refusalsOfRun = new Map<string, number>();
+
+	/**
+	 * Counts a bottle's connection against its run's limit (once, whatever it
+	 * carries), or says why it cannot be taken on. Refusals are answered
+	 * every time but written down only now and then (refusalRecorded).
+	 */
+	function admit(run: ProxyRun, socket: Duplex, started: number, what: {method: string; url: string; host: string}): {allowed: true} | {allowed: false; status: number; message: string} {
+		if (!options.limits || counted.has(socket)) {
+			return {allowed: true};
+		}
+
+		const admission = admitConnection({run: openOfRun.get(run.runId) ?? 0, total: openTotal}, options.limits);
+		if (!admission.allowed) {
+			const refusals = (refusalsOfRun.get(run.runId) ?? 0) + 1;
+			refusalsOfRun.set(run.runId, refusals);
+			if (refusalRecorded(refusals)) {
+				const reason = `${admission.reason} (${refusals} refused so far)`;
+				options.observer.blocked(run.runId, what.host, reason);
+				report(run, started, {method: what.method, url: what.url, status: admission.status, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: reason});
+			}
+
+			return admission;
+		}
+
+		counted.add(socket);
+		openOfRun.set(run.runId, (openOfRun.get(run.runId) ?? 0) + 1);
+		openTotal++;
+		socket.once('close', () => {
+			openTotal--;
+			const left = (openOfRun.get(run.runId) ?? 1) - 1;
+			if (left > 0) {
+				openOfRun.set(run.runId, left);
+			} else {
+				openOfRun.delete(run.runId);
+			}
+		});
+		return {allowed: true};
+	}
 
 	function track(socket: Duplex, runId?: string) {
 		sockets.add(socket);
@@ -260,6 +355,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 
 			request.url = target;
 			url = `https://${host}${port === 443 ? '' : `:${port}`}${target}`;
+			const {refusal} = connection;
+			if (refusal) {
+				refusal.answered++;
+				refuse(response, upgrade?.socket, refusal.status, refusal.message);
+				report(run!, started, {method: request.method ?? '', url, status: refusal.status, bytes_in: 0, bytes_out: 0, grant: null, blocked: refusal.blocked, error: refusal.reason});
+				return;
+			}
 		} else {
 			const caller = authenticate(request);
 			if (!caller) {
@@ -268,6 +370,13 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			}
 
 			run = caller.run;
+			const admission = admit(run, request.socket, started, {method: request.method ?? '', url: request.url ?? '', host: request.headers.host ?? ''});
+			if (!admission.allowed) {
+				// The connection itself is what is over the limit: it ends with the answer.
+				response.shouldKeepAlive = false;
+				refuse(response, upgrade?.socket, admission.status, admission.message);
+				return;
+			}
 
 			let target: URL;
 			try {
@@ -306,16 +415,17 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		const activeRun = run!;
-		const upstream = upstreamFor(host, port);
+		const upstream = {...upstreamFor(host, port), ...connection?.lookup ? {lookup: connection.lookup} : {}};
+		const endpoint = authorityOf(host, port);
 		const plan = async () => {
 			const grants = secure ? await activeRun.grants() : [];
-			const answering = answeringGrant(grants, host);
+			const answering = answeringGrant(grants, endpoint);
 			if (answering) {
 				return {answering};
 			}
 
 			// Credentials only over TLS the agent cannot read (the upstream's is verified by the engine).
-			const injection = secure ? injectionFor(grants, host, true, request.url ?? '/') : undefined;
+			const injection = secure ? injectionFor(grants, endpoint, true, request.url ?? '/') : undefined;
 			// TRACE echoes the request back: with a credential in it, that would hand the agent the token.
 			if (injection && request.method === 'TRACE') {
 				throw Object.assign(new Error('TRACE to a host that gets credentials is refused'), {status: 405});
@@ -325,8 +435,15 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 				options.observer.injected(activeRun.runId, injection.grant, host);
 			}
 
+			// A host that gets a credential may echo it: its answers are searched for every form of every grant's.
+			const scrub = secure && injectedEndpoints(activeRun.grantKinds).includes(`${host}:${port}`) ? {
+				forms: credentialForms(grants),
+				found(found: string[]) {
+					options.observer.scrubbed(activeRun.runId, found, host);
+				},
+			} : undefined;
 			return {
-				host, ...upstream, secure, injection,
+				host, ...upstream, secure, injection, scrub,
 				done(outcome: ForwardOutcome) {
 					const blocked = (outcome.error as NodeJS.ErrnoException | undefined)?.code === 'EMOATBLOCKED';
 					if (blocked) {
@@ -335,7 +452,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 
 					report(activeRun, started, {
 						method: request.method ?? '', url, status: outcome.status, bytes_in: outcome.bytesIn, bytes_out: outcome.bytesOut,
-						grant: injection?.grant ?? null, blocked, error: outcome.error ? outcome.error.message.split('\n')[0]! : null,
+						grant: injection?.grant ?? null, blocked,
+						error: outcome.error ? outcome.error.message.split('\n')[0]! : (outcome.scrubbed ? `the answer carried the ${outcome.scrubbed.join(', ')} credential back; moat replaced it` : null),
 					});
 				},
 			};
@@ -516,6 +634,12 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		const {run, token} = caller;
+		const admission = admit(run, socket, started, {method: 'CONNECT', url: request.url ?? '', host: request.url ?? ''});
+		if (!admission.allowed) {
+			writeRaw(socket, admission.status, admission.message);
+			return;
+		}
+
 		track(socket, run.runId);
 
 		const target = parseConnectTarget(request.url ?? '');
@@ -531,27 +655,108 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			return;
 		}
 
+		const connection: Connection = {run, token, host, port};
 		const decision = gate(run, host, port);
 		if (!decision.allowed) {
-			writeRaw(socket, 403, decision.message);
 			options.observer.blocked(run.runId, host, decision.reason);
-			report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: 403, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: decision.reason});
+			refuseInTunnel(socket, head, {...connection, refusal: {status: 403, reason: decision.reason, message: decision.message, blocked: true, answered: 0}}, started);
 			return;
 		}
 
-		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-		const connection: Connection = {run, token, host, port};
-		let waiting: NodeJS.Timeout | undefined;
+		// A name moat resolves itself is resolved and judged now, before any 200: a
+		// refusal is then answered like the policy's, and the dial uses this answer.
+		const upstream = upstreamFor(host, port);
+		if (!upstream.lookup) {
+			openTunnel(socket, head, connection, started);
+			return;
+		}
+
+		socket.pause();
+		resolveGuarded(upstream.address).then(addresses => {
+			if (!socket.destroyed) {
+				openTunnel(socket, head, {...connection, lookup: pinnedLookup(addresses)}, started);
+			}
+		}, (error: NodeJS.ErrnoException) => {
+			if (socket.destroyed) {
+				return;
+			}
+
+			const blocked = error.code === 'EMOATBLOCKED';
+			if (blocked) {
+				options.observer.blocked(run.runId, host, 'internal address');
+			}
+
+			const refusal = blocked
+				? {status: 403, reason: error.message.split('\n')[0]!, message: error.message, blocked}
+				: {status: 502, reason: error.message.split('\n')[0]!, message: `Moat: could not reach ${host}: ${error.message}\n`, blocked};
+			refuseInTunnel(socket, head, {...connection, refusal: {...refusal, answered: 0}}, started);
+		}).catch(() => socket.destroy());
+	}
+
+	/** What a tunnel's client sends first, or undefined if it says nothing for a while (a server-speaks-first protocol). */
+	function firstBytes(socket: Duplex, head: Buffer, then: (first: Buffer | undefined) => void) {
 		const begin = (first: Buffer | undefined) => {
-			clearTimeout(waiting);
 			socket.pause();
 			if (first) {
 				socket.unshift(first);
 			}
 
+			then(first);
+		};
+
+		if (head.length > 0) {
+			begin(head);
+			return;
+		}
+
+		const waiting = setTimeout(() => {
+			socket.off('data', heard);
+			begin(undefined);
+		}, firstByteMilliseconds);
+		const heard = (first: Buffer) => {
+			clearTimeout(waiting);
+			begin(first);
+		};
+
+		socket.once('data', heard);
+		socket.resume();
+		socket.once('close', () => clearTimeout(waiting));
+	}
+
+	/**
+	 * A tunnel that goes nowhere, answered so the agent can read why: its
+	 * CONNECT gets 200, then a TLS client gets moat's certificate for the
+	 * host and each of its requests the refusal as an HTTP answer (most
+	 * clients never show the body of a refused CONNECT); anything else gets
+	 * the answer as plain HTTP. network.jsonl has what the client saw: each
+	 * request answered, or the tunnel itself when no request came.
+	 */
+	function refuseInTunnel(socket: Duplex, head: Buffer, connection: Connection & {refusal: TunnelRefusal}, started: number) {
+		const {run, host, port, refusal} = connection;
+		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+		socket.once('close', () => {
+			if (refusal.answered === 0) {
+				report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: refusal.status, bytes_in: 0, bytes_out: 0, grant: null, blocked: refusal.blocked, error: refusal.reason});
+			}
+		});
+		firstBytes(socket, head, first => {
 			if (first?.[0] === 0x16) {
 				intercept(socket, connection);
-			} else if (port === 443 && injectedHosts(run.grantKinds).includes(host)) {
+			} else {
+				// What it sent is read and dropped: a socket left paused with data in it never closes.
+				socket.resume();
+				writeRaw(socket, refusal.status, refusal.message);
+			}
+		});
+	}
+
+	function openTunnel(socket: Duplex, head: Buffer, connection: Connection, started: number) {
+		const {run, host, port} = connection;
+		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+		firstBytes(socket, head, first => {
+			if (first?.[0] === 0x16) {
+				intercept(socket, connection);
+			} else if (injectedEndpoints(run.grantKinds).includes(`${host}:${port}`)) {
 				// Where credentials go (or moat answers), only TLS moat can read: a raw tunnel would pass around both.
 				options.observer.blocked(run.runId, host, 'not TLS to a host that gets credentials');
 				report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: 403, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'not TLS to a host that gets credentials'});
@@ -559,18 +764,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			} else {
 				tunnel(socket, connection, started);
 			}
-		};
-
-		if (head.length > 0) {
-			begin(head);
-		} else {
-			socket.once('data', begin);
-			waiting = setTimeout(() => {
-				socket.off('data', begin);
-				begin(undefined);
-			}, firstByteMilliseconds);
-			socket.once('close', () => clearTimeout(waiting));
-		}
+		});
 	}
 
 	/** `CONNECT moat.hooks:22`: the run's SSH agent, for the relay in its bottle (gateway.ts); never dialled out. */
@@ -613,7 +807,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	}
 
 	function tunnel(socket: Duplex, connection: Connection, started: number) {
-		const upstream = upstreamFor(connection.host, connection.port);
+		const upstream = {...upstreamFor(connection.host, connection.port), ...connection.lookup ? {lookup: connection.lookup} : {}};
 		let bytesIn = 0;
 		let bytesOut = 0;
 		let failure: Error | undefined;

@@ -16,7 +16,7 @@ const proxy = await startProxyServer({
 	overrides: parseUpstreamOverrides(process.env.MOAT_UPSTREAM_OVERRIDES),
 	// The same object every time: the proxy ends a tunnel whose token no longer maps to the run it opened with.
 	runForToken: token => (token === 'bench' ? run : undefined),
-	observer: {request() {}, injected() {}, blocked() {}},
+	observer: {request() {}, injected() {}, scrubbed() {}, blocked() {}},
 });
 process.stdout.write(`${proxy.port}\n`);
 process.on('SIGTERM', () => {

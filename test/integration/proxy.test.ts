@@ -319,28 +319,26 @@ dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) ge
 	])]);
 	t.is(result.code, 0, result.stderr);
 	const probes = parseProbes(result.stdout);
-	t.not(probes['https-blocked']!.code, 0);
-	t.regex(probes['https-blocked']!.output, /CONNECT tunnel failed, response 403/);
+	// Over HTTPS the reason is answered inside the tunnel, over TLS with moat's certificate: curl prints it.
+	t.deepEqual(probes['https-blocked'], {code: 0, output: blockedText('blocked.test')});
 	t.deepEqual(probes['http-blocked'], {code: 0, output: '403'});
 	t.is(await fs.readFile(path.join(world.workspace, 'blocked.txt'), 'utf8'), blockedText('blocked.test') + '\n');
 	t.deepEqual(probes.allowed, {code: 0, output: 'stand-in api.allowed.test GET /hello'});
 	t.deepEqual(probes['allowed-deep'], {code: 0, output: 'stand-in deep.api.allowed.test GET /'});
-	t.not(probes.apex!.code, 0, '*.allowed.test does not match allowed.test itself');
-	t.regex(probes.apex!.output, /CONNECT tunnel failed, response 403/);
-	t.not(probes['other-port']!.code, 0, 'a pattern without a port allows only 80 and 443');
-	t.regex(probes['other-port']!.output, /CONNECT tunnel failed, response 403/);
+	t.deepEqual(probes.apex, {code: 0, output: blockedText('allowed.test')}, '*.allowed.test does not match allowed.test itself');
+	t.deepEqual(probes['other-port'], {code: 0, output: blockedText('api.allowed.test')}, 'a pattern without a port allows only 80 and 443');
 	t.deepEqual(world.standIn.requests.map(request => request.headers.host), ['api.allowed.test', 'deep.api.allowed.test']);
 
 	const runId = await newestRunId(world);
 	await eventually(async () => (await world.networkEntries(runId)).length === 6);
 	const entries = await world.networkEntries(runId);
 	t.deepEqual(entries.map(entry => [entry.method, entry.url, entry.status, entry.blocked, entry.error]), [
-		['CONNECT', 'blocked.test:443', 403, true, 'Host "blocked.test" is not in the allow list.'],
+		['GET', 'https://blocked.test/', 403, true, 'Host "blocked.test" is not in the allow list.'],
 		['GET', 'http://blocked.test/page', 403, true, 'Host "blocked.test" is not in the allow list.'],
 		['GET', 'https://api.allowed.test/hello', 200, false, null],
 		['GET', 'https://deep.api.allowed.test/', 200, false, null],
-		['CONNECT', 'allowed.test:443', 403, true, 'Host "allowed.test" is not in the allow list.'],
-		['CONNECT', 'api.allowed.test:8443', 403, true, 'Host "api.allowed.test" is not in the allow list.'],
+		['GET', 'https://allowed.test/', 403, true, 'Host "allowed.test" is not in the allow list.'],
+		['GET', 'https://api.allowed.test:8443/', 403, true, 'Host "api.allowed.test" is not in the allow list.'],
 	]);
 
 	const json = await world.moat(['trace', runId, '--json']);
@@ -350,7 +348,7 @@ dockerTest('strict policy: only *.allowed.test (subdomains, ports 80 and 443) ge
 	t.is(text.code, 0, text.stderr);
 	const lines = text.stdout.trimEnd().split('\n');
 	t.is(lines.length, 6);
-	t.regex(lines[0]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] CONNECT blocked\.test:443 403 \(\d+ms\) {2}BLOCKED \(Host "blocked\.test" is not in the allow list\.\)$/);
+	t.regex(lines[0]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/blocked\.test\/ 403 \(\d+ms\) {2}BLOCKED \(Host "blocked\.test" is not in the allow list\.\)$/);
 	t.regex(lines[2]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}] GET https:\/\/api\.allowed\.test\/hello 200 \(\d+ms\)$/);
 	t.is(lines.filter(line => line.includes('BLOCKED')).length, 4);
 
@@ -397,10 +395,11 @@ dockerTest('a host allowed through the daemon for a running strict run gets thro
 	const codes = (await world.moat(['logs', runId])).stdout.trim().split('\n');
 	const firstThrough = codes.indexOf('200 200');
 	t.true(firstThrough >= 2, codes.join(', '));
-	t.true(codes.slice(0, firstThrough).every(code => code === '403 000'), codes.join(', '));
+	// Refused inside the tunnel: the CONNECT got 200, the request moat's 403.
+	t.true(codes.slice(0, firstThrough).every(code => code === '200 403'), codes.join(', '));
 	t.true(codes.slice(firstThrough).every(code => code === '200 200'), codes.join(', '));
 	const entries = (await world.networkEntries(runId)).map(entry => [entry.method, entry.url, entry.status, entry.blocked]);
-	t.deepEqual(entries.slice(0, firstThrough), Array.from({length: firstThrough}, () => ['CONNECT', 'late.test:443', 403, true]));
+	t.deepEqual(entries.slice(0, firstThrough), Array.from({length: firstThrough}, () => ['GET', 'https://late.test/x', 403, true]));
 	t.deepEqual(entries.slice(firstThrough), Array.from({length: codes.length - firstThrough}, () => ['GET', 'https://late.test/x', 200, false]));
 
 	const records = await world.auditRecords(runId);
@@ -489,7 +488,11 @@ dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, D
 		['loopback-connect', `curl -sS --noproxy "" https://127.0.0.1:${canary}/canary`],
 		['metadata', 'curl -sS -w "%{http_code}" http://169.254.169.254/latest/meta-data/'],
 		['private', 'curl -sS -o /dev/null -w "%{http_code}" http://10.0.0.1/'],
-		...(ownNameIsInternal ? [['resolves-to-loopback', `curl -sS --noproxy "" -w "%{http_code}" http://${ownName}:${canary}/canary`] as const] : []),
+		...(ownNameIsInternal ? [
+			['resolves-to-loopback', `curl -sS --noproxy "" -w "%{http_code}" http://${ownName}:${canary}/canary`] as const,
+			// Over HTTPS the name is resolved and refused before the tunnel is answered; the reason comes inside it.
+			['resolves-to-loopback-https', `curl -sS -w "%{http_connect} %{http_code}" https://${ownName}:${canary}/canary`] as const,
+		] : []),
 	])]);
 	t.is(result.code, 0, result.stderr);
 	const probes = parseProbes(result.stdout);
@@ -514,12 +517,12 @@ dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, D
 	t.deepEqual(probes.loopback, {code: 0, output: `${blockedInternalText('127.0.0.1', 'it is a loopback address, which agents may never reach.')}403`});
 	t.deepEqual(probes.localhost, {code: 0, output: '403'});
 	t.deepEqual(probes['loopback-ipv6'], {code: 0, output: '403'});
-	t.not(probes['loopback-connect']!.code, 0);
-	t.regex(probes['loopback-connect']!.output, /CONNECT tunnel failed, response 403/);
+	t.deepEqual(probes['loopback-connect'], {code: 0, output: blockedInternalText('127.0.0.1', 'it is a loopback address, which agents may never reach.').trimEnd()});
 	t.regex(probes.metadata!.output, /^Moat: request blocked by network policy\.\nHost "169\.254\.169\.254" is refused: it is a link-local address \(cloud metadata lives there\)[^\n]*\n[^\n]*\n403$/);
 	t.deepEqual(probes.private, {code: 0, output: '403'});
 	if (ownNameIsInternal) {
 		t.deepEqual(probes['resolves-to-loopback'], {code: 0, output: `${blockedInternalText(ownName, `it resolves to ${ownAddresses[0]!.address}, an internal address agents may never reach.`)}403`});
+		t.deepEqual(probes['resolves-to-loopback-https'], {code: 0, output: `${blockedInternalText(ownName, `it resolves to ${ownAddresses[0]!.address}, an internal address agents may never reach.`)}200 403`});
 	} else {
 		t.log(`${ownName} does not resolve to loopback here: the name-resolving-to-loopback case is not exercised`);
 	}
@@ -538,6 +541,12 @@ dockerTest('bypasses fail: --noproxy to a name, a public IPv4 or IPv6 address, D
 	t.like(entries.find(entry => entry.method === 'CONNECT' && entry.status === 400), {url: 'api.github.com:443', blocked: true});
 	t.like(entries.find(entry => entry.url === 'http://api.github.com/plain'), {status: 200, grant: null, blocked: false});
 	t.like(entries.find(entry => entry.url === 'http://169.254.169.254/latest/meta-data/'), {status: 403, blocked: true, error: 'internal address: link-local'});
+	if (ownNameIsInternal) {
+		// What curl saw is what network.jsonl says: its GET answered 403 by moat, nothing dialled.
+		t.like(entries.find(entry => entry.url === `https://${ownName.toLowerCase()}:${canary}/canary`), {method: 'GET', status: 403, blocked: true, error: 'Moat: request blocked by network policy.'});
+		const records = await world.auditRecords(runId);
+		t.true(records.some(record => record.type === 'request.blocked' && record.data.host === ownName.toLowerCase() && record.data.reason === 'internal address'));
+	}
 });
 
 // --- Proxy authentication ---
@@ -707,4 +716,49 @@ dockerTest('granting again or revoking a grant a running run uses is written to 
 	const audited = await world.moat(['audit', runIdOf(using)]);
 	t.is(audited.code, 0, audited.stdout);
 	t.regex(audited.stdout, /^ {2}grant\.changed +2$/m);
+});
+
+// --- One run cannot starve the others ---
+
+dockerTest('a bottle opening idle tunnels past its connection limit gets 429 with the reason, recorded sparingly in the audit log, while another run registers and gets through', async t => {
+	const world = await createWorld(t, {hosts: ['api.allowed.test'], plainRoutes: ['api.allowed.test:80'], variables: {MOAT_RUN_CONNECTIONS: '20'}});
+	// Thirty CONNECTs held open from one bottle through the gateway, each answered before the next check; then a plain request on a new connection.
+	const script = [
+		'p=${HTTP_PROXY#http://}; credentials=${p%@*}; address=${p#*@}; address=${address%/}',
+		'authorization=$(printf %s "$credentials" | base64 | tr -d "\\n")',
+		'for i in $(seq 1 30); do',
+		'  exec {fd}<>"/dev/tcp/${address%:*}/${address#*:}"',
+		'  printf "CONNECT api.allowed.test:443 HTTP/1.1\\r\\nHost: api.allowed.test:443\\r\\nProxy-Authorization: Basic %s\\r\\n\\r\\n" "$authorization" >&$fd',
+		'  IFS= read -r line <&$fd; printf "%s\\n" "${line%$\'\\r\'}" >> /workspace/tunnels.txt',
+		'  fds="$fds $fd"',
+		'done',
+		'curl -sS -w "%{http_code}" http://api.allowed.test/ > /workspace/over.txt 2>&1',
+		'touch /workspace/ready',
+		'while [ ! -e /workspace/stop ]; do sleep 0.2; done',
+	].join('\n');
+	const started = await world.moat(['run', world.workspace, '-d', '--', 'bash', '-c', script]);
+	t.is(started.code, 0, started.stderr);
+	const runId = runIdOf(started);
+	await waitForFile(path.join(world.workspace, 'ready'));
+
+	const answers = (await fs.readFile(path.join(world.workspace, 'tunnels.txt'), 'utf8')).trim().split('\n');
+	t.deepEqual(answers, [...Array.from({length: 20}, () => 'HTTP/1.1 200 Connection Established'), ...Array.from({length: 10}, () => 'HTTP/1.1 429 Too Many Requests')]);
+	t.regex(await fs.readFile(path.join(world.workspace, 'over.txt'), 'utf8'), /^Moat: connection refused: this run already has 20 connections open through moat, its limit\.\nClose some[^]*429$/);
+
+	// While the first run holds its twenty, another registers and gets through.
+	const other = await createWorkspace(1000, 1000, {});
+	t.teardown(async () => fs.rm(other, {recursive: true, force: true}));
+	const second = await world.moat(['run', other, '--', 'curl', '-sS', 'https://api.allowed.test/second']);
+	t.is(second.code, 0, second.stderr);
+	t.is(second.stdout.trim(), 'stand-in api.allowed.test GET /second');
+
+	// Eleven refusals (ten tunnels, one request): recorded at the 1st, 2nd, 4th and 8th.
+	await eventually(async () => (await world.auditRecords(runId)).filter(record => record.type === 'request.blocked').length === 4);
+	const blocked = (await world.auditRecords(runId)).filter(record => record.type === 'request.blocked').map(record => record.data.reason);
+	t.deepEqual(blocked, [1, 2, 4, 8].map(count => `too many connections: the run has 20 open, its limit is 20 (${count} refused so far)`));
+	const entries = (await world.networkEntries(runId)).filter(entry => entry.status === 429);
+	t.is(entries.length, 4);
+	t.true(entries.every(entry => entry.blocked));
+	await fs.writeFile(path.join(world.workspace, 'stop'), '');
+	await waitForRunToEnd(world, runId);
 });

@@ -37,9 +37,13 @@ export type Validation = {login: string | null; scopes: string[]; expiresAt?: st
 /**
  * Which of a grant's requests carry its credential, and how. The proxy
  * applies a rule only over verified TLS, to the exact host (never a
- * subdomain), and only for a grant of the rule's kinds.
+ * subdomain) on a declared port, and only for a grant of the rule's kinds.
  */
 export type InjectionRule = {
+	/**
+	 * `host` (port 443) or `host:port`: the credential goes to exactly these
+	 * endpoints, so the same name on another port gets nothing.
+	 */
 	hosts: readonly string[];
 	/** Only for tokens of these kinds (ChatGPT logins reach chatgpt.com). A grant whose kind is not known yet matches none. */
 	kinds?: readonly string[];

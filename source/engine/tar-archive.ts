@@ -90,7 +90,8 @@ export function readArchive(archive: Buffer): ArchiveEntry[] {
 		}
 
 		const size = numberField(header, 124, 12);
-		const typeFlag = String.fromCodePoint(header[156] || 0x30);
+		// An old-style header marks a regular file with a NUL type.
+		const typeFlag = String.fromCodePoint(header[156] === 0 ? 0x30 : header[156]!);
 		const data = archive.subarray(offset + block, offset + block + size);
 		offset += block + (Math.ceil(size / block) * block);
 		switch (typeFlag) {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {hostAddressIn} from '../source/network/ip-address.js';
-import {gateRequest, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
+import {gateRequest, internalAnswer, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
 import {sealedEnvironment, proxyUrl} from '../source/proxy/container-environment.js';
 import {formatNetworkEntry, parseNetworkEntries} from '../source/proxy/network-trace.js';
 import {allowListWith, parseAllowRequest, sameSettings, settingsDifference, tokenHash, type DaemonSettings} from '../source/daemon/daemon-protocol.js';
@@ -109,6 +109,31 @@ for (const host of ['127.0.0.1', 'localhost', 'web.localhost', '169.254.169.254'
 		const decision = gateRequest({host, port: 443, overridden: false, policyDecision});
 		t.false(decision.allowed);
 		t.regex(decision.allowed ? '' : decision.reason, /^internal address: /);
+	});
+}
+
+/** [a name's lookup answers, the answer that refuses it and why]: a DNS answer is judged as the literal would be. */
+const answers: Array<[string[], {address: string; kind: string} | undefined]> = [
+	[['93.184.216.34'], undefined],
+	[['93.184.216.34', '2606:2800:220:1::1'], undefined],
+	[['127.0.0.1'], {address: '127.0.0.1', kind: 'loopback'}],
+	[['93.184.216.34', '::1'], {address: '::1', kind: 'loopback'}],
+	[['::ffff:7f00:1'], {address: '::ffff:7f00:1', kind: 'loopback'}],
+	[['::ffff:169.254.169.254'], {address: '::ffff:169.254.169.254', kind: 'link-local'}],
+	[['64:ff9b::a9fe:a9fe'], {address: '64:ff9b::a9fe:a9fe', kind: 'link-local'}],
+	[['64:ff9b::a00:1'], {address: '64:ff9b::a00:1', kind: 'private'}],
+	[['2002:ac11:1::1'], {address: '2002:ac11:1::1', kind: 'private'}],
+	[['fd00::2'], {address: 'fd00::2', kind: 'private'}],
+	[['fe80::1%eth0'], {address: 'fe80::1%eth0', kind: 'link-local'}],
+	[['192.0.2.2'], {address: '192.0.2.2', kind: 'host'}],
+	[['::ffff:c000:202'], {address: '::ffff:c000:202', kind: 'host'}],
+	[['64:ff9b::c000:202'], {address: '64:ff9b::c000:202', kind: 'host'}],
+	[['192.0.2.3'], undefined],
+];
+for (const [addresses, refused] of answers) {
+	test(`a name resolving to ${addresses.join(' and ')} is ${refused ? `refused for ${refused.address} (${refused.kind})` : 'dialled'}`, t => {
+		const machine = new Set(['192.0.2.2']);
+		t.deepEqual(internalAnswer(addresses.map(address => ({address})), address => hostAddressIn(address, machine)), refused);
 	});
 }
 

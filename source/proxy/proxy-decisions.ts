@@ -1,5 +1,5 @@
 import {canonicalHost, type IpAddress} from '../network/ip-address.js';
-import {blockedResponseText, internalHostKind, type PolicyDecision} from './network-policy.js';
+import {blockedResponseText, internalHostKind, type InternalKind, type PolicyDecision} from './network-policy.js';
 
 /**
  * The proxy's per-request decisions that need no sockets: reading the run
@@ -85,6 +85,23 @@ export const addressKindWords: Record<string, string> = {
 	host: 'an address of the machine moat runs on',
 	invalid: 'neither a host name nor an address',
 };
+
+/**
+ * The first answer of a name's lookup that agents may never reach, judged
+ * as a literal would be (any spelling a resolver returns: IPv4-mapped,
+ * DNS64's NAT64 form, …). One such answer refuses the name: the dial may
+ * use any of them.
+ */
+export function internalAnswer(answers: ReadonlyArray<{address: string}>, isHostAddress?: (address: IpAddress) => boolean): {address: string; kind: InternalKind} | undefined {
+	for (const {address} of answers) {
+		const kind = internalHostKind(address, isHostAddress);
+		if (kind) {
+			return {address, kind};
+		}
+	}
+
+	return undefined;
+}
 
 /**
  * Whether a request to host:port may go out. Addresses inside the machine or

@@ -11,8 +11,8 @@ import {agentActivities, type AgentActivity} from '../runs/run-metadata.js';
 import type {CertificateAuthority} from './certificate-authority.js';
 import {answeringGrant, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
-import {blockedResponseText, decide, internalHostKind, namesAgree, type NetworkPolicy} from './network-policy.js';
-import {gateRequest, hostPortDecision, hostServicesName, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
+import {blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
+import {gateRequest, hostPortDecision, hostServicesName, internalAnswer, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
 import {awsCredentialsPath, hooksHost, sshAgentPort} from '../network/moat-hooks.js';
 import {canonicalHost, formatIpAddress, hostAddressIn, parseIpAddress, type IpAddress} from '../network/ip-address.js';
 
@@ -140,7 +140,7 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
 			return;
 		}
 
-		const internal = addresses.find(({address}) => internalHostKind(address, isHostAddress) !== undefined);
+		const internal = internalAnswer(addresses, isHostAddress);
 		if (internal) {
 			callback(blockedError(blockedResponseText(hostname, `it resolves to ${internal.address}, an internal address agents may never reach.`)), '', 0);
 			return;

@@ -1,5 +1,6 @@
 import test from 'ava';
-import {gateRequest, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
+import {hostAddressIn} from '../source/network/ip-address.js';
+import {gateRequest, internalAnswer, parseConnectTarget, proxyToken} from '../source/proxy/proxy-decisions.js';
 import {sealedEnvironment, proxyUrl} from '../source/proxy/container-environment.js';
 import {formatNetworkEntry, parseNetworkEntries} from '../source/proxy/network-trace.js';
 import {allowListWith, parseAllowRequest, sameSettings, settingsDifference, tokenHash, type DaemonSettings} from '../source/daemon/daemon-protocol.js';
@@ -30,7 +31,18 @@ const targets: Array<[string, {host: string; port: number} | undefined]> = [
 	['github.com:22', {host: 'github.com', port: 22}],
 	['1.2.3.4:8080', {host: '1.2.3.4', port: 8080}],
 	['[2606:4700::1111]:443', {host: '2606:4700::1111', port: 443}],
-	['[::ffff:127.0.0.1]:443', {host: '::ffff:127.0.0.1', port: 443}],
+	['[::ffff:127.0.0.1]:443', {host: '127.0.0.1', port: 443}],
+	['[::FFFF:C000:0202]:8080', {host: '192.0.2.2', port: 8080}],
+	['[0:0:0:0:0:ffff:7f00:1]:80', {host: '127.0.0.1', port: 80}],
+	['[2606:4700:0:0::1111]:443', {host: '2606:4700::1111', port: 443}],
+	['[64:ff9b::192.0.2.2]:80', {host: '64:ff9b::c000:202', port: 80}],
+	['0x7f.1:443', {host: '127.0.0.1', port: 443}],
+	['2130706433:443', {host: '127.0.0.1', port: 443}],
+	['0177.0.0.1:443', {host: '127.0.0.1', port: 443}],
+	['127.0.0.1.:443', {host: '127.0.0.1', port: 443}],
+	['[1.2.3.4]:443', undefined],
+	['1.2.3.4.5:443', undefined],
+	['[::ffff:1.2.3]:443', undefined],
 	['api.github.com', undefined],
 	['api.github.com:0', undefined],
 	['api.github.com:70000', undefined],
@@ -48,7 +60,7 @@ for (const [target, expected] of targets) {
 }
 
 const allowed = {allowed: true} as const;
-const gates: Array<{title: string; host: string; overridden?: boolean; policy?: {allowed: false; reason: string}; allowed: boolean; says?: RegExp}> = [
+const gates: Array<{title: string; host: string; overridden?: boolean; policy?: {allowed: false; reason: string}; allowed: boolean; says?: RegExp; machine?: string[]}> = [
 	{title: 'a public name passes', host: 'api.github.com', allowed: true},
 	{title: 'a public address passes', host: '93.184.216.34', allowed: true},
 	{title: 'loopback is refused', host: '127.0.0.1', allowed: false, says: /loopback/},
@@ -60,13 +72,27 @@ const gates: Array<{title: string; host: string; overridden?: boolean; policy?: 
 	{title: 'cloud metadata is refused', host: '169.254.169.254', allowed: false, says: /link-local/},
 	{title: 'a private address is refused', host: '10.0.0.7', allowed: false, says: /private/},
 	{title: 'a Docker bridge address is refused', host: '172.17.0.1', allowed: false, says: /private/},
+	{title: 'IPv4-mapped loopback in hex is refused', host: '::ffff:7f00:1', allowed: false, says: /Host "127\.0\.0\.1" is refused: it is a loopback address/},
+	{title: 'loopback as a resolver reads 0x7f.1 is refused', host: '0x7f.1', allowed: false, says: /loopback/},
+	{title: 'loopback as one decimal number is refused', host: '2130706433', allowed: false, says: /loopback/},
+	{title: 'metadata in octal is refused', host: '0251.0376.0251.0376', allowed: false, says: /link-local/},
+	{title: 'metadata through NAT64 is refused', host: '64:ff9b::a9fe:a9fe', allowed: false, says: /link-local/},
+	{title: 'a private address through 6to4 is refused', host: '2002:a00:1::', allowed: false, says: /private/},
+	{title: 'localhost with a trailing dot is refused', host: 'LOCALHOST.', allowed: false, says: /loopback/},
+	{title: 'a name ending in a number that is no address is refused', host: '1.2.3.4.5', allowed: false, says: /neither a host name nor an address/},
+	{title: 'an address of this machine is refused', host: '192.0.2.2', machine: ['192.0.2.2'], allowed: false, says: /an address of the machine moat runs on/},
+	{title: 'an address of this machine, IPv4-mapped in hex, is refused', host: '::ffff:c000:202', machine: ['192.0.2.2'], allowed: false, says: /Host "192\.0\.2\.2" is refused: it is an address of the machine moat runs on/},
+	{title: 'an address of this machine through NAT64 is refused', host: '64:ff9b::c000:202', machine: ['192.0.2.2'], allowed: false, says: /an address of the machine moat runs on/},
+	{title: 'an address of this machine as one number is refused', host: '3221225986', machine: ['192.0.2.2'], allowed: false, says: /an address of the machine moat runs on/},
+	{title: 'another public address passes', host: '192.0.2.3', machine: ['192.0.2.2'], allowed: true},
 	{title: 'an overridden name may be internal', host: '127.0.0.1', overridden: true, allowed: true},
 	{title: 'the policy still applies to an override', host: 'api.github.com', overridden: true, policy: {allowed: false, reason: 'Host "api.github.com" is not in the allow list.'}, allowed: false, says: /not in the allow list/},
 	{title: 'a refused policy blocks with the documented message', host: 'blocked.test', policy: {allowed: false, reason: 'Host "blocked.test" is not in the allow list.'}, allowed: false, says: /^Moat: request blocked by network policy\.\nHost "blocked\.test" is not in the allow list\.\nAdd it to network\.allow in agent\.yaml or use policy: permissive\.\n$/},
 ];
 for (const gate of gates) {
 	test(`gate: ${gate.title}`, t => {
-		const decision = gateRequest({host: gate.host, port: 443, overridden: gate.overridden ?? false, policyDecision: gate.policy ?? allowed});
+		const machine = new Set(gate.machine ?? []);
+		const decision = gateRequest({host: gate.host, port: 443, overridden: gate.overridden ?? false, policyDecision: gate.policy ?? allowed, isHostAddress: address => hostAddressIn(address, machine)});
 		t.is(decision.allowed, gate.allowed);
 		if (!decision.allowed && gate.says) {
 			t.regex(decision.message, gate.says);
@@ -83,6 +109,31 @@ for (const host of ['127.0.0.1', 'localhost', 'web.localhost', '169.254.169.254'
 		const decision = gateRequest({host, port: 443, overridden: false, policyDecision});
 		t.false(decision.allowed);
 		t.regex(decision.allowed ? '' : decision.reason, /^internal address: /);
+	});
+}
+
+/** [a name's lookup answers, the answer that refuses it and why]: a DNS answer is judged as the literal would be. */
+const answers: Array<[string[], {address: string; kind: string} | undefined]> = [
+	[['93.184.216.34'], undefined],
+	[['93.184.216.34', '2606:2800:220:1::1'], undefined],
+	[['127.0.0.1'], {address: '127.0.0.1', kind: 'loopback'}],
+	[['93.184.216.34', '::1'], {address: '::1', kind: 'loopback'}],
+	[['::ffff:7f00:1'], {address: '::ffff:7f00:1', kind: 'loopback'}],
+	[['::ffff:169.254.169.254'], {address: '::ffff:169.254.169.254', kind: 'link-local'}],
+	[['64:ff9b::a9fe:a9fe'], {address: '64:ff9b::a9fe:a9fe', kind: 'link-local'}],
+	[['64:ff9b::a00:1'], {address: '64:ff9b::a00:1', kind: 'private'}],
+	[['2002:ac11:1::1'], {address: '2002:ac11:1::1', kind: 'private'}],
+	[['fd00::2'], {address: 'fd00::2', kind: 'private'}],
+	[['fe80::1%eth0'], {address: 'fe80::1%eth0', kind: 'link-local'}],
+	[['192.0.2.2'], {address: '192.0.2.2', kind: 'host'}],
+	[['::ffff:c000:202'], {address: '::ffff:c000:202', kind: 'host'}],
+	[['64:ff9b::c000:202'], {address: '64:ff9b::c000:202', kind: 'host'}],
+	[['192.0.2.3'], undefined],
+];
+for (const [addresses, refused] of answers) {
+	test(`a name resolving to ${addresses.join(' and ')} is ${refused ? `refused for ${refused.address} (${refused.kind})` : 'dialled'}`, t => {
+		const machine = new Set(['192.0.2.2']);
+		t.deepEqual(internalAnswer(addresses.map(address => ({address})), address => hostAddressIn(address, machine)), refused);
 	});
 }
 

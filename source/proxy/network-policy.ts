@@ -1,4 +1,4 @@
-import net from 'node:net';
+import {addressKind, canonicalHost, formatIpAddress, parseHost, type AddressKind, type IpAddress} from '../network/ip-address.js';
 
 /**
  * The proxy's network decisions (README: The network), as pure functions: which hosts a
@@ -27,7 +27,15 @@ export function parseAllowEntry(entry: string): AllowEntry | undefined {
 		return undefined;
 	}
 
-	return {pattern: match[2]!.toLowerCase(), wildcard: match[1] !== undefined, ports: port === undefined ? defaultPorts : [port]};
+	// An address entry is kept in its canonical spelling, so `0x7f.1` is seen for the 127.0.0.1 it is. A
+	// wildcard over an address, or a name ending in a number that is no address, names no host.
+	const wildcard = match[1] !== undefined;
+	const host = parseHost(match[2]!);
+	if (host.kind === 'invalid' || (host.kind === 'address' && wildcard)) {
+		return undefined;
+	}
+
+	return {pattern: host.kind === 'address' ? formatIpAddress(host.address) : host.name, wildcard, ports: port === undefined ? defaultPorts : [port]};
 }
 
 /** An entry as a run's allow list stores it: lowercased, with a port only when one was given. */
@@ -41,20 +49,30 @@ export function formatAllowEntry(entry: AllowEntry): string {
  * those before it reads the allow list, in every mode, so no entry opens
  * them; a name that merely resolves to one is refused when it is dialled.
  */
-export function internalEntryKind(entry: AllowEntry): AddressKind | undefined {
-	if (entry.pattern === 'localhost' || entry.pattern.endsWith('.localhost')) {
-		return 'loopback';
+export function internalEntryKind(entry: AllowEntry): InternalKind | undefined {
+	if (entry.wildcard) {
+		return entry.pattern === 'localhost' || entry.pattern.endsWith('.localhost') ? 'loopback' : undefined;
 	}
 
-	const kind = entry.wildcard ? 'public' : addressKind(entry.pattern);
-	return kind === 'public' ? undefined : kind;
+	return internalHostKind(entry.pattern);
 }
 
-/** `*.example.com` matches subdomains at any depth, never example.com itself. */
+/**
+ * `*.example.com` matches subdomains at any depth, never example.com
+ * itself. An address matches only an entry naming that address, in any
+ * spelling; no wildcard matches an address.
+ */
 export function entryMatches(entry: AllowEntry, host: string, port: number): boolean {
-	const name = host.toLowerCase().replace(/\.$/, '');
-	const hostMatches = entry.wildcard ? name.endsWith(`.${entry.pattern}`) : name === entry.pattern;
-	return hostMatches && entry.ports.includes(port);
+	const parsed = parseHost(host);
+	if (parsed.kind === 'invalid' || !entry.ports.includes(port)) {
+		return false;
+	}
+
+	if (parsed.kind === 'address') {
+		return !entry.wildcard && canonicalHost(entry.pattern) === formatIpAddress(parsed.address);
+	}
+
+	return entry.wildcard ? parsed.name.endsWith(`.${entry.pattern}`) : parsed.name === entry.pattern;
 }
 
 /** The API hosts an agent needs, allowed even in strict mode. */
@@ -120,107 +138,33 @@ export function blockedResponseText(host: string, internalReason?: string): stri
 	].join('\n');
 }
 
-export type AddressKind = 'loopback' | 'link-local' | 'private' | 'unspecified' | 'reserved' | 'public';
-
-function ipv4Kind(address: string): AddressKind {
-	const [a = 0, b = 0] = address.split('.').map(Number);
-	if (a === 127) {
-		return 'loopback';
-	}
-
-	if (a === 169 && b === 254) {
-		return 'link-local';
-	}
-
-	if (a === 0) {
-		return 'unspecified';
-	}
-
-	if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)) {
-		return 'private';
-	}
-
-	// IETF protocol assignments, benchmarking, multicast and the reserved block: no public service lives there.
-	const [, , c = 0] = address.split('.').map(Number);
-	if ((a === 192 && b === 0 && c === 0) || (a === 198 && (b === 18 || b === 19)) || a >= 224) {
-		return 'reserved';
-	}
-
-	return 'public';
-}
-
-/** The 16 bytes of an IPv6 address (any textual form), or undefined. */
-function ipv6Bytes(address: string): number[] | undefined {
-	let text = address.toLowerCase().replace(/%.*$/, '');
-	// A trailing dotted IPv4 (::ffff:1.2.3.4) becomes two hextets.
-	const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-	if (dotted) {
-		const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-		text = text.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-	}
-
-	const [head = '', tail] = text.split('::');
-	const left = head === '' ? [] : head.split(':');
-	const right = tail === undefined || tail === '' ? [] : tail.split(':');
-	const missing = 8 - left.length - right.length;
-	if ((tail === undefined && missing !== 0) || missing < 0) {
-		return undefined;
-	}
-
-	const hextets = [...left, ...Array.from({length: tail === undefined ? 0 : missing}, () => '0'), ...right].map(part => Number.parseInt(part, 16));
-	return hextets.flatMap(hextet => [hextet >> 8, hextet & 0xFF]);
-}
+/** Why a host is never dialled for an agent: its address's kind, this machine's own address, or no host any resolver agrees on. */
+export type InternalKind = Exclude<AddressKind, 'public'> | 'host' | 'invalid';
 
 /**
- * What kind of address the proxy would dial. Loopback, link-local (cloud
- * metadata at 169.254.169.254) and private ranges are never dialled for an
- * agent, whatever the policy. IPv6 forms that carry an IPv4 address —
- * mapped (::ffff:0:0/96), compatible (::/96) and NAT64 (64:ff9b::/96) — are
- * judged as the IPv4 address they carry, in any spelling.
+ * Whether a host, as a request or an allow entry names it, is a place
+ * agents may never reach, and why: localhost and *.localhost; an address,
+ * in any spelling, that is not public or leads to one that is not
+ * (ip-address.ts); an address of this machine; a host that is neither a
+ * name nor an address. Undefined for a public address and for any other
+ * name: a name is judged again by what it resolves to, when dialled.
  */
-export function addressKind(address: string): AddressKind {
-	const family = net.isIP(address);
-	if (family === 4) {
-		return ipv4Kind(address);
+export function internalHostKind(host: string, isHostAddress?: (address: IpAddress) => boolean): InternalKind | undefined {
+	const parsed = parseHost(host);
+	if (parsed.kind === 'invalid') {
+		return 'invalid';
 	}
 
-	if (family !== 6) {
-		return 'public';
+	if (parsed.kind === 'name') {
+		return parsed.name === 'localhost' || parsed.name.endsWith('.localhost') ? 'loopback' : undefined;
 	}
 
-	const bytes = ipv6Bytes(address);
-	if (!bytes) {
-		return 'public';
+	const kind = addressKind(parsed.address);
+	if (kind !== 'public') {
+		return kind;
 	}
 
-	const embedded = bytes.slice(12).join('.');
-	const zeros = (from: number, to: number) => bytes.slice(from, to).every(byte => byte === 0);
-	if (zeros(0, 10) && bytes[10] === 0xFF && bytes[11] === 0xFF) {
-		return ipv4Kind(embedded);
-	}
-
-	if (zeros(0, 12)) {
-		if (zeros(12, 15) && bytes[15] === 1) {
-			return 'loopback';
-		}
-
-		return zeros(12, 16) ? 'unspecified' : ipv4Kind(embedded);
-	}
-
-	if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xFF && bytes[3] === 0x9B && zeros(4, 12)) {
-		return ipv4Kind(embedded);
-	}
-
-	if (bytes[0] === 0xFE && (bytes[1]! & 0xC0) === 0x80) {
-		return 'link-local';
-	}
-
-	// fc00::/7 unique local, and the deprecated site-local fec0::/10.
-	if ((bytes[0]! & 0xFE) === 0xFC || (bytes[0] === 0xFE && (bytes[1]! & 0xC0) === 0xC0)) {
-		return 'private';
-	}
-
-	return 'public';
+	return isHostAddress?.(parsed.address) ? 'host' : undefined;
 }
 
 /**
@@ -229,19 +173,11 @@ export function addressKind(address: string): AddressKind {
  * to another.
  */
 export function namesAgree(names: {connect?: string; serverName?: string; hostHeader?: string}): boolean {
+	// One address has many spellings (::ffff:127.0.0.1 is ::ffff:7f00:1 is 127.0.0.1): compare the
+	// canonical one. What a URL cannot spell (a zone id) agrees with nothing.
 	const normalize = (value: string): string | undefined => {
-		const host = value.toLowerCase().replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1').replace(/\.$/, '');
-		if (net.isIP(host) !== 6) {
-			return host;
-		}
-
-		// One IPv6 address has many spellings (::ffff:127.0.0.1 is ::ffff:7f00:1): compare the
-		// canonical one. What URL cannot spell (a zone id) agrees with nothing.
-		try {
-			return new URL(`http://[${host}]/`).hostname.replace(/^\[|\]$/g, '');
-		} catch {
-			return undefined;
-		}
+		const host = value.replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1');
+		return host.includes('%') ? undefined : canonicalHost(host);
 	};
 
 	const present = [names.connect, names.serverName, names.hostHeader].filter((value): value is string => value !== undefined && value !== '').map(value => normalize(value));

@@ -1,5 +1,5 @@
-import net from 'node:net';
-import {addressKind, blockedResponseText, type PolicyDecision} from './network-policy.js';
+import {canonicalHost, type IpAddress} from '../network/ip-address.js';
+import {blockedResponseText, internalHostKind, type InternalKind, type PolicyDecision} from './network-policy.js';
 
 /**
  * The proxy's per-request decisions that need no sockets: reading the run
@@ -27,7 +27,12 @@ export function proxyToken(header: string | undefined): string | undefined {
 	return token || undefined;
 }
 
-/** `host:port` or `[v6]:port` from a CONNECT line; undefined when malformed. */
+/**
+ * `host:port` or `[v6]:port` from a CONNECT line, the host in its canonical
+ * spelling (an address as ip-address.ts writes it, so `0x7f.1` and
+ * `[::ffff:7f00:1]` are both 127.0.0.1 to every check after); undefined
+ * when malformed.
+ */
 export function parseConnectTarget(target: string): {host: string; port: number} | undefined {
 	// A `*` is a pattern, not a host: it must never reach a log line that could become an allow entry.
 	const match = /^(?:\[([\da-f:.]+)\]|([^\s:/[\]@%*]+)):(\d{1,5})$/i.exec(target);
@@ -40,8 +45,9 @@ export function parseConnectTarget(target: string): {host: string; port: number}
 		return undefined;
 	}
 
-	const host = (match[1] ?? match[2]!).toLowerCase().replace(/\.$/, '');
-	if (match[1] !== undefined && net.isIP(host) !== 6) {
+	const host = canonicalHost(match[1] ?? match[2]!);
+	// Brackets hold IPv6 only (which may still be an IPv4-mapped address, written dotted from here on).
+	if (host === undefined || (match[1] !== undefined && !match[1].includes(':'))) {
 		return undefined;
 	}
 
@@ -77,19 +83,36 @@ export const addressKindWords: Record<string, string> = {
 	unspecified: 'an unspecified address',
 	reserved: 'a reserved address',
 	host: 'an address of the machine moat runs on',
+	invalid: 'neither a host name nor an address',
 };
+
+/**
+ * The first answer of a name's lookup that agents may never reach, judged
+ * as a literal would be (any spelling a resolver returns: IPv4-mapped,
+ * DNS64's NAT64 form, …). One such answer refuses the name: the dial may
+ * use any of them.
+ */
+export function internalAnswer(answers: ReadonlyArray<{address: string}>, isHostAddress?: (address: IpAddress) => boolean): {address: string; kind: InternalKind} | undefined {
+	for (const {address} of answers) {
+		const kind = internalHostKind(address, isHostAddress);
+		if (kind) {
+			return {address, kind};
+		}
+	}
+
+	return undefined;
+}
 
 /**
  * Whether a request to host:port may go out. Addresses inside the machine or
  * its networks are refused in every mode (an override is the user routing a
  * name there on purpose); then the run's policy decides.
  */
-export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision; isHostAddress?: (address: string) => boolean}): GateDecision {
-	const name = request.host.toLowerCase().replace(/\.$/, '');
+export function gateRequest(request: {host: string; port: number; overridden: boolean; policyDecision: PolicyDecision; isHostAddress?: (address: IpAddress) => boolean}): GateDecision {
+	const name = canonicalHost(request.host) ?? request.host.toLowerCase();
 	if (!request.overridden) {
-		const literalKind = net.isIP(name) === 0 ? 'public' : addressKind(name);
-		const kind = name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : (literalKind === 'public' && net.isIP(name) !== 0 && request.isHostAddress?.(name) ? 'host' : literalKind);
-		if (kind !== 'public') {
+		const kind = internalHostKind(request.host, request.isHostAddress);
+		if (kind) {
 			const reason = `it is ${addressKindWords[kind] ?? 'an internal address'}, which agents may never reach.`;
 			return {allowed: false, reason: `internal address: ${kind}`, message: blockedResponseText(name, reason)};
 		}

@@ -13,9 +13,10 @@ import {admitConnection, refusalRecorded, type ConnectionLimits} from './connect
 import {credentialForms} from './credential-scrubber.js';
 import {answeringGrant, injectedEndpoints, injectedHosts, injectionFor, type InjectableGrant} from './injection-rules.js';
 import {createMitmEngine, type ForwardOutcome} from './mitm-engine.js';
-import {addressKind, blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
-import {gateRequest, hostPortDecision, hostServicesName, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
+import {blockedResponseText, decide, namesAgree, type NetworkPolicy} from './network-policy.js';
+import {gateRequest, hostPortDecision, hostServicesName, internalAnswer, parseConnectTarget, proxyToken, type GateDecision} from './proxy-decisions.js';
 import {awsCredentialsPath, hooksHost, sshAgentPort} from '../network/moat-hooks.js';
+import {canonicalHost, formatIpAddress, hostAddressIn, parseIpAddress, type IpAddress} from '../network/ip-address.js';
 
 /**
  * The credential-injecting proxy (README: The network). It listens where the runs'
@@ -126,21 +127,24 @@ function blockedError(message: string): NodeJS.ErrnoException {
 	return Object.assign(new Error(message), {code: 'EMOATBLOCKED'});
 }
 
-/** The addresses of this machine's interfaces: never dialled for an agent, public or not. */
+/** The addresses of this machine's interfaces, canonical: never dialled for an agent, public or not, in any spelling. */
 function hostAddresses(): Set<string> {
-	return new Set(Object.values(os.networkInterfaces()).flatMap(entries => (entries ?? []).map(entry => entry.address.toLowerCase().replace(/%.*$/, ''))));
+	return new Set(Object.values(os.networkInterfaces()).flatMap(entries => (entries ?? []).flatMap(entry => {
+		const address = parseIpAddress(entry.address);
+		return address ? [formatIpAddress(address)] : [];
+	})));
 }
 
 let knownHostAddresses = hostAddresses();
 let hostAddressesRead = Date.now();
 /** Interfaces come and go (VPNs, Docker networks): re-read at most every few seconds. */
-export function isHostAddress(address: string): boolean {
+export function isHostAddress(address: IpAddress): boolean {
 	if (Date.now() - hostAddressesRead > 5000) {
 		knownHostAddresses = hostAddresses();
 		hostAddressesRead = Date.now();
 	}
 
-	return knownHostAddresses.has(address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, ''));
+	return hostAddressIn(address, knownHostAddresses);
 }
 
 /**
@@ -155,7 +159,7 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
 			return;
 		}
 
-		const internal = addresses.find(({address}) => addressKind(address) !== 'public' || isHostAddress(address));
+		const internal = internalAnswer(addresses, isHostAddress);
 		if (internal) {
 			callback(blockedError(blockedResponseText(hostname, `it resolves to ${internal.address}, an internal address agents may never reach.`)), '', 0);
 			return;
@@ -391,7 +395,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 				return;
 			}
 
-			host = target.hostname.replace(/^\[|\]$/g, '');
+			// The URL parser already reads IPv4 as resolvers do; an IPv4-mapped address becomes dotted too.
+			host = canonicalHost(target.hostname) ?? target.hostname;
 			port = Number(target.port || 80);
 			url = target.href;
 			// Answered here in every policy mode: the hooks host never leaves the proxy.

@@ -12,6 +12,7 @@ import type {GrantService} from './credentials/grant-service.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
+import {checkFlagValues} from './commands/flag-values.js';
 import {nearest} from './text/nearest.js';
 import {printable} from './text/printable.js';
 
@@ -65,6 +66,8 @@ function parseCommandLine(command: Command, argv: string[]) {
 		autoVersion: false,
 	});
 
+	// First, by the words as typed: the parser's reading of `-n=` or `--no-x=1` names flags nobody typed.
+	checkFlagValues(argv, flags, command.name);
 	const known = new Set(Object.entries(flags).flatMap(([name, flag]) => [
 		name,
 		name.replaceAll(/[A-Z]/g, letter => `-${letter.toLowerCase()}`),
@@ -78,13 +81,6 @@ function parseCommandLine(command: Command, argv: string[]) {
 				`Unknown flag ${printable(dashed)} for moat ${command.name}.`,
 				suggestion ? `Did you mean --${suggestion}? See moat ${command.name} --help.` : `See moat ${command.name} --help.`,
 			);
-		}
-	}
-
-	for (const [name, definition] of Object.entries(command.flags)) {
-		const value = cli.flags[name];
-		if (definition.type === 'string' && !definition.optionalValue && (value === '' || (Array.isArray(value) && value.includes('')))) {
-			throw usageError(`--${name} needs a value.`, `See moat ${command.name} --help.`);
 		}
 	}
 

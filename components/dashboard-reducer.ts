@@ -1,5 +1,6 @@
 import type {RunRow} from '../source/dashboard/dashboard-types.js';
 import {stateLabel} from '../source/runs/run-presentation.js';
+import {printable} from '../source/text/printable.js';
 import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
 
 /**
@@ -253,7 +254,8 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 		}
 
 		case 'status': {
-			return {...state, status: event.text};
+			// Status lines quote errors from the engine and the daemon.
+			return {...state, status: event.text === undefined ? undefined : printable(event.text)};
 		}
 
 		case 'request': {

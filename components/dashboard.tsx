@@ -8,6 +8,7 @@ import {NewRunDialog} from './new-run-dialog.js';
 import {RunTable, shownRuns} from './run-table.js';
 import {useServices, type NewRunRequest, type Problem} from './services-context.js';
 import {useRunWatches} from './use-run-watches.js';
+import {printable} from '../source/text/printable.js';
 import {useRuns} from './use-runs.js';
 
 /** Why the dashboard closed: quit, or hand the terminal to a run (it opens again after). */
@@ -252,11 +253,11 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 			</Text>
 			{problems.map(problem => (
 				<Box key={problem.message} flexDirection="column">
-					<Text color="red" wrap="truncate">✕ {problem.message}</Text>
-					<Text color="red" wrap="truncate">  {problem.fix || ' '}</Text>
+					<Text color="red" wrap="truncate">✕ {printable(problem.message)}</Text>
+					<Text color="red" wrap="truncate">  {printable(problem.fix) || ' '}</Text>
 				</Box>
 			))}
-			{error ? <Text color="red" wrap="truncate">✕ {error}</Text> : undefined}
+			{error ? <Text color="red" wrap="truncate">✕ {printable(error)}</Text> : undefined}
 			{state.help && dialog === undefined
 				? <HelpOverlay height={tableHeight + paneHeight} />
 				: (

@@ -2,6 +2,7 @@ import {Box, Text} from 'ink';
 import {useEffect, useState} from 'react';
 import type {Pane} from './dashboard-reducer.js';
 import {panes} from './dashboard-reducer.js';
+import {printable} from '../source/text/printable.js';
 import {createRefresher} from './refresher.js';
 import {useServices, type DashboardServices, type PaneContent} from './services-context.js';
 
@@ -64,7 +65,7 @@ export function usePaneContent(pane: Pane, runId: string | undefined): LoadedPan
 				}
 			} catch (error) {
 				if (!cancelled) {
-					setContent({key, value: {lines: [{text: `Cannot read it: ${(error as Error).message}`, alert: true}]}});
+					setContent({key, value: {lines: [{text: `Cannot read it: ${printable((error as Error).message)}`, alert: true}]}});
 				}
 			}
 		};

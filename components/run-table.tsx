@@ -1,6 +1,7 @@
 import {Box, Text} from 'ink';
 import {formatAge} from '../source/output/format.js';
 import {describeResources} from '../source/runs/resources.js';
+import {printable} from '../source/text/printable.js';
 import {stateAppearance, stateLabel} from '../source/runs/run-presentation.js';
 import type {RunRow} from './dashboard-reducer.js';
 
@@ -18,7 +19,9 @@ const columns = [
 	{title: 'LIMITS', width: 26},
 ] as const;
 
-function cell(text: string, width: number): string {
+/** One column's text: names, grants and ports come from runs' metadata, so they are made printable here. */
+function cell(raw: string, width: number): string {
+	const text = printable(raw);
 	return text.length > width - 1 ? `${text.slice(0, width - 2)}… ` : text.padEnd(width);
 }
 

@@ -12,8 +12,9 @@ import type {GrantService} from './credentials/grant-service.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
+import {checkFlagValues} from './commands/flag-values.js';
 import {nearest} from './text/nearest.js';
-import {printableLines} from './output/format.js';
+import {printable} from './text/printable.js';
 
 const globalFlags = {
 	verbose: {type: 'boolean', shortFlag: 'v'},
@@ -65,6 +66,8 @@ function parseCommandLine(command: Command, argv: string[]) {
 		autoVersion: false,
 	});
 
+	// First, by the words as typed: the parser's reading of `-n=` or `--no-x=1` names flags nobody typed.
+	checkFlagValues(argv, flags, command.name);
 	const known = new Set(Object.entries(flags).flatMap(([name, flag]) => [
 		name,
 		name.replaceAll(/[A-Z]/g, letter => `-${letter.toLowerCase()}`),
@@ -75,16 +78,9 @@ function parseCommandLine(command: Command, argv: string[]) {
 			const dashed = flag.length === 1 ? `-${flag}` : `--${flag}`;
 			const suggestion = nearest(flag, [...known].filter(name => name.length > 1));
 			throw usageError(
-				`Unknown flag ${dashed} for moat ${command.name}.`,
+				`Unknown flag ${printable(dashed)} for moat ${command.name}.`,
 				suggestion ? `Did you mean --${suggestion}? See moat ${command.name} --help.` : `See moat ${command.name} --help.`,
 			);
-		}
-	}
-
-	for (const [name, definition] of Object.entries(command.flags)) {
-		const value = cli.flags[name];
-		if (definition.type === 'string' && !definition.optionalValue && (value === '' || (Array.isArray(value) && value.includes('')))) {
-			throw usageError(`--${name} needs a value.`, `See moat ${command.name} --help.`);
 		}
 	}
 
@@ -95,10 +91,12 @@ async function main(argv: string[]): Promise<number> {
 	const environment = createEnvironment();
 	const {own, rest} = splitArguments(argv);
 	const verbose = own.includes('-v') || own.includes('--verbose');
+	// Progress and warnings quote paths, names and the engine's words: the same last defence as errors.
+	const say = (text: string) => process.stderr.write(printable(text, {lineBreaks: true}));
 	const reporter: Reporter = {
-		info: message => process.stderr.write(`${message}\n`),
-		warn: message => process.stderr.write(`moat: warning: ${message}\n`),
-		debug: message => verbose && process.stderr.write(`moat: ${message}\n`),
+		info: message => say(`${message}\n`),
+		warn: message => say(`moat: warning: ${message}\n`),
+		debug: message => verbose && say(`moat: ${message}\n`),
 	};
 
 	try {
@@ -116,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
 		}
 
 		if (name.startsWith('-') && name !== '--version') {
-			throw usageError(`Unknown flag ${name}.`, 'Put the command first, as in moat run --help; see moat --help.');
+			throw usageError(`Unknown flag ${printable(name)}.`, 'Put the command first, as in moat run --help; see moat --help.');
 		}
 
 		if (name === '--version') {
@@ -129,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
 		const command = findCommand(name);
 		if (!command) {
 			const suggestion = nearest(name, commands.flatMap(candidate => [candidate.name, ...(candidate.aliases ?? [])]));
-			throw usageError(`Unknown command "${name}".`, suggestion ? `Did you mean moat ${suggestion}? See moat --help.` : 'See moat --help for the commands.');
+			throw usageError(`Unknown command "${printable(name)}".`, suggestion ? `Did you mean moat ${suggestion}? See moat --help.` : 'See moat --help for the commands.');
 		}
 
 		const cli = parseCommandLine(command, tail);
@@ -163,16 +161,16 @@ async function main(argv: string[]): Promise<number> {
 	} catch (error) {
 		if (isMoatError(error)) {
 			// Messages carry text moat did not write (the engine's, a config's): no control bytes reach the terminal.
-			process.stderr.write(printableLines(`moat: ${error.message}\n${error.hint}\n`));
+			process.stderr.write(printable(`moat: ${error.message}\n${error.hint}\n`, {lineBreaks: true}));
 			if (verbose && error.cause) {
-				process.stderr.write(`${(error.cause as Error).stack ?? inspect(error.cause)}\n`);
+				process.stderr.write(printable(`${(error.cause as Error).stack ?? inspect(error.cause)}\n`, {lineBreaks: true}));
 			}
 
 			return error.exitCode;
 		}
 
-		process.stderr.write(printableLines(`moat: ${(error as Error).message ?? String(error)}\n`));
-		process.stderr.write(verbose ? `${(error as Error).stack}\n` : 'Run again with -v for details.\n');
+		process.stderr.write(printable(`moat: ${(error as Error).message ?? String(error)}\n`, {lineBreaks: true}));
+		process.stderr.write(verbose ? printable(`${(error as Error).stack}\n`, {lineBreaks: true}) : 'Run again with -v for details.\n');
 		return exitCodes.failure;
 	}
 }
@@ -180,7 +178,8 @@ async function main(argv: string[]): Promise<number> {
 async function confirmOnTerminal(question: string): Promise<boolean> {
 	const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
 	try {
-		return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+		// The question quotes agent.yaml (what it asks for, the workspace path): the last defence, as for errors.
+		return /^y(es)?$/i.test((await prompt.question(`${printable(question)} [y/N] `)).trim());
 	} finally {
 		prompt.close();
 	}

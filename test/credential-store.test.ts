@@ -116,6 +116,12 @@ async function tamper(file: string): Promise<void> {
 	await fs.writeFile(file, JSON.stringify({...box, ciphertext: ciphertext.toString('base64')}) + '\n');
 }
 
+/** The file with its authentication tag cut to its first `length` bytes. */
+async function cutTag(file: string, length: number): Promise<void> {
+	const box = JSON.parse(await fs.readFile(file, 'utf8')) as SealedBox;
+	await fs.writeFile(file, JSON.stringify({...box, tag: Buffer.from(box.tag, 'base64').subarray(0, length).toString('base64')}) + '\n');
+}
+
 async function replaceKey(moatHome: string): Promise<void> {
 	await fs.writeFile(path.join(moatHome, 'encryption.key'), randomBytes(keyBytes).toString('base64') + '\n');
 }
@@ -123,6 +129,8 @@ async function replaceKey(moatHome: string): Promise<void> {
 const damages: Array<[string, (fixture: Fixture, provider: ProviderName) => Promise<void>]> = [
 	['one byte of its ciphertext changed', async ({store}, provider) => tamper(store.fileFor(provider))],
 	['the encryption key replaced', async ({moatHome}) => replaceKey(moatHome)],
+	['its authentication tag cut to 4 bytes', async ({store}, provider) => cutTag(store.fileFor(provider), 4)],
+	['its authentication tag cut to 15 bytes', async ({store}, provider) => cutTag(store.fileFor(provider), 15)],
 	['the file no longer JSON', async ({store}, provider) => fs.writeFile(store.fileFor(provider), '{"version":1,')],
 ];
 

@@ -99,7 +99,8 @@ for (const {baseImage, why} of badBaseImages) {
 	test(`planDependencies refuses base_image ${JSON.stringify(baseImage)} with a usage error (${why})`, t => {
 		const error = t.throws(() => planDependencies(['git'], baseImage), {instanceOf: MoatError});
 		t.is(error?.exitCode, exitCodes.usage);
-		t.is(error?.message, `base_image "${baseImage}" is not an image reference.`);
+		// Quoted with its control characters escaped: a newline shows as \n.
+		t.is(error?.message, `base_image "${baseImage.replaceAll('\n', String.raw`\n`)}" is not an image reference.`);
 		t.regex(error?.hint ?? '', /ubuntu:22\.04 or registry\.example\.com\/team\/image:tag/);
 	});
 }

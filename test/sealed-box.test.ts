@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import test from 'ava';
-import {keyBytes, open, seal, type SealedBox} from '../source/credentials/sealed-box.js';
+import {keyBytes, open, seal, tagBytes, type SealedBox} from '../source/credentials/sealed-box.js';
 
 const key = randomBytes(keyBytes);
 
@@ -69,6 +69,27 @@ for (const part of ['ciphertext', 'tag', 'nonce'] as const) {
 		}
 	});
 }
+
+test('a tag cut to any length from 1 to 15 bytes is refused, naming the tag length, where the full 16-byte tag opens', t => {
+	const box = seal(key, 'a secret worth protecting');
+	const tag = Buffer.from(box.tag, 'base64');
+	t.is(tag.length, tagBytes);
+	t.is(open(key, box), 'a secret worth protecting');
+	for (let length = 1; length < tagBytes; length++) {
+		// Cut from either end: an attacker may keep whichever part they like.
+		for (const cut of [tag.subarray(0, length), tag.subarray(tagBytes - length)]) {
+			t.throws(() => open(key, {...box, tag: cut.toString('base64')}), {message: new RegExp(`the tag ${length} \\(they must be 12 and 16\\)`)}, `a ${length}-byte tag`);
+		}
+	}
+});
+
+test('an empty tag, a tag longer than 16 bytes and a nonce of the wrong length are refused', t => {
+	const box = seal(key, 'a secret');
+	const tag = Buffer.from(box.tag, 'base64');
+	t.throws(() => open(key, {...box, tag: ''}), {message: /the tag 0 /});
+	t.throws(() => open(key, {...box, tag: Buffer.concat([tag, Buffer.alloc(1)]).toString('base64')}), {message: /the tag 17 /});
+	t.throws(() => open(key, {...box, nonce: Buffer.alloc(16).toString('base64')}), {message: /the nonce is 16 bytes/});
+});
 
 test('open() with another key throws', t => {
 	const box = seal(key, 'a secret');

@@ -7,6 +7,7 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, usageError} from '../errors.js';
 import {withFileLock} from '../files/file-lock.js';
 import {elfMachines, npmCpu, versionPattern, type AgentPackage} from './agent-packages.js';
+import {printable} from '../text/printable.js';
 
 /**
  * Agent packages installed once per version and CPU on the host, under
@@ -31,7 +32,7 @@ export function agentCacheDirectory(environment: MoatEnvironment): string {
 export function agentVersion(environment: MoatEnvironment, agent: AgentPackage): string {
 	const version = environment.variables[agent.versionVariable] ?? agent.version;
 	if (!versionPattern.test(version)) {
-		throw usageError(`${agent.versionVariable}=${version} is not a version.`, `Set it to a version such as ${agent.version}, or unset it.`);
+		throw usageError(`${agent.versionVariable}=${printable(version)} is not a version.`, `Set it to a version such as ${agent.version}, or unset it.`);
 	}
 
 	return version;
@@ -132,7 +133,7 @@ export async function ensureAgentPackage(environment: MoatEnvironment, agent: Ag
 				}
 
 				const detail = ((error as {stderr?: string}).stderr || (error as Error).message).trim().split('\n').filter(line => !/^npm warn/i.test(line)).slice(-3).join(' ');
-				throw new MoatError(`Could not install ${agent.packageName}@${version} for linux-${cpu}: ${detail || 'npm stopped without saying why'}`, `Check that npm can reach its registry (npm ping), or pin another version with ${agent.versionVariable}.`, 1, {cause: error});
+				throw new MoatError(`Could not install ${agent.packageName}@${version} for linux-${cpu}: ${printable(detail) || 'npm stopped without saying why'}`, `Check that npm can reach its registry (npm ping), or pin another version with ${agent.versionVariable}.`, 1, {cause: error});
 			}
 		});
 	} finally {

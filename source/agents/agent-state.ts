@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What an agent keeps between bottles of one workspace: its config folder
@@ -114,7 +115,7 @@ export async function replaceAgentFile(config: string, file: {name: string; cont
 	const target = path.join(config, file.name);
 	// The agent owns the folder: a folder it made under this name is in moat's way, said so rather than thrown.
 	if ((await fs.lstat(target).catch(() => undefined))?.isDirectory()) {
-		throw usageError(`${target} is a folder, where moat keeps the bottle's ${file.name}.`, `Remove it (rm -r ${target}) and start again.`);
+		throw usageError(`${printable(target)} is a folder, where moat keeps the bottle's ${file.name}.`, `Remove it (rm -r ${printable(target)}) and start again.`);
 	}
 
 	if (file.content === undefined) {

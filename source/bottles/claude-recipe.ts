@@ -8,6 +8,7 @@ import {isMoatError, notFoundError, usageError} from '../errors.js';
 import {placeholderEnvironment} from '../proxy/injection-rules.js';
 import {bottleKinds} from './bottle-kinds.js';
 import type {AgentOptions, BottleRecipe, RecipeContext} from './bottle-recipe.js';
+import {printable} from '../text/printable.js';
 
 const claude = agentPackages.claude;
 
@@ -47,11 +48,11 @@ async function resolveResume(value: string | undefined, workspace: string, {envi
 	}
 
 	if (!session) {
-		throw notFoundError(`No Claude session matches "${value}" (neither a session id nor a run that has one).`, 'See moat claude sessions for the ids, or use -c for the latest conversation.');
+		throw notFoundError(`No Claude session matches "${printable(value)}" (neither a session id nor a run that has one).`, 'See moat claude sessions for the ids, or use -c for the latest conversation.');
 	}
 
 	if (session.workspace !== workspace) {
-		throw usageError(`Session ${session.id} belongs to ${session.workspace}, not ${workspace}.`, `Run moat claude ${session.workspace} -r ${session.id}.`);
+		throw usageError(`Session ${printable(session.id)} belongs to ${printable(session.workspace)}, not ${printable(workspace)}.`, `Run moat claude ${printable(session.workspace)} -r ${printable(session.id)}.`);
 	}
 
 	return session.id;

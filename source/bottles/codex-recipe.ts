@@ -7,6 +7,7 @@ import {placeholderAuthFile} from '../credentials/chatgpt-login.js';
 import {usageError} from '../errors.js';
 import {bottleKinds} from './bottle-kinds.js';
 import type {AgentOptions, BottleRecipe, RecipeContext} from './bottle-recipe.js';
+import {printable} from '../text/printable.js';
 
 const codex = agentPackages.codex;
 /** Where the bottle's Codex keeps its state (CODEX_HOME), mounted from MOAT_HOME per workspace. */
@@ -61,7 +62,7 @@ export const codexRecipe: BottleRecipe = {
 	terminal: 'unless-headless',
 	async resolve(options) {
 		if (options.resume !== undefined && !/^[\da-f-]{8,64}$/i.test(options.resume)) {
-			throw usageError(`"${options.resume}" is not a Codex session id.`, 'Use the id Codex printed, or -c for the latest session.');
+			throw usageError(`"${printable(options.resume)}" is not a Codex session id.`, 'Use the id Codex printed, or -c for the latest session.');
 		}
 
 		return options;

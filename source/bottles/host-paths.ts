@@ -4,6 +4,7 @@ import {agentCacheDirectory} from '../agents/agent-cache.js';
 import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {isMoatError, usageError} from '../errors.js';
 import {checkHostPath, parseMount, protectedPaths, type MountSpec, type ProtectedPath} from '../workspace/mount-policy.js';
+import {printable} from '../text/printable.js';
 
 /** A host path pinned to one file system object: where it really is, and which inode it is. */
 export type PinnedPath = {real: string; identity: string; directory: boolean};
@@ -38,7 +39,7 @@ export async function pinPath(target: string): Promise<PinnedPath> {
 		if (process.platform !== 'linux') {
 			const again = await fs.stat(real);
 			if (again.dev !== stats.dev || again.ino !== stats.ino) {
-				throw usageError(`${target} changed while moat was checking it.`, 'Run again; if it keeps changing, something is swapping it.');
+				throw usageError(`${printable(target)} changed while moat was checking it.`, 'Run again; if it keeps changing, something is swapping it.');
 			}
 		}
 
@@ -58,11 +59,11 @@ export async function realDirectory(given: string, cwd: string): Promise<PinnedP
 			throw error;
 		}
 
-		throw usageError(`Workspace ${absolute} does not exist.`, 'Pass an existing directory, or create it first.');
+		throw usageError(`Workspace ${printable(absolute)} does not exist.`, 'Pass an existing directory, or create it first.');
 	}
 
 	if (!pinned.directory) {
-		throw usageError(`Workspace ${absolute} is a file, not a directory.`, 'Pass the directory that holds your project.');
+		throw usageError(`Workspace ${printable(absolute)} is a file, not a directory.`, 'Pass the directory that holds your project.');
 	}
 
 	return pinned;
@@ -111,7 +112,7 @@ export async function resolveMounts(specs: readonly string[], base: string, orig
 					throw error;
 				}
 
-				throw usageError(`Mount source ${mount.source} (${origin}) does not exist.`, 'Create it, or fix the path.');
+				throw usageError(`Mount source ${printable(mount.source)} (${origin}) does not exist.`, 'Create it, or fix the path.');
 			}
 
 			// The path checked is the one the identity was taken from.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import {loadWorkspaceConfig} from '../config/config-loader.js';
-import {environmentNamePattern, imageReferencePattern, runNamePattern} from '../config/config-names.js';
+import {environmentNamePattern, imageReferencePattern, maxRunNameLength, runNamePattern} from '../config/config-names.js';
 import type {MoatConfig} from '../config/config-schema.js';
 import {awsCredentialProcessMounts} from '../credentials/aws-credential-process.js';
 import {containerPackagesFor} from '../credentials/providers/provider-list.js';
@@ -29,6 +29,7 @@ import {containerAgentDirectory, containerAgentSocket, containerSshConfig, conta
 import {checkHostPath} from '../workspace/mount-policy.js';
 import {describeRequests, type TrustRequest, type WorkspaceTrust} from '../workspace/workspace-trust.js';
 import {protectedList, realDirectory, resolveMounts} from './host-paths.js';
+import {printable} from '../text/printable.js';
 
 /** The UID a root-owned workspace's agent gets instead of 0. */
 export const rootReplacementId = 5000;
@@ -108,7 +109,7 @@ export type LaunchDependencies = {
 
 /** A run with ssh: grants needs the user's agent now: said before anything starts, not as a failed signature later. */
 async function checkSshAgent(socket: string | undefined, grants: readonly string[]): Promise<void> {
-	const hint = `Start ssh-agent, add the key with ssh-add, and run again from that shell (the run has ${grants.join(', ')}).`;
+	const hint = `Start ssh-agent, add the key with ssh-add, and run again from that shell (the run has ${printable(grants.join(', '))}).`;
 	if (!socket) {
 		throw new MoatError('SSH_AUTH_SOCK is not set: there is no SSH agent to sign with.', hint);
 	}
@@ -120,7 +121,7 @@ async function checkSshAgent(socket: string | undefined, grants: readonly string
 			resolve();
 		});
 		connection.once('error', error => {
-			reject(new MoatError(`The SSH agent at ${socket} cannot be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`, hint));
+			reject(new MoatError(`The SSH agent at ${printable(socket)} cannot be reached (${printable((error as NodeJS.ErrnoException).code ?? error.message)}).`, hint));
 		});
 	});
 }
@@ -128,7 +129,7 @@ async function checkSshAgent(socket: string | undefined, grants: readonly string
 /** An image the user names, by its ID on the engine now: what is approved is what gets built on. */
 async function pinnedImage(engine: Engine, name: string, where: string): Promise<{name: string; id: string}> {
 	if (!imageReferencePattern.test(name)) {
-		throw usageError(`${where} "${name}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
+		throw usageError(`${where} "${printable(name)}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
 	}
 
 	const found = await engine.findImage(name);
@@ -161,8 +162,8 @@ function parseEnvironment(assignments: readonly string[]): Record<string, string
 		if (equals === -1 || !environmentNamePattern.test(name)) {
 			throw usageError(
 				equals === -1
-					? `-e ${assignment} has no value.`
-					: `-e ${assignment}: "${name}" is not a valid environment variable name.`,
+					? `-e ${printable(assignment)} has no value.`
+					: `-e ${printable(assignment)}: "${printable(name)}" is not a valid environment variable name.`,
 				'Write -e NAME=value with a name of letters, digits and _ that does not start with a digit.',
 			);
 		}
@@ -193,8 +194,13 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	}
 
 	const name = request.name ?? config.name ?? path.basename(workspace);
+	// Checked before the name is quoted: a name of 100 kB is refused, not echoed.
+	if (name.length > maxRunNameLength) {
+		throw usageError(`The run name is ${name.length} characters long; at most ${maxRunNameLength} fit (it becomes a host name label).`, 'Pass a shorter name with -n, or set a shorter name in agent.yaml.');
+	}
+
 	if (!runNamePattern.test(name)) {
-		throw usageError(`Run name "${name}" is not valid.`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit.');
+		throw usageError(`Run name "${printable(name)}" is not valid.`, 'Use letters, digits, ".", "_" and "-", starting with a letter or digit, or pass another name with -n.');
 	}
 
 	const commandLineEnvironment = parseEnvironment(request.environment);
@@ -224,7 +230,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	let uid = owner.uid;
 	let gid = owner.gid;
 	if (uid === 0) {
-		reporter.warn(`${workspace} is owned by root; the agent runs as UID ${rootReplacementId} and may not be able to write it. chown it to your user.`);
+		reporter.warn(`${printable(workspace)} is owned by root; the agent runs as UID ${rootReplacementId} and may not be able to write it. chown it to your user.`);
 		uid = rootReplacementId;
 		gid = gid === 0 ? rootReplacementId : gid;
 	}
@@ -233,7 +239,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	for (const grant of grants) {
 		if (grantExists && !(await grantExists(grant))) {
 			const provider = grant.startsWith('ssh:') ? `ssh --host ${grant.slice(4)}` : grant.split(':')[0];
-			throw notFoundError(`The run asks for the ${grant} grant, and there is none.`, `Store it first with moat grant ${provider}.`);
+			throw notFoundError(`The run asks for the ${printable(grant)} grant, and there is none.`, `Store it first with moat grant ${printable(provider ?? grant)}.`);
 		}
 	}
 
@@ -276,7 +282,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 			const flagFor = {grant: 'grant', 'host port': 'host-port', 'base image': 'base-image'} as const;
 			const grantFlags = unapproved.flatMap(item => {
 				const flag = flagFor[item.kind as keyof typeof flagFor];
-				return flag ? [`--${flag} ${item.kind === 'base image' ? baseImage!.name : item.value}`] : [];
+				return flag ? [`--${flag} ${printable(item.kind === 'base image' ? baseImage!.name : item.value)}`] : [];
 			});
 			throw usageError(
 				`agent.yaml asks for ${list}, which this workspace has not used before.`,
@@ -284,7 +290,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 			);
 		}
 
-		if (!(await confirm(`agent.yaml in ${workspace} asks for ${list}. Allow it for this workspace?`))) {
+		if (!(await confirm(`agent.yaml in ${printable(workspace)} asks for ${list}. Allow it for this workspace?`))) {
 			throw usageError(`Not allowed: ${list}.`, 'Remove it from agent.yaml, or run again and answer yes.');
 		}
 	}
@@ -496,7 +502,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 			throw error;
 		}
 
-		throw new MoatError(`The container for ${id} did not start: ${reason}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
+		throw new MoatError(`The container for ${id} did not start: ${printable(reason)}`, 'Check the command and mounts; moat logs shows any output.', 1, {cause: error});
 	}
 
 	// Signed at once, so a live run's log is anchored from its start.

@@ -5,6 +5,7 @@ import {exitCodes} from '../errors.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
 import type {LogRecord} from '../runs/run-store.js';
 import type {CommandContext} from './command.js';
+import {printable} from '../text/printable.js';
 
 export function writeRecord(context: Pick<CommandContext, 'stdout' | 'stderr'>, record: LogRecord): void {
 	(record.stream === 'stderr' ? context.stderr : context.stdout).write(record.line + '\n');
@@ -88,7 +89,7 @@ export async function attachOutput(context: CommandContext, run: RunMetadata, co
 	}
 
 	if (final.exitCode === null) {
-		context.stderr.write(`moat: ${final.error ?? `run ${run.id} ended without an exit code`}\n`);
+		context.stderr.write(`moat: ${printable(final.error ?? `run ${run.id} ended without an exit code`)}\n`);
 		return exitCodes.failure;
 	}
 

@@ -8,11 +8,12 @@ import {isActive} from '../runs/run-metadata.js';
 import {resolveRun} from '../runs/run-resolution.js';
 import {createRunStore} from '../runs/run-store.js';
 import type {Command, CommandContext} from './command.js';
-import {printable} from '../output/format.js';
+import {formatJson} from '../output/format.js';
+import {printable} from '../text/printable.js';
 
 function report(context: CommandContext, subject: string, verification: Verification, extra: string[] = []): number {
 	if (context.flags.json) {
-		context.stdout.write(JSON.stringify({subject, ...verification}, undefined, 2) + '\n');
+		context.stdout.write(formatJson({subject, ...verification}));
 	} else {
 		const counts = Object.entries(verification.countsByType).sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${printable(type).padEnd(22)} ${count}`);
 		context.stdout.write([
@@ -60,7 +61,7 @@ export const auditCommand: Command = {
 		if (target !== undefined) {
 			const file = path.resolve(context.cwd, target);
 			await fs.writeFile(file, JSON.stringify(makeBundle(run.id, publicKey, entries, checkpoints), undefined, 2) + '\n');
-			context.stderr.write(`Wrote the proof bundle to ${file}.\n`);
+			context.stderr.write(`Wrote the proof bundle to ${printable(file)}.\n`);
 		}
 
 		return code;
@@ -91,14 +92,14 @@ export const verifyBundleCommand: Command = {
 			bundle = JSON.parse(await fs.readFile(path.resolve(context.cwd, file), 'utf8')) as AuditBundle;
 		} catch (error) {
 			const reason = ((error as Error).message.split('\n')[0] ?? '').replace(/\.$/, '');
-			throw usageError(`Cannot read ${file} as a bundle: ${reason}.`, 'Pass a file written by moat audit --export.', {cause: error});
+			throw usageError(`Cannot read ${printable(file)} as a bundle: ${printable(reason)}.`, 'Pass a file written by moat audit --export.', {cause: error});
 		}
 
 		let verification;
 		try {
 			verification = verifyBundle(bundle, context.flags.key as string | undefined);
 		} catch (error) {
-			throw usageError(`${file} is not a moat audit bundle (${(error as Error).message.split('\n')[0]}).`, 'Pass a file written by moat audit --export.', {cause: error});
+			throw usageError(`${printable(file)} is not a moat audit bundle (${printable((error as Error).message.split('\n')[0] ?? '')}).`, 'Pass a file written by moat audit --export.', {cause: error});
 		}
 
 		const origin = !verification.originPinned

@@ -1,8 +1,9 @@
 import {listAgentSessions} from '../agents/agent-sessions.js';
 import {usageError} from '../errors.js';
-import {formatAge, formatTable} from '../output/format.js';
+import {formatAge, formatJson, formatTable} from '../output/format.js';
 import type {CommandContext} from './command.js';
 import {runFlags} from './run-command.js';
+import {printable} from '../text/printable.js';
 
 /** `moat claude sessions` / `moat codex sessions`: the conversations kept per workspace, newest first. */
 export async function printSessions(context: CommandContext, agent: 'claude' | 'codex'): Promise<number> {
@@ -11,7 +12,7 @@ export async function printSessions(context: CommandContext, agent: 'claude' | '
 		context.reporter.warn(message);
 	});
 	if (context.flags.json) {
-		context.stdout.write(JSON.stringify(sessions.map(({file: _file, ...session}) => session), undefined, 2) + '\n');
+		context.stdout.write(formatJson(sessions.map(({file: _file, ...session}) => session)));
 		return 0;
 	}
 
@@ -45,7 +46,7 @@ export const bottleFlags = {
 export function checkBottleRequest(context: CommandContext, agent: 'claude' | 'codex', words: {ask: string; example: string; conversation: string}): {prompt: string | undefined} {
 	const {flags} = context;
 	if (context.input.length > 1) {
-		throw usageError(`moat ${agent} takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`, `Quote the prompt: moat ${agent} -p "your question".`);
+		throw usageError(`moat ${agent} takes one workspace path, got ${context.input.length}: ${printable(context.input.join(' '))}.`, `Quote the prompt: moat ${agent} -p "your question".`);
 	}
 
 	const prompt = flags.prompt as string | undefined;

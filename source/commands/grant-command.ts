@@ -5,12 +5,13 @@ import type {GrantService} from '../credentials/grant-service.js';
 import type {CredentialProvider, DetectedCredential, TokenProvider} from '../credentials/providers/provider.js';
 import {checkNotExpired, credentialProvider, credentialProviders, providerAliases, type RegisteredProvider} from '../credentials/providers/provider-list.js';
 import {MoatError, usageError} from '../errors.js';
-import {formatTable} from '../output/format.js';
+import {formatJson, formatTable} from '../output/format.js';
 import {nearest} from '../text/nearest.js';
 import {promptMasked} from '../terminal/masked-prompt.js';
 import type {TerminalInput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
 import {environmentVariables} from '../environment.js';
+import {printable} from '../text/printable.js';
 
 /** The first line of a piped stdin; empty when there is none. Never waits on a terminal. */
 async function firstLineOfStdin(input: NodeJS.ReadableStream): Promise<string> {
@@ -63,7 +64,7 @@ export function parseProvider(name: string): RegisteredProvider {
 	if (!canonical) {
 		const suggestion = nearest(name, Object.keys(providerAliases));
 		throw usageError(
-			`Unknown provider "${name}".`,
+			`Unknown provider "${printable(name)}".`,
 			`${suggestion ? `Did you mean ${suggestion}? ` : ''}Providers: ${providerChoices()}.`,
 		);
 	}
@@ -141,7 +142,7 @@ ${providerHelpLines().map(line => `    ${line}`).join('\n')}
 	async run(context) {
 		const [name, ...extra] = context.input;
 		if (extra.length > 0) {
-			throw usageError(`moat grant takes one provider, got ${context.input.join(' ')}.`, 'See moat grant --help.');
+			throw usageError(`moat grant takes one provider, got ${printable(context.input.join(' '))}.`, 'See moat grant --help.');
 		}
 
 		if (name === 'list') {
@@ -183,23 +184,23 @@ ${providerHelpLines().map(line => `    ${line}`).join('\n')}
 			}
 
 			for (const source of expired) {
-				context.stderr.write(`moat: note: the ${provider.title} credential from ${source.source} expired at ${source.expiresAt}; skipping it.\n`);
+				context.stderr.write(`moat: note: the ${provider.title} credential from ${printable(source.source)} expired at ${printable(String(source.expiresAt))}; skipping it.\n`);
 			}
 
 			const credential = sources[0] ?? (await tokenFromUser(context, provider));
 			if (sources[0]) {
-				context.stderr.write(`Using the ${provider.title} credential from ${credential.source}.\n`);
+				context.stderr.write(`Using the ${provider.title} credential from ${printable(credential.source)}.\n`);
 			}
 
 			if (credential.warning) {
-				context.stderr.write(`moat: note: ${credential.warning}\n`);
+				context.stderr.write(`moat: note: ${printable(credential.warning)}\n`);
 			}
 
 			grant = await service.grantToken(provider, credential, {validate});
 		}
 
-		context.stdout.write(`Granted ${grant.name}${describe(grant)} from ${grant.source}.\n`);
-		context.stderr.write(`Saved encrypted in ${service.store.fileFor(grant.provider)} (key in the ${service.keyringBackend === 'system' ? 'system keychain' : 'key file'}).${validate || grant.provider === 'ssh' ? '' : ' Not validated.'}\n`);
+		context.stdout.write(`Granted ${printable(grant.name)}${printable(describe(grant))} from ${printable(grant.source)}.\n`);
+		context.stderr.write(`Saved encrypted in ${printable(service.store.fileFor(grant.provider))} (key in the ${service.keyringBackend === 'system' ? 'system keychain' : 'key file'}).${validate || grant.provider === 'ssh' ? '' : ' Not validated.'}\n`);
 		return 0;
 	},
 };
@@ -207,18 +208,18 @@ ${providerHelpLines().map(line => `    ${line}`).join('\n')}
 async function grantAws(context: CommandContext, service: GrantService): Promise<Grant> {
 	const role = context.flags.role as string | undefined;
 	if (!role || !/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(role)) {
-		throw usageError(role ? `"${role}" is not an IAM role ARN.` : 'moat grant aws needs --role.', 'Pass --role arn:aws:iam::123456789012:role/NAME.');
+		throw usageError(role ? `"${printable(role)}" is not an IAM role ARN.` : 'moat grant aws needs --role.', 'Pass --role arn:aws:iam::123456789012:role/NAME.');
 	}
 
 	const region = (context.flags.region as string | undefined) ?? context.environment.variables[environmentVariables.awsRegion] ?? context.environment.variables[environmentVariables.awsDefaultRegion] ?? 'us-east-1';
 	if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-		throw usageError(`"${region}" is not an AWS region.`, 'Pass --region such as us-east-1.');
+		throw usageError(`"${printable(region)}" is not an AWS region.`, 'Pass --region such as us-east-1.');
 	}
 
 	const durationText = (context.flags.sessionDuration as string | undefined) ?? '15m';
 	const seconds = parseDuration(durationText);
 	if (seconds === undefined || seconds < 900 || seconds > 43_200) {
-		throw usageError(`Session duration "${durationText}" is out of range.`, 'Use 15m to 12h, as in --session-duration 1h.');
+		throw usageError(`Session duration "${printable(durationText)}" is out of range.`, 'Use 15m to 12h, as in --session-duration 1h.');
 	}
 
 	return service.grantAws(
@@ -230,7 +231,7 @@ async function grantAws(context: CommandContext, service: GrantService): Promise
 async function listGrants(context: CommandContext): Promise<number> {
 	const grants = (await (await grantServices(context)).list()).map(grant => summarize(grant));
 	if (context.flags.json) {
-		context.stdout.write(JSON.stringify(grants, undefined, 2) + '\n');
+		context.stdout.write(formatJson(grants));
 		return 0;
 	}
 

@@ -1,4 +1,4 @@
-import {formatAge, formatTable} from '../output/format.js';
+import {formatAge, formatJson, formatTable} from '../output/format.js';
 import type {RunMetadata} from '../runs/run-metadata.js';
 import {newestFirst, stateLabel} from '../runs/run-presentation.js';
 import type {Command} from './command.js';
@@ -27,7 +27,7 @@ export const listCommand: Command = {
 		const {runs} = await context.services();
 		const all = newestFirst(await runs.list());
 		if (context.flags.json) {
-			context.stdout.write(JSON.stringify(all, undefined, 2) + '\n');
+			context.stdout.write(formatJson(all));
 			return 0;
 		}
 

@@ -2,18 +2,19 @@ import {ensureDaemon, findDaemon, stopDaemon} from '../daemon/daemon-client.js';
 import type {DaemonStatus} from '../daemon/daemon-protocol.js';
 import {daemonPaths} from '../daemon/daemon-protocol.js';
 import {usageError} from '../errors.js';
-import {formatAge} from '../output/format.js';
+import {formatAge, formatJson} from '../output/format.js';
 import {describeGateway} from '../gateway/gateway-words.js';
 import type {Command, CommandContext} from './command.js';
+import {printable} from '../text/printable.js';
 
 const actions = ['start', 'stop', 'status', 'restart'] as const;
 
 function describe(status: DaemonStatus, now: Date): string[] {
 	return [
-		`Daemon    running (pid ${status.pid}, up ${formatAge(new Date(status.startedAt), now)}, moat ${status.settings.version})`,
+		`Daemon    running (pid ${status.pid}, up ${formatAge(new Date(status.startedAt), now)}, moat ${printable(status.settings.version)})`,
 		`Gateway   ${describeGateway(status.gateway)}`,
-		`Router    ${status.router && 'port' in status.router ? `http(s)://SERVICE.RUN.localhost:${status.router.port}` : `not listening: ${status.router?.error ?? 'unknown'}`}`,
-		`Runs      ${status.registered.length} registered${status.registered.map(run => `\n          ${run.runId}  ${run.requests} request${run.requests === 1 ? '' : 's'}, ${run.blocked} blocked${run.grants.length > 0 ? `, grants ${run.grants.join(', ')}` : ''}`).join('')}`,
+		`Router    ${status.router && 'port' in status.router ? `http(s)://SERVICE.RUN.localhost:${status.router.port}` : `not listening: ${printable(status.router?.error ?? 'unknown')}`}`,
+		`Runs      ${status.registered.length} registered${status.registered.map(run => `\n          ${run.runId}  ${run.requests} request${run.requests === 1 ? '' : 's'}, ${run.blocked} blocked${run.grants.length > 0 ? `, grants ${printable(run.grants.join(', '))}` : ''}`).join('')}`,
 	];
 }
 
@@ -24,7 +25,7 @@ async function start(context: CommandContext): Promise<number> {
 	const daemon = await ensureDaemon(context.environment, message => context.stderr.write(`${message}\n`));
 	const status = await daemon.ready();
 	if (context.flags.json) {
-		context.stdout.write(JSON.stringify(status, undefined, 2) + '\n');
+		context.stdout.write(formatJson(status));
 	} else {
 		context.stdout.write(describe(status, context.environment.now()).join('\n') + '\n');
 	}
@@ -61,7 +62,7 @@ export const proxyCommand: Command = {
 	async run(context) {
 		const [action, ...extra] = context.input;
 		if (!action || !(actions as readonly string[]).includes(action) || extra.length > 0) {
-			throw usageError(action ? `Unknown proxy action "${[action, ...extra].join(' ')}".` : 'moat proxy needs an action.', 'Use moat proxy start, stop, status or restart.');
+			throw usageError(action ? `Unknown proxy action "${printable([action, ...extra].join(' '))}".` : 'moat proxy needs an action.', 'Use moat proxy start, stop, status or restart.');
 		}
 
 		switch (action) {
@@ -91,7 +92,7 @@ export const proxyCommand: Command = {
 				}
 
 				const status = await daemon.status();
-				context.stdout.write(context.flags.json ? JSON.stringify({running: true, ...status}, undefined, 2) + '\n' : describe(status, context.environment.now()).join('\n') + '\n');
+				context.stdout.write(context.flags.json ? formatJson({running: true, ...status}) : describe(status, context.environment.now()).join('\n') + '\n');
 				return 0;
 			}
 		}

@@ -1,7 +1,7 @@
 import type {Attachment} from '../engine/engine.js';
 import type {BottleRequest} from '../bottles/bottles.js';
 import {exitCodes, usageError} from '../errors.js';
-import {printable} from '../output/format.js';
+import {printable} from '../text/printable.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
 import {attachTerminal} from './attach-command.js';
 import {attachOutput} from './attached-output.js';
@@ -61,7 +61,7 @@ export const runCommand: Command = {
 	async run(context) {
 		if (context.input.length > 1) {
 			throw usageError(
-				`moat run takes one workspace path, got ${context.input.length}: ${context.input.join(' ')}.`,
+				`moat run takes one workspace path, got ${context.input.length}: ${printable(context.input.join(' '))}.`,
 				'Put the command after --, as in moat run . -- echo hello.',
 			);
 		}

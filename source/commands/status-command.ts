@@ -4,7 +4,8 @@ import {findDaemon} from '../daemon/daemon-client.js';
 import {isMoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {describeGateway} from '../gateway/gateway-words.js';
-import {printable, formatBytes} from '../output/format.js';
+import {formatBytes, formatJson} from '../output/format.js';
+import {printable} from '../text/printable.js';
 import {runStates} from '../runs/run-metadata.js';
 import type {Command} from './command.js';
 
@@ -66,19 +67,20 @@ export const statusCommand: Command = {
 		};
 
 		if (context.flags.json) {
-			context.stdout.write(JSON.stringify(status, undefined, 2) + '\n');
+			context.stdout.write(formatJson(status));
 			return engineStatus.reachable ? 0 : 3;
 		}
 
 		const lines = [
 			`Engine    ${engineStatus.reachable ? `Docker ${engineStatus.serverVersion} (API ${engineStatus.apiVersion}) at ${engine.address}` : `unreachable at ${engine.address}`}`,
-			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${printable(daemonStatus.error)})` : ''}; it starts with the next run`}`,
+			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${daemonStatus.error})` : ''}; it starts with the next run`}`,
 			...daemonStatus.running ? [`Gateway   ${describeGateway(daemonStatus.gateway)}`] : [],
 			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
 			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
 			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}`,
 		];
-		context.stdout.write(lines.join('\n') + '\n');
+		// The engine's address and version, the daemon's error and MOAT_HOME are not moat's words.
+		context.stdout.write(lines.map(line => printable(line)).join('\n') + '\n');
 		return engineStatus.reachable ? 0 : 3;
 	},
 };

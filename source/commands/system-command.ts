@@ -1,9 +1,10 @@
 import {usageError} from '../errors.js';
 import {describeRegistry} from '../images/dependencies.js';
 import {imageLabels} from '../images/image-builder.js';
-import {formatAge, formatBytes, formatTable} from '../output/format.js';
+import {formatAge, formatBytes, formatJson, formatTable} from '../output/format.js';
 import {containerLabels} from '../runs/labels.js';
 import type {Command} from './command.js';
+import {printable} from '../text/printable.js';
 
 export const depsCommand: Command = {
 	name: 'deps',
@@ -23,7 +24,7 @@ export const depsCommand: Command = {
 		const registry = describeRegistry();
 		if (action === 'list' && name === undefined) {
 			if (context.flags.json) {
-				context.stdout.write(JSON.stringify(registry, undefined, 2) + '\n');
+				context.stdout.write(formatJson(registry));
 			} else {
 				context.stdout.write(formatTable(['NAME', 'KIND', 'PROVIDES'], registry.map(entry => [entry.name, entry.kind, entry.provides])));
 			}
@@ -37,7 +38,7 @@ export const depsCommand: Command = {
 				?? registry.find(candidate => candidate.name === 'PACKAGE')!;
 			const info = {...entry, requested: name};
 			if (context.flags.json) {
-				context.stdout.write(JSON.stringify(info, undefined, 2) + '\n');
+				context.stdout.write(formatJson(info));
 			} else {
 				context.stdout.write(`${name}: ${entry.kind}, provides ${entry.provides.replace('VERSION', name.split('@')[1] ?? 'VERSION')}\n`);
 			}
@@ -45,7 +46,7 @@ export const depsCommand: Command = {
 			return 0;
 		}
 
-		throw usageError(`moat deps takes list or info NAME, got "${context.input.join(' ')}".`, 'Run moat deps list, or moat deps info node@20.');
+		throw usageError(`moat deps takes list or info NAME, got "${printable(context.input.join(' '))}".`, 'Run moat deps list, or moat deps info node@20.');
 	},
 };
 
@@ -68,7 +69,7 @@ export const systemCommand: Command = {
 		if (what === 'images' && extra.length === 0) {
 			const images = await engine.listImages({[imageLabels.managed]: 'true'});
 			if (context.flags.json) {
-				context.stdout.write(JSON.stringify(images, undefined, 2) + '\n');
+				context.stdout.write(formatJson(images));
 			} else {
 				context.stdout.write(formatTable(
 					['IMAGE', 'ID', 'BASE', 'SIZE', 'AGE'],
@@ -82,7 +83,7 @@ export const systemCommand: Command = {
 		if (what === 'containers' && extra.length === 0) {
 			const containers = await engine.listContainers({[containerLabels.managed]: 'true'});
 			if (context.flags.json) {
-				context.stdout.write(JSON.stringify(containers, undefined, 2) + '\n');
+				context.stdout.write(formatJson(containers));
 			} else {
 				context.stdout.write(formatTable(
 					['CONTAINER', 'RUN ID', 'NAME', 'STATE', 'IMAGE'],
@@ -93,6 +94,6 @@ export const systemCommand: Command = {
 			return 0;
 		}
 
-		throw usageError(`moat system takes images or containers, got "${context.input.join(' ')}".`, 'Run moat system images or moat system containers.');
+		throw usageError(`moat system takes images or containers, got "${printable(context.input.join(' '))}".`, 'Run moat system images or moat system containers.');
 	},
 };

@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises';
 import {formatNetworkEntry, parseNetworkEntries} from '../proxy/network-trace.js';
 import type {Command} from './command.js';
+import {formatJson} from '../output/format.js';
+import {printable} from '../text/printable.js';
 
 export const traceCommand: Command = {
 	name: 'trace',
@@ -30,7 +32,7 @@ export const traceCommand: Command = {
 		});
 		const entries = parseNetworkEntries(text);
 		if (context.flags.json) {
-			context.stdout.write(JSON.stringify(entries, undefined, 2) + '\n');
+			context.stdout.write(formatJson(entries));
 			return 0;
 		}
 
@@ -39,7 +41,8 @@ export const traceCommand: Command = {
 			return 0;
 		}
 
-		context.stdout.write(entries.map(entry => formatNetworkEntry(entry)).join('\n') + '\n');
+		// The method, URL and errors are what the bottle sent and upstreams answered.
+		context.stdout.write(entries.map(entry => printable(formatNetworkEntry(entry))).join('\n') + '\n');
 		return 0;
 	},
 };

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {usageError} from '../errors.js';
 import type {MoatConfig} from './config-schema.js';
+import {printable} from '../text/printable.js';
 
 /** The names moat looks for in a workspace, in order. */
 export const configFileNames = ['agent.yaml', 'moat.yaml'] as const;
@@ -20,7 +21,7 @@ export async function loadWorkspaceConfig(workspace: string): Promise<LoadedConf
 				continue;
 			}
 
-			throw usageError(`Cannot read ${file}: ${(error as Error).message}.`, 'Check the file\'s permissions.', {cause: error});
+			throw usageError(`Cannot read ${printable(file)}: ${printable((error as Error).message)}.`, 'Check the file\'s permissions.', {cause: error});
 		}
 
 		// The parser (zod and yaml) loads only when there is a file to parse:

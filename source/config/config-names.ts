@@ -4,6 +4,9 @@ export const environmentNamePattern = /^[A-Za-z_]\w*$/;
 /** Run names: safe in container labels, hostnames and file names. */
 export const runNamePattern = /^[A-Za-z\d][\w.-]*$/;
 
+/** A run name is one label of a host name (web.<run-name>.localhost), which DNS caps at 63 characters. */
+export const maxRunNameLength = 63;
+
 /**
  * Image references as the engine accepts them: registry/name[:tag][@digest].
  * Strict on purpose: the value goes into a Dockerfile's FROM line, and the

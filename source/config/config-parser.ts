@@ -3,6 +3,7 @@ import {usageError} from '../errors.js';
 import {nearest} from '../text/nearest.js';
 import {configFixes, configSchema, type MoatConfig} from './config-schema.js';
 import {parseYaml, type SourcePosition} from './yaml-document.js';
+import {printable} from '../text/printable.js';
 
 /**
  * Parses and validates config text. Every problem becomes a usage error that
@@ -14,7 +15,7 @@ export function parseConfig(text: string, fileLabel: string): MoatConfig {
 
 	if (document.syntaxError) {
 		throw usageError(
-			`${at(document.syntaxError.position)}: invalid YAML: ${document.syntaxError.message}`,
+			`${at(document.syntaxError.position)}: invalid YAML: ${printable(document.syntaxError.message)}`,
 			`Fix the YAML syntax in ${fileLabel}.`,
 		);
 	}
@@ -79,7 +80,7 @@ function describeIssue(
 		const known = keysAt(issuePath);
 		const suggestion = nearest(key, known);
 		return {
-			message: `${at(position)}: unknown key "${[...issuePath, key].join('.')}".`,
+			message: `${at(position)}: unknown key "${printable([...issuePath, key].join('.'))}".`,
 			fix: suggestion ? `Did you mean "${suggestion}"? Known keys: ${known.join(', ')}.` : `Known keys: ${known.join(', ')}.`,
 		};
 	}
@@ -91,7 +92,7 @@ function describeIssue(
 	const label = formatPath(issuePath);
 	const message = isKeyIssue ? (issue.issues[0]?.message ?? issue.message) : issue.message;
 	return {
-		message: `${at(position)}: "${label}" ${message}.`,
+		message: `${at(position)}: "${printable(label)}" ${printable(message)}.`,
 		fix: configFixes[topKey] ?? 'See the configuration section of the README.',
 	};
 }

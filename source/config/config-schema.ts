@@ -1,5 +1,5 @@
 import {z} from 'zod';
-import {environmentNamePattern, imageReferencePattern, memoryPattern, runNamePattern} from './config-names.js';
+import {environmentNamePattern, imageReferencePattern, maxRunNameLength, memoryPattern, runNamePattern} from './config-names.js';
 
 
 const scalarString = z
@@ -26,6 +26,7 @@ const portNumber = z
 export const configSchema = z.strictObject({
 	name: z
 		.string({error: 'must be a string'})
+		.max(maxRunNameLength, {error: `must be at most ${maxRunNameLength} characters (it becomes a host name label)`, abort: true})
 		.regex(runNamePattern, {error: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
 		.optional(),
 	version: scalarString.optional(),

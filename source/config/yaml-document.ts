@@ -1,4 +1,4 @@
-import {isMap, isScalar, LineCounter, parseDocument, type Node} from 'yaml';
+import {isAlias, isCollection, isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node} from 'yaml';
 
 /** A line and column, both counted from 1, as editors show them. */
 export type SourcePosition = {line: number; column: number};
@@ -32,10 +32,21 @@ export function parseYaml(text: string): YamlDocument {
 		return error.message.split('\n')[0] ?? 'invalid YAML';
 	};
 
-	const syntaxError = firstError ? {message: describe(firstError), position: toPosition(firstError.pos[0])} : undefined;
+	let syntaxError = firstError ? {message: describe(firstError), position: toPosition(firstError.pos[0])} : undefined;
+	let value: unknown;
+	if (!syntaxError) {
+		try {
+			value = document.toJS({maxAliasCount});
+		} catch (error) {
+			// Only aliases fail here (one to an anchor not yet set, or too many
+			// copies: a billion-laughs file); the library does not say where.
+			const {message, offset} = aliasProblem(document) ?? {message: (error as Error).message, offset: 0};
+			syntaxError = {message, position: toPosition(offset)};
+		}
+	}
 
 	return {
-		value: syntaxError ? undefined : document.toJS(),
+		value,
 		syntaxError,
 		positionOf(path, options = {}) {
 			// Walk as far down the path as the document goes: a missing item
@@ -76,4 +87,51 @@ export function parseYaml(text: string): YamlDocument {
 			return undefined;
 		},
 	};
+}
+
+/**
+ * How many copies aliases may make while the file is read. A config needs
+ * few; a file whose aliases nest (each anchor a list of the previous one)
+ * grows exponentially and would exhaust memory.
+ */
+const maxAliasCount = 100;
+
+/** The alias that cannot be read: one to an anchor not set before it, else the first whose anchor holds aliases itself (what makes copies multiply). */
+function aliasProblem(document: Document): {message: string; offset: number} | undefined {
+	const anchored = new Map<string, Node>();
+	let unresolved: {message: string; offset: number} | undefined;
+	let nested: {message: string; offset: number} | undefined;
+	let first: {message: string; offset: number} | undefined;
+	const tooMany = 'aliases expand to too many copies (a YAML alias bomb); write the values out instead of nesting aliases';
+	visit(document, {
+		Node(_key, node) {
+			if (isAlias(node)) {
+				const offset = node.range?.[0] ?? 0;
+				const target = anchored.get(node.source);
+				if (!target) {
+					unresolved ??= {message: `alias *${node.source} has no anchor &${node.source} before it`, offset};
+					return;
+				}
+
+				first ??= {message: tooMany, offset};
+				if (isCollection(target) && containsAlias(target)) {
+					nested ??= {message: tooMany, offset};
+				}
+			} else if (node.anchor) {
+				anchored.set(node.anchor, node);
+			}
+		},
+	});
+	return unresolved ?? nested ?? first;
+}
+
+function containsAlias(node: Node): boolean {
+	let found = false;
+	visit(node, {
+		Alias() {
+			found = true;
+			return visit.BREAK;
+		},
+	});
+	return found;
 }

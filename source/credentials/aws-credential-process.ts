@@ -8,6 +8,7 @@ import {awsCredentialsPath, hooksHost} from '../network/moat-hooks.js';
 import type {AwsCredentials} from './aws-signature.js';
 import {assumeRole, stsHost, type AwsRole, type TemporaryAwsCredentials} from './aws-role.js';
 import type {Grant} from './grant.js';
+import {printable} from '../text/printable.js';
 
 /**
  * AWS for runs (README: The network): the container never holds the host's keys. Its
@@ -188,7 +189,7 @@ async function writeWhole(file: string, content: string, mode: number): Promise<
  */
 export async function awsCredentialProcessMounts(moatHome: string, region: string): Promise<BindMount[]> {
 	if (!regionPattern.test(region)) {
-		throw new MoatError(`"${region}" is not an AWS region.`, 'Grant the role again with moat grant aws --region REGION.');
+		throw new MoatError(`"${printable(region)}" is not an AWS region.`, 'Grant the role again with moat grant aws --region REGION.');
 	}
 
 	const directory = path.join(moatHome, 'aws');

@@ -4,6 +4,7 @@ import {MoatError} from '../errors.js';
 import type {OutboundHttp} from '../network/outbound-http.js';
 import {signGet, type AwsCredentials} from './aws-signature.js';
 import {environmentVariables} from '../environment.js';
+import {printable} from '../text/printable.js';
 
 /**
  * The host's own AWS credentials, for assuming the granted role: the
@@ -129,11 +130,11 @@ export async function checkAssumeRole(
 
 	const outcome = await requestAssumeRole(http, role, credentials, now, {name: 'moat-grant-check', durationSeconds: 900});
 	if (!outcome.ok && outcome.unreachable) {
-		throw new MoatError(`Could not reach AWS STS (${stsHost(role.region)}): ${outcome.reason}.`, 'Check your network, or pass --no-validate to store the role unchecked.', 1, {cause: outcome.cause});
+		throw new MoatError(`Could not reach AWS STS (${stsHost(role.region)}): ${printable(outcome.reason)}.`, 'Check your network, or pass --no-validate to store the role unchecked.', 1, {cause: outcome.cause});
 	}
 
 	if (!outcome.ok) {
-		throw new MoatError(`AWS refused to let these credentials assume ${role.roleArn}: ${outcome.reason}.`, 'Check the role\'s trust policy and the external id, or pass --no-validate.');
+		throw new MoatError(`AWS refused to let these credentials assume ${printable(role.roleArn)}: ${printable(outcome.reason)}.`, 'Check the role\'s trust policy and the external id, or pass --no-validate.');
 	}
 
 	return {expiresAt: xmlValue(outcome.body, 'Expiration')};
@@ -160,8 +161,8 @@ export async function assumeRole(
 	const outcome = await requestAssumeRole(http, role, credentials, now, session);
 	if (!outcome.ok) {
 		throw outcome.unreachable
-			? new MoatError(`Could not reach AWS STS (${stsHost(role.region)}): ${outcome.reason}.`, hint, 1, {cause: outcome.cause})
-			: new MoatError(`AWS refused to let the host's credentials assume ${role.roleArn}: ${outcome.reason}.`, hint);
+			? new MoatError(`Could not reach AWS STS (${stsHost(role.region)}): ${printable(outcome.reason)}.`, hint, 1, {cause: outcome.cause})
+			: new MoatError(`AWS refused to let the host's credentials assume ${printable(role.roleArn)}: ${printable(outcome.reason)}.`, hint);
 	}
 
 	const temporary = parseAssumeRoleResponse(outcome.body);

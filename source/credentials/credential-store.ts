@@ -4,6 +4,7 @@ import {MoatError} from '../errors.js';
 import type {Grant, ProviderName} from './grant.js';
 import type {Keyring} from './keyring.js';
 import {open, seal, type SealedBox} from './sealed-box.js';
+import {printable} from '../text/printable.js';
 
 export type CredentialStore = {
 	save(grant: Grant): Promise<void>;
@@ -36,7 +37,7 @@ export function createCredentialStore(moatHome: string, keyring: Keyring): Crede
 				return [];
 			}
 
-			throw new MoatError(`Cannot read the ${provider} grant at ${file}: ${(error as Error).message}.`, `Check its permissions, or run moat grant ${provider} again.`, 1, {cause: error});
+			throw new MoatError(`Cannot read the ${provider} grant at ${printable(file)}: ${printable((error as Error).message)}.`, `Check its permissions, or run moat grant ${provider} again.`, 1, {cause: error});
 		}
 
 		try {
@@ -49,8 +50,8 @@ export function createCredentialStore(moatHome: string, keyring: Keyring): Crede
 			// Fail closed and say which grant: a changed file and a changed key
 			// look the same from here, and both mean granting again.
 			throw new MoatError(
-				`Cannot decrypt the ${provider} grant (${file}): the file was changed or the encryption key is not the one it was saved with.`,
-				provider === 'ssh' ? `Delete ${file}, then run moat grant ssh --host HOST again for each host.` : `Run moat grant ${provider} again.`,
+				`Cannot decrypt the ${provider} grant (${printable(file)}): the file was changed or the encryption key is not the one it was saved with.`,
+				provider === 'ssh' ? `Delete ${printable(file)}, then run moat grant ssh --host HOST again for each host.` : `Run moat grant ${provider} again.`,
 				1,
 				{cause: error},
 			);

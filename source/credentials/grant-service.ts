@@ -11,6 +11,7 @@ import {aws} from './providers/aws.js';
 import type {DetectedCredential, DetectionContext, TokenProvider} from './providers/provider.js';
 import {checkNotExpired, type RegisteredTokenProvider} from './providers/provider-list.js';
 import {ssh} from './providers/ssh.js';
+import {printable} from '../text/printable.js';
 
 function runCommand(command: string, args: readonly string[], variables: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
 	return new Promise(resolve => {
@@ -166,7 +167,7 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		 */
 		async grantSsh(host: string, key: string | undefined, publicKeyText?: string): Promise<Grant> {
 			if (!/^[a-z\d]([a-z\d.-]*[a-z\d])?(:\d+)?$/i.test(host)) {
-				throw usageError(`"${host}" is not a host name.`, 'Pass the host the key is for, as in moat grant ssh --host github.com.');
+				throw usageError(`"${printable(host)}" is not a host name.`, 'Pass the host the key is for, as in moat grant ssh --host github.com.');
 			}
 
 			const identities = await this.agentIdentities();
@@ -180,8 +181,8 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 				: identities.find(candidate => candidate.fingerprint === key || candidate.comment === key || (wanted !== undefined && candidate.publicKey.startsWith(wanted)));
 			if (!identity) {
 				throw usageError(
-					`The SSH agent has no key matching "${key}".`,
-					`Pass one of: ${identities.map(candidate => `${candidate.fingerprint} (${candidate.comment || candidate.type})`).join(', ')}.`,
+					`The SSH agent has no key matching "${printable(String(key))}".`,
+					`Pass one of: ${printable(identities.map(candidate => `${candidate.fingerprint} (${candidate.comment || candidate.type})`).join(', '))}.`,
 				);
 			}
 

@@ -6,6 +6,7 @@ import {MoatError, usageError} from '../errors.js';
 import {createFileOnce} from '../files/create-once.js';
 import {keyBytes} from './sealed-box.js';
 import {loadSystemKeychain, type SystemKeychain} from './system-keychain.js';
+import {printable} from '../text/printable.js';
 
 /** Where the credential encryption key lives. */
 export type KeyringBackend = 'system' | 'file';
@@ -30,7 +31,7 @@ function fileKeyring(moatHome: string): Keyring {
 				const text = (await fs.readFile(file, 'utf8')).trim();
 				const key = Buffer.from(text, 'base64');
 				if (key.length !== keyBytes) {
-					throw new MoatError(`${file} does not hold a ${keyBytes}-byte key.`, `Move it away and run moat grant again for each provider (stored grants cannot be read without it).`);
+					throw new MoatError(`${printable(file)} does not hold a ${keyBytes}-byte key.`, `Move it away and run moat grant again for each provider (stored grants cannot be read without it).`);
 				}
 
 				return key;
@@ -45,7 +46,7 @@ function fileKeyring(moatHome: string): Keyring {
 			const stored = await fs.readdir(path.join(moatHome, 'credentials')).catch(() => [] as string[]);
 			if (stored.some(name => name.endsWith('.enc'))) {
 				throw new MoatError(
-					`Grants in ${path.join(moatHome, 'credentials')} were saved with a key that is not in ${file} (the system keychain?).`,
+					`Grants in ${printable(path.join(moatHome, 'credentials'))} were saved with a key that is not in ${printable(file)} (the system keychain?).`,
 					`Run moat where that keychain is reachable, or remove the credentials directory and grant again.`,
 				);
 			}
@@ -87,7 +88,7 @@ export async function openKeyring(environment: MoatEnvironment, load: () => Prom
 	// An empty value counts as unset, as it does for MOAT_HOME.
 	const forced = environment.variables[environmentVariables.keyringBackend] || undefined;
 	if (forced !== undefined && forced !== 'file' && forced !== 'system') {
-		throw usageError(`${environmentVariables.keyringBackend}=${forced} is not a backend.`, `Set it to file or system, or unset it.`);
+		throw usageError(`${environmentVariables.keyringBackend}=${printable(forced)} is not a backend.`, `Set it to file or system, or unset it.`);
 	}
 
 	if (forced === 'file') {

@@ -9,9 +9,18 @@ export type SealedBox = {version: 1; algorithm: 'aes-256-gcm'; nonce: string; ta
 
 export const keyBytes = 32;
 
+const nonceBytes = 12;
+
+/**
+ * GCM's tag is the whole of its integrity: Node accepts tags as short as 4
+ * bytes unless told the length, and a cut tag is one an attacker can forge
+ * in far fewer tries. Only the full 16 bytes are ever accepted.
+ */
+export const tagBytes = 16;
+
 export function seal(key: Buffer, plaintext: string, random: (size: number) => Buffer = randomBytes): SealedBox {
-	const nonce = random(12);
-	const cipher = createCipheriv('aes-256-gcm', key, nonce);
+	const nonce = random(nonceBytes);
+	const cipher = createCipheriv('aes-256-gcm', key, nonce, {authTagLength: tagBytes});
 	const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
 	return {
 		version: 1,
@@ -28,7 +37,13 @@ export function open(key: Buffer, box: SealedBox): string {
 		throw new Error(`unsupported credential format ${String(box.version)}/${String(box.algorithm)}`);
 	}
 
-	const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(box.nonce, 'base64'));
-	decipher.setAuthTag(Buffer.from(box.tag, 'base64'));
+	const nonce = Buffer.from(String(box.nonce), 'base64');
+	const tag = Buffer.from(String(box.tag), 'base64');
+	if (nonce.length !== nonceBytes || tag.length !== tagBytes) {
+		throw new Error(`the nonce is ${nonce.length} bytes and the tag ${tag.length} (they must be ${nonceBytes} and ${tagBytes})`);
+	}
+
+	const decipher = createDecipheriv('aes-256-gcm', key, nonce, {authTagLength: tagBytes});
+	decipher.setAuthTag(tag);
 	return Buffer.concat([decipher.update(Buffer.from(box.ciphertext, 'base64')), decipher.final()]).toString('utf8');
 }

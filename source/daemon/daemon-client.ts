@@ -9,6 +9,7 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {exitCodes, MoatError, notFoundError, usageError} from '../errors.js';
 import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
+import {printable} from '../text/printable.js';
 
 /** Talking to the daemon of a MOAT_HOME, starting or replacing it when needed. */
 export type DaemonClient = {
@@ -73,17 +74,18 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		try {
 			result = await answer;
 		} catch (error) {
-			throw new MoatError(`The moat daemon did not answer (${what}): ${(error as Error).message}.`, 'Run moat proxy restart, then try again.', 1, {cause: error});
+			throw new MoatError(`The moat daemon did not answer (${what}): ${printable((error as Error).message)}.`, 'Run moat proxy restart, then try again.', 1, {cause: error});
 		}
 
 		const refusal = refusals[result.status];
 		if (refusal) {
 			const body = result.body as {error?: string; hint?: string; usage?: boolean};
-			throw refusal(String(body.error ?? result.status), body.hint, body.usage === true);
+			// The daemon's words may quote what a bottle or agent.yaml asked for; its line breaks are its own.
+			throw refusal(printable(String(body.error ?? result.status), {lineBreaks: true}), body.hint === undefined ? undefined : printable(body.hint, {lineBreaks: true}), body.usage === true);
 		}
 
 		if (result.status !== 200) {
-			throw new MoatError(`The moat daemon refused to ${what}: ${(result.body as {error?: string}).error ?? result.status}.`, 'Run moat proxy restart, then try again.');
+			throw new MoatError(`The moat daemon refused to ${what}: ${printable(String((result.body as {error?: string}).error ?? result.status), {lineBreaks: true})}.`, 'Run moat proxy restart, then try again.');
 		}
 
 		return result.body;
@@ -114,10 +116,10 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 			await expect(call(socketPath, 'POST', '/audit', {runId, ...event, seal}), 'write the audit log');
 		},
 		async allowHost(runId, host) {
-			return expect(call(socketPath, 'POST', `/runs/${encodeURIComponent(runId)}/allow`, {host}), `allow ${host} for ${runId}`, {
-				400: error => usageError(`Cannot allow ${host} for ${runId}: ${error}.`, 'Give a host as network.allow in agent.yaml takes it: api.example.com, api.example.com:8443 or *.example.com.'),
+			return expect(call(socketPath, 'POST', `/runs/${encodeURIComponent(runId)}/allow`, {host}), `allow ${printable(host)} for ${runId}`, {
+				400: error => usageError(`Cannot allow ${printable(host)} for ${runId}: ${error}.`, 'Give a host as network.allow in agent.yaml takes it: api.example.com, api.example.com:8443 or *.example.com.'),
 				// An older daemon without this endpoint answers 404 too; its words then say so.
-				404: error => notFoundError(`Cannot allow ${host} for ${runId}: ${error}.`, 'Hosts can be allowed only for a running run (see moat list).'),
+				404: error => notFoundError(`Cannot allow ${printable(host)} for ${runId}: ${error}.`, 'Hosts can be allowed only for a running run (see moat list).'),
 			}) as Promise<AllowedHost>;
 		},
 	};
@@ -185,7 +187,7 @@ export async function findDaemon(environment: MoatEnvironment): Promise<DaemonCl
 export async function allowHostForRun(environment: MoatEnvironment, runId: string, host: string): Promise<AllowedHost> {
 	const daemon = await findDaemon(environment);
 	if (!daemon) {
-		throw notFoundError(`Cannot allow ${host} for ${runId}: the moat daemon is not running.`, 'Hosts can be allowed only for a running run; if it is running, start the daemon with moat proxy start, then try again.');
+		throw notFoundError(`Cannot allow ${printable(host)} for ${runId}: the moat daemon is not running.`, 'Hosts can be allowed only for a running run; if it is running, start the daemon with moat proxy start, then try again.');
 	}
 
 	return daemon.allowHost(runId, host);
@@ -271,7 +273,7 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 	}, 20_000);
 	if (hello && !sameSettings(hello.settings, wanted)) {
 		throw new MoatError(
-			`Another moat daemon with a different ${settingsDifference(hello.settings, wanted) ?? 'configuration'} took over ${environment.moatHome} while this one started.`,
+			`Another moat daemon with a different ${settingsDifference(hello.settings, wanted) ?? 'configuration'} took over ${printable(environment.moatHome)} while this one started.`,
 			'Run the command again (the daemon is replaced when nothing else is starting one).',
 		);
 	}
@@ -279,7 +281,7 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 	if (!hello) {
 		const tail = await logTail(paths.log);
 		throw new MoatError(
-			`The moat daemon did not start${exited === undefined ? ' within 20 s' : ` (it exited with ${exited})`}${tail ? `: ${tail.split('\n').at(-1)!.replace(/^\S+ /, '')}` : ''}.`,
+			`The moat daemon did not start${exited === undefined ? ' within 20 s' : ` (it exited with ${exited})`}${tail ? `: ${printable(tail.split('\n').at(-1)!.replace(/^\S+ /, ''))}` : ''}.`,
 			`See ${paths.log}; check that the engine is running (moat status).`,
 		);
 	}

@@ -6,7 +6,7 @@ import type {NetworkEntry} from '../proxy/proxy-server.js';
 import {plainTerminalLine} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';
-import {printable} from '../output/format.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What the dashboard's detail panes read, live, from a run's files:
@@ -290,7 +290,8 @@ function expandTabs(text: string): string {
  */
 export function displayLogLine(record: Pick<LogRecord, 'line'>): string {
 	// Tabs are expanded after the escapes are gone, so columns count only visible text.
-	return expandTabs(plainTerminalLine(record.line)).replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '');
+	// What is left after the controls are dropped may still hold bidi controls; printable() shows them.
+	return printable(expandTabs(plainTerminalLine(record.line)).replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, ''));
 }
 
 /** One line of a run's output, ready to show. */

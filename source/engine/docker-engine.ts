@@ -24,6 +24,7 @@ import {
 	type OutputChunk,
 } from './engine.js';
 import {createFrameDecoder} from './log-frames.js';
+import {printable} from '../text/printable.js';
 import {readArchive, writeArchive} from './tar-archive.js';
 
 const defaultSocket = '/var/run/docker.sock';
@@ -47,14 +48,14 @@ export function engineConnection(variables: Readonly<Record<string, string | und
 
 	const fix = 'Set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port, or unset it.';
 	if (!host.startsWith('tcp://')) {
-		throw usageError(`DOCKER_HOST=${host} uses a scheme moat does not support.`, fix);
+		throw usageError(`DOCKER_HOST=${printable(host)} uses a scheme moat does not support.`, fix);
 	}
 
 	let url: URL;
 	try {
 		url = new URL(host.replace(/^tcp:/, 'http:'));
 	} catch (error) {
-		throw usageError(`DOCKER_HOST=${host} is not a valid address.`, fix, {cause: error});
+		throw usageError(`DOCKER_HOST=${printable(host)} is not a valid address.`, fix, {cause: error});
 	}
 
 	// With DOCKER_TLS_VERIFY the engine speaks TLS on 2376 and wants the
@@ -141,7 +142,7 @@ function execStream(socket: Duplex): ExecStream {
 
 function unreachable(address: string, cause: unknown): MoatError {
 	return new MoatError(
-		`Cannot reach the Docker engine at ${address}.`,
+		`Cannot reach the Docker engine at ${printable(address)}.`,
 		'Start Docker, or set DOCKER_HOST.',
 		exitCodes.engineUnreachable,
 		{cause},

@@ -1,4 +1,4 @@
-import {printable} from '../output/format.js';
+import {printable} from '../text/printable.js';
 import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 
 /** How `moat status` and `moat proxy status` say where the engine is and how the gateway reaches moat. */

@@ -16,6 +16,7 @@ import {openDialer, serveChannel, type Channel, type Dialer} from './gateway-cha
 import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 import {gatewayRecipe} from './gateway-image.js';
 import {candidateSlots, parseNetworkPool, runSubnet, slotOf, type NetworkPool} from './run-subnets.js';
+import {printable} from '../text/printable.js';
 
 /**
  * moat's gateway (README: The gateway): one small container per engine and
@@ -158,7 +159,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 	const pool = (): NetworkPool => {
 		const parsed = parseNetworkPool(environment.variables[environmentVariables.networkPool]);
 		if ('error' in parsed) {
-			throw new MoatError(`${parsed.error}.`, 'Fix MOAT_NETWORK_POOL (or unset it) and run moat proxy restart.', exitCodes.usage);
+			throw new MoatError(`${printable(parsed.error)}.`, 'Fix MOAT_NETWORK_POOL (or unset it) and run moat proxy restart.', exitCodes.usage);
 		}
 
 		return parsed;
@@ -222,8 +223,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 				await engine.buildImage({tag: recipe.tag, labels: {[imageLabels.managed]: 'true', [imageLabels.hash]: recipe.hash, [imageLabels.base]: recipe.baseImage}, files: recipe.files});
 			} catch (error) {
 				throw new MoatError(
-					`The gateway's image could not be built from ${recipe.baseImage}: ${(error as Error).message}`,
-					`The engine needs ${recipe.baseImage} (docker pull ${recipe.baseImage}), or set MOAT_GATEWAY_BASE to a local image with Node 22 or newer.`,
+					`The gateway's image could not be built from ${printable(recipe.baseImage)}: ${printable((error as Error).message)}`,
+					`The engine needs ${printable(recipe.baseImage)} (docker pull ${printable(recipe.baseImage)}), or set MOAT_GATEWAY_BASE to a local image with Node 22 or newer.`,
 					exitCodes.failure,
 					{cause: error},
 				);
@@ -452,7 +453,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 			const line = (JSON.parse(answered.stdout.trim() || '{}') as {status?: string}).status ?? '';
 			if (!line.startsWith('HTTP/1.1 407')) {
 				throw new MoatError(
-					`moat's gateway does not reach the daemon (it got "${line || answered.stderr.trim() || 'nothing'}").`,
+					`moat's gateway does not reach the daemon (it got "${printable(line || answered.stderr.trim() || 'nothing')}").`,
 					'Runs are refused until it does. See the daemon log (moat proxy status names it), then moat proxy restart.',
 					exitCodes.failure,
 				);

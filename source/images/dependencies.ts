@@ -1,5 +1,6 @@
 import {imageReferencePattern} from '../config/config-names.js';
 import {usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What a `dependencies:` entry means for the image. Runtimes choose the base
@@ -63,14 +64,14 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 		if (runtime) {
 			if (!version || !runtime.versionPattern.test(version)) {
 				throw usageError(
-					`Dependency "${entry}" needs a version.`,
+					`Dependency "${printable(entry)}" needs a version.`,
 					`Write it as ${runtime.name}@VERSION, e.g. ${runtime.name}@${runtime.name === 'go' ? '1.22' : runtime.name === 'node' ? '20' : '3.11'}.`,
 				);
 			}
 
 			if (runtimeEntry) {
 				throw usageError(
-					`Dependencies name two runtimes (${runtimeEntry} and ${entry}); the base image comes from one.`,
+					`Dependencies name two runtimes (${printable(runtimeEntry)} and ${printable(entry)}); the base image comes from one.`,
 					'Keep one runtime and add the other as a system package (for example python3), or set base_image.',
 				);
 			}
@@ -96,7 +97,7 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 
 		if (version !== undefined || !debianPackagePattern.test(entry)) {
 			throw usageError(
-				`Unknown dependency "${entry}".`,
+				`Unknown dependency "${printable(entry)}".`,
 				'Use a runtime (node@20, python@3.11, go@1.22), a known tool (claude-code, codex) or a Debian package name. See moat deps list.',
 			);
 		}
@@ -105,7 +106,7 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 	}
 
 	if (baseImage !== undefined && !imageReferencePattern.test(baseImage)) {
-		throw usageError(`base_image "${baseImage}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
+		throw usageError(`base_image "${printable(baseImage)}" is not an image reference.`, 'Use a reference such as ubuntu:22.04 or registry.example.com/team/image:tag.');
 	}
 
 	if (npmPackages.size > 0 && !hasNode && !baseImage) {

@@ -2,6 +2,7 @@ import {BuildError, type Engine} from '../engine/engine.js';
 import {MoatError} from '../errors.js';
 import type {DependencyPlan} from './dependencies.js';
 import {imageRecipe} from './dockerfile.js';
+import {printable} from '../text/printable.js';
 
 export const imageLabels = {managed: 'moat.managed', hash: 'moat.image-hash', base: 'moat.base-image'} as const;
 
@@ -32,9 +33,9 @@ export async function ensureImage(engine: Engine, plan: DependencyPlan, options:
 		});
 	} catch (error) {
 		if (error instanceof BuildError) {
-			const step = error.failingStep.map(line => `  ${line}`).join('\n');
+			const step = error.failingStep.map(line => `  ${printable(line)}`).join('\n');
 			throw new MoatError(
-				`Building the image from ${recipe.baseImage} failed: ${error.message}\n${step}`,
+				`Building the image from ${printable(recipe.baseImage)} failed: ${printable(error.message)}\n${step}`,
 				`Check dependencies and base_image in agent.yaml; run with -v for the whole build log.`,
 				1,
 				{cause: error},

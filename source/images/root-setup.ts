@@ -3,6 +3,7 @@ import type {Engine} from '../engine/engine.js';
 import type {ArchiveEntry} from '../engine/tar-archive.js';
 import {MoatError} from '../errors.js';
 import {containerCaBundle, containerCaFile} from '../proxy/container-environment.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What only root could do in a bottle, done before it starts and never
@@ -125,7 +126,7 @@ export async function checkBottleIdentity(engine: Engine, containerId: string, u
 	const wrong = processes.find(process => process.uids.some(id => id !== uid) || process.gids.some(id => id !== gid));
 	if (wrong) {
 		throw new MoatError(
-			`A process of the bottle (${wrong.command}, PID ${wrong.pid}) runs as UID ${wrong.uids.join('/')} GID ${wrong.gids.join('/')}, not as ${uid}:${gid}; moat stopped it.`,
+			`A process of the bottle (${printable(wrong.command)}, PID ${wrong.pid}) runs as UID ${wrong.uids.join('/')} GID ${wrong.gids.join('/')}, not as ${uid}:${gid}; moat stopped it.`,
 			'The image or the engine changed the user the bottle runs as. Check base_image, and report it if the image is one moat picked.',
 			1,
 		);

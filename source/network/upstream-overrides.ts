@@ -1,4 +1,5 @@
 import {usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /** Where moat's own outbound connections to a host go instead (tests' local stand-ins). */
 export type UpstreamTarget = {address: string; port: number};
@@ -14,14 +15,14 @@ export function parseUpstreamOverrides(text: string | undefined): UpstreamOverri
 		const match = /^([a-z\d.-]+)(?::(\d+))?=(\[[\da-f:]+\]|[\d.]+|[a-z\d.-]+):(\d+)$/i.exec(entry);
 		if (!match) {
 			throw usageError(
-				`MOAT_UPSTREAM_OVERRIDES entry "${entry}" is not host[:port]=address:port.`,
+				`MOAT_UPSTREAM_OVERRIDES entry "${printable(entry)}" is not host[:port]=address:port.`,
 				'Write entries such as api.github.com=127.0.0.1:8443, separated by commas.',
 			);
 		}
 
 		const [, host, port, address, targetPort] = match;
 		if ([port, targetPort].some(value => value !== undefined && (Number(value) < 1 || Number(value) > 65_535))) {
-			throw usageError(`MOAT_UPSTREAM_OVERRIDES entry "${entry}" has a port outside 1–65535.`, 'Fix the port number.');
+			throw usageError(`MOAT_UPSTREAM_OVERRIDES entry "${printable(entry)}" has a port outside 1–65535.`, 'Fix the port number.');
 		}
 
 		overrides.set(port ? `${host!.toLowerCase()}:${port}` : host!.toLowerCase(), {

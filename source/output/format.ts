@@ -1,5 +1,12 @@
-/** Plain-text column layout for command output; widths from the content. */
-export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+import {printable, printableJson} from '../text/printable.js';
+
+/**
+ * Plain-text column layout for command output; widths from the content.
+ * Cells hold names, paths and errors moat did not write, so each is made
+ * printable here, for every table at once.
+ */
+export function formatTable(headers: readonly string[], rawRows: ReadonlyArray<readonly string[]>): string {
+	const rows = rawRows.map(row => row.map(cell => printable(cell)));
 	const widths = headers.map((header, column) => Math.max(header.length, ...rows.map(row => (row[column] ?? '').length)));
 	const render = (cells: readonly string[]) =>
 		cells
@@ -45,12 +52,7 @@ export function formatBytes(bytes: number): string {
 	return `${oneDecimal < 10 ? oneDecimal.toFixed(1) : Math.round(value).toFixed(0)} ${units[unit]}`;
 }
 
-/** Text moat did not write (files, engine messages) reaches the terminal without its control characters. */
-export function printable(text: string): string {
-	return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
-}
-
-/** The same for text of several lines (an error with the engine's words in it): line breaks and tabs stay. */
-export function printableLines(text: string): string {
-	return text.replaceAll(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '?');
+/** What `--json` prints: the value, indented, safe on a terminal (see printableJson). */
+export function formatJson(value: unknown): string {
+	return printableJson(value) + '\n';
 }

@@ -1,5 +1,6 @@
 import {memoryPattern} from '../config/config-names.js';
 import {usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What one bottle may use of the engine's machine (README: Resources).
@@ -48,12 +49,12 @@ function parseMemory(value: string | number, where: string): number {
 	const match = memoryPattern.test(String(value)) ? /(\d+(?:\.\d+)?)\s*([a-z]*)/i.exec(String(value)) : null;
 	const size = match ? units[match[2]!.toLowerCase()] : undefined;
 	if (!match || size === undefined) {
-		throw usageError(`${where} "${String(value).slice(0, 40)}" is not an amount of memory.`, 'Write a number with a unit, such as 512m or 4g.');
+		throw usageError(`${where} "${printable(String(value).slice(0, 40))}" is not an amount of memory.`, 'Write a number with a unit, such as 512m or 4g.');
 	}
 
 	const bytes = Math.floor(Number(match[1]) * size);
 	if (bytes < minimumMemory) {
-		throw usageError(`${where} ${String(value)} is too little for a bottle.`, `Give it at least ${formatBytes(minimumMemory)}, such as 512m.`);
+		throw usageError(`${where} ${printable(String(value))} is too little for a bottle.`, `Give it at least ${formatBytes(minimumMemory)}, such as 512m.`);
 	}
 
 	return bytes;
@@ -62,7 +63,7 @@ function parseMemory(value: string | number, where: string): number {
 function parseCpus(value: string | number, where: string, available: number): number {
 	const cpus = typeof value === 'number' ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
 	if (!Number.isFinite(cpus) || cpus < 0.01) {
-		throw usageError(`${where} "${String(value).slice(0, 40)}" is not a number of CPUs.`, 'Write a number such as 1, 2 or 0.5.');
+		throw usageError(`${where} "${printable(String(value).slice(0, 40))}" is not a number of CPUs.`, 'Write a number such as 1, 2 or 0.5.');
 	}
 
 	if (cpus > available) {
@@ -75,7 +76,7 @@ function parseCpus(value: string | number, where: string, available: number): nu
 function parsePids(value: string | number, where: string): number {
 	const pids = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
 	if (!Number.isSafeInteger(pids) || pids < 16) {
-		throw usageError(`${where} "${String(value).slice(0, 40)}" is not a process limit.`, 'Write a whole number of at least 16, such as 512 or 4096.');
+		throw usageError(`${where} "${printable(String(value).slice(0, 40))}" is not a process limit.`, 'Write a whole number of at least 16, such as 512 or 4096.');
 	}
 
 	return pids;

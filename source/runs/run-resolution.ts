@@ -1,6 +1,7 @@
 import {notFoundError, usageError} from '../errors.js';
 import type {RunMetadata} from './run-metadata.js';
 import {newestFirst} from './run-presentation.js';
+import {printable} from '../text/printable.js';
 
 type Candidate = Pick<RunMetadata, 'id' | 'name' | 'createdAt'>;
 
@@ -33,9 +34,9 @@ export function resolveRun<T extends Candidate>(runs: readonly T[], reference: s
 	}
 
 	if (byPrefix.length > 1) {
-		const candidates = newestFirst(byPrefix).map(run => `${run.id} (${run.name})`);
+		const candidates = newestFirst(byPrefix).map(run => `${printable(run.id)} (${printable(run.name)})`);
 		throw usageError(
-			`"${reference}" matches ${byPrefix.length} runs: ${candidates.join(', ')}.`,
+			`"${printable(reference)}" matches ${byPrefix.length} runs: ${candidates.join(', ')}.`,
 			'Type more of the run id.',
 		);
 	}
@@ -45,5 +46,5 @@ export function resolveRun<T extends Candidate>(runs: readonly T[], reference: s
 		return byName;
 	}
 
-	throw notFoundError(`No run matches "${reference}".`, 'See moat list for run names and ids.');
+	throw notFoundError(`No run matches "${printable(reference)}".`, 'See moat list for run names and ids.');
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {notFoundError} from '../errors.js';
 import {runIdPattern, type RunMetadata} from './run-metadata.js';
+import {printable} from '../text/printable.js';
 
 /** One line of `logs.jsonl`. */
 export type LogRecord = {ts: string; stream: 'stdout' | 'stderr'; line: string};
@@ -34,7 +35,7 @@ export function createRunStore(moatHome: string) {
 			return JSON.parse(await fs.readFile(metadataFile(id), 'utf8')) as RunMetadata;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-				throw notFoundError(`Run ${id} does not exist.`, 'See moat list for existing runs.');
+				throw notFoundError(`Run ${printable(id)} does not exist.`, 'See moat list for existing runs.');
 			}
 
 			throw error;

@@ -1,4 +1,5 @@
 import {exitCodes, MoatError, usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /**
  * Secrets are the values agent.yaml's `secrets:` hands the container as
@@ -52,8 +53,8 @@ export function secretLookup(name: string, reference: string): SecretLookup {
 		const [, region = '', parameter = ''] = ssm;
 		if (region !== '' && !awsRegionPattern.test(region)) {
 			throw usageError(
-				`Secret ${name} (${reference}) names "${region}" as its region, which is not an AWS region.`,
-				`Write ssm://us-east-1${parameter} for a region, or ssm://${parameter} for the AWS CLI's default one.`,
+				`Secret ${name} (${printable(reference)}) names "${printable(region)}" as its region, which is not an AWS region.`,
+				`Write ssm://us-east-1${printable(parameter)} for a region, or ssm://${printable(parameter)} for the AWS CLI's default one.`,
 			);
 		}
 
@@ -74,7 +75,7 @@ export function secretLookup(name: string, reference: string): SecretLookup {
 	}
 
 	throw usageError(
-		`Secret ${name} has the reference "${reference}", which moat cannot read.`,
+		`Secret ${name} has the reference "${printable(reference)}", which moat cannot read.`,
 		'Write secrets as NAME: op://vault/item/field, ssm:///path, ssm://region/path or env://NAME.',
 	);
 }
@@ -141,7 +142,8 @@ const awsRegionMissingPattern = /must specify a region|NoRegion/i;
  * secret and its reference (never a value), and how to fix it.
  */
 export function secretError(name: string, reference: string, lookup: SecretLookup, problem: SecretProblem): MoatError {
-	const fail = (what: string, hint: string) => new MoatError(`Secret ${name} (${reference}) cannot be read: ${what}.`, hint, exitCodes.failure);
+	// The reference is agent.yaml's and `what` a CLI's words; the hint may repeat the reference in a command to try.
+	const fail = (what: string, hint: string) => new MoatError(`Secret ${name} (${printable(reference)}) cannot be read: ${printable(what)}.`, printable(hint), exitCodes.failure);
 
 	if (lookup.backend === 'env') {
 		if (problem.kind === 'unusable value') {

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto';
 import ssh2 from 'ssh2';
 import {MoatError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 /** A public key the user's agent holds. The private half never leaves the agent. */
 export type AgentIdentity = {
@@ -26,7 +27,7 @@ export async function listAgentIdentities(socketPath: string | undefined): Promi
 	const keys = await new Promise<ssh2.ParsedKey[]>((resolve, reject) => {
 		agent.getIdentities((error, identities) => {
 			if (error) {
-				reject(new MoatError(`Cannot talk to the SSH agent at ${socketPath}: ${error.message}.`, 'Check that ssh-agent is running (ssh-add -l), or set SSH_AUTH_SOCK to its socket.', 1, {cause: error}));
+				reject(new MoatError(`Cannot talk to the SSH agent at ${printable(socketPath)}: ${printable(error.message)}.`, 'Check that ssh-agent is running (ssh-add -l), or set SSH_AUTH_SOCK to its socket.', 1, {cause: error}));
 			} else {
 				resolve((identities ?? []) as ssh2.ParsedKey[]);
 			}

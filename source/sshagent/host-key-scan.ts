@@ -1,6 +1,7 @@
 import {execFile} from 'node:child_process';
 import {MoatError} from '../errors.js';
 import {resolveUpstream, type UpstreamOverrides} from '../network/upstream-overrides.js';
+import {printable} from '../text/printable.js';
 
 /**
  * The host keys a server presents, asked with OpenSSH's ssh-keyscan (at the
@@ -18,7 +19,7 @@ export async function scanHostKeys(host: string, overrides: UpstreamOverrides): 
 			}
 
 			if (error && stdout.trim() === '') {
-				reject(new MoatError(`Cannot read ${host}'s SSH host keys: ${stderr.trim().split('\n').pop() ?? error.message}.`, `Check that ${host} answers SSH on port ${target.port}, then try again.`));
+				reject(new MoatError(`Cannot read ${printable(host)}'s SSH host keys: ${printable(stderr.trim().split('\n').pop() ?? error.message)}.`, `Check that ${printable(host)} answers SSH on port ${target.port}, then try again.`));
 				return;
 			}
 

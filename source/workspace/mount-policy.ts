@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {usageError} from '../errors.js';
+import {printable} from '../text/printable.js';
 
 export type MountSpec = {source: string; target: string; readOnly: boolean};
 
@@ -33,40 +34,40 @@ export function parseMount(spec: string, base: string, origin: string): MountSpe
 	const parts = spec.split(':');
 	const fix = 'Write mounts as source:destination or source:destination:ro, with an absolute destination.';
 	if (parts.length < 2 || parts.length > 3 || parts.some(part => part === '')) {
-		throw usageError(`Mount "${spec}" (${origin}) is not source:destination[:ro].`, fix);
+		throw usageError(`Mount "${printable(spec)}" (${origin}) is not source:destination[:ro].`, fix);
 	}
 
 	const [source = '', target = '', mode] = parts;
 	if (mode !== undefined && mode !== 'ro' && mode !== 'rw') {
-		throw usageError(`Mount "${spec}" (${origin}) has mode "${mode}"; only ro and rw exist.`, fix);
+		throw usageError(`Mount "${printable(spec)}" (${origin}) has mode "${printable(mode)}"; only ro and rw exist.`, fix);
 	}
 
 	if (/\s/.test(target)) {
-		throw usageError(`Mount "${spec}" (${origin}) has a space in its destination.`, 'Use a destination path without spaces.');
+		throw usageError(`Mount "${printable(spec)}" (${origin}) has a space in its destination.`, 'Use a destination path without spaces.');
 	}
 
 	if (!target.startsWith('/')) {
-		throw usageError(`Mount "${spec}" (${origin}) has a relative destination "${target}".`, fix);
+		throw usageError(`Mount "${printable(spec)}" (${origin}) has a relative destination "${printable(target)}".`, fix);
 	}
 
 	// Normalise first: "/workspace/", "/workspace/." and "/x/.." name the
 	// same places as "/workspace" and "/".
 	const normalized = path.posix.resolve(target);
 	if (normalized === '/workspace' || normalized === '/') {
-		throw usageError(`Mount "${spec}" (${origin}) would replace ${normalized}.`, 'Mount it somewhere else, such as /data.');
+		throw usageError(`Mount "${printable(spec)}" (${origin}) would replace ${printable(normalized)}.`, 'Mount it somewhere else, such as /data.');
 	}
 
 	// The container's start hands the home directory to the user as root;
 	// nothing from the host may sit in it.
 	if (normalized === '/home' || normalized.startsWith('/home/')) {
-		throw usageError(`Mount "${spec}" (${origin}) targets ${normalized}, inside the container's home directories.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
+		throw usageError(`Mount "${printable(spec)}" (${origin}) targets ${printable(normalized)}, inside the container's home directories.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
 	}
 
 	// The container's start runs as root from these directories; a mount
 	// over them would let agent.yaml choose what root runs.
 	const system = systemDirectories.find(directory => normalized === directory || normalized.startsWith(`${directory}/`));
 	if (system) {
-		throw usageError(`Mount "${spec}" (${origin}) targets ${system}, a system directory.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
+		throw usageError(`Mount "${printable(spec)}" (${origin}) targets ${system}, a system directory.`, 'Mount it under /workspace, /data, /mnt, /opt or /srv instead.');
 	}
 
 	return {source: path.resolve(base, source), target: normalized, readOnly: mode === 'ro'};
@@ -103,7 +104,7 @@ export function checkHostPath(givenPath: string, what: string, protectedList: re
 		if (contains(hostPath, entry.path) || contains(entry.path, hostPath)) {
 			const relation = hostPath === entry.path ? 'is' : contains(hostPath, entry.path) ? 'contains' : 'is inside';
 			throw usageError(
-				`Refusing ${what} ${hostPath}: it ${relation} ${entry.what}${relation === 'is' ? '' : ` at ${entry.path}`}.`,
+				`Refusing ${what} ${printable(hostPath)}: it ${relation} ${entry.what}${relation === 'is' ? '' : ` at ${printable(entry.path)}`}.`,
 				'Choose a directory that holds only what the agent should see.',
 			);
 		}

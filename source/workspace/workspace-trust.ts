@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {withFileLock} from '../files/file-lock.js';
+import {printable} from '../text/printable.js';
 
 /**
  * What each workspace's agent.yaml has been allowed to ask for. The agent
@@ -27,8 +28,7 @@ type TrustFile = Record<string, TrustEntry>;
 /** Describes requests for a question or an error: "the github grant and the mount /x:/data". */
 export function describeRequests(requests: readonly TrustRequest[]): string {
 	// agent.yaml is the agent's to write: a control character must not be able to redraw the question.
-	const shown = (value: string) => value.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?');
-	return requests.map(request => (request.kind === 'grant' ? `the ${shown(request.value)} grant` : `the ${request.kind} ${shown(request.value)}`)).join(', ');
+	return requests.map(request => (request.kind === 'grant' ? `the ${printable(request.value)} grant` : `the ${request.kind} ${printable(request.value)}`)).join(', ');
 }
 
 export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {

@@ -462,8 +462,8 @@ test('moat claude -p "" and moat claude with two positional arguments are usage 
 	const empty = await moat(['claude', '-p', ''], {env});
 	t.is(empty.code, 2, empty.stdout + empty.stderr);
 	t.is(empty.stdout, '');
-	// meow refuses an empty string for a string flag before moat claude sees it; either way, a usage message.
-	t.regex(empty.stderr, /^moat: (?:--prompt needs a value|-p needs the question to ask)\.\n.+\n$/);
+	// The flag check refuses an empty value before moat claude sees it; either way, a usage message.
+	t.regex(empty.stderr, /^moat: (?:-p needs a value|-p needs the question to ask)\.\n.+\n$/);
 
 	const blank = await moat(['claude', '-p', '   '], {env});
 	t.is(blank.code, 2, blank.stdout + blank.stderr);

@@ -461,6 +461,23 @@ grantTest('a tampered credentials file makes moat grant list exit 1 naming the g
 	t.is(lines(result.stderr)[1], 'Run moat grant github again.');
 });
 
+for (const length of [4, 15]) {
+	grantTest(`a credentials file whose authentication tag was cut to ${length} bytes makes moat grant list exit 1 naming the grant`, async (t, world) => {
+		const token = githubToken();
+		world.secrets.push(token);
+		t.is((await world.run(['grant', 'github', '--no-validate'], {env: {...world.noGh, GITHUB_TOKEN: token}})).code, 0);
+		const file = path.join(world.credentialsDirectory, 'github.enc');
+		const box = JSON.parse(await fs.readFile(file, 'utf8')) as {tag: string};
+		await fs.writeFile(file, JSON.stringify({...box, tag: Buffer.from(box.tag, 'base64').subarray(0, length).toString('base64')}));
+
+		const result = await world.run(['grant', 'list']);
+		t.is(result.code, 1, result.stderr);
+		t.is(result.stdout, '');
+		t.true(lines(result.stderr)[0]!.startsWith(`moat: Cannot decrypt the github grant (${file}): the file was changed`), result.stderr);
+		t.is(lines(result.stderr)[1], 'Run moat grant github again.');
+	});
+}
+
 grantTest('a replaced encryption.key makes moat grant list exit 1 naming the grant and telling the user to grant it again', async (t, world) => {
 	const token = githubToken();
 	world.secrets.push(token);

@@ -259,6 +259,6 @@ dockerTest('an engine error quoting text moat did not write reaches the terminal
 	const world = await createWorld(t, {hosts: ['api.github.com'], variables: {MOAT_GATEWAY_BASE: 'moat-test/\u001B[2Jcleared:1'}});
 	const result = await world.moat(['run', world.workspace, '--', 'true']);
 	t.is(result.code, 1, result.stderr);
-	t.regex(result.stderr, /^moat: Cannot start the run: The gateway's image could not be built from moat-test\/\?\[2Jcleared:1/);
+	t.regex(result.stderr, /^moat: Cannot start the run: The gateway's image could not be built from moat-test\/\\x1b\[2Jcleared:1/);
 	t.false(result.stderr.includes('\u001B'), 'no escape byte reached the terminal');
 });

@@ -6,6 +6,7 @@ import {github} from './github.js';
 import {openai} from './openai.js';
 import type {CredentialProvider, DetectedCredential, TokenProvider} from './provider.js';
 import {ssh} from './ssh.js';
+import {printable} from '../../text/printable.js';
 
 /**
  * Every credential provider, registered once. The order is the order people
@@ -46,7 +47,7 @@ export function tokenProvider(name: ProviderName): RegisteredTokenProvider | und
 export function checkNotExpired(credential: DetectedCredential, provider: TokenProvider, now: Date): void {
 	if (credential.expiresAt && new Date(credential.expiresAt) <= now) {
 		throw usageError(
-			`The ${provider.title} credential from ${credential.source} expired at ${credential.expiresAt}.`,
+			`The ${provider.title} credential from ${printable(credential.source)} expired at ${printable(credential.expiresAt)}.`,
 			provider.expiredHint ?? `Sign in again, then run moat grant ${provider.name}.`,
 		);
 	}

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import {MoatError} from '../../errors.js';
 import type {OutboundHttp} from '../../network/outbound-http.js';
 import {decodeClaims} from '../chatgpt-login.js';
+import {printable} from '../../text/printable.js';
 
 /**
  * What the token providers share for detection and validation: reading a
@@ -46,12 +47,12 @@ function rejected(provider: string, status: number, body: string, fix: string): 
 		// An answer that is not JSON: the generic reason stands.
 	}
 
-	return new MoatError(`${provider} rejected the token: ${reason}.`, fix);
+	return new MoatError(`${provider} rejected the token: ${printable(reason)}.`, fix);
 }
 
 function unreachable(provider: string, error: unknown): MoatError {
 	return new MoatError(
-		`Could not check the token with ${provider}: ${(error as Error).message}.`,
+		`Could not check the token with ${provider}: ${printable((error as Error).message)}.`,
 		'Check your network, or pass --no-validate to store it unchecked.',
 		1,
 		{cause: error},

@@ -272,7 +272,7 @@ test.serial('the proxy script CONNECTs with the run\'s token, loses nothing sent
 	proxy.endTunnels();
 	t.is(await script.exited, 0, script.stderr());
 	t.is(script.stdout(), 'SSH-2.0-StandIn\r\nfirst line\nbinary \u0000\u00FF and more\n');
-	t.is(proxy.requests[0], `CONNECT git.test:22 HTTP/1.1\r\nHost: git.test:22\r\nProxy-Authorization: Basic ${Buffer.from('moat:TOKEN').toString('base64')}`);
+	t.is(proxy.requests[0], `CONNECT git.test:22 HTTP/1.1\r\nHost: git.test:22\r\nProxy-Authorization: Basic ${Buffer.from('moat:TOKEN').toString('base64')}\r\nX-Moat-Refusal: status`);
 });
 
 test.serial('the proxy script accepts a proxy URL with a trailing slash and names the port it was given', async t => {

@@ -661,10 +661,12 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		const connection: Connection = {run, token, host, port};
+		// A client that shows the CONNECT's own answer (moat's ssh proxy command says so) gets the refusal there.
+		const readsStatus = request.headers[statusRefusalHeader] === 'status';
 		const decision = gate(run, host, port);
 		if (!decision.allowed) {
 			options.observer.blocked(run.runId, host, decision.reason);
-			refuseInTunnel(socket, head, {...connection, refusal: {status: 403, reason: decision.reason, message: decision.message, blocked: true, answered: 0}}, started);
+			refuseInTunnel(socket, head, {...connection, refusal: {status: 403, reason: decision.reason, message: decision.message, blocked: true, answered: 0}}, started, readsStatus);
 			return;
 		}
 
@@ -694,7 +696,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			const refusal = blocked
 				? {status: 403, reason: error.message.split('\n')[0]!, message: error.message, blocked}
 				: {status: 502, reason: error.message.split('\n')[0]!, message: `Moat: could not reach ${host}: ${error.message}\n`, blocked};
-			refuseInTunnel(socket, head, {...connection, refusal: {...refusal, answered: 0}}, started);
+			refuseInTunnel(socket, head, {...connection, refusal: {...refusal, answered: 0}}, started, readsStatus);
 		}).catch(() => socket.destroy());
 	}
 
@@ -736,8 +738,14 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 	 * the answer as plain HTTP. network.jsonl has what the client saw: each
 	 * request answered, or the tunnel itself when no request came.
 	 */
-	function refuseInTunnel(socket: Duplex, head: Buffer, connection: Connection & {refusal: TunnelRefusal}, started: number) {
+	function refuseInTunnel(socket: Duplex, head: Buffer, connection: Connection & {refusal: TunnelRefusal}, started: number, readsStatus = false) {
 		const {run, host, port, refusal} = connection;
+		if (readsStatus) {
+			writeRaw(socket, refusal.status, refusal.message);
+			report(run, started, {method: 'CONNECT', url: `${host}:${port}`, status: refusal.status, bytes_in: 0, bytes_out: 0, grant: null, blocked: refusal.blocked, error: refusal.reason});
+			return;
+		}
+
 		socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
 		socket.once('close', () => {
 			if (refusal.answered === 0) {
@@ -923,6 +931,13 @@ function proxyAuthenticationRequired(response: ServerResponse, upgradeSocket: Du
 }
 
 /** An answer on a raw socket (CONNECT and upgrades have no response object), then close. */
+/**
+ * `X-Moat-Refusal: status` on a CONNECT: the client shows the CONNECT's
+ * own answer (moat's ssh proxy command does), so a refusal is answered
+ * there rather than inside a tunnel a non-HTTP protocol cannot read.
+ */
+export const statusRefusalHeader = 'x-moat-refusal';
+
 function writeRaw(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}) {
 	const body = Buffer.from(text);
 	const lines = [

@@ -76,7 +76,8 @@ credentials="${"$"}{rest%@*}"
 address="${"$"}{rest##*@}"
 address="${"$"}{address%/}"
 exec 3<>"/dev/tcp/${"$"}{address%:*}/${"$"}{address##*:}" || { echo "moat: cannot reach moat's proxy at $address" >&2; exit 1; }
-printf 'CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\nProxy-Authorization: Basic %s\r\n\r\n' "$host" "$port" "$host" "$port" "$(printf '%s' "$credentials" | base64 -w0)" >&3
+# X-Moat-Refusal: a refusal comes as this CONNECT's answer, which is read below (ssh could not read one inside the tunnel).
+printf 'CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\nProxy-Authorization: Basic %s\r\nX-Moat-Refusal: status\r\n\r\n' "$host" "$port" "$host" "$port" "$(printf '%s' "$credentials" | base64 -w0)" >&3
 IFS= read -r status <&3
 case "$status" in
 	"HTTP/1."?" 200"*) ;;
@@ -90,8 +91,13 @@ esac
 while IFS= read -r line <&3; do
 	[ -z "${"$"}{line%$'\r'}" ] && break
 done
-cat <&3 &
-cat >&3
-wait
+# ssh's input ends when the server's side does: the copy to ssh is the
+# script's last word, and the copy from ssh goes with it.
+# (A background job's stdin would be /dev/null: ssh's input goes by fd 4.)
+exec 4<&0
+cat <&4 >&3 &
+writer=$!
+cat <&3
+kill "$writer" 2>/dev/null || :
 `;
 }

@@ -252,7 +252,7 @@ for (const line of ['null', 'garbage']) {
 	});
 }
 
-test('moat audit prints a run name with control characters as ?, with no raw escape or newline from it', async t => {
+test('moat audit prints a run name with control characters escaped, with no raw escape or newline from it', async t => {
 	const sandbox = await createSandbox();
 	t.teardown(async () => sandbox.cleanup());
 	const runId = 'run_00000000a004';
@@ -264,7 +264,7 @@ test('moat audit prints a run name with control characters as ?, with no raw esc
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
 	t.false(audited.stdout.includes('\u001B'));
-	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\?\?\[8mname\): 1 entries, 1 signed checkpoints\n/);
+	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\\n\\x1b\[8mname\): 1 entries, 1 signed checkpoints\n/);
 });
 
 /** A bundle of three entries signed by a fresh key, with checkpoints for `checkpointRunId`. */
@@ -300,13 +300,13 @@ test('moat verify-bundle of a bundle moved to another run (its runId changed) ex
 
 const evilRunId = 'run_x\n\u001B[8mhidden';
 
-test('moat verify-bundle prints a runId and entry type with a newline and an escape sequence as ?, with no raw ESC or newline from them', async t => {
+test('moat verify-bundle prints a runId and entry type with a newline and an escape sequence escaped, with no raw ESC or newline from them', async t => {
 	const result = await verifyBundleFile(t, signedBundle(evilRunId, evilRunId, ['run.created', 'evil\u001B[2J\ntype']));
 	t.is(result.code, 0, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
 	t.deepEqual(result.stdout.split('\n'), [
-		'Bundle for run_x??[8mhidden: 2 entries, 1 signed checkpoints',
-		'  evil?[2J?type          1',
+		String.raw`Bundle for run_x\n\x1b[8mhidden: 2 entries, 1 signed checkpoints`,
+		String.raw`  evil\x1b[2J\ntype      1`,
 		'  run.created            1',
 		result.stdout.split('\n')[3]!,
 		'Origin: not pinned (pass --key FINGERPRINT to prove who signed it).',
@@ -316,23 +316,23 @@ test('moat verify-bundle prints a runId and entry type with a newline and an esc
 	t.regex(result.stdout.split('\n')[3]!, /^Signing key SHA256:[\w+/]{43}$/);
 });
 
-test('moat verify-bundle prints a failure reason quoting a runId with a newline and an escape sequence with them as ?', async t => {
+test('moat verify-bundle prints a failure reason quoting a runId with a newline and an escape sequence with them escaped', async t => {
 	const result = await verifyBundleFile(t, signedBundle(evilRunId, 'run_00000000b003'));
 	t.is(result.code, 1, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
-	t.regex(result.stdout, /^Bundle for run_x\?\?\[8mhidden: 3 entries, 1 signed checkpoints$/m);
-	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b003, not run_x\?\?\[8mhidden\.$/m);
+	t.regex(result.stdout, /^Bundle for run_x\\n\\x1b\[8mhidden: 3 entries, 1 signed checkpoints$/m);
+	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b003, not run_x\\n\\x1b\[8mhidden\.$/m);
 	t.is(result.stdout.split('\n').length, 8, 'seven lines and the final newline: the runId adds none');
 });
 
-test('moat verify-bundle prints a checkpoint\'s key fingerprint with control characters as ? when it names it in a failure', async t => {
+test('moat verify-bundle prints a checkpoint\'s key fingerprint with control characters escaped when it names it in a failure', async t => {
 	const bundle = signedBundle('run_00000000b004', 'run_00000000b004');
 	bundle.checkpoints[0]!.keyFingerprint = 'SHA256:forged\u001B]0;title\u0007';
 	const result = await verifyBundleFile(t, bundle);
 	t.is(result.code, 1, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
 	t.false(result.stdout.includes('\u0007'));
-	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it was signed by SHA256:forged\?\]0;title\?, not by this log's key SHA256:\S+\.$/m);
+	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it was signed by SHA256:forged\\x1b\]0;title\\x07, not by this log's key SHA256:\S+\.$/m);
 });
 
 // JSON.parse's message quotes the start of the file, newline included; the

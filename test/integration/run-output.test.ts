@@ -122,7 +122,8 @@ dockerTest('images are reused by input hash and --rebuild builds again', async t
 		await fs.rm(workspace, {recursive: true, force: true});
 	});
 
-	t.is((await moat(['run', workspace, '--base-image', 'debian:bookworm-slim', '--', 'true'], {env: sandbox.env})).code, 0, 'approved on the command line');
+	const approved = await moat(['run', workspace, '--base-image', 'debian:bookworm-slim', '--', 'true'], {env: sandbox.env});
+	t.is(approved.code, 0, `approved on the command line: ${approved.stderr}`);
 	const reused = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
 	t.is(reused.code, 0, reused.stderr);
 	t.false(reused.stderr.includes('Building image'));

@@ -99,8 +99,8 @@ dockerTest('a bottle reaches no host service: TCP and UDP listeners on every add
 		} else if (label.startsWith('proxy-http')) {
 			t.regex(outcome.output, /403$/, `${label}: ${outcome.output}`);
 		} else if (label.startsWith('proxy-connect')) {
-			t.not(outcome.code, 0, `${label}: ${outcome.output}`);
-			t.regex(outcome.output, /CONNECT tunnel failed, response 403/, label);
+			// Refused before the tunnel's 200, and answered inside it, where curl reads it.
+			t.regex(outcome.output, /403$/, `${label}: ${outcome.output}`);
 		}
 	}
 

@@ -72,8 +72,8 @@ dockerTest('a bottle reaches no host service: TCP and UDP listeners on every add
 	canary.tcp.length = 0;
 	canary.udp.length = 0;
 
-	const targets = hostAddresses();
-	t.true(targets.includes('172.17.0.1'), 'Docker\'s default bridge is among the addresses tried');
+	// docker0 drops out of the interface list while no container is on it (no carrier): named on purpose.
+	const targets = [...new Set([...hostAddresses(), '172.17.0.1'])];
 	const probes: Array<[string, string]> = [];
 	// The run network's .1 (the engine's idea of its gateway), from the proxy address the bottle was given (.2).
 	const networkGateway = 'gw=$(printf %s "$HTTP_PROXY" | sed -E "s#.*@([0-9.]+):.*#\\1#"); gw=${gw%.*}.$(( ${gw##*.} - 1 ))';

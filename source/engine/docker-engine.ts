@@ -477,8 +477,10 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			try {
 				top = await call(async () => docker.getContainer(id).top({ps_args: `-o ${columns.join(',')}`})) as typeof top;
 			} catch (error) {
-				// Ended already: it has no process left to be wrong.
-				if (statusCode(error) === 409 || /is not running/i.test((error as Error).message)) {
+				// Ended already, or ending while asked (the engine then reports its shim
+				// gone, "ttrpc: closed"): it has no process left to be wrong.
+				const state = await call(async () => docker.getContainer(id).inspect()).catch(() => undefined);
+				if (statusCode(error) === 409 || /is not running/i.test((error as Error).message) || (state && !state.State.Running)) {
 					return [];
 				}
 

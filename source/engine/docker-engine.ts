@@ -26,6 +26,10 @@ import {
 import {createFrameDecoder} from './log-frames.js';
 import {printable} from '../text/printable.js';
 import {readArchive, writeArchive} from './tar-archive.js';
+import {seccompProfile} from './seccomp-profile.js';
+
+// Built once: the same profile goes with every container moat creates.
+const seccompJson = JSON.stringify(seccompProfile());
 
 const defaultSocket = '/var/run/docker.sock';
 
@@ -421,8 +425,9 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						// The container is the security boundary: nothing may gain
 						// privileges through setuid binaries, and no container of moat's
 						// holds a capability (a bottle's root setup is done through the
-						// engine's archive API before it starts, never inside it).
-						SecurityOpt: ['no-new-privileges'],
+						// engine's archive API before it starts, never inside it). The
+						// seccomp profile refuses setuid/setgid bits and new namespaces.
+						SecurityOpt: ['no-new-privileges', `seccomp=${seccompJson}`],
 						CapAdd: [],
 						CapDrop: ['ALL'],
 						Privileged: false,

@@ -46,7 +46,7 @@ async function walk(folder: string): Promise<Array<{file: string; uid: number; g
 	return found;
 }
 
-dockerTest('a crafted base image gets no root: it needs approval by image ID, its fake gosu and id never run as root, and nothing the bottle leaves is root-owned', async t => {
+dockerTest('a crafted base image gets no root: it needs approval by image ID, its fake gosu and id never run as root, and nothing the bottle leaves is root-owned, setuid or setgid', async t => {
 	const sandbox = await createSandbox();
 	const tag = `moat-test-crafted:${randomBytes(4).toString('hex')}`;
 	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': `base_image: ${tag}\n`});
@@ -68,6 +68,13 @@ dockerTest('a crafted base image gets no root: it needs approval by image ID, it
 		'/usr/local/bin/rootbash -p -c "grep ^Uid /proc/self/status | sed s/^/rootbash-/; cp /bin/bash /workspace/via-rootbash; chmod 4755 /workspace/via-rootbash; chown 0:0 /workspace/via-rootbash"',
 		'cp /bin/bash /workspace/copy; chown 0:0 /workspace/copy 2>/dev/null && echo chowned',
 		'gosu root id -u',
+		// Setuid and setgid bits on files the bottle owns, every way the
+		// kernel offers: chmod, creating with the mode, a setgid folder, and
+		// the raw fchmodat system call past the C library.
+		'touch /workspace/mine; chmod u+s /workspace/mine || echo chmod-u-refused; chmod g+s /workspace/mine || echo chmod-g-refused',
+		`perl -e 'use Fcntl; sysopen(my $f, "/workspace/created", O_CREAT|O_WRONLY, 04755) or print "create-refused\\n"; mkdir("/workspace/folder", 02755) or print "mkdir-refused\\n"; my $p = "/workspace/mine"; syscall(268, -100, $p, 06755) == -1 and print "fchmodat-refused\\n"'`,
+		// New namespaces are how an unprivileged process regains capabilities.
+		'unshare -U true 2>/dev/null || echo unshare-refused',
 		'true',
 	].join('; ');
 	const ran = await moat(['run', workspace, '--base-image', tag, '--', 'sh', '-c', attack], {env: sandbox.env});
@@ -79,12 +86,16 @@ dockerTest('a crafted base image gets no root: it needs approval by image ID, it
 	t.regex(ran.stdout, /^NoNewPrivs:\s+1$/m);
 	t.regex(ran.stdout, /^rootbash-Uid:\s+1000\s+1000\s+1000\s+1000$/m, 'the setuid-root bash of the image runs as the owner');
 	t.false(ran.stdout.includes('chowned'));
+	for (const refusal of ['chmod-u-refused', 'chmod-g-refused', 'create-refused', 'mkdir-refused', 'fchmodat-refused', 'unshare-refused']) {
+		t.true(ran.stdout.includes(refusal), `${refusal}: ${ran.stdout}`);
+	}
 
 	// What the bottle left: everything but the agent.yaml the test wrote.
 	const files = (await walk(workspace)).filter(entry => entry.file !== 'agent.yaml');
 	t.true(files.some(entry => entry.file === 'copy'), 'the bottle did write the workspace');
 	t.deepEqual(files.filter(entry => entry.uid === 0 || entry.gid === 0), [], 'no file is root-owned');
-	t.deepEqual(files.filter(entry => (entry.mode & 0o6000) !== 0 && entry.uid !== 1000), [], 'no setuid or setgid file of another user');
+	t.true(files.some(entry => entry.file === 'mine'), 'the files the bottle tried to mark exist');
+	t.deepEqual(files.filter(entry => (entry.mode & 0o6000) !== 0), [], 'no file is setuid or setgid, not even to the owner');
 
 	// Approved once with this ID: the same image runs without asking.
 	const again = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});

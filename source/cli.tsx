@@ -8,6 +8,7 @@ import type {Bottles} from './bottles/bottles.js';
 import type {Command, CommandContext} from './commands/command.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
+import {diskFullError, isDiskFull} from './files/disk-full.js';
 import type {GrantService} from './credentials/grant-service.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
@@ -158,7 +159,9 @@ async function main(argv: string[]): Promise<number> {
 		};
 
 		return await command.run(context);
-	} catch (error) {
+	} catch (thrown) {
+		// A full disk met where no folder was named: most of what moat writes is under MOAT_HOME.
+		const error = isDiskFull(thrown) && !isMoatError(thrown) ? diskFullError(environment.moatHome, thrown) : thrown;
 		if (isMoatError(error)) {
 			// Messages carry text moat did not write (the engine's, a config's): no control bytes reach the terminal.
 			process.stderr.write(printable(`moat: ${error.message}\n${error.hint}\n`, {lineBreaks: true}));
@@ -310,8 +313,8 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers/provider-list.js')]);
 			return grantWizardServices(await grantService(), tokenProviders);
 		},
-		async daemonRunning() {
-			return (await daemonClient.findDaemon(environment)) !== undefined;
+		async daemon() {
+			return (await daemonClient.findDaemon(environment))?.hello;
 		},
 	});
 	try {

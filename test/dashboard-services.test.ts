@@ -90,7 +90,7 @@ function realServices(moatHome: string) {
 		grantWizard: async () => {
 			throw new Error('not here');
 		},
-		daemonRunning: async () => false,
+		daemon: async () => undefined,
 		files,
 	});
 	return {store, services, ready: async () => Promise.all(watches.map(async watch => watch.ready))};

@@ -1,6 +1,6 @@
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {writeFileAtomic} from '../files/atomic-write.js';
 import type {BindMount} from '../engine/engine.js';
 import {hooksHost} from '../network/moat-hooks.js';
 
@@ -35,13 +35,6 @@ export function claudeManagedSettings(): Record<string, unknown> {
 	};
 }
 
-async function writeWhole(file: string, content: string, mode: number): Promise<void> {
-	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-	await fs.writeFile(temporary, content, {mode});
-	await fs.chmod(temporary, mode);
-	await fs.rename(temporary, file);
-}
-
 /**
  * Writes the hook files into MOAT_HOME (same content every time) and returns
  * their read-only mounts: the script every bottle's agent runs, and for
@@ -51,11 +44,11 @@ export async function agentHookMounts(moatHome: string, options: {claudeSettings
 	const directory = path.join(moatHome, 'agents', 'hooks');
 	await fs.mkdir(directory, {recursive: true, mode: 0o755});
 	const script = path.join(directory, 'agent-hook');
-	await writeWhole(script, hookScript, 0o755);
+	await writeFileAtomic(script, hookScript, 0o755);
 	const mounts: BindMount[] = [{source: script, target: hookScriptPath, readOnly: true}];
 	if (options.claudeSettings) {
 		const settings = path.join(directory, 'claude-managed-settings.json');
-		await writeWhole(settings, JSON.stringify(claudeManagedSettings(), null, 2) + '\n', 0o644);
+		await writeFileAtomic(settings, JSON.stringify(claudeManagedSettings(), null, 2) + '\n', 0o644);
 		mounts.push({source: settings, target: managedSettingsPath, readOnly: true});
 	}
 

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createFileOnce} from '../files/create-once.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
+import {appendWholeLines, openLineAppender, repairTornLine} from '../files/line-appender.js';
 import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
@@ -104,14 +105,6 @@ async function lastEntry(file: string): Promise<AuditEntry | undefined> {
 	}
 }
 
-/** Cuts a torn last line so the next append starts on a line of its own. */
-async function repairTail(file: string): Promise<void> {
-	const text = await readText(file);
-	if (text !== '' && !text.endsWith('\n')) {
-		await fs.truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
-	}
-}
-
 /**
  * Each run's audit log under `runs/<id>/audit/`: `entries.jsonl` (the hash
  * chain) and `checkpoints.jsonl` (signed tree heads). One writer at a time
@@ -166,8 +159,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			keyFingerprint: keyFingerprint(createPublicKey(privateKey)),
 			signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64'),
 		};
-		await repairTail(checkpointsFile(runId));
-		await fs.appendFile(checkpointsFile(runId), JSON.stringify(checkpoint) + '\n', {mode: 0o600});
+		await appendWholeLines(checkpointsFile(runId), JSON.stringify(checkpoint) + '\n');
 	}
 
 	return {
@@ -180,7 +172,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 				throw new Error(`the audit log of ${runId} already has a writer`);
 			}
 
-			await repairTail(entriesFile(runId));
+			await repairTornLine(entriesFile(runId));
 			// The tree grows with the log, so a checkpoint never re-reads it.
 			const tree = createTreeBuilder();
 			const existing = (await read(runId)).entries;
@@ -189,14 +181,14 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			}
 
 			let previous = existing.at(-1);
-			const handle = await fs.open(entriesFile(runId), 'a', 0o600);
+			const appender = await openLineAppender(entriesFile(runId));
 			let buffer: string[] = [];
 			let sinceCheckpoint = 0;
 			let pending: Promise<unknown> = Promise.resolve();
 			const flush = () => {
 				const text = buffer.join('');
 				buffer = [];
-				pending = pending.then(async () => handle.write(text));
+				pending = pending.then(async () => appender.append(text));
 				return pending;
 			};
 
@@ -223,7 +215,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 				async close() {
 					await flush();
 					await pending;
-					await handle.close();
+					await appender.close();
 					await signCheckpoint(runId, tree.size, tree.root());
 					await lock.release();
 				},
@@ -231,10 +223,10 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		},
 		async record(runId, type, data) {
 			return withWriterLock(runId, async () => {
-				await repairTail(entriesFile(runId));
+				await repairTornLine(entriesFile(runId));
 				// Only the last entry is needed to chain the next one.
 				const entry = makeEntry(await lastEntry(entriesFile(runId)), now().toISOString(), type, data);
-				await fs.appendFile(entriesFile(runId), JSON.stringify(entry) + '\n', {mode: 0o600});
+				await appendWholeLines(entriesFile(runId), JSON.stringify(entry) + '\n');
 				if ((entry.seq + 1) % checkpointEvery === 0) {
 					await sealLocked(runId, (await read(runId)).entries);
 				}

@@ -1,6 +1,7 @@
 import {ensureDaemon, findDaemon, stopDaemon} from '../daemon/daemon-client.js';
 import type {DaemonStatus} from '../daemon/daemon-protocol.js';
 import {daemonPaths} from '../daemon/daemon-protocol.js';
+import {describeStorage} from '../daemon/storage-health.js';
 import {usageError} from '../errors.js';
 import {formatAge, formatJson} from '../output/format.js';
 import {describeGateway} from '../gateway/gateway-words.js';
@@ -9,12 +10,14 @@ import {printable} from '../text/printable.js';
 
 const actions = ['start', 'stop', 'status', 'restart'] as const;
 
-function describe(status: DaemonStatus, now: Date): string[] {
+function describe(status: DaemonStatus, now: Date, moatHome: string): string[] {
+	const storage = describeStorage(status.storage, moatHome);
 	return [
 		`Daemon    running (pid ${status.pid}, up ${formatAge(new Date(status.startedAt), now)}, moat ${printable(status.settings.version)})`,
 		`Gateway   ${describeGateway(status.gateway)}`,
 		`Router    ${status.router && 'port' in status.router ? `http(s)://SERVICE.RUN.localhost:${status.router.port}` : `not listening: ${printable(status.router?.error ?? 'unknown')}`}`,
 		`Runs      ${status.registered.length} registered${status.registered.map(run => `\n          ${run.runId}  ${run.requests} request${run.requests === 1 ? '' : 's'}, ${run.blocked} blocked${run.grants.length > 0 ? `, grants ${printable(run.grants.join(', '))}` : ''}`).join('')}`,
+		...storage ? [`Disk      ${printable(storage.message)}\n          ${storage.fix}`] : [],
 	];
 }
 
@@ -27,7 +30,7 @@ async function start(context: CommandContext): Promise<number> {
 	if (context.flags.json) {
 		context.stdout.write(formatJson(status));
 	} else {
-		context.stdout.write(describe(status, context.environment.now()).join('\n') + '\n');
+		context.stdout.write(describe(status, context.environment.now(), context.environment.moatHome).join('\n') + '\n');
 	}
 
 	return 0;
@@ -92,7 +95,7 @@ export const proxyCommand: Command = {
 				}
 
 				const status = await daemon.status();
-				context.stdout.write(context.flags.json ? formatJson({running: true, ...status}) : describe(status, context.environment.now()).join('\n') + '\n');
+				context.stdout.write(context.flags.json ? formatJson({running: true, ...status}) : describe(status, context.environment.now(), context.environment.moatHome).join('\n') + '\n');
 				return 0;
 			}
 		}

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {findDaemon} from '../daemon/daemon-client.js';
+import {describeStorage} from '../daemon/storage-health.js';
 import {isMoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {describeGateway} from '../gateway/gateway-words.js';
@@ -50,10 +51,12 @@ export const statusCommand: Command = {
 		const daemon = await findDaemon(context.environment);
 		const daemonStatus = daemon
 			? await daemon.status().then(
-				answer => ({running: true as const, pid: answer.pid, gateway: answer.gateway, runs: answer.registered.length}),
+				answer => ({running: true as const, pid: answer.pid, gateway: answer.gateway, runs: answer.registered.length, ...answer.storage ? {storage: answer.storage} : {}}),
 				(error: unknown) => ({running: false as const, error: (error as Error).message}),
 			)
 			: {running: false as const};
+		const disk = await fs.statfs(context.environment.moatHome).catch(() => undefined);
+		const storageProblem = describeStorage('storage' in daemonStatus ? daemonStatus.storage : undefined, context.environment.moatHome);
 		const status = {
 			moatHome: context.environment.moatHome,
 			engine: engineStatus,
@@ -63,6 +66,8 @@ export const statusCommand: Command = {
 			disk: {
 				moatHomeBytes: await directorySize(context.environment.moatHome),
 				imagesBytes: images.reduce((sum, image) => sum + image.sizeBytes, 0),
+				// Free on MOAT_HOME's disk (null when it cannot be told).
+				moatHomeFreeBytes: disk ? disk.bavail * disk.bsize : null,
 			},
 		};
 
@@ -77,7 +82,8 @@ export const statusCommand: Command = {
 			...daemonStatus.running ? [`Gateway   ${describeGateway(daemonStatus.gateway)}`] : [],
 			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
 			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
-			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}`,
+			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}${disk ? `, ${formatBytes(status.disk.moatHomeFreeBytes!)} free on its disk` : ''}`,
+			...storageProblem ? [`          ${storageProblem.message}`, `          ${storageProblem.fix}`] : [],
 		];
 		// The engine's address and version, the daemon's error and MOAT_HOME are not moat's words.
 		context.stdout.write(lines.map(line => printable(line)).join('\n') + '\n');

@@ -1,6 +1,6 @@
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {writeFileAtomic} from '../files/atomic-write.js';
 import type {BindMount} from '../engine/engine.js';
 import {MoatError} from '../errors.js';
 import type {OutboundHttp} from '../network/outbound-http.js';
@@ -175,13 +175,6 @@ export function awsContainerEnvironment(region: string): Record<string, string> 
 	};
 }
 
-async function writeWhole(file: string, content: string, mode: number): Promise<void> {
-	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-	await fs.writeFile(temporary, content, {mode});
-	await fs.chmod(temporary, mode);
-	await fs.rename(temporary, file);
-}
-
 /**
  * Writes the helper and the region's config into MOAT_HOME (the same
  * content every time; neither holds a secret) and returns their read-only
@@ -196,8 +189,8 @@ export async function awsCredentialProcessMounts(moatHome: string, region: strin
 	await fs.mkdir(directory, {recursive: true, mode: 0o755});
 	const script = path.join(directory, 'credential-process');
 	const config = path.join(directory, `config-${region}`);
-	await writeWhole(script, helperScript, 0o755);
-	await writeWhole(config, awsConfig(region), 0o644);
+	await writeFileAtomic(script, helperScript, 0o755);
+	await writeFileAtomic(config, awsConfig(region), 0o644);
 	return [
 		{source: script, target: helperScriptPath, readOnly: true},
 		{source: config, target: configFilePath, readOnly: true},

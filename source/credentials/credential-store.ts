@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {writeFileAtomic} from '../files/atomic-write.js';
 import {MoatError} from '../errors.js';
 import type {Grant, ProviderName} from './grant.js';
 import type {Keyring} from './keyring.js';
@@ -68,9 +69,7 @@ export function createCredentialStore(moatHome: string, keyring: Keyring): Crede
 		await fs.mkdir(moatHome, {recursive: true, mode: 0o700});
 		await fs.mkdir(directory, {recursive: true, mode: 0o700});
 		const box = seal(await keyring.key(), JSON.stringify(grants));
-		const temporary = `${file}.${process.pid}.tmp`;
-		await fs.writeFile(temporary, JSON.stringify(box) + '\n', {mode: 0o600});
-		await fs.rename(temporary, file);
+		await writeFileAtomic(file, JSON.stringify(box) + '\n');
 	}
 
 	return {

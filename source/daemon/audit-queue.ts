@@ -1,5 +1,7 @@
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditLog, AuditSink} from '../audit/audit-log.js';
+import {isDiskFull} from '../files/disk-full.js';
+import type {StorageHealth} from './storage-health.js';
 
 /**
  * The daemon's one writer of runs' audit logs. Every writer of a run's log
@@ -13,11 +15,22 @@ export type AuditQueue = AuditSink & {
 	drain(): Promise<void>;
 };
 
-export function createAuditQueue(audit: Pick<AuditLog, 'record' | 'seal'>, log: (message: string) => void): AuditQueue {
+export function createAuditQueue(audit: Pick<AuditLog, 'record' | 'seal'>, log: (message: string) => void, storage?: Pick<StorageHealth, 'failed' | 'wrote'>): AuditQueue {
 	const queues = new Map<string, Promise<unknown>>();
 
 	const queue = async (runId: string, write: () => Promise<unknown>) => {
-		const next = (queues.get(runId) ?? Promise.resolve()).catch(() => undefined).then(write);
+		const what = `audit log of ${runId}`;
+		const next = (queues.get(runId) ?? Promise.resolve()).catch(() => undefined).then(write).then(value => {
+			storage?.wrote(what);
+			return value;
+		}, (error: unknown) => {
+			// A full disk is said once (and in the status) until an entry gets through again, however busy the run.
+			if (storage?.failed(what, error) === 'new') {
+				log(`${what}: ${(error as Error).message}`);
+			}
+
+			throw error;
+		});
 		queues.set(runId, next);
 		return next;
 	};
@@ -31,7 +44,9 @@ export function createAuditQueue(audit: Pick<AuditLog, 'record' | 'seal'>, log: 
 		},
 		recordLater(runId, type, data) {
 			queue(runId, async () => audit.record(runId, type, data)).catch((error: unknown) => {
-				log(`audit entry for ${runId} not written: ${(error as Error).message}`);
+				if (!storage || !isDiskFull(error)) {
+					log(`audit entry for ${runId} not written: ${(error as Error).message}`);
+				}
 			});
 		},
 		async drain() {

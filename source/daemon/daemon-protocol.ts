@@ -4,6 +4,7 @@ import {formatAllowEntry, internalEntryKind, parseAllowEntry} from '../proxy/net
 import {addressKindWords} from '../proxy/proxy-decisions.js';
 import {environmentVariables} from '../environment.js';
 import type {GatewayStatus} from '../gateway/gateway-status.js';
+import type {StorageReport} from './storage-health.js';
 
 /**
  * What the CLI and the daemon say to each other over `daemon.sock` (HTTP
@@ -33,6 +34,8 @@ export type Hello = {
 	/** The hostname router, or why it is not listening. */
 	router: {host: string; port: number} | {error: string};
 	runs: number;
+	/** What the daemon could not write for want of space (a full disk), while anything waits. */
+	storage?: StorageReport;
 };
 
 export type RunRegistration = {

@@ -1,3 +1,4 @@
+import {writeSync} from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createAuditLog} from '../audit/audit-log.js';
@@ -25,6 +26,7 @@ import {startDaemonWatchers, type DaemonWatchers} from './daemon-watchers.js';
 import {createRouteRuns} from './route-runs.js';
 import {createRunFinisher} from './run-finisher.js';
 import {createRunRegistry} from './run-registry.js';
+import {createStorageHealth} from './storage-health.js';
 
 /**
  * `moat _daemon`: one per MOAT_HOME. It hosts the proxy, reached only
@@ -40,9 +42,34 @@ import {createRunRegistry} from './run-registry.js';
 
 const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables[environmentVariables.daemonIdleMilliseconds] ?? 30_000);
 
-function log(message: string) {
-	process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+/**
+ * Writes a line to daemon.log (the daemon's stdout), or, when it cannot be
+ * written (its disk is full), drops it and says how many went once lines get
+ * through again. Never throws and never emits: a failed write of the log
+ * must not become an error that is logged, which fails again, and so on.
+ */
+export function createDaemonLog(write: (text: string) => void = text => {
+	const bytes = Buffer.from(text);
+	for (let written = 0; written < bytes.length;) {
+		written += writeSync(1, bytes, written);
+	}
+}, now: () => Date = () => new Date()): (message: string) => void {
+	let dropped = 0;
+	return message => {
+		try {
+			if (dropped > 0) {
+				write(`${now().toISOString()} (${dropped} line${dropped === 1 ? '' : 's'} of this log could not be written, most likely for want of space)\n`);
+				dropped = 0;
+			}
+
+			write(`${now().toISOString()} ${message}\n`);
+		} catch {
+			dropped++;
+		}
+	};
 }
+
+const log = createDaemonLog();
 
 /**
  * The old shared network's proxy address, for runs started before the
@@ -122,6 +149,9 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		return 0;
 	}
 
+	// Nothing goes to stdout but through log(); should something write there anyway, a failure is not an error to loop on.
+	process.stdout.on('error', () => undefined);
+	process.stderr.on('error', () => undefined);
 	// Whatever a request or an engine hiccup throws, the daemon keeps serving the runs that depend on it.
 	process.on('uncaughtException', error => {
 		log(`unexpected error (kept running): ${error.stack ?? error.message}`);
@@ -133,7 +163,8 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 	const settings = currentDaemonSettings(environment);
 	const engine = createDockerEngine(environment.variables, environment.userHome);
 	const store = createRunStore(environment.moatHome);
-	const audit = createAuditQueue(createAuditLog(environment.moatHome, environment.now), log);
+	const storage = createStorageHealth(environment.now);
+	const audit = createAuditQueue(createAuditLog(environment.moatHome, environment.now), log, storage);
 	let lastActivity = Date.now();
 	// API requests being answered (registering may wait for the gateway's image).
 	let inFlight = 0;
@@ -159,7 +190,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		const state: DaemonState = {proxyPort: 0, network: gatewayNetworkMarker, runs: saved?.runs ?? {}, ...legacySaved?.runs.length ? {legacy: legacySaved} : {}};
 		const authority = await openCertificateAuthority(paths.proxyDirectory);
 		const registry = createRunRegistry({
-			environment, store, audit, log, state,
+			environment, store, audit, log, state, storage,
 			statePath: paths.state,
 			disconnect(runId) {
 				proxy?.disconnect(runId);
@@ -253,17 +284,24 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		const shutdown = async (why: string) => {
 			stopping ??= (async () => {
 				log(`stopping: ${why}`);
-				watchers?.close();
-				registry.close();
-				await audit.drain();
-				await api?.close();
-				await gateway.close();
-				await legacy?.close();
-				await proxy?.close();
-				await router?.close();
-				await fs.rm(paths.socket, {force: true});
-				await lock.release();
-				stopped();
+				try {
+					watchers?.close();
+					registry.close();
+					// An entry that could not be written (a full disk) was said when it failed; it does not hold the daemon.
+					await audit.drain().catch(() => undefined);
+					await api?.close();
+					await gateway.close();
+					await legacy?.close();
+					await proxy?.close();
+					await router?.close();
+				} catch (error) {
+					log(`stopping: ${(error as Error).message}`);
+				} finally {
+					// The daemon goes whatever failed on the way: a stop or SIGTERM is never ignored.
+					await fs.rm(paths.socket, {force: true}).catch(() => undefined);
+					await lock.release().catch(() => undefined);
+					stopped();
+				}
 			})();
 			return stopping;
 		};
@@ -275,6 +313,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			gateway: gateway.status(),
 			router: router ? {host: '127.0.0.1', port: router.port} : {error: routerError || 'not started'},
 			runs: registry.count(),
+			...storage.report() ? {storage: storage.report()} : {},
 		});
 		api = await startDaemonApi({
 			socketPath: paths.socket,
@@ -300,6 +339,11 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			store,
 			engine,
 			log,
+			storage,
+			async freeBytes() {
+				const disk = await fs.statfs(environment.moatHome).catch(() => undefined);
+				return disk ? disk.bavail * disk.bsize : undefined;
+			},
 			finisher: createRunFinisher({
 				engine, store, environment, audit, log,
 				release: async runId => registry.unregister(runId, 'run ended'),

@@ -1,5 +1,5 @@
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
+import {writeFileAtomic} from '../files/atomic-write.js';
 import {runIdPattern} from '../runs/run-metadata.js';
 import type {RunRegistration} from './daemon-protocol.js';
 
@@ -51,9 +51,7 @@ export async function readDaemonState(file: string): Promise<DaemonState | undef
 	}
 }
 
-/** Replaced whole (write then rename), so a crash leaves the old state or the new. */
+/** Replaced whole (write, sync, rename), so a crash or a full disk leaves the old state or the new. */
 export async function writeDaemonState(file: string, state: DaemonState): Promise<void> {
-	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-	await fs.writeFile(temporary, JSON.stringify(state, null, '\t') + '\n', {mode: 0o600});
-	await fs.rename(temporary, file);
+	await writeFileAtomic(file, JSON.stringify(state, null, '\t') + '\n');
 }

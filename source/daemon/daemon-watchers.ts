@@ -1,9 +1,11 @@
 import type {ContainerState, Engine} from '../engine/engine.js';
+import {isDiskFull} from '../files/disk-full.js';
 import {captureLogs} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunStore} from '../runs/run-store.js';
 import type {RunFinisher} from './run-finisher.js';
 import type {RunRegistry} from './run-registry.js';
+import type {StorageHealth} from './storage-health.js';
 
 /**
  * What the daemon watches on its own: each registered run's record and
@@ -17,6 +19,12 @@ import type {RunRegistry} from './run-registry.js';
 export const watchMilliseconds = 2000;
 /** A run registers before its container exists: it is not judged by the engine until then. */
 export const registrationGraceMilliseconds = 60_000;
+/** The longest wait before a write the disk had no room for is tried again. */
+export const longestRetryMilliseconds = 60_000;
+/** Freed space that has a waiting write tried again at once, without waiting out its delay. */
+export const freedBytesWorthRetrying = 64 * 1024;
+/** Output written within this long of being printed is caught up: no longer waiting for space. */
+export const caughtUpMilliseconds = 10_000;
 /** Engine states in which a container may still use its token. */
 const livingStatuses: ReadonlySet<string> = new Set(['running', 'created', 'restarting', 'paused']);
 
@@ -48,6 +56,22 @@ export function containerEnded(container: ContainerState | undefined | 'unknown'
 	return container !== 'unknown' && (!container || !livingStatuses.has(container.status));
 }
 
+/** A run whose output or record the disk had no room for: tried again later, less often each time. */
+export type StalledRun = {containerId: string; tty: boolean; delay: number; retryAt: number; freeBytes: number};
+
+/** The next wait after a write found no room: the watch's own pace first, doubling up to the longest. */
+export function nextRetryDelay(previous: number | undefined): number {
+	return previous === undefined ? watchMilliseconds : Math.min(previous * 2, longestRetryMilliseconds);
+}
+
+/**
+ * Whether a stalled run is tried again now: its delay is over, or space was
+ * freed since it stalled (a user who frees space sees the catch-up at once).
+ */
+export function retryDue(stalled: Pick<StalledRun, 'retryAt' | 'freeBytes'>, now: number, freeBytes: number | undefined): boolean {
+	return now >= stalled.retryAt || (freeBytes !== undefined && freeBytes >= stalled.freeBytes + freedBytesWorthRetrying);
+}
+
 /** Whether the daemon has nothing left to do: no runs, no output being copied, no request for a while. */
 export function idleEnough(options: {runs: number; captures: number; lastActivity: number; now: number; idleMilliseconds: number}): boolean {
 	return options.runs === 0 && options.captures === 0 && options.now - options.lastActivity > options.idleMilliseconds;
@@ -59,7 +83,7 @@ export type DaemonWatchers = {
 };
 
 export function startDaemonWatchers(options: {
-	registry: Pick<RunRegistry, 'registered' | 'count' | 'unregister'>;
+	registry: Pick<RunRegistry, 'registered' | 'has' | 'count' | 'unregister' | 'save'>;
 	store: RunStore;
 	engine: Engine;
 	finisher: RunFinisher;
@@ -69,37 +93,121 @@ export function startDaemonWatchers(options: {
 	/** Called when the daemon has been idle long enough. */
 	idle(why: string): Promise<void>;
 	log(message: string): void;
+	/** What could not be written for want of space, for the status. */
+	storage: StorageHealth;
+	/** Free bytes on MOAT_HOME's disk, or undefined when it cannot be told. */
+	freeBytes(): Promise<number | undefined>;
 	now?: () => number;
 }): DaemonWatchers {
-	const {registry, store, engine, finisher, log, now = Date.now} = options;
+	const {registry, store, engine, finisher, log, storage, now = Date.now} = options;
 	const captures = new Map<string, AbortController>();
+	// Kept apart from the registry: a run whose container ended while the disk was full is unregistered
+	// (its token dies with it), but its output and its final record are still written once there is room.
+	const stalled = new Map<string, StalledRun>();
+	const stateFile = 'daemon-state.json';
+
+	/** A full disk is said once, then waited out; anything else is said as it comes. */
+	const failed = (what: string, error: unknown) => {
+		const seen = storage.failed(what, error);
+		if (seen !== 'again') {
+			log(`${what}: ${(error as Error).message}${seen === 'new' ? ' (tried again as space allows)' : ''}`);
+		}
+	};
+
+	const wrote = (what: string) => {
+		if (storage.wrote(what)) {
+			log(`${what}: written again`);
+		}
+	};
+
+	/** Tries the run again later, or sooner once space is freed. */
+	const stall = async (runId: string, containerId: string, tty: boolean) => {
+		const delay = nextRetryDelay(stalled.get(runId)?.delay);
+		stalled.set(runId, {containerId, tty, delay, retryAt: now() + delay, freeBytes: await options.freeBytes() ?? 0});
+	};
 
 	const capture = (runId: string, containerId: string, tty: boolean) => {
 		const stop = new AbortController();
 		captures.set(runId, stop);
-		void captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal})
-			.then(async captured => {
-				if (captured && !stop.signal.aborted) {
-					await finisher.finish(runId);
+		const output = `output of ${runId}`;
+		const record = `record of ${runId}`;
+		void (async () => {
+			try {
+				const captured = await captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal, onRecord(line) {
+					// Output waits until the copy has caught up with what the run prints now, not at its first line through.
+					if (storage.isWaiting(output) && now() - Date.parse(line.ts) < caughtUpMilliseconds) {
+						wrote(output);
+					}
+				}});
+				wrote(output);
+				if (!captured || stop.signal.aborted) {
+					stalled.delete(runId);
+					return;
 				}
-			})
-			.catch((error: unknown) => {
-				log(`output of ${runId}: ${(error as Error).message}`);
-			})
-			.finally(() => {
-				if (captures.get(runId) === stop) {
-					captures.delete(runId);
+			} catch (error) {
+				if (isDiskFull(error) && !stop.signal.aborted) {
+					failed(output, error);
+					await stall(runId, containerId, tty);
+				} else {
+					stalled.delete(runId);
+					log(`${output}: ${(error as Error).message}`);
 				}
-			});
+
+				return;
+			}
+
+			try {
+				await finisher.finish(runId);
+				wrote(record);
+				stalled.delete(runId);
+			} catch (error) {
+				if (isDiskFull(error)) {
+					// Its state cannot move to the end yet: the whole catch-up runs again (it finds nothing new to copy).
+					failed(record, error);
+					await stall(runId, containerId, tty);
+				} else {
+					stalled.delete(runId);
+					log(`${record}: ${(error as Error).message}`);
+				}
+			}
+		})().finally(() => {
+			if (captures.get(runId) === stop) {
+				captures.delete(runId);
+			}
+		});
+	};
+
+	/** Starts copying a run's output unless it is being copied, or is waiting for space. */
+	const captureUnlessWaiting = (runId: string, containerId: string, tty: boolean, freeBytes: number | undefined) => {
+		const waiting = stalled.get(runId);
+		if (!captures.has(runId) && (!waiting || retryDue(waiting, now(), freeBytes))) {
+			capture(runId, containerId, tty);
+		}
+	};
+
+	const unregister = async (runId: string, why: string) => {
+		// The token is gone from memory whatever happens; only the saved state may have to wait for space.
+		await registry.unregister(runId, why).catch((error: unknown) => {
+			failed(stateFile, error);
+		});
 	};
 
 	const tick = async () => {
+		const freeBytes = stalled.size > 0 || storage.report() ? await options.freeBytes() : undefined;
+		if (storage.isWaiting(stateFile)) {
+			await registry.save().then(() => {
+				wrote(stateFile);
+			}, (error: unknown) => {
+				failed(stateFile, error);
+			});
+		}
+
 		for (const live of registry.registered()) {
 			const {runId, registeredAt} = live.persisted;
 			const metadata = await store.read(runId).catch(() => undefined);
 			const watch = watchRun(metadata, registeredAt, now());
 			if (watch.action === 'unregister') {
-				await registry.unregister(runId, watch.why);
+				await unregister(runId, watch.why);
 				continue;
 			}
 
@@ -107,19 +215,22 @@ export function startDaemonWatchers(options: {
 				continue;
 			}
 
-			if (!captures.has(runId)) {
-				capture(runId, watch.containerId, watch.interactive);
-			}
-
+			captureUnlessWaiting(runId, watch.containerId, watch.interactive, freeBytes);
 			if (watch.checkContainer) {
 				const container = await engine.inspectContainer(watch.containerId).catch(() => 'unknown' as const);
 				if (containerEnded(container)) {
-					await registry.unregister(runId, 'container ended');
+					await unregister(runId, 'container ended');
 				}
 			}
 		}
 
-		if (idleEnough({runs: registry.count(), captures: captures.size, lastActivity: options.lastActivity(), now: now(), idleMilliseconds: options.idleMilliseconds})) {
+		for (const [runId, waiting] of stalled) {
+			if (!registry.has(runId)) {
+				captureUnlessWaiting(runId, waiting.containerId, waiting.tty, freeBytes);
+			}
+		}
+
+		if (idleEnough({runs: registry.count(), captures: captures.size + stalled.size, lastActivity: options.lastActivity(), now: now(), idleMilliseconds: options.idleMilliseconds})) {
 			await options.idle('idle with no runs');
 		}
 	};

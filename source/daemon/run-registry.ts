@@ -1,5 +1,4 @@
 import {randomBytes} from 'node:crypto';
-import {createWriteStream, type WriteStream} from 'node:fs';
 import path from 'node:path';
 import {awsRoleOf, createRunAwsCredentials, type AwsRunRole} from '../credentials/aws-credential-process.js';
 import {hostAwsCredentials} from '../credentials/aws-role.js';
@@ -10,10 +9,12 @@ import type {InjectableGrant} from '../proxy/injection-rules.js';
 import {parseAllowEntry, type AllowEntry, type NetworkPolicy} from '../proxy/network-policy.js';
 import type {NetworkEntry, ProxyRun} from '../proxy/proxy-server.js';
 import type {RunStore} from '../runs/run-store.js';
+import {openLineAppender, type LineAppender} from '../files/line-appender.js';
 import {startRunSsh, sshRuleOf, type RunSsh} from '../sshagent/run-ssh.js';
 import type {AuditQueue} from './audit-queue.js';
 import {allowListWith, tokenHash, type AllowedHost, type RunRegistration} from './daemon-protocol.js';
 import {writeDaemonState, type DaemonState, type PersistedRun} from './daemon-state.js';
+import type {StorageHealth} from './storage-health.js';
 
 /**
  * The runs registered with the daemon: each run's token, policy, grants
@@ -28,10 +29,13 @@ export type LiveRun = {
 	proxyRun: ProxyRun;
 	/** The run's SSH agent and client files, for runs with ssh: grants. */
 	ssh?: Promise<RunSsh>;
-	networkLog?: WriteStream;
+	networkLog?: NetworkLog;
 	requests: number;
 	blocked: number;
 };
+
+/** A run's network.jsonl, appended in order, each entry whole or not at all. */
+type NetworkLog = {write(line: string): void; end(): void};
 
 /** How `register` went; the API turns each into its answer. */
 export type Registration =
@@ -70,6 +74,8 @@ export type RunRegistryOptions = {
 	/** The state read at start; its runs are admitted at once, and `save` writes it back. */
 	state: DaemonState;
 	audit: AuditQueue;
+	/** Where an entry the disk had no room for is said (once, until entries get through again). */
+	storage?: Pick<StorageHealth, 'failed' | 'wrote'>;
 	/** Ends the run's open proxy connections (the proxy starts after the registry). */
 	disconnect(runId: string): void;
 	/** The run is gone: what was made for it (its network) goes too. */
@@ -321,10 +327,39 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 		return {outcome: 'registered', token, hostPorts: live.persisted.hostPorts ?? [], ...sshDirectory ? {sshDirectory} : {}, ...awsRole ? {awsRole} : {}};
 	};
 
-	const networkLogFor = (live: LiveRun) => {
+	const networkLogFor = (live: LiveRun): NetworkLog => {
 		if (!live.networkLog) {
-			live.networkLog = createWriteStream(store.networkFile(live.persisted.runId), {flags: 'a', mode: 0o600});
-			live.networkLog.on('error', () => undefined);
+			const {runId} = live.persisted;
+			const what = `network log of ${runId}`;
+			let appender: Promise<LineAppender> | undefined;
+			let writing: Promise<unknown> = Promise.resolve();
+			const write = async (line: string) => {
+				if (!appender) {
+					appender = openLineAppender(store.networkFile(runId));
+					// A file that could not be opened is opened again for the next entry.
+					appender.catch(() => {
+						appender = undefined;
+					});
+				}
+
+				await (await appender).append(line);
+			};
+
+			live.networkLog = {
+				write(line) {
+					writing = writing.then(async () => write(line)).then(() => {
+						options.storage?.wrote(what);
+					}, (error: unknown) => {
+						// An entry with no room is left out whole; the next one is tried as it comes.
+						if ((options.storage?.failed(what, error) ?? 'other') !== 'again') {
+							log(`${what}: ${(error as Error).message}`);
+						}
+					});
+				},
+				end() {
+					writing = writing.then(async () => (await appender)?.close()).catch(() => undefined);
+				},
+			};
 		}
 
 		return live.networkLog;

@@ -2,6 +2,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type {BottleRequest, Bottles} from '../bottles/bottles.js';
 import {reconcileMilliseconds, type DashboardServices, type NewRunRequest, type Problem, type RunRow, type RunWatchPurpose} from './dashboard-types.js';
+import type {Hello} from '../daemon/daemon-protocol.js';
+import {describeStorage} from '../daemon/storage-health.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment as Environment} from '../environment.js';
 import {isMoatError} from '../errors.js';
@@ -28,7 +30,8 @@ export type DashboardServiceOptions = {
 	grantNames(): Promise<string[]>;
 	allowHost(runId: string, host: string): Promise<void>;
 	grantWizard: DashboardServices['grantWizard'];
-	daemonRunning(): Promise<boolean>;
+	/** The running daemon's hello (what it could not write, among the rest); undefined when none runs. */
+	daemon(): Promise<Pick<Hello, 'storage'> | undefined>;
 	/** What watches the runs folder and the files of the runs on screen. */
 	files?: FileWatcher;
 };
@@ -169,8 +172,14 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			}
 
 			const active = latest.some(run => isActive(run));
-			if (active && !(await options.daemonRunning())) {
+			const daemon = await options.daemon();
+			if (active && !daemon) {
 				found.push({message: 'moat\'s daemon is not running: running bottles have no network and no live logs.', fix: 'Run moat proxy start.'});
+			}
+
+			const storage = describeStorage(daemon?.storage, environment.moatHome);
+			if (storage) {
+				found.push(storage);
 			}
 
 			return found;

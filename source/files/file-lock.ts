@@ -4,6 +4,8 @@
  */
 import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
+import {writingTo} from './disk-full.js';
 
 export type FileLock = {release(): Promise<void>};
 
@@ -34,7 +36,7 @@ export async function tryFileLock(file: string): Promise<FileLock | undefined> {
 		// file that is still empty.
 		const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
 		try {
-			await fs.writeFile(temporary, String(process.pid), {mode: 0o600});
+			await writingTo(path.dirname(file), async () => fs.writeFile(temporary, String(process.pid), {mode: 0o600}));
 			await fs.link(temporary, file);
 			return {
 				async release() {

@@ -46,6 +46,9 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 	}
 
 	const appender = await store.openLogAppender(runId);
+	// A batch that could not be written (a full disk) ends the copy: reading on would only pile up lines.
+	const failed = new AbortController();
+	const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
 	let pending: LogRecord[] = [];
 	let timer: NodeJS.Timeout | undefined;
 	let writing: Promise<void> = Promise.resolve();
@@ -56,7 +59,10 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		pending = [];
 		// Writes stay in order: each waits for the one before.
 		writing = writing.then(async () => appender.append(batch));
-		await writing;
+		await writing.catch((error: unknown) => {
+			failed.abort(error);
+			throw error;
+		});
 		for (const record of batch) {
 			options.onRecord?.(record);
 		}
@@ -77,13 +83,17 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 				await flush();
 			} else if (pending.length > 0 && !timer) {
 				timer = setTimeout(() => {
-					void flush();
+					flush().catch(() => undefined);
 				}, batchMilliseconds);
 			}
 		};
 
-		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal: options.signal, tty: options.tty})) {
+		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal, tty: options.tty})) {
 			await take(splitter.push(chunk));
+		}
+
+		if (failed.signal.aborted) {
+			throw failed.signal.reason as Error;
 		}
 
 		if (!options.signal?.aborted) {

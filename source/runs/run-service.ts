@@ -5,8 +5,9 @@ import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import type {MoatEnvironment} from '../environment.js';
-import {MoatError, usageError} from '../errors.js';
+import {isMoatError, MoatError, usageError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
+import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
 import {captureLogs} from './log-capture.js';
 import {containerLabels} from './labels.js';
@@ -90,6 +91,11 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		let captured = true;
 		if (decision.catchUpLogs) {
 			const catchUp = async () => captureLogs(engine, store, run.id, run.containerId!, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+				// Output with no room on the disk is still only in the container's log: it must stay.
+				if (isDiskFull(error)) {
+					throw error;
+				}
+
 				reporter.debug(`could not read the output of ${run.id}: ${(error as Error).message}`);
 				return true;
 			});
@@ -133,10 +139,27 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		return next;
 	}
 
-	/** Every run, each brought in line with the engine first. */
+	/**
+	 * Every run, each brought in line with the engine first. On a full disk
+	 * a run is listed as it was last written (said once), and brought in
+	 * line once there is room.
+	 */
 	async function list(): Promise<RunMetadata[]> {
 		const runs = await store.list();
-		return Promise.all(runs.map(async run => finish(run)));
+		let full: Error | undefined;
+		const listed = await Promise.all(runs.map(async run => finish(run).catch((error: unknown) => {
+			if (!isDiskFull(error)) {
+				throw error;
+			}
+
+			full = error as Error;
+			return run;
+		})));
+		if (full) {
+			reporter.warn(`${full.message} Runs are shown as last written. ${isMoatError(full) ? full.hint : ''}`.trim());
+		}
+
+		return listed;
 	}
 
 	async function find(reference: string | undefined): Promise<RunMetadata> {
@@ -155,6 +178,12 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		async output(run: RunMetadata): Promise<LogRecord[]> {
 			if (run.containerId) {
 				const captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+					if (isDiskFull(error)) {
+						// What is stored is shown; the rest stays in the container's log until there is room.
+						reporter.warn(`${(error as Error).message} The output shown stops where it could be stored. ${isMoatError(error) ? error.hint : ''}`.trim());
+						return true;
+					}
+
 					if (error instanceof MoatError) {
 						throw error;
 					}

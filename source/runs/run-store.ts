@@ -1,6 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {notFoundError} from '../errors.js';
+import {writeFileAtomic} from '../files/atomic-write.js';
+import {writingTo} from '../files/disk-full.js';
+import {openLineAppender, repairTornLine} from '../files/line-appender.js';
 import {runIdPattern, type RunMetadata} from './run-metadata.js';
 import {printable} from '../text/printable.js';
 
@@ -13,8 +16,8 @@ const fileMode = 0o600;
 
 /**
  * The run directory tree under MOAT_HOME: `runs/<id>/metadata.json` and
- * `runs/<id>/logs.jsonl`. Metadata is replaced atomically so a crash never
- * leaves half a file.
+ * `runs/<id>/logs.jsonl`. Metadata is replaced atomically and log lines are
+ * appended whole, so neither a crash nor a full disk leaves half a record.
  */
 export type RunStore = ReturnType<typeof createRunStore>;
 
@@ -24,10 +27,7 @@ export function createRunStore(moatHome: string) {
 	const metadataFile = (id: string) => path.join(directory(id), 'metadata.json');
 
 	async function writeMetadata(run: RunMetadata): Promise<void> {
-		const file = metadataFile(run.id);
-		const temporary = `${file}.${process.pid}.tmp`;
-		await fs.writeFile(temporary, JSON.stringify(run, undefined, 2) + '\n', {mode: fileMode});
-		await fs.rename(temporary, file);
+		await writeFileAtomic(metadataFile(run.id), JSON.stringify(run, undefined, 2) + '\n', fileMode);
 	}
 
 	async function read(id: string): Promise<RunMetadata> {
@@ -51,10 +51,12 @@ export function createRunStore(moatHome: string) {
 		captureLockFile: (id: string) => path.join(directory(id), 'capture.lock'),
 
 		async create(run: RunMetadata): Promise<void> {
-			await fs.mkdir(moatHome, {recursive: true, mode: directoryMode});
-			await fs.mkdir(root, {recursive: true, mode: directoryMode});
-			await fs.mkdir(directory(run.id), {mode: directoryMode});
-			await fs.writeFile(path.join(directory(run.id), 'logs.jsonl'), '', {mode: fileMode});
+			await writingTo(root, async () => {
+				await fs.mkdir(moatHome, {recursive: true, mode: directoryMode});
+				await fs.mkdir(root, {recursive: true, mode: directoryMode});
+				await fs.mkdir(directory(run.id), {mode: directoryMode});
+				await fs.writeFile(path.join(directory(run.id), 'logs.jsonl'), '', {mode: fileMode});
+			});
 			await writeMetadata(run);
 		},
 
@@ -96,39 +98,21 @@ export function createRunStore(moatHome: string) {
 		 * on a fresh line instead of gluing onto the fragment.
 		 */
 		async repairLogTail(id: string): Promise<void> {
-			const file = path.join(directory(id), 'logs.jsonl');
-			let text: string;
-			try {
-				text = await fs.readFile(file, 'utf8');
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-					return;
-				}
-
-				throw error;
-			}
-
-			if (text !== '' && !text.endsWith('\n')) {
-				await fs.truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
-			}
+			await repairTornLine(path.join(directory(id), 'logs.jsonl'));
 		},
 
 		/**
-		 * Opens logs.jsonl for appending, first cutting a torn last line (a
-		 * crash mid-write) so new lines do not glue onto the fragment.
+		 * Opens logs.jsonl for appending whole records: a torn last line (a
+		 * crash mid-write) is cut first, and a batch the disk has no room
+		 * for is cut back, so it can be written again whole once there is.
 		 */
 		async openLogAppender(id: string): Promise<{append(records: readonly LogRecord[]): Promise<void>; close(): Promise<void>}> {
-			await this.repairLogTail(id);
-			const handle = await fs.open(path.join(directory(id), 'logs.jsonl'), 'a', fileMode);
+			const appender = await openLineAppender(path.join(directory(id), 'logs.jsonl'), fileMode);
 			return {
 				async append(records) {
-					if (records.length > 0) {
-						await handle.write(records.map(record => JSON.stringify(record) + '\n').join(''));
-					}
+					await appender.append(records.map(record => JSON.stringify(record) + '\n').join(''));
 				},
-				async close() {
-					await handle.close();
-				},
+				close: async () => appender.close(),
 			};
 		},
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {writeFileAtomic} from '../files/atomic-write.js';
 import {withFileLock} from '../files/file-lock.js';
 import {printable} from '../text/printable.js';
 
@@ -65,9 +66,7 @@ export function createWorkspaceTrust(moatHome: string): WorkspaceTrust {
 				}
 
 				trust[workspace.path] = entry;
-				const temporary = `${file}.${process.pid}.tmp`;
-				await fs.writeFile(temporary, JSON.stringify(trust, undefined, 2) + '\n', {mode: 0o600});
-				await fs.rename(temporary, file);
+				await writeFileAtomic(file, JSON.stringify(trust, undefined, 2) + '\n');
 			});
 		},
 	};

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import http, {type IncomingMessage, type ServerResponse} from 'node:http';
-import {exitCodes} from '../errors.js';
+import {exitCodes, isMoatError} from '../errors.js';
 import {matchRoute, parseAuditRequest, registrationError, type ApiRouteName} from './api-routes.js';
 import type {AuditQueue} from './audit-queue.js';
 import {parseAllowRequest, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
@@ -175,7 +175,8 @@ export async function startDaemonApi(options: DaemonApiOptions): Promise<DaemonA
 				answer(response, result);
 			}, (error: unknown) => {
 				options.log(`API error: ${(error as Error).message}`);
-				answer(response, [500, {error: (error as Error).message}]);
+				// A user's error (a full disk) keeps its own advice; restarting the daemon would not help.
+				answer(response, [500, {error: (error as Error).message, ...isMoatError(error) ? {hint: error.hint} : {}}]);
 			});
 		});
 	});

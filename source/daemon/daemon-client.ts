@@ -85,7 +85,11 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 		}
 
 		if (result.status !== 200) {
-			throw new MoatError(`The moat daemon refused to ${what}: ${printable(String((result.body as {error?: string}).error ?? result.status), {lineBreaks: true})}.`, 'Run moat proxy restart, then try again.');
+			const body = result.body as {error?: string; hint?: string};
+			throw new MoatError(
+				`The moat daemon refused to ${what}: ${printable(String(body.error ?? result.status), {lineBreaks: true}).replace(/\.$/, '')}.`,
+				typeof body.hint === 'string' ? printable(body.hint, {lineBreaks: true}) : 'Run moat proxy restart, then try again.',
+			);
 		}
 
 		return result.body;

@@ -55,9 +55,15 @@ export function createRunStore(moatHome: string) {
 				await fs.mkdir(moatHome, {recursive: true, mode: directoryMode});
 				await fs.mkdir(root, {recursive: true, mode: directoryMode});
 				await fs.mkdir(directory(run.id), {mode: directoryMode});
-				await fs.writeFile(path.join(directory(run.id), 'logs.jsonl'), '', {mode: fileMode});
 			});
-			await writeMetadata(run);
+			try {
+				await writingTo(directory(run.id), async () => fs.writeFile(path.join(directory(run.id), 'logs.jsonl'), '', {mode: fileMode}));
+				await writeMetadata(run);
+			} catch (error) {
+				// A run the disk had no room for leaves no folder without a record behind.
+				await fs.rm(directory(run.id), {recursive: true, force: true});
+				throw error;
+			}
 		},
 
 		read,

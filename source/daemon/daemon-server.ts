@@ -1,4 +1,3 @@
-import {writeSync} from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createAuditLog} from '../audit/audit-log.js';
@@ -17,6 +16,7 @@ import {tryFileLock, withFileLock} from '../files/file-lock.js';
 import {isActive} from '../runs/run-metadata.js';
 import {createRunStore} from '../runs/run-store.js';
 import {createAuditQueue} from './audit-queue.js';
+import {createDaemonLog} from './daemon-log.js';
 import {startDaemonApi, type DaemonApi} from './daemon-api.js';
 import {daemonPaths, gatewayNetworkMarker, maximumSocketPath, type Hello} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
@@ -41,33 +41,6 @@ import {createStorageHealth} from './storage-health.js';
  */
 
 const idleMilliseconds = (environment: MoatEnvironment) => Number(environment.variables[environmentVariables.daemonIdleMilliseconds] ?? 30_000);
-
-/**
- * Writes a line to daemon.log (the daemon's stdout), or, when it cannot be
- * written (its disk is full), drops it and says how many went once lines get
- * through again. Never throws and never emits: a failed write of the log
- * must not become an error that is logged, which fails again, and so on.
- */
-export function createDaemonLog(write: (text: string) => void = text => {
-	const bytes = Buffer.from(text);
-	for (let written = 0; written < bytes.length;) {
-		written += writeSync(1, bytes, written);
-	}
-}, now: () => Date = () => new Date()): (message: string) => void {
-	let dropped = 0;
-	return message => {
-		try {
-			if (dropped > 0) {
-				write(`${now().toISOString()} (${dropped} line${dropped === 1 ? '' : 's'} of this log could not be written, most likely for want of space)\n`);
-				dropped = 0;
-			}
-
-			write(`${now().toISOString()} ${message}\n`);
-		} catch {
-			dropped++;
-		}
-	};
-}
 
 const log = createDaemonLog();
 

@@ -1,8 +1,12 @@
 import {execFile} from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {promisify} from 'node:util';
-import type {ExecutionContext} from 'ava';
+import test, {type ExecutionContext} from 'ava';
+import {createAuditLog} from '../../source/audit/audit-log.js';
+import {openLineAppender} from '../../source/files/line-appender.js';
+import {createRunStore} from '../../source/runs/run-store.js';
 import type {DaemonStatus} from '../../source/daemon/daemon-protocol.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
@@ -26,9 +30,9 @@ const producer = `seq 1 ${before}; until [ -e /workspace/more ]; do sleep 0.1; d
 
 type World = {sandbox: Sandbox; workspace: string; runId: string; filler: string};
 
-async function mountSmallDisk(t: ExecutionContext, sandbox: Sandbox): Promise<void> {
+async function mountSmallDisk(t: ExecutionContext, sandbox: Pick<Sandbox, 'moatHome'>, size = '8m'): Promise<void> {
 	await fs.mkdir(sandbox.moatHome, {recursive: true});
-	await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', sandbox.moatHome]).catch((error: unknown) => {
+	await execFileAsync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', sandbox.moatHome]).catch((error: unknown) => {
 		t.fail(`these tests mount a tmpfs as MOAT_HOME and need root (CI runs as root): ${(error as Error).message}`);
 		throw error;
 	});
@@ -145,6 +149,45 @@ async function fillWhileRunning(t: ExecutionContext): Promise<World> {
 	await fillDisk(world.filler);
 	return world;
 }
+
+test.serial('on a full disk an append, an audit entry and a run record are written whole or not at all, with an error naming the folder', async t => {
+	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-full-disk-'));
+	const moatHome = path.join(root, 'moat-home');
+	t.teardown(async () => {
+		await execFileAsync('umount', [moatHome]).catch(() => undefined);
+		await fs.rm(root, {recursive: true, force: true});
+	});
+	await mountSmallDisk(t, {moatHome}, '1m');
+	const store = createRunStore(moatHome);
+	const audit = createAuditLog(moatHome);
+	const runId = 'run_000000000001';
+	await store.create({id: runId, state: 'running'} as unknown as RunMetadata);
+	await audit.record(runId, 'run.started', {});
+	const file = path.join(moatHome, 'runs', runId, 'logs.jsonl');
+	const appender = await openLineAppender(file);
+	await appender.append('{"line":"first"}\n');
+	const filler = path.join(moatHome, 'filler');
+	await fillDisk(filler);
+	const sizes = async () => Promise.all([file, path.join(moatHome, 'runs', runId, 'audit', 'entries.jsonl')].map(async name => (await fs.stat(name)).size));
+	const before = await sizes();
+
+	// More than the last page's slack: part of it lands before the disk says no, and is cut back.
+	const error = await t.throwsAsync(appender.append(`{"line":"${'x'.repeat(64 * 1024)}"}\n`));
+	t.regex(error.message, new RegExp(`The disk holding ${path.join(moatHome, 'runs', runId)} is full`));
+	await t.throwsAsync(audit.record(runId, 'run.exited', {padding: 'y'.repeat(64 * 1024)}), {message: /is full/});
+	await t.throwsAsync(store.update(runId, {state: 'stopped', padding: 'z'.repeat(64 * 1024)} as unknown as Partial<RunMetadata>), {message: /is full/});
+	t.deepEqual(await sizes(), before, 'nothing of the refused writes is left');
+	t.is((await store.read(runId)).state, 'running');
+	t.deepEqual((await fs.readdir(path.join(moatHome, 'runs', runId))).sort(), ['audit', 'logs.jsonl', 'metadata.json']);
+
+	// Once there is room the same appender goes on after the last whole line.
+	await fs.rm(filler);
+	await appender.append('{"line":"second"}\n');
+	await appender.close();
+	t.is(await fs.readFile(file, 'utf8'), '{"line":"first"}\n{"line":"second"}\n');
+	await audit.record(runId, 'run.exited', {});
+	t.deepEqual((await audit.read(runId)).entries.map(entry => entry?.type), ['run.started', 'run.exited']);
+});
 
 dockerTest('a full MOAT_HOME: nothing half-written, a clear error, a daemon that waits without spinning, says so and stays reachable, then catches up whole', async t => {
 	const world = await fillWhileRunning(t);

@@ -159,3 +159,25 @@ test('a watched row hears its run change state, and its requests', async t => {
 	await until(() => changed > seen, 'the request');
 	t.true(changed > seen && seen > 0, 'called back for the state change and again for the request');
 });
+
+test('the banner says when the daemon could not write for want of space, and what to free', async t => {
+	const home = '/home/u/.moat';
+	const services = createDashboardServices({
+		environment: {moatHome: home, now: () => new Date()} as unknown as DashboardServiceOptions['environment'],
+		engine: {ping: async () => undefined} as unknown as DashboardServiceOptions['engine'],
+		runs: {} as DashboardServiceOptions['runs'],
+		store: createRunStore(home),
+		keeper: {} as DashboardServiceOptions['keeper'],
+		bottles: {} as DashboardServiceOptions['bottles'],
+		grantNames: async () => [],
+		allowHost: async () => undefined,
+		grantWizard: async () => {
+			throw new Error('not here');
+		},
+		daemon: async () => ({storage: {since: '2026-01-01T00:00:00.000Z', waiting: ['output of run_000000000001']}}),
+	});
+	const problems = await services.problems!();
+	t.is(problems.length, 1);
+	t.is(problems[0]!.message, `The disk holding ${home} is full: since 2026-01-01T00:00:00.000Z the daemon could not write the output of run_000000000001.`);
+	t.true(problems[0]!.fix.includes('moat clean'));
+});

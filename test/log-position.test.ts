@@ -187,7 +187,9 @@ const positions: Array<{title: string; records: LogRecord[]; expected: LogPositi
 
 for (const {title, records, expected} of positions) {
 	test(`positionAfter: ${title}`, t => {
-		t.deepEqual(positionAfter(records), expected);
+		const position = positionAfter(records);
+		t.deepEqual(position && {since: position.since, alreadyWritten: position.alreadyWritten}, expected);
+		t.is(position?.written?.length ?? 0, expected?.alreadyWritten ?? 0, 'the lines it will compare are the ones it counts');
 	});
 }
 
@@ -230,4 +232,23 @@ test('a filter drops lines earlier than since without counting them as already w
 	const isNew = createPositionFilter({since: instantAt(3), alreadyWritten: 1});
 	const replay = [stdout('old', 1), stderr('older', 2, 999_999_999), stdout('written', 3), stdout('new', 4), stdout('old again', 2)];
 	t.deepEqual(lineNames(replay.filter(line => isNew(line))), ['new']);
+});
+
+test('a replay that no longer starts with the written lines has lost output: the first line that differs is new, and the loss is told', t => {
+	const file = [stdout('1', 3), stdout('2', 4), stdout('3', 5)];
+	const lost: Array<{after: string; before: string}> = [];
+	const isNew = createPositionFilter(positionAfter(file), {onLost: gap => lost.push(gap)});
+	// The engine's log rotated: what follows line 1 is gone up to line 9.
+	const replay = [stdout('1', 3), stdout('9', 6), stdout('10', 7)];
+	t.deepEqual(lineNames(replay.filter(line => isNew(line))), ['9', '10']);
+	t.deepEqual(lost, [{after: at(5), before: at(6)}]);
+});
+
+test('a replay that starts with the written lines loses nothing and tells nothing', t => {
+	const file = [stdout('1', 3), stdout('same', 4), stdout('same', 4)];
+	const lost: unknown[] = [];
+	const isNew = createPositionFilter(positionAfter(file), {onLost: gap => lost.push(gap)});
+	const replay = [stdout('1', 3), stdout('same', 4), stdout('same', 4), stdout('same', 4)];
+	t.deepEqual(lineNames(replay.filter(line => isNew(line))), ['same']);
+	t.deepEqual(lost, []);
 });

@@ -18,6 +18,7 @@ export const auditEventTypes = [
 	'policy.changed',
 	'grant.changed',
 	'host.reached',
+	'output.lost',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];
 

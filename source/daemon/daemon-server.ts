@@ -312,6 +312,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			store,
 			engine,
 			log,
+			audit,
 			storage,
 			async freeBytes() {
 				const disk = await fs.statfs(environment.moatHome).catch(() => undefined);

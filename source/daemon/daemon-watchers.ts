@@ -1,3 +1,4 @@
+import type {AuditSink} from '../audit/audit-log.js';
 import type {ContainerState, Engine} from '../engine/engine.js';
 import {isDiskFull} from '../files/disk-full.js';
 import {captureLogs} from '../runs/log-capture.js';
@@ -97,6 +98,8 @@ export function startDaemonWatchers(options: {
 	storage: StorageHealth;
 	/** Free bytes on MOAT_HOME's disk, or undefined when it cannot be told. */
 	freeBytes(): Promise<number | undefined>;
+	/** Where output the engine lost before it was copied is recorded. */
+	audit: Pick<AuditSink, 'record'>;
 	now?: () => number;
 }): DaemonWatchers {
 	const {registry, store, engine, finisher, log, storage, now = Date.now} = options;
@@ -133,7 +136,11 @@ export function startDaemonWatchers(options: {
 		const record = `record of ${runId}`;
 		void (async () => {
 			try {
-				const captured = await captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal, onRecord(line) {
+				const captured = await captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal, onLost(lost) {
+					options.audit.record(runId, 'output.lost', lost).catch((error: unknown) => {
+						failed(`audit of ${runId}`, error);
+					});
+				}, onRecord(line) {
 					// Output waits until the copy has caught up with what the run prints now, not at its first line through.
 					if (storage.isWaiting(output) && now() - Date.parse(line.ts) < caughtUpMilliseconds) {
 						wrote(output);
@@ -235,16 +242,27 @@ export function startDaemonWatchers(options: {
 		}
 	};
 
-	const timer = setInterval(() => {
+	const watch = () => {
 		tick().catch((error: unknown) => {
 			log(`watcher: ${(error as Error).message}`);
 		});
-	}, watchMilliseconds);
+	};
+
+	// A daemon started after a crash picks up the runs' output at once: the
+	// engine's log only keeps so much of what they print meanwhile.
+	let closed = false;
+	setImmediate(() => {
+		if (!closed) {
+			watch();
+		}
+	});
+	const timer = setInterval(watch, watchMilliseconds);
 	// The daemon's life is its API and proxy; the watch alone never keeps it running.
 	timer.unref();
 
 	return {
 		close() {
+			closed = true;
 			clearInterval(timer);
 			for (const stop of captures.values()) {
 				stop.abort();

@@ -34,7 +34,7 @@ const seccompJson = JSON.stringify(seccompProfile());
 const defaultSocket = '/var/run/docker.sock';
 
 /** Docker's bounded log ring: output survives moat exiting, but never fills the disk. */
-const logRing = {'max-size': '10m', 'max-file': '3'} as const;
+const logRing = {'max-size': '100m', 'max-file': '3'} as const;
 
 type Connection = {options: Docker.DockerOptions; address: string};
 

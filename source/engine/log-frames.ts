@@ -37,12 +37,19 @@ export type TimestampedLine = {ts: string; stream: OutputStream; line: string};
  * front of each logged line; a line may arrive across several chunks, so each
  * stream keeps its unfinished tail.
  */
-export function createLineSplitter(): {push(chunk: OutputChunk): TimestampedLine[]; flush(): TimestampedLine[]} {
+export function createLineSplitter(options: {
+	/** Output without Docker's timestamps (a live attachment): each line is stamped when it arrives. */
+	stamp?: () => string;
+} = {}): {push(chunk: OutputChunk): TimestampedLine[]; flush(): TimestampedLine[]} {
 	const tails: Record<OutputStream, string> = {stdout: '', stderr: ''};
 	// A chunk can end inside a multi-byte UTF-8 character; each stream keeps
 	// its partial bytes until the rest arrives.
 	const decoders: Record<OutputStream, StringDecoder> = {stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8')};
 	const toLine = (stream: OutputStream, raw: string): TimestampedLine => {
+		if (options.stamp) {
+			return {ts: options.stamp(), stream, line: raw.endsWith('\r') ? raw.slice(0, -1) : raw};
+		}
+
 		const space = raw.indexOf(' ');
 		const ts = space === -1 ? raw : raw.slice(0, space);
 		const line = space === -1 ? '' : raw.slice(space + 1);

@@ -1,8 +1,8 @@
 import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
-import {createLineSplitter} from '../engine/log-frames.js';
+import {createFrameDecoder, createLineSplitter, type TimestampedLine} from '../engine/log-frames.js';
 import {tryFileLock} from '../files/file-lock.js';
-import {createPositionFilter, positionAfter, replaySlackSeconds} from './log-position.js';
+import {attachedOverlap, createReplayAligner, positionAfter, replaySlackSeconds, type LostOutput} from './log-position.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
 export type CaptureOptions = {
@@ -14,6 +14,8 @@ export type CaptureOptions = {
 	signal?: AbortSignal;
 	/** The container has a TTY: its log is terminal output, cleaned into plain lines. */
 	tty?: boolean;
+	/** Hears of output the engine's log lost before it could be copied. */
+	onLost?: (lost: LostOutput) => void;
 };
 
 /**
@@ -28,16 +30,41 @@ export function plainTerminalLine(line: string): string {
 }
 
 /**
- * Copies a container's output from the engine's log into `logs.jsonl`,
- * starting where the file ends. Docker keeps a bounded log of every
- * container, so output produced while no moat process was watching is
- * caught up the next time one looks. Returns false when another process is
- * already capturing (its lines reach the file without us).
+ * Copies a container's output into `logs.jsonl`, every line once and in
+ * order, at whatever rate the container writes.
+ *
+ * Docker keeps a bounded, rotating log of every container, so output
+ * written while no moat process was copying is caught up from it the next
+ * time one looks. But that log cannot carry a fast writer: a reader that
+ * falls behind loses what rotated away, and Docker 20.10's follow mode
+ * re-reads or skips whole files at each rotation even at the tail. So a
+ * follow copies from a live attachment instead: the engine holds a
+ * container whose attached reader has not read, which paces the container
+ * to the copy. The attachment is opened first and the log read after it,
+ * so nothing falls between; the lines both hold are dropped once
+ * (attachedOverlap). Where the log had already lost lines, a record says
+ * so in the file. Returns false when another process is already capturing
+ * (its lines reach the file without us).
  */
 /** Records are written in batches: one write per batch, not per line. */
 const batchRecords = 4096;
 /** How long a partial batch waits while following a quiet run. */
 const batchMilliseconds = 25;
+/**
+ * How long the first live lines wait for more before they are compared
+ * with the log's last ones: a quiet container may never send as many.
+ */
+const settleMilliseconds = 200;
+
+/** The record that stands in the log where output was lost. */
+export function lostOutputRecord(lost: LostOutput): LogRecord {
+	return {
+		ts: lost.before,
+		stream: 'stderr',
+		line: `[moat] output lost between ${lost.after} and ${lost.before}: the engine's log rotated before moat copied it (no moat daemon was copying)`,
+		lost,
+	};
+}
 
 export async function captureLogs(engine: Engine, store: RunStore, runId: string, containerId: string, options: CaptureOptions): Promise<boolean> {
 	const lock = await tryFileLock(store.captureLockFile(runId));
@@ -68,39 +95,157 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		}
 	};
 
-	try {
-		const position = positionAfter(await store.readRecentLogs(runId, replaySlackSeconds));
-		const isNew = createPositionFilter(position);
-		const splitter = createLineSplitter();
-		const take = async (lines: LogRecord[]) => {
-			for (const line of lines) {
-				if (isNew(line)) {
-					pending.push(options.tty ? {...line, line: plainTerminalLine(line.line)} : line);
-				}
-			}
-
-			if (pending.length >= batchRecords) {
-				await flush();
-			} else if (pending.length > 0 && !timer) {
-				timer = setTimeout(() => {
-					flush().catch(() => undefined);
-				}, batchMilliseconds);
-			}
-		};
-
-		for await (const chunk of engine.logs(containerId, {follow: options.follow, since: position?.since, signal, tty: options.tty})) {
-			await take(splitter.push(chunk));
+	/** Queues records; a full batch is written before more is read, which is what paces a held container. */
+	const take = async (records: readonly LogRecord[]) => {
+		for (const record of records) {
+			pending.push(record);
 		}
 
+		if (pending.length >= batchRecords) {
+			await flush();
+		} else if (pending.length > 0 && !timer) {
+			timer = setTimeout(() => {
+				flush().catch(() => undefined);
+			}, batchMilliseconds);
+		}
+	};
+
+	const clean = (line: TimestampedLine): LogRecord => options.tty ? {...line, line: plainTerminalLine(line.line)} : line;
+
+	/** The engine's log from where the file ends to where the log ends; `seen` hears each new record. */
+	const copyFromLog = async (seen?: (record: LogRecord) => void) => {
+		const position = positionAfter(await store.readRecentLogs(runId, replaySlackSeconds));
+		const aligner = createReplayAligner(position, lost => {
+			pending.push(lostOutputRecord(lost));
+			options.onLost?.(lost);
+		});
+		const splitter = createLineSplitter();
+		const takeLines = async (lines: readonly TimestampedLine[]) => {
+			const fresh = lines.flatMap(line => aligner.push(clean(line)));
+			for (const record of fresh) {
+				seen?.(record);
+			}
+
+			await take(fresh);
+		};
+
+		for await (const chunk of engine.logs(containerId, {follow: false, since: position?.since, signal, tty: options.tty})) {
+			await takeLines(splitter.push(chunk));
+		}
+
+		throwIfFailed();
+		await takeLines(splitter.flush());
+		const rest = aligner.end();
+		for (const record of rest) {
+			seen?.(record);
+		}
+
+		await take(rest);
+		await flush();
+	};
+
+	const throwIfFailed = () => {
 		if (failed.signal.aborted) {
 			throw failed.signal.reason as Error;
 		}
+	};
 
-		if (!options.signal?.aborted) {
-			await take(splitter.flush());
+	/** Copies live from an attachment until the container ends; false when it no longer runs. */
+	const copyAttached = async (): Promise<boolean> => {
+		const attachedAt = Date.now();
+		const attachment = await engine.attach(containerId, {stdin: false}).catch(() => undefined);
+		if (!attachment) {
+			return false;
 		}
 
-		await flush();
+		const detach = () => {
+			attachment.close();
+		};
+
+		signal.addEventListener('abort', detach, {once: true});
+		try {
+			// Unread, the attachment now holds the container while its log is read.
+			const fromLog: LogRecord[] = [];
+			await copyFromLog(record => {
+				// Only lines logged after the attachment opened can be in it too.
+				if (Date.parse(record.ts) >= attachedAt - clockSlackMilliseconds) {
+					fromLog.push(record);
+					// The overlap is at most what the attachment buffers; older lines need not be kept.
+					if (fromLog.length > 2 * overlapLimit) {
+						fromLog.splice(0, fromLog.length - overlapLimit);
+					}
+				}
+			});
+			let head: LogRecord[] | undefined = fromLog.length > 0 ? [] : undefined;
+			const settle = async () => {
+				if (head) {
+					const live = head;
+					head = undefined;
+					await take(live.slice(attachedOverlap(fromLog, live)));
+				}
+			};
+
+			const decoder = options.tty ? undefined : createFrameDecoder();
+			const splitter = createLineSplitter({stamp: () => new Date().toISOString()});
+			const takeLines = async (lines: readonly TimestampedLine[]) => {
+				const records = lines.map(line => clean(line));
+				if (head) {
+					head.push(...records);
+					if (head.length >= fromLog.length) {
+						await settle();
+					}
+				} else {
+					await take(records);
+				}
+			};
+
+			const chunks = (attachment.output as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+			let next: Promise<IteratorResult<Buffer>> | undefined;
+			try {
+				for (;;) {
+					next ??= chunks.next();
+					// eslint-disable-next-line no-await-in-loop
+					const result = head ? await Promise.race([next, delay(settleMilliseconds)]) : await next;
+					if (result === 'quiet') {
+						await settle();
+						continue;
+					}
+
+					next = undefined;
+					if (result.done) {
+						break;
+					}
+
+					for (const frame of decoder ? decoder.push(result.value) : [{stream: 'stdout' as const, data: result.value}]) {
+						await takeLines(splitter.push(frame));
+					}
+				}
+			} catch (error) {
+				// Closing the attachment on abort ends the iteration with an error.
+				if (!signal.aborted) {
+					throw error;
+				}
+			}
+
+			throwIfFailed();
+			if (!options.signal?.aborted) {
+				await takeLines(splitter.flush());
+			}
+
+			await settle();
+			await flush();
+			return true;
+		} finally {
+			signal.removeEventListener('abort', detach);
+			attachment.close();
+		}
+	};
+
+	try {
+		if (!options.follow || !(await copyAttached())) {
+			await copyFromLog();
+		}
+
 		return true;
 	} finally {
 		clearTimeout(timer);
@@ -108,4 +253,20 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		await appender.close();
 		await lock.release();
 	}
+}
+
+/**
+ * How far the engine's clock may be ahead of this one when telling which
+ * logged lines came after an attachment opened; more only costs comparing.
+ */
+const clockSlackMilliseconds = 2000;
+/** More lines than the engine and the socket can hold unread for one attachment. */
+const overlapLimit = 500_000;
+
+async function delay(milliseconds: number): Promise<'quiet'> {
+	return new Promise(resolve => {
+		setTimeout(() => {
+			resolve('quiet');
+		}, milliseconds).unref();
+	});
 }

@@ -15,7 +15,12 @@ export type LogPosition = {
 	since: string;
 	/** How many lines of the file are at or after `since`. */
 	alreadyWritten: number;
+	/** Those lines, in order: a replay that differs from them has lost lines. */
+	written?: readonly LogRecord[];
 };
+
+/** Output the engine no longer had when it was copied: its log rotated first. */
+export type LostOutput = {after: string; before: string};
 
 /**
  * How far before the last written line replay starts. stdout and stderr are
@@ -38,23 +43,31 @@ export function positionAfter(records: readonly LogRecord[]): LogPosition | null
 	}
 
 	const since = earlierInstant(toEngineInstant(last.ts), replaySlackSeconds);
-	let alreadyWritten = 0;
-	for (const record of records) {
-		if (toEngineInstant(record.ts) >= since) {
-			alreadyWritten++;
-		}
-	}
+	const written = records.filter(record => toEngineInstant(record.ts) >= since);
+	const alreadyWritten = written.length;
 
 	// `records` may be only the file's tail (see RunStore.readRecentLogs);
 	// every line at or after `since` is in it, which is all this needs.
 
-	return {since, alreadyWritten};
+	return {since, alreadyWritten, written};
 }
 
-/** Lets through only the replayed lines the file does not have yet. */
-export function createPositionFilter(position: LogPosition | null): (line: TimestampedLine) => boolean {
+/**
+ * Lets through only the replayed lines the file does not have yet.
+ * `sameLine` says whether a replayed line is the written record it should
+ * be; when one is not, the engine's log has rotated away what came between
+ * (output written while no one copied, faster than the log keeps it): the
+ * line is new, and `onLost` hears what was lost.
+ */
+export function createPositionFilter(
+	position: LogPosition | null,
+	options: {sameLine?: (line: TimestampedLine, record: LogRecord) => boolean; onLost?: (lost: LostOutput) => void} = {},
+): (line: TimestampedLine) => boolean {
 	const since = position?.since;
+	const written = position?.written ?? [];
+	let skipped = 0;
 	let toSkip = position?.alreadyWritten ?? 0;
+	const sameLine = options.sameLine ?? ((line, record) => line.stream === record.stream && line.line === record.line);
 	return line => {
 		// The engine applies `since` itself; this guards against one that does not.
 		if (since !== undefined && toEngineInstant(line.ts) < since) {
@@ -62,10 +75,94 @@ export function createPositionFilter(position: LogPosition | null): (line: Times
 		}
 
 		if (toSkip > 0) {
-			toSkip--;
-			return false;
+			const expected = written[skipped];
+			if (!expected || sameLine(line, expected)) {
+				toSkip--;
+				skipped++;
+				return false;
+			}
+
+			toSkip = 0;
+			options.onLost?.({after: written.at(-1)?.ts ?? expected.ts, before: line.ts});
 		}
 
 		return true;
+	};
+}
+/**
+ * How many lines at the start of a live attachment's output the engine's
+ * log also had: the longest run of `fromLog`'s last lines that `attached`
+ * begins with. A copy that attaches first and then catches up from the log
+ * holds the lines written in between twice; this is how many to drop.
+ * Linear (the prefix function of Knuth–Morris–Pratt over whole lines).
+ */
+export function attachedOverlap(fromLog: readonly LogRecord[], attached: readonly LogRecord[]): number {
+	const key = (record: LogRecord) => `${record.stream}\u0000${record.line}`;
+	const pattern = attached.slice(0, fromLog.length).map(record => key(record));
+	if (pattern.length === 0) {
+		return 0;
+	}
+
+	const prefix = Array.from<number>({length: pattern.length}).fill(0);
+	for (let index = 1, length = 0; index < pattern.length; index++) {
+		while (length > 0 && pattern[index] !== pattern[length]) {
+			length = prefix[length - 1]!;
+		}
+
+		if (pattern[index] === pattern[length]) {
+			length++;
+		}
+
+		prefix[index] = length;
+	}
+
+	let matched = 0;
+	for (const record of fromLog) {
+		const text = key(record);
+		while (matched > 0 && (matched === pattern.length || text !== pattern[matched])) {
+			matched = prefix[matched - 1]!;
+		}
+
+		if (text === pattern[matched]) {
+			matched++;
+		}
+	}
+
+	return matched;
+}
+
+/**
+ * Lines replayed from the engine's log after `position`, without the ones
+ * the file already has. The replay starts with a run of the file's last
+ * lines (how many depends on clocks: lines copied live are stamped when
+ * they arrive, a little after the engine stamped them), so the first lines
+ * are held until it is clear how far that run goes (attachedOverlap). A
+ * replay that shares no line with a file that expected some has lost what
+ * came between: `onLost` hears of it.
+ */
+export function createReplayAligner(position: LogPosition | null, onLost: (lost: LostOutput) => void): {push(record: LogRecord): LogRecord[]; end(): LogRecord[]} {
+	const written = position?.written ?? [];
+	let head: LogRecord[] | undefined = written.length > 0 ? [] : undefined;
+	const settle = (): LogRecord[] => {
+		const held = head ?? [];
+		head = undefined;
+		const overlap = attachedOverlap(written, held);
+		if (overlap === 0 && held.length > 0) {
+			onLost({after: written.at(-1)!.ts, before: held[0]!.ts});
+		}
+
+		return held.slice(overlap);
+	};
+
+	return {
+		push(record) {
+			if (!head) {
+				return [record];
+			}
+
+			head.push(record);
+			return head.length >= written.length ? settle() : [];
+		},
+		end: () => head ? settle() : [],
 	};
 }

@@ -8,7 +8,13 @@ import {runIdPattern, type RunMetadata} from './run-metadata.js';
 import {printable} from '../text/printable.js';
 
 /** One line of `logs.jsonl`. */
-export type LogRecord = {ts: string; stream: 'stdout' | 'stderr'; line: string};
+export type LogRecord = {
+	ts: string;
+	stream: 'stdout' | 'stderr';
+	line: string;
+	/** Set on moat's own record of output lost between two instants (its line says so to any reader). */
+	lost?: {after: string; before: string};
+};
 
 /** Private directories and files: run data can hold a user's output. */
 const directoryMode = 0o700;

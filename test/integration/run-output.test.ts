@@ -90,7 +90,7 @@ dockerTest('a root-owned workspace runs the agent as UID 5000, never as root, an
 	t.regex(result.stderr, /owned by root.*UID 5000/);
 });
 
-dockerTest('containers start as the workspace owner with no-new-privileges and no capability', async t => {
+dockerTest('containers start as the workspace owner with no-new-privileges, moat\'s seccomp profile and no capability', async t => {
 	const sandbox = await createSandbox();
 	const workspace = await createWorkspace();
 	t.teardown(async () => {
@@ -106,7 +106,10 @@ dockerTest('containers start as the workspace owner with no-new-privileges and n
 
 	const [runId] = await fs.readdir(path.join(sandbox.moatHome, 'runs'));
 	const inspect = JSON.parse(await docker('inspect', `moat-${runId!}`)) as Array<{Config: {User: string}; HostConfig: {SecurityOpt: string[]; CapAdd: string[] | null; CapDrop: string[] | null; Privileged: boolean}}>;
-	t.deepEqual(inspect[0]!.HostConfig.SecurityOpt, ['no-new-privileges']);
+	const [noNewPrivileges, seccomp, ...others] = inspect[0]!.HostConfig.SecurityOpt;
+	t.is(noNewPrivileges, 'no-new-privileges');
+	t.true(seccomp?.startsWith('seccomp={'), 'moat\'s own seccomp profile, not the engine\'s default');
+	t.deepEqual(others, []);
 	t.deepEqual(inspect[0]!.HostConfig.CapAdd ?? [], []);
 	t.deepEqual(inspect[0]!.HostConfig.CapDrop, ['ALL']);
 	t.is(inspect[0]!.Config.User, '1000:1000', 'it starts as the workspace owner, never as root');

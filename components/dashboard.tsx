@@ -156,7 +156,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		dispatch({type: 'taken', count: effects.length});
 		for (const effect of effects) {
 			const run = state.runs.find(candidate => candidate.id === ('id' in effect ? effect.id : undefined));
-			const label = run ? `${run.name} (${run.id})` : '';
+			const label = run ? `${run.name ?? 'damaged run'} (${run.id})` : '';
 			switch (effect.kind) {
 				case 'stop': {
 					act(`Stopping ${label}`, services.stopRun(effect.id));

@@ -1,4 +1,5 @@
 import type {RunRow} from '../source/dashboard/dashboard-types.js';
+import type {DamagedRun} from '../source/runs/run-metadata.js';
 import {stateLabel} from '../source/runs/run-presentation.js';
 import {printable} from '../source/text/printable.js';
 import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
@@ -77,6 +78,11 @@ export function initialDashboardState(options: {selectedId?: string; status?: st
 	};
 }
 
+/** What the status line says when asked to act on a damaged run: nothing can be done with it but removing it. */
+function damagedStatus(run: Pick<DamagedRun, 'id' | 'damage'>): string {
+	return printable(`${run.id} is damaged (${run.damage}); x removes it.`);
+}
+
 /** The runs the filter lets through: by name, id, agent, state or grant. */
 export function visibleRuns(state: Pick<DashboardState, 'runs' | 'filter'>): RunRow[] {
 	const words = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
@@ -85,7 +91,9 @@ export function visibleRuns(state: Pick<DashboardState, 'runs' | 'filter'>): Run
 	}
 
 	return state.runs.filter(run => {
-		const text = [run.name, run.id, run.agent ?? 'shell', stateLabel(run), ...run.grants].join(' ').toLowerCase();
+		const text = (run.state === 'damaged'
+			? [run.name ?? '', run.id, stateLabel(run)]
+			: [run.name, run.id, run.agent ?? 'shell', stateLabel(run), ...run.grants]).join(' ').toLowerCase();
 		return words.every(word => text.includes(word));
 	});
 }
@@ -169,6 +177,10 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 		}
 
 		case 'attach': {
+			if (run?.state === 'damaged') {
+				return {...state, status: damagedStatus(run)};
+			}
+
 			return run ? withEffect(state, {kind: 'attach', id: run.id}) : state;
 		}
 
@@ -177,6 +189,10 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 		}
 
 		case 'stop': {
+			if (run?.state === 'damaged') {
+				return {...state, status: damagedStatus(run)};
+			}
+
 			return run ? withEffect(state, {kind: 'stop', id: run.id}) : state;
 		}
 

@@ -156,7 +156,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		dispatch({type: 'taken', count: effects.length});
 		for (const effect of effects) {
 			const run = state.runs.find(candidate => candidate.id === ('id' in effect ? effect.id : undefined));
-			const label = run ? `${run.name} (${run.id})` : '';
+			const label = run ? `${run.name ?? 'damaged run'} (${run.id})` : '';
 			switch (effect.kind) {
 				case 'stop': {
 					act(`Stopping ${label}`, services.stopRun(effect.id));
@@ -245,6 +245,8 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	const paneHeight = Math.max(3, rows - reserved - tableHeight);
 	// Only the rows on screen are watched (their state and request counts); the rest are read every few seconds.
 	useRunWatches(shownRuns(visible, tableHeight, selectedIndex).shown.map(run => run.id), 'row', runsChanged);
+	const asked = runs.find(run => run.id === state.confirmDestroy);
+	const confirmName = asked ? asked.name ?? 'damaged run' : '';
 	const filterText = state.filtering || state.filter ? ` · filter: ${state.filter}${state.filtering ? '▏' : ''}` : '';
 	return (
 		<Box flexDirection="column" height={rows} width={columns}>
@@ -286,7 +288,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 					</>
 				)}
 			{state.confirmDestroy
-				? <Text color="yellow" wrap="truncate">Destroy {runs.find(run => run.id === state.confirmDestroy)?.name ?? ''} ({state.confirmDestroy}) and everything moat kept about it? y to confirm, any other key to keep it</Text>
+				? <Text color="yellow" wrap="truncate">Destroy {confirmName} ({state.confirmDestroy}) and everything moat kept about it? y to confirm, any other key to keep it</Text>
 				: <Text wrap="truncate">{state.status ?? ' '}</Text>}
 			<HintBar focus={state.focus} width={columns} />
 		</Box>

@@ -54,11 +54,13 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 				const waiting = stateLabel(run) === 'waiting';
 				const appearance = waiting ? {glyph: '◐', color: 'yellow'} : stateAppearance[run.state];
 				const selected = index === selectedIndex;
-				const values = [
-					run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
-					count(run.requests), count(run.blocked), Object.keys(run.ports).sort().join(',') || '-', run.grants.join(',') || '-',
-					run.resources ? describeResources(run.resources) : '-',
-				];
+				const values = run.state === 'damaged'
+					? [run.name ?? '-', '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now), count(run.requests), count(run.blocked)]
+					: [
+						run.name, run.agent ?? '-', stateLabel(run), run.id, formatAge(new Date(run.createdAt), now),
+						count(run.requests), count(run.blocked), Object.keys(run.ports).sort().join(',') || '-', run.grants.join(',') || '-',
+						run.resources ? describeResources(run.resources) : '-',
+					];
 				return (
 					<Text key={run.id} inverse={selected} wrap="truncate">
 						{/* The pointer marks the selection without relying on colour. */}
@@ -66,7 +68,10 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 						<Text color={appearance.color}>{appearance.glyph} </Text>
 						{values.slice(0, 5).map((value, column) => cell(value, columns[column]!.width)).join('')}
 						<Text color={run.blocked ? 'red' : undefined}>{cell(values[5]!, columns[5].width)}{cell(values[6]!, columns[6].width)}</Text>
-						{cell(values[7]!, columns[7].width)}{cell(values[8]!, columns[8].width)}{cell(values[9]!, columns[9].width)}
+						{run.state === 'damaged'
+							// What is wrong takes the columns a damaged run has nothing for.
+							? cell(`${run.damage} (x removes it)`, columns[7].width + columns[8].width + columns[9].width)
+							: `${cell(values[7]!, columns[7].width)}${cell(values[8]!, columns[8].width)}${cell(values[9]!, columns[9].width)}`}
 					</Text>
 				);
 			})}

@@ -8,9 +8,10 @@ import {
 	type DashboardState,
 	type RunRow,
 } from '../components/dashboard-reducer.js';
+import type {RunMetadata} from '../source/runs/run-metadata.js';
 import {actionFor, keyBindings, type DashboardAction, type KeyFocus, type KeyInfo} from '../components/key-bindings.js';
 
-function row(overrides: Partial<RunRow> & Pick<RunRow, 'id' | 'name'>): RunRow {
+function row(overrides: Partial<RunMetadata & {requests: number; blocked: number}> & Pick<RunMetadata, 'id' | 'name'>): RunRow {
 	return {
 		workspace: '/w', agent: null, image: 'moat/run:x', command: ['true'], grants: [], ports: {}, mounts: [],
 		environmentNames: [], containerId: null, state: 'stopped', interactive: false, keep: false, createdAt: '2026-11-22T11:00:00.000Z',
@@ -323,4 +324,19 @@ test('with follow off, lines arriving below keep the cursor on the line it was o
 	t.like(dashboardReducer(reading, {type: 'pane-lines', lines: 12, total: 15}), {offset: 7});
 	// Following, new lines are simply shown.
 	t.like(dashboardReducer(pane, {type: 'pane-lines', lines: 12, total: 15}), {offset: 0, follow: true});
+});
+
+test('a damaged run can only be destroyed: enter and s say what is wrong and that x removes it; x asks as for any run', t => {
+	const damaged: RunRow = {id: 'run_00000000000d', name: null, createdAt: '2026-11-22T11:30:00.000Z', state: 'damaged', damage: 'metadata.json is empty'};
+	const state = loaded({selectedId: damaged.id}, [...runs, damaged]);
+	for (const key of ['enter', 's']) {
+		const pressed = press(state, key);
+		t.deepEqual(pressed.effects, [], key);
+		t.is(pressed.status, 'run_00000000000d is damaged (metadata.json is empty); x removes it.', key);
+	}
+
+	const asked = press(state, 'x');
+	t.is(asked.confirmDestroy, damaged.id);
+	t.deepEqual(press(asked, 'y').effects, [{kind: 'destroy', id: damaged.id}]);
+	t.deepEqual(visibleRuns({runs: [...runs, damaged], filter: 'damaged'}).map(run => run.id), [damaged.id]);
 });

@@ -173,10 +173,31 @@ test('a trace line names the injected grant and marks blocked requests', t => {
 	t.is(formatNetworkEntry(entry({status: 0, error: 'connect ECONNREFUSED'})), '[04:20:01.123] GET https://api.github.com/user --- (42ms)  error: connect ECONNREFUSED');
 });
 
-test('network.jsonl parsing skips a torn last line and keeps the rest', t => {
+test('network.jsonl parsing skips a torn last line, without counting it, and keeps the rest', t => {
 	const text = `${JSON.stringify(entry({}))}\n${JSON.stringify(entry({method: 'POST'}))}\n{"ts":"2026-11-22T04:2`;
-	t.deepEqual(parseNetworkEntries(text).map(parsed => parsed.method), ['GET', 'POST']);
+	const parsed = parseNetworkEntries(text);
+	t.deepEqual(parsed.entries.map(each => each.method), ['GET', 'POST']);
+	t.is(parsed.skipped, 0);
 });
+
+for (const [title, line] of [
+	['garbage', 'this is not json'],
+	['a JSON number', '42'],
+	['JSON null', 'null'],
+	['an empty object', '{}'],
+	['a status that is text', JSON.stringify({...entry({}), status: '200'})],
+	['a missing url', JSON.stringify({...entry({}), url: undefined})],
+	['blocked as text', JSON.stringify({...entry({}), blocked: 'no'})],
+] as const) {
+	test(`network.jsonl parsing skips and counts a complete line that is ${title}, keeping the lines around it`, t => {
+		const text = `${JSON.stringify(entry({}))}\n${line}\n${JSON.stringify(entry({method: 'POST'}))}\n`;
+		const parsed = parseNetworkEntries(text);
+		t.deepEqual(parsed.entries.map(each => each.method), ['GET', 'POST']);
+		t.is(parsed.skipped, 1);
+		// Every entry kept can be printed: this is what crashed moat trace.
+		t.notThrows(() => parsed.entries.map(each => formatNetworkEntry(each)));
+	});
+}
 
 const settings: DaemonSettings = {version: '0.1.0', build: '1-2', upstreamOverrides: 'a=1.2.3.4:5', extraCaCertificates: '', routerPort: 8080, runConnections: null};
 

@@ -47,3 +47,23 @@ test('no runs folder yet is no runs', async t => {
 	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
 	t.deepEqual(await createRunRows(createRunStore(home), createRunCounter()).list(), []);
 });
+
+test('a run whose metadata.json is damaged is a damaged row beside the others, and a whole row again once repaired', async t => {
+	const home = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-run-rows-'));
+	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
+	const store = createRunStore(home);
+	await store.create(run('run_000000000001', 'one'));
+	await store.create(run('run_000000000002', 'two'));
+	const metadataFile = path.join(store.directory('run_000000000002'), 'metadata.json');
+	const saved = await fs.readFile(metadataFile, 'utf8');
+	const rows = createRunRows(store, createRunCounter());
+	await rows.list();
+
+	await fs.writeFile(metadataFile, '{}');
+	const damaged = await rows.list();
+	t.deepEqual(damaged.map(row => [row.id, row.state]).sort(), [['run_000000000001', 'running'], ['run_000000000002', 'damaged']]);
+	t.like(damaged.find(row => row.id === 'run_000000000002'), {damage: 'metadata.json: field id is missing; field name is missing (and 18 more)', requests: 0});
+
+	await fs.writeFile(metadataFile, saved);
+	t.deepEqual((await rows.list()).map(row => [row.id, row.state]).sort(), [['run_000000000001', 'running'], ['run_000000000002', 'running']]);
+});

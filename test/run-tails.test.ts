@@ -47,15 +47,15 @@ test('createTail returns what was appended since the last read, parsing only the
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	await fs.writeFile(file, numbered(0, 3));
 	const {tail, counter} = countingTail(file, 10);
-	t.deepEqual(await tail.read(), {entries: [0, 1, 2], total: 3, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0, 1, 2], total: 3, skipped: 0, changed: true});
 
 	await fs.appendFile(file, numbered(3, 5));
 	counter.parsed = 0;
-	t.deepEqual(await tail.read(), {entries: [0, 1, 2, 3, 4], total: 5, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0, 1, 2, 3, 4], total: 5, skipped: 0, changed: true});
 	t.is(counter.parsed, 2);
 
 	counter.parsed = 0;
-	t.deepEqual(await tail.read(), {entries: [0, 1, 2, 3, 4], total: 5, changed: false});
+	t.deepEqual(await tail.read(), {entries: [0, 1, 2, 3, 4], total: 5, skipped: 0, changed: false});
 	t.is(counter.parsed, 0);
 });
 
@@ -63,18 +63,18 @@ test('createTail keeps only the newest `limit` entries while the total counts th
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	await fs.writeFile(file, numbered(0, 7));
 	const {tail} = countingTail(file, 3);
-	t.deepEqual(await tail.read(), {entries: [4, 5, 6], total: 7, changed: true});
+	t.deepEqual(await tail.read(), {entries: [4, 5, 6], total: 7, skipped: 0, changed: true});
 	await fs.appendFile(file, numbered(7, 9));
-	t.deepEqual(await tail.read(), {entries: [6, 7, 8], total: 9, changed: true});
+	t.deepEqual(await tail.read(), {entries: [6, 7, 8], total: 9, skipped: 0, changed: true});
 	await fs.appendFile(file, numbered(9, 20));
-	t.deepEqual(await tail.read(), {entries: [17, 18, 19], total: 20, changed: true});
+	t.deepEqual(await tail.read(), {entries: [17, 18, 19], total: 20, skipped: 0, changed: true});
 });
 
 test('createTail with a limit of 0 keeps no entries but still counts them', async t => {
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	await fs.writeFile(file, numbered(0, 4));
 	const {tail, counter} = countingTail(file, 0);
-	t.deepEqual(await tail.read(), {entries: [], total: 4, changed: true});
+	t.deepEqual(await tail.read(), {entries: [], total: 4, skipped: 0, changed: true});
 	t.is(counter.parsed, 0);
 });
 
@@ -82,28 +82,28 @@ test('createTail holds a torn last line until its newline arrives', async t => {
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	await fs.writeFile(file, '{"n":0}\n{"n":');
 	const {tail} = countingTail(file, 10);
-	t.deepEqual(await tail.read(), {entries: [0], total: 1, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0], total: 1, skipped: 0, changed: true});
 	await fs.appendFile(file, '1');
-	t.deepEqual(await tail.read(), {entries: [0], total: 1, changed: false});
+	t.deepEqual(await tail.read(), {entries: [0], total: 1, skipped: 0, changed: false});
 	await fs.appendFile(file, '}\n{"n":2}\n');
-	t.deepEqual(await tail.read(), {entries: [0, 1, 2], total: 3, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0, 1, 2], total: 3, skipped: 0, changed: true});
 });
 
 test('createTail counts but does not show lines that do not parse, and ignores empty lines', async t => {
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	await fs.writeFile(file, '{"n":0}\n\nnot json\n\n{"n":1}\n');
 	const {tail} = countingTail(file, 10);
-	t.deepEqual(await tail.read(), {entries: [0, 1], total: 3, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0, 1], total: 3, skipped: 1, changed: true});
 });
 
 test('createTail reads a missing file as empty, then picks it up once it exists', async t => {
 	const file = path.join(await temporaryDirectory(t), 'lines.jsonl');
 	const {tail} = countingTail(file, 10);
-	t.deepEqual(await tail.read(), {entries: [], total: 0, changed: false});
+	t.deepEqual(await tail.read(), {entries: [], total: 0, skipped: 0, changed: false});
 	await fs.writeFile(file, numbered(0, 2));
-	t.deepEqual(await tail.read(), {entries: [0, 1], total: 2, changed: true});
+	t.deepEqual(await tail.read(), {entries: [0, 1], total: 2, skipped: 0, changed: true});
 	await fs.rm(file);
-	t.deepEqual(await tail.read(), {entries: [], total: 0, changed: true});
+	t.deepEqual(await tail.read(), {entries: [], total: 0, skipped: 0, changed: true});
 });
 
 test('createTail starts over when the file shrinks', async t => {
@@ -112,7 +112,7 @@ test('createTail starts over when the file shrinks', async t => {
 	const {tail} = countingTail(file, 10);
 	t.is((await tail.read()).total, 5);
 	await fs.writeFile(file, numbered(100, 102));
-	t.deepEqual(await tail.read(), {entries: [100, 101], total: 2, changed: true});
+	t.deepEqual(await tail.read(), {entries: [100, 101], total: 2, skipped: 0, changed: true});
 });
 
 test('createTail starts over when the file is replaced by another, even a longer one', async t => {
@@ -124,7 +124,7 @@ test('createTail starts over when the file is replaced by another, even a longer
 	const replacement = path.join(directory, 'replacement.jsonl');
 	await fs.writeFile(replacement, numbered(100, 105));
 	await fs.rename(replacement, file);
-	t.deepEqual(await tail.read(), {entries: [100, 101, 102, 103, 104], total: 5, changed: true});
+	t.deepEqual(await tail.read(), {entries: [100, 101, 102, 103, 104], total: 5, skipped: 0, changed: true});
 });
 
 test('createTail starts over when the file is rewritten in place so that a line no longer ends where it read to', async t => {
@@ -134,7 +134,7 @@ test('createTail starts over when the file is rewritten in place so that a line 
 	t.is((await tail.read()).total, 2);
 	// Same file (inode), longer, and the byte before the old end is no longer a newline.
 	await fs.writeFile(file, jsonLines([{n: 1000}, {n: 1001}, {n: 1002}]));
-	t.deepEqual(await tail.read(), {entries: [1000, 1001, 1002], total: 3, changed: true});
+	t.deepEqual(await tail.read(), {entries: [1000, 1001, 1002], total: 3, skipped: 0, changed: true});
 });
 
 test('createTail reads a file of tens of MB from its end on the first read, counting the older lines without parsing them', async t => {
@@ -175,8 +175,8 @@ test('createTail runs concurrent reads one after another, so no line is read twi
 	await fs.writeFile(file, numbered(0, 3));
 	const {tail} = countingTail(file, 10);
 	const [first, second] = await Promise.all([tail.read(), tail.read()]);
-	t.deepEqual(first, {entries: [0, 1, 2], total: 3, changed: true});
-	t.deepEqual(second, {entries: [0, 1, 2], total: 3, changed: false});
+	t.deepEqual(first, {entries: [0, 1, 2], total: 3, skipped: 0, changed: true});
+	t.deepEqual(second, {entries: [0, 1, 2], total: 3, skipped: 0, changed: false});
 });
 
 const logLines: Array<{title: string; line: string; expected: string}> = [
@@ -253,13 +253,24 @@ for (const {title, entry, expected} of networkLines) {
 	});
 }
 
-test('networkTail reads requests and marks an entry with no blocked field as blocked', async t => {
+test('networkTail shows requests; an entry without a boolean blocked field is skipped and counted, never shown as allowed', async t => {
 	const file = path.join(await temporaryDirectory(t), 'network.jsonl');
 	const {blocked: _, ...withoutBlocked} = request({url: 'https://b.example/'});
-	await fs.writeFile(file, jsonLines([request({}), withoutBlocked]));
-	const {entries, total} = await networkTail(file, 10).read();
-	t.is(total, 2);
-	t.deepEqual(entries.map(entry => [entry.url, entry.blocked]), [['https://api.github.com/user', false], ['https://b.example/', true]]);
+	await fs.writeFile(file, jsonLines([request({}), withoutBlocked, request({url: 'https://c.example/', blocked: true})]) + 'garbage\n');
+	const {entries, total, skipped} = await networkTail(file, 10).read();
+	t.is(total, 4);
+	t.is(skipped, 2);
+	t.deepEqual(entries.map(entry => [entry.url, entry.blocked]), [['https://api.github.com/user', false], ['https://c.example/', true]]);
+});
+
+test('logTail skips and counts lines that are not log records, keeping the ones around them', async t => {
+	const file = path.join(await temporaryDirectory(t), 'logs.jsonl');
+	const record = (line: string) => ({ts: '2025-01-01T00:00:00.000Z', stream: 'stdout', line});
+	await fs.writeFile(file, jsonLines([record('one'), {}, {...record('x'), stream: 'elsewhere'}, {...record('x'), line: 5}, record('two')]) + '{"ts":\n');
+	const {entries, total, skipped} = await logTail(file, 10).read();
+	t.is(total, 6);
+	t.is(skipped, 4);
+	t.deepEqual(entries.map(entry => entry.text), ['one', 'two']);
 });
 
 const auditEntry = (seq: number, type: string, data: Record<string, unknown>): AuditEntry => ({seq, ts: '2025-03-04T05:06:07.890Z', type, data, prev: '0'.repeat(64), hash: 'f'.repeat(64)});
@@ -354,7 +365,7 @@ const entriesFile = (home: string) => path.join(home, 'runs', runId, 'audit', 'e
 test('auditTail is empty for a run with no audit log', async t => {
 	const home = await temporaryDirectory(t);
 	const snapshot = await auditTail(home, runId, 10).read();
-	t.deepEqual(snapshot, {entries: [], total: 0, changed: false, verification: {state: 'empty', detail: 'no audit entries yet'}});
+	t.deepEqual(snapshot, {entries: [], total: 0, skipped: 0, changed: false, verification: {state: 'empty', detail: 'no audit entries yet'}});
 	// Reading an empty log does not create a signing key as a side effect.
 	await t.throwsAsync(fs.access(path.join(home, 'audit-signing-key.pem')));
 });

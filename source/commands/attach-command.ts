@@ -121,7 +121,7 @@ ${attachedKeysFrom('command').map(binding => `    ${attachedLabel(binding).padEn
 		}
 
 		if (!interactive) {
-			const records = await runs.output(run);
+			const {entries: records} = await runs.output(run);
 			for (const record of records.slice(-recentLines)) {
 				writeRecord(context, record);
 			}

@@ -1,4 +1,6 @@
 import {usageError} from '../errors.js';
+import {skippedNote} from '../files/json-lines.js';
+import {printable} from '../text/printable.js';
 import type {Command} from './command.js';
 import {writeRecord} from './attached-output.js';
 
@@ -25,10 +27,21 @@ export const logsCommand: Command = {
 		}
 
 		const {runs} = await context.services();
-		const run = await runs.find(context.input[0]);
-		const records = await runs.output(run);
+		// A damaged run's output is still worth reading: it may say what went wrong.
+		const run = await runs.findStored(context.input[0]);
+		const {entries: records, skipped} = await runs.output(run);
 		for (const record of lines === undefined ? records : records.slice(Math.max(0, records.length - lines))) {
 			writeRecord(context, record);
+		}
+
+		const note = skippedNote(skipped, 'logs.jsonl');
+		if (note) {
+			context.stderr.write(`moat: ${note}.\n`);
+		}
+
+		if (run.state === 'damaged') {
+			context.stderr.write(printable(`moat: ${run.id} is damaged (${run.damage}); remove it with moat destroy ${run.id}.`) + '\n');
+			return 0;
 		}
 
 		if (context.flags.follow && run.containerId && (run.state === 'running' || run.state === 'created')) {

@@ -7,7 +7,7 @@ import {imageLabels} from '../images/image-builder.js';
 import {describeGateway} from '../gateway/gateway-words.js';
 import {formatBytes, formatJson} from '../output/format.js';
 import {printable} from '../text/printable.js';
-import {runStates} from '../runs/run-metadata.js';
+import {runStates, type DamagedRun, type RunState} from '../runs/run-metadata.js';
 import type {Command} from './command.js';
 
 async function directorySize(directory: string): Promise<number> {
@@ -45,8 +45,11 @@ export const statusCommand: Command = {
 			.then(info => ({reachable: true as const, address: engine.address, ...info}))
 			.catch((error: unknown) => ({reachable: false as const, address: engine.address, error: isMoatError(error) ? error.message : String(error)}));
 
-		const allRuns = engineStatus.reachable ? await runs.list() : [];
-		const counts = Object.fromEntries(runStates.map(state => [state, allRuns.filter(run => run.state === state).length]));
+		const {runs: allRuns, damaged} = engineStatus.reachable ? await runs.inventory() : {runs: [], damaged: []};
+		const counts: Record<RunState | DamagedRun['state'], number> = {
+			...Object.fromEntries(runStates.map(state => [state, allRuns.filter(run => run.state === state).length])) as Record<RunState, number>,
+			damaged: damaged.length,
+		};
 		const images = engineStatus.reachable ? await engine.listImages({[imageLabels.managed]: 'true'}) : [];
 		const daemon = await findDaemon(context.environment);
 		const daemonStatus = daemon
@@ -61,7 +64,7 @@ export const statusCommand: Command = {
 			moatHome: context.environment.moatHome,
 			engine: engineStatus,
 			daemon: daemonStatus,
-			runs: {total: allRuns.length, ...counts},
+			runs: {total: allRuns.length + damaged.length, ...counts},
 			images: images.map(image => ({id: image.id, tags: image.tags, sizeBytes: image.sizeBytes, base: image.labels[imageLabels.base] ?? null})),
 			disk: {
 				moatHomeBytes: await directorySize(context.environment.moatHome),
@@ -80,7 +83,7 @@ export const statusCommand: Command = {
 			`Engine    ${engineStatus.reachable ? `Docker ${engineStatus.serverVersion} (API ${engineStatus.apiVersion}) at ${engine.address}` : `unreachable at ${engine.address}`}`,
 			`Daemon    ${daemonStatus.running ? `running (pid ${daemonStatus.pid}), ${daemonStatus.runs} run${daemonStatus.runs === 1 ? '' : 's'} registered` : `not running${'error' in daemonStatus ? ` (${daemonStatus.error})` : ''}; it starts with the next run`}`,
 			...daemonStatus.running ? [`Gateway   ${describeGateway(daemonStatus.gateway)}`] : [],
-			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')})`,
+			`Runs      ${status.runs.total} (${runStates.map(state => `${counts[state]} ${state}`).join(', ')}${damaged.length > 0 ? `, ${damaged.length} damaged: moat list says which and how to remove them` : ''})`,
 			`Images    ${images.length} moat image${images.length === 1 ? '' : 's'}, ${formatBytes(status.disk.imagesBytes)}`,
 			`Disk      ${formatBytes(status.disk.moatHomeBytes)} in ${context.environment.moatHome}${disk ? `, ${formatBytes(status.disk.moatHomeFreeBytes!)} free on its disk` : ''}`,
 			...storageProblem ? [`          ${storageProblem.message}`, `          ${storageProblem.fix}`] : [],

@@ -34,7 +34,7 @@ export const destroyCommand: Command = {
     $ moat destroy [run] [-f]
 
   Removes the run's container and everything moat kept about it. A running
-  run needs -f.
+  run needs -f. A damaged run (see moat list) is named by its run id.
 
   Flags
     -f, --force   Destroy even if it is running
@@ -42,7 +42,8 @@ export const destroyCommand: Command = {
 	flags: {force: {type: 'boolean', shortFlag: 'f'}},
 	async run(context) {
 		const {runs} = await context.services();
-		const run = await runs.find(context.input[0]);
+		// A damaged run can always be removed: that is the fix moat list gives for it.
+		const run = await runs.findStored(context.input[0]);
 		await runs.destroy(run, Boolean(context.flags.force));
 		context.stdout.write(`${run.id}\n`);
 		return 0;

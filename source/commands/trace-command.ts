@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import {skippedNote} from '../files/json-lines.js';
 import {formatNetworkEntry, parseNetworkEntries} from '../proxy/network-trace.js';
 import type {Command} from './command.js';
 import {formatJson} from '../output/format.js';
@@ -22,7 +23,8 @@ export const traceCommand: Command = {
 	flags: {network: {type: 'boolean'}, json: {type: 'boolean'}},
 	async run(context) {
 		const {runs, store} = await context.services();
-		const run = await runs.find(context.input[0]);
+		// Like moat logs, a damaged run's requests can still be read.
+		const run = await runs.findStored(context.input[0]);
 		const text = await fs.readFile(store.networkFile(run.id), 'utf8').catch((error: NodeJS.ErrnoException) => {
 			if (error.code === 'ENOENT') {
 				return '';
@@ -30,14 +32,20 @@ export const traceCommand: Command = {
 
 			throw error;
 		});
-		const entries = parseNetworkEntries(text);
+		const {entries, skipped} = parseNetworkEntries(text);
+		const note = skippedNote(skipped, 'network.jsonl');
+		if (note) {
+			// On stderr, so --json and the table stay what they were.
+			context.stderr.write(`moat: ${note}.\n`);
+		}
+
 		if (context.flags.json) {
 			context.stdout.write(formatJson(entries));
 			return 0;
 		}
 
 		if (entries.length === 0) {
-			context.stderr.write(`${run.name} (${run.id}) made no requests through the proxy.\n`);
+			context.stderr.write(printable(`${run.name ?? 'damaged run'} (${run.id}) made no requests through the proxy.`) + '\n');
 			return 0;
 		}
 

@@ -7,7 +7,7 @@ import {describeStorage} from '../daemon/storage-health.js';
 import type {Engine} from '../engine/engine.js';
 import type {MoatEnvironment as Environment} from '../environment.js';
 import {isMoatError} from '../errors.js';
-import {isActive} from '../runs/run-metadata.js';
+import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 import {createFileWatcher, type FileWatch, type FileWatcher} from './file-watcher.js';
@@ -134,7 +134,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 				// The daemon finishes runs whose containers end; without one (or after a crash) the
 				// engine is asked directly, for the runs said to be active only.
 				reconciledAt = Date.now();
-				const active = all.filter(run => isActive(run));
+				const active = all.filter((run): run is RunRow & RunMetadata => run.state !== 'damaged' && isActive(run));
 				const changed = await Promise.all(active.map(async run => runs.reconcile(run).then(next => next.state !== run.state, () => false)));
 				if (changed.some(Boolean)) {
 					all = await rows.list();
@@ -145,7 +145,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			forgetAllBut(new Set(all.map(run => run.id)));
 			const running = new Set<string>();
 			for (const run of all) {
-				if (isActive(run) && run.interactive && run.containerId) {
+				if (run.state !== 'damaged' && isActive(run) && run.interactive && run.containerId) {
 					running.add(run.id);
 					keeper.keep(run.id, run.containerId);
 				}
@@ -188,7 +188,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			await runs.stop(await runs.find(id));
 		},
 		async destroyRun(id) {
-			await runs.destroy(await runs.find(id), true);
+			// A damaged run too: removing it is the fix its row offers.
+			await runs.destroy(await runs.findStored(id), true);
 		},
 		async preview(id) {
 			const lines = keeper.lines(id);
@@ -208,7 +209,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		async logs(id) {
 			const snapshot = await tailOf(`logs:${id}`, () => logTail(store.logFile(id), paneLimit)).read();
-			return {lines: snapshot.entries.map(line => ({text: line.text, alert: line.stream === 'stderr'})), summary: `${snapshot.total} lines`, total: snapshot.total};
+			return {lines: snapshot.entries.map(line => ({text: line.text, alert: line.stream === 'stderr'})), summary: `${snapshot.total - snapshot.skipped} lines${unreadable(snapshot.skipped)}`, total: snapshot.total};
 		},
 		async network(id) {
 			const snapshot = await tailOf(`network:${id}`, () => networkTail(store.networkFile(id), paneLimit)).read();
@@ -218,7 +219,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 				lines: lines.map(line => ({text: line.text, alert: line.blocked})),
 				// Only what the policy blocked can be allowed (not internal addresses, not a mismatched Host).
 				blockedHosts: lines.map(line => (line.blocked && /not in the allow list/i.test(line.entry.error ?? '') ? allowEntryOf(line.entry.url) : undefined)),
-				summary: `${snapshot.total} requests${blocked ? ` · ${blocked} blocked (a allows)` : ''}`,
+				summary: `${snapshot.total - snapshot.skipped} requests${blocked ? ` · ${blocked} blocked (a allows)` : ''}${unreadable(snapshot.skipped)}`,
 				total: snapshot.total,
 			};
 		},
@@ -231,7 +232,7 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 					...(verification.state === 'broken' ? [{text: `✕ ${verification.detail}`, alert: true}] : []),
 				],
 				total: snapshot.total + (verification.state === 'broken' ? 1 : 0),
-				summary: `${snapshot.total} entries · ${verification.state === 'verified' ? '✓ ' : verification.state === 'broken' ? '✕ ' : ''}${verification.detail}`,
+				summary: `${snapshot.total - snapshot.skipped} entries${unreadable(snapshot.skipped)} · ${verification.state === 'verified' ? '✓ ' : verification.state === 'broken' ? '✕ ' : ''}${verification.detail}`,
 			};
 		},
 		allowHost: options.allowHost,
@@ -266,6 +267,11 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		grantWizard: options.grantWizard,
 		now: environment.now,
 	};
+}
+
+/** " · 2 unreadable lines skipped" for a pane's summary; nothing when none were. Pure. */
+export function unreadable(skipped: number): string {
+	return skipped === 0 ? '' : ` · ${skipped} unreadable line${skipped === 1 ? '' : 's'} skipped`;
 }
 
 function expandHome(folder: string, home: string): string {

@@ -1,5 +1,5 @@
 import type {GrantWizardServices} from '../credentials/grant-wizard-services.js';
-import type {RunMetadata} from '../runs/run-metadata.js';
+import type {StoredRun} from '../runs/run-metadata.js';
 import type {RecipeName} from '../bottles/bottle-kinds.js';
 
 /**
@@ -8,8 +8,11 @@ import type {RecipeName} from '../bottles/bottle-kinds.js';
  * their own.
  */
 
-/** A run as the table shows it: its metadata and its proxy counts (unknown: undefined). */
-export type RunRow = RunMetadata & {requests?: number; blocked?: number};
+/**
+ * A run as the table shows it: its metadata (or, for a damaged run, what is
+ * wrong with it) and its proxy counts (unknown: undefined).
+ */
+export type RunRow = StoredRun & {requests?: number; blocked?: number};
 
 /** A line of a detail pane; `alert` lines (blocked requests, a broken log) stand out. */
 export type PaneLine = {text: string; alert?: boolean};

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {runIdPattern, type RunMetadata} from '../runs/run-metadata.js';
+import {runIdPattern, type StoredRun} from '../runs/run-metadata.js';
 import type {RunStore} from '../runs/run-store.js';
 import type {RunCounter} from './run-counts.js';
 import type {RunRow} from './dashboard-types.js';
@@ -14,7 +14,7 @@ import type {RunRow} from './dashboard-types.js';
  */
 export type RunRows = {list(): Promise<RunRow[]>};
 
-type Cached = {stamp: string; run: RunMetadata; row: RunRow};
+type Cached = {stamp: string; run: StoredRun; row: RunRow};
 
 export function createRunRows(store: RunStore, counter: RunCounter): RunRows {
 	const cache = new Map<string, Cached>();
@@ -30,20 +30,18 @@ export function createRunRows(store: RunStore, counter: RunCounter): RunRows {
 			const ids = names.filter(name => runIdPattern.test(name));
 			const rows = await Promise.all(ids.map(async id => {
 				const stat = await fs.stat(path.join(store.directory(id), 'metadata.json')).catch(() => undefined);
-				if (!stat) {
-					cache.delete(id);
-					return undefined;
-				}
-
-				const stamp = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+				// No metadata.json is rare (a run being made, or a lost record): read afresh each time.
+				const stamp = stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : undefined;
 				let cached = cache.get(id);
-				if (cached?.stamp !== stamp) {
-					const run = await store.read(id).catch(() => undefined);
+				if (stamp === undefined || cached?.stamp !== stamp) {
+					// A damaged record is a row too (state damaged), so it can be seen and removed.
+					const run = await store.readStored(id).catch(() => undefined);
 					if (!run) {
+						cache.delete(id);
 						return undefined;
 					}
 
-					cached = {stamp, run, row: {...run}};
+					cached = {stamp: stamp ?? '', run, row: {...run}};
 				}
 
 				const counts = await counter.count(id, store.networkFile(id));

@@ -2,9 +2,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {verifyLog, type AuditEntry, type Verification} from '../audit/audit-chain.js';
 import {createAuditLog} from '../audit/audit-log.js';
+import {parseJsonLine} from '../files/json-lines.js';
+import {acceptNetworkEntry} from '../proxy/network-trace.js';
 import type {NetworkEntry} from '../proxy/proxy-server.js';
 import {plainTerminalLine} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
+import {acceptLogRecord} from '../runs/run-record-schemas.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';
 import {printable} from '../text/printable.js';
 
@@ -23,6 +26,11 @@ export type TailSnapshot<T> = {
 	 * old to be kept and those that did not parse (a pane can say "N lines").
 	 */
 	total: number;
+	/**
+	 * Lines read for entries that were not entries (garbage, or the wrong
+	 * shape): skipped, and counted so a pane can say so.
+	 */
+	skipped: number;
 	/** Something differs from the previous read: new entries, or the file started over. */
 	changed: boolean;
 };
@@ -80,9 +88,10 @@ function splitLines(buffer: Buffer): Buffer[] {
 	return lines;
 }
 
-/** Parses from the last line back until `limit` entries parsed; oldest first. */
-function parseNewest<T>(lines: readonly Buffer[], limit: number, parse: (line: string) => T | undefined): T[] {
+/** Parses from the last line back until `limit` entries parsed; oldest first, and how many lines were not entries. */
+function parseNewest<T>(lines: readonly Buffer[], limit: number, parse: (line: string) => T | undefined): {entries: T[]; skipped: number} {
 	const parsed: T[] = [];
+	let skipped = 0;
 	for (let index = lines.length - 1; index >= 0 && parsed.length < limit; index--) {
 		const line = lines[index]!;
 		if (line.length === 0) {
@@ -96,12 +105,14 @@ function parseNewest<T>(lines: readonly Buffer[], limit: number, parse: (line: s
 			// A line a parser chokes on is counted but not shown, like one it rejects.
 		}
 
-		if (entry !== undefined) {
+		if (entry === undefined) {
+			skipped++;
+		} else {
 			parsed.push(entry);
 		}
 	}
 
-	return parsed.reverse();
+	return {entries: parsed.reverse(), skipped};
 }
 
 /** Non-empty lines in [from, to) of the file; `from` is the start of a line. */
@@ -147,10 +158,10 @@ async function readRegion<T>(handle: fs.FileHandle, from: number, to: number, li
 		// Unless the block reached `from`, its first line may be cut: it is counted with the older ones.
 		const firstLine = start === from ? 0 : tail.indexOf(newline) + 1;
 		const lines = splitLines(tail.subarray(firstLine, lastNewline + 1));
-		const entries = parseNewest(lines, limit, parse);
+		const {entries, skipped} = parseNewest(lines, limit, parse);
 		if (entries.length >= limit || start === from) {
 			const older = await countLines(handle, from, start + firstLine);
-			return {end: start + lastNewline + 1, lines: older + lines.filter(line => line.length > 0).length, entries};
+			return {end: start + lastNewline + 1, lines: older + lines.filter(line => line.length > 0).length, entries, skipped};
 		}
 	}
 }
@@ -166,16 +177,18 @@ export function createTail<T>(file: string, parse: (line: string) => T | undefin
 	/** Bytes read up to the end of the last complete line. */
 	let offset = 0;
 	let total = 0;
+	let skipped = 0;
 	let entries: T[] = [];
 	let queue: Promise<unknown> = Promise.resolve();
 
-	const snapshot = (changed: boolean): TailSnapshot<T> => ({entries, total, changed});
+	const snapshot = (changed: boolean): TailSnapshot<T> => ({entries, total, skipped, changed});
 
 	/** Forgets everything read; true when there was something to forget. */
 	function startOver(): boolean {
 		const had = offset > 0 || total > 0 || entries.length > 0;
 		offset = 0;
 		total = 0;
+		skipped = 0;
 		entries = [];
 		return had;
 	}
@@ -220,6 +233,7 @@ export function createTail<T>(file: string, parse: (line: string) => T | undefin
 
 					offset = region.end;
 					total += region.lines;
+					skipped += region.skipped;
 					entries = newest([...entries, ...region.entries], limit);
 					return snapshot(changed || region.lines > 0);
 				} catch (error) {
@@ -298,13 +312,9 @@ export function displayLogLine(record: Pick<LogRecord, 'line'>): string {
 export type LogLine = {ts: string; stream: LogRecord['stream']; text: string};
 
 function parseLogLine(line: string): LogLine | undefined {
-	const record = parseObject(line);
-	if (typeof record?.line !== 'string') {
-		return undefined;
-	}
-
+	const record = parseJsonLine(line, acceptLogRecord);
 	// Cleaned once here, not on every render.
-	return {ts: typeof record.ts === 'string' ? record.ts : '', stream: record.stream === 'stderr' ? 'stderr' : 'stdout', text: displayLogLine({line: record.line})};
+	return record && {ts: record.ts, stream: record.stream, text: displayLogLine(record)};
 }
 
 /** The newest lines of a run's `logs.jsonl`. */
@@ -313,25 +323,8 @@ export function logTail(file: string, limit: number): Tail<LogLine> {
 }
 
 function parseNetworkEntry(line: string): NetworkEntry | undefined {
-	const entry = parseObject(line);
-	if (!entry || typeof entry.method !== 'string' || typeof entry.url !== 'string') {
-		return undefined;
-	}
-
-	const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-	return {
-		ts: typeof entry.ts === 'string' ? entry.ts : '',
-		method: entry.method,
-		url: entry.url,
-		status: number(entry.status),
-		duration_ms: number(entry.duration_ms),
-		bytes_in: number(entry.bytes_in),
-		bytes_out: number(entry.bytes_out),
-		grant: typeof entry.grant === 'string' ? entry.grant : null,
-		// Anything but an explicit false is shown as blocked: a pane must not make a denial look like a success.
-		blocked: entry.blocked !== false,
-		error: typeof entry.error === 'string' ? entry.error : null,
-	};
+	// The check moat trace makes too: a line without a boolean blocked is not shown at all, so a denial never looks like a success.
+	return parseJsonLine(line, acceptNetworkEntry);
 }
 
 /** The newest requests of a run's `network.jsonl`. */

@@ -1,3 +1,5 @@
+import {z} from 'zod';
+import {parseJsonLines, type JsonLines} from '../files/json-lines.js';
 import type {NetworkEntry} from './proxy-server.js';
 
 /**
@@ -5,22 +7,29 @@ import type {NetworkEntry} from './proxy-server.js';
  * show requests the same way.
  */
 
-/** Entries from network.jsonl text; a torn last line (a crash mid-write) is skipped. */
-export function parseNetworkEntries(text: string): NetworkEntry[] {
-	const entries: NetworkEntry[] = [];
-	for (const line of text.split('\n')) {
-		if (line.trim() === '') {
-			continue;
-		}
+/** One line of network.jsonl as the daemon writes it (NetworkEntry): the one check both readers make. */
+const networkEntrySchema = z.object({
+	ts: z.string(),
+	method: z.string(),
+	url: z.string(),
+	status: z.number(),
+	duration_ms: z.number(),
+	bytes_in: z.number(),
+	bytes_out: z.number(),
+	grant: z.string().nullable(),
+	blocked: z.boolean(),
+	error: z.string().nullable(),
+});
 
-		try {
-			entries.push(JSON.parse(line) as NetworkEntry);
-		} catch {
-			// Only the last line can be torn; anything else unreadable is skipped too rather than hiding the rest.
-		}
-	}
+/** A parsed line as a NetworkEntry, or undefined when it is not one. */
+export function acceptNetworkEntry(value: unknown): NetworkEntry | undefined {
+	const result = networkEntrySchema.safeParse(value);
+	return result.success ? result.data : undefined;
+}
 
-	return entries;
+/** Entries from network.jsonl text, and how many lines were not entries (a torn last line is neither). */
+export function parseNetworkEntries(text: string): JsonLines<NetworkEntry> {
+	return parseJsonLines(text, acceptNetworkEntry);
 }
 
 /** `[time] METHOD URL STATUS (duration)`, with blocked requests marked. */

@@ -1,11 +1,12 @@
-import type {RunMetadata, RunState} from './run-metadata.js';
+import type {DamagedRun, RunMetadata, RunState} from './run-metadata.js';
 
 /** How a state looks in the UI: a glyph so colour is never the only signal. */
-export const stateAppearance: Record<RunState, {glyph: string; color: string}> = {
+export const stateAppearance: Record<RunState | DamagedRun['state'], {glyph: string; color: string}> = {
 	created: {glyph: '◌', color: 'gray'},
 	running: {glyph: '●', color: 'green'},
 	stopped: {glyph: '○', color: 'gray'},
 	failed: {glyph: '✕', color: 'red'},
+	damaged: {glyph: '!', color: 'yellow'},
 };
 
 /**
@@ -13,12 +14,12 @@ export const stateAppearance: Record<RunState, {glyph: string; color: string}> =
  * kernel killed at its limit; "waiting" for a running
  * agent that reported it waits for the user; else the state.
  */
-export function stateLabel(run: Pick<RunMetadata, 'state' | 'exitCode'> & {activity?: RunMetadata['activity']; outOfMemory?: boolean}): string {
+export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode?: number | null; activity?: RunMetadata['activity']; outOfMemory?: boolean}): string {
 	if (run.outOfMemory && run.state === 'failed') {
 		return 'out of memory';
 	}
 
-	if (run.exitCode !== null && run.state !== 'running' && run.state !== 'created') {
+	if (run.exitCode !== null && run.exitCode !== undefined && run.state !== 'running' && run.state !== 'created' && run.state !== 'damaged') {
 		return `${run.state} (${run.exitCode})`;
 	}
 

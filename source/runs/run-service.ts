@@ -11,10 +11,11 @@ import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
 import {captureLogs} from './log-capture.js';
 import {containerLabels} from './labels.js';
-import {isActive, type RunMetadata} from './run-metadata.js';
+import type {JsonLines} from '../files/json-lines.js';
+import {isActive, type DamagedRun, type RunMetadata, type StoredRun} from './run-metadata.js';
 import {resolveRun} from './run-resolution.js';
 import {reconcile} from './reconcile.js';
-import type {LogRecord, RunStore} from './run-store.js';
+import {damagedRunError, type LogRecord, type RunStore} from './run-store.js';
 
 export {containerLabels} from './labels.js';
 
@@ -162,21 +163,46 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		return listed;
 	}
 
+	/** The run `reference` names (README: Running things), damaged or not. */
+	async function findStored(reference: string | undefined): Promise<StoredRun> {
+		const {runs, damaged} = await store.scan();
+		const run = resolveRun(runs, reference, damaged);
+		return run.state === 'damaged' ? run : finish(run);
+	}
+
+	/** The run `reference` names; a damaged one is an error that says how to remove it. */
 	async function find(reference: string | undefined): Promise<RunMetadata> {
-		return finish(resolveRun(await store.list(), reference));
+		const run = await findStored(reference);
+		if (run.state === 'damaged') {
+			throw damagedRunError(run);
+		}
+
+		return run;
 	}
 
 	return {
 		list,
 		find,
+		findStored,
+
+		/** Every run, brought in line with the engine, and the damaged records beside them. */
+		async inventory(): Promise<{runs: RunMetadata[]; damaged: DamagedRun[]}> {
+			const {runs, damaged} = await store.scan();
+			return {runs: await Promise.all(runs.map(async run => finish(run))), damaged};
+		},
+
 		/** Brings one run in line with its container (exit code, logs, removal). */
 		reconcile: finish,
 		/** Appends an event to the run's audit log. */
 		record,
 
-		/** Everything the run has printed so far, caught up from the engine first. */
-		async output(run: RunMetadata): Promise<LogRecord[]> {
-			if (run.containerId) {
+		/**
+		 * Everything the run has printed so far, caught up from the engine
+		 * first (not for a damaged run: its container is not known), and how
+		 * many lines of logs.jsonl were unreadable.
+		 */
+		async output(run: StoredRun): Promise<JsonLines<LogRecord>> {
+			if (run.state !== 'damaged' && run.containerId) {
 				const captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
 					if (isDiskFull(error)) {
 						// What is stored is shown; the rest stays in the container's log until there is room.
@@ -198,7 +224,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				}
 			}
 
-			return store.readLogs(run.id);
+			return store.readLogFile(run.id);
 		},
 
 		/**
@@ -330,7 +356,12 @@ export function createRunService({engine, store, environment, reporter, audit, n
 			return finish(await store.read(run.id));
 		},
 
-		async destroy(run: RunMetadata, force: boolean): Promise<void> {
+		async destroy(run: StoredRun, force: boolean): Promise<void> {
+			if (run.state === 'damaged') {
+				await destroyDamaged(run, force);
+				return;
+			}
+
 			if (isActive(run) && !force) {
 				throw usageError(`Run ${run.id} (${run.name}) is still running.`, `Stop it first with moat stop ${run.id}, or use moat destroy -f ${run.id}.`);
 			}
@@ -347,7 +378,9 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		/** What `moat clean` would remove: finished runs, and moat images no container uses. */
 		async cleanable(): Promise<{runs: RunMetadata[]; images: Array<{id: string; tags: string[]; sizeBytes: number}>; orphanContainers: string[]}> {
 			const runs = (await list()).filter(run => !isActive(run));
-			const known = new Set((await store.list()).map(run => run.id));
+			// A damaged run's container stays until the run is destroyed: what it is, is not known.
+			const scanned = await store.scan();
+			const known = new Set([...scanned.runs, ...scanned.damaged].map(run => run.id));
 			// Only this MOAT_HOME's containers: another home's runs are not ours to judge.
 			const containers = await engine.listContainers({[containerLabels.managed]: 'true', [containerLabels.home]: environment.moatHome});
 			const everyContainer = await engine.listContainers({[containerLabels.managed]: 'true'});
@@ -380,6 +413,25 @@ export function createRunService({engine, store, environment, reporter, audit, n
 			}
 		},
 	};
+
+	/**
+	 * A damaged record cannot say which container is the run's, so the
+	 * engine is asked for the ones labelled with its id in this MOAT_HOME;
+	 * one still running needs -f, as a running run does.
+	 */
+	async function destroyDamaged(run: DamagedRun, force: boolean): Promise<void> {
+		const containers = await engine.listContainers({[containerLabels.runId]: run.id, [containerLabels.home]: environment.moatHome});
+		if (!force && containers.some(container => container.status === 'running')) {
+			throw usageError(`Run ${run.id} is damaged and its container is still running.`, `Use moat destroy -f ${run.id} to stop and remove it.`);
+		}
+
+		await network?.release(run.id);
+		for (const container of containers) {
+			await engine.removeContainer(container.id, {force: true});
+		}
+
+		await store.remove(run.id);
+	}
 
 	async function tailLogFile(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<'ended' | 'unlocked'> {
 		let seen = (await store.readLogs(run.id)).length;

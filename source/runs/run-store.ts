@@ -1,10 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {notFoundError} from '../errors.js';
+import {MoatError, notFoundError} from '../errors.js';
 import {writeFileAtomic} from '../files/atomic-write.js';
 import {writingTo} from '../files/disk-full.js';
+import {parseJsonLines, type JsonLines} from '../files/json-lines.js';
 import {openLineAppender, repairTornLine} from '../files/line-appender.js';
-import {runIdPattern, type RunMetadata} from './run-metadata.js';
+import {runIdPattern, type DamagedRun, type RunMetadata, type StoredRun} from './run-metadata.js';
+import {acceptLogRecord, readRunRecord, type RunRecordReading} from './run-record-schemas.js';
 import {printable} from '../text/printable.js';
 
 /** One line of `logs.jsonl`. */
@@ -15,6 +17,17 @@ export type LogRecord = {
 	/** Set on moat's own record of output lost between two instants (its line says so to any reader). */
 	lost?: {after: string; before: string};
 };
+
+/**
+ * What `moat attach`, `stop` and the rest say about a damaged run: they
+ * cannot act on a record they cannot trust, but destroy can remove it.
+ */
+export function damagedRunError(run: Pick<DamagedRun, 'id' | 'damage'>): MoatError {
+	return new MoatError(
+		`Run ${printable(run.id)} is damaged: ${printable(run.damage)}.`,
+		`Remove it with moat destroy ${printable(run.id)} (moat logs ${printable(run.id)} still shows what it printed).`,
+	);
+}
 
 /** Private directories and files: run data can hold a user's output. */
 const directoryMode = 0o700;
@@ -36,16 +49,95 @@ export function createRunStore(moatHome: string) {
 		await writeFileAtomic(metadataFile(run.id), JSON.stringify(run, undefined, 2) + '\n', fileMode);
 	}
 
-	async function read(id: string): Promise<RunMetadata> {
+	/**
+	 * What run folder `id` holds, checked at the one boundary
+	 * (run-record-schemas.ts); undefined when there is no such folder, or
+	 * one still being made.
+	 */
+	async function readStored(id: string): Promise<StoredRun | undefined> {
+		let contents: string | undefined;
 		try {
-			return JSON.parse(await fs.readFile(metadataFile(id), 'utf8')) as RunMetadata;
+			contents = await fs.readFile(metadataFile(id), 'utf8');
+		} catch (error) {
+			const {code} = error as NodeJS.ErrnoException;
+			if (code !== 'ENOENT') {
+				return damaged(id, {kind: 'damaged', damage: `metadata.json cannot be read (${code ?? (error as Error).message})`, name: null, createdAt: null});
+			}
+
+			if (!(await holdsData(directory(id)))) {
+				return undefined;
+			}
+		}
+
+		const reading = readRunRecord(id, contents);
+		return reading.kind === 'run' ? reading.run : damaged(id, reading);
+	}
+
+	async function damaged(id: string, reading: Extract<RunRecordReading, {kind: 'damaged'}>): Promise<DamagedRun> {
+		// Without a readable creation time, the file's (or the folder's) last change places it in the list.
+		const changed = await fs.stat(metadataFile(id)).catch(async () => fs.stat(directory(id))).catch(() => undefined);
+		return {
+			id,
+			name: reading.name,
+			createdAt: reading.createdAt ?? (changed ?? {mtime: new Date(0)}).mtime.toISOString(),
+			state: 'damaged',
+			damage: reading.damage,
+		};
+	}
+
+	async function read(id: string): Promise<RunMetadata> {
+		const stored = await readStored(id);
+		if (!stored) {
+			throw notFoundError(`Run ${printable(id)} does not exist.`, 'See moat list for existing runs.');
+		}
+
+		if (stored.state === 'damaged') {
+			throw damagedRunError(stored);
+		}
+
+		return stored;
+	}
+
+	async function readLogFile(id: string): Promise<JsonLines<LogRecord>> {
+		let text: string;
+		try {
+			text = await fs.readFile(path.join(directory(id), 'logs.jsonl'), 'utf8');
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-				throw notFoundError(`Run ${printable(id)} does not exist.`, 'See moat list for existing runs.');
+				return {entries: [], skipped: 0};
 			}
 
 			throw error;
 		}
+
+		return parseJsonLines(text, acceptLogRecord);
+	}
+
+	/** Every run folder: the runs, and the damaged records beside them. */
+	async function scan(): Promise<{runs: RunMetadata[]; damaged: DamagedRun[]}> {
+		let names: string[];
+		try {
+			names = await fs.readdir(root);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+				return {runs: [], damaged: []};
+			}
+
+			throw error;
+		}
+
+		const stored = await Promise.all(names.filter(name => runIdPattern.test(name)).map(async name => readStored(name)));
+		const runs: RunMetadata[] = [];
+		const damagedRuns: DamagedRun[] = [];
+		for (const run of stored) {
+			if (run?.state === 'damaged') {
+				damagedRuns.push(run);
+			} else if (run) {
+				runs.push(run);
+			}
+		}
+
+		return {runs, damaged: damagedRuns};
 	}
 
 	return {
@@ -72,6 +164,7 @@ export function createRunStore(moatHome: string) {
 			}
 		},
 
+		/** A run's metadata; a damaged record is an error saying so (damagedRunError). */
 		read,
 
 		/** Reads, applies `change`, writes back; returns the new metadata. */
@@ -81,25 +174,13 @@ export function createRunStore(moatHome: string) {
 			return next;
 		},
 
+		/** The runs whose records are whole; damaged ones are left out (see scan). */
 		async list(): Promise<RunMetadata[]> {
-			let names: string[];
-			try {
-				names = await fs.readdir(root);
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-					return [];
-				}
-
-				throw error;
-			}
-
-			const runs = await Promise.all(
-				names
-					.filter(name => runIdPattern.test(name))
-					.map(async name => read(name).catch(() => undefined)),
-			);
-			return runs.filter((run): run is RunMetadata => run !== undefined);
+			return (await scan()).runs;
 		},
+
+		scan,
+		readStored,
 
 		async remove(id: string): Promise<void> {
 			await fs.rm(directory(id), {recursive: true, force: true});
@@ -168,37 +249,33 @@ export function createRunStore(moatHome: string) {
 			}
 		},
 
-		/** All log records, skipping a torn last line. */
+		/** All log records; lines that are not records are skipped. */
 		async readLogs(id: string): Promise<LogRecord[]> {
-			let text: string;
-			try {
-				text = await fs.readFile(path.join(directory(id), 'logs.jsonl'), 'utf8');
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-					return [];
-				}
-
-				throw error;
-			}
-
-			return parseLogRecords(text);
+			return (await readLogFile(id)).entries;
 		},
+
+		/** All log records, and how many lines were skipped as unreadable (see parseJsonLines). */
+		readLogFile,
 	};
 }
 
-export function parseLogRecords(text: string): LogRecord[] {
-	const records: LogRecord[] = [];
-	for (const line of text.split('\n')) {
-		if (line === '') {
-			continue;
-		}
-
-		try {
-			records.push(JSON.parse(line) as LogRecord);
-		} catch {
-			// A torn line from a crash mid-write; the catch-up writes it again.
-		}
+/**
+ * Whether a run folder without metadata.json holds anything: a run being
+ * made has only empty files for a moment (see create), a run whose record
+ * was lost still has its output.
+ */
+async function holdsData(folder: string): Promise<boolean> {
+	const entries = await fs.readdir(folder, {withFileTypes: true}).catch(() => undefined);
+	if (!entries) {
+		return false;
 	}
 
-	return records;
+	// A metadata.json being written first (metadata.json.<pid>.tmp) is not yet the run's record.
+	const sizes = await Promise.all(entries.filter(entry => !entry.name.startsWith('metadata.json')).map(async entry => (entry.isFile() ? (await fs.stat(path.join(folder, entry.name)).catch(() => ({size: 0}))).size : 1)));
+	return sizes.some(size => size > 0);
+}
+
+/** The log records in logs.jsonl text; lines that are not records (and a torn last line) are skipped. */
+export function parseLogRecords(text: string): LogRecord[] {
+	return parseJsonLines(text, acceptLogRecord).entries;
 }

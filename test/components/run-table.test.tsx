@@ -4,10 +4,11 @@ import {render} from 'ink-testing-library';
 import type {ReactElement} from 'react';
 import type {RunRow} from '../../components/dashboard-reducer.js';
 import {RunTable} from '../../components/run-table.js';
+import type {RunMetadata} from '../../source/runs/run-metadata.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 
-function row(overrides: Partial<RunRow> & Pick<RunRow, 'id' | 'name'>): RunRow {
+function row(overrides: Partial<RunMetadata & {requests: number; blocked: number}> & Pick<RunMetadata, 'id' | 'name'>): RunRow {
 	return {
 		workspace: '/w', agent: 'claude', image: 'moat/run:x', command: ['true'], grants: [], ports: {}, mounts: [],
 		environmentNames: [], containerId: null, state: 'running', interactive: true, keep: false, createdAt: '2026-11-22T11:59:00.000Z',
@@ -71,4 +72,15 @@ test('only the selected row has the pointer, and a short table scrolls to keep i
 	const names = lines.slice(1).map(line => /run-(\d)/.exec(line)?.[1]);
 	t.deepEqual(names, ['7', '8', '9']);
 	t.deepEqual(lines.slice(1).map(line => line.startsWith('›')), [false, true, false]);
+});
+
+test('a damaged run shows ! and "damaged", its name if the record had one, and what is wrong with the fix', t => {
+	const lines = frameOf(<RunTable now={now} selectedIndex={0} width={160} runs={[
+		row({id: 'run_000000000001', name: 'fine'}),
+		{id: 'run_00000000000d', name: 'broken', createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json: field state must be one of created, running, stopped, failed'},
+		{id: 'run_00000000000e', name: null, createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json is empty'},
+	]} />);
+	t.regex(lineOf(lines, 'run_00000000000d'), /! broken\s+-\s+damaged\s+run_00000000000d\s+2m\s+-\s+-\s+metadata\.json: field state must be one of created, running, st…/);
+	t.regex(lineOf(lines, 'run_00000000000e'), /! -\s+-\s+damaged\s+run_00000000000e\s+2m\s+-\s+-\s+metadata\.json is empty \(x removes it\)/);
+	t.is(lineOf(lines, 'run_00000000000d').indexOf('run_'), lineOf(lines, 'run_000000000001').indexOf('run_'));
 });

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, createWorkspace, destroyRuns, listRuns, moat, type Sandbox} from '../helpers/moat.js';
+import {createSandbox, createWorkspace, destroyRuns, eventually, listRuns, moat, type Sandbox} from '../helpers/moat.js';
 import {saneTerminal, terminalState, TmuxSession} from '../helpers/tmux.js';
 
 /**
@@ -242,4 +243,35 @@ dockerTest('after the dashboard is opened again, a run\'s Preview shows the same
 	// Rows and columns too: the positioned line sits on row 8, column 20 in both.
 	t.is(direct.split('\n')[7], `${' '.repeat(19)}placed-at-8-20`);
 	t.is(paneLines(screen)[7], `${' '.repeat(19)}placed-at-8-20`);
+});
+
+dockerTest('a run whose metadata.json is damaged is a row of its own, with ! and what is wrong, beside the other runs; s says it can only be removed, and x then y removes it', async t => {
+	const {sandbox, open, start, runs} = await setUp(t);
+	const healthy = await start(['-n', 'healthy', '--', 'sleep', '600']);
+	const broken = await start(['-n', 'broken', '--', 'true']);
+	await eventually(async () => (await runs()).some(run => run.id === broken && run.state === 'stopped' && run.containerId === null));
+	await fs.writeFile(path.join(sandbox.moatHome, 'runs', broken, 'metadata.json'), '{}');
+
+	const dashboard = await open();
+	const damagedRow = new RegExp(`^[› ] ! -\\s+-\\s+damaged\\s+${broken}\\s+\\S+\\s+0\\s+0\\s+metadata\\.json: field id is missing`, 'm');
+	const screen = await dashboard.waitFor(current => damagedRow.test(current) && /● healthy +\S+ +running/.test(current));
+	t.regex(tableRow(screen, 'healthy')!, new RegExp(`running +${healthy}`));
+	t.regex(screen, /^moat · 2 runs$/m);
+
+	// The damaged run is the newest: select it (it may already be), then ask to stop it.
+	const selected = new RegExp(`^› ! -\\s+-\\s+damaged\\s+${broken}`, 'm');
+	if (!selected.test(screen)) {
+		await dashboard.keys('k');
+		await dashboard.waitFor(selected);
+	}
+
+	await dashboard.keys('s');
+	await dashboard.waitFor(`${broken} is damaged (metadata.json: field id is missing`);
+	await dashboard.keys('x');
+	await dashboard.waitFor(`(${broken}) and everything moat kept about it? y to confirm`);
+	await dashboard.keys('y');
+	// Its id may still be in the status line (what was done); the table has only the healthy run.
+	await dashboard.waitFor(current => /^moat · 1 run$/m.test(current) && /● healthy +\S+ +running/.test(current));
+	t.deepEqual((await runs()).map(run => run.id), [healthy]);
+	await t.throwsAsync(fs.access(path.join(sandbox.moatHome, 'runs', broken)));
 });

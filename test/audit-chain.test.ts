@@ -114,13 +114,17 @@ test('a log read back through JSON (as from entries.jsonl) still verifies', t =>
 	t.true(verifyLog(copy(goodEntries), copy(goodCheckpoints), signer.publicKeyPem, sealed).ok);
 });
 
-test('an empty log with no checkpoints verifies as empty, whether its run is live or ended', t => {
-	t.true(verifyLog([], [], signer.publicKeyPem, live).ok);
-	const verification = verifyLog([], [], signer.publicKeyPem, sealed);
-	t.true(verification.ok);
-	t.is(verification.entries, 0);
-	t.is(verification.unsigned, 0);
-	t.deepEqual(verification.countsByType, {});
+test('an empty log with no checkpoints verifies as open while its run is live, and as not sealed once it has ended', t => {
+	const open = verifyLog([], [], signer.publicKeyPem, live);
+	t.true(open.ok);
+	t.is(open.state, 'open');
+	t.is(open.entries, 0);
+	t.is(open.unsigned, 0);
+	t.deepEqual(open.countsByType, {});
+	const ended = verifyLog([], [], signer.publicKeyPem, sealed);
+	t.false(ended.ok);
+	t.is(ended.state, 'short');
+	t.deepEqual(ended.failure, {what: 'the end of the log', reason: 'it is empty: run.exited and the signed checkpoint over it are missing (the log was cut back, or read before the run sealed it)'});
 });
 
 type Tamper = {
@@ -529,7 +533,12 @@ function randomData(random: () => number): Record<string, unknown> {
 function randomLog(seed: number): {entries: AuditEntry[]; checkpoints: Checkpoint[]} {
 	const random = seededRandom(seed);
 	const length = 1 + Math.floor(random() * 40);
-	const entries = buildLog(Array.from({length}, () => [auditEventTypes[Math.floor(random() * auditEventTypes.length)]!, randomData(random)] as [string, Record<string, unknown>]));
+	// Any events, then run.exited: the log of a run that has ended.
+	const types = auditEventTypes.filter(type => type !== 'run.exited');
+	const entries = buildLog([
+		...Array.from({length: length - 1}, () => [types[Math.floor(random() * types.length)]!, randomData(random)] as [string, Record<string, unknown>]),
+		['run.exited', randomData(random)],
+	]);
 	const sizes = [...new Set([Math.ceil(random() * length), Math.ceil(random() * length), length])].sort((a, b) => a - b);
 	return {entries, checkpoints: sizes.map(size => checkpoint(entries, size))};
 }

@@ -48,8 +48,10 @@ test(`record appends entries numbered 0..n and signs a checkpoint after every ${
 	await log.seal(runId);
 	({entries, checkpoints} = await log.read(runId));
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery, checkpointEvery * 2, count]);
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	// Signed to the end, though not sealed: no run.exited.
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 	t.deepEqual(verification.countsByType, {'credential.injected': count});
 	t.is(checkpoints[0]!.keyFingerprint, verification.keyFingerprint);
 });
@@ -125,8 +127,9 @@ test('concurrent record() calls in one process produce one unbroken chain', asyn
 	await log.seal(runId);
 	const sealed = await log.read(runId);
 	t.deepEqual(sealed.checkpoints.map(checkpoint => checkpoint.treeSize), [20]);
-	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 });
 
 const writerScript = `
@@ -154,8 +157,9 @@ test('openWriter continues the chain after recorded entries, signs every checkpo
 	t.deepEqual(entries.slice(2), appended);
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery + 2, checkpointEvery + 5]);
 	t.true(checkpoints.every(checkpoint => checkpoint.runId === runId));
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 
 	// Closed, the lock is free again for record().
 	const next = await log.record(runId, 'run.exited', {});
@@ -234,7 +238,7 @@ test('a torn last line is skipped by read(), the complete entries still verify, 
 
 	const torn = await log.read(runId);
 	t.deepEqual(torn.entries, complete.entries);
-	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem(), {runId, sealed: true}).ok);
+	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem(), {runId, sealed: false}).ok);
 
 	const next = await log.record(runId, 'run.exited', {state: 'stopped'});
 	t.is(next.seq, 5);
@@ -271,6 +275,7 @@ test('an entry recorded with a Date in its data still verifies when read back', 
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	await log.record(runId, 'policy.changed', {at: new Date(0)});
+	await log.record(runId, 'run.exited', {at: new Date(1)});
 	await log.seal(runId);
 	const {entries, checkpoints} = await log.read(runId);
 	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
@@ -319,11 +324,20 @@ test('entries recorded after the last checkpoint verify as unsigned while the ru
 	t.false(ended.ok);
 	t.deepEqual(ended.failure, {what: 'entry 3', reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
 
+	// Signed to the end, yet not sealed: the log does not end with run.exited.
+	await log.seal(runId);
+	const signed = await log.read(runId);
+	const after = verifyLog(signed.entries, signed.checkpoints, publicKey, {runId, sealed: true});
+	t.is(after.state, 'short');
+	t.is(after.unsigned, 0);
+	t.deepEqual(after.failure?.what, 'the end of the log');
+
+	await log.record(runId, 'run.exited', {});
 	await log.seal(runId);
 	const sealed = await log.read(runId);
-	const after = verifyLog(sealed.entries, sealed.checkpoints, publicKey, {runId, sealed: true});
-	t.true(after.ok, JSON.stringify(after.failure));
-	t.is(after.unsigned, 0);
+	const final = verifyLog(sealed.entries, sealed.checkpoints, publicKey, {runId, sealed: true});
+	t.true(final.ok, JSON.stringify(final.failure));
+	t.is(final.state, 'sealed');
 });
 
 /** A sealed log of five entries, its lines, and its public key. */
@@ -387,7 +401,7 @@ test('sealing again with nothing new adds no checkpoint, so a log ending on a ch
 	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
 	const log = createAuditLog(home);
 	for (let index = 0; index < checkpointEvery; index++) {
-		await log.record('run_0000000000aa', 'run.started', {index});
+		await log.record('run_0000000000aa', index === checkpointEvery - 1 ? 'run.exited' : 'run.started', {index});
 	}
 
 	await log.seal('run_0000000000aa');

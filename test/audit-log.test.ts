@@ -8,7 +8,7 @@ import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import test, {type ExecutionContext} from 'ava';
 import {keyFingerprint, verifyLog, type AuditEntry, type Checkpoint} from '../source/audit/audit-chain.js';
-import {checkpointEvery, createAuditLog, witnessFile} from '../source/audit/audit-log.js';
+import {checkpointEvery, createAuditLog, SealedLogError, witnessFile} from '../source/audit/audit-log.js';
 import {verifyWitness, witnessedCheckpoint} from '../source/audit/audit-witness.js';
 
 const execFileAsync = promisify(execFile);
@@ -439,7 +439,7 @@ test('nothing is appended after run.exited, by record() or by a writer: the run\
 	const log = createAuditLog(home, tickingClock());
 	await log.record(runId, 'run.created', {});
 	await log.record(runId, 'run.exited', {});
-	await t.throwsAsync(log.record(runId, 'terminal.detached', {}), {message: `the run ${runId} has ended and its audit log is sealed with run.exited; terminal.detached is not recorded after it`});
+	await t.throwsAsync(log.record(runId, 'terminal.detached', {}), {instanceOf: SealedLogError, message: `the run ${runId} has ended and its audit log is sealed with run.exited; terminal.detached is not recorded after it`});
 
 	const otherRunId = 'run_ffffffffffff';
 	const writer = await log.openWriter(otherRunId);

@@ -42,9 +42,12 @@ export function witnessFile(moatHome: string): string {
 	return path.join(moatHome, 'audit-witness.jsonl');
 }
 
-/** Why nothing is appended after a run's last entry. */
-function sealedError(runId: string, type: string): Error {
-	return new Error(`the run ${runId} has ended and its audit log is sealed with ${finalEntryType}; ${type} is not recorded after it`);
+/** Thrown for an event that comes after a run's last entry: nothing is appended after it. */
+export class SealedLogError extends Error {
+	constructor(runId: string, type: string) {
+		super(`the run ${runId} has ended and its audit log is sealed with ${finalEntryType}; ${type} is not recorded after it`);
+		this.name = 'SealedLogError';
+	}
 }
 
 /**
@@ -248,7 +251,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			return {
 				append(type, data) {
 					if (previous?.type === finalEntryType) {
-						throw sealedError(runId, type);
+						throw new SealedLogError(runId, type);
 					}
 
 					const entry = makeEntry(previous, now().toISOString(), type, data);
@@ -287,7 +290,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 				// The run's end is its log's end: a late event (a detach racing
 				// the exit) would leave the log unsealed.
 				if (previous?.type === finalEntryType) {
-					throw sealedError(runId, type);
+					throw new SealedLogError(runId, type);
 				}
 
 				const entry = makeEntry(previous, now().toISOString(), type, data);

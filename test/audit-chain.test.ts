@@ -114,13 +114,17 @@ test('a log read back through JSON (as from entries.jsonl) still verifies', t =>
 	t.true(verifyLog(copy(goodEntries), copy(goodCheckpoints), signer.publicKeyPem, sealed).ok);
 });
 
-test('an empty log with no checkpoints verifies as empty, whether its run is live or ended', t => {
-	t.true(verifyLog([], [], signer.publicKeyPem, live).ok);
-	const verification = verifyLog([], [], signer.publicKeyPem, sealed);
-	t.true(verification.ok);
-	t.is(verification.entries, 0);
-	t.is(verification.unsigned, 0);
-	t.deepEqual(verification.countsByType, {});
+test('an empty log with no checkpoints verifies as open while its run is live, and as not sealed once it has ended', t => {
+	const open = verifyLog([], [], signer.publicKeyPem, live);
+	t.true(open.ok);
+	t.is(open.state, 'open');
+	t.is(open.entries, 0);
+	t.is(open.unsigned, 0);
+	t.deepEqual(open.countsByType, {});
+	const ended = verifyLog([], [], signer.publicKeyPem, sealed);
+	t.false(ended.ok);
+	t.is(ended.state, 'short');
+	t.deepEqual(ended.failure, {what: 'the end of the log', reason: 'it is empty: run.exited and the signed checkpoint over it are missing (the log was cut back, or read before the run sealed it)'});
 });
 
 type Tamper = {
@@ -529,7 +533,12 @@ function randomData(random: () => number): Record<string, unknown> {
 function randomLog(seed: number): {entries: AuditEntry[]; checkpoints: Checkpoint[]} {
 	const random = seededRandom(seed);
 	const length = 1 + Math.floor(random() * 40);
-	const entries = buildLog(Array.from({length}, () => [auditEventTypes[Math.floor(random() * auditEventTypes.length)]!, randomData(random)] as [string, Record<string, unknown>]));
+	// Any events, then run.exited: the log of a run that has ended.
+	const types = auditEventTypes.filter(type => type !== 'run.exited');
+	const entries = buildLog([
+		...Array.from({length: length - 1}, () => [types[Math.floor(random() * types.length)]!, randomData(random)] as [string, Record<string, unknown>]),
+		['run.exited', randomData(random)],
+	]);
 	const sizes = [...new Set([Math.ceil(random() * length), Math.ceil(random() * length), length])].sort((a, b) => a - b);
 	return {entries, checkpoints: sizes.map(size => checkpoint(entries, size))};
 }
@@ -568,4 +577,85 @@ test('entryHash is SHA-256 of the canonical JSON of the entry without its hash, 
 		const {hash: _hash, ...body} = entry;
 		t.is(entryHash(body), createHash('sha256').update(canonicalJson(body)).digest('hex'));
 	}
+});
+
+// The seal: a log that stops short is never reported as whole.
+const sealCases: Array<{name: string; log: () => {entries: AuditEntry[]; checkpoints: Checkpoint[]}; options: typeof sealed; state: string; failure?: {what: string; reason: RegExp}}> = [
+	{name: 'an ended run\'s log ending with run.exited under the last checkpoint is sealed', log: () => ({entries: copy(goodEntries), checkpoints: copy(goodCheckpoints)}), options: sealed, state: 'sealed'},
+	{name: 'a live run\'s log that holds so far is open', log: () => ({entries: copy(goodEntries).slice(0, 6), checkpoints: [checkpoint(goodEntries, 4)]}), options: live, state: 'open'},
+	{
+		name: 'cut back to its first 2 entries with only an early checkpoint over them (the attack of issue 18), it is short, naming where it stops',
+		log: () => ({entries: copy(goodEntries).slice(0, 2), checkpoints: [checkpoint(goodEntries, 2)]}),
+		options: sealed,
+		state: 'short',
+		failure: {what: 'the end of the log', reason: /^it stops at entry 1 \(run\.started\): run\.exited and the signed checkpoint over it are missing/},
+	},
+	{
+		name: 'cut back to the first checkpoint\'s prefix (a validly signed log of 4 entries), it is short',
+		log: () => ({entries: copy(goodEntries).slice(0, 4), checkpoints: [checkpoint(goodEntries, 4)]}),
+		options: sealed,
+		state: 'short',
+		failure: {what: 'the end of the log', reason: /^it stops at entry 3 \(credential\.injected\)/},
+	},
+	{
+		name: 'cut back past its last checkpoint, it is short, naming the checkpoint that covers more',
+		log: () => ({entries: copy(goodEntries).slice(0, 6), checkpoints: copy(goodCheckpoints)}),
+		options: sealed,
+		state: 'short',
+		failure: {what: 'checkpoint 1 (size 9)', reason: /covers 9 entries but the log has 6/},
+	},
+	{
+		name: 'run.exited removed and the rest signed again (by the key holder), it is short',
+		log: () => {
+			const entries = copy(goodEntries).slice(0, 8);
+			return {entries, checkpoints: [checkpoint(entries, 4), checkpoint(entries, 8)]};
+		},
+		options: sealed,
+		state: 'short',
+		failure: {what: 'the end of the log', reason: /^it stops at entry 7 \(run\.stopped\)/},
+	},
+	{
+		name: 'an entry signed after run.exited (by the key holder), it is broken: nothing follows run.exited',
+		log: () => {
+			const entries = copy(goodEntries);
+			entries.push(makeEntry(entries.at(-1), '2025-01-01T00:02:00.000Z', 'request.blocked', {host: 'late.example'}));
+			return {entries, checkpoints: [...copy(goodCheckpoints), checkpoint(entries, 10)]};
+		},
+		options: sealed,
+		state: 'broken',
+		failure: {what: 'entry 9', reason: /comes after run\.exited/},
+	},
+	{
+		name: 'a changed entry of an ended run is broken, not short',
+		log: () => {
+			const entries = copy(goodEntries);
+			entries[2]!.data.interactive = false;
+			return {entries, checkpoints: copy(goodCheckpoints)};
+		},
+		options: sealed,
+		state: 'broken',
+		failure: {what: 'entry 2', reason: /do not match its hash/},
+	},
+];
+
+for (const {name, log, options, state, failure} of sealCases) {
+	test(`verifyLog seal: ${name}`, t => {
+		const {entries, checkpoints} = log();
+		const verification = verifyLog(entries, checkpoints, signer.publicKeyPem, options);
+		t.is(verification.state as string, state);
+		t.is(verification.ok, failure === undefined);
+		t.is(verification.failure?.what, failure?.what);
+		if (failure) {
+			t.regex(verification.failure!.reason, failure.reason);
+		}
+	});
+}
+
+test('a bundle cut back to its first 2 entries, with proofs made again for them, fails as not sealed even with its own key pinned', t => {
+	const cut = copy(goodEntries).slice(0, 2);
+	const verification = verifyBundle(copy(makeBundle(runId, signer.publicKeyPem, cut, [checkpoint(goodEntries, 2)])), signer.fingerprint);
+	t.false(verification.ok);
+	t.is(verification.state, 'short');
+	t.is(verification.failure?.what, 'the end of the log');
+	t.true(verification.originPinned);
 });

@@ -8,7 +8,8 @@ import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import test, {type ExecutionContext} from 'ava';
 import {keyFingerprint, verifyLog, type AuditEntry, type Checkpoint} from '../source/audit/audit-chain.js';
-import {checkpointEvery, createAuditLog} from '../source/audit/audit-log.js';
+import {checkpointEvery, createAuditLog, SealedLogError, witnessFile} from '../source/audit/audit-log.js';
+import {verifyWitness, witnessedCheckpoint} from '../source/audit/audit-witness.js';
 
 const execFileAsync = promisify(execFile);
 const auditLogModule = fileURLToPath(new URL('../source/audit/audit-log.js', import.meta.url));
@@ -48,8 +49,10 @@ test(`record appends entries numbered 0..n and signs a checkpoint after every ${
 	await log.seal(runId);
 	({entries, checkpoints} = await log.read(runId));
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery, checkpointEvery * 2, count]);
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	// Signed to the end, though not sealed: no run.exited.
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 	t.deepEqual(verification.countsByType, {'credential.injected': count});
 	t.is(checkpoints[0]!.keyFingerprint, verification.keyFingerprint);
 });
@@ -125,8 +128,9 @@ test('concurrent record() calls in one process produce one unbroken chain', asyn
 	await log.seal(runId);
 	const sealed = await log.read(runId);
 	t.deepEqual(sealed.checkpoints.map(checkpoint => checkpoint.treeSize), [20]);
-	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	const verification = verifyLog(sealed.entries, sealed.checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 });
 
 const writerScript = `
@@ -154,8 +158,9 @@ test('openWriter continues the chain after recorded entries, signs every checkpo
 	t.deepEqual(entries.slice(2), appended);
 	t.deepEqual(checkpoints.map(checkpoint => checkpoint.treeSize), [checkpointEvery + 2, checkpointEvery + 5]);
 	t.true(checkpoints.every(checkpoint => checkpoint.runId === runId));
-	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
+	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: false});
 	t.true(verification.ok, JSON.stringify(verification.failure));
+	t.is(verification.unsigned, 0);
 
 	// Closed, the lock is free again for record().
 	const next = await log.record(runId, 'run.exited', {});
@@ -234,7 +239,7 @@ test('a torn last line is skipped by read(), the complete entries still verify, 
 
 	const torn = await log.read(runId);
 	t.deepEqual(torn.entries, complete.entries);
-	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem(), {runId, sealed: true}).ok);
+	t.true(verifyLog(torn.entries, torn.checkpoints, await log.publicKeyPem(), {runId, sealed: false}).ok);
 
 	const next = await log.record(runId, 'run.exited', {state: 'stopped'});
 	t.is(next.seq, 5);
@@ -271,6 +276,7 @@ test('an entry recorded with a Date in its data still verifies when read back', 
 	const home = await temporaryHome(t);
 	const log = createAuditLog(home, tickingClock());
 	await log.record(runId, 'policy.changed', {at: new Date(0)});
+	await log.record(runId, 'run.exited', {at: new Date(1)});
 	await log.seal(runId);
 	const {entries, checkpoints} = await log.read(runId);
 	const verification = verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId, sealed: true});
@@ -319,11 +325,20 @@ test('entries recorded after the last checkpoint verify as unsigned while the ru
 	t.false(ended.ok);
 	t.deepEqual(ended.failure, {what: 'entry 3', reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
 
+	// Signed to the end, yet not sealed: the log does not end with run.exited.
+	await log.seal(runId);
+	const signed = await log.read(runId);
+	const after = verifyLog(signed.entries, signed.checkpoints, publicKey, {runId, sealed: true});
+	t.is(after.state, 'short');
+	t.is(after.unsigned, 0);
+	t.deepEqual(after.failure?.what, 'the end of the log');
+
+	await log.record(runId, 'run.exited', {});
 	await log.seal(runId);
 	const sealed = await log.read(runId);
-	const after = verifyLog(sealed.entries, sealed.checkpoints, publicKey, {runId, sealed: true});
-	t.true(after.ok, JSON.stringify(after.failure));
-	t.is(after.unsigned, 0);
+	const final = verifyLog(sealed.entries, sealed.checkpoints, publicKey, {runId, sealed: true});
+	t.true(final.ok, JSON.stringify(final.failure));
+	t.is(final.state, 'sealed');
 });
 
 /** A sealed log of five entries, its lines, and its public key. */
@@ -387,7 +402,7 @@ test('sealing again with nothing new adds no checkpoint, so a log ending on a ch
 	t.teardown(async () => fs.rm(home, {recursive: true, force: true}));
 	const log = createAuditLog(home);
 	for (let index = 0; index < checkpointEvery; index++) {
-		await log.record('run_0000000000aa', 'run.started', {index});
+		await log.record('run_0000000000aa', index === checkpointEvery - 1 ? 'run.exited' : 'run.started', {index});
 	}
 
 	await log.seal('run_0000000000aa');
@@ -395,4 +410,78 @@ test('sealing again with nothing new adds no checkpoint, so a log ending on a ch
 	const {entries, checkpoints} = await log.read('run_0000000000aa');
 	t.is(checkpoints.length, 1);
 	t.true(verifyLog(entries, checkpoints, await log.publicKeyPem(), {runId: 'run_0000000000aa', sealed: true}).ok);
+});
+
+test('sealing a log that ends with run.exited appends its final checkpoint to the witness, once, in a private file outside the run\'s folder', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.started', {});
+	// A checkpoint of a live run is not final: the witness holds nothing yet.
+	await log.seal(runId);
+	t.deepEqual(await log.readWitness(), []);
+
+	await log.record(runId, 'run.exited', {state: 'stopped'});
+	await log.seal(runId);
+	await log.seal(runId);
+	const {checkpoints} = await log.read(runId);
+	const witness = await log.readWitness();
+	t.is(witness.length, 1);
+	t.deepEqual(witnessedCheckpoint(witness, runId), checkpoints.at(-1));
+	t.is(checkpoints.at(-1)!.treeSize, 3);
+	t.true(verifyWitness(witness).ok);
+	t.is(path.dirname(witnessFile(home)), home);
+	t.is((await fs.stat(witnessFile(home))).mode & 0o777, 0o600);
+});
+
+test('nothing is appended after run.exited, by record() or by a writer: the run\'s end is its log\'s end', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.exited', {});
+	await t.throwsAsync(log.record(runId, 'terminal.detached', {}), {instanceOf: SealedLogError, message: `the run ${runId} has ended and its audit log is sealed with run.exited; terminal.detached is not recorded after it`});
+
+	const otherRunId = 'run_ffffffffffff';
+	const writer = await log.openWriter(otherRunId);
+	writer.append('run.created', {});
+	writer.append('run.exited', {});
+	t.throws(() => writer.append('request.blocked', {}), {message: /sealed with run\.exited; request\.blocked is not recorded/});
+	await writer.close();
+	t.deepEqual((await log.read(runId)).entries.map(entry => entry.type), ['run.created', 'run.exited']);
+	// The writer sealed its run on close, and the witness holds it too.
+	t.deepEqual((await log.read(otherRunId)).entries.map(entry => entry.type), ['run.created', 'run.exited']);
+	t.is(witnessedCheckpoint(await log.readWitness(), otherRunId)?.treeSize, 2);
+});
+
+test('a seal cut off between the run\'s checkpoint and the witness (the witness line lost) is finished by the next seal', async t => {
+	const home = await temporaryHome(t);
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.exited', {});
+	await log.seal(runId);
+	await fs.rm(witnessFile(home));
+	await log.seal(runId);
+	const {checkpoints} = await log.read(runId);
+	t.is(checkpoints.length, 1, 'no second checkpoint of the same size');
+	t.deepEqual(witnessedCheckpoint(await log.readWitness(), runId), checkpoints[0]);
+});
+
+test('runs sealed at once from several processes leave one unbroken witness chain holding each run once', async t => {
+	const home = await temporaryHome(t);
+	const runs = Array.from({length: 8}, (_, index) => `run_${String(index).padStart(12, '0')}`);
+	const script = `
+const [moduleFile, home, runId] = process.argv.slice(1);
+const {createAuditLog} = await import(moduleFile);
+const log = createAuditLog(home);
+await log.record(runId, 'run.created', {});
+await log.record(runId, 'run.exited', {});
+await log.seal(runId);
+`;
+	// The key first, so the processes do not all race to create it.
+	await createAuditLog(home).publicKeyPem();
+	await Promise.all(runs.map(async run => execFileAsync(process.execPath, ['--input-type=module', '-e', script, auditLogModule, home, run], {timeout: 120_000})));
+	const witness = await createAuditLog(home).readWitness();
+	t.true(verifyWitness(witness).ok, JSON.stringify(verifyWitness(witness).failure));
+	t.deepEqual(witness.map(entry => entry.data.runId).sort(), runs);
+	t.false((await fs.readdir(home)).some(name => name.includes('.lock')), 'no lock file is left behind');
 });

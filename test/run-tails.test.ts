@@ -313,7 +313,7 @@ for (const {title, run, secondsLater, expected} of endings) {
 	});
 }
 
-const verification = (change: Partial<Verification>): Verification => ({ok: true, entries: 4, checkpoints: 1, unsigned: 0, countsByType: {}, keyFingerprint: 'SHA256:x', ...change});
+const verification = (change: Partial<Verification>): Verification => ({ok: true, state: 'sealed', entries: 4, checkpoints: 1, unsigned: 0, countsByType: {}, keyFingerprint: 'SHA256:x', ...change});
 const summaries: Array<{title: string; verification: Verification; sealing: boolean; expected: {state: string; detail: string}}> = [
 	{title: 'an empty log is empty', verification: verification({entries: 0, checkpoints: 0}), sealing: false, expected: {state: 'empty', detail: 'no audit entries yet'}},
 	{title: 'a fully signed log is verified', verification: verification({}), sealing: false, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoints'}},

@@ -35,7 +35,9 @@ export type BundleVerification = Verification & {
 
 /**
  * Verifies a bundle from its own contents: the chain, the checkpoints and
- * every inclusion proof (recomputed, not trusted). With `pinnedKey`, the
+ * every inclusion proof (recomputed, not trusted), and that the log is
+ * sealed — it ends with run.exited under a signed checkpoint — since a
+ * bundle cannot tell a log cut back from one that ended there. With `pinnedKey`, the
  * checkpoints must also be signed by that key — otherwise a bundle re-signed
  * with a fresh key would prove only that it is consistent.
  */
@@ -52,36 +54,37 @@ export function verifyBundle(bundle: AuditBundle, pinnedKey?: string): BundleVer
 	}
 
 	const fingerprint = keyFingerprint(createPublicKey(bundle.publicKey));
+	const fail = (what: string, reason: string, state: 'short' | 'broken' = 'broken'): BundleVerification => ({...base, ok: false, state, originPinned, failure: {what, reason}});
 	if (pinnedKey !== undefined && pinnedKey !== fingerprint) {
-		return {...base, ok: false, originPinned, failure: {what: 'the signing key', reason: `it is ${fingerprint}, not the pinned ${pinnedKey}`}};
+		return fail('the signing key', `it is ${fingerprint}, not the pinned ${pinnedKey}`);
 	}
 
 	const last = bundle.checkpoints.at(-1);
 	if (!last) {
-		return {...base, ok: false, originPinned, failure: {what: 'the bundle', reason: 'it has no signed checkpoint'}};
+		return fail('the bundle', 'it has no signed checkpoint', 'short');
 	}
 
 	// Entries after the last checkpoint are signed by nothing: a bundle
 	// must not vouch for them.
 	if (bundle.entries.length > last.treeSize) {
-		return {...base, ok: false, originPinned, failure: {what: `entry ${last.treeSize}`, reason: 'no signed checkpoint covers it'}};
+		return fail(`entry ${last.treeSize}`, 'no signed checkpoint covers it');
 	}
 
 	const root = Buffer.from(last.rootHash, 'hex');
 	const leaves = entryLeaves(bundle.entries);
 	if (!treeRoot(leaves.slice(0, last.treeSize)).equals(root)) {
-		return {...base, ok: false, originPinned, failure: {what: 'the last checkpoint', reason: 'its root does not match the entries'}};
+		return fail('the last checkpoint', 'its root does not match the entries');
 	}
 
 	for (const proof of bundle.proofs) {
 		const leaf = leaves[proof.seq];
 		if (!leaf || proof.treeSize !== last.treeSize || !verifyInclusion(proof.seq, proof.treeSize, leaf, proof.path.map(hash => Buffer.from(hash, 'hex')), root)) {
-			return {...base, ok: false, originPinned, failure: {what: `the inclusion proof of entry ${proof.seq}`, reason: 'it does not lead to the signed root'}};
+			return fail(`the inclusion proof of entry ${proof.seq}`, 'it does not lead to the signed root');
 		}
 	}
 
 	if (bundle.proofs.length !== last.treeSize) {
-		return {...base, ok: false, originPinned, failure: {what: 'the bundle', reason: `it proves ${bundle.proofs.length} of ${last.treeSize} entries`}};
+		return fail('the bundle', `it proves ${bundle.proofs.length} of ${last.treeSize} entries`);
 	}
 
 	return {...base, originPinned};

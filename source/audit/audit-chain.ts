@@ -62,8 +62,25 @@ export function keyFingerprint(publicKey: KeyObject): string {
 	return `SHA256:${createHash('sha256').update(publicKey.export({type: 'spki', format: 'der'})).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** Whether a log is whole, in a word: what `moat audit` and `moat verify-bundle` lead with. */
+export const sealStates = ['sealed', 'open', 'short', 'broken'] as const;
+/**
+ * - sealed: the run has ended, its log ends with `run.exited` and a signed
+ *   checkpoint covers every entry;
+ * - open: the run is still going and the log holds so far (its newest
+ *   entries may not be signed yet);
+ * - short: what is there holds, but the log stops short of its end (cut
+ *   back, or read before the run sealed it);
+ * - broken: an entry or checkpoint was changed, added or moved.
+ */
+export type SealState = (typeof sealStates)[number];
+
+/** The entry a run's log ends with: nothing is appended after it. */
+export const finalEntryType = 'run.exited' satisfies AuditEventType;
+
 export type Verification = {
 	ok: boolean;
+	state: SealState;
 	entries: number;
 	checkpoints: number;
 	/** Entries after the last checkpoint: chained, but not yet signed. */
@@ -74,50 +91,42 @@ export type Verification = {
 	failure?: {what: string; reason: string};
 };
 
-/**
- * Checks a log completely: every entry's hash, the chain of `prev` links and
- * sequence numbers, and every checkpoint's signature and root against the
- * tree of the entries it covers.
- */
 export type VerifyOptions = {
 	/** The run the log belongs to: every checkpoint must name it. */
 	runId: string;
-	/** The run has ended: every entry must be covered by a checkpoint. */
+	/**
+	 * The run has ended, so its log must be sealed: it ends with
+	 * `run.exited` and a signed checkpoint covers every entry.
+	 */
 	sealed: boolean;
 };
 
-export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly Checkpoint[], publicKeyPem: string, options: VerifyOptions): Verification {
-	const publicKey = createPublicKey(publicKeyPem);
-	const fingerprint = keyFingerprint(publicKey);
-	const countsByType: Record<string, number> = {};
-	const signedSize = checkpoints.at(-1)?.treeSize ?? 0;
-	const result = (failure?: Verification['failure']): Verification => ({
-		ok: failure === undefined,
-		entries: entries.length,
-		checkpoints: checkpoints.length,
-		unsigned: Math.max(0, entries.length - signedSize),
-		countsByType,
-		keyFingerprint: fingerprint,
-		...(failure ? {failure} : {}),
-	});
+type Failure = {what: string; reason: string; state: 'short' | 'broken'};
 
-	let previous: AuditEntry | undefined;
+/**
+ * The hash chain alone: each entry well formed, numbered in order, linked to
+ * the one before and matching its hash. Shared by run logs and the witness.
+ */
+export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure; leaves: Buffer[]; countsByType: Record<string, number>} {
+	const countsByType: Record<string, number> = {};
 	const leaves: Buffer[] = [];
+	let previous: AuditEntry | undefined;
+	const failed = (what: string, reason: string) => ({failure: {what, reason, state: 'broken' as const}, leaves, countsByType});
 	for (const [index, entry] of entries.entries()) {
 		if (!isEntry(entry)) {
-			return result({what: `entry ${index}`, reason: 'it is not an audit entry (a field is missing or of the wrong type)'});
+			return failed(`entry ${index}`, 'it is not an audit entry (a field is missing or of the wrong type)');
 		}
 
 		if (entry.seq !== index) {
-			return result({what: `entry ${index}`, reason: `its sequence number is ${entry.seq}, expected ${index} (an entry was removed, added or moved)`});
+			return failed(`entry ${index}`, `its sequence number is ${entry.seq}, expected ${index} (an entry was removed, added or moved)`);
 		}
 
 		if (entry.prev !== (previous?.hash ?? genesisHash)) {
-			return result({what: `entry ${entry.seq}`, reason: 'it does not chain to the entry before it'});
+			return failed(`entry ${entry.seq}`, 'it does not chain to the entry before it');
 		}
 
 		if (entryHash(entry) !== entry.hash) {
-			return result({what: `entry ${entry.seq}`, reason: 'its contents do not match its hash (it was changed)'});
+			return failed(`entry ${entry.seq}`, 'its contents do not match its hash (it was changed)');
 		}
 
 		countsByType[entry.type] = (countsByType[entry.type] ?? 0) + 1;
@@ -125,49 +134,95 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		previous = entry;
 	}
 
-	// A live run may not have signed anything yet; an ended one must have.
-	if (options.sealed && entries.length > 0 && checkpoints.length === 0) {
-		return result({what: 'the log', reason: 'nothing in it is signed (there is no checkpoint)'});
+	return {leaves, countsByType};
+}
+
+/**
+ * Checks a log completely: every entry's hash, the chain of `prev` links and
+ * sequence numbers, every checkpoint's signature and root against the tree
+ * of the entries it covers, and — once the run has ended — that the log is
+ * sealed: nothing after `run.exited`, nothing unsigned, nothing missing.
+ */
+export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly Checkpoint[], publicKeyPem: string, options: VerifyOptions): Verification {
+	const publicKey = createPublicKey(publicKeyPem);
+	const fingerprint = keyFingerprint(publicKey);
+	const signedSize = checkpoints.at(-1)?.treeSize ?? 0;
+	const chain = verifyChain(entries);
+	const result = (failure?: Failure): Verification => ({
+		ok: failure === undefined,
+		state: failure?.state ?? (options.sealed ? 'sealed' : 'open'),
+		entries: entries.length,
+		checkpoints: checkpoints.length,
+		unsigned: Math.max(0, entries.length - signedSize),
+		countsByType: chain.countsByType,
+		keyFingerprint: fingerprint,
+		...(failure ? {failure: {what: failure.what, reason: failure.reason}} : {}),
+	});
+	const broken = (what: string, reason: string) => result({what, reason, state: 'broken'});
+	const short = (what: string, reason: string) => result({what, reason, state: 'short'});
+
+	if (chain.failure) {
+		return result(chain.failure);
 	}
 
-	const roots = rootsAtSizes(leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
+	// A live run may not have signed anything yet; an ended one must have.
+	if (options.sealed && entries.length > 0 && checkpoints.length === 0) {
+		return short('the log', 'nothing in it is signed (there is no checkpoint)');
+	}
+
+	const roots = rootsAtSizes(chain.leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
 	let previousSize = 0;
 	for (const [index, checkpoint] of checkpoints.entries()) {
 		if (!isCheckpoint(checkpoint)) {
-			return result({what: `checkpoint ${index}`, reason: 'it is not a checkpoint (a field is missing or of the wrong type)'});
+			return broken(`checkpoint ${index}`, 'it is not a checkpoint (a field is missing or of the wrong type)');
 		}
 
 		const what = `checkpoint ${index} (size ${checkpoint.treeSize})`;
 		if (checkpoint.runId !== options.runId) {
-			return result({what, reason: `it is for run ${checkpoint.runId}, not ${options.runId}`});
+			return broken(what, `it is for run ${checkpoint.runId}, not ${options.runId}`);
 		}
 
 		// Checkpoints only ever grow the tree: a smaller or equal size after a
 		// larger one means checkpoints were reordered, repeated or rolled back.
 		if (index > 0 && checkpoint.treeSize <= previousSize) {
-			return result({what, reason: `its size does not grow past the checkpoint before it (${previousSize})`});
+			return broken(what, `its size does not grow past the checkpoint before it (${previousSize})`);
 		}
 
 		previousSize = checkpoint.treeSize;
 		if (checkpoint.keyFingerprint !== fingerprint) {
-			return result({what, reason: `it was signed by ${checkpoint.keyFingerprint}, not by this log's key ${fingerprint}`});
+			return broken(what, `it was signed by ${checkpoint.keyFingerprint}, not by this log's key ${fingerprint}`);
 		}
 
 		if (!verifySignature(null, checkpointMessage(checkpoint), publicKey, Buffer.from(checkpoint.signature, 'base64'))) {
-			return result({what, reason: 'its signature does not verify (it was changed)'});
+			return broken(what, 'its signature does not verify (it was changed)');
 		}
 
 		if (checkpoint.treeSize > entries.length) {
-			return result({what, reason: `it covers ${checkpoint.treeSize} entries but the log has ${entries.length} (entries were removed from the end)`});
+			return short(what, `it covers ${checkpoint.treeSize} entries but the log has ${entries.length} (entries were removed from the end)`);
 		}
 
 		if (roots.get(checkpoint.treeSize)?.toString('hex') !== checkpoint.rootHash) {
-			return result({what, reason: 'its root does not match the entries it covers'});
+			return broken(what, 'its root does not match the entries it covers');
 		}
 	}
 
-	if (options.sealed && signedSize < entries.length) {
-		return result({what: `entry ${signedSize}`, reason: 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)'});
+	if (!options.sealed) {
+		return result();
+	}
+
+	if (signedSize < entries.length) {
+		return broken(`entry ${signedSize}`, 'the run has ended, yet no signed checkpoint covers it (it was added afterwards)');
+	}
+
+	const ending = entries.findIndex(entry => entry.type === finalEntryType);
+	if (ending !== -1 && ending < entries.length - 1) {
+		return broken(`entry ${ending + 1}`, `it comes after ${finalEntryType}, which ends a sealed log (it was added afterwards)`);
+	}
+
+	const last = entries.at(-1);
+	if (last?.type !== finalEntryType) {
+		const stops = last ? `it stops at entry ${last.seq} (${last.type})` : 'it is empty';
+		return short('the end of the log', `${stops}: ${finalEntryType} and the signed checkpoint over it are missing (the log was cut back, or read before the run sealed it)`);
 	}
 
 	return result();

@@ -4,7 +4,8 @@ import path from 'node:path';
 import {createFileOnce} from '../files/create-once.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
 import {appendWholeLines, openLineAppender, repairTornLine} from '../files/line-appender.js';
-import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
+import {checkpointMessage, entryLeaves, finalEntryType, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
+import {makeWitnessEntry, witnesses} from './audit-witness.js';
 import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
 
 /** A checkpoint is signed after this many entries, and when a run ends. */
@@ -32,8 +33,23 @@ export type AuditLog = {
 	/** Signs a checkpoint of the log as it stands. */
 	seal(runId: string): Promise<void>;
 	read(runId: string): Promise<{entries: AuditEntry[]; checkpoints: Checkpoint[]}>;
+	/** The witness's entries: every run's final checkpoint, hash-chained (see audit-witness.ts). */
+	readWitness(): Promise<AuditEntry[]>;
 	publicKeyPem(): Promise<string>;
 };
+
+/** Where the witness lives: in MOAT_HOME, outside every run's folder. */
+export function witnessFile(moatHome: string): string {
+	return path.join(moatHome, 'audit-witness.jsonl');
+}
+
+/** Thrown for an event that comes after a run's last entry: nothing is appended after it. */
+export class SealedLogError extends Error {
+	constructor(runId: string, type: string) {
+		super(`the run ${runId} has ended and its audit log is sealed with ${finalEntryType}; ${type} is not recorded after it`);
+		this.name = 'SealedLogError';
+	}
+}
 
 /**
  * The lines of a log file. Only a torn *last* line (a crash mid-write) is
@@ -115,6 +131,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 	const directory = (runId: string) => path.join(moatHome, 'runs', runId, 'audit');
 	const entriesFile = (runId: string) => path.join(directory(runId), 'entries.jsonl');
 	const checkpointsFile = (runId: string) => path.join(directory(runId), 'checkpoints.jsonl');
+	const witness = witnessFile(moatHome);
 
 	async function privateKeyPem(): Promise<string> {
 		const existing = await readText(keyFile);
@@ -141,14 +158,39 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 	}
 
 	async function sealLocked(runId: string, entries: readonly AuditEntry[]): Promise<void> {
-		await signCheckpoint(runId, entries.length, treeRoot(entryLeaves(entries)));
+		await signCheckpoint(runId, entries.length, treeRoot(entryLeaves(entries)), entries.at(-1)?.type === finalEntryType);
 	}
 
-	async function signCheckpoint(runId: string, treeSize: number, root: Buffer): Promise<void> {
+	/**
+	 * Appends a run's final checkpoint to the witness, once: under its own
+	 * lock (every moat process of this MOAT_HOME may seal a run), after
+	 * cutting a torn last line, as the run's log is appended.
+	 */
+	async function witnessCheckpoint(checkpoint: Checkpoint): Promise<void> {
+		await withFileLock(`${witness}.lock`, async () => {
+			await repairTornLine(witness);
+			const held = parseLines<AuditEntry | null>(await readText(witness));
+			if (held.some(entry => entry && witnesses(entry, checkpoint))) {
+				return;
+			}
+
+			const entry = makeWitnessEntry(held.at(-1) ?? undefined, now().toISOString(), checkpoint);
+			await appendWholeLines(witness, JSON.stringify(entry) + '\n');
+		});
+	}
+
+	/** `final`: the checkpoint covers the run's last entry, run.exited, and goes to the witness too. */
+	async function signCheckpoint(runId: string, treeSize: number, root: Buffer, final: boolean): Promise<void> {
 		// Nothing new since the last checkpoint: another of the same size
 		// would only look like a rollback.
 		const last = parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1);
 		if (last && last.treeSize >= treeSize) {
+			// A seal that stopped between the run's checkpoint and the
+			// witness (a crash, a full disk) is finished by the next one.
+			if (final && last.treeSize === treeSize) {
+				await witnessCheckpoint(last);
+			}
+
 			return;
 		}
 
@@ -160,10 +202,16 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64'),
 		};
 		await appendWholeLines(checkpointsFile(runId), JSON.stringify(checkpoint) + '\n');
+		if (final) {
+			await witnessCheckpoint(checkpoint);
+		}
 	}
 
 	return {
 		read,
+		async readWitness() {
+			return parseLines<AuditEntry>(await readText(witness));
+		},
 		async openWriter(runId) {
 			await fs.mkdir(directory(runId), {recursive: true, mode: 0o700});
 			const lockFile = path.join(directory(runId), 'writer.lock');
@@ -194,6 +242,10 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 			return {
 				append(type, data) {
+					if (previous?.type === finalEntryType) {
+						throw new SealedLogError(runId, type);
+					}
+
 					const entry = makeEntry(previous, now().toISOString(), type, data);
 					previous = entry;
 					tree.add(leafHash(Buffer.from(entry.hash, 'hex')));
@@ -207,7 +259,8 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 						const size = tree.size;
 						const root = tree.root();
 						// Signed only once the entries it covers are written.
-						pending = flush().then(async () => signCheckpoint(runId, size, root));
+						const final = type === finalEntryType;
+						pending = flush().then(async () => signCheckpoint(runId, size, root, final));
 					}
 
 					return entry;
@@ -216,7 +269,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 					await flush();
 					await pending;
 					await appender.close();
-					await signCheckpoint(runId, tree.size, tree.root());
+					await signCheckpoint(runId, tree.size, tree.root(), previous?.type === finalEntryType);
 					await lock.release();
 				},
 			};
@@ -225,7 +278,14 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			return withWriterLock(runId, async () => {
 				await repairTornLine(entriesFile(runId));
 				// Only the last entry is needed to chain the next one.
-				const entry = makeEntry(await lastEntry(entriesFile(runId)), now().toISOString(), type, data);
+				const previous = await lastEntry(entriesFile(runId));
+				// The run's end is its log's end: a late event (a detach racing
+				// the exit) would leave the log unsealed.
+				if (previous?.type === finalEntryType) {
+					throw new SealedLogError(runId, type);
+				}
+
+				const entry = makeEntry(previous, now().toISOString(), type, data);
 				await appendWholeLines(entriesFile(runId), JSON.stringify(entry) + '\n');
 				if ((entry.seq + 1) % checkpointEvery === 0) {
 					await sealLocked(runId, (await read(runId)).entries);

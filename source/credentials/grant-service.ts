@@ -34,7 +34,7 @@ export type GrantServiceDependencies = {
  */
 function auditedStore(store: CredentialStore, environment: MoatEnvironment): CredentialStore {
 	const recordChange = async (name: string, action: 'granted' | 'revoked') => {
-		const [{createRunStore}, {createAuditLog}, {isActive}] = await Promise.all([
+		const [{createRunStore}, {createAuditLog, SealedLogError}, {isActive}] = await Promise.all([
 			import('../runs/run-store.js'),
 			import('../audit/audit-log.js'),
 			import('../runs/run-metadata.js'),
@@ -43,7 +43,12 @@ function auditedStore(store: CredentialStore, environment: MoatEnvironment): Cre
 		const provider = name.startsWith('ssh:') ? name : name.split(':')[0]!;
 		for (const run of (await createRunStore(environment.moatHome).list()).filter(candidate => isActive(candidate))) {
 			if (run.grants.some(grant => grant === name || (!grant.startsWith('ssh:') && grant.split(':')[0] === provider))) {
-				await audit.record(run.id, 'grant.changed', {grant: name, action});
+				await audit.record(run.id, 'grant.changed', {grant: name, action}).catch((error: unknown) => {
+					// The run ended since it was listed: the grant no longer reaches it.
+					if (!(error instanceof SealedLogError)) {
+						throw error;
+					}
+				});
 			}
 		}
 	};

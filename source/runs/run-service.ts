@@ -112,7 +112,16 @@ export function createRunService({engine, store, environment, reporter, audit, n
 
 		// Several moat processes may see the same exit at once; only the one
 		// that makes the change records it, so the log says it once.
-		let next = Object.keys(decision.change).length === 0 ? run : await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => {
+		const stateLock = path.join(store.directory(run.id), 'state.lock');
+		if (Object.keys(decision.change).length === 0 && !isActive(run)) {
+			// Another process (the daemon) may be finishing the run right now:
+			// its run.exited entry and final seal come under this lock, so
+			// wait for them, or a `moat audit` right after would find the log
+			// not yet sealed.
+			await waitForFileLock(stateLock, 5000);
+		}
+
+		let next = Object.keys(decision.change).length === 0 ? run : await withFileLock(stateLock, async () => {
 			const current = await store.read(run.id);
 			if (isActive(run) && !isActive(current)) {
 				return current;

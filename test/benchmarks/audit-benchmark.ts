@@ -58,7 +58,8 @@ try {
 	const tree = createTreeBuilder();
 	const ts = new Date().toISOString();
 	for (let index = 0; index < verifyCount; index++) {
-		const entry = makeEntry(entries.at(-1), ts, 'credential.injected', data(index));
+		// An ended run's log, sealed: run.exited last.
+		const entry = makeEntry(entries.at(-1), ts, index === verifyCount - 1 ? 'run.exited' : 'credential.injected', data(index));
 		entries.push(entry);
 		tree.add(entryLeaves([entry])[0]!);
 		if ((index + 1) % 256 === 0 || index === verifyCount - 1) {

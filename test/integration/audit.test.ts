@@ -1,10 +1,11 @@
-import {generateKeyPairSync, sign} from 'node:crypto';
+import {createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import {makeBundle, type AuditBundle} from '../../source/audit/audit-bundle.js';
-import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, type AuditEntry, type Checkpoint} from '../../source/audit/audit-chain.js';
-import {createAuditLog} from '../../source/audit/audit-log.js';
+import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, verifyLog, type AuditEntry, type Checkpoint} from '../../source/audit/audit-chain.js';
+import {createAuditLog, witnessFile} from '../../source/audit/audit-log.js';
+import {makeWitnessEntry, witnessedCheckpoint} from '../../source/audit/audit-witness.js';
 import {treeRoot} from '../../source/audit/merkle.js';
 import type {RunMetadata, RunState} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
@@ -37,7 +38,7 @@ async function newestRunId(sandbox: Sandbox): Promise<string> {
 	return runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]!.id;
 }
 
-dockerTest('moat audit verifies a finished run\'s log, and its exported bundle verifies offline, pinned to the printed key or not, but not to another key', async t => {
+dockerTest('moat audit says a finished run\'s log is sealed, the witness holding its final checkpoint, and its exported bundle verifies as sealed offline, pinned to the printed key or not, but not to another key', async t => {
 	const {sandbox, workspace} = await setUp(t);
 	const ran = await moat(['run', workspace, '--', 'echo', 'hi'], {env: sandbox.env});
 	t.is(ran.code, 0, ran.stderr);
@@ -50,7 +51,9 @@ dockerTest('moat audit verifies a finished run\'s log, and its exported bundle v
 	t.regex(audited.stdout, /^ {2}run\.created +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.started +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.exited +1$/m);
-	t.regex(audited.stdout, /^Verified: the chain, the Merkle tree and every signature hold\.$/m);
+	t.regex(audited.stdout, /^Witness: holds its final checkpoint of 3 entries \(root [\da-f]{16}…\)\.$/m);
+	t.regex(audited.stdout, /^Sealed: the log ends with run\.exited under a signed checkpoint, and the chain, the Merkle tree and every signature hold\.$/m);
+	t.notRegex(audited.stdout, /^(Verified|NOT)/m);
 	const fingerprint = /^Signing key (SHA256:[\w+/]{43})$/m.exec(audited.stdout)?.[1];
 	t.truthy(fingerprint, audited.stdout);
 
@@ -69,7 +72,7 @@ dockerTest('moat audit verifies a finished run\'s log, and its exported bundle v
 	const unpinned = await moat(['verify-bundle', bundleFile], {env: sandbox.env});
 	t.is(unpinned.code, 0, unpinned.stderr + unpinned.stdout);
 	t.regex(unpinned.stdout, /^Origin: not pinned/m);
-	t.regex(unpinned.stdout, /^Verified:/m);
+	t.regex(unpinned.stdout, /^Sealed:/m);
 
 	const pinned = await moat(['verify-bundle', bundleFile, '--key', fingerprint!], {env: sandbox.env});
 	t.is(pinned.code, 0, pinned.stderr + pinned.stdout);
@@ -97,7 +100,7 @@ dockerTest('changing one byte of an entry\'s data in entries.jsonl makes moat au
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 1, audited.stderr);
 	t.regex(audited.stdout, /^NOT VERIFIED: entry 1: its contents do not match its hash \(it was changed\)\.$/m);
-	t.notRegex(audited.stdout, /^Verified/m);
+	t.notRegex(audited.stdout, /^(Verified|Sealed)/m);
 });
 
 dockerTest('a detached run stopped with moat stop logs run.stopped then run.exited, sealed by a checkpoint', async t => {
@@ -113,7 +116,7 @@ dockerTest('a detached run stopped with moat stop logs run.stopped then run.exit
 	t.regex(audited.stdout, /: 4 entries, 2 signed checkpoints\n/);
 	t.regex(audited.stdout, /^ {2}run\.stopped +1$/m);
 	t.regex(audited.stdout, /^ {2}run\.exited +1$/m);
-	t.regex(audited.stdout, /^Verified:/m);
+	t.regex(audited.stdout, /^Sealed:/m);
 	const entries = (await fs.readFile(entriesFile(sandbox, runId), 'utf8')).trimEnd().split('\n').map(line => JSON.parse(line) as AuditEntry);
 	t.deepEqual(entries.map(entry => entry.type), ['run.created', 'run.started', 'run.stopped', 'run.exited']);
 	t.deepEqual(entries[2]!.data, {requestedBy: 'user'});
@@ -201,7 +204,7 @@ async function logWithUnsignedTail(sandbox: Sandbox, runId: string): Promise<voi
 	await log.record(runId, 'terminal.detached', {});
 }
 
-test('moat audit of a running run verifies it and says how many newest entries are chained but not yet signed', async t => {
+test('moat audit of a running run says it is open and whole so far, and how many newest entries are chained but not yet signed', async t => {
 	const sandbox = await createSandbox();
 	t.teardown(async () => sandbox.cleanup());
 	const runId = 'run_00000000a001';
@@ -211,7 +214,7 @@ test('moat audit of a running run verifies it and says how many newest entries a
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
 	t.regex(audited.stdout, /^Audit log of run_00000000a001 \(live-run\): 5 entries, 1 signed checkpoints$/m);
-	t.regex(audited.stdout, /^2 newest entries are chained but not yet signed \(the run is still going\)\.\nVerified: the chain, the Merkle tree and every signature hold\.$/m);
+	t.regex(audited.stdout, /^2 newest entries are chained but not yet signed \(the run is still going\)\.\nWitness: nothing yet \(a run is witnessed when it is sealed\)\.\nOpen, whole so far: the run is still going; the chain, the Merkle tree and every signature hold\.$/m);
 });
 
 test('moat audit of a stopped run whose newest entries no checkpoint covers exits 1 naming the first of them', async t => {
@@ -225,7 +228,7 @@ test('moat audit of a stopped run whose newest entries no checkpoint covers exit
 	t.is(audited.code, 1, audited.stdout + audited.stderr);
 	t.regex(audited.stdout, /^NOT VERIFIED: entry 3: the run has ended, yet no signed checkpoint covers it \(it was added afterwards\)\.$/m);
 	t.notRegex(audited.stdout, /not yet signed/);
-	t.notRegex(audited.stdout, /^Verified/m);
+	t.notRegex(audited.stdout, /^(Verified|Sealed)/m);
 });
 
 for (const line of ['null', 'garbage']) {
@@ -259,12 +262,13 @@ test('moat audit prints a run name with control characters escaped, with no raw 
 	await writeRun(sandbox, runId, 'evil\n\u001B[8mname', 'stopped');
 	const log = createAuditLog(sandbox.moatHome);
 	await log.record(runId, 'run.created', {});
+	await log.record(runId, 'run.exited', {});
 	await log.seal(runId);
 
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
 	t.false(audited.stdout.includes('\u001B'));
-	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\\n\\x1b\[8mname\): 1 entries, 1 signed checkpoints\n/);
+	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\\n\\x1b\[8mname\): 2 entries, 1 signed checkpoints\n/);
 });
 
 /** A bundle of three entries signed by a fresh key, with checkpoints for `checkpointRunId`. */
@@ -301,19 +305,20 @@ test('moat verify-bundle of a bundle moved to another run (its runId changed) ex
 const evilRunId = 'run_x\n\u001B[8mhidden';
 
 test('moat verify-bundle prints a runId and entry type with a newline and an escape sequence escaped, with no raw ESC or newline from them', async t => {
-	const result = await verifyBundleFile(t, signedBundle(evilRunId, evilRunId, ['run.created', 'evil\u001B[2J\ntype']));
+	const result = await verifyBundleFile(t, signedBundle(evilRunId, evilRunId, ['run.created', 'evil\u001B[2J\ntype', 'run.exited']));
 	t.is(result.code, 0, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
 	t.deepEqual(result.stdout.split('\n'), [
-		String.raw`Bundle for run_x\n\x1b[8mhidden: 2 entries, 1 signed checkpoints`,
+		String.raw`Bundle for run_x\n\x1b[8mhidden: 3 entries, 1 signed checkpoints`,
 		String.raw`  evil\x1b[2J\ntype      1`,
 		'  run.created            1',
-		result.stdout.split('\n')[3]!,
+		'  run.exited             1',
+		result.stdout.split('\n')[4]!,
 		'Origin: not pinned (pass --key FINGERPRINT to prove who signed it).',
-		'Verified: the chain, the Merkle tree and every signature hold.',
+		'Sealed: the log ends with run.exited under a signed checkpoint, and the chain, the Merkle tree and every signature hold.',
 		'',
 	]);
-	t.regex(result.stdout.split('\n')[3]!, /^Signing key SHA256:[\w+/]{43}$/);
+	t.regex(result.stdout.split('\n')[4]!, /^Signing key SHA256:[\w+/]{43}$/);
 });
 
 test('moat verify-bundle prints a failure reason quoting a runId with a newline and an escape sequence with them escaped', async t => {
@@ -364,7 +369,7 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
 	t.regex(audited.stdout, /^ {2}request\.blocked +\d+$/m);
-	t.regex(audited.stdout, /^Verified/m);
+	t.regex(audited.stdout, /^Open, whole so far:/m);
 	const entries = (await fs.readFile(file, 'utf8')).split('\n').filter(line => line.trim() !== '').flatMap(line => {
 		try {
 			return [JSON.parse(line) as AuditEntry];
@@ -376,4 +381,154 @@ dockerTest('a run\'s blocked requests are audited by the daemon, and kill -9 of 
 	t.like(blocked?.data, {reason: 'Host "blocked0.test" is not in the allow list.'});
 	t.true(/^blocked\d+\.test$/.test(String(blocked?.data.host)));
 	await moat(['stop', runId], {env: sandbox.env});
+});
+
+const checkpointsFile = (sandbox: Sandbox, runId: string) => path.join(sandbox.moatHome, 'runs', runId, 'audit', 'checkpoints.jsonl');
+const readLines = async (file: string) => (await fs.readFile(file, 'utf8')).trimEnd().split('\n');
+
+/**
+ * A real detached run under a strict policy that makes 5 blocked requests
+ * and ends, finished and sealed by the daemon: its log is run.created,
+ * run.started, 5 request.blocked, run.exited. The requests wait for the
+ * test's go-ahead, so run.started (and its checkpoint) come first.
+ */
+async function sealedRun(t: ExecutionContext): Promise<{sandbox: Sandbox; runId: string}> {
+	const {sandbox, workspace} = await setUp(t);
+	await fs.writeFile(path.join(workspace, 'agent.yaml'), 'network:\n  policy: strict\n  allow: ["*.allowed.test"]\n');
+	const started = await moat(['run', workspace, '-d', '--', 'sh', '-c', 'until [ -e /workspace/go ]; do sleep 0.1; done; for i in 1 2 3 4 5; do curl -s -o /dev/null http://blocked$i.test/; done'], {env: sandbox.env});
+	t.is(started.code, 0, started.stderr);
+	const runId = started.stdout.trim();
+	await fs.writeFile(path.join(workspace, 'go'), '');
+	const log = createAuditLog(sandbox.moatHome);
+	await until(async () => witnessedCheckpoint(await log.readWitness(), runId) !== undefined, 'the witness holding the run\'s final checkpoint');
+	const types = (await log.read(runId)).entries.map(entry => entry.type);
+	t.deepEqual(types, ['run.created', 'run.started', ...Array.from({length: 5}, () => 'request.blocked'), 'run.exited']);
+	t.deepEqual((await log.read(runId)).checkpoints.map(checkpoint => checkpoint.treeSize), [2, 8]);
+	return {sandbox, runId};
+}
+
+const fingerprintOf = (stdout: string) => /^Signing key (SHA256:[\w+/]{43})$/m.exec(stdout)?.[1];
+
+dockerTest('a stopped run\'s log cut back to its first 2 entries, later checkpoints dropped (issue 18), is NOT SEALED in moat audit, naming what is missing, and so is a bundle cut the same way with --key pinned', async t => {
+	const {sandbox, runId} = await sealedRun(t);
+	const intact = await moat(['audit', runId], {env: sandbox.env});
+	t.is(intact.code, 0, intact.stdout + intact.stderr);
+	t.regex(intact.stdout, /^ {2}request\.blocked +5$/m);
+	t.regex(intact.stdout, /^Sealed:/m);
+	const fingerprint = fingerprintOf(intact.stdout)!;
+	const bundleFile = path.join(path.dirname(sandbox.moatHome), 'bundle.json');
+	t.is((await moat(['audit', runId, '--export', bundleFile], {env: sandbox.env})).code, 0);
+
+	// The attack: the first 2 entries kept, the checkpoints over later ones dropped.
+	const entryLines = await readLines(entriesFile(sandbox, runId));
+	await fs.writeFile(entriesFile(sandbox, runId), entryLines.slice(0, 2).join('\n') + '\n');
+	const checkpointLines = await readLines(checkpointsFile(sandbox, runId));
+	await fs.writeFile(checkpointsFile(sandbox, runId), checkpointLines.filter(line => (JSON.parse(line) as Checkpoint).treeSize <= 2).join('\n') + '\n');
+	const cut = await moat(['audit', runId], {env: sandbox.env});
+	t.is(cut.code, 1, cut.stdout + cut.stderr);
+	t.regex(cut.stdout, /: 2 entries, 1 signed checkpoints$/m);
+	t.regex(cut.stdout, /^NOT SEALED: the end of the log: it stops at entry 1 \(run\.started\): run\.exited and the signed checkpoint over it are missing \(the log was cut back, or read before the run sealed it\)\.$/m);
+	t.regex(cut.stdout, /^Witness: holds its final checkpoint of 8 entries \(root [\da-f]{16}…\)\.$/m);
+	t.notRegex(cut.stdout, /^(Verified|Sealed)/m);
+
+	// The bundle, cut the same way, its inclusion proofs made again for what is left.
+	const bundle = await readJson<AuditBundle>(bundleFile);
+	t.is((await moat(['verify-bundle', bundleFile, '--key', fingerprint], {env: sandbox.env})).code, 0);
+	const cutBundle = makeBundle(runId, bundle.publicKey, bundle.entries.slice(0, 2), bundle.checkpoints.filter(checkpoint => checkpoint.treeSize <= 2));
+	await fs.writeFile(bundleFile, JSON.stringify(cutBundle));
+	const pinned = await moat(['verify-bundle', bundleFile, '--key', fingerprint], {env: sandbox.env});
+	t.is(pinned.code, 1, pinned.stdout + pinned.stderr);
+	t.regex(pinned.stdout, /^Origin: signed by the pinned key\.$/m);
+	t.regex(pinned.stdout, /^NOT SEALED: the end of the log: it stops at entry 1 \(run\.started\): run\.exited and the signed checkpoint over it are missing/m);
+	t.notRegex(pinned.stdout, /^(Verified|Sealed)/m);
+});
+
+/** Signs a checkpoint over `entries` with `key`, as the audit log does. */
+function signWith(key: KeyObject, runId: string, entries: readonly AuditEntry[], ts: string): Checkpoint {
+	const unsigned = {runId, treeSize: entries.length, rootHash: treeRoot(entryLeaves(entries)).toString('hex'), ts};
+	return {...unsigned, keyFingerprint: keyFingerprint(createPublicKey(key)), signature: sign(null, checkpointMessage(unsigned), key).toString('base64')};
+}
+
+const jsonLines = (values: readonly unknown[]) => values.map(value => JSON.stringify(value)).join('\n') + '\n';
+
+dockerTest('the witness catches a run cut back to an earlier validly signed prefix (record set back to running), and one rewritten and re-signed with the key in MOAT_HOME; a witness rewritten too is caught only by its head pinned elsewhere', async t => {
+	const {sandbox, runId} = await sealedRun(t);
+	const witnessed = await moat(['audit', '--witness'], {env: sandbox.env});
+	t.is(witnessed.code, 0, witnessed.stdout + witnessed.stderr);
+	t.regex(witnessed.stdout, /^Witness log .*audit-witness\.jsonl: 1 sealed runs$/m);
+	const pinnedHead = /^Head 0 ([\da-f]{64})$/m.exec(witnessed.stdout)?.[1];
+	t.truthy(pinnedHead, witnessed.stdout);
+	t.is((await moat(['audit', '--witness', '--head', pinnedHead!], {env: sandbox.env})).code, 0);
+
+	const log = createAuditLog(sandbox.moatHome);
+	const original = await log.read(runId);
+	const metadataFile = path.join(sandbox.moatHome, 'runs', runId, 'metadata.json');
+	const metadata = await readJson<RunMetadata>(metadataFile);
+
+	// 1. Cut back to the first checkpoint's prefix, a log that verifies on its
+	// own as a live run's, and the record set back to running to match.
+	const prefix = original.entries.slice(0, original.checkpoints[0]!.treeSize);
+	t.true(verifyLog(prefix, original.checkpoints.slice(0, 1), await log.publicKeyPem(), {runId, sealed: false}).ok);
+	await fs.writeFile(entriesFile(sandbox, runId), jsonLines(prefix));
+	await fs.writeFile(checkpointsFile(sandbox, runId), jsonLines(original.checkpoints.slice(0, 1)));
+	await fs.writeFile(metadataFile, JSON.stringify({...metadata, state: 'running', stoppedAt: null, exitCode: null}));
+	const prefixAudit = await moat(['audit', runId], {env: sandbox.env});
+	t.is(prefixAudit.code, 1, prefixAudit.stdout + prefixAudit.stderr);
+	t.regex(prefixAudit.stdout, /^Witness: holds its final checkpoint of 8 entries/m);
+	t.regex(prefixAudit.stdout, /^NOT SEALED: the end of the log: it stops at entry 1 \(run\.started\)/m);
+	t.notRegex(prefixAudit.stdout, /^(Verified|Sealed|Open)/m);
+	await fs.writeFile(metadataFile, JSON.stringify(metadata));
+
+	// 2. With the signing key from MOAT_HOME: the blocked requests taken out,
+	// the chain rebuilt and every checkpoint signed again. On its own the log is sealed.
+	const key = createPrivateKey(await fs.readFile(path.join(sandbox.moatHome, 'audit-signing-key.pem'), 'utf8'));
+	const forged: AuditEntry[] = [];
+	for (const entry of original.entries.filter(entry => entry.type !== 'request.blocked')) {
+		forged.push(makeEntry(forged.at(-1), entry.ts, entry.type, entry.data));
+	}
+
+	const forgedCheckpoints = [signWith(key, runId, forged.slice(0, 2), original.checkpoints[0]!.ts), signWith(key, runId, forged, original.checkpoints[1]!.ts)];
+	t.is(verifyLog(forged, forgedCheckpoints, await log.publicKeyPem(), {runId, sealed: true}).state, 'sealed');
+	await fs.writeFile(entriesFile(sandbox, runId), jsonLines(forged));
+	await fs.writeFile(checkpointsFile(sandbox, runId), jsonLines(forgedCheckpoints));
+	const rewritten = await moat(['audit', runId], {env: sandbox.env});
+	t.is(rewritten.code, 1, rewritten.stdout + rewritten.stderr);
+	t.regex(rewritten.stdout, /^NOT SEALED: the log: the witness holds its final checkpoint of 8 entries \(root [\da-f]{16}…\), but the log has 3: it was cut back\.$/m);
+	t.notRegex(rewritten.stdout, /^(Verified|Sealed)/m);
+
+	// 3. The witness rebuilt to hold the forged checkpoint instead: moat
+	// audit of the run cannot tell (all of MOAT_HOME was rewritten), but the
+	// head pinned before is gone from the witness.
+	await fs.writeFile(witnessFile(sandbox.moatHome), jsonLines([makeWitnessEntry(undefined, new Date().toISOString(), forgedCheckpoints[1]!)]));
+	const fooled = await moat(['audit', runId], {env: sandbox.env});
+	t.is(fooled.code, 0, fooled.stdout + fooled.stderr);
+	t.regex(fooled.stdout, /^Sealed:/m);
+	const unpinned = await moat(['audit', '--witness'], {env: sandbox.env});
+	t.is(unpinned.code, 0, unpinned.stdout + unpinned.stderr);
+	t.notRegex(unpinned.stdout, new RegExp(pinnedHead!));
+	const pinned = await moat(['audit', '--witness', '--head', pinnedHead!], {env: sandbox.env});
+	t.is(pinned.code, 1, pinned.stdout + pinned.stderr);
+	t.regex(pinned.stdout, new RegExp(`^NOT VERIFIED: the pinned head: no witness entry has the hash ${pinnedHead!}: the witness was cut back or rewritten since it was pinned\\.$`, 'm'));
+});
+
+test('moat audit --head without --witness, --head that is not a head, and --witness with a run are usage errors (exit 2)', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const withoutWitness = await moat(['audit', '--head', 'a'.repeat(64)], {env: sandbox.env});
+	t.is(withoutWitness.code, 2, withoutWitness.stderr);
+	t.regex(withoutWitness.stderr, /^Run moat audit --witness --head HASH\.$/m);
+	const notAHead = await moat(['audit', '--witness', '--head', 'xyz'], {env: sandbox.env});
+	t.is(notAHead.code, 2, notAHead.stderr);
+	t.regex(notAHead.stderr, /^moat: --head xyz is not a witness head\.$/m);
+	const withRun = await moat(['audit', '--witness', 'run_000000000000'], {env: sandbox.env});
+	t.is(withRun.code, 2, withRun.stderr);
+	t.regex(withRun.stderr, /takes no run/);
+});
+
+test('moat audit --witness on a home with no sealed run verifies an empty witness with no head', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	const result = await moat(['audit', '--witness'], {env: sandbox.env});
+	t.is(result.code, 0, result.stderr);
+	t.regex(result.stdout, /: 0 sealed runs\nHead: none \(no run has been sealed yet\)\nVerified: the chain holds\./);
 });

@@ -289,7 +289,7 @@ dockerTest('with an anthropic grant, moat claude -p prints the stand-in\'s answe
 	t.deepEqual(new Set(injected.map(data => JSON.stringify(data))), new Set([JSON.stringify({grant: 'anthropic', host: 'api.anthropic.com'})]));
 	const audit = await world.moat(['audit', run.id]);
 	t.is(audit.code, 0, audit.stdout + audit.stderr);
-	t.regex(audit.stdout, /^Verified: /m);
+	t.regex(audit.stdout, /^Sealed: /m);
 	t.regex(audit.stdout, /^ {2}credential\.injected +\d+$/m);
 
 	// The key, anywhere but the encrypted grant: outputs, sessions, daemon.log, network.jsonl, the audit log.

@@ -1,7 +1,9 @@
 import test from 'ava';
 import {toEngineInstant} from '../source/engine/log-frames.js';
 import {
+	attachedOverlap,
 	createPositionFilter,
+	liveOverlap,
 	earlierInstant,
 	positionAfter,
 	replaySlackSeconds,
@@ -251,4 +253,25 @@ test('a replay that starts with the written lines loses nothing and tells nothin
 	const replay = [stdout('1', 3), stdout('same', 4), stdout('same', 4), stdout('same', 4)];
 	t.deepEqual(lineNames(replay.filter(line => isNew(line))), ['same']);
 	t.deepEqual(lost, []);
+});
+
+test('liveOverlap finds where an attachment began, mid-line, in the log, and how many of its lines the log holds', t => {
+	const logged = ['318', '319', '320', '321', '322'].map((line, index) => stdout(line, 3, index));
+	// The attachment began inside "320": its first line is the end of it.
+	const live = ['0', '321', '322', '323'].map(line => stdout(line, 4));
+	t.is(liveOverlap(logged, live), 3);
+});
+
+test('liveOverlap says the log does not reach the attachment yet when no place agrees', t => {
+	const logged = ['100', '101'].map(line => stdout(line, 3));
+	const live = ['32', '320733', '320734'].map(line => stdout(line, 4));
+	t.is(liveOverlap(logged, live), undefined);
+	t.is(liveOverlap(logged, []), undefined);
+});
+
+test('attachedOverlap is the longest run of the log\'s last lines that the other begins with', t => {
+	const logged = ['a', 'b', 'c'].map(line => stdout(line, 3));
+	t.is(attachedOverlap(logged, ['b', 'c', 'd'].map(line => stdout(line, 4))), 2);
+	t.is(attachedOverlap(logged, ['d'].map(line => stdout(line, 4))), 0);
+	t.is(attachedOverlap(logged, ['c'].map(line => stderr(line, 4))), 0, 'the stream is part of the line');
 });

@@ -1,8 +1,9 @@
+import fs from 'node:fs/promises';
 import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
 import {createFrameDecoder, createLineSplitter, type TimestampedLine} from '../engine/log-frames.js';
 import {tryFileLock} from '../files/file-lock.js';
-import {attachedOverlap, createReplayAligner, positionAfter, replaySlackSeconds, type LostOutput} from './log-position.js';
+import {createReplayAligner, liveOverlap, positionAfter, replaySlackSeconds, type LostOutput} from './log-position.js';
 import type {LogRecord, RunStore} from './run-store.js';
 
 export type CaptureOptions = {
@@ -42,7 +43,7 @@ export function plainTerminalLine(line: string): string {
  * container whose attached reader has not read, which paces the container
  * to the copy. The attachment is opened first and the log read after it,
  * so nothing falls between; the lines both hold are dropped once
- * (attachedOverlap). Where the log had already lost lines, a record says
+ * (liveOverlap). Where the log had already lost lines, a record says
  * so in the file. Returns false when another process is already capturing
  * (its lines reach the file without us).
  */
@@ -70,6 +71,13 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 	const lock = await tryFileLock(store.captureLockFile(runId));
 	if (!lock) {
 		return false;
+	}
+
+	// A live copy saw the container end: the file is whole, and replaying
+	// the log now could only compare live lines with logged ones again.
+	if (await fs.stat(store.captureDoneFile(runId)).then(() => true, () => false)) {
+		await lock.release();
+		return true;
 	}
 
 	const appender = await store.openLogAppender(runId);
@@ -166,7 +174,7 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		try {
 			// Unread, the attachment now holds the container while its log is read.
 			const fromLog: LogRecord[] = [];
-			await copyFromLog(record => {
+			const collect = (record: LogRecord) => {
 				// Only lines logged after the attachment opened can be in it too.
 				if (Date.parse(record.ts) >= attachedAt - clockSlackMilliseconds) {
 					fromLog.push(record);
@@ -175,50 +183,72 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 						fromLog.splice(0, fromLog.length - overlapLimit);
 					}
 				}
-			});
-			let head: LogRecord[] | undefined = fromLog.length > 0 ? [] : undefined;
-			const settle = async () => {
-				if (head) {
-					const live = head;
-					head = undefined;
-					await take(live.slice(attachedOverlap(fromLog, live)));
-				}
 			};
 
+			await copyFromLog(collect);
 			const decoder = options.tty ? undefined : createFrameDecoder();
 			const splitter = createLineSplitter({stamp: () => new Date().toISOString()});
-			const takeLines = async (lines: readonly TimestampedLine[]) => {
-				const records = lines.map(line => clean(line));
-				if (head) {
-					head.push(...records);
-					if (head.length >= fromLog.length) {
-						await settle();
-					}
-				} else {
-					await take(records);
-				}
-			};
-
 			const chunks = (attachment.output as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
 			let next: Promise<IteratorResult<Buffer>> | undefined;
-			try {
-				for (;;) {
-					next ??= chunks.next();
-					// eslint-disable-next-line no-await-in-loop
-					const result = head ? await Promise.race([next, delay(settleMilliseconds)]) : await next;
-					if (result === 'quiet') {
-						await settle();
-						continue;
-					}
+			let ended = false;
+			/** The next lines of the attachment; none when it ended, or (`quietAfter`) when it stayed quiet that long. */
+			const readLive = async (quietAfter?: number): Promise<LogRecord[]> => {
+				next ??= chunks.next();
+				const result = quietAfter === undefined ? await next : await Promise.race([next, delay(quietAfter)]);
+				if (result === 'quiet') {
+					return [];
+				}
 
-					next = undefined;
-					if (result.done) {
+				next = undefined;
+				if (result.done) {
+					ended = true;
+					return splitter.flush().map(line => clean(line));
+				}
+
+				return (decoder ? decoder.push(result.value) : [{stream: 'stdout' as const, data: result.value}])
+					.flatMap(frame => splitter.push(frame))
+					.map(line => clean(line));
+			};
+
+			let live: LogRecord[] = [];
+			let overlap: number | undefined;
+			try {
+				// The first live lines, to find in the log.
+				while (!ended && live.length < headLines) {
+					const more = await readLive(settleMilliseconds);
+					if (more.length === 0 && !ended) {
 						break;
 					}
 
-					for (const frame of decoder ? decoder.push(result.value) : [{stream: 'stdout' as const, data: result.value}]) {
-						await takeLines(splitter.push(frame));
+					live.push(...more);
+				}
+
+				// Docker writes its log behind the live stream: read on until the
+				// log reaches where the attachment began, or stops growing.
+				for (let quietPasses = 0; live.length > 0 && quietPasses < 2;) {
+					overlap = liveOverlap(fromLog, live);
+					if (overlap !== undefined) {
+						break;
 					}
+
+					const before = fromLog.length;
+					await copyFromLog(collect);
+					if (fromLog.length === before) {
+						quietPasses++;
+						await delay(settleMilliseconds);
+					}
+				}
+
+				let toDrop = overlap ?? 0;
+				for (;;) {
+					const kept = live.slice(Math.min(toDrop, live.length));
+					toDrop -= live.length - kept.length;
+					await take(kept);
+					if (ended) {
+						break;
+					}
+
+					live = await readLive();
 				}
 			} catch (error) {
 				// Closing the attachment on abort ends the iteration with an error.
@@ -228,12 +258,12 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 			}
 
 			throwIfFailed();
-			if (!options.signal?.aborted) {
-				await takeLines(splitter.flush());
+			await flush();
+			// An attachment also ends when the connection drops: only a container that has stopped is done.
+			if (ended && (await engine.inspectContainer(containerId).catch(() => undefined))?.status === 'exited') {
+				await fs.writeFile(store.captureDoneFile(runId), '', {mode: 0o600});
 			}
 
-			await settle();
-			await flush();
 			return true;
 		} finally {
 			signal.removeEventListener('abort', detach);
@@ -262,6 +292,8 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 const clockSlackMilliseconds = 2000;
 /** More lines than the engine and the socket can hold unread for one attachment. */
 const overlapLimit = 500_000;
+/** How many live lines are enough to recognise where the attachment began. */
+const headLines = 64;
 
 async function delay(milliseconds: number): Promise<'quiet'> {
 	return new Promise(resolve => {

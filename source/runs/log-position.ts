@@ -166,3 +166,47 @@ export function createReplayAligner(position: LogPosition | null, onLost: (lost:
 		end: () => head ? settle() : [],
 	};
 }
+
+/**
+ * How many of a live attachment's first lines the engine's log already
+ * holds, or undefined when the log does not reach the attachment's start
+ * yet (Docker writes its log behind the live stream).
+ *
+ * An attachment starts wherever the engine's copy of the output was, which
+ * may be mid-line: the first line of each stream may be the end of a
+ * logged line. The earliest place in the log from which every logged line
+ * agrees with the live ones wins; the lines from there to the log's end are
+ * the overlap (the attachment may not have delivered them all yet).
+ */
+export function liveOverlap(fromLog: readonly LogRecord[], live: readonly LogRecord[]): number | undefined {
+	const first = live[0];
+	if (!first) {
+		return undefined;
+	}
+
+	const agrees = (logged: LogRecord, attached: LogRecord, maybeTail: boolean) =>
+		logged.stream === attached.stream && (maybeTail ? logged.line.endsWith(attached.line) : logged.line === attached.line);
+	for (let start = 0; start < fromLog.length; start++) {
+		if (!agrees(fromLog[start]!, first, true)) {
+			continue;
+		}
+
+		const begun = new Set([first.stream]);
+		let matches = true;
+		for (let index = 1; start + index < fromLog.length && index < live.length; index++) {
+			const attached = live[index]!;
+			const maybeTail = !begun.has(attached.stream);
+			begun.add(attached.stream);
+			if (!agrees(fromLog[start + index]!, attached, maybeTail)) {
+				matches = false;
+				break;
+			}
+		}
+
+		if (matches) {
+			return fromLog.length - start;
+		}
+	}
+
+	return undefined;
+}

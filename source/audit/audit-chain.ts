@@ -19,6 +19,7 @@ export const auditEventTypes = [
 	'grant.changed',
 	'host.reached',
 	'output.lost',
+	'audit.lost',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];
 

@@ -38,16 +38,20 @@ export type TimestampedLine = {ts: string; stream: OutputStream; line: string};
  * stream keeps its unfinished tail.
  */
 export function createLineSplitter(options: {
-	/** Output without Docker's timestamps (a live attachment): each line is stamped when it arrives. */
+	/**
+	 * Output without Docker's timestamps (a live attachment): lines are
+	 * stamped when their chunk arrives (once per chunk: formatting an
+	 * instant per line cost more than everything else a line goes through).
+	 */
 	stamp?: () => string;
 } = {}): {push(chunk: OutputChunk): TimestampedLine[]; flush(): TimestampedLine[]} {
 	const tails: Record<OutputStream, string> = {stdout: '', stderr: ''};
 	// A chunk can end inside a multi-byte UTF-8 character; each stream keeps
 	// its partial bytes until the rest arrives.
 	const decoders: Record<OutputStream, StringDecoder> = {stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8')};
-	const toLine = (stream: OutputStream, raw: string): TimestampedLine => {
-		if (options.stamp) {
-			return {ts: options.stamp(), stream, line: raw.endsWith('\r') ? raw.slice(0, -1) : raw};
+	const toLine = (stream: OutputStream, raw: string, stamp?: string): TimestampedLine => {
+		if (stamp !== undefined) {
+			return {ts: stamp, stream, line: raw.endsWith('\r') ? raw.slice(0, -1) : raw};
 		}
 
 		const space = raw.indexOf(' ');
@@ -61,14 +65,15 @@ export function createLineSplitter(options: {
 			const text = tails[stream] + decoders[stream].write(data);
 			const parts = text.split('\n');
 			tails[stream] = parts.pop() ?? '';
-			return parts.map(part => toLine(stream, part));
+			const stamp = parts.length > 0 ? options.stamp?.() : undefined;
+			return parts.map(part => toLine(stream, part, stamp));
 		},
 		flush() {
 			const lines: TimestampedLine[] = [];
 			for (const stream of ['stdout', 'stderr'] as const) {
 				tails[stream] += decoders[stream].end();
 				if (tails[stream] !== '') {
-					lines.push(toLine(stream, tails[stream]));
+					lines.push(toLine(stream, tails[stream], options.stamp?.()));
 					tails[stream] = '';
 				}
 			}

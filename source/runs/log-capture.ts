@@ -103,14 +103,21 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		}
 	};
 
-	/** Queues records; a full batch is written before more is read, which is what paces a held container. */
+	/**
+	 * Queues records. A full batch is handed to the file while the next is
+	 * read, but no further: reading waits for the batch before, which is
+	 * what paces a held container to the disk.
+	 */
 	const take = async (records: readonly LogRecord[]) => {
 		for (const record of records) {
 			pending.push(record);
 		}
 
 		if (pending.length >= batchRecords) {
-			await flush();
+			const before = writing;
+			const written = flush();
+			written.catch(() => undefined);
+			await before;
 		} else if (pending.length > 0 && !timer) {
 			timer = setTimeout(() => {
 				flush().catch(() => undefined);
@@ -163,6 +170,15 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		const attachedAt = Date.now();
 		const attachment = await engine.attach(containerId, {stdin: false}).catch(() => undefined);
 		if (!attachment) {
+			return false;
+		}
+
+		// Docker lets one attach to a container that has already ended, and
+		// that attachment never ends. Asked after attaching: a container
+		// still running then ends the attachment when it stops. One that
+		// has ended left all its output in the log.
+		if ((await engine.inspectContainer(containerId).catch(() => undefined))?.status !== 'running') {
+			attachment.close();
 			return false;
 		}
 

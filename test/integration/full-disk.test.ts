@@ -161,7 +161,11 @@ test.serial('on a full disk an append, an audit entry and a run record are writt
 	const store = createRunStore(moatHome);
 	const audit = createAuditLog(moatHome);
 	const runId = 'run_000000000001';
-	await store.create({id: runId, state: 'running'} as unknown as RunMetadata);
+	await store.create({
+		id: runId, name: 'full', workspace: '/w', agent: null, image: 'moat/run:x', command: ['true'], grants: [], ports: {}, mounts: [],
+		environmentNames: [], containerId: null, interactive: false, keep: false, state: 'running', createdAt: '2026-12-03T12:00:00.000Z',
+		startedAt: null, stoppedAt: null, exitCode: null, error: null, stopRequested: false,
+	});
 	await audit.record(runId, 'run.started', {});
 	const file = path.join(moatHome, 'runs', runId, 'logs.jsonl');
 	const appender = await openLineAppender(file);

@@ -127,5 +127,13 @@ try {
 	console.log(`  capture / docker logs  ${((lines + 1) / captureSeconds / (logged / logsSeconds)).toFixed(2)}×`);
 } finally {
 	spawnSync(process.execPath, [cli, 'proxy', 'stop'], {env});
+	// The gateway and the run networks outlive the daemon: remove this home's.
+	for (const kind of [['ps', '-aq'], ['network', 'ls', '-q']]) {
+		const ids = spawnSync('docker', [...kind, '--filter', `label=moat.home=${env.MOAT_HOME}`], {encoding: 'utf8'}).stdout.split('\n').filter(Boolean);
+		if (ids.length > 0) {
+			spawnSync('docker', kind[0] === 'ps' ? ['rm', '-f', ...ids] : ['network', 'rm', ...ids]);
+		}
+	}
+
 	await fs.rm(root, {recursive: true, force: true});
 }

@@ -208,11 +208,17 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 			let next: Promise<IteratorResult<Buffer>> | undefined;
 			let ended = false;
 			/** The next lines of the attachment; none when it ended, or (`quietAfter`) when it stayed quiet that long. */
-			const readLive = async (quietAfter?: number): Promise<LogRecord[]> => {
+			/**
+			 * The next lines of the attachment (none when it ended), or
+			 * 'other' when `other` settles first; the read stays pending for
+			 * the next call, so nothing is dropped.
+			 */
+			const readLive = async (other?: Promise<unknown>): Promise<LogRecord[] | 'other'> => {
 				next ??= chunks.next();
-				const result = quietAfter === undefined ? await next : await Promise.race([next, delay(quietAfter)]);
-				if (result === 'quiet') {
-					return [];
+				const pending = next;
+				const result = other === undefined ? await pending : await Promise.race([pending, other.then(() => 'other' as const)]);
+				if (result === 'other') {
+					return 'other';
 				}
 
 				next = undefined;
@@ -226,13 +232,21 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 					.map(line => clean(line));
 			};
 
+			// An attachment made as the container was ending may never end
+			// (see above): once the engine says the container stopped, the
+			// attachment gets a moment to deliver the rest, then the log,
+			// which is whole by then, has the last word.
+			const stopped = engine.waitContainer(containerId).catch(() => undefined);
+			let exited = false;
+			let orphaned = false;
+
 			let live: LogRecord[] = [];
 			let overlap: number | undefined;
 			try {
 				// The first live lines, to find in the log.
 				while (!ended && live.length < headLines) {
-					const more = await readLive(settleMilliseconds);
-					if (more.length === 0 && !ended) {
+					const more = await readLive(delay(settleMilliseconds));
+					if (more === 'other' || (more.length === 0 && !ended)) {
 						break;
 					}
 
@@ -264,7 +278,17 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 						break;
 					}
 
-					live = await readLive();
+					const more = await readLive(exited ? delay(stopGraceMilliseconds) : stopped);
+					if (more !== 'other') {
+						live = more;
+					} else if (exited) {
+						attachment.close();
+						orphaned = true;
+						break;
+					} else {
+						exited = true;
+						live = [];
+					}
 				}
 			} catch (error) {
 				// Closing the attachment on abort ends the iteration with an error.
@@ -275,8 +299,12 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 
 			throwIfFailed();
 			await flush();
+			if (orphaned) {
+				await copyFromLog();
+			}
+
 			// An attachment also ends when the connection drops: only a container that has stopped is done.
-			if (ended && (await engine.inspectContainer(containerId).catch(() => undefined))?.status === 'exited') {
+			if ((ended || orphaned) && (await engine.inspectContainer(containerId).catch(() => undefined))?.status === 'exited') {
 				await fs.writeFile(store.captureDoneFile(runId), '', {mode: 0o600});
 			}
 
@@ -308,6 +336,8 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 const clockSlackMilliseconds = 2000;
 /** More lines than the engine and the socket can hold unread for one attachment. */
 const overlapLimit = 500_000;
+/** How long an attachment may go on after its container stopped before the log is read instead. */
+const stopGraceMilliseconds = 2000;
 /** How many live lines are enough to recognise where the attachment began. */
 const headLines = 64;
 

@@ -336,8 +336,8 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 const clockSlackMilliseconds = 2000;
 /** More lines than the engine and the socket can hold unread for one attachment. */
 const overlapLimit = 500_000;
-/** How long an attachment may go on after its container stopped before the log is read instead. */
-const stopGraceMilliseconds = 2000;
+/** How long an attachment may stay silent after its container stopped before the log is read instead. */
+const stopGraceMilliseconds = 5000;
 /** How many live lines are enough to recognise where the attachment began. */
 const headLines = 64;
 

@@ -17,6 +17,13 @@ import {resolveRun} from './run-resolution.js';
 import {reconcile} from './reconcile.js';
 import {damagedRunError, type LogRecord, type RunStore} from './run-store.js';
 
+/**
+ * How long a look at an ended run waits for the daemon to finish copying its
+ * output before leaving the container for a later look. The daemon's copy
+ * ends within its grace after the container stops (log-capture.ts).
+ */
+const captureWaitMilliseconds = 15_000;
+
 export {containerLabels} from './labels.js';
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
@@ -105,7 +112,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				// The daemon is copying the output live; the container has ended,
 				// so its copy ends in a moment. Wait for it rather than leave the
 				// container behind for a later look to remove.
-				await waitForFileLock(store.captureLockFile(run.id), 5000);
+				await waitForFileLock(store.captureLockFile(run.id), captureWaitMilliseconds);
 				captured = await catchUp();
 			}
 		}

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createInterface} from 'node:readline';
 import type {ExecutionContext} from 'ava';
+import {waitDeadlineMilliseconds} from '../helpers/deadline.js';
 import {dockerTest} from '../helpers/docker.js';
 import {createSandbox, createWorkspace, daemonPidOf, destroyRuns, eventually, listRuns, moat, processAlive, type Sandbox} from '../helpers/moat.js';
 
@@ -64,7 +65,24 @@ async function departures(file: string): Promise<{records: number; problems: str
 }
 
 async function settled(sandbox: Sandbox, runId: string): Promise<void> {
-	await eventually(async () => (await lastLine(logFile(sandbox, runId))).includes('"END"'));
+	// Millions of lines take long on a loaded machine: what must not happen is the copy standing still.
+	const file = logFile(sandbox, runId);
+	let size = -1;
+	let grewAt = Date.now();
+	while (!(await lastLine(file)).includes('"END"')) {
+		const now = (await fs.stat(file).catch(() => ({size: 0}))).size;
+		if (now !== size) {
+			size = now;
+			grewAt = Date.now();
+		} else if (Date.now() - grewAt > waitDeadlineMilliseconds) {
+			throw new Error(`logs.jsonl stopped growing at ${size} bytes before END`);
+		}
+
+		await new Promise(resolve => {
+			setTimeout(resolve, 200);
+		});
+	}
+
 	await eventually(async () => (await listRuns<{id: string; state: string}>(sandbox.env)).find(run => run.id === runId)?.state === 'stopped');
 }
 

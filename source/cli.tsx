@@ -228,6 +228,9 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 			// Never started just to revoke: a daemon that is not running holds no tokens.
 			await (await findDaemon(environment))?.unregister(runId);
 		},
+		async capture(runId: string) {
+			await (await findDaemon(environment))?.capture(runId);
+		},
 	};
 	const routedAudit = createRoutedAudit(environment, audit);
 	const runs = createRunService({engine, store, environment, reporter, audit: routedAudit, network});

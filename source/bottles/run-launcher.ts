@@ -83,6 +83,12 @@ export type RunNetwork = {
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	/** Revokes the run's proxy token; quiet when no daemon is running. */
 	release(runId: string): Promise<void>;
+	/**
+	 * Has the daemon copy the run's output before its container starts: a
+	 * fast writer is then paced to the copy instead of outrunning the
+	 * engine's log. Without it the daemon finds the run at its next look.
+	 */
+	capture?(runId: string): Promise<void>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -483,6 +489,8 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 
 	try {
 		await beforeStart?.({run, config});
+		// Not copied from the start, the output is still caught up from the engine's log.
+		await network?.capture?.(id).catch(() => undefined);
 		await engine.startContainer(containerId);
 		await checkBottleIdentity(engine, containerId, uid, bottleGid).catch(async (error: unknown) => {
 			await engine.killContainer(containerId).catch(() => undefined);

@@ -24,6 +24,8 @@ export type DaemonApiOptions = {
 	ready(): Promise<void>;
 	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
 	access(runId: string, options: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
+	/** Starts copying a registered run's output; false when it is not registered or has no container. */
+	capture(runId: string): Promise<boolean>;
 	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
 	shutdown(why: string): void;
 	/**
@@ -36,7 +38,7 @@ export type DaemonApiOptions = {
 
 export type DaemonApi = {close(): Promise<void>};
 
-function handlersFor({registry, audit, hello, ready, access, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+function handlersFor({registry, audit, hello, ready, access, capture, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
 	const status = (): Answer => {
 		const answer: DaemonStatus = {
 			...hello(),
@@ -126,6 +128,9 @@ function handlersFor({registry, audit, hello, ready, access, shutdown}: DaemonAp
 
 			const allowed = await registry.allowHost(runId!, asked.entry);
 			return allowed ? [200, allowed] : notRunning;
+		},
+		async capture({runId}) {
+			return (await capture(runId!)) ? [200, {capturing: true}] : [404, {error: `no run ${runId} with a container is registered with this daemon`}];
 		},
 		async unregister({runId}) {
 			return [200, {removed: await registry.unregister(runId!, 'run ended')}];

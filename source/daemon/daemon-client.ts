@@ -16,6 +16,8 @@ export type DaemonClient = {
 	readonly hello: Hello;
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	unregister(runId: string): Promise<void>;
+	/** Has the daemon copy the run's output from now on (before its container starts, so none is read back). */
+	capture(runId: string): Promise<void>;
 	status(): Promise<DaemonStatus>;
 	/** The status once the gateway is ready or has failed (it may be building its image). */
 	ready(): Promise<DaemonStatus>;
@@ -105,6 +107,9 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 				// The gateway is not there, or the seal does not hold: no run starts without egress or without a seal.
 				503: (error, hint, usage) => new MoatError(`Cannot start the run: ${error}`, hint ?? 'Run moat proxy restart, then try again.', usage ? exitCodes.usage : exitCodes.failure),
 			}) as Promise<RegisteredRun>;
+		},
+		async capture(runId) {
+			await expect(call(socketPath, 'POST', `/runs/${runId}/capture`), 'copy the run\'s output');
 		},
 		async unregister(runId) {
 			await expect(call(socketPath, 'DELETE', `/runs/${runId}`), 'revoke the run\'s token');

@@ -298,6 +298,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				await gateway.ensure().catch(() => undefined);
 			},
 			access: async (runId, options) => ({...await gateway.openRun(runId, options), caCertificate: authority.certificatePem}),
+			capture: async runId => watchers?.captureNow(runId) ?? false,
 			shutdown(why) {
 				void shutdown(why);
 			},

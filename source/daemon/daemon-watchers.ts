@@ -79,6 +79,13 @@ export function idleEnough(options: {runs: number; captures: number; lastActivit
 }
 
 export type DaemonWatchers = {
+	/**
+	 * Starts copying a registered run's output now, not at the next look:
+	 * resolves once the copy holds the container (or cannot), so a
+	 * container started after it has all its output copied live. False when
+	 * the run is not registered or has no container yet.
+	 */
+	captureNow(runId: string): Promise<boolean>;
 	/** Stops watching and stops copying output (the copies resume in the next daemon). */
 	close(): void;
 };
@@ -129,14 +136,19 @@ export function startDaemonWatchers(options: {
 		stalled.set(runId, {containerId, tty, delay, retryAt: now() + delay, freeBytes: await options.freeBytes() ?? 0});
 	};
 
-	const capture = (runId: string, containerId: string, tty: boolean) => {
+	/** Starts copying a run's output; resolves once the copy holds the container, or has ended. */
+	const capture = async (runId: string, containerId: string, tty: boolean) => {
 		const stop = new AbortController();
 		captures.set(runId, stop);
 		const output = `output of ${runId}`;
 		const record = `record of ${runId}`;
-		void (async () => {
+		let attached: () => void = () => undefined;
+		const holding = new Promise<void>(resolve => {
+			attached = resolve;
+		});
+		const copying = (async () => {
 			try {
-				const captured = await captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal, onLost(lost) {
+				const captured = await captureLogs(engine, store, runId, containerId, {follow: true, tty, signal: stop.signal, onAttached: attached, onLost(lost) {
 					options.audit.record(runId, 'output.lost', lost).catch((error: unknown) => {
 						failed(`audit of ${runId}`, error);
 					});
@@ -182,13 +194,14 @@ export function startDaemonWatchers(options: {
 				captures.delete(runId);
 			}
 		});
+		await Promise.race([holding, copying]);
 	};
 
 	/** Starts copying a run's output unless it is being copied, or is waiting for space. */
 	const captureUnlessWaiting = (runId: string, containerId: string, tty: boolean, freeBytes: number | undefined) => {
 		const waiting = stalled.get(runId);
 		if (!captures.has(runId) && (!waiting || retryDue(waiting, now(), freeBytes))) {
-			capture(runId, containerId, tty);
+			void capture(runId, containerId, tty);
 		}
 	};
 
@@ -214,6 +227,11 @@ export function startDaemonWatchers(options: {
 			const metadata = await store.read(runId).catch(() => undefined);
 			const watch = watchRun(metadata, registeredAt, now());
 			if (watch.action === 'unregister') {
+				// A copy attached before a start that failed waits for output that never comes.
+				if (metadata && !metadata.startedAt) {
+					captures.get(runId)?.abort();
+				}
+
 				await unregister(runId, watch.why);
 				continue;
 			}
@@ -261,6 +279,20 @@ export function startDaemonWatchers(options: {
 	timer.unref();
 
 	return {
+		async captureNow(runId) {
+			const live = [...registry.registered()].find(entry => entry.persisted.runId === runId);
+			const metadata = live && await store.read(runId).catch(() => undefined);
+			const watch = live && watchRun(metadata, live.persisted.registeredAt, now());
+			if (closed || watch?.action !== 'follow') {
+				return false;
+			}
+
+			if (!captures.has(runId) && !stalled.has(runId)) {
+				await capture(runId, watch.containerId, watch.interactive);
+			}
+
+			return true;
+		},
 		close() {
 			closed = true;
 			clearInterval(timer);

@@ -604,8 +604,9 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 			}
 		},
 
-		async waitContainer(id) {
-			const result = (await call(async () => docker.getContainer(id).wait())) as {StatusCode: number};
+		async waitContainer(id, {nextExit = false, signal} = {}) {
+			const options = {...nextExit ? {condition: 'next-exit' as const} : {}, ...signal ? {abortSignal: signal} : {}};
+			const result = (await call(async () => docker.getContainer(id).wait(options))) as {StatusCode: number};
 			return result.StatusCode;
 		},
 

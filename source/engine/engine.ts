@@ -186,8 +186,12 @@ export type Engine = {
 	attach(id: string, options: {stdin: boolean}): Promise<Attachment>;
 	/** Sets the size of a TTY container's terminal. */
 	resize(id: string, size: {rows: number; columns: number}): Promise<void>;
-	/** Resolves with the exit code once the container has stopped. */
-	waitContainer(id: string): Promise<number>;
+	/**
+	 * Resolves with the exit code once the container has stopped. A container
+	 * not started yet counts as stopped unless `nextExit` asks for the end
+	 * of the run it is about to begin.
+	 */
+	waitContainer(id: string, options?: {nextExit?: boolean; signal?: AbortSignal}): Promise<number>;
 	stopContainer(id: string, timeoutSeconds: number): Promise<void>;
 	killContainer(id: string): Promise<void>;
 	removeContainer(id: string, options: {force: boolean}): Promise<void>;

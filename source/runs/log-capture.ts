@@ -17,6 +17,12 @@ export type CaptureOptions = {
 	tty?: boolean;
 	/** Hears of output the engine's log lost before it could be copied. */
 	onLost?: (lost: LostOutput) => void;
+	/**
+	 * Called once a follow holds the container through its attachment (or
+	 * knows it cannot): a container started after this has every byte of
+	 * its output copied live, none read back from the engine's log.
+	 */
+	onAttached?: () => void;
 };
 
 /**
@@ -176,8 +182,12 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		// Docker lets one attach to a container that has already ended, and
 		// that attachment never ends. Asked after attaching: a container
 		// still running then ends the attachment when it stops. One that
-		// has ended left all its output in the log.
-		if ((await engine.inspectContainer(containerId).catch(() => undefined))?.status !== 'running') {
+		// has ended left all its output in the log. One not started yet
+		// (`fresh`, the launcher asked before starting it) will send all its
+		// output through this attachment: there is no log to read back.
+		const status = (await engine.inspectContainer(containerId).catch(() => undefined))?.status;
+		const fresh = status === 'created';
+		if (status !== 'running' && !fresh) {
 			attachment.close();
 			return false;
 		}
@@ -187,7 +197,21 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		};
 
 		signal.addEventListener('abort', detach, {once: true});
+		// Ends the engine's wait below when the copy ends first.
+		const done = new AbortController();
 		try {
+			// An attachment made as the container was ending may never end
+			// (see above): once the engine says the container stopped, the
+			// attachment gets a moment to deliver the rest, then the log,
+			// which is whole by then, has the last word. A fresh container's
+			// wait is for the run it is about to begin, asked before it starts.
+			const stopped = engine.waitContainer(containerId, {nextExit: fresh, signal: done.signal}).catch(() => undefined);
+			if (fresh) {
+				// The engine has taken the wait before it hears of the start.
+				await engine.inspectContainer(containerId).catch(() => undefined);
+			}
+
+			options.onAttached?.();
 			// Unread, the attachment now holds the container while its log is read.
 			const fromLog: LogRecord[] = [];
 			const collect = (record: LogRecord) => {
@@ -201,7 +225,10 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 				}
 			};
 
-			await copyFromLog(collect);
+			if (!fresh) {
+				await copyFromLog(collect);
+			}
+
 			const decoder = options.tty ? undefined : createFrameDecoder();
 			const splitter = createLineSplitter({stamp: () => new Date().toISOString()});
 			const chunks = (attachment.output as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -232,11 +259,6 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 					.map(line => clean(line));
 			};
 
-			// An attachment made as the container was ending may never end
-			// (see above): once the engine says the container stopped, the
-			// attachment gets a moment to deliver the rest, then the log,
-			// which is whole by then, has the last word.
-			const stopped = engine.waitContainer(containerId).catch(() => undefined);
 			let exited = false;
 			let orphaned = false;
 
@@ -244,7 +266,7 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 			let overlap: number | undefined;
 			try {
 				// The first live lines, to find in the log.
-				while (!ended && live.length < headLines) {
+				while (!fresh && !ended && live.length < headLines) {
 					const more = await readLive(delay(settleMilliseconds));
 					if (more === 'other' || (more.length === 0 && !ended)) {
 						break;
@@ -310,6 +332,7 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 
 			return true;
 		} finally {
+			done.abort();
 			signal.removeEventListener('abort', detach);
 			attachment.close();
 		}

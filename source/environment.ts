@@ -24,6 +24,8 @@ export const environmentVariables = {
 	networkPool: 'MOAT_NETWORK_POOL',
 	/** How many connections one run may hold open through the proxy (default 256; see proxy/connection-limits.ts). */
 	runConnections: 'MOAT_RUN_CONNECTIONS',
+	/** The size of each of the three files of the engine's log of a bottle (default 100m; see engine/docker-engine.ts). */
+	engineLogSize: 'MOAT_ENGINE_LOG_SIZE',
 	// Set by moat in its gateway container (gateway-program.ts repeats them: it runs alone there)
 	gatewayPort: 'MOAT_GATEWAY_PORT',
 	gatewayDaemonSocket: 'MOAT_GATEWAY_DAEMON_SOCKET',

@@ -130,7 +130,9 @@ export const auditCommand: Command = {
 		}
 
 		const store = createRunStore(context.environment.moatHome);
-		const run = resolveRun(await store.list(), context.input[0]);
+		// A damaged record is when the log matters most: it is checked all the same.
+		const {runs, damaged} = await store.scan();
+		const run = resolveRun(runs, context.input[0], damaged);
 		const {entries, checkpoints} = await log.read(run.id);
 		if (entries.length === 0) {
 			throw new MoatError(`Run ${run.id} has no audit log.`, 'Runs started by this version of moat keep one; older runs do not.');
@@ -140,7 +142,9 @@ export const auditCommand: Command = {
 		const witnessEntries = await log.readWitness();
 		const witness = verifyWitness(witnessEntries);
 		const witnessed = witness.ok ? witnessedCheckpoint(witnessEntries, run.id) : undefined;
-		const ended = mustBeSealed(isActive(run), witnessed);
+		// Whether a damaged run has ended cannot be read from its record: its log's own exit says so.
+		const active = run.state === 'damaged' ? !entries.some(entry => entry.type === 'run.exited') : isActive(run);
+		const ended = mustBeSealed(active, witnessed);
 		const own = verifyLog(entries, checkpoints, publicKey, {runId: run.id, sealed: ended});
 		// A damaged witness vouches for nothing: fail closed.
 		const comparison = witness.ok
@@ -149,11 +153,14 @@ export const auditCommand: Command = {
 		const verification = withWitness(own, comparison);
 		const target = context.flags.export as string | undefined;
 		const extra = [witnessLine(witnessed, witness, ended)];
+		if (run.state === 'damaged') {
+			extra.unshift(`The run's record is damaged (${printable(run.damage)}); its audit log is checked as it stands.`);
+		}
 		if (target !== undefined && !ended) {
 			extra.push('The run is still going: the bundle will not verify as sealed. Export it again once the run has ended.');
 		}
 
-		const code = report(context, `Audit log of ${run.id} (${run.name})`, verification, extra, {witness: {ok: witness.ok, entries: witness.entries, head: witness.head ?? null, holds: witnessed ?? null}});
+		const code = report(context, `Audit log of ${run.id} (${printable(run.name ?? 'damaged')})`, verification, extra, {witness: {ok: witness.ok, entries: witness.entries, head: witness.head ?? null, holds: witnessed ?? null}});
 		if (target !== undefined) {
 			const file = path.resolve(context.cwd, target);
 			await fs.writeFile(file, JSON.stringify(makeBundle(run.id, publicKey, entries, checkpoints), undefined, 2) + '\n');

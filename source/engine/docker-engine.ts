@@ -33,8 +33,24 @@ const seccompJson = JSON.stringify(seccompProfile());
 
 const defaultSocket = '/var/run/docker.sock';
 
-/** Docker's bounded log ring: output survives moat exiting, but never fills the disk. */
-const logRing = {'max-size': '100m', 'max-file': '3'} as const;
+/**
+ * Docker's bounded log ring: output survives moat exiting, but never fills
+ * the disk. It is what a run's output is caught up from when no moat daemon
+ * was copying it (log-capture.ts), so its size is how long a fast writer
+ * may go uncopied before lines are lost; MOAT_ENGINE_LOG_SIZE sets each of
+ * its three files.
+ */
+export function logRing(variables: Readonly<Record<string, string | undefined>>): {'max-size': string; 'max-file': string} {
+	const size = variables[environmentVariables.engineLogSize] || '100m';
+	if (!/^[1-9]\d*[kmg]$/.test(size)) {
+		throw usageError(
+			`${environmentVariables.engineLogSize} is "${printable(size)}", not a size.`,
+			`Give a number with k, m or g, such as 100m (the default), or unset it.`,
+		);
+	}
+
+	return {'max-size': size, 'max-file': '3'};
+}
 
 type Connection = {options: Docker.DockerOptions; address: string};
 
@@ -435,7 +451,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						// programs install no handler and would ignore it as PID 1,
 						// making every stop wait for the kill timeout.
 						Init: true,
-						LogConfig: {Type: 'json-file', Config: {...logRing}},
+						LogConfig: {Type: 'json-file', Config: logRing(variables)},
 						// On the sealed network no outside name resolves (the proxy resolves
 						// them): let a lookup fail in a second or so rather than after 20.
 						...(spec.network ? {NetworkMode: spec.network, DnsOptions: ['timeout:1', 'attempts:1']} : {}),

@@ -68,7 +68,7 @@ export function lostOutputRecord(lost: LostOutput): LogRecord {
 	return {
 		ts: lost.before,
 		stream: 'stderr',
-		line: `[moat] output lost between ${lost.after} and ${lost.before}: the engine's log rotated before moat copied it (no moat daemon was copying)`,
+		line: `[moat] output lost between ${lost.after} and ${lost.before}: no moat daemon was copying, and the engine's log of the run had rotated these lines away (how many, the engine does not say)`,
 		lost,
 	};
 }

@@ -9,7 +9,7 @@ import {isMoatError, MoatError, usageError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
-import {captureLogs} from './log-capture.js';
+import {captureLogs, type CaptureOptions} from './log-capture.js';
 import {containerLabels} from './labels.js';
 import type {JsonLines} from '../files/json-lines.js';
 import {isActive, type DamagedRun, type RunMetadata, type StoredRun} from './run-metadata.js';
@@ -74,6 +74,17 @@ export async function recordRunEvent({audit, reporter}: Pick<RunServiceDependenc
 
 export function createRunService({engine, store, environment, reporter, audit, network}: RunServiceDependencies) {
 	const record = async (runId: string, type: AuditEventType, data: Record<string, unknown>, seal = false) => recordRunEvent({audit, reporter}, runId, type, data, seal);
+	/** Copies a run's output (log-capture.ts); output the engine lost first goes into the audit log too. */
+	const copyOutput = async (run: Pick<RunMetadata, 'id' | 'interactive'>, containerId: string, options: Omit<CaptureOptions, 'tty' | 'onLost'>): Promise<boolean> => {
+		const recorded: Array<Promise<void>> = [];
+		try {
+			return await captureLogs(engine, store, run.id, containerId, {...options, tty: run.interactive, onLost(lost) {
+				recorded.push(record(run.id, 'output.lost', lost));
+			}});
+		} finally {
+			await Promise.all(recorded);
+		}
+	};
 
 	/** Brings a run in line with its container (exit code, logs, removal). */
 	async function finish(run: RunMetadata): Promise<RunMetadata> {
@@ -98,7 +109,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		const decision = reconcile(run, container, environment.now());
 		let captured = true;
 		if (decision.catchUpLogs) {
-			const catchUp = async () => captureLogs(engine, store, run.id, run.containerId!, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+			const catchUp = async () => copyOutput(run, run.containerId!, {follow: false}).catch((error: unknown) => {
 				// Output with no room on the disk is still only in the container's log: it must stay.
 				if (isDiskFull(error)) {
 					throw error;
@@ -219,7 +230,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		 */
 		async output(run: StoredRun): Promise<JsonLines<LogRecord>> {
 			if (run.state !== 'damaged' && run.containerId) {
-				const captured = await captureLogs(engine, store, run.id, run.containerId, {follow: false, tty: run.interactive}).catch((error: unknown) => {
+				const captured = await copyOutput(run, run.containerId, {follow: false}).catch((error: unknown) => {
 					if (isDiskFull(error)) {
 						// What is stored is shown; the rest stays in the container's log until there is room.
 						reporter.warn(`${(error as Error).message} The output shown stops where it could be stored. ${isMoatError(error) ? error.hint : ''}`.trim());
@@ -251,7 +262,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		async follow(run: RunMetadata, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<RunMetadata> {
 			const {containerId} = run;
 			while (containerId && !signal?.aborted) {
-				const captured = await captureLogs(engine, store, run.id, containerId, {follow: true, tty: run.interactive, onRecord, signal}).catch(
+				const captured = await copyOutput(run, containerId, {follow: true, onRecord, signal}).catch(
 					(error: unknown) => {
 						if (error instanceof MoatError) {
 							throw error;

@@ -5,7 +5,7 @@ import {createInterface} from 'node:readline';
 import type {ExecutionContext} from 'ava';
 import {waitDeadlineMilliseconds} from '../helpers/deadline.js';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, createWorkspace, daemonPidOf, destroyRuns, eventually, listRuns, moat, processAlive, type Sandbox} from '../helpers/moat.js';
+import {auditRecordsOf, createSandbox, createWorkspace, daemonPidOf, destroyRuns, docker, eventually, listRuns, moat, processAlive, type Sandbox} from '../helpers/moat.js';
 
 /**
  * Issue 18: a fast writer's output reached logs.jsonl with gaps and lines
@@ -116,4 +116,50 @@ dockerTest('a run whose daemon is killed with kill -9 mid-output and started aga
 	const {records, problems} = await departures(logFile(sandbox, runId));
 	t.deepEqual(problems, []);
 	t.is(records, lines + 1);
+});
+
+dockerTest('output the engine rotated away while no daemon was copying leaves a gap record in logs.jsonl, moat logs and the audit log, never silence', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	// A small log ring (three files of 1 MB), so a modest burst outruns it.
+	const env = {...sandbox.env, MOAT_ENGINE_LOG_SIZE: '1m'};
+	const burst = 300_000;
+	const started = await moat(['run', '-d', workspace, '--', 'sh', '-c', `echo first; until [ -e /workspace/go ]; do sleep 0.1; done; seq 1 ${burst}; echo END`], {env});
+	t.is(started.code, 0, started.stderr);
+	const runId = started.stdout.trim();
+	await eventually(async () => (await lastLine(logFile(sandbox, runId))).includes('"first"'));
+
+	// No daemon copies while the burst is printed and the run ends.
+	const pid = await daemonPidOf(sandbox.moatHome);
+	process.kill(pid, 'SIGKILL');
+	await eventually(async () => !processAlive(pid));
+	await fs.writeFile(path.join(workspace, 'go'), '');
+	const container = await docker('ps', '-aq', '--filter', `label=moat.run-id=${runId}`);
+	t.is(await docker('wait', container), '0');
+
+	const restarted = await moat(['proxy', 'start'], {env});
+	t.is(restarted.code, 0, restarted.stderr);
+	await eventually(async () => (await lastLine(logFile(sandbox, runId))).includes('"END"'));
+
+	const records = (await fs.readFile(logFile(sandbox, runId), 'utf8')).trimEnd().split('\n').map(line => JSON.parse(line) as {stream: string; line: string; lost?: {after: string; before: string}});
+	t.is(records[0]?.line, 'first');
+	const gap = records[1]!;
+	t.is(gap.stream, 'stderr');
+	t.truthy(gap.lost, JSON.stringify(gap));
+	t.is(gap.line, `[moat] output lost between ${gap.lost!.after} and ${gap.lost!.before}: no moat daemon was copying, and the engine's log of the run had rotated these lines away (how many, the engine does not say)`);
+	t.true(Date.parse(gap.lost!.after) <= Date.parse(gap.lost!.before));
+	// After the gap, what the engine kept: the burst's last lines, whole and in order.
+	const kept = records.slice(2).map(record => record.line);
+	t.is(kept.at(-1), 'END');
+	const firstKept = Number(kept[0]);
+	t.true(firstKept > 1, `lines were lost, yet the file goes on from ${kept[0]}`);
+	t.deepEqual(kept.slice(0, -1), Array.from({length: burst - firstKept + 1}, (_, index) => String(firstKept + index)));
+
+	// moat logs says so where it happened, and the audit log holds the same gap.
+	const logs = await moat(['logs', runId], {env});
+	t.is(logs.code, 0, logs.stderr);
+	// It is moat's word on the run's stderr, between the lines around it.
+	t.deepEqual(logs.stdout.split('\n').slice(0, 2), ['first', String(firstKept)]);
+	t.true(logs.stderr.startsWith(`[moat] output lost between ${gap.lost!.after} and ${gap.lost!.before}`), logs.stderr);
+	const lost = (await auditRecordsOf(sandbox.moatHome, runId)).filter(record => record.type === 'output.lost');
+	t.deepEqual(lost.map(record => record.data), [gap.lost]);
 });

@@ -34,7 +34,7 @@ async function listed(world: World): Promise<Listed[]> {
 	return JSON.parse(result.stdout) as Listed[];
 }
 
-dockerTest('damaged metadata.json ({}, a wrong-typed field, no id, invalid JSON) is listed as damaged with the reason and the fix; other runs keep working; logs still reads it; stop and attach refuse; destroy removes it', async t => {
+dockerTest('damaged metadata.json ({}, a wrong-typed field, no id, invalid JSON) is listed as damaged with the reason and the fix; other runs keep working; logs and audit still read it; stop and attach refuse; destroy removes it', async t => {
 	const world = await createWorld(t, {hosts: ['api.github.com']});
 	const good = await finishedRun(world, 'good', 'echo good-output');
 	const damages: Array<{name: string; damage: (text: string) => string; reason: RegExp}> = [
@@ -88,6 +88,13 @@ dockerTest('damaged metadata.json ({}, a wrong-typed field, no id, invalid JSON)
 		const logs = await world.moat(['logs', id]);
 		t.deepEqual([logs.code, logs.stdout], [0, `${name}-output\n`], logs.stderr);
 		t.regex(logs.stderr, new RegExp(`${id} is damaged .*remove it with moat destroy ${id}`));
+
+		// Its audit log is checked as it stands: the record's damage takes nothing from the proof.
+		const audit = await world.moat(['audit', id]);
+		t.is(audit.code, 0, `audit: ${audit.stderr}`);
+		t.regex(audit.stdout, new RegExp(`^Audit log of ${id} \\(damaged\\)`, 'm'));
+		t.regex(audit.stdout, /The run's record is damaged \(metadata\.json.*\); its audit log is checked as it stands\./);
+		t.regex(audit.stdout, /^Sealed: the log ends with run\.exited/m);
 
 		for (const command of ['stop', 'attach']) {
 			const refused = await world.moat([command, id]);

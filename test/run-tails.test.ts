@@ -463,3 +463,33 @@ test('auditTail gives a run that just ended time to seal, then holds it to every
 	t.true(snapshot.changed);
 	t.deepEqual(snapshot.verification, {state: 'verified', detail: '2 entries, 1 signed checkpoints'});
 });
+
+test('auditTail holds a log cut back with its checkpoints, and its record set back to running, to the final checkpoint the witness keeps', async t => {
+	const home = await temporaryDirectory(t);
+	await createRun(home, {state: 'stopped', stoppedAt: '2025-01-01T00:00:00.000Z'});
+	const log = createAuditLog(home, tickingClock());
+	await log.record(runId, 'run.created', {workspace: '/workspace'});
+	await log.record(runId, 'run.started', {containerId: 'c0ffee'});
+	await log.seal(runId);
+	await log.record(runId, 'request.blocked', {host: 'evil.example'});
+	await log.record(runId, 'run.exited', {state: 'stopped', exitCode: 0});
+	await log.seal(runId);
+	t.is((await auditTail(home, runId, 10).read()).verification.state, 'verified');
+
+	// The attack: the first 2 entries and the early checkpoint over them, a validly signed prefix, and a run that seems to go on.
+	const checkpointsFile = path.join(home, 'runs', runId, 'audit', 'checkpoints.jsonl');
+	const keep = async (file: string, lines: number) => {
+		await fs.writeFile(file, (await fs.readFile(file, 'utf8')).split('\n').slice(0, lines).join('\n') + '\n');
+	};
+
+	await keep(entriesFile(home), 2);
+	await keep(checkpointsFile, 1);
+	await createRunStore(home).update(runId, {state: 'running', stoppedAt: null});
+	const {verification} = await auditTail(home, runId, 10).read();
+	t.is(verification.state, 'broken');
+	t.regex(verification.detail, /^the end of the log: it stops at entry 1 \(run\.started\): run\.exited and the signed checkpoint over it are missing/);
+
+	// It is the witness that tells: without it, the prefix passes for a live run's log.
+	await fs.rm(path.join(home, 'audit-witness.jsonl'));
+	t.is((await auditTail(home, runId, 10).read()).verification.state, 'verified');
+});

@@ -1,4 +1,4 @@
-import {makeEntry, verifyChain, type AuditEntry, type Checkpoint} from './audit-chain.js';
+import {makeEntry, verifyChain, verifyLog, type AuditEntry, type Checkpoint, type Verification} from './audit-chain.js';
 
 /**
  * The witness: one hash-chained log per MOAT_HOME, outside every run's
@@ -124,4 +124,35 @@ export function withWitness<T extends {ok: boolean; state: string; failure?: {wh
 	}
 
 	return {...verification, ok: false, state: comparison.state, failure: {what: comparison.what, reason: comparison.reason}};
+}
+
+/** A run's log checked as `moat audit` and the dashboard show it: by itself, then against the witness. */
+export type RunAuditCheck = {
+	verification: Verification;
+	witness: WitnessVerification;
+	/** The final checkpoint the witness holds for the run, if any. */
+	witnessed: Checkpoint | undefined;
+	/** Whether the log was required to be sealed. */
+	mustEnd: boolean;
+};
+
+/**
+ * Checks a run's log (entries and checkpoints as read) against its key and
+ * the witness log. `ended` is whether the run is known to have ended; a run
+ * the witness holds a final checkpoint for has ended whatever else says so.
+ * A damaged witness vouches for nothing: the check fails closed.
+ */
+export function checkRunAudit(
+	log: {entries: readonly AuditEntry[]; checkpoints: readonly Checkpoint[]; publicKey: string; witness: readonly AuditEntry[]},
+	runId: string,
+	ended: boolean,
+): RunAuditCheck {
+	const witness = verifyWitness(log.witness);
+	const witnessed = witness.ok ? witnessedCheckpoint(log.witness, runId) : undefined;
+	const mustEnd = mustBeSealed(!ended, witnessed);
+	const own = verifyLog(log.entries, log.checkpoints, log.publicKey, {runId, sealed: mustEnd});
+	const comparison = witness.ok
+		? compareWithWitness(log.checkpoints, log.entries.length, witnessed, own.state === 'sealed')
+		: {what: 'the witness log', reason: `${witness.failure!.what}: ${witness.failure!.reason}`, state: 'broken' as const};
+	return {verification: withWitness(own, comparison), witness, witnessed, mustEnd};
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {makeBundle, verifyBundle, type AuditBundle} from '../audit/audit-bundle.js';
-import {verifyLog, type Checkpoint, type Verification} from '../audit/audit-chain.js';
+import type {Checkpoint, Verification} from '../audit/audit-chain.js';
 import {createAuditLog, witnessFile, type AuditLog} from '../audit/audit-log.js';
-import {compareWithWitness, mustBeSealed, verifyWitness, witnessedCheckpoint, withWitness, type WitnessVerification} from '../audit/audit-witness.js';
+import {checkRunAudit, verifyWitness, type WitnessVerification} from '../audit/audit-witness.js';
 import {MoatError, usageError} from '../errors.js';
 import {isActive} from '../runs/run-metadata.js';
 import {resolveRun} from '../runs/run-resolution.js';
@@ -139,18 +139,9 @@ export const auditCommand: Command = {
 		}
 
 		const publicKey = await log.publicKeyPem();
-		const witnessEntries = await log.readWitness();
-		const witness = verifyWitness(witnessEntries);
-		const witnessed = witness.ok ? witnessedCheckpoint(witnessEntries, run.id) : undefined;
 		// Whether a damaged run has ended cannot be read from its record: its log's own exit says so.
 		const active = run.state === 'damaged' ? !entries.some(entry => entry.type === 'run.exited') : isActive(run);
-		const ended = mustBeSealed(active, witnessed);
-		const own = verifyLog(entries, checkpoints, publicKey, {runId: run.id, sealed: ended});
-		// A damaged witness vouches for nothing: fail closed.
-		const comparison = witness.ok
-			? compareWithWitness(checkpoints, entries.length, witnessed, own.state === 'sealed')
-			: {what: 'the witness log', reason: `${witness.failure!.what}: ${witness.failure!.reason}`, state: 'broken' as const};
-		const verification = withWitness(own, comparison);
+		const {verification, witness, witnessed, mustEnd: ended} = checkRunAudit({entries, checkpoints, publicKey, witness: await log.readWitness()}, run.id, !active);
 		const target = context.flags.export as string | undefined;
 		const extra = [witnessLine(witnessed, witness, ended)];
 		if (run.state === 'damaged') {

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {verifyLog, type AuditEntry, type Verification} from '../audit/audit-chain.js';
+import type {AuditEntry, Verification} from '../audit/audit-chain.js';
+import {checkRunAudit} from '../audit/audit-witness.js';
 import {createAuditLog} from '../audit/audit-log.js';
 import {parseJsonLine} from '../files/json-lines.js';
 import {acceptNetworkEntry} from '../proxy/network-trace.js';
@@ -447,8 +448,8 @@ export function auditFiles(runDirectory: string): {entries: string; checkpoints:
 
 /**
  * A run's audit log for the dashboard: the newest entries, and the log
- * verified the way `moat audit` does it (AuditLog.read, verifyLog with the
- * log's own key). Verification reads the whole log, so it runs only when the
+ * verified the way `moat audit` does it (AuditLog.read, checkRunAudit with
+ * the log's own key and the witness). Verification reads the whole log, so it runs only when the
  * entries, the checkpoints or the run's ending changed since the last call.
  */
 export function auditTail(moatHome: string, runId: string, limit: number, {now = () => new Date(), graceMilliseconds = sealGraceMilliseconds}: AuditTailOptions = {}): AuditTail {
@@ -464,7 +465,8 @@ export function auditTail(moatHome: string, runId: string, limit: number, {now =
 
 	async function verify(ending: RunEnding): Promise<AuditVerificationSummary> {
 		try {
-			const options = {runId, sealed: ending.ended && !ending.sealing};
+			// A run still being sealed is not held to its seal yet, unless the witness already holds it.
+			const ended = ending.ended && !ending.sealing;
 			let {entries: logged, checkpoints: signed} = await log.read(runId);
 			if (logged.length === 0) {
 				// Asking for the key of an empty log would create one.
@@ -472,7 +474,8 @@ export function auditTail(moatHome: string, runId: string, limit: number, {now =
 			}
 
 			const publicKey = await log.publicKeyPem();
-			let result = verifyLog(logged, signed, publicKey, options);
+			const witness = await log.readWitness();
+			let result = checkRunAudit({entries: logged, checkpoints: signed, publicKey, witness}, runId, ended).verification;
 			if (!result.ok) {
 				// AuditLog.read reads entries, then checkpoints: a checkpoint
 				// signed in between covers entries it did not see. A writer
@@ -480,7 +483,7 @@ export function auditTail(moatHome: string, runId: string, limit: number, {now =
 				// read after the checkpoints hold all they cover.
 				signed = (await log.read(runId)).checkpoints;
 				logged = (await log.read(runId)).entries;
-				result = verifyLog(logged, signed, publicKey, options);
+				result = checkRunAudit({entries: logged, checkpoints: signed, publicKey, witness: await log.readWitness()}, runId, ended).verification;
 			}
 
 			return summarizeVerification(result, ending);

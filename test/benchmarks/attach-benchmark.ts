@@ -106,13 +106,15 @@ try {
 	const moatLatencies = await echoLatencies(moatCommand('attach', moatRun));
 	run(process.execPath, [cli, 'destroy', '-f', moatRun]);
 
-	const dockerContainer = run('docker', ['run', '-dit', '--init', '-e', 'MOAT_UID=1000', '-e', 'MOAT_GID=1000', image, 'sh', '-c', `sleep 1; ${echoProgram}`]);
+	// The image's entrypoint takes the user's variables as moat passes them (none here), as the bottle's user.
+	const asBottle = ['--init', '-e', 'MOAT_USER_ENV=', '-u', '1000:1000'];
+	const dockerContainer = run('docker', ['run', '-dit', ...asBottle, image, 'sh', '-c', `sleep 1; ${echoProgram}`]);
 	const dockerLatencies = await echoLatencies(`docker attach ${dockerContainer}`);
 	run('docker', ['rm', '-f', dockerContainer]);
 
 	const producer = `yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c ${megabytes * 1_000_000}`;
 	const moatOutput = await throughputSeconds(process.execPath, [cli, 'run', workspace, '--', 'sh', '-c', producer]);
-	const dockerOutput = await throughputSeconds('docker', ['run', '--rm', '--init', '-e', 'MOAT_UID=1000', '-e', 'MOAT_GID=1000', image, 'sh', '-c', producer]);
+	const dockerOutput = await throughputSeconds('docker', ['run', '--rm', ...asBottle, image, 'sh', '-c', producer]);
 
 	const moatMedian = percentile(moatLatencies, 0.5);
 	const dockerMedian = percentile(dockerLatencies, 0.5);

@@ -260,7 +260,7 @@ export async function ensureDaemon(environment: MoatEnvironment, note: (message:
 	const output = openSync(paths.log, 'a', 0o600);
 	let exited: number | undefined;
 	try {
-		const child = spawn(process.execPath, [fileURLToPath(new URL('../cli.js', import.meta.url)), '_daemon'], {
+		const child = spawn(process.execPath, [fileURLToPath(new URL('../moat.js', import.meta.url)), '_daemon'], {
 			detached: true,
 			stdio: ['ignore', output, output],
 			// The daemon verifies upstream TLS whatever the shell says.

@@ -97,7 +97,7 @@ async function takeOverImpostorLock(file: string) {
 	const pid = Number(await fs.readFile(file, 'utf8').catch(() => ''));
 	const commandLine = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
 	// A daemon shows as `moat-daemon`, or while it starts as `moat` (the CLI's
-	// title) or `… cli.js _daemon`: anything like that is left alone.
+	// title) or `… moat.js _daemon`: anything like that is left alone.
 	if (!Number.isInteger(pid) || pid <= 0 || commandLine === undefined || /moat|_daemon/.test(commandLine)) {
 		return undefined;
 	}

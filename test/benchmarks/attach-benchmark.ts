@@ -15,7 +15,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 
-const cli = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const keystrokes = Number(process.env.BENCH_KEYSTROKES ?? 60);
 const megabytes = Number(process.env.BENCH_MEGABYTES ?? 50);
 

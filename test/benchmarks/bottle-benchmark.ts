@@ -22,7 +22,7 @@ import {startHttpsStandIn, writeTrustBundle} from '../helpers/https-stand-in.js'
 
 const execFileAsync = promisify(execFile);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const cli = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'moat-bench-bottle-'));
 const workspace = path.join(root, 'workspace');
 await fs.mkdir(workspace);

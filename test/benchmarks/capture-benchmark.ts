@@ -20,7 +20,7 @@ import process from 'node:process';
 import {createInterface} from 'node:readline';
 import {fileURLToPath} from 'node:url';
 
-const cli = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const lines = Number(process.env.BENCH_LINES ?? 2_000_000);
 const command = `seq 1 ${lines}; echo END`;
 

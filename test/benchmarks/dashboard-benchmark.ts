@@ -36,7 +36,7 @@ import type {LogRecord} from '../../source/runs/run-store.js';
 import {seededRandom} from '../helpers/seeded-random.js';
 
 const execFileAsync = promisify(execFile);
-const cli = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const runCount = Number(process.env.BENCH_RUNS ?? 500);
 const paintRounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const linesPerSecond = Number(process.env.BENCH_LINES_PER_SECOND ?? 5000);

@@ -1,7 +1,7 @@
 /**
  * bench:start — what `npm start` adds to running moat on a built,
  * unchanged tree: `npm start -- --version` against the built CLI itself
- * (`node build/source/cli.js --version`), median of alternating rounds,
+ * (`node build/source/moat.js --version`), median of alternating rounds,
  * printed as the seconds added and as a ratio. Target: under one second
  * added.
  *
@@ -13,7 +13,7 @@ import {fileURLToPath} from 'node:url';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 
 function timed(command: string, args: string[]): number {
 	const start = process.hrtime.bigint();
@@ -44,5 +44,5 @@ for (let round = 0; round < rounds; round++) {
 const npm = median(npmTimes);
 const direct = median(cliTimes);
 console.log(`npm start -- --version   ${npm.toFixed(0)} ms (median of ${rounds})`);
-console.log(`node build/source/cli.js ${direct.toFixed(0)} ms`);
+console.log(`node build/source/moat.js ${direct.toFixed(0)} ms`);
 console.log(`added by npm start       ${((npm - direct) / 1000).toFixed(2)} s (target < 1 s) · ratio ${(npm / direct).toFixed(2)}×`);

@@ -9,7 +9,7 @@ import {promisify} from 'node:util';
 import {waitDeadlineMilliseconds} from './deadline.js';
 
 /** The built CLI, run exactly as a user's `moat` would be. */
-export const cliPath = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+export const cliPath = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 
 export type MoatResult = {code: number; stdout: string; stderr: string};
 

@@ -14,7 +14,8 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage} from '../images/image-builder.js';
-import {bottleHome, bottleUser, checkBottleIdentity, prepareBottle} from '../images/root-setup.js';
+import {cachedImageFiles} from '../images/image-files-cache.js';
+import {bottleHome, bottleUser, checkBottleIdentity, prepareBottle, readImageFiles} from '../images/root-setup.js';
 import {resolveResources, type ResourceRequest} from '../runs/resources.js';
 import {sealedEnvironment} from '../proxy/container-environment.js';
 import {hostServicesName} from '../proxy/proxy-decisions.js';
@@ -432,12 +433,15 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	}
 
 	try {
+		// Read once per image (the one this container was made from): the same for every container of it.
+		const imageId = (await engine.inspectContainer(containerId))?.imageId;
+		const files = await cachedImageFiles(environment.moatHome, imageId, async () => readImageFiles(engine, containerId));
 		await prepareBottle(engine, containerId, {
 			uid,
 			gid: bottleGid,
 			...(access ? {caCertificate: access.caCertificate} : {}),
 			mountTargets: [...spec.binds.map(bind => bind.target), ...spec.volumes.map(volume => volume.target)],
-		});
+		}, files);
 	} catch (error) {
 		await network?.release(id).catch(() => undefined);
 		await engine.removeContainer(containerId, {force: true}).catch(() => undefined);

@@ -534,6 +534,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					error: info.State.Error || undefined,
 					addresses: Object.values(info.NetworkSettings?.Networks ?? {}).map(network => network.IPAddress).filter(Boolean),
 					...(info.State.OOMKilled ? {oomKilled: true} : {}),
+					...(info.Image ? {imageId: info.Image} : {}),
 				};
 			} catch (error) {
 				if (statusCode(error) === 404) {

@@ -92,6 +92,8 @@ export type ContainerState = {
 	addresses?: string[];
 	/** The kernel killed it for going over its memory limit. */
 	oomKilled?: boolean;
+	/** The id of the image it was made from (`sha256:…`). */
+	imageId?: string;
 };
 
 export type ContainerSummary = {

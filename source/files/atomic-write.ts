@@ -8,7 +8,7 @@ import {writingTo} from './disk-full.js';
  * temporary file beside it, synced to the disk, then renamed over it. A
  * crash or a full disk leaves the old file (and no temporary one).
  */
-export async function writeFileAtomic(file: string, content: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o600): Promise<void> {
 	const folder = path.dirname(file);
 	const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
 	await writingTo(folder, async () => {

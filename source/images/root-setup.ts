@@ -91,30 +91,47 @@ function text(entries: ArchiveEntry[] | undefined): string {
 
 export type BottleOwner = {uid: number; gid: number; caCertificate?: string; mountTargets: readonly string[]};
 
-/** Reads the created container's files and writes moat's root setup into it. Call before it starts. */
-export async function prepareBottle(engine: Engine, containerId: string, owner: BottleOwner): Promise<void> {
-	const [passwd, group, home] = await Promise.all([
+/**
+ * What the root setup reads of an image: its account files, the home
+ * folder it gives moatuser (undefined when it has none) and its CA bundle.
+ * The same for every container of one image, so it is read once per image
+ * (image-files-cache.ts).
+ */
+export type ImageFiles = {passwd: string; group: string; home: ArchiveEntry[] | undefined; bundle: string};
+
+/** Reads an image's files through a container of it (created, not started). */
+export async function readImageFiles(engine: Engine, containerId: string): Promise<ImageFiles> {
+	const readBundle = async () => {
+		const bundle = await engine.readPath(containerId, systemBundle);
+		const link = bundle?.[0];
+		return link?.type === 'symlink' && link.linkTarget
+			? engine.readPath(containerId, path.posix.resolve(path.posix.dirname(systemBundle), link.linkTarget))
+			: bundle;
+	};
+
+	const [passwd, group, home, bundle] = await Promise.all([
 		engine.readPath(containerId, '/etc/passwd'),
 		engine.readPath(containerId, '/etc/group'),
 		engine.readPath(containerId, bottleHome),
+		readBundle(),
 	]);
-	const accounts = accountFiles({passwd: text(passwd), group: text(group)}, owner.uid, owner.gid);
-	const entries: ArchiveEntry[] = [
+	return {passwd: text(passwd), group: text(group), home, bundle: text(bundle)};
+}
+
+/** The entries of moat's root setup of a bottle: pure, from the image's files and the owner. */
+export function rootSetupEntries(files: ImageFiles, owner: BottleOwner): ArchiveEntry[] {
+	const accounts = accountFiles({passwd: files.passwd, group: files.group}, owner.uid, owner.gid);
+	return [
 		file('/etc/passwd', accounts.passwd),
 		file('/etc/group', accounts.group),
-		...homeEntries(home ?? [{path: bottleUser, type: 'directory', mode: 0o755, uid: 0, gid: 0, content: Buffer.alloc(0)}], owner.uid, owner.gid, owner.mountTargets),
+		...homeEntries(files.home ?? [{path: bottleUser, type: 'directory', mode: 0o755, uid: 0, gid: 0, content: Buffer.alloc(0)}], owner.uid, owner.gid, owner.mountTargets),
+		...owner.caCertificate ? caEntries(files.bundle, owner.caCertificate) : [],
 	];
-	if (owner.caCertificate) {
-		let bundle = await engine.readPath(containerId, systemBundle);
-		const link = bundle?.[0];
-		if (link?.type === 'symlink' && link.linkTarget) {
-			bundle = await engine.readPath(containerId, path.posix.resolve(path.posix.dirname(systemBundle), link.linkTarget));
-		}
+}
 
-		entries.push(...caEntries(text(bundle), owner.caCertificate));
-	}
-
-	await engine.writeEntries(containerId, entries);
+/** Writes moat's root setup into a created container. Call before it starts. */
+export async function prepareBottle(engine: Engine, containerId: string, owner: BottleOwner, files: ImageFiles): Promise<void> {
+	await engine.writeEntries(containerId, rootSetupEntries(files, owner));
 }
 
 /**

@@ -17,6 +17,8 @@ import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 import {gatewayRecipe} from './gateway-image.js';
 import {candidateSlots, parseNetworkPool, runSubnet, slotOf, type NetworkPool} from './run-subnets.js';
 import {printable} from '../text/printable.js';
+import {writeFileAtomic} from '../files/atomic-write.js';
+import {sealStillHolds, type SealRecord} from './seal-record.js';
 
 /**
  * moat's gateway (README: The gateway): one small container per engine and
@@ -87,7 +89,7 @@ const sshVolumeName = (runId: string) => `moat-ssh-${runId}`;
 
 export function gatewayPaths(moatHome: string) {
 	const directory = path.join(moatHome, 'gateway');
-	return {directory, socket: path.join(directory, 'proxy.sock')};
+	return {directory, socket: path.join(directory, 'proxy.sock'), seal: path.join(directory, 'seal.json')};
 }
 
 function homeHash(moatHome: string) {
@@ -101,10 +103,10 @@ function channelMode(variables: MoatEnvironment['variables']): GatewayChannelMod
 }
 
 /** Every address of this machine's interfaces, the targets the seal check must find unreachable. */
-function hostTargets(port: number): string[] {
+function hostAddresses(): string[] {
 	return [...new Set(Object.values(os.networkInterfaces()).flat()
 		.filter(entry => entry && !entry.internal && !entry.address.startsWith('fe80'))
-		.map(entry => entry!.family === 'IPv6' ? `[${entry!.address}]:${port}` : `${entry!.address}:${port}`))];
+		.map(entry => entry!.family === 'IPv6' ? `[${entry!.address}]` : entry!.address))].sort();
 }
 
 function topologyOf(engineAddress: string, homeNetworkId: string): GatewayTopology {
@@ -436,10 +438,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 		});
 		try {
 			const port = (listener.address() as net.AddressInfo).port;
-			const targets = hostTargets(port);
+			const startedAt = (await engine.inspectContainer(id))?.startedAt?.toISOString() ?? '';
+			const seal: SealRecord = {container: id, startedAt, network: homeNetworkId, addresses: hostAddresses()};
+			const recorded: unknown = await fs.readFile(paths.seal, 'utf8').then(text => JSON.parse(text) as unknown, () => undefined);
+			// This very gateway was found sealed from these addresses before (seal-record.ts).
+			const targets = startedAt !== '' && sealStillHolds(recorded, seal) ? [] : seal.addresses.map(address => `${address}:${port}`);
 			const probed = await engine.execToEnd(id, ['node', '/moat/gateway.mjs', 'probe', ...targets, ...(socketUsable ? ['/run/moat-daemon/proxy.sock'] : [])]);
 			const results = JSON.parse(probed.stdout.trim() || '{}') as Record<string, string>;
 			const reached = targets.filter(target => results[target] === 'connected');
+			await (reached.length === 0 && targets.length > 0 && startedAt !== ''
+				? writeFileAtomic(paths.seal, JSON.stringify(seal) + '\n')
+				: reached.length > 0 ? fs.rm(paths.seal, {force: true}) : Promise.resolve());
 			if (reached.length > 0) {
 				throw new MoatError(
 					`moat's sealed network reaches this machine (${reached.join(', ')} answered from it), so bottles could reach its services.`,

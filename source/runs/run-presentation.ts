@@ -12,11 +12,16 @@ export const stateAppearance: Record<RunState | DamagedRun['state'], {glyph: str
 /**
  * "failed (3)" for a run that ended with a code; "out of memory" for one the
  * kernel killed at its limit; "waiting" for a running
- * agent that reported it waits for the user; else the state.
+ * agent that reported it waits for the user; plain "stopped" for one moat
+ * stopped (its code is the signal's, not the program's word); else the state.
  */
-export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode?: number | null; activity?: RunMetadata['activity']; outOfMemory?: boolean}): string {
+export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode?: number | null; activity?: RunMetadata['activity']; outOfMemory?: boolean; stopRequested?: boolean}): string {
 	if (run.outOfMemory && run.state === 'failed') {
 		return 'out of memory';
+	}
+
+	if (run.state === 'stopped' && run.stopRequested) {
+		return 'stopped';
 	}
 
 	if (run.exitCode !== null && run.exitCode !== undefined && run.state !== 'running' && run.state !== 'created' && run.state !== 'damaged') {

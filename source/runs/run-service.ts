@@ -24,6 +24,14 @@ import {damagedRunError, type LogRecord, type RunStore} from './run-store.js';
  */
 const captureWaitMilliseconds = 15_000;
 
+/**
+ * How long a stopped bottle gets between the stop signal (SIGHUP on a
+ * terminal, else SIGTERM, forwarded by the container's init) and the kill.
+ * Short: what an agent must save, it saves on the signal; a program that
+ * ignores it would otherwise hold every stop for the engine's 10 s.
+ */
+export const stopGraceSeconds = 1;
+
 export {containerLabels} from './labels.js';
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
@@ -368,7 +376,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 			// finisher cannot overwrite the request with an older record.
 			await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => store.update(run.id, {stopRequested: true}));
 			await record(run.id, 'run.stopped', {requestedBy: 'user'});
-			await engine.stopContainer(run.containerId, 10);
+			await engine.stopContainer(run.containerId, stopGraceSeconds);
 			return finish(await store.read(run.id));
 		},
 

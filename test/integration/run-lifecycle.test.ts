@@ -60,6 +60,37 @@ dockerTest('a detached run prints only its id, and list, logs, stop and destroy 
 	t.is(gone.code, 4);
 });
 
+dockerTest('stopping an interactive bash, which ignores SIGTERM, hangs it up: it ends on SIGHUP and reads stopped', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '-i', '-n', 'shell', '--', 'bash'], {env: sandbox.env})).stdout.trim();
+	t.regex(runId, /^run_[\da-f]{12}$/);
+	// An interactive bash ignores SIGTERM; the engine's default stop waited 10 s and killed it (137).
+	const stopped = await moat(['stop', runId], {env: sandbox.env});
+	t.is(stopped.code, 0, stopped.stderr);
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.is(run.exitCode, 128 + 1, 'bash ended on the hangup (128 + SIGHUP), not on the kill after the grace (137)');
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.regex(listed.stdout, new RegExp(`shell\\s+${runId}\\s+-\\s+stopped\\s+\\d+[smhd]\\s`), 'moat stopped it: no exit code in the state');
+});
+
+dockerTest('a bottle that ignores the stop signal gets it, then is killed after the grace, and reads stopped', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const script = 'trap "echo TERM reached" TERM; echo ready; while :; do sleep 1 & wait $!; done';
+	const runId = (await moat(['run', workspace, '-d', '-n', 'stubborn', '--', 'bash', '-c', script], {env: sandbox.env})).stdout.trim();
+	await eventually(async () => (await moat(['logs', runId], {env: sandbox.env})).stdout.includes('ready'));
+	const stopped = await moat(['stop', runId], {env: sandbox.env});
+	t.is(stopped.code, 0, stopped.stderr);
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.is(run.exitCode, 137, 'it ignored SIGTERM, so the kill after the grace ended it');
+	t.is(run.containerId, null);
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.regex(logs.stdout, /TERM reached/, 'the init passed SIGTERM on to the command');
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.regex(listed.stdout, new RegExp(`stubborn\\s+${runId}\\s+-\\s+stopped\\s+\\d+[smhd]\\s`));
+});
+
 dockerTest('destroy -f removes a running run and its container', async t => {
 	const {sandbox, workspace} = await setUp(t);
 	const runId = (await moat(['run', workspace, '-d', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();

@@ -13,7 +13,7 @@ import type {GrantService} from './credentials/grant-service.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
-import {checkFlagValues} from './commands/flag-values.js';
+import {checkFlagValues, checkOperands} from './commands/flag-values.js';
 import {nearest} from './text/nearest.js';
 import {printable} from './text/printable.js';
 
@@ -136,6 +136,8 @@ async function main(argv: string[]): Promise<number> {
 			process.stdout.write(command.help);
 			return exitCodes.success;
 		}
+
+		checkOperands(cli.input, command.operands, command.name);
 
 		let services: Awaited<ReturnType<CommandContext['services']>> | undefined;
 		const interrupts = createInterruptQueue();

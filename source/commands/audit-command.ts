@@ -115,6 +115,7 @@ export const auditCommand: Command = {
     --json          Print the result as JSON
 `,
 	flags: {export: {type: 'string'}, json: {type: 'boolean'}, witness: {type: 'boolean'}, head: {type: 'string'}},
+	operands: ['run'],
 	async run(context) {
 		const log = createAuditLog(context.environment.moatHome, context.environment.now);
 		if (context.flags.witness) {
@@ -179,6 +180,7 @@ export const verifyBundleCommand: Command = {
   key fails.
 `,
 	flags: {key: {type: 'string'}, json: {type: 'boolean'}},
+	operands: ['FILE'],
 	async run(context) {
 		const [file] = context.input;
 		if (!file) {

@@ -31,6 +31,14 @@ export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode
 	return run.state === 'running' && run.activity?.state === 'waiting' ? 'waiting' : run.state;
 }
 
+/**
+ * A state word the engine could not confirm (it is unreachable): the run
+ * was last recorded so, and may have ended since.
+ */
+export function uncheckedLabel(label: string, unchecked: boolean): string {
+	return unchecked ? `${label} (not checked)` : label;
+}
+
 /** Newest first: the order every list of runs uses. */
 export function newestFirst<T extends Pick<RunMetadata, 'createdAt' | 'id'>>(runs: readonly T[]): T[] {
 	return [...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));

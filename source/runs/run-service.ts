@@ -5,7 +5,7 @@ import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import type {MoatEnvironment} from '../environment.js';
-import {isMoatError, MoatError, usageError} from '../errors.js';
+import {isEngineUnreachable, isMoatError, MoatError, usageError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
@@ -33,6 +33,16 @@ const captureWaitMilliseconds = 15_000;
 export const stopGraceSeconds = 1;
 
 export {containerLabels} from './labels.js';
+
+/** The runs on disk as `RunService.inventory` found them. */
+export type RunInventory = {
+	runs: RunMetadata[];
+	damaged: DamagedRun[];
+	/** Ids of runs said to be active that the engine could not be asked about: shown as last recorded. */
+	unchecked: ReadonlySet<string>;
+	/** Why some could not be checked (the engine is unreachable; exit 3); absent when none needed it. */
+	engineProblem?: MoatError;
+};
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
 export type Reporter = {
@@ -209,10 +219,30 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		find,
 		findStored,
 
-		/** Every run, brought in line with the engine, and the damaged records beside them. */
-		async inventory(): Promise<{runs: RunMetadata[]; damaged: DamagedRun[]}> {
+		/**
+		 * Every run, brought in line with the engine, and the damaged records
+		 * beside them. Without the engine the records are still what moat last
+		 * knew, so they are shown as such: a run said to be active is then
+		 * `unchecked` (it may have ended since), and `engineProblem` says why.
+		 */
+		async inventory(): Promise<RunInventory> {
 			const {runs, damaged} = await store.scan();
-			return {runs: await Promise.all(runs.map(async run => finish(run))), damaged};
+			const unchecked = new Set<string>();
+			let engineProblem: MoatError | undefined;
+			const checked = await Promise.all(runs.map(async run => finish(run).catch((error: unknown) => {
+				if (!isEngineUnreachable(error)) {
+					throw error;
+				}
+
+				// A finished run's record is final; only its container's removal waits for the engine.
+				if (isActive(run)) {
+					unchecked.add(run.id);
+					engineProblem = error;
+				}
+
+				return run;
+			})));
+			return {runs: checked, damaged, unchecked, ...engineProblem ? {engineProblem} : {}};
 		},
 
 		/** Brings one run in line with its container (exit code, logs, removal). */

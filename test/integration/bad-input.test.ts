@@ -402,6 +402,20 @@ const cases: Case[] = [
 		hint: /Type more of the run id/,
 	},
 	{
+		title: 'a word where moat logs -n wants a number',
+		args: () => ['logs', '-n', 'abc'],
+		code: 2,
+		message: /^moat: -n takes a number, not "abc"\.$/m,
+		hint: /^Give one, as in -n 50\. See moat logs --help\.$/m,
+	},
+	{
+		title: 'words moat list does not take',
+		args: () => ['list', 'extra', 'args'],
+		code: 2,
+		message: /^moat: moat list takes no arguments; "extra" "args" are left over\.$/m,
+		hint: /See moat list --help\.$/m,
+	},
+	{
 		title: 'an engine that cannot be reached',
 		args: ({workspace, sandbox}) => {
 			sandbox.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';

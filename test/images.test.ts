@@ -1,4 +1,5 @@
 import {spawnSync} from 'node:child_process';
+import process from 'node:process';
 import test from 'ava';
 import {exitCodes, MoatError} from '../source/errors.js';
 import {defaultBaseImage, planDependencies, type DependencyPlan} from '../source/images/dependencies.js';
@@ -192,5 +193,39 @@ test('the init script has no root phase: it switches no user, and applies the us
 		t.false(initScript.includes(word), word);
 	}
 
-	t.true(initScript.trimEnd().endsWith('eval "$MOAT_USER_ENV"\nunset MOAT_USER_ENV\nexec "$@"'));
+	const tail = initScript.slice(initScript.indexOf('eval "$MOAT_USER_ENV"\n'));
+	t.is(tail, [
+		'eval "$MOAT_USER_ENV"',
+		'unset MOAT_USER_ENV',
+		'# Looked up after the user\'s variables: they may set PATH.',
+		'case "$1" in',
+		'*/*) [ -e "$1" ] || missing "$1" ;;',
+		'*) command -v "$1" >/dev/null 2>&1 || missing "$1" ;;',
+		'esac',
+		'exec "$@"',
+		'',
+	].join('\n'));
+});
+
+/** Runs the init script here, as the bottle would, with the user's variables already written. */
+function runInit(args: string[], userEnvironment = '') {
+	return spawnSync('sh', ['-c', initScript, 'moat-init', ...args], {env: {PATH: process.env.PATH, MOAT_USER_ENV: userEnvironment}, encoding: 'utf8'});
+}
+
+test('a command the bottle does not have is reported as the bottle\'s, with exit 127', t => {
+	for (const command of ['nosuchcommand', './no/such/script.sh']) {
+		const result = runInit([command, '--flag']);
+		t.is(result.status, 127, command);
+		t.is(result.stderr.split('\n')[0], `moat-init: command not found in the bottle: ${command}`);
+		t.regex(result.stderr, /dependencies: in agent\.yaml/);
+		t.notRegex(result.stderr, /exec:/, 'not the shell\'s own words');
+	}
+});
+
+test('a command the bottle has runs, found on the PATH the user\'s variables set', t => {
+	t.is(runInit(['sh', '-c', 'echo ran; exit 3']).stdout, 'ran\n');
+	t.is(runInit(['sh', '-c', 'exit 3']).status, 3);
+	t.is(runInit(['true']).status, 0);
+	t.is(runInit(['nosuchcommand'], 'PATH=/nowhere').status, 127);
+	t.is(runInit(['sh', '-c', 'true'], 'PATH=/nowhere').status, 127, 'the lookup uses the user\'s PATH');
 });

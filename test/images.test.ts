@@ -2,7 +2,7 @@ import {spawnSync} from 'node:child_process';
 import process from 'node:process';
 import test from 'ava';
 import {exitCodes, MoatError} from '../source/errors.js';
-import {defaultBaseImage, planDependencies, type DependencyPlan} from '../source/images/dependencies.js';
+import {defaultBaseImage, describeDependency, planDependencies, type DependencyPlan} from '../source/images/dependencies.js';
 import {imageRecipe, initScriptPath, renderDockerfile} from '../source/images/dockerfile.js';
 import {initScript} from '../source/images/init-script.js';
 
@@ -71,6 +71,7 @@ const refusals: Array<{title: string; dependencies: string[]; message: string; h
 	{title: 'claude-code without node or base_image', dependencies: ['claude-code'], message: 'Dependencies @anthropic-ai/claude-code are npm packages and need Node.js.', hint: /Add node@20/},
 	{title: 'codex on a Python image', dependencies: ['python@3.11', 'codex'], message: 'Dependencies @openai/codex are npm packages and need Node.js.', hint: /Add node@20/},
 	{title: 'an unknown runtime with a version', dependencies: ['rust@1.75'], message: 'Unknown dependency "rust@1.75".', hint: /moat deps list/},
+	{title: 'a runtime by another name, with the name it has', dependencies: ['nodejs@20'], message: 'Unknown dependency "nodejs@20".', hint: /^Did you mean node@20\? /},
 	{title: 'a package with a version', dependencies: ['git@2'], message: 'Unknown dependency "git@2".', hint: /Debian package name/},
 	{title: 'an uppercase package name', dependencies: ['Git'], message: 'Unknown dependency "Git".', hint: /Debian package name/},
 	{title: 'a name with a space', dependencies: ['a b'], message: 'Unknown dependency "a b".', hint: /Debian package name/},
@@ -85,6 +86,35 @@ for (const {title, dependencies, message, hint} of refusals) {
 		t.is(error?.exitCode, exitCodes.usage);
 		t.is(error?.message, message);
 		t.regex(error?.hint ?? '', hint);
+	});
+}
+
+const described: Array<[string, {kind: string; provides: string} | undefined]> = [
+	['node@20', {kind: 'runtime', provides: 'base image node:20'}],
+	['go@1.22', {kind: 'runtime', provides: 'base image golang:1.22'}],
+	['claude-code', {kind: 'npm', provides: '@anthropic-ai/claude-code (needs node@VERSION)'}],
+	['ripgrep', {kind: 'system', provides: 'the base distribution\'s package of that name'}],
+	['nodejs@20', undefined],
+	['node', undefined],
+	['git@2', undefined],
+	['Git', undefined],
+];
+
+for (const [entry, expected] of described) {
+	test(`moat deps info and dependencies: agree on ${entry}`, t => {
+		// A base image stands in for the runtime an npm tool needs: that is a rule about the whole list.
+		const plan = (): DependencyPlan => planDependencies([entry], 'ubuntu:22.04');
+		if (expected === undefined) {
+			const refused = t.throws(plan, {instanceOf: MoatError});
+			const described = t.throws(() => describeDependency(entry), {instanceOf: MoatError});
+			t.is(described?.message, refused?.message);
+			t.is(described?.hint, refused?.hint);
+			t.is(described?.exitCode, exitCodes.usage);
+			return;
+		}
+
+		t.notThrows(plan);
+		t.deepEqual(describeDependency(entry), {name: entry, ...expected});
 	});
 }
 

@@ -33,7 +33,12 @@ function mainHelp(): string {
   Run AI coding agents in sealed containers.
 
   Usage
+    $ moat                  On a terminal: the dashboard, every run live
     $ moat <command> [flags]
+
+  moat alone opens the dashboard: every run with its state, logs, network
+  and audit, live; attach to a run, start a bottle, stop one or grant a
+  credential from there. Press ? in it for its keys.
 
   Commands
 ${list}

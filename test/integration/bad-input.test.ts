@@ -455,7 +455,17 @@ test('moat without arguments and without a terminal prints help and exits 0', as
 	t.teardown(sandbox.cleanup);
 	const result = await moat([], {env: sandbox.env});
 	t.is(result.code, 0);
-	t.regex(result.stdout, /Usage\n\s+\$ moat <command>/);
+	t.regex(result.stdout, /Usage\n[\s\S]*\$ moat <command>/);
+});
+
+test('moat --help says that moat alone opens the dashboard, and what it does', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const result = await moat(['--help'], {env: sandbox.env});
+	t.is(result.code, 0);
+	t.regex(result.stdout, /^ {4}\$ moat {18}On a terminal: the dashboard/m);
+	t.regex(result.stdout, /moat alone opens the dashboard: every run/);
+	t.regex(result.stdout, /Press \? in it for its keys\./);
 });
 
 for (const command of ['run', 'list', 'logs', 'stop', 'destroy', 'status', 'clean']) {

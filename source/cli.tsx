@@ -10,6 +10,7 @@ import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
 import {diskFullError, isDiskFull} from './files/disk-full.js';
 import type {GrantService} from './credentials/grant-service.js';
+import type {WizardResult} from './credentials/grant-wizard-services.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
@@ -258,7 +259,7 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
-	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
+	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices, describeWizardResult}] = await Promise.all([
 		import('ink'),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers/provider-list.js'),
@@ -266,18 +267,27 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	]);
 	const services = grantWizardServices(service, tokenProviders);
 
-	let granted = false;
+	let outcome: {result?: WizardResult; interrupted: boolean} = {interrupted: false};
 	const app = render(
 		<GrantWizardContext.Provider value={services}>
-			<GrantWizard onDone={result => {
-				granted = result !== undefined;
+			<GrantWizard onDone={(result, {interrupted}) => {
+				outcome = {result, interrupted};
 			}} />
 		</GrantWizardContext.Provider>,
-		// Only ever opened on a terminal, where someone watches even if CI is set.
-		{interactive: Boolean(process.stdout.isTTY)},
+		// Only ever opened on a terminal, where someone watches even if CI is set. Ctrl+C
+		// is the wizard's to handle, so that leaving says what was (not) saved.
+		{interactive: Boolean(process.stdout.isTTY), exitOnCtrlC: false},
 	);
 	await app.waitUntilExit();
-	return granted ? exitCodes.success : exitCodes.failure;
+	// The wizard's last frame is gone; what happened stays on the screen, as moat grant PROVIDER says it.
+	if (outcome.result) {
+		process.stdout.write(`${printable(describeWizardResult(outcome.result))}\n`);
+		process.stderr.write(`${printable(`Saved encrypted in ${outcome.result.file}.`)}\n`);
+		return exitCodes.success;
+	}
+
+	process.stderr.write('No grant saved.\n');
+	return outcome.interrupted ? exitCodes.interrupted : exitCodes.failure;
 }
 
 /**

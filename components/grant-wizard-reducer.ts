@@ -17,8 +17,8 @@ export type WizardState =
 	| {step: 'validating'; provider: WizardProvider; sources: WizardSource[]; from: string}
 	| {step: 'done'; result: WizardResult}
 	| {step: 'failed'; provider: WizardProvider; sources: WizardSource[]; message: string; hint: string}
-	/** The wizard is over; the component exits. */
-	| {step: 'closed'; result?: WizardResult};
+	/** The wizard is over; the component exits. `interrupted`: by Ctrl+C, not by a choice. */
+	| {step: 'closed'; result?: WizardResult; interrupted?: boolean};
 
 /** A key press as Ink reports it (the flags the wizard uses). */
 export type WizardKey = {upArrow: boolean; downArrow: boolean; return: boolean; escape: boolean; backspace: boolean; delete: boolean; ctrl: boolean; meta: boolean};
@@ -46,7 +46,12 @@ export const initialWizardState: WizardState = {step: 'provider', cursor: 0};
 const clamp = (value: number, count: number) => Math.max(0, Math.min(value, count - 1));
 
 /** What a key means in a state, as one of the other events (or closing). */
-function keyEvent(state: WizardState, input: string, key: WizardKey, providers: readonly WizardProvider[]): WizardEvent | 'close' | undefined {
+function keyEvent(state: WizardState, input: string, key: WizardKey, providers: readonly WizardProvider[]): WizardEvent | 'close' | 'interrupt' | undefined {
+	// Ctrl+C leaves from any step (where the terminal hands it over rather than ending moat).
+	if (key.ctrl && input === 'c') {
+		return 'interrupt';
+	}
+
 	switch (state.step) {
 		case 'token': {
 			if (key.return) {
@@ -108,8 +113,11 @@ export function wizardReducer(state: WizardState, event: WizardEvent): WizardSta
 	switch (event.type) {
 		case 'key': {
 			const meaning = keyEvent(state, event.input, event.key, event.providers);
-			if (meaning === 'close') {
-				return {step: 'closed', result: state.step === 'done' ? state.result : undefined};
+			if (meaning === 'close' || meaning === 'interrupt') {
+				// A grant saved before the interruption is still saved: that is what is reported.
+				return state.step === 'done'
+					? {step: 'closed', result: state.result}
+					: {step: 'closed', result: undefined, ...meaning === 'interrupt' ? {interrupted: true} : {}};
 			}
 
 			return meaning ? wizardReducer(state, meaning) : state;

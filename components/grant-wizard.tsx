@@ -1,6 +1,6 @@
 import {Box, Text, useApp, useInput} from 'ink';
 import {createContext, useContext, useEffect, useReducer, useRef} from 'react';
-import type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
+import {describeWizardResult, type GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
 import {initialWizardState, wizardReducer, type WizardResult, type WizardState} from './grant-wizard-reducer.js';
 
 export type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
@@ -80,7 +80,7 @@ function Body({state}: {state: WizardState}) {
 			const {result} = state;
 			return (
 				<>
-					<Text color="green">✓ Granted {result.name}{result.login ? ` as ${result.login}` : ''}{result.scopes.length > 0 ? ` (scopes ${result.scopes.join(', ')})` : ''} from {result.source}.</Text>
+					<Text color="green">✓ {describeWizardResult(result)}</Text>
 					<Text>Saved encrypted in {result.file}</Text>
 					<Text dimColor>press any key to finish</Text>
 				</>
@@ -104,12 +104,12 @@ function Body({state}: {state: WizardState}) {
 }
 
 /** The grant wizard: `moat grant` on a terminal, and `c` in the dashboard. */
-export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: WizardResult | undefined) => void; exitWhenDone?: boolean}) {
+export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: WizardResult | undefined, ending: {interrupted: boolean}) => void; exitWhenDone?: boolean}) {
 	const services = useWizardServices();
 	const [state, dispatch] = useReducer(wizardReducer, initialWizardState);
 	const {exit} = useApp();
-	const finish = (result: WizardResult | undefined) => {
-		onDone?.(result);
+	const finish = (result: WizardResult | undefined, interrupted: boolean) => {
+		onDone?.(result, {interrupted});
 		// Inside the dashboard the wizard is one dialog; on its own it is the whole app.
 		if (exitWhenDone) {
 			exit();
@@ -166,7 +166,7 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 
 	useEffect(() => {
 		if (state.step === 'closed') {
-			finish(state.result);
+			finish(state.result, state.interrupted === true);
 		}
 	// eslint-disable-next-line react-hooks/exhaustive-deps -- finishes once, when the wizard closes
 	}, [state.step]);
@@ -174,6 +174,11 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 	useInput((input, key) => {
 		dispatch({type: 'key', input, key, providers: services.providers});
 	});
+
+	// On its own, the wizard leaves the screen to what the CLI says next (the grant, or that none was saved).
+	if (state.step === 'closed' && exitWhenDone) {
+		return null;
+	}
 
 	return (
 		<Box flexDirection="column" paddingX={1}>

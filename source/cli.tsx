@@ -10,10 +10,11 @@ import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
 import {diskFullError, isDiskFull} from './files/disk-full.js';
 import type {GrantService} from './credentials/grant-service.js';
+import type {WizardResult} from './credentials/grant-wizard-services.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
-import {checkFlagValues} from './commands/flag-values.js';
+import {checkFlagValues, checkOperands} from './commands/flag-values.js';
 import {nearest} from './text/nearest.js';
 import {printable} from './text/printable.js';
 
@@ -33,7 +34,12 @@ function mainHelp(): string {
   Run AI coding agents in sealed containers.
 
   Usage
+    $ moat                  On a terminal: the dashboard, every run live
     $ moat <command> [flags]
+
+  moat alone opens the dashboard: every run with its state, logs, network
+  and audit, live; attach to a run, start a bottle, stop one or grant a
+  credential from there. Press ? in it for its keys.
 
   Commands
 ${list}
@@ -136,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
 			process.stdout.write(command.help);
 			return exitCodes.success;
 		}
+
+		checkOperands(cli.input, command.operands, command.name);
 
 		let services: Awaited<ReturnType<CommandContext['services']>> | undefined;
 		const interrupts = createInterruptQueue();
@@ -251,7 +259,7 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
-	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices}] = await Promise.all([
+	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices, describeWizardResult}] = await Promise.all([
 		import('ink'),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers/provider-list.js'),
@@ -259,18 +267,27 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	]);
 	const services = grantWizardServices(service, tokenProviders);
 
-	let granted = false;
+	let outcome: {result?: WizardResult; interrupted: boolean} = {interrupted: false};
 	const app = render(
 		<GrantWizardContext.Provider value={services}>
-			<GrantWizard onDone={result => {
-				granted = result !== undefined;
+			<GrantWizard onDone={(result, {interrupted}) => {
+				outcome = {result, interrupted};
 			}} />
 		</GrantWizardContext.Provider>,
-		// Only ever opened on a terminal, where someone watches even if CI is set.
-		{interactive: Boolean(process.stdout.isTTY)},
+		// Only ever opened on a terminal, where someone watches even if CI is set. Ctrl+C
+		// is the wizard's to handle, so that leaving says what was (not) saved.
+		{interactive: Boolean(process.stdout.isTTY), exitOnCtrlC: false},
 	);
 	await app.waitUntilExit();
-	return granted ? exitCodes.success : exitCodes.failure;
+	// The wizard's last frame is gone; what happened stays on the screen, as moat grant PROVIDER says it.
+	if (outcome.result) {
+		process.stdout.write(`${printable(describeWizardResult(outcome.result))}\n`);
+		process.stderr.write(`${printable(`Saved encrypted in ${outcome.result.file}.`)}\n`);
+		return exitCodes.success;
+	}
+
+	process.stderr.write('No grant saved.\n');
+	return outcome.interrupted ? exitCodes.interrupted : exitCodes.failure;
 }
 
 /**

@@ -39,3 +39,8 @@ export function notFoundError(message: string, hint: string): MoatError {
 export function isMoatError(error: unknown): error is MoatError {
 	return error instanceof MoatError;
 }
+
+/** The engine could not be reached (exit 3): what moat knows without it is still worth showing. */
+export function isEngineUnreachable(error: unknown): error is MoatError {
+	return isMoatError(error) && error.exitCode === exitCodes.engineUnreachable;
+}

@@ -103,6 +103,13 @@ test('a running agent that waits for the user shows as waiting; a finished run s
 	t.is(stateLabel({state: 'stopped', exitCode: 0, activity: {state: 'waiting', at: ''}}), 'stopped (0)');
 });
 
+test('a run moat stopped reads stopped, whatever code the stop signal left; one that failed after a stop request still shows its code', t => {
+	t.is(stateLabel({state: 'stopped', exitCode: 137, stopRequested: true}), 'stopped');
+	t.is(stateLabel({state: 'stopped', exitCode: 129, stopRequested: true}), 'stopped');
+	t.is(stateLabel({state: 'stopped', exitCode: 3, stopRequested: false}), 'stopped (3)');
+	t.is(stateLabel({state: 'failed', exitCode: 1, stopRequested: true}), 'failed (1)');
+});
+
 test('a run took part in a session when it was live at one of the session\'s stamped times, even if a later run continued it', t => {
 	const text = [
 		'{"type":"mode"}',

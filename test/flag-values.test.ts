@@ -1,5 +1,5 @@
 import test from 'ava';
-import {checkFlagValues} from '../source/commands/flag-values.js';
+import {checkFlagValues, checkOperands} from '../source/commands/flag-values.js';
 import type {FlagDefinition} from '../source/commands/command.js';
 import {MoatError} from '../source/errors.js';
 
@@ -24,6 +24,7 @@ const accepted: Array<[string, string[]]> = [
 	['a negated boolean', ['--no-validate', '--no-interactive']],
 	['a value-taking flag last in a group, with its value next', ['-im', '/a:/b']],
 	['a negative number and a lone dash as values', ['-l', '-5', '-n', '-']],
+	['numbers for a number flag', ['-l', '50', '--lines=2.5']],
 	['an optional value left out, at the end or before another flag', ['-r', '-i', '--resume']],
 	['an optional value given', ['-r', 'abc', '--resume=abc']],
 	['positional words', ['.', 'workspace', '-i', 'more']],
@@ -49,6 +50,9 @@ const refused: Array<[string, string[], RegExp]> = [
 	['an empty word as the value', ['-n', ''], /^-n needs a value\.$/],
 	['a value-taking flag inside a group', ['-mi', '/a:/b'], /^-m needs a value\.$/],
 	['a number flag without its number', ['-l'], /^-l needs a value\.$/],
+	['a number flag given a word', ['-l', 'abc'], /^-l takes a number, not "abc"\.$/],
+	['a number flag given a word after =', ['--lines=ten'], /^--lines takes a number, not "ten"\.$/],
+	['a number flag given a number with a tail', ['-l', '5x'], /^-l takes a number, not "5x"\.$/],
 	['--host-port at the end', ['--host-port'], /^--host-port needs a value\.$/],
 	['-i=maybe', ['-i=maybe'], /^-i is on or off and cannot be "maybe"\.$/],
 	['--interactive=yes', ['--interactive=yes'], /^--interactive is on or off and cannot be "yes"\.$/],
@@ -67,5 +71,31 @@ for (const [title, argv, message] of refused) {
 		t.is(error?.exitCode, 2);
 		t.regex(error?.message ?? '', message);
 		t.regex(error?.hint ?? '', /See moat run --help\.$/);
+	});
+}
+
+const operandCases: Array<[string, string[], readonly string[] | undefined, RegExp | undefined]> = [
+	['no words for a command that takes none', [], [], undefined],
+	['a run for a command that takes one', ['web'], ['run'], undefined],
+	['words for a command that checks its own', ['a', 'b', 'c'], undefined, undefined],
+	['words for a command that takes none', ['extra', 'args'], [], /^moat list takes no arguments; "extra" "args" are left over\.$/],
+	['a second run', ['web', 'api'], ['run'], /^moat list takes at most one \(run\); "api" is left over\.$/],
+];
+
+for (const [title, input, operands, message] of operandCases) {
+	test(`checkOperands: ${title}`, t => {
+		if (message === undefined) {
+			t.notThrows(() => {
+				checkOperands(input, operands, 'list');
+			});
+			return;
+		}
+
+		const error = t.throws(() => {
+			checkOperands(input, operands, 'list');
+		}, {instanceOf: MoatError});
+		t.is(error?.exitCode, 2);
+		t.regex(error?.message ?? '', message);
+		t.regex(error?.hint ?? '', /See moat list --help\.$/);
 	});
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import {formatAge, formatBytes, formatTable} from '../source/output/format.js';
+import {counted, formatAge, formatBytes, formatTable} from '../source/output/format.js';
 
 const tables: Array<{title: string; headers: string[]; rows: string[][]; expected: string}> = [
 	{
@@ -101,5 +101,19 @@ const sizes: Array<{bytes: number; expected: string; why: string}> = [
 for (const {bytes, expected, why} of sizes) {
 	test(`formatBytes(${bytes}) is "${expected}" (${why})`, t => {
 		t.is(formatBytes(bytes), expected);
+	});
+}
+
+const counts: Array<[number, string, string | undefined, string]> = [
+	[0, 'signed checkpoint', undefined, '0 signed checkpoints'],
+	[1, 'signed checkpoint', undefined, '1 signed checkpoint'],
+	[2, 'signed checkpoint', undefined, '2 signed checkpoints'],
+	[1, 'entry', 'entries', '1 entry'],
+	[5, 'entry', 'entries', '5 entries'],
+];
+
+for (const [count, singular, plural, expected] of counts) {
+	test(`counted(${count}, ${singular}) is "${expected}"`, t => {
+		t.is(counted(count, singular, plural), expected);
 	});
 }

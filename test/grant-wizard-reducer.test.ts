@@ -218,3 +218,16 @@ test('Escape on the sources goes back to the providers; k and j move like the ar
 test('Enter on the sources list chooses the highlighted source', t => {
 	t.deepEqual(press(states.source, '\r', {return: true}), {step: 'validating', provider: github, sources, from: 'GITHUB_TOKEN'});
 });
+
+const ctrlC: WizardEvent = {type: 'key', input: 'c', key: {...noFlags, ctrl: true}, providers: [github, claude]};
+
+for (const stateName of Object.keys(states).filter(name => name !== 'done' && name !== 'closed') as StateName[]) {
+	test(`Ctrl+C in the ${stateName} step closes the wizard as interrupted, with nothing saved`, t => {
+		t.deepEqual(wizardReducer(states[stateName], ctrlC), {step: 'closed', result: undefined, interrupted: true});
+	});
+}
+
+test('Ctrl+C after a grant was saved closes with the grant: it is saved, and that is what is reported', t => {
+	t.deepEqual(wizardReducer(states.done, ctrlC), {step: 'closed', result});
+});
+

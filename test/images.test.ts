@@ -1,7 +1,8 @@
 import {spawnSync} from 'node:child_process';
+import process from 'node:process';
 import test from 'ava';
 import {exitCodes, MoatError} from '../source/errors.js';
-import {defaultBaseImage, planDependencies, type DependencyPlan} from '../source/images/dependencies.js';
+import {defaultBaseImage, describeDependency, planDependencies, type DependencyPlan} from '../source/images/dependencies.js';
 import {imageRecipe, initScriptPath, renderDockerfile} from '../source/images/dockerfile.js';
 import {initScript} from '../source/images/init-script.js';
 
@@ -70,6 +71,7 @@ const refusals: Array<{title: string; dependencies: string[]; message: string; h
 	{title: 'claude-code without node or base_image', dependencies: ['claude-code'], message: 'Dependencies @anthropic-ai/claude-code are npm packages and need Node.js.', hint: /Add node@20/},
 	{title: 'codex on a Python image', dependencies: ['python@3.11', 'codex'], message: 'Dependencies @openai/codex are npm packages and need Node.js.', hint: /Add node@20/},
 	{title: 'an unknown runtime with a version', dependencies: ['rust@1.75'], message: 'Unknown dependency "rust@1.75".', hint: /moat deps list/},
+	{title: 'a runtime by another name, with the name it has', dependencies: ['nodejs@20'], message: 'Unknown dependency "nodejs@20".', hint: /^Did you mean node@20\? /},
 	{title: 'a package with a version', dependencies: ['git@2'], message: 'Unknown dependency "git@2".', hint: /Debian package name/},
 	{title: 'an uppercase package name', dependencies: ['Git'], message: 'Unknown dependency "Git".', hint: /Debian package name/},
 	{title: 'a name with a space', dependencies: ['a b'], message: 'Unknown dependency "a b".', hint: /Debian package name/},
@@ -84,6 +86,35 @@ for (const {title, dependencies, message, hint} of refusals) {
 		t.is(error?.exitCode, exitCodes.usage);
 		t.is(error?.message, message);
 		t.regex(error?.hint ?? '', hint);
+	});
+}
+
+const described: Array<[string, {kind: string; provides: string} | undefined]> = [
+	['node@20', {kind: 'runtime', provides: 'base image node:20'}],
+	['go@1.22', {kind: 'runtime', provides: 'base image golang:1.22'}],
+	['claude-code', {kind: 'npm', provides: '@anthropic-ai/claude-code (needs node@VERSION)'}],
+	['ripgrep', {kind: 'system', provides: 'the base distribution\'s package of that name'}],
+	['nodejs@20', undefined],
+	['node', undefined],
+	['git@2', undefined],
+	['Git', undefined],
+];
+
+for (const [entry, expected] of described) {
+	test(`moat deps info and dependencies: agree on ${entry}`, t => {
+		// A base image stands in for the runtime an npm tool needs: that is a rule about the whole list.
+		const plan = (): DependencyPlan => planDependencies([entry], 'ubuntu:22.04');
+		if (expected === undefined) {
+			const refused = t.throws(plan, {instanceOf: MoatError});
+			const described = t.throws(() => describeDependency(entry), {instanceOf: MoatError});
+			t.is(described?.message, refused?.message);
+			t.is(described?.hint, refused?.hint);
+			t.is(described?.exitCode, exitCodes.usage);
+			return;
+		}
+
+		t.notThrows(plan);
+		t.deepEqual(describeDependency(entry), {name: entry, ...expected});
 	});
 }
 
@@ -192,5 +223,39 @@ test('the init script has no root phase: it switches no user, and applies the us
 		t.false(initScript.includes(word), word);
 	}
 
-	t.true(initScript.trimEnd().endsWith('eval "$MOAT_USER_ENV"\nunset MOAT_USER_ENV\nexec "$@"'));
+	const tail = initScript.slice(initScript.indexOf('eval "$MOAT_USER_ENV"\n'));
+	t.is(tail, [
+		'eval "$MOAT_USER_ENV"',
+		'unset MOAT_USER_ENV',
+		'# Looked up after the user\'s variables: they may set PATH.',
+		'case "$1" in',
+		'*/*) [ -e "$1" ] || missing "$1" ;;',
+		'*) command -v "$1" >/dev/null 2>&1 || missing "$1" ;;',
+		'esac',
+		'exec "$@"',
+		'',
+	].join('\n'));
+});
+
+/** Runs the init script here, as the bottle would, with the user's variables already written. */
+function runInit(args: string[], userEnvironment = '') {
+	return spawnSync('sh', ['-c', initScript, 'moat-init', ...args], {env: {PATH: process.env.PATH, MOAT_USER_ENV: userEnvironment}, encoding: 'utf8'});
+}
+
+test('a command the bottle does not have is reported as the bottle\'s, with exit 127', t => {
+	for (const command of ['nosuchcommand', './no/such/script.sh']) {
+		const result = runInit([command, '--flag']);
+		t.is(result.status, 127, command);
+		t.is(result.stderr.split('\n')[0], `moat-init: command not found in the bottle: ${command}`);
+		t.regex(result.stderr, /dependencies: in agent\.yaml/);
+		t.notRegex(result.stderr, /exec:/, 'not the shell\'s own words');
+	}
+});
+
+test('a command the bottle has runs, found on the PATH the user\'s variables set', t => {
+	t.is(runInit(['sh', '-c', 'echo ran; exit 3']).stdout, 'ran\n');
+	t.is(runInit(['sh', '-c', 'exit 3']).status, 3);
+	t.is(runInit(['true']).status, 0);
+	t.is(runInit(['nosuchcommand'], 'PATH=/nowhere').status, 127);
+	t.is(runInit(['sh', '-c', 'true'], 'PATH=/nowhere').status, 127, 'the lookup uses the user\'s PATH');
 });

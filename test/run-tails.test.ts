@@ -316,9 +316,9 @@ for (const {title, run, secondsLater, expected} of endings) {
 const verification = (change: Partial<Verification>): Verification => ({ok: true, state: 'sealed', entries: 4, checkpoints: 1, unsigned: 0, countsByType: {}, keyFingerprint: 'SHA256:x', ...change});
 const summaries: Array<{title: string; verification: Verification; sealing: boolean; expected: {state: string; detail: string}}> = [
 	{title: 'an empty log is empty', verification: verification({entries: 0, checkpoints: 0}), sealing: false, expected: {state: 'empty', detail: 'no audit entries yet'}},
-	{title: 'a fully signed log is verified', verification: verification({}), sealing: false, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoints'}},
-	{title: 'a live log says how many entries are not yet signed', verification: verification({unsigned: 2}), sealing: false, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoints, 2 newest not yet signed'}},
-	{title: 'a log of a run that just ended says its last entries are being signed', verification: verification({unsigned: 1}), sealing: true, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoints, 1 newest being signed as the run ends'}},
+	{title: 'a fully signed log is verified', verification: verification({}), sealing: false, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoint'}},
+	{title: 'a live log says how many entries are not yet signed', verification: verification({unsigned: 2}), sealing: false, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoint, 2 newest not yet signed'}},
+	{title: 'a log of a run that just ended says its last entries are being signed', verification: verification({unsigned: 1}), sealing: true, expected: {state: 'verified', detail: '4 entries, 1 signed checkpoint, 1 newest being signed as the run ends'}},
 	{title: 'a failure is broken and names what failed', verification: verification({ok: false, failure: {what: 'entry 2', reason: 'it was changed'}}), sealing: false, expected: {state: 'broken', detail: 'entry 2: it was changed'}},
 ];
 
@@ -386,7 +386,7 @@ test('auditTail verifies a sealed log written by AuditLog and shows its newest e
 		'2 00:00:02 credential.injected grant=github host=api.github.com',
 		'3 00:00:03 run.exited state=stopped exitCode=0',
 	]);
-	t.deepEqual(snapshot.verification, {state: 'verified', detail: '4 entries, 1 signed checkpoints'});
+	t.deepEqual(snapshot.verification, {state: 'verified', detail: '4 entries, 1 signed checkpoint'});
 });
 
 test('auditTail reports a tampered line as broken, naming the entry', async t => {
@@ -461,7 +461,7 @@ test('auditTail gives a run that just ended time to seal, then holds it to every
 	await log.seal(runId);
 	snapshot = await tail.read();
 	t.true(snapshot.changed);
-	t.deepEqual(snapshot.verification, {state: 'verified', detail: '2 entries, 1 signed checkpoints'});
+	t.deepEqual(snapshot.verification, {state: 'verified', detail: '2 entries, 1 signed checkpoint'});
 });
 
 test('auditTail holds a log cut back with its checkpoints, and its record set back to running, to the final checkpoint the witness keeps', async t => {

@@ -409,6 +409,10 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 		},
 		tty: interactive,
 		openStdin: interactive,
+		// A stop is a hangup for a terminal: an interactive shell ignores
+		// SIGTERM and would wait out the grace, but it ends on SIGHUP and
+		// passes the hangup to its jobs, as when a terminal window closes.
+		stopSignal: interactive ? 'SIGHUP' as const : 'SIGTERM' as const,
 		// The bottle starts as the owner, never as root (images/root-setup.ts did root's part).
 		user: `${uid}:${bottleGid}`,
 		limits: resources,

@@ -101,6 +101,7 @@ ${attachedKeysFrom('command').map(binding => `    ${attachedLabel(binding).padEn
   Output only: Ctrl+C detaches, twice within half a second stops it.
 `,
 	flags: {interactive: {type: 'boolean', shortFlag: 'i'}},
+	operands: ['run'],
 	async run(context) {
 		const {engine, runs} = await context.services();
 		const run = await runs.find(context.input[0]);

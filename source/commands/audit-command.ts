@@ -9,7 +9,7 @@ import {isActive} from '../runs/run-metadata.js';
 import {resolveRun} from '../runs/run-resolution.js';
 import {createRunStore} from '../runs/run-store.js';
 import type {Command, CommandContext} from './command.js';
-import {formatJson} from '../output/format.js';
+import {counted, formatJson} from '../output/format.js';
 import {printable} from '../text/printable.js';
 
 /** The last line of a report: sealed, open, or what is missing or wrong. Never "verified" for a log that stops short. */
@@ -40,10 +40,10 @@ function report(context: CommandContext, subject: string, verification: Verifica
 	} else {
 		const counts = Object.entries(verification.countsByType).sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => `  ${printable(type).padEnd(22)} ${count}`);
 		context.stdout.write([
-			`${printable(subject)}: ${verification.entries} entries, ${verification.checkpoints} signed checkpoints`,
+			`${printable(subject)}: ${counted(verification.entries, 'entry', 'entries')}, ${counted(verification.checkpoints, 'signed checkpoint')}`,
 			...counts,
 			`Signing key ${printable(verification.keyFingerprint)}`,
-			...(verification.ok && verification.unsigned > 0 ? [`${verification.unsigned} newest entries are chained but not yet signed (the run is still going).`] : []),
+			...(verification.ok && verification.unsigned > 0 ? [`${verification.unsigned === 1 ? 'The newest entry is' : `${verification.unsigned} newest entries are`} chained but not yet signed (the run is still going).`] : []),
 			...extra,
 			verdict(verification),
 		].join('\n') + '\n');
@@ -115,6 +115,7 @@ export const auditCommand: Command = {
     --json          Print the result as JSON
 `,
 	flags: {export: {type: 'string'}, json: {type: 'boolean'}, witness: {type: 'boolean'}, head: {type: 'string'}},
+	operands: ['run'],
 	async run(context) {
 		const log = createAuditLog(context.environment.moatHome, context.environment.now);
 		if (context.flags.witness) {
@@ -177,6 +178,7 @@ export const verifyBundleCommand: Command = {
   key fails.
 `,
 	flags: {key: {type: 'string'}, json: {type: 'boolean'}},
+	operands: ['FILE'],
 	async run(context) {
 		const [file] = context.input;
 		if (!file) {

@@ -17,6 +17,7 @@ export const cleanCommand: Command = {
         --dry-run  Only list what would be removed
 `,
 	flags: {force: {type: 'boolean', shortFlag: 'f'}, dryRun: {type: 'boolean'}},
+	operands: [],
 	async run(context) {
 		const {runs} = await context.services();
 		const plan = await runs.cleanable();

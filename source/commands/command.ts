@@ -50,6 +50,12 @@ export type Command = {
 	/** Usage and flags, shown by `moat <command> --help`. */
 	help: string;
 	flags: Record<string, FlagDefinition>;
+	/**
+	 * The words it takes besides flags, by name, as its usage writes them;
+	 * more is a usage error before it runs. Absent: the command checks its
+	 * own (a subcommand, a path and a command after it).
+	 */
+	operands?: readonly string[];
 	/** Returns the exit code. */
 	run(context: CommandContext): Promise<number>;
 };

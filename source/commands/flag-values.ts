@@ -7,7 +7,8 @@ import type {FlagDefinition} from './command.js';
  * words as typed: a flag that takes a value given none (`-m` at the end, or
  * followed by another flag, or `--mount=`; the parser drops an empty
  * repeatable flag and reads `-n -i` as an empty name), and a boolean flag
- * given a value it cannot read (`-i=maybe` reads as false). Unknown flags
+ * given a value it cannot read (`-i=maybe` reads as false), and a number
+ * flag given a word that is not one (`-n abc` reads as NaN). Unknown flags
  * are left to the caller, which names them with a suggestion. Pure.
  */
 export function checkFlagValues(argv: readonly string[], flags: Readonly<Record<string, FlagDefinition>>, commandName: string): void {
@@ -28,6 +29,13 @@ export function checkFlagValues(argv: readonly string[], flags: Readonly<Record<
 				`${printable(typed)} is on or off and cannot be "${printable(value)}".`,
 				`Write ${printable(typed)} to turn it on, or ${printable(typed)}=false to turn it off. ${help}`,
 			);
+		}
+	};
+
+	// The parser reads any word for a number flag, and "abc" becomes NaN.
+	const checkNumber = (typed: string, definition: FlagDefinition, value: string) => {
+		if (definition.type === 'number' && !/^-?\d+(\.\d+)?$/.test(value)) {
+			throw usageError(`${printable(typed)} takes a number, not "${printable(value)}".`, `Give one, as in ${printable(typed)} 50. ${help}`);
 		}
 	};
 
@@ -91,6 +99,7 @@ export function checkFlagValues(argv: readonly string[], flags: Readonly<Record<
 					throw needsValue(shown);
 				}
 
+				checkNumber(shown, definition, inlineValue);
 				continue;
 			}
 
@@ -99,7 +108,30 @@ export function checkFlagValues(argv: readonly string[], flags: Readonly<Record<
 				throw needsValue(shown);
 			}
 
+			checkNumber(shown, definition, next!);
 			index++;
 		}
 	}
+}
+
+const counted = ['no', 'one', 'two', 'three'];
+
+/**
+ * Refuses words a command would quietly ignore (`moat list extra args`):
+ * `operands` names what it takes, in order. Pure.
+ */
+export function checkOperands(input: readonly string[], operands: readonly string[] | undefined, commandName: string): void {
+	if (operands === undefined || input.length <= operands.length) {
+		return;
+	}
+
+	const takes = operands.length === 0
+		? 'takes no arguments'
+		: `takes at most ${counted[operands.length] ?? operands.length} (${operands.join(' ')})`;
+	const extra = input.slice(operands.length);
+	const one = extra.length === 1;
+	throw usageError(
+		`moat ${commandName} ${takes}; ${extra.map(word => `"${printable(word)}"`).join(' ')} ${one ? 'is' : 'are'} left over.`,
+		`Leave ${one ? 'it' : 'them'} out, or quote a name with spaces. See moat ${commandName} --help.`,
+	);
 }

@@ -257,6 +257,7 @@ export const revokeCommand: Command = {
   Deletes the stored grant. Runs started afterwards cannot use it.
 `,
 	flags: {},
+	operands: ['provider'],
 	async run(context) {
 		const [name] = context.input;
 		if (!name) {

@@ -1,6 +1,7 @@
 import {formatAge, formatJson, formatTable} from '../output/format.js';
 import type {DamagedRun, RunMetadata} from '../runs/run-metadata.js';
-import {newestFirst, stateLabel} from '../runs/run-presentation.js';
+import {exitCodes} from '../errors.js';
+import {newestFirst, stateLabel, uncheckedLabel} from '../runs/run-presentation.js';
 import {printable} from '../text/printable.js';
 import type {Command} from './command.js';
 
@@ -24,24 +25,42 @@ export const listCommand: Command = {
 
   Shows every run, newest first: NAME, RUN ID, AGENT, STATE, AGE, SERVICES.
   A run whose record cannot be read is listed as damaged, with what is
-  wrong and how to remove it.
+  wrong and how to remove it. When the Docker engine cannot be reached, the
+  runs are listed as last recorded, the ones it would have checked marked
+  "not checked", and moat exits with code 3.
 
   Flags
     --json   Print the runs' metadata as JSON
 `,
 	flags: {json: {type: 'boolean'}},
+	operands: [],
 	async run(context) {
 		const {runs} = await context.services();
-		const {runs: whole, damaged} = await runs.inventory();
+		const {runs: whole, damaged, unchecked, engineProblem} = await runs.inventory();
 		const all = newestFirst<RunMetadata | DamagedRun>([...whole, ...damaged]);
+		// Without the engine, the records are still shown, as last written, and said to be so.
+		const reportEngine = () => {
+			if (engineProblem) {
+				context.stderr.write(printable(`moat: ${engineProblem.message} Runs marked "not checked" are shown as last recorded.\n${engineProblem.hint}\n`, {lineBreaks: true}));
+			}
+
+			return engineProblem ? exitCodes.engineUnreachable : exitCodes.success;
+		};
+
 		if (context.flags.json) {
-			context.stdout.write(formatJson(all.map(run => (run.state === 'damaged' ? {...run, fix: fixFor(run)} : run))));
-			return 0;
+			context.stdout.write(formatJson(all.map(run => {
+				if (run.state === 'damaged') {
+					return {...run, fix: fixFor(run)};
+				}
+
+				return unchecked.has(run.id) ? {...run, checked: false} : run;
+			})));
+			return reportEngine();
 		}
 
 		if (all.length === 0) {
 			context.stdout.write('No runs. Start one with moat run -- COMMAND.\n');
-			return 0;
+			return exitCodes.success;
 		}
 
 		const now = context.environment.now();
@@ -50,7 +69,7 @@ export const listCommand: Command = {
 				['NAME', 'RUN ID', 'AGENT', 'STATE', 'AGE', 'SERVICES'],
 				all.map(run => run.state === 'damaged'
 					? [run.name ?? '-', run.id, '-', run.state, formatAge(new Date(run.createdAt), now), '-']
-					: [run.name, run.id, run.agent ?? '-', stateLabel(run), formatAge(new Date(run.createdAt), now), services(run)]),
+					: [run.name, run.id, run.agent ?? '-', uncheckedLabel(stateLabel(run), unchecked.has(run.id)), formatAge(new Date(run.createdAt), now), services(run)]),
 			),
 		);
 		// What is wrong and the fix go to stderr, so the table stays one line per run.
@@ -58,6 +77,6 @@ export const listCommand: Command = {
 			context.stderr.write(printable(`moat: ${run.id} is damaged: ${run.damage}; remove it with ${fixFor(run)}.`) + '\n');
 		}
 
-		return 0;
+		return reportEngine();
 	},
 };

@@ -20,6 +20,7 @@ export const logsCommand: Command = {
     -f, --follow    Keep printing new output until the run ends (Ctrl+C stops following)
 `,
 	flags: {lines: {type: 'number', shortFlag: 'n'}, follow: {type: 'boolean', shortFlag: 'f'}},
+	operands: ['run'],
 	async run(context) {
 		const lines = context.flags.lines as number | undefined;
 		if (lines !== undefined && (!Number.isInteger(lines) || lines < 0)) {

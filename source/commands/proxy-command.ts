@@ -114,6 +114,7 @@ export const daemonCommand: Command = {
   Runs the daemon of MOAT_HOME in the foreground. moat starts it by itself.
 `,
 	flags: {},
+	operands: [],
 	async run(context) {
 		// Loaded only here: the daemon pulls in the engine, the proxy and the certificate library.
 		const {runDaemon} = await import('../daemon/daemon-server.js');

@@ -12,6 +12,7 @@ export const stopCommand: Command = {
   moat destroy or moat clean.
 `,
 	flags: {},
+	operands: ['run'],
 	async run(context) {
 		const {runs} = await context.services();
 		const run = await runs.find(context.input[0]);
@@ -40,6 +41,7 @@ export const destroyCommand: Command = {
     -f, --force   Destroy even if it is running
 `,
 	flags: {force: {type: 'boolean', shortFlag: 'f'}},
+	operands: ['run'],
 	async run(context) {
 		const {runs} = await context.services();
 		// A damaged run can always be removed: that is the fix moat list gives for it.

@@ -1,5 +1,5 @@
 import {usageError} from '../errors.js';
-import {describeRegistry} from '../images/dependencies.js';
+import {describeDependency, describeRegistry} from '../images/dependencies.js';
 import {imageLabels} from '../images/image-builder.js';
 import {formatAge, formatBytes, formatJson, formatTable} from '../output/format.js';
 import {containerLabels} from '../runs/labels.js';
@@ -33,14 +33,12 @@ export const depsCommand: Command = {
 		}
 
 		if (action === 'info' && name !== undefined && extra.length === 0) {
-			const base = name.split('@')[0]!;
-			const entry = registry.find(candidate => candidate.name === name || candidate.name.split('@')[0] === base)
-				?? registry.find(candidate => candidate.name === 'PACKAGE')!;
-			const info = {...entry, requested: name};
+			// The same decision agent.yaml's dependencies get: what it refuses, info refuses in the same words.
+			const info = describeDependency(name);
 			if (context.flags.json) {
-				context.stdout.write(formatJson(info));
+				context.stdout.write(formatJson({...info, requested: name}));
 			} else {
-				context.stdout.write(`${name}: ${entry.kind}, provides ${entry.provides.replace('VERSION', name.split('@')[1] ?? 'VERSION')}\n`);
+				context.stdout.write(printable(`${info.name}: ${info.kind}, provides ${info.provides}`) + '\n');
 			}
 
 			return 0;

@@ -21,6 +21,7 @@ export const traceCommand: Command = {
     --json      Print the requests as a JSON array (the network.jsonl fields)
 `,
 	flags: {network: {type: 'boolean'}, json: {type: 'boolean'}},
+	operands: ['run'],
 	async run(context) {
 		const {runs, store} = await context.services();
 		// Like moat logs, a damaged run's requests can still be read.

@@ -7,6 +7,11 @@ export type WizardProvider = {name: string; title: string};
 export type WizardSource = {source: string; warning?: string; expiresAt?: string};
 export type WizardResult = {name: string; login: string | null; scopes: string[]; expiresAt: string | null; source: string; file: string};
 
+/** "Granted github as octocat (scopes repo) from gh CLI login.": what was saved, in one line. */
+export function describeWizardResult(result: WizardResult): string {
+	return `Granted ${result.name}${result.login ? ` as ${result.login}` : ''}${result.scopes.length > 0 ? ` (scopes ${result.scopes.join(', ')})` : ''} from ${result.source}.`;
+}
+
 /** What the wizard needs; the CLI provides the real grant service behind it. */
 export type GrantWizardServices = {
 	providers: WizardProvider[];

@@ -10,6 +10,7 @@ import {plainTerminalLine} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {acceptLogRecord} from '../runs/run-record-schemas.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';
+import {counted} from '../output/format.js';
 import {printable} from '../text/printable.js';
 
 /**
@@ -411,7 +412,7 @@ export function summarizeVerification(verification: Verification, ending: RunEnd
 		return {state: 'broken', detail: printable(`${failure.what}: ${failure.reason}`)};
 	}
 
-	const counts = `${verification.entries} entries, ${verification.checkpoints} signed checkpoints`;
+	const counts = `${counted(verification.entries, 'entry', 'entries')}, ${counted(verification.checkpoints, 'signed checkpoint')}`;
 	if (verification.unsigned === 0) {
 		return {state: 'verified', detail: counts};
 	}

@@ -431,6 +431,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 					OpenStdin: spec.openStdin,
 					AttachStdin: spec.openStdin,
 					StdinOnce: false,
+					...(spec.stopSignal ? {StopSignal: spec.stopSignal} : {}),
 					HostConfig: {
 						Binds: spec.binds.map(bind => `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`),
 						...(spec.extraHosts ? {ExtraHosts: Object.entries(spec.extraHosts).map(([name, address]) => `${name}:${address}`)} : {}),
@@ -447,7 +448,7 @@ export function createDockerEngine(variables: Readonly<Record<string, string | u
 						CapAdd: [],
 						CapDrop: ['ALL'],
 						Privileged: false,
-						// A real init as PID 1 forwards SIGTERM to the command: most
+						// A real init as PID 1 forwards the stop signal to the command: most
 						// programs install no handler and would ignore it as PID 1,
 						// making every stop wait for the kill timeout.
 						Init: true,

@@ -30,6 +30,8 @@ export type ContainerSpec = {
 	labels: Labels;
 	tty: boolean;
 	openStdin: boolean;
+	/** The signal a stop sends first (the engine's default is SIGTERM). */
+	stopSignal?: 'SIGHUP' | 'SIGTERM';
 	/** The network the container joins (its run's sealed network); the engine's default when absent. */
 	network?: string;
 	/** Its fixed address on that network (the network must have a subnet moat chose). */

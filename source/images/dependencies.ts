@@ -1,5 +1,6 @@
 import {imageReferencePattern} from '../config/config-names.js';
 import {usageError} from '../errors.js';
+import {nearest} from '../text/nearest.js';
 import {printable} from '../text/printable.js';
 
 /**
@@ -47,6 +48,68 @@ export function describeRegistry(): Array<{name: string; kind: string; provides:
 	];
 }
 
+/** What one `dependencies:` entry is. */
+type DependencyKind =
+	| {kind: 'runtime'; runtime: Runtime; image: string}
+	| {kind: 'tool'; npm?: string; system?: string}
+	| {kind: 'system'; package: string};
+
+/**
+ * Classifies one entry, or refuses it with a usage error naming it: the one
+ * decision both an image plan and `moat deps info` read, so they agree.
+ */
+function classify(entry: string): DependencyKind {
+	const [name = '', version] = entry.split('@');
+	const runtime = runtimes.find(candidate => candidate.name === name);
+	if (runtime) {
+		if (!version || !runtime.versionPattern.test(version)) {
+			throw usageError(
+				`Dependency "${printable(entry)}" needs a version.`,
+				`Write it as ${runtime.name}@VERSION, e.g. ${runtime.name}@${runtime.name === 'go' ? '1.22' : runtime.name === 'node' ? '20' : '3.11'}.`,
+			);
+		}
+
+		return {kind: 'runtime', runtime, image: runtime.image(version)};
+	}
+
+	const tool = tools[entry];
+	if (tool) {
+		return {kind: 'tool', ...tool};
+	}
+
+	if (version !== undefined || !debianPackagePattern.test(entry)) {
+		// nodejs@20 is a runtime by another name; say which.
+		const likely = version === undefined ? undefined : nearest(name, runtimes.map(candidate => candidate.name));
+		throw usageError(
+			`Unknown dependency "${printable(entry)}".`,
+			`${likely ? `Did you mean ${likely}@${printable(version!)}? ` : ''}Use a runtime (node@20, python@3.11, go@1.22), a known tool (claude-code, codex) or a Debian package name. See moat deps list.`,
+		);
+	}
+
+	return {kind: 'system', package: entry};
+}
+
+/**
+ * What one `dependencies:` entry becomes, as `moat deps info` says it; an
+ * entry agent.yaml would refuse is refused with the same error.
+ */
+export function describeDependency(entry: string): {name: string; kind: string; provides: string} {
+	const found = classify(entry);
+	switch (found.kind) {
+		case 'runtime': {
+			return {name: entry, kind: 'runtime', provides: `base image ${found.image}`};
+		}
+
+		case 'tool': {
+			return {name: entry, kind: found.npm ? 'npm' : 'system', provides: found.npm ? `${found.npm} (needs node@VERSION)` : found.system ?? entry};
+		}
+
+		default: {
+			return {name: entry, kind: 'system', provides: 'the base distribution\'s package of that name'};
+		}
+	}
+}
+
 /**
  * Resolves `dependencies:` and `base_image:` into an image plan. Pure: every
  * problem is a usage error naming the entry.
@@ -59,16 +122,8 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 	let hasNode = false;
 
 	for (const entry of dependencies) {
-		const [name = '', version] = entry.split('@');
-		const runtime = runtimes.find(candidate => candidate.name === name);
-		if (runtime) {
-			if (!version || !runtime.versionPattern.test(version)) {
-				throw usageError(
-					`Dependency "${printable(entry)}" needs a version.`,
-					`Write it as ${runtime.name}@VERSION, e.g. ${runtime.name}@${runtime.name === 'go' ? '1.22' : runtime.name === 'node' ? '20' : '3.11'}.`,
-				);
-			}
-
+		const found = classify(entry);
+		if (found.kind === 'runtime') {
 			if (runtimeEntry) {
 				throw usageError(
 					`Dependencies name two runtimes (${printable(runtimeEntry)} and ${printable(entry)}); the base image comes from one.`,
@@ -77,32 +132,24 @@ export function planDependencies(dependencies: readonly string[], baseImage?: st
 			}
 
 			runtimeEntry = entry;
-			runtimeImage = runtime.image(version);
-			hasNode ||= runtime.name === 'node';
+			runtimeImage = found.image;
+			hasNode ||= found.runtime.name === 'node';
 			continue;
 		}
 
-		const tool = tools[entry];
-		if (tool) {
-			if (tool.npm) {
-				npmPackages.add(tool.npm);
+		if (found.kind === 'tool') {
+			if (found.npm) {
+				npmPackages.add(found.npm);
 			}
 
-			if (tool.system) {
-				systemPackages.add(tool.system);
+			if (found.system) {
+				systemPackages.add(found.system);
 			}
 
 			continue;
 		}
 
-		if (version !== undefined || !debianPackagePattern.test(entry)) {
-			throw usageError(
-				`Unknown dependency "${printable(entry)}".`,
-				'Use a runtime (node@20, python@3.11, go@1.22), a known tool (claude-code, codex) or a Debian package name. See moat deps list.',
-			);
-		}
-
-		systemPackages.add(entry);
+		systemPackages.add(found.package);
 	}
 
 	if (baseImage !== undefined && !imageReferencePattern.test(baseImage)) {

@@ -16,6 +16,14 @@ fail() {
 	exit 126
 }
 
+# A command the bottle does not have is the bottle's to explain: the
+# shell's own "exec: x: not found" reads as moat's error. 127, as a shell's.
+missing() {
+	echo "moat-init: command not found in the bottle: $1" >&2
+	echo "moat-init: install it with dependencies: in agent.yaml, or give its path inside the bottle (the workspace is /workspace)." >&2
+	exit 127
+}
+
 [ "$#" -gt 0 ] || fail "no command given"
 
 # Each mount must be what moat checked on the host (same device and inode):
@@ -34,5 +42,10 @@ set +f
 # agent.yaml cannot steer anything before this line.
 eval "$MOAT_USER_ENV"
 unset MOAT_USER_ENV
+# Looked up after the user's variables: they may set PATH.
+case "$1" in
+*/*) [ -e "$1" ] || missing "$1" ;;
+*) command -v "$1" >/dev/null 2>&1 || missing "$1" ;;
+esac
 exec "$@"
 `;

@@ -16,6 +16,11 @@ export function formatTable(headers: readonly string[], rawRows: ReadonlyArray<r
 	return [render(headers), ...rows.map(row => render(row))].join('\n') + '\n';
 }
 
+/** "1 entry", "2 entries", "0 signed checkpoints": a count with its noun in the number it takes. */
+export function counted(count: number, singular: string, plural = `${singular}s`): string {
+	return `${count} ${count === 1 ? singular : plural}`;
+}
+
 /** "5s", "3m", "2h", "4d": how long ago, coarse like docker ps. */
 export function formatAge(since: Date, now: Date): string {
 	const seconds = Math.max(0, Math.floor((now.getTime() - since.getTime()) / 1000));

@@ -12,11 +12,16 @@ export const stateAppearance: Record<RunState | DamagedRun['state'], {glyph: str
 /**
  * "failed (3)" for a run that ended with a code; "out of memory" for one the
  * kernel killed at its limit; "waiting" for a running
- * agent that reported it waits for the user; else the state.
+ * agent that reported it waits for the user; plain "stopped" for one moat
+ * stopped (its code is the signal's, not the program's word); else the state.
  */
-export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode?: number | null; activity?: RunMetadata['activity']; outOfMemory?: boolean}): string {
+export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode?: number | null; activity?: RunMetadata['activity']; outOfMemory?: boolean; stopRequested?: boolean}): string {
 	if (run.outOfMemory && run.state === 'failed') {
 		return 'out of memory';
+	}
+
+	if (run.state === 'stopped' && run.stopRequested) {
+		return 'stopped';
 	}
 
 	if (run.exitCode !== null && run.exitCode !== undefined && run.state !== 'running' && run.state !== 'created' && run.state !== 'damaged') {
@@ -24,6 +29,14 @@ export function stateLabel(run: {state: RunState | DamagedRun['state']; exitCode
 	}
 
 	return run.state === 'running' && run.activity?.state === 'waiting' ? 'waiting' : run.state;
+}
+
+/**
+ * A state word the engine could not confirm (it is unreachable): the run
+ * was last recorded so, and may have ended since.
+ */
+export function uncheckedLabel(label: string, unchecked: boolean): string {
+	return unchecked ? `${label} (not checked)` : label;
 }
 
 /** Newest first: the order every list of runs uses. */

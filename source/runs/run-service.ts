@@ -5,7 +5,7 @@ import type {BufferedOutput} from '../engine/buffered-output.js';
 import type {Attachment, ContainerState, Engine, OutputStream} from '../engine/engine.js';
 import {createFrameDecoder} from '../engine/log-frames.js';
 import type {MoatEnvironment} from '../environment.js';
-import {isMoatError, MoatError, usageError} from '../errors.js';
+import {isEngineUnreachable, isMoatError, MoatError, usageError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
@@ -24,7 +24,25 @@ import {damagedRunError, type LogRecord, type RunStore} from './run-store.js';
  */
 const captureWaitMilliseconds = 15_000;
 
+/**
+ * How long a stopped bottle gets between the stop signal (SIGHUP on a
+ * terminal, else SIGTERM, forwarded by the container's init) and the kill.
+ * Short: what an agent must save, it saves on the signal; a program that
+ * ignores it would otherwise hold every stop for the engine's 10 s.
+ */
+export const stopGraceSeconds = 1;
+
 export {containerLabels} from './labels.js';
+
+/** The runs on disk as `RunService.inventory` found them. */
+export type RunInventory = {
+	runs: RunMetadata[];
+	damaged: DamagedRun[];
+	/** Ids of runs said to be active that the engine could not be asked about: shown as last recorded. */
+	unchecked: ReadonlySet<string>;
+	/** Why some could not be checked (the engine is unreachable; exit 3); absent when none needed it. */
+	engineProblem?: MoatError;
+};
 
 /** How the service talks to the user while it works (stderr, in the CLI). */
 export type Reporter = {
@@ -212,10 +230,30 @@ export function createRunService({engine, store, environment, reporter, audit, n
 		find,
 		findStored,
 
-		/** Every run, brought in line with the engine, and the damaged records beside them. */
-		async inventory(): Promise<{runs: RunMetadata[]; damaged: DamagedRun[]}> {
+		/**
+		 * Every run, brought in line with the engine, and the damaged records
+		 * beside them. Without the engine the records are still what moat last
+		 * knew, so they are shown as such: a run said to be active is then
+		 * `unchecked` (it may have ended since), and `engineProblem` says why.
+		 */
+		async inventory(): Promise<RunInventory> {
 			const {runs, damaged} = await store.scan();
-			return {runs: await Promise.all(runs.map(async run => finish(run))), damaged};
+			const unchecked = new Set<string>();
+			let engineProblem: MoatError | undefined;
+			const checked = await Promise.all(runs.map(async run => finish(run).catch((error: unknown) => {
+				if (!isEngineUnreachable(error)) {
+					throw error;
+				}
+
+				// A finished run's record is final; only its container's removal waits for the engine.
+				if (isActive(run)) {
+					unchecked.add(run.id);
+					engineProblem = error;
+				}
+
+				return run;
+			})));
+			return {runs: checked, damaged, unchecked, ...engineProblem ? {engineProblem} : {}};
 		},
 
 		/** Brings one run in line with its container (exit code, logs, removal). */
@@ -379,7 +417,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 			// finisher cannot overwrite the request with an older record.
 			await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => store.update(run.id, {stopRequested: true}));
 			await record(run.id, 'run.stopped', {requestedBy: 'user'});
-			await engine.stopContainer(run.containerId, 10);
+			await engine.stopContainer(run.containerId, stopGraceSeconds);
 			return finish(await store.read(run.id));
 		},
 

@@ -58,14 +58,16 @@ function fakeServices(options: {
 
 function renderWizard(services: GrantWizardServices) {
 	const finished: Array<WizardResult | undefined> = [];
+	const interruptions: boolean[] = [];
 	const instance = render(
 		<GrantWizardContext.Provider value={services}>
-			<GrantWizard onDone={result => {
+			<GrantWizard onDone={(result, {interrupted}) => {
 				finished.push(result);
+				interruptions.push(interrupted);
 			}} />
 		</GrantWizardContext.Provider>,
 	);
-	return {...instance, finished};
+	return {...instance, finished, interruptions};
 }
 
 /**
@@ -137,6 +139,44 @@ test('enter on a detected source grants it and shows the result line and the fil
 	wizard.stdin.write('x');
 	await until(() => wizard.finished.length > 0);
 	t.deepEqual(wizard.finished, [githubResult]);
+});
+
+test('Ctrl+C leaves the wizard as interrupted, from the provider list and from the token field, and leaves nothing on the screen', async t => {
+	for (const path of ['provider list', 'token field'] as const) {
+		const {services, grants} = fakeServices();
+		const wizard = renderWizard(services);
+		t.teardown(wizard.unmount);
+		if (path === 'token field') {
+			await openProvider(wizard, 3, 'OpenAI / Codex');
+			wizard.stdin.write(keys.enter);
+			await frameWhere(wizard.lastFrame, frame => frame.includes('OpenAI / Codex token'));
+			wizard.stdin.write('sk-abc');
+			await frameWhere(wizard.lastFrame, frame => frame.includes('> ******'));
+		} else {
+			await frameWhere(wizard.lastFrame, frame => frame.includes('Which credential should runs be able to use?'));
+			await inputReady(wizard.stdin);
+		}
+
+		wizard.stdin.write('\u0003');
+		await until(() => wizard.finished.length > 0);
+		t.deepEqual(wizard.finished, [undefined], path);
+		t.deepEqual(wizard.interruptions, [true], path);
+		t.deepEqual(grants, [], path);
+		t.is(stripVTControlCharacters(wizard.lastFrame() ?? '').trim(), '', `${path}: the CLI says what happened, not a stale frame`);
+	}
+});
+
+test('after a grant, the wizard finishes with it and leaves the screen to the CLI\'s line', async t => {
+	const {services} = fakeServices({found: {github: [{source: 'gh CLI login'}]}});
+	const wizard = renderWizard(services);
+	t.teardown(wizard.unmount);
+	await openProvider(wizard, 0, 'GitHub');
+	wizard.stdin.write(keys.enter);
+	await frameWhere(wizard.lastFrame, frame => frame.includes('Granted'));
+	wizard.stdin.write('x');
+	await until(() => wizard.finished.length > 0);
+	t.deepEqual(wizard.interruptions, [false]);
+	t.is(stripVTControlCharacters(wizard.lastFrame() ?? '').trim(), '');
 });
 
 test('a detected source with a warning shows the warning while it is selected', async t => {

@@ -213,7 +213,7 @@ test('moat audit of a running run says it is open and whole so far, and how many
 
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
-	t.regex(audited.stdout, /^Audit log of run_00000000a001 \(live-run\): 5 entries, 1 signed checkpoints$/m);
+	t.regex(audited.stdout, /^Audit log of run_00000000a001 \(live-run\): 5 entries, 1 signed checkpoint$/m);
 	t.regex(audited.stdout, /^2 newest entries are chained but not yet signed \(the run is still going\)\.\nWitness: nothing yet \(a run is witnessed when it is sealed\)\.\nOpen, whole so far: the run is still going; the chain, the Merkle tree and every signature hold\.$/m);
 });
 
@@ -250,7 +250,7 @@ for (const line of ['null', 'garbage']) {
 
 		const audited = await moat(['audit', runId], {env: sandbox.env});
 		t.is(audited.code, 1, audited.stdout + audited.stderr);
-		t.regex(audited.stdout, /: 3 entries, 1 signed checkpoints$/m);
+		t.regex(audited.stdout, /: 3 entries, 1 signed checkpoint$/m);
 		t.regex(audited.stdout, /^NOT VERIFIED: entry 1: it is not an audit entry \(a field is missing or of the wrong type\)\.$/m);
 	});
 }
@@ -268,7 +268,7 @@ test('moat audit prints a run name with control characters escaped, with no raw 
 	const audited = await moat(['audit', runId], {env: sandbox.env});
 	t.is(audited.code, 0, audited.stdout + audited.stderr);
 	t.false(audited.stdout.includes('\u001B'));
-	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\\n\\x1b\[8mname\): 2 entries, 1 signed checkpoints\n/);
+	t.regex(audited.stdout, /^Audit log of run_00000000a004 \(evil\\n\\x1b\[8mname\): 2 entries, 1 signed checkpoint\n/);
 });
 
 /** A bundle of three entries signed by a fresh key, with checkpoints for `checkpointRunId`. */
@@ -298,7 +298,7 @@ test('moat verify-bundle of a bundle moved to another run (its runId changed) ex
 	bundle.runId = 'run_00000000b002';
 	const result = await verifyBundleFile(t, bundle);
 	t.is(result.code, 1, result.stdout + result.stderr);
-	t.regex(result.stdout, /^Bundle for run_00000000b002: 3 entries, 1 signed checkpoints$/m);
+	t.regex(result.stdout, /^Bundle for run_00000000b002: 3 entries, 1 signed checkpoint$/m);
 	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b001, not run_00000000b002\.$/m);
 });
 
@@ -309,7 +309,7 @@ test('moat verify-bundle prints a runId and entry type with a newline and an esc
 	t.is(result.code, 0, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
 	t.deepEqual(result.stdout.split('\n'), [
-		String.raw`Bundle for run_x\n\x1b[8mhidden: 3 entries, 1 signed checkpoints`,
+		String.raw`Bundle for run_x\n\x1b[8mhidden: 3 entries, 1 signed checkpoint`,
 		String.raw`  evil\x1b[2J\ntype      1`,
 		'  run.created            1',
 		'  run.exited             1',
@@ -325,7 +325,7 @@ test('moat verify-bundle prints a failure reason quoting a runId with a newline 
 	const result = await verifyBundleFile(t, signedBundle(evilRunId, 'run_00000000b003'));
 	t.is(result.code, 1, result.stdout + result.stderr);
 	t.false(result.stdout.includes('\u001B'));
-	t.regex(result.stdout, /^Bundle for run_x\\n\\x1b\[8mhidden: 3 entries, 1 signed checkpoints$/m);
+	t.regex(result.stdout, /^Bundle for run_x\\n\\x1b\[8mhidden: 3 entries, 1 signed checkpoint$/m);
 	t.regex(result.stdout, /^NOT VERIFIED: checkpoint 0 \(size 3\): it is for run run_00000000b003, not run_x\\n\\x1b\[8mhidden\.$/m);
 	t.is(result.stdout.split('\n').length, 8, 'seven lines and the final newline: the runId adds none');
 });
@@ -426,7 +426,7 @@ dockerTest('a stopped run\'s log cut back to its first 2 entries, later checkpoi
 	await fs.writeFile(checkpointsFile(sandbox, runId), checkpointLines.filter(line => (JSON.parse(line) as Checkpoint).treeSize <= 2).join('\n') + '\n');
 	const cut = await moat(['audit', runId], {env: sandbox.env});
 	t.is(cut.code, 1, cut.stdout + cut.stderr);
-	t.regex(cut.stdout, /: 2 entries, 1 signed checkpoints$/m);
+	t.regex(cut.stdout, /: 2 entries, 1 signed checkpoint$/m);
 	t.regex(cut.stdout, /^NOT SEALED: the end of the log: it stops at entry 1 \(run\.started\): run\.exited and the signed checkpoint over it are missing \(the log was cut back, or read before the run sealed it\)\.$/m);
 	t.regex(cut.stdout, /^Witness: holds its final checkpoint of 8 entries \(root [\da-f]{16}…\)\.$/m);
 	t.notRegex(cut.stdout, /^(Verified|Sealed)/m);

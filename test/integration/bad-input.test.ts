@@ -402,6 +402,20 @@ const cases: Case[] = [
 		hint: /Type more of the run id/,
 	},
 	{
+		title: 'a word where moat logs -n wants a number',
+		args: () => ['logs', '-n', 'abc'],
+		code: 2,
+		message: /^moat: -n takes a number, not "abc"\.$/m,
+		hint: /^Give one, as in -n 50\. See moat logs --help\.$/m,
+	},
+	{
+		title: 'words moat list does not take',
+		args: () => ['list', 'extra', 'args'],
+		code: 2,
+		message: /^moat: moat list takes no arguments; "extra" "args" are left over\.$/m,
+		hint: /See moat list --help\.$/m,
+	},
+	{
 		title: 'an engine that cannot be reached',
 		args: ({workspace, sandbox}) => {
 			sandbox.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
@@ -441,7 +455,17 @@ test('moat without arguments and without a terminal prints help and exits 0', as
 	t.teardown(sandbox.cleanup);
 	const result = await moat([], {env: sandbox.env});
 	t.is(result.code, 0);
-	t.regex(result.stdout, /Usage\n\s+\$ moat <command>/);
+	t.regex(result.stdout, /Usage\n[\s\S]*\$ moat <command>/);
+});
+
+test('moat --help says that moat alone opens the dashboard, and what it does', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(sandbox.cleanup);
+	const result = await moat(['--help'], {env: sandbox.env});
+	t.is(result.code, 0);
+	t.regex(result.stdout, /^ {4}\$ moat {18}On a terminal: the dashboard/m);
+	t.regex(result.stdout, /moat alone opens the dashboard: every run/);
+	t.regex(result.stdout, /Press \? in it for its keys\./);
 });
 
 for (const command of ['run', 'list', 'logs', 'stop', 'destroy', 'status', 'clean']) {

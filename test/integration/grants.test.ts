@@ -668,10 +668,33 @@ grantTest('moat grant with no provider on a terminal opens the wizard; a typed O
 	t.true(done.replaceAll('\n', '').includes(path.join(world.credentialsDirectory, 'openai.enc')), done);
 	await session.keys('Enter');
 	t.is(await session.exitCode(), 0);
-	screens.push(await session.screen());
+	const after = await session.screen();
+	screens.push(after);
 	world.outputs.push(...screens);
+	t.regex(after, /^Granted openai from entered token\.$/m, 'what was saved stays on the screen after the wizard');
+	t.true(after.replaceAll('\n', '').includes(`Saved encrypted in ${path.join(world.credentialsDirectory, 'openai.enc')}.`), after);
 
 	t.deepEqual(world.standIn.requests.map(request => [request.headers.host, request.url, request.headers.authorization]), [['api.openai.com', '/v1/models', `Bearer ${key}`]]);
 	const list = await world.run(['grant', 'list']);
 	t.regex(lines(list.stdout)[1]!, /^openai\s+openai\s+entered token\s+-\s+-\s+-$/);
 });
+
+for (const [how, keys, code] of [['q', ['q'], 1], ['Ctrl+C', ['C-c'], 130]] as const) {
+	grantTest(`leaving the grant wizard with ${how} says no grant was saved and exits ${code}`, async (t, world) => {
+		// Nothing is typed: any value in the world must still never be printed.
+		world.secrets.push(githubToken());
+		const session = await TmuxSession.start(['grant'], {env: world.env, columns: 120, rows: 24});
+		t.teardown(async () => {
+			await session.kill();
+		});
+		await session.waitFor('Which credential should runs be able to use?');
+		await rawModeOn(session);
+		await session.keys(...keys);
+		t.is(await session.exitCode(), code);
+		const screen = await session.screen();
+		world.outputs.push(screen);
+		t.regex(screen, /^No grant saved\.\nEXITED/m);
+		t.false(screen.includes('Which credential should runs be able to use?'), 'the wizard\'s frame is gone');
+		t.deepEqual(await world.grants(), []);
+	});
+}

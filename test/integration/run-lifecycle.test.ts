@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {dockerTest} from '../helpers/docker.js';
@@ -58,6 +59,37 @@ dockerTest('a detached run prints only its id, and list, logs, stop and destroy 
 	await t.throwsAsync(fs.access(path.join(sandbox.moatHome, 'runs', runId)));
 	const gone = await moat(['logs', runId], {env: sandbox.env});
 	t.is(gone.code, 4);
+});
+
+dockerTest('stopping an interactive bash, which ignores SIGTERM, hangs it up: it ends on SIGHUP and reads stopped', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const runId = (await moat(['run', workspace, '-d', '-i', '-n', 'shell', '--', 'bash'], {env: sandbox.env})).stdout.trim();
+	t.regex(runId, /^run_[\da-f]{12}$/);
+	// An interactive bash ignores SIGTERM; the engine's default stop waited 10 s and killed it (137).
+	const stopped = await moat(['stop', runId], {env: sandbox.env});
+	t.is(stopped.code, 0, stopped.stderr);
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.is(run.exitCode, 128 + 1, 'bash ended on the hangup (128 + SIGHUP), not on the kill after the grace (137)');
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.regex(listed.stdout, new RegExp(`shell\\s+${runId}\\s+-\\s+stopped\\s+\\d+[smhd]\\s`), 'moat stopped it: no exit code in the state');
+});
+
+dockerTest('a bottle that ignores the stop signal gets it, then is killed after the grace, and reads stopped', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const script = 'trap "echo TERM reached" TERM; echo ready; while :; do sleep 1 & wait $!; done';
+	const runId = (await moat(['run', workspace, '-d', '-n', 'stubborn', '--', 'bash', '-c', script], {env: sandbox.env})).stdout.trim();
+	await eventually(async () => (await moat(['logs', runId], {env: sandbox.env})).stdout.includes('ready'));
+	const stopped = await moat(['stop', runId], {env: sandbox.env});
+	t.is(stopped.code, 0, stopped.stderr);
+	const run = await metadata(sandbox, runId);
+	t.is(run.state, 'stopped');
+	t.is(run.exitCode, 137, 'it ignored SIGTERM, so the kill after the grace ended it');
+	t.is(run.containerId, null);
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.regex(logs.stdout, /TERM reached/, 'the init passed SIGTERM on to the command');
+	const listed = await moat(['list'], {env: sandbox.env});
+	t.regex(listed.stdout, new RegExp(`stubborn\\s+${runId}\\s+-\\s+stopped\\s+\\d+[smhd]\\s`));
 });
 
 dockerTest('destroy -f removes a running run and its container', async t => {
@@ -209,4 +241,55 @@ dockerTest('moat status reports the engine, runs, images and disk usage', async 
 	t.true(status.disk.imagesBytes > 0);
 	const text = await moat(['status'], {env: sandbox.env});
 	t.regex(text.stdout, /Engine\s+Docker .* \(API [\d.]+\)/);
+});
+
+/** A Unix socket path with nothing listening on it (ECONNREFUSED), as a stopped engine leaves behind. */
+async function deadSocket(directory: string): Promise<string> {
+	const live = path.join(directory, 'live.sock');
+	const dead = path.join(directory, 'dead.sock');
+	const server = net.createServer();
+	await new Promise<void>(resolve => {
+		server.listen(live, resolve);
+	});
+	// Closing the server removes its path; a second link to the socket stays, with no one behind it.
+	await fs.link(live, dead);
+	await new Promise(resolve => {
+		server.close(resolve);
+	});
+	return dead;
+}
+
+dockerTest('with the engine down, list and status show the runs from their records, mark the unchecked ones and exit 3', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	const live = (await moat(['run', workspace, '-d', '-n', 'live', '--', 'sleep', '300'], {env: sandbox.env})).stdout.trim();
+	const finished = await moat(['run', workspace, '-n', 'finished', '--', 'true'], {env: sandbox.env});
+	t.is(finished.code, 0, finished.stderr);
+	const down = {...sandbox.env, DOCKER_HOST: `unix://${await deadSocket(sandbox.userHome)}`};
+	const engineLines = /^moat: Cannot reach the Docker engine at .*dead\.sock\.[^\n]*\nStart Docker, or set DOCKER_HOST\.\n$/;
+
+	const listed = await moat(['list'], {env: down});
+	t.is(listed.code, 3, listed.stderr);
+	t.regex(listed.stdout, new RegExp(`live\\s+${live}\\s+-\\s+running \\(not checked\\)`));
+	t.regex(listed.stdout, /finished\s+run_[\da-f]{12}\s+-\s+stopped \(0\)\s/, 'a finished run needs no engine: its record is final');
+	t.regex(listed.stderr, engineLines);
+	t.regex(listed.stderr, /Runs marked "not checked" are shown as last recorded/);
+
+	const json = await moat(['list', '--json'], {env: down});
+	t.is(json.code, 3);
+	const runs = JSON.parse(json.stdout) as Array<RunMetadata & {checked?: boolean}>;
+	t.deepEqual(runs.map(run => [run.name, run.state, run.checked]), [['finished', 'stopped', undefined], ['live', 'running', false]]);
+
+	const status = await moat(['status'], {env: down});
+	t.is(status.code, 3);
+	t.regex(status.stdout, /^Engine {4}unreachable at .*dead\.sock$/m);
+	t.regex(status.stdout, /^Runs {6}2 \(0 created, 1 running, 1 stopped, 0 failed\)\n {10}as last recorded: 1 not checked, the engine is unreachable$/m);
+	t.regex(status.stdout, /^Images {4}not checked, the engine is unreachable$/m);
+	t.regex(status.stderr, engineLines);
+	const statusJson = JSON.parse((await moat(['status', '--json'], {env: down})).stdout) as {runs: {total: number; running: number; unchecked: number}; images: unknown};
+	t.deepEqual([statusJson.runs.total, statusJson.runs.running, statusJson.runs.unchecked, statusJson.images], [2, 1, 1, null]);
+
+	// The engine back, the same runs are checked again: nothing was changed while it was away.
+	const back = await moat(['list'], {env: sandbox.env});
+	t.is(back.code, 0, back.stderr);
+	t.regex(back.stdout, new RegExp(`live\\s+${live}\\s+-\\s+running\\s+\\d+[smhd]\\s`));
 });

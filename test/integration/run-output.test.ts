@@ -50,6 +50,21 @@ for (const base of bases) {
 	});
 }
 
+dockerTest('a command the bottle does not have is reported as the bottle\'s, not moat\'s, and exits 127', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace();
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+
+	const result = await moat(['run', workspace, '--', 'nosuchcommand'], {env: sandbox.env});
+	t.is(result.code, 127, result.stderr);
+	t.regex(result.stderr, /^moat-init: command not found in the bottle: nosuchcommand$/m);
+	t.notRegex(result.stderr, /^moat: .*not found/m, 'nothing reads as moat\'s own error');
+	t.notRegex(result.stderr, /exec: nosuchcommand/);
+});
+
 dockerTest('the container user takes the workspace owner\'s UID and GID, for two owners on the same image', async t => {
 	const sandbox = await createSandbox();
 	const config = {'agent.yaml': 'dependencies:\n  - node@20\n'};

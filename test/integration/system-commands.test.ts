@@ -23,6 +23,23 @@ test('moat deps info names what a dependency becomes', async t => {
 	t.is((await moat(['deps', 'info', 'ripgrep'], {env: sandbox.env})).stdout, 'ripgrep: system, provides the base distribution\'s package of that name\n');
 });
 
+test('moat deps info refuses what dependencies: refuses, in the same words (nodejs@20)', async t => {
+	const sandbox = await createSandbox();
+	const workspace = await createWorkspace(1000, 1000, {'agent.yaml': 'dependencies:\n  - nodejs@20\n'});
+	t.teardown(async () => {
+		await sandbox.cleanup();
+		await fs.rm(workspace, {recursive: true, force: true});
+	});
+	const info = await moat(['deps', 'info', 'nodejs@20'], {env: sandbox.env});
+	t.is(info.code, 2);
+	t.is(info.stdout, '');
+	t.is(info.stderr, 'moat: Unknown dependency "nodejs@20".\nDid you mean node@20? Use a runtime (node@20, python@3.11, go@1.22), a known tool (claude-code, codex) or a Debian package name. See moat deps list.\n');
+	// The config is refused before anything reaches the engine.
+	const run = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	t.is(run.code, 2);
+	t.true(run.stderr.includes(info.stderr.split('\n')[1]!), run.stderr);
+});
+
 test('moat deps with an unknown action is a usage error with the fix', async t => {
 	const sandbox = await createSandbox();
 	t.teardown(sandbox.cleanup);

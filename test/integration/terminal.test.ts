@@ -173,3 +173,27 @@ dockerTest('moat attach -i=false streams an interactive run\'s output as plain l
 	t.is(attached.stdout, 'red-line\nsecond\n');
 	await docker('ps', '-a');
 });
+
+dockerTest('moat logs shows a terminal run as its screen read (spaces drawn as cursor moves kept, a redrawn line once); -n takes the last of those lines, --raw gives the bytes, -f cleans each line as it comes', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	// The way Claude Code draws: cursor moves for spaces, and a status line redrawn in place.
+	const program = String.raw`echo ready; while [ ! -e /workspace/go ]; do sleep 0.1; done; printf '\342\227\217\033[1CHello\033[1Cfrom\033[1Cthe\033[1Cstand-in!\nstatus: working\n\033[1A\r\033[2Kstatus: done\nlast line\n'`;
+	const started = await moat(['run', '-d', '-i', workspace, '--', 'sh', '-c', program], {env: sandbox.env});
+	t.is(started.code, 0, started.stderr);
+	const runId = started.stdout.trim();
+	const following = spawnMoat(['logs', '-f', runId], {env: sandbox.env});
+	const followed = collect(following);
+	// What was there before -f began following is read as a screen; what comes after, a line at a time.
+	await waitForOutput(following, 'ready');
+	await fs.writeFile(path.join(workspace, 'go'), '');
+	const live = await followed;
+	t.is(live.code, 0, live.stderr);
+	t.is(live.stdout, 'ready\n● Hello from the stand-in!\nstatus: working\nstatus: done\nlast line\n');
+
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.is(logs.code, 0, logs.stderr);
+	t.is(logs.stdout, 'ready\n● Hello from the stand-in!\nstatus: done\nlast line\n');
+	t.is((await moat(['logs', '-n', '2', runId], {env: sandbox.env})).stdout, 'status: done\nlast line\n');
+	const raw = await moat(['logs', '--raw', runId], {env: sandbox.env});
+	t.is(raw.stdout, 'ready\r\n●\u001B[1CHello\u001B[1Cfrom\u001B[1Cthe\u001B[1Cstand-in!\r\nstatus: working\r\n\u001B[1A\r\u001B[2Kstatus: done\r\nlast line\r\n');
+});

@@ -10,6 +10,8 @@ export type HeadlessScreen = {
 	lines(): string[];
 	resize(size: {rows: number; columns: number}): void;
 	readonly alternateScreen: boolean;
+	/** The cursor's row on the visible screen, from 0. */
+	readonly cursorRow: number;
 	dispose(): void;
 };
 
@@ -43,6 +45,9 @@ export function createHeadlessScreen(size: {rows: number; columns: number}, scro
 		},
 		get alternateScreen() {
 			return terminal.buffer.active.type === 'alternate';
+		},
+		get cursorRow() {
+			return terminal.buffer.active.cursorY;
 		},
 		dispose() {
 			terminal.dispose();

@@ -1,7 +1,9 @@
 import type {Attachment} from '../engine/engine.js';
 import {attachedKeysFrom, type AttachedAction, type AttachedFrom} from './attached-keys.js';
 import {createEscapeParser, type EscapeEvent} from './escape-parser.js';
-import {agentSize, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
+import {agentSize, belowDrawn, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
+import {createHeadlessScreen} from './headless-screen.js';
+import {createRowLimit} from './row-limit.js';
 import {createModeTracker, restoreSequence, type TerminalModes} from './terminal-modes.js';
 
 /** How an attached session ended. */
@@ -66,7 +68,15 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	const parser = createEscapeParser(attachedKeysFrom(options.from));
 	const size = (): TerminalSize => ({rows: output.rows ?? 24, columns: output.columns ?? 80});
 	const footerShown = () => !tracker.modes.alternateScreen;
-	const write = (text: string | Buffer) => output.write(text);
+	const rowLimit = createRowLimit();
+	// What the user's terminal shows, kept alongside it: where to put the
+	// cursor on the way out depends on what is drawn below it.
+	const mirror = createHeadlessScreen(size(), 0);
+	let mirrored = Promise.resolve();
+	const write = (text: string | Buffer) => {
+		mirrored = mirror.write(Buffer.isBuffer(text) ? text : Buffer.from(text));
+		output.write(text);
+	};
 
 	let finish!: (outcome: SessionOutcome) => void;
 	const finished = new Promise<SessionOutcome>(resolve => {
@@ -85,7 +95,8 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	let lastAlternate = tracker.modes.alternateScreen;
 	const onOutput = (chunk: Buffer) => {
 		for (const part of tracker.push(chunk)) {
-			write(part.bytes);
+			// Up to a switch the bytes are drawn on the screen before it: with the footer, one row short.
+			write(rowLimit.push(part.bytes, lastAlternate ? undefined : agentSize(size(), true).rows));
 			if (part.alternateScreen !== lastAlternate) {
 				// Right at the switch, before the agent draws anything else.
 				lastAlternate = part.alternateScreen;
@@ -126,6 +137,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	};
 
 	const onResize = () => {
+		mirror.resize(size());
 		if (footerShown()) {
 			write(showFooter(size(), options.footer));
 		}
@@ -188,7 +200,10 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		attachment.output.off('close', onEnd);
 		attachment.close();
 		// Undo what the agent switched on, drop the footer and scroll region,
-		// and put the cursor below what is on screen.
-		write(restoreSequence(tracker.modes) + hideFooter(size()) + (tracker.modes.alternateScreen ? popTitle : '') + popTitle + '\r\n');
+		// and put the cursor on a clean line below what is on screen.
+		write(restoreSequence(tracker.modes) + hideFooter(size()) + (tracker.modes.alternateScreen ? popTitle : '') + popTitle);
+		await mirrored;
+		output.write(belowDrawn(mirror.lines(), mirror.cursorRow));
+		mirror.dispose();
 	}
 }

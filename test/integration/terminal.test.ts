@@ -197,3 +197,41 @@ dockerTest('moat logs shows a terminal run as its screen read (spaces drawn as c
 	const raw = await moat(['logs', '--raw', runId], {env: sandbox.env});
 	t.is(raw.stdout, 'ready\r\n●\u001B[1CHello\u001B[1Cfrom\u001B[1Cthe\u001B[1Cstand-in!\r\nstatus: working\r\n\u001B[1A\r\u001B[2Kstatus: done\r\nlast line\r\n');
 });
+
+dockerTest('after Ctrl-/ d from a program that keeps its cursor above what it drew (as Claude Code does), moat\'s message starts on a clean line below it and nothing it drew is overwritten', async t => {
+	const {workspace, open} = await setUp(t);
+	// An input box, a separator and a status line, with the cursor back in the box.
+	const program = String.raw`printf '> input box\n────────\nstatus: ready\n\033[3A\033[3G'; sleep 600`;
+	const session = await open(['run', '-i', workspace, '-n', 'inline', '--', 'sh', '-c', program], {rows: 20, columns: 100});
+	await session.waitFor('status: ready');
+	await session.keys('C-_', 'd');
+	t.is(await session.exitCode(), 0);
+	const lines = (await session.screen()).split('\n');
+	t.deepEqual(lines.slice(0, 3), ['> input box', '────────', 'status: ready']);
+	t.regex(lines[3]!, /^moat: detached from run_[\da-f]{12} \(inline\)/);
+	// The message may wrap; the shell's next line comes after it.
+	t.true(lines.slice(4).includes('EXITED 0'));
+});
+
+dockerTest('the footer stays on the last row after top (which leaves from the row below its screen) and after a program resets the scroll region', async t => {
+	const {workspace, open} = await setUp(t);
+	const session = await open(['run', '-i', workspace, '-n', 'footed', '--', 'bash', '--norc'], {rows: 20, columns: 100});
+	const footer = /^ moat · footed \(run_[\da-f]{12}\) · Ctrl-\/ d detach/;
+	await session.waitFor(/\$\s*$/m);
+	await session.type('top');
+	await session.keys('Enter');
+	await session.waitFor(/load average/);
+	await session.keys('q');
+	await session.type('echo after-top');
+	await session.keys('Enter');
+	const afterTop = (await session.waitFor(/after-top/)).split('\n');
+	t.true(afterTop.includes('after-top'), 'the output is a line of its own');
+	t.regex(afterTop[19]!, footer, 'the footer is on the last row after top');
+	t.is(afterTop.filter(line => footer.test(line)).length, 1);
+
+	await session.type(String.raw`printf '\033[r'; seq 1 40; echo after-reset`);
+	await session.keys('Enter');
+	const afterReset = (await session.waitFor(/after-reset/)).split('\n');
+	t.regex(afterReset[19]!, footer, 'the footer is on the last row after the scroll region was reset');
+	t.is(afterReset.filter(line => footer.test(line)).length, 1, 'no copy of the footer scrolled up into the output');
+});

@@ -19,12 +19,12 @@ function limited(sequence: string, parameters: string, final: string, rows: numb
 	const values = parameters.split(';').map(value => (value === '' ? 0 : Number(value)));
 	if (final === 'r') {
 		// No bottom (or 0) is the whole screen: for the agent, its rows.
-		const top = values[0] || 1;
-		const bottom = values[1] || 0;
+		const top = Math.max(values[0] ?? 0, 1);
+		const bottom = values[1] ?? 0;
 		return bottom === 0 || bottom > rows ? (top < rows ? `\u001B[${top};${rows}r` : sequence) : sequence;
 	}
 
-	const row = values[0] || 1;
+	const row = Math.max(values[0] ?? 0, 1);
 	if (row <= rows) {
 		return sequence;
 	}

@@ -11,7 +11,7 @@ export type SessionOutcome =
 	| {kind: 'ended'}
 	| {kind: 'detached'}
 	| {kind: 'stop'}
-	| {kind: 'command'; action: Exclude<AttachedAction, 'detach' | 'stop' | 'literal'>; key: string}
+	| {kind: 'command'; action: SwitchAction; key: string}
 	| {kind: 'signal'; signal: NodeJS.Signals};
 
 export type TerminalInput = NodeJS.ReadableStream & {isTTY?: boolean; setRawMode?(mode: boolean): unknown};
@@ -41,7 +41,18 @@ export type TerminalSessionOptions = {
 	/** Which attached keys work (see attached-keys.ts); those other than detach and stop end the session as a command. */
 	from: AttachedFrom;
 	signals: SignalSource;
+	/**
+	 * Asked before a switch key (Ctrl-/ n, p, a digit) ends the session: why
+	 * it would go nowhere (said in the footer, or the title while the agent
+	 * has the whole screen; the session goes on), or undefined to switch.
+	 */
+	refuseSwitch?(command: {action: SwitchAction; key: string}): Promise<string | undefined>;
 };
+
+type SwitchAction = Exclude<AttachedAction, 'detach' | 'stop' | 'literal'>;
+
+/** How long a note about a refused switch stays, unless a key is pressed first. */
+const noteMilliseconds = 3000;
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
 
@@ -78,19 +89,39 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		output.write(text);
 	};
 
+	let ended = false;
 	let finish!: (outcome: SessionOutcome) => void;
 	const finished = new Promise<SessionOutcome>(resolve => {
-		finish = resolve;
+		finish = outcome => {
+			ended = true;
+			resolve(outcome);
+		};
 	});
 
 	const resizeAgent = async () => {
 		await options.resize(agentSize(size(), footerShown())).catch(() => undefined);
 	};
 
+	/** A refused switch's reason, shown in place of the hint for a moment. */
+	let note: string | undefined;
+	let noteTimer: NodeJS.Timeout | undefined;
+	const footer = () => (note === undefined ? options.footer : ` moat · ${note}`);
+	const title = () => (note === undefined ? options.title : `moat · ${note}`);
+	const showNote = (text: string | undefined) => {
+		clearTimeout(noteTimer);
+		note = text;
+		write(footerShown() ? showFooter(size(), footer()) : setTitle(title()));
+		if (text !== undefined) {
+			noteTimer = setTimeout(() => {
+				showNote(undefined);
+			}, noteMilliseconds);
+		}
+	};
+
 	// The footer while the agent draws line by line; the whole screen (and
 	// the hint in the title) while it is on the alternate screen.
 	const layout = (alternate: boolean) =>
-		alternate ? hideFooter(size()) + pushTitle + setTitle(options.title) : showFooter(size(), options.footer);
+		alternate ? hideFooter(size()) + pushTitle + setTitle(title()) : showFooter(size(), footer());
 
 	let lastAlternate = tracker.modes.alternateScreen;
 	const onOutput = (chunk: Buffer) => {
@@ -107,27 +138,47 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 
 		// `clear` and friends wipe the footer row; draw it again.
 		if (tracker.takeFooterDamage() && footerShown()) {
-			write(showFooter(size(), options.footer));
+			write(showFooter(size(), footer()));
 		}
 	};
 
 	let quietTimer: NodeJS.Timeout | undefined;
+	/** Keys are handled in order; a switch waits for its answer, and so do the keys after it. */
+	let handling = Promise.resolve();
+	const handleEvent = async (event: EscapeEvent) => {
+		if (ended) {
+			return;
+		}
+
+		if (event.kind === 'input') {
+			attachment.write(event.bytes);
+		} else if (event.action === 'detach') {
+			finish({kind: 'detached'});
+		} else if (event.action === 'stop') {
+			finish({kind: 'stop'});
+		} else if (event.action !== 'literal') {
+			const command = {action: event.action, key: event.key};
+			const refused = await options.refuseSwitch?.(command).catch(() => undefined);
+			if (refused === undefined) {
+				finish({kind: 'command', ...command});
+			} else if (!ended) {
+				showNote(refused);
+			}
+		}
+	};
+
 	const handle = (events: EscapeEvent[]) => {
 		for (const event of events) {
-			if (event.kind === 'input') {
-				attachment.write(event.bytes);
-			} else if (event.action === 'detach') {
-				finish({kind: 'detached'});
-			} else if (event.action === 'stop') {
-				finish({kind: 'stop'});
-			} else if (event.action !== 'literal') {
-				finish({kind: 'command', action: event.action, key: event.key});
-			}
+			handling = handling.then(async () => handleEvent(event));
 		}
 	};
 
 	const onKeys = (chunk: Buffer | string) => {
 		clearTimeout(quietTimer);
+		if (note !== undefined) {
+			showNote(undefined);
+		}
+
 		handle(parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
 		if (parser.holding) {
 			quietTimer = setTimeout(() => {
@@ -139,7 +190,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	const onResize = () => {
 		mirror.resize(size());
 		if (footerShown()) {
-			write(showFooter(size(), options.footer));
+			write(showFooter(size(), footer()));
 		}
 
 		void resizeAgent();
@@ -187,6 +238,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		return await finished;
 	} finally {
 		clearTimeout(quietTimer);
+		clearTimeout(noteTimer);
 		input.off('data', onKeys);
 		input.setRawMode?.(false);
 		input.pause();

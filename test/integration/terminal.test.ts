@@ -235,3 +235,27 @@ dockerTest('the footer stays on the last row after top (which leaves from the ro
 	t.regex(afterReset[19]!, footer, 'the footer is on the last row after the scroll region was reset');
 	t.is(afterReset.filter(line => footer.test(line)).length, 1, 'no copy of the footer scrolled up into the output');
 });
+
+dockerTest('two Ctrl+C in one read (a burst) while attached to a run\'s output stop it, as two presses do, and leave the terminal sane', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const session = await open(['run', workspace, '-n', 'burst', '--', 'sh', '-c', 'echo ready; sleep 300']);
+	await session.waitFor(/^ready$/m);
+	// One send-keys: both bytes reach the terminal in one write, and moat in one read.
+	await session.keys('C-c', 'C-c');
+	t.is(await session.exitCode(), 130);
+	t.deepEqual(await terminalState(session), saneTerminal);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'stopped');
+});
+
+dockerTest('one Ctrl+C typed while attached to a run\'s output detaches, and the run goes on', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const session = await open(['run', workspace, '-n', 'single', '--', 'sh', '-c', 'echo ready; sleep 300']);
+	await session.waitFor(/^ready$/m);
+	await session.keys('C-c');
+	t.is(await session.exitCode(), 0);
+	t.regex(await session.screen(), /^moat: detaching; press Ctrl\+C again to stop the run$/m);
+	t.deepEqual(await terminalState(session), saneTerminal);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'running');
+});

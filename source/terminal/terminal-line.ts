@@ -30,7 +30,7 @@ const shortEscape = /^\u001B[\u0020-\u002F]*[\u0030-\u007E]?/;
  */
 export function plainTerminalLine(line: string): string {
 	// Most lines have nothing to interpret.
-	if (!/[\u0000-\u001F\u007F]/.test(line)) {
+	if (!/[\u0000-\u001F\u007F-\u009F]/.test(line)) {
 		return line;
 	}
 
@@ -116,7 +116,7 @@ export function plainTerminalLine(line: string): string {
 			column = Math.max(0, column - 1);
 		} else if (character === '\t') {
 			column += tabWidth - (column % tabWidth);
-		} else if (character >= ' ' && character !== '\u007F') {
+		} else if (!/[\u0000-\u001F\u007F-\u009F]/.test(character)) {
 			cells[column] = character;
 			column++;
 		}

@@ -15,6 +15,7 @@ import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
 import {createRunStore} from './runs/run-store.js';
 import {checkFlagValues, checkOperands} from './commands/flag-values.js';
+import {createInterrupts, type Interrupts} from './terminal/interrupts.js';
 import {nearest} from './text/nearest.js';
 import {printable} from './text/printable.js';
 
@@ -105,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
 		warn: message => say(`moat: warning: ${message}\n`),
 		debug: message => verbose && say(`moat: ${message}\n`),
 	};
+	let interrupts: Interrupts | undefined;
 
 	try {
 		// Global flags may come before the command (moat -v run …).
@@ -146,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
 		checkOperands(cli.input, command.operands, command.name);
 
 		let services: Awaited<ReturnType<CommandContext['services']>> | undefined;
-		const interrupts = createInterruptQueue();
+		interrupts = createInterrupts(process.stdin, process);
+		const {next: nextInterrupt} = interrupts;
 		const context: CommandContext = {
 			input: cli.input,
 			rest,
@@ -161,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
 				services ??= await createServices(environment, reporter);
 				return services;
 			},
-			nextInterrupt: interrupts.next,
+			nextInterrupt,
 			openGrantWizard: async service => openGrantWizard(service),
 			confirm: confirmOnTerminal,
 		};
@@ -183,6 +186,8 @@ async function main(argv: string[]): Promise<number> {
 		process.stderr.write(printable(`moat: ${(error as Error).message ?? String(error)}\n`, {lineBreaks: true}));
 		process.stderr.write(verbose ? printable(`${(error as Error).stack}\n`, {lineBreaks: true}) : 'Run again with -v for details.\n');
 		return exitCodes.failure;
+	} finally {
+		interrupts?.close();
 	}
 }
 
@@ -351,34 +356,6 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		process.stdout.off('resize', onResize);
 		keeper.close();
 	}
-}
-
-/**
- * Ctrl+C handling for commands that stream: once a command asks for
- * interrupts, SIGINT no longer kills moat; each signal resolves the waiters.
- * Before any command asks, SIGINT keeps its default (exit 130).
- */
-function createInterruptQueue(): {next: () => Promise<void>} {
-	let waiters: Array<() => void> = [];
-	let installed = false;
-	return {
-		async next() {
-			if (!installed) {
-				installed = true;
-				process.on('SIGINT', () => {
-					const current = waiters;
-					waiters = [];
-					for (const wake of current) {
-						wake();
-					}
-				});
-			}
-
-			return new Promise<void>(resolve => {
-				waiters.push(resolve);
-			});
-		},
-	};
 }
 
 const code = await main(process.argv.slice(2));

@@ -83,7 +83,8 @@ function realServices(moatHome: string) {
 		engine: {} as DashboardServiceOptions['engine'],
 		runs: {} as DashboardServiceOptions['runs'],
 		store,
-		keeper: {} as DashboardServiceOptions['keeper'],
+		// No kept screens: the runs here are not running.
+		keeper: {lines: () => undefined, keep() {}, retain() {}} as unknown as DashboardServiceOptions['keeper'],
 		bottles: {} as DashboardServiceOptions['bottles'],
 		grantNames: async () => [],
 		allowHost: async () => undefined,
@@ -127,6 +128,18 @@ test('a line written to a watched run\'s logs.jsonl calls the Logs watch back, a
 	t.deepEqual((await services.logs!(id)).lines.map(line => line.text), ['hello from the run']);
 });
 
+test('the Preview of a terminal run that has ended shows its output as the terminal showed it: spaces drawn as cursor moves kept, a redrawn line once', async t => {
+	const home = await moatHome(t);
+	const {store, services} = realServices(home);
+	const id = 'run_0000000000a2';
+	await store.create({...runRecord(id), interactive: true, state: 'stopped', exitCode: 0});
+	const lines = ['●\u001B[1CHello\u001B[1Cfrom\u001B[1Cthe\u001B[1Cstand-in!', 'status: working', '\u001B[1A\r\u001B[2Kstatus: done'];
+	await fs.appendFile(store.logFile(id), lines.map(line => JSON.stringify({ts: '2026-11-22T12:00:01.000Z', stream: 'stdout', line}) + '\n').join(''));
+	await services.listRuns();
+	const preview = await services.preview!(id);
+	t.deepEqual(preview?.lines.map(line => line.text), ['● Hello from the stand-in!', 'status: done']);
+});
+
 test('a new run folder calls the runs watch back, even when the runs folder did not exist yet', async t => {
 	const home = await moatHome(t);
 	const {store, services, ready} = realServices(home);
@@ -167,7 +180,8 @@ test('the banner says when the daemon could not write for want of space, and wha
 		engine: {ping: async () => undefined} as unknown as DashboardServiceOptions['engine'],
 		runs: {} as DashboardServiceOptions['runs'],
 		store: createRunStore(home),
-		keeper: {} as DashboardServiceOptions['keeper'],
+		// No kept screens: the runs here are not running.
+		keeper: {lines: () => undefined, keep() {}, retain() {}} as unknown as DashboardServiceOptions['keeper'],
 		bottles: {} as DashboardServiceOptions['bottles'],
 		grantNames: async () => [],
 		allowHost: async () => undefined,

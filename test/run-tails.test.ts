@@ -189,8 +189,8 @@ const logLines: Array<{title: string; line: string; expected: string}> = [
 	{title: 'does not blank a line that ends with a carriage return', line: 'output\r', expected: 'output'},
 	{title: 'expands tabs to the next multiple of 8 columns', line: 'a\tbc\tdefghijkl\tz', expected: 'a       bc      defghijkl       z'},
 	{title: 'counts columns after escapes are stripped when expanding tabs', line: '\u001B[31mab\u001B[0m\tc', expected: 'ab      c'},
-	{title: 'drops BEL, backspace and C1 controls', line: 'ding\u0007 back\u0008 c1\u0085end', expected: 'ding back c1end'},
-	{title: 'drops cursor movement', line: '\u001B[3Aup\u001B[10Cright\u001B[?25h', expected: 'upright'},
+	{title: 'drops BEL and C1 controls, and a backspace steps back as on a terminal', line: 'ding\u0007 back\u0008 c1\u0085end', expected: 'ding bac c1end'},
+	{title: 'drops moves to other lines, and a move right leaves blanks (spaces drawn as cursor moves)', line: '\u001B[3Aup\u001B[10Cright\u001B[?25h', expected: 'up          right'},
 ];
 
 for (const {title, line, expected} of logLines) {

@@ -5,6 +5,7 @@ import {exitCodes, MoatError, usageError} from '../errors.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {attachedKeysFrom, attachedLabel} from '../terminal/attached-keys.js';
 import {agentSize, footerText, titleText} from '../terminal/footer.js';
+import {renderTerminalLog} from '../runs/terminal-log.js';
 import {rebuildScreen} from '../terminal/rebuild-screen.js';
 import {runTerminalSession, signalExitCode, type TerminalInput, type TerminalOutput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
@@ -122,7 +123,9 @@ ${attachedKeysFrom('command').map(binding => `    ${attachedLabel(binding).padEn
 		}
 
 		if (!interactive) {
-			const {entries: records} = await runs.output(run);
+			const {entries: stored} = await runs.output(run);
+			// A terminal's output, played through a terminal to read as it looked (as moat logs shows it).
+			const records = run.interactive ? await renderTerminalLog(stored) : stored;
 			for (const record of records.slice(-recentLines)) {
 				writeRecord(context, record);
 			}

@@ -1,5 +1,9 @@
 import {usageError} from '../errors.js';
 import {skippedNote} from '../files/json-lines.js';
+import {isDamaged} from '../runs/run-metadata.js';
+import type {LogRecord} from '../runs/run-store.js';
+import {renderTerminalLog} from '../runs/terminal-log.js';
+import {plainTerminalLine} from '../terminal/terminal-line.js';
 import {printable} from '../text/printable.js';
 import type {Command} from './command.js';
 import {writeRecord} from './attached-output.js';
@@ -9,17 +13,23 @@ export const logsCommand: Command = {
 	summary: 'Show a run\'s output',
 	help: `
   Usage
-    $ moat logs [run] [-n N] [-f]
+    $ moat logs [run] [-n N] [-f] [--raw]
 
   Prints the output of a run (default: the newest run), stdout to stdout and
   stderr to stderr. Output produced while no moat process was watching is
   caught up from the engine first.
 
+  A run with a terminal (-i, moat claude) is shown as its screen read: its
+  output is played through a terminal, so what a program drew in place
+  (Claude Code, a progress bar, top) reads as it looked. New lines that -f
+  prints are cleaned one at a time as they come.
+
   Flags
     -n, --lines N   Only the last N lines
     -f, --follow    Keep printing new output until the run ends (Ctrl+C stops following)
+    --raw           The bytes as the run wrote them, escape sequences and all
 `,
-	flags: {lines: {type: 'number', shortFlag: 'n'}, follow: {type: 'boolean', shortFlag: 'f'}},
+	flags: {lines: {type: 'number', shortFlag: 'n'}, follow: {type: 'boolean', shortFlag: 'f'}, raw: {type: 'boolean'}},
 	operands: ['run'],
 	async run(context) {
 		const lines = context.flags.lines as number | undefined;
@@ -30,9 +40,17 @@ export const logsCommand: Command = {
 		const {runs} = await context.services();
 		// A damaged run's output is still worth reading: it may say what went wrong.
 		const run = await runs.findStored(context.input[0]);
-		const {entries: records, skipped} = await runs.output(run);
+		const {entries: stored, skipped} = await runs.output(run);
+		const terminal = !isDamaged(run) && run.interactive;
+		const raw = Boolean(context.flags.raw);
+		// A terminal's lines lost the carriage return before their line feed (engine/log-frames.ts): --raw puts it back.
+		const write = (record: LogRecord) => {
+			writeRecord(context, terminal && raw ? {...record, line: record.line + '\r'} : record);
+		};
+
+		const records = terminal && !raw ? await renderTerminalLog(stored) : stored;
 		for (const record of lines === undefined ? records : records.slice(Math.max(0, records.length - lines))) {
-			writeRecord(context, record);
+			write(record);
 		}
 
 		const note = skippedNote(skipped, 'logs.jsonl');
@@ -51,7 +69,7 @@ export const logsCommand: Command = {
 				stop.abort();
 			});
 			await runs.follow(run, record => {
-				writeRecord(context, record);
+				write(terminal && !raw ? {...record, line: plainTerminalLine(record.line)} : record);
 			}, stop.signal);
 			stop.abort();
 		}

@@ -39,6 +39,23 @@ export function switchTarget(order: readonly string[], current: string, command:
 	}
 }
 
+/**
+ * Why a switch would stay on the current run, in words for the footer, or
+ * undefined when it goes to another. Pure.
+ */
+export function switchRefusal(order: readonly string[], current: string, command: SwitchCommand): string | undefined {
+	if (switchTarget(order, current, command) !== current) {
+		return undefined;
+	}
+
+	if (command.action !== 'jump') {
+		return 'no other bottle is running';
+	}
+
+	const running = `${order.length} ${order.length === 1 ? 'is' : 'are'} running`;
+	return order[Number(command.key) - 1] === current ? `this is bottle ${command.key}` : `there is no bottle ${command.key}; ${running}`;
+}
+
 export type AttachLoopOptions = {
 	engine: Engine;
 	runs: RunService;
@@ -102,6 +119,8 @@ export async function attachFromDashboard(options: AttachLoopOptions, runId: str
 			outputEnded: ended,
 			from: 'dashboard',
 			signals: options.signals,
+			// A switch that goes nowhere is said in the footer; the session, and the audit log, stay as they are.
+			refuseSwitch: async command => switchRefusal((await options.order()).map(candidate => candidate.id), run.id, command),
 		});
 		if (outcome.kind !== 'ended') {
 			await runs.record(run.id, 'terminal.detached', {how: outcome.kind === 'signal' ? outcome.signal : outcome.kind === 'command' ? `switch ${outcome.key}` : outcome.kind});

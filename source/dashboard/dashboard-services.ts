@@ -13,7 +13,8 @@ import type {RunStore} from '../runs/run-store.js';
 import {createFileWatcher, type FileWatch, type FileWatcher} from './file-watcher.js';
 import {createRunCounter} from './run-counts.js';
 import {createRunRows} from './run-rows.js';
-import {auditFiles, auditTail, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
+import {renderTerminalLog} from '../runs/terminal-log.js';
+import {auditFiles, auditTail, displayLogLine, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
 import type {ScreenKeeper} from './screen-keeper.js';
 
 /** How many lines a pane keeps of a run's files. */
@@ -101,6 +102,21 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 	};
 
 	const tails = new Map<string, Tail<unknown> | AuditTail>();
+	/** Terminal runs' logs as played (renderTerminalLog), kept while logs.jsonl keeps its size. */
+	const played = new Map<string, {size: number; lines: string[]}>();
+	const playedLog = async (id: string): Promise<string[]> => {
+		const size = (await fsp.stat(store.logFile(id)).catch(() => undefined))?.size ?? 0;
+		const known = played.get(id);
+		if (known?.size === size) {
+			return known.lines;
+		}
+
+		const records = await renderTerminalLog(await store.readLogs(id));
+		const lines = records.slice(-paneLimit).map(record => displayLogLine(record));
+		played.set(id, {size, lines});
+		return lines;
+	};
+
 	const counter = createRunCounter();
 	const rows = createRunRows(store, counter);
 	let reconciledAt = 0;
@@ -113,6 +129,11 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		}
 
 		counter.retain(ids);
+		for (const id of played.keys()) {
+			if (!ids.has(id)) {
+				played.delete(id);
+			}
+		}
 	};
 
 	// The newest list, for the once-every-2-s problem check (no second read of the store).
@@ -193,6 +214,12 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		},
 		async preview(id) {
 			const lines = keeper.lines(id);
+			const run = latest.find(candidate => candidate.id === id);
+			if (!lines && run?.state !== 'damaged' && run?.interactive) {
+				// A terminal run not running: its output played through a terminal, as it looked.
+				return {lines: (await playedLog(id)).map(text => ({text})), summary: 'output (as its terminal showed it)'};
+			}
+
 			if (!lines) {
 				// A run without a terminal (or not running) shows its newest output instead.
 				const logs = await this.logs!(id);

@@ -6,7 +6,7 @@ import {createAuditLog} from '../audit/audit-log.js';
 import {parseJsonLine} from '../files/json-lines.js';
 import {acceptNetworkEntry} from '../proxy/network-trace.js';
 import type {NetworkEntry} from '../proxy/proxy-server.js';
-import {plainTerminalLine} from '../runs/log-capture.js';
+import {plainTerminalLine} from '../terminal/terminal-line.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import {acceptLogRecord} from '../runs/run-record-schemas.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import stripAnsi from 'strip-ansi';
 import type {Engine} from '../engine/engine.js';
 import {createFrameDecoder, createLineSplitter, type TimestampedLine} from '../engine/log-frames.js';
 import {tryFileLock} from '../files/file-lock.js';
@@ -13,7 +12,12 @@ export type CaptureOptions = {
 	onRecord?: (record: LogRecord) => void;
 	/** Stops following; what was read so far is kept. */
 	signal?: AbortSignal;
-	/** The container has a TTY: its log is terminal output, cleaned into plain lines. */
+	/**
+	 * The container has a TTY: its log is terminal output, kept as drawn
+	 * (escape sequences and all) and split at line feeds. Readers play it
+	 * through a terminal to show it (runs/terminal-log.ts), or clean a line
+	 * at a time (terminal/terminal-line.ts).
+	 */
 	tty?: boolean;
 	/** Hears of output the engine's log lost before it could be copied. */
 	onLost?: (lost: LostOutput) => void;
@@ -24,17 +28,6 @@ export type CaptureOptions = {
 	 */
 	onAttached?: () => void;
 };
-
-/**
- * A terminal line as a person would read it: no escape sequences, and where
- * a carriage return redrew the line, only what was drawn last.
- */
-export function plainTerminalLine(line: string): string {
-	// strip-ansi also removes OSC sequences (window titles) that shells send.
-	const segments = stripAnsi(line).replace(/\r+$/, '').split('\r');
-	// Remaining control characters (BEL, backspace) are not text.
-	return (segments.findLast(segment => segment !== '') ?? '').replaceAll(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '');
-}
 
 /**
  * Copies a container's output into `logs.jsonl`, every line once and in
@@ -131,8 +124,6 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		}
 	};
 
-	const clean = (line: TimestampedLine): LogRecord => options.tty ? {...line, line: plainTerminalLine(line.line)} : line;
-
 	/** The engine's log from where the file ends to where the log ends; `seen` hears each new record. */
 	const copyFromLog = async (seen?: (record: LogRecord) => void) => {
 		const position = positionAfter(await store.readRecentLogs(runId, replaySlackSeconds));
@@ -142,7 +133,7 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 		});
 		const splitter = createLineSplitter();
 		const takeLines = async (lines: readonly TimestampedLine[]) => {
-			const fresh = lines.flatMap(line => aligner.push(clean(line)));
+			const fresh = lines.flatMap(line => aligner.push(line));
 			for (const record of fresh) {
 				seen?.(record);
 			}
@@ -251,12 +242,11 @@ export async function captureLogs(engine: Engine, store: RunStore, runId: string
 				next = undefined;
 				if (result.done) {
 					ended = true;
-					return splitter.flush().map(line => clean(line));
+					return splitter.flush();
 				}
 
 				return (decoder ? decoder.push(result.value) : [{stream: 'stdout' as const, data: result.value}])
-					.flatMap(frame => splitter.push(frame))
-					.map(line => clean(line));
+					.flatMap(frame => splitter.push(frame));
 			};
 
 			let exited = false;

@@ -10,6 +10,7 @@ import {imageLabels} from '../images/image-builder.js';
 import {isDiskFull} from '../files/disk-full.js';
 import {isFileLocked, waitForFileLock, withFileLock} from '../files/file-lock.js';
 import {captureLogs, type CaptureOptions} from './log-capture.js';
+import {plainTerminalLine} from '../terminal/terminal-line.js';
 import {containerLabels} from './labels.js';
 import type {JsonLines} from '../files/json-lines.js';
 import {isActive, type DamagedRun, type RunMetadata, type StoredRun} from './run-metadata.js';
@@ -343,7 +344,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 			if (run.interactive || !run.containerId) {
 				// A TTY's output is terminal drawing; as lines it reads better cleaned.
 				return this.follow(run, record => {
-					sinks[record.stream](Buffer.from(record.line + '\n'));
+					sinks[record.stream](Buffer.from((run.interactive ? plainTerminalLine(record.line) : record.line) + '\n'));
 				}, options.signal);
 			}
 

@@ -40,6 +40,25 @@ export function hideFooter(size: TerminalSize): string {
 	return [saveCursor, '\u001B[r', `\u001B[${size.rows};1H\u001B[2K`, restoreCursor].join('');
 }
 
+/**
+ * Where moat writes once it lets go of the terminal: the start of the first
+ * row below everything on the screen and below the cursor, so its message
+ * neither lands on a line the agent drew (Claude Code keeps its cursor in
+ * its input box, above a separator and a status line) nor leaves the shell's
+ * prompt to overwrite one. `lines` are the screen's rows, `cursorRow` the
+ * cursor's, from 0. Pure.
+ */
+export function belowDrawn(lines: readonly string[], cursorRow: number): string {
+	let lastDrawn = lines.length - 1;
+	while (lastDrawn >= 0 && lines[lastDrawn]!.trim() === '') {
+		lastDrawn--;
+	}
+
+	const below = Math.max(lastDrawn, cursorRow) + 1;
+	// On the last row already: a line feed there scrolls up to make room.
+	return below < lines.length ? `\u001B[${below + 1};1H` : `\u001B[${lines.length};1H\r\n`;
+}
+
 /** The window title, where the hint goes while the agent owns the screen. */
 export function setTitle(text: string): string {
 	return `\u001B]2;${text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '')}\u0007`;

@@ -1,7 +1,9 @@
 import type {Attachment} from '../engine/engine.js';
 import {attachedKeysFrom, type AttachedAction, type AttachedFrom} from './attached-keys.js';
 import {createEscapeParser, type EscapeEvent} from './escape-parser.js';
-import {agentSize, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
+import {agentSize, belowDrawn, hideFooter, setTitle, showFooter, type TerminalSize} from './footer.js';
+import {createHeadlessScreen} from './headless-screen.js';
+import {createRowLimit} from './row-limit.js';
 import {createModeTracker, restoreSequence, type TerminalModes} from './terminal-modes.js';
 
 /** How an attached session ended. */
@@ -9,7 +11,7 @@ export type SessionOutcome =
 	| {kind: 'ended'}
 	| {kind: 'detached'}
 	| {kind: 'stop'}
-	| {kind: 'command'; action: Exclude<AttachedAction, 'detach' | 'stop' | 'literal'>; key: string}
+	| {kind: 'command'; action: SwitchAction; key: string}
 	| {kind: 'signal'; signal: NodeJS.Signals};
 
 export type TerminalInput = NodeJS.ReadableStream & {isTTY?: boolean; setRawMode?(mode: boolean): unknown};
@@ -39,7 +41,18 @@ export type TerminalSessionOptions = {
 	/** Which attached keys work (see attached-keys.ts); those other than detach and stop end the session as a command. */
 	from: AttachedFrom;
 	signals: SignalSource;
+	/**
+	 * Asked before a switch key (Ctrl-/ n, p, a digit) ends the session: why
+	 * it would go nowhere (said in the footer, or the title while the agent
+	 * has the whole screen; the session goes on), or undefined to switch.
+	 */
+	refuseSwitch?(command: {action: SwitchAction; key: string}): Promise<string | undefined>;
 };
+
+type SwitchAction = Exclude<AttachedAction, 'detach' | 'stop' | 'literal'>;
+
+/** How long a note about a refused switch stays, unless a key is pressed first. */
+const noteMilliseconds = 3000;
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {SIGHUP: 1, SIGTERM: 15};
 
@@ -66,26 +79,55 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	const parser = createEscapeParser(attachedKeysFrom(options.from));
 	const size = (): TerminalSize => ({rows: output.rows ?? 24, columns: output.columns ?? 80});
 	const footerShown = () => !tracker.modes.alternateScreen;
-	const write = (text: string | Buffer) => output.write(text);
+	const rowLimit = createRowLimit();
+	// What the user's terminal shows, kept alongside it: where to put the
+	// cursor on the way out depends on what is drawn below it.
+	const mirror = createHeadlessScreen(size(), 0);
+	let mirrored = Promise.resolve();
+	const write = (text: string | Buffer) => {
+		mirrored = mirror.write(Buffer.isBuffer(text) ? text : Buffer.from(text));
+		output.write(text);
+	};
 
+	let ended = false;
 	let finish!: (outcome: SessionOutcome) => void;
 	const finished = new Promise<SessionOutcome>(resolve => {
-		finish = resolve;
+		finish = outcome => {
+			ended = true;
+			resolve(outcome);
+		};
 	});
 
 	const resizeAgent = async () => {
 		await options.resize(agentSize(size(), footerShown())).catch(() => undefined);
 	};
 
+	/** A refused switch's reason, shown in place of the hint for a moment. */
+	let note: string | undefined;
+	let noteTimer: NodeJS.Timeout | undefined;
+	const footer = () => (note === undefined ? options.footer : ` moat · ${note}`);
+	const title = () => (note === undefined ? options.title : `moat · ${note}`);
+	const showNote = (text: string | undefined) => {
+		clearTimeout(noteTimer);
+		note = text;
+		write(footerShown() ? showFooter(size(), footer()) : setTitle(title()));
+		if (text !== undefined) {
+			noteTimer = setTimeout(() => {
+				showNote(undefined);
+			}, noteMilliseconds);
+		}
+	};
+
 	// The footer while the agent draws line by line; the whole screen (and
 	// the hint in the title) while it is on the alternate screen.
 	const layout = (alternate: boolean) =>
-		alternate ? hideFooter(size()) + pushTitle + setTitle(options.title) : showFooter(size(), options.footer);
+		alternate ? hideFooter(size()) + pushTitle + setTitle(title()) : showFooter(size(), footer());
 
 	let lastAlternate = tracker.modes.alternateScreen;
 	const onOutput = (chunk: Buffer) => {
 		for (const part of tracker.push(chunk)) {
-			write(part.bytes);
+			// Up to a switch the bytes are drawn on the screen before it: with the footer, one row short.
+			write(rowLimit.push(part.bytes, lastAlternate ? undefined : agentSize(size(), true).rows));
 			if (part.alternateScreen !== lastAlternate) {
 				// Right at the switch, before the agent draws anything else.
 				lastAlternate = part.alternateScreen;
@@ -96,27 +138,47 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 
 		// `clear` and friends wipe the footer row; draw it again.
 		if (tracker.takeFooterDamage() && footerShown()) {
-			write(showFooter(size(), options.footer));
+			write(showFooter(size(), footer()));
 		}
 	};
 
 	let quietTimer: NodeJS.Timeout | undefined;
+	/** Keys are handled in order; a switch waits for its answer, and so do the keys after it. */
+	let handling = Promise.resolve();
+	const handleEvent = async (event: EscapeEvent) => {
+		if (ended) {
+			return;
+		}
+
+		if (event.kind === 'input') {
+			attachment.write(event.bytes);
+		} else if (event.action === 'detach') {
+			finish({kind: 'detached'});
+		} else if (event.action === 'stop') {
+			finish({kind: 'stop'});
+		} else if (event.action !== 'literal') {
+			const command = {action: event.action, key: event.key};
+			const refused = await options.refuseSwitch?.(command).catch(() => undefined);
+			if (refused === undefined) {
+				finish({kind: 'command', ...command});
+			} else if (!ended) {
+				showNote(refused);
+			}
+		}
+	};
+
 	const handle = (events: EscapeEvent[]) => {
 		for (const event of events) {
-			if (event.kind === 'input') {
-				attachment.write(event.bytes);
-			} else if (event.action === 'detach') {
-				finish({kind: 'detached'});
-			} else if (event.action === 'stop') {
-				finish({kind: 'stop'});
-			} else if (event.action !== 'literal') {
-				finish({kind: 'command', action: event.action, key: event.key});
-			}
+			handling = handling.then(async () => handleEvent(event));
 		}
 	};
 
 	const onKeys = (chunk: Buffer | string) => {
 		clearTimeout(quietTimer);
+		if (note !== undefined) {
+			showNote(undefined);
+		}
+
 		handle(parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
 		if (parser.holding) {
 			quietTimer = setTimeout(() => {
@@ -126,8 +188,9 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 	};
 
 	const onResize = () => {
+		mirror.resize(size());
 		if (footerShown()) {
-			write(showFooter(size(), options.footer));
+			write(showFooter(size(), footer()));
 		}
 
 		void resizeAgent();
@@ -175,6 +238,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		return await finished;
 	} finally {
 		clearTimeout(quietTimer);
+		clearTimeout(noteTimer);
 		input.off('data', onKeys);
 		input.setRawMode?.(false);
 		input.pause();
@@ -188,7 +252,10 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 		attachment.output.off('close', onEnd);
 		attachment.close();
 		// Undo what the agent switched on, drop the footer and scroll region,
-		// and put the cursor below what is on screen.
-		write(restoreSequence(tracker.modes) + hideFooter(size()) + (tracker.modes.alternateScreen ? popTitle : '') + popTitle + '\r\n');
+		// and put the cursor on a clean line below what is on screen.
+		write(restoreSequence(tracker.modes) + hideFooter(size()) + (tracker.modes.alternateScreen ? popTitle : '') + popTitle);
+		await mirrored;
+		output.write(belowDrawn(mirror.lines(), mirror.cursorRow));
+		mirror.dispose();
 	}
 }

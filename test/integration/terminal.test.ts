@@ -173,3 +173,89 @@ dockerTest('moat attach -i=false streams an interactive run\'s output as plain l
 	t.is(attached.stdout, 'red-line\nsecond\n');
 	await docker('ps', '-a');
 });
+
+dockerTest('moat logs shows a terminal run as its screen read (spaces drawn as cursor moves kept, a redrawn line once); -n takes the last of those lines, --raw gives the bytes, -f cleans each line as it comes', async t => {
+	const {sandbox, workspace} = await setUp(t);
+	// The way Claude Code draws: cursor moves for spaces, and a status line redrawn in place.
+	const program = String.raw`echo ready; while [ ! -e /workspace/go ]; do sleep 0.1; done; printf '\342\227\217\033[1CHello\033[1Cfrom\033[1Cthe\033[1Cstand-in!\nstatus: working\n\033[1A\r\033[2Kstatus: done\nlast line\n'`;
+	const started = await moat(['run', '-d', '-i', workspace, '--', 'sh', '-c', program], {env: sandbox.env});
+	t.is(started.code, 0, started.stderr);
+	const runId = started.stdout.trim();
+	const following = spawnMoat(['logs', '-f', runId], {env: sandbox.env});
+	const followed = collect(following);
+	// What was there before -f began following is read as a screen; what comes after, a line at a time.
+	await waitForOutput(following, 'ready');
+	await fs.writeFile(path.join(workspace, 'go'), '');
+	const live = await followed;
+	t.is(live.code, 0, live.stderr);
+	t.is(live.stdout, 'ready\n● Hello from the stand-in!\nstatus: working\nstatus: done\nlast line\n');
+
+	const logs = await moat(['logs', runId], {env: sandbox.env});
+	t.is(logs.code, 0, logs.stderr);
+	t.is(logs.stdout, 'ready\n● Hello from the stand-in!\nstatus: done\nlast line\n');
+	t.is((await moat(['logs', '-n', '2', runId], {env: sandbox.env})).stdout, 'status: done\nlast line\n');
+	const raw = await moat(['logs', '--raw', runId], {env: sandbox.env});
+	t.is(raw.stdout, 'ready\r\n●\u001B[1CHello\u001B[1Cfrom\u001B[1Cthe\u001B[1Cstand-in!\r\nstatus: working\r\n\u001B[1A\r\u001B[2Kstatus: done\r\nlast line\r\n');
+});
+
+dockerTest('after Ctrl-/ d from a program that keeps its cursor above what it drew (as Claude Code does), moat\'s message starts on a clean line below it and nothing it drew is overwritten', async t => {
+	const {workspace, open} = await setUp(t);
+	// An input box, a separator and a status line, with the cursor back in the box.
+	const program = String.raw`printf '> input box\n────────\nstatus: ready\n\033[3A\033[3G'; sleep 600`;
+	const session = await open(['run', '-i', workspace, '-n', 'inline', '--', 'sh', '-c', program], {rows: 20, columns: 100});
+	await session.waitFor('status: ready');
+	await session.keys('C-_', 'd');
+	t.is(await session.exitCode(), 0);
+	const lines = (await session.screen()).split('\n');
+	t.deepEqual(lines.slice(0, 3), ['> input box', '────────', 'status: ready']);
+	t.regex(lines[3]!, /^moat: detached from run_[\da-f]{12} \(inline\)/);
+	// The message may wrap; the shell's next line comes after it.
+	t.true(lines.slice(4).includes('EXITED 0'));
+});
+
+dockerTest('the footer stays on the last row after top (which leaves from the row below its screen) and after a program resets the scroll region', async t => {
+	const {workspace, open} = await setUp(t);
+	const session = await open(['run', '-i', workspace, '-n', 'footed', '--', 'bash', '--norc'], {rows: 20, columns: 100});
+	const footer = /^ moat · footed \(run_[\da-f]{12}\) · Ctrl-\/ d detach/;
+	await session.waitFor(/\$\s*$/m);
+	await session.type('top');
+	await session.keys('Enter');
+	await session.waitFor(/load average/);
+	await session.keys('q');
+	await session.type('echo after-top');
+	await session.keys('Enter');
+	const afterTop = (await session.waitFor(/after-top/)).split('\n');
+	t.true(afterTop.includes('after-top'), 'the output is a line of its own');
+	t.regex(afterTop[19]!, footer, 'the footer is on the last row after top');
+	t.is(afterTop.filter(line => footer.test(line)).length, 1);
+
+	await session.type(String.raw`printf '\033[r'; seq 1 40; echo after-reset`);
+	await session.keys('Enter');
+	const afterReset = (await session.waitFor(/after-reset/)).split('\n');
+	t.regex(afterReset[19]!, footer, 'the footer is on the last row after the scroll region was reset');
+	t.is(afterReset.filter(line => footer.test(line)).length, 1, 'no copy of the footer scrolled up into the output');
+});
+
+dockerTest('two Ctrl+C in one read (a burst) while attached to a run\'s output stop it, as two presses do, and leave the terminal sane', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const session = await open(['run', workspace, '-n', 'burst', '--', 'sh', '-c', 'echo ready; sleep 300']);
+	await session.waitFor(/^ready$/m);
+	// One send-keys: both bytes reach the terminal in one write, and moat in one read.
+	await session.keys('C-c', 'C-c');
+	t.is(await session.exitCode(), 130);
+	t.deepEqual(await terminalState(session), saneTerminal);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'stopped');
+});
+
+dockerTest('one Ctrl+C typed while attached to a run\'s output detaches, and the run goes on', async t => {
+	const {sandbox, workspace, open} = await setUp(t);
+	const session = await open(['run', workspace, '-n', 'single', '--', 'sh', '-c', 'echo ready; sleep 300']);
+	await session.waitFor(/^ready$/m);
+	await session.keys('C-c');
+	t.is(await session.exitCode(), 0);
+	t.regex(await session.screen(), /^moat: detaching; press Ctrl\+C again to stop the run$/m);
+	t.deepEqual(await terminalState(session), saneTerminal);
+	const [run] = await runs(sandbox);
+	t.is(run!.state, 'running');
+});

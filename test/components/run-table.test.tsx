@@ -80,7 +80,7 @@ test('a damaged run shows ! and "damaged", its name if the record had one, and w
 		{id: 'run_00000000000d', name: 'broken', createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json: field state must be one of created, running, stopped, failed'},
 		{id: 'run_00000000000e', name: null, createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json is empty'},
 	]} />);
-	t.regex(lineOf(lines, 'run_00000000000d'), /! broken\s+-\s+damaged\s+run_00000000000d\s+2m\s+-\s+-\s+metadata\.json: field state must be one of created, running, st…/);
+	t.regex(lineOf(lines, 'run_00000000000d'), /! broken\s+-\s+damaged\s+run_00000000000d\s+2m\s+-\s+-\s+metadata\.json: field state must be one of created, running, stopped, failed \(x r…/);
 	t.regex(lineOf(lines, 'run_00000000000e'), /! -\s+-\s+damaged\s+run_00000000000e\s+2m\s+-\s+-\s+metadata\.json is empty \(x removes it\)/);
 	t.is(lineOf(lines, 'run_00000000000d').indexOf('run_'), lineOf(lines, 'run_000000000001').indexOf('run_'));
 });

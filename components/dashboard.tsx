@@ -9,6 +9,7 @@ import {NewRunDialog} from './new-run-dialog.js';
 import {RunTable, shownRuns} from './run-table.js';
 import {useServices, type NewRunRequest, type Problem} from './services-context.js';
 import {useRunWatches} from './use-run-watches.js';
+import {attachedPrefix} from '../source/terminal/attached-keys.js';
 import {printable} from '../source/text/printable.js';
 import {useRuns} from './use-runs.js';
 
@@ -19,29 +20,44 @@ function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 	return <Text dimColor wrap="truncate">{hintLine(focus, width)}</Text>;
 }
 
-function KeyList({title, keys}: {title: string; keys: ReadonlyArray<{label: string; description: string}>}) {
-	const labelWidth = Math.max(10, ...keys.map(binding => binding.label.length)) + 1;
+type KeyEntry = {label: string; description: string};
+
+const labelWidthOf = (keys: readonly KeyEntry[]) => Math.max(...keys.map(binding => binding.label.length)) + 2;
+const naturalWidthOf = (keys: readonly KeyEntry[]) => labelWidthOf(keys) + Math.max(...keys.map(binding => binding.description.length));
+
+function KeyList({title, keys, width}: {title: string; keys: readonly KeyEntry[]; width: number}) {
+	const labelWidth = labelWidthOf(keys);
 	// A description too long for the room wraps under itself: the overlay never cuts one short.
 	return (
-		<Box flexDirection="column" flexShrink={1}>
-			<Text bold>{title}</Text>
+		<Box flexDirection="column" width={width} flexShrink={0}>
+			<Text bold wrap="wrap">{title}</Text>
 			{keys.map(binding => (
-				<Box key={binding.label} flexDirection="row">
+				<Box key={binding.label} flexDirection="row" flexShrink={0}>
 					<Box width={labelWidth} flexShrink={0}><Text>{binding.label}</Text></Box>
-					<Text wrap="wrap">{binding.description}</Text>
+					<Box width={Math.max(1, width - labelWidth)} flexShrink={0}><Text wrap="wrap">{binding.description}</Text></Box>
 				</Box>
 			))}
 		</Box>
 	);
 }
 
-/** Every key, from the same table as the hint bar: the dashboard's and, beside them, the attached ones. */
-function HelpOverlay({height}: {height: number}) {
+const overlayGap = 3;
+
+/**
+ * Every key, from the same table as the hint bar: the dashboard's and,
+ * beside them, the attached ones. No border: at 80×24 the two lists need
+ * every row and column to be shown whole. Each list gets a width of its own
+ * (the attached one at most 40% when both cannot have all they would like),
+ * so a long description wraps at a known width rather than being cut.
+ */
+function HelpOverlay({height, width}: {height: number; width: number}) {
+	const room = Math.max(2, width - overlayGap);
+	const attachedWidth = Math.min(naturalWidthOf(attachedKeys), Math.max(room - naturalWidthOf(overlayBindings), Math.floor(room * 0.4)));
 	return (
-		<Box flexDirection="column" borderStyle="round" paddingX={1} height={height} flexShrink={0}>
-			<Box flexDirection="row" columnGap={3}>
-				<KeyList title="Keys" keys={overlayBindings} />
-				<KeyList title="Attached" keys={attachedKeys} />
+		<Box flexDirection="column" height={height} flexShrink={0} overflow="hidden">
+			<Box flexDirection="row" columnGap={overlayGap} flexShrink={0}>
+				<KeyList title="Keys" keys={overlayBindings} width={room - attachedWidth} />
+				<KeyList title={`After ${attachedPrefix.label} (attached)`} keys={attachedKeys} width={attachedWidth} />
 			</Box>
 			<Text dimColor>Any key closes this.</Text>
 		</Box>
@@ -274,7 +290,7 @@ export function Dashboard({refreshMilliseconds = 1000, tickMilliseconds = 5000, 
 			))}
 			{error ? <Text color="red" wrap="truncate">✕ {printable(error)}</Text> : undefined}
 			{state.help && dialog === undefined
-				? <HelpOverlay height={tableHeight + paneHeight} />
+				? <HelpOverlay height={tableHeight + paneHeight} width={columns} />
 				: (
 					<>
 						<Box height={tableHeight} flexDirection="column" flexShrink={0} overflow="hidden">

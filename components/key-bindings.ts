@@ -48,7 +48,7 @@ export const keyBindings: readonly KeyBinding[] = [
 	{action: 'destroy', label: 'x', description: 'destroy (asks first)', focus: ['table'], hint: 'destroy', matches: input => input === 'x'},
 	{action: 'panes', label: 'tab', description: 'panes: Preview, Logs, Network, Audit', focus: both, hint: 'panes', matches: (_input, key) => Boolean(key.tab) && !key.shift},
 	{action: 'back', label: 'esc', description: 'back to the runs', focus: ['pane'], hint: 'runs', matches: (_input, key) => Boolean(key.escape) || (Boolean(key.tab) && Boolean(key.shift))},
-	{action: 'filter', label: '/', description: 'filter the runs (enter keeps it, esc clears it)', focus: ['table'], hint: 'filter', matches: input => input === '/'},
+	{action: 'filter', label: '/', description: 'filter the runs (enter keeps, esc clears)', focus: ['table'], hint: 'filter', matches: input => input === '/'},
 	{action: 'follow', label: 'f', description: 'follow on/off', focus: ['pane'], hint: 'follow', matches: input => input === 'f'},
 	{action: 'allow', label: 'a', description: 'allow a blocked host (Network pane)', focus: ['pane'], hint: 'allow host', matches: input => input === 'a'},
 	{action: 'grants', label: 'c', description: 'credentials: the grant wizard', focus: ['table'], hint: 'grants', matches: input => input === 'c'},
@@ -88,5 +88,5 @@ export function actionFor(input: string, key: KeyInfo, focus: KeyFocus): Dashboa
 	return keyBindings.find(binding => binding.focus.includes(focus) && binding.matches(input, key))?.action;
 }
 
-/** The keys while attached from the dashboard (after Ctrl-/), for the help overlay: the attached-keys table's. */
-export const attachedKeys: ReadonlyArray<{label: string; description: string}> = attachedFromDashboard.map(binding => ({label: attachedLabel(binding), description: binding.description}));
+/** The keys while attached from the dashboard, as pressed after Ctrl-/, for the help overlay: the attached-keys table's. */
+export const attachedKeys: ReadonlyArray<{label: string; description: string}> = attachedFromDashboard.map(binding => ({label: binding.label, description: binding.description}));

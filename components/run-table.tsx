@@ -104,6 +104,11 @@ function valuesOf(run: Exclude<RunRow, {state: 'damaged'}>, now: Date): Record<T
 	};
 }
 
+/** A cell's colour: only the blocked count is an alarm, not the requests beside it. Pure. */
+export function cellColor(key: TableColumnKey, run: Pick<RunRow, 'blocked'>): 'red' | undefined {
+	return key === 'blocked' && run.blocked ? 'red' : undefined;
+}
+
 /** A damaged run has nothing for the columns after its counts: what is wrong takes their room, and whatever is left. */
 const damageColumns: ReadonlySet<TableColumnKey> = new Set(['services', 'grants', 'limits']);
 
@@ -135,8 +140,7 @@ export function RunTable({runs, selectedIndex, now, height = runs.length + 1, wi
 						{selected ? '› ' : '  '}
 						<Text color={appearance.color}>{appearance.glyph} </Text>
 						{(run.state === 'damaged' ? common : columns).map(column => (
-							// Only the blocked count is an alarm; the requests beside it are not.
-							<Text key={column.key} color={column.key === 'blocked' && run.blocked ? 'red' : undefined}>{cell(values[column.key], column.width)}</Text>
+							<Text key={column.key} color={cellColor(column.key, run)}>{cell(values[column.key], column.width)}</Text>
 						))}
 						{run.state === 'damaged' && damageWidth > 1 ? cell(`${run.damage} (x removes it)`, damageWidth) : undefined}
 					</Text>

@@ -34,6 +34,7 @@ const runs = [
 function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Partial<DashboardServices> = {}, options: {
 	initial?: {selectedId?: string; status?: string; pane?: Pane};
 	cwd?: string;
+	statusMilliseconds?: number;
 	rows?: number;
 	columns?: number;
 } = {}) {
@@ -47,7 +48,7 @@ function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Parti
 	const exits: DashboardExit[] = [];
 	const instance = render(
 		<ServicesContext.Provider value={services}>
-			<Dashboard refreshMilliseconds={20} initial={options.initial} cwd={options.cwd ?? '/work/project'} onExit={reason => {
+			<Dashboard refreshMilliseconds={20} statusMilliseconds={options.statusMilliseconds} initial={options.initial} cwd={options.cwd ?? '/work/project'} onExit={reason => {
 				exits.push(reason);
 			}} />
 		</ServicesContext.Provider>,
@@ -411,6 +412,38 @@ test('in the Network pane the blocked request is shown, and a on it allows its h
 	stdin.write('a');
 	await frameWhere(lastFrame, text => text.includes('Allowing evil.example for newest (run_000000000003): done.'));
 	t.deepEqual(allowed, [['run_000000000003', 'evil.example']]);
+	// What was done is not news at the next key.
+	stdin.write('k');
+	await frameWhere(lastFrame, text => !text.includes('Allowing evil.example'));
+});
+
+test('what an action said goes by itself after a while', async t => {
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {}, {statusMilliseconds: 50});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('newest'));
+	await inputReady(stdin);
+	stdin.write('s');
+	await frameWhere(lastFrame, text => text.includes('Stopping newest (run_000000000003): done.'));
+	// No key is pressed.
+	const after = await frameWhere(lastFrame, text => !text.includes('Stopping newest'));
+	t.is(after.trimEnd().split('\n').at(-2)!.trim(), '', 'the status line is empty');
+});
+
+test('while a filter is typed the hint bar says how to keep and clear it, and a filter typed with its enter in one read attaches at the next enter', async t => {
+	const {lastFrame, stdin, unmount, exits} = renderDashboard(async () => runs);
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('oldest'));
+	await inputReady(stdin);
+	stdin.write('/');
+	const typing = await frameWhere(lastFrame, text => headerOf(text).includes('filter: ▏'));
+	t.is(hintsOf(typing), 'enter keep the filter · esc clear it · Ctrl-U erase');
+	// What a fast typist or a loaded machine sends: the name and its enter in one read.
+	stdin.write('mid\r');
+	const kept = await frameWhere(lastFrame, text => headerOf(text).endsWith('filter: mid'));
+	t.true(hintsOf(kept).includes('enter attach'), 'the table\'s keys are back');
+	stdin.write(keys.enter);
+	await until(() => exits.length > 0);
+	t.deepEqual(exits, [{kind: 'attach', id: 'run_000000000002', pane: 'preview'}]);
 });
 
 test('a on a request that was not blocked allows nothing and says how to pick one', async t => {
@@ -649,6 +682,7 @@ test('c opens the grant wizard in the dashboard; leaving it says no grant was sa
 	const wizard = await frameWhere(lastFrame, text => text.includes('Which credential should runs be able to use?'));
 	t.true(wizard.includes('GitHub'));
 	t.true(wizard.includes('newest'), 'the runs stay in view');
+	t.deepEqual(wizard.split('\n').filter(line => line.includes('q quit')).map(line => line.trim()), ['↑/↓ choose · enter select · esc back · q quit'], 'one hint bar: the wizard\'s');
 	stdin.write('q');
 	const closed = await frameWhere(lastFrame, text => text.includes('No grant saved.'));
 	t.false(closed.includes('Which credential'));

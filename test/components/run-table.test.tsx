@@ -3,7 +3,7 @@ import test from 'ava';
 import {render} from 'ink-testing-library';
 import type {ReactElement} from 'react';
 import type {RunRow} from '../../components/dashboard-reducer.js';
-import {RunTable} from '../../components/run-table.js';
+import {cellColor, RunTable, tableColumnKeys} from '../../components/run-table.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
@@ -53,6 +53,12 @@ test('REQ and BLK show the proxy\'s counts, 0 as 0 and unknown as -; services an
 	for (const name of ['busy', 'quiet', 'unknown']) {
 		t.is(lineOf(lines, name).indexOf('run_'), header.indexOf('RUN ID'), `${name}: the run id sits under its header`);
 	}
+});
+
+test('only the blocked count is red, not the requests beside it', t => {
+	const blocked = row({id: 'run_000000000001', name: 'busy', requests: 1234, blocked: 7});
+	t.deepEqual(tableColumnKeys.filter(key => cellColor(key, blocked) === 'red'), ['blocked']);
+	t.deepEqual(tableColumnKeys.filter(key => cellColor(key, {...blocked, blocked: 0}) !== undefined), []);
 });
 
 test('a long name is cut with … and the columns after it stay aligned', t => {

@@ -6,7 +6,7 @@ import type {Pane, RunRow} from '../../components/dashboard-reducer.js';
 import {keyBindings, overlayBindings} from '../../components/key-bindings.js';
 import {ServicesContext, type DashboardServices, type NewRunRequest, type Problem} from '../../components/services-context.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
-import {attachedKeysFrom, attachedLabel} from '../../source/terminal/attached-keys.js';
+import {attachedKeysFrom} from '../../source/terminal/attached-keys.js';
 import {frameWhere, inputReady} from '../helpers/ink-frames.js';
 
 // One dashboard at a time: with Ink 7, dashboards rendered side by side in one
@@ -69,7 +69,6 @@ function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Parti
 	return {...instance, exits};
 }
 
-const escapeRegExp = (text: string) => text.replaceAll(/[.*+?^${}()|[\]\\]/g, String.raw`\$&`);
 const rowOf = (frame: string, name: string) => frame.split('\n').find(line => line.includes(name)) ?? '';
 const headerOf = (frame: string) => frame.split('\n')[0] ?? '';
 const hintsOf = (frame: string) => frame.trimEnd().split('\n').at(-1) ?? '';

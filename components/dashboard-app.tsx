@@ -13,6 +13,16 @@ import {ServicesContext, type DashboardServices} from './services-context.js';
 const alternateScreen = {enter: '\u001B[?1049h\u001B[H\u001B[2J', leave: '\u001B[?1049l\u001B[?25h'} as const;
 
 /**
+ * How Ink draws the dashboard. Only ever opened on a terminal, where someone
+ * watches even if CI is set. Incremental: a frame rewrites only the lines
+ * that changed (an age ticking is one row, not the screen), so an idle
+ * dashboard writes nothing.
+ */
+export function dashboardRenderOptions(stdout: NodeJS.WriteStream) {
+	return {exitOnCtrlC: true, alternateScreen: true, interactive: Boolean(stdout.isTTY), incrementalRendering: true} as const;
+}
+
+/**
  * The full-screen dashboard, and the runs it hands the terminal to: Ink
  * draws the dashboard until the user attaches, then steps aside entirely
  * (unmounted, so no two readers share the keyboard) while the run has the
@@ -52,8 +62,7 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 						reason = exit;
 					}} />
 				</ServicesContext.Provider>,
-				// Only ever opened on a terminal, where someone watches even if CI is set.
-				{exitOnCtrlC: true, alternateScreen: true, interactive: Boolean(process.stdout.isTTY)},
+				dashboardRenderOptions(process.stdout),
 			);
 			await app.waitUntilExit();
 			app.cleanup();

@@ -45,13 +45,22 @@ export type DashboardState = {
 	help: boolean;
 	confirmDestroy: string | undefined;
 	status: string | undefined;
+	/**
+	 * Counts the status lines shown, so the one that was timed to go is the
+	 * one that goes. A status that `lasts` (work in progress) stays until the
+	 * next one; any other goes after a few seconds or at the next key.
+	 */
+	statusSerial: number;
+	statusLasts: boolean;
 	effects: Effect[];
 };
 
 export type DashboardEvent =
 	| {type: 'runs'; runs: RunRow[]}
 	| {type: 'key'; input: string; key: KeyInfo}
-	| {type: 'status'; text: string | undefined}
+	| {type: 'status'; text: string | undefined; lasts?: boolean}
+	/** The status line shown as number `serial` has been read long enough. */
+	| {type: 'status-expired'; serial: number}
 	/** Something other than a key asks for an effect (the new-bottle dialog asks for the grant wizard). */
 	| {type: 'request'; effect: Effect}
 	| {type: 'taken'; count: number}
@@ -74,6 +83,8 @@ export function initialDashboardState(options: {selectedId?: string; status?: st
 		help: false,
 		confirmDestroy: undefined,
 		status: options.status,
+		statusSerial: 0,
+		statusLasts: false,
 		effects: [],
 	};
 }
@@ -112,34 +123,46 @@ function select(state: DashboardState, index: number): DashboardState {
 	return {...state, selectedId: runs[clamped]?.id, selectedIndex: clamped, offset: 0, follow: true};
 }
 
+function withStatus(state: DashboardState, text: string | undefined, lasts = false): DashboardState {
+	return {...state, status: text === undefined ? undefined : printable(text), statusSerial: state.statusSerial + 1, statusLasts: lasts};
+}
+
 function withEffect(state: DashboardState, effect: Effect): DashboardState {
 	return {...state, effects: [...state.effects, effect]};
 }
 
-function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardState {
+function onKey(previous: DashboardState, input: string, key: KeyInfo): DashboardState {
+	// What the last action said goes with the next key (work still in progress keeps saying so).
+	const state = previous.status === undefined || previous.statusLasts ? previous : {...previous, status: undefined};
 	if (state.confirmDestroy !== undefined) {
 		const id = state.confirmDestroy;
 		return input === 'y'
 			? withEffect({...state, confirmDestroy: undefined}, {kind: 'destroy', id})
-			: {...state, confirmDestroy: undefined, status: 'Nothing destroyed.'};
+			: withStatus({...state, confirmDestroy: undefined}, 'Nothing destroyed.');
 	}
 
 	if (state.filtering) {
-		if (key.return || key.escape) {
-			// Enter keeps the filter, Escape drops it.
-			const next = {...state, filtering: false, filter: key.escape ? '' : state.filter};
-			return select(next, selectedRun(next).index);
-		}
+		switch (actionFor(input, key, 'filter')) {
+			case 'keep-filter':
+			case 'clear-filter': {
+				// Enter keeps the filter, Escape drops it.
+				const next = {...state, filtering: false, filter: key.escape ? '' : state.filter};
+				return select(next, selectedRun(next).index);
+			}
 
-		if (key.ctrl && input === 'u') {
-			return select({...state, filter: ''}, 0);
-		}
+			case 'erase-filter': {
+				return select({...state, filter: ''}, 0);
+			}
 
-		if (key.backspace || key.delete) {
-			return select({...state, filter: state.filter.slice(0, -1)}, 0);
-		}
+			default: {
+				if (key.backspace || key.delete) {
+					return select({...state, filter: state.filter.slice(0, -1)}, 0);
+				}
 
-		return input && !key.ctrl ? select({...state, filter: state.filter + input}, 0) : state;
+				// Only text: a control character would move the cursor on the header line.
+				return input && !key.ctrl && !/[\u0000-\u001F\u007F-\u009F]/.test(input) ? select({...state, filter: state.filter + input}, 0) : state;
+			}
+		}
 	}
 
 	if (state.help) {
@@ -178,7 +201,7 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 
 		case 'attach': {
 			if (run?.state === 'damaged') {
-				return {...state, status: damagedStatus(run)};
+				return withStatus(state, damagedStatus(run));
 			}
 
 			return run ? withEffect(state, {kind: 'attach', id: run.id}) : state;
@@ -190,7 +213,7 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 
 		case 'stop': {
 			if (run?.state === 'damaged') {
-				return {...state, status: damagedStatus(run)};
+				return withStatus(state, damagedStatus(run));
 			}
 
 			return run ? withEffect(state, {kind: 'stop', id: run.id}) : state;
@@ -246,6 +269,30 @@ function onKey(state: DashboardState, input: string, key: KeyInfo): DashboardSta
 	}
 }
 
+/**
+ * A chunk that opens or feeds the filter, typed key by key: a quick typist,
+ * a paste or a loaded machine hands Ink `/name` and its enter in one read
+ * (Ink splits only escape sequences and backspaces). Enter ends the filter
+ * and whatever follows it is dropped, so a chunk never goes on to act.
+ */
+function typeIntoFilter(state: DashboardState, input: string): DashboardState | undefined {
+	const opened = state.filtering ? state : onKey(state, '/', {});
+	if (!opened.filtering) {
+		return undefined;
+	}
+
+	let current = opened;
+	for (const character of state.filtering ? input : input.slice(1)) {
+		if (!current.filtering) {
+			break;
+		}
+
+		current = onKey(current, character, character === '\r' || character === '\n' ? {return: true} : {});
+	}
+
+	return current;
+}
+
 export function dashboardReducer(state: DashboardState, event: DashboardEvent): DashboardState {
 	switch (event.type) {
 		case 'runs': {
@@ -266,12 +313,21 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 				return [...event.input].reduce((current, input) => onKey(current, input, event.key), state);
 			}
 
+			const typed = event.input.length > 1 && (state.filtering || event.input.startsWith('/')) ? typeIntoFilter(state, event.input) : undefined;
+			if (typed) {
+				return typed;
+			}
+
 			return onKey(state, event.input, event.key);
 		}
 
 		case 'status': {
-			// Status lines quote errors from the engine and the daemon.
-			return {...state, status: event.text === undefined ? undefined : printable(event.text)};
+			// Status lines quote errors from the engine and the daemon (withStatus makes them printable).
+			return withStatus(state, event.text, event.lasts);
+		}
+
+		case 'status-expired': {
+			return event.serial === state.statusSerial && !state.statusLasts && state.status !== undefined ? {...state, status: undefined} : state;
 		}
 
 		case 'request': {

@@ -1,13 +1,15 @@
 import {Box, Text, useApp, useInput, useWindowSize} from 'ink';
 import {useCallback, useEffect, useReducer, useState} from 'react';
 import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane} from './dashboard-reducer.js';
+import {dashboardLayout} from './dashboard-layout.js';
 import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
 import {GrantWizard, GrantWizardContext, type GrantWizardServices} from './grant-wizard.js';
-import {attachedKeys, keyBindings, type KeyFocus} from './key-bindings.js';
+import {attachedKeys, hintLine, overlayBindings, type KeyFocus} from './key-bindings.js';
 import {NewRunDialog} from './new-run-dialog.js';
 import {RunTable, shownRuns} from './run-table.js';
 import {useServices, type NewRunRequest, type Problem} from './services-context.js';
 import {useRunWatches} from './use-run-watches.js';
+import {attachedPrefix} from '../source/terminal/attached-keys.js';
 import {printable} from '../source/text/printable.js';
 import {useRuns} from './use-runs.js';
 
@@ -15,38 +17,47 @@ import {useRuns} from './use-runs.js';
 export type DashboardExit = {kind: 'quit'; selectedId?: string} | {kind: 'attach'; id: string; pane: Pane};
 
 function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
-	return (
-		<Text dimColor wrap="truncate">
-			{keyBindings
-				.filter(binding => binding.hint && binding.focus.includes(focus))
-				.map(binding => `${binding.label} ${binding.hint!}`)
-				.join(' · ')
-				.slice(0, Math.max(0, width))}
-		</Text>
-	);
+	return <Text dimColor wrap="truncate">{hintLine(focus, width)}</Text>;
 }
 
-function KeyList({title, keys}: {title: string; keys: ReadonlyArray<{label: string; description: string}>}) {
-	const labelWidth = Math.max(10, ...keys.map(binding => binding.label.length));
+type KeyEntry = {label: string; description: string};
+
+const labelWidthOf = (keys: readonly KeyEntry[]) => Math.max(...keys.map(binding => binding.label.length)) + 2;
+const naturalWidthOf = (keys: readonly KeyEntry[]) => labelWidthOf(keys) + Math.max(...keys.map(binding => binding.description.length));
+
+function KeyList({title, keys, width}: {title: string; keys: readonly KeyEntry[]; width: number}) {
+	const labelWidth = labelWidthOf(keys);
+	// A description too long for the room wraps under itself: the overlay never cuts one short.
 	return (
-		<Box flexDirection="column">
-			<Text bold>{title}</Text>
+		<Box flexDirection="column" width={width} flexShrink={0}>
+			<Text bold wrap="wrap">{title}</Text>
 			{keys.map(binding => (
-				<Text key={binding.label} wrap="truncate">
-					{binding.label.padEnd(labelWidth)} {binding.description}
-				</Text>
+				<Box key={binding.label} flexDirection="row" flexShrink={0}>
+					<Box width={labelWidth} flexShrink={0}><Text>{binding.label}</Text></Box>
+					<Box width={Math.max(1, width - labelWidth)} flexShrink={0}><Text wrap="wrap">{binding.description}</Text></Box>
+				</Box>
 			))}
 		</Box>
 	);
 }
 
-/** Every key, from the same table as the hint bar: the dashboard's and, beside them, the attached ones. */
-function HelpOverlay({height}: {height: number}) {
+const overlayGap = 3;
+
+/**
+ * Every key, from the same table as the hint bar: the dashboard's and,
+ * beside them, the attached ones. No border: at 80×24 the two lists need
+ * every row and column to be shown whole. Each list gets a width of its own
+ * (the attached one at most 40% when both cannot have all they would like),
+ * so a long description wraps at a known width rather than being cut.
+ */
+function HelpOverlay({height, width}: {height: number; width: number}) {
+	const room = Math.max(2, width - overlayGap);
+	const attachedWidth = Math.min(naturalWidthOf(attachedKeys), Math.max(room - naturalWidthOf(overlayBindings), Math.floor(room * 0.4)));
 	return (
-		<Box flexDirection="column" borderStyle="round" paddingX={1} height={height}>
-			<Box flexDirection="row" columnGap={4}>
-				<KeyList title="Keys" keys={keyBindings} />
-				<KeyList title="Attached" keys={attachedKeys} />
+		<Box flexDirection="column" height={height} flexShrink={0} overflow="hidden">
+			<Box flexDirection="row" columnGap={overlayGap} flexShrink={0}>
+				<KeyList title="Keys" keys={overlayBindings} width={room - attachedWidth} />
+				<KeyList title={`After ${attachedPrefix.label} (attached)`} keys={attachedKeys} width={attachedWidth} />
 			</Box>
 			<Text dimColor>Any key closes this.</Text>
 		</Box>
@@ -86,8 +97,12 @@ function useProblems(intervalMilliseconds = 2000): Problem[] {
  * panes below, and the keys to start, attach, stop and destroy. Quitting
  * leaves the runs running.
  */
-export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = process.cwd(), onExit}: {
+export function Dashboard({refreshMilliseconds = 1000, tickMilliseconds = 5000, statusMilliseconds = 5000, initial = {}, cwd = process.cwd(), onExit}: {
 	refreshMilliseconds?: number;
+	/** How often ages are looked at again (a frame that comes out the same writes nothing). */
+	tickMilliseconds?: number;
+	/** How long what an action said stays in the status line (the next key takes it away sooner). */
+	statusMilliseconds?: number;
 	initial?: {selectedId?: string; status?: string; pane?: Pane};
 	cwd?: string;
 	onExit?: (exit: DashboardExit) => void;
@@ -105,11 +120,26 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	useEffect(() => {
 		const timer = setInterval(() => {
 			setTick(tick => tick + 1);
-		}, 5000);
+		}, tickMilliseconds);
 		return () => {
 			clearInterval(timer);
 		};
-	}, []);
+	}, [tickMilliseconds]);
+
+	// What an action said goes after a while ("Allowing … done." is not news minutes later).
+	useEffect(() => {
+		if (state.status === undefined || state.statusLasts) {
+			return;
+		}
+
+		const serial = state.statusSerial;
+		const timer = setTimeout(() => {
+			dispatch({type: 'status-expired', serial});
+		}, statusMilliseconds);
+		return () => {
+			clearTimeout(timer);
+		};
+	}, [state.status, state.statusLasts, state.statusSerial, statusMilliseconds]);
 	const visible = visibleRuns(state);
 	const {run: selected, index: selectedIndex} = selectedRun(state);
 	const content = usePaneContent(state.pane, selected?.id);
@@ -135,7 +165,7 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 	}, [onExit, exit]);
 
 	const act = useCallback((description: string, action: Promise<unknown>) => {
-		dispatch({type: 'status', text: `${description}…`});
+		dispatch({type: 'status', text: `${description}…`, lasts: true});
 		action.then(
 			() => {
 				dispatch({type: 'status', text: `${description}: done.`});
@@ -239,21 +269,20 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 		dispatch({type: 'request', effect: {kind: 'grants'}});
 	}, []);
 
-	// Rows: title, problems (two lines each), table, pane, status, hints. The table gets about 40%.
-	const reserved = 3 + (problems.length * 2) + (error ? 1 : 0);
-	const tableHeight = Math.max(3, Math.min(visible.length + 1, Math.floor((rows - reserved) * 0.4)));
-	const paneHeight = Math.max(3, rows - reserved - tableHeight);
+	// Rows: title, problems (two lines each), table, pane, status, hints; never more than the terminal has.
+	const layout = dashboardLayout({rows, problems: problems.length, error: Boolean(error), runs: visible.length});
+	const {tableHeight, paneHeight} = layout;
 	// Only the rows on screen are watched (their state and request counts); the rest are read every few seconds.
 	useRunWatches(shownRuns(visible, tableHeight, selectedIndex).shown.map(run => run.id), 'row', runsChanged);
 	const asked = runs.find(run => run.id === state.confirmDestroy);
 	const confirmName = asked ? asked.name ?? 'damaged run' : '';
-	const filterText = state.filtering || state.filter ? ` · filter: ${state.filter}${state.filtering ? '▏' : ''}` : '';
+	const filterText = state.filtering || state.filter ? ` · filter: ${printable(state.filter)}${state.filtering ? '▏' : ''}` : '';
 	return (
 		<Box flexDirection="column" height={rows} width={columns}>
 			<Text bold wrap="truncate">
 				moat · {loaded ? (visible.length === runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `${visible.length} of ${runs.length} runs`) : 'reading the runs…'}{filterText}
 			</Text>
-			{problems.map(problem => (
+			{problems.slice(0, layout.problems).map(problem => (
 				<Box key={problem.message} flexDirection="column">
 					<Text color="red" wrap="truncate">✕ {printable(problem.message)}</Text>
 					<Text color="red" wrap="truncate">  {printable(problem.fix) || ' '}</Text>
@@ -261,15 +290,15 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 			))}
 			{error ? <Text color="red" wrap="truncate">✕ {printable(error)}</Text> : undefined}
 			{state.help && dialog === undefined
-				? <HelpOverlay height={tableHeight + paneHeight} />
+				? <HelpOverlay height={tableHeight + paneHeight} width={columns} />
 				: (
 					<>
-						<Box height={tableHeight} flexDirection="column">
+						<Box height={tableHeight} flexDirection="column" flexShrink={0} overflow="hidden">
 							{loaded && runs.length === 0
 								? <Text>No runs yet. Press n to start a bottle, or run moat run -- COMMAND.</Text>
 								: <RunTable runs={visible} selectedIndex={selectedIndex} now={services.now()} height={tableHeight} width={columns} />}
 						</Box>
-						<Box height={paneHeight} flexDirection="column">
+						<Box height={paneHeight} flexDirection="column" flexShrink={0} overflow="hidden">
 							{dialog === 'new' ? <NewRunDialog cwd={cwd} onStart={start} onCancel={closeDialog} onWizard={openWizard} /> : undefined}
 							{dialog === 'grants' && wizard
 								? (
@@ -290,7 +319,8 @@ export function Dashboard({refreshMilliseconds = 1000, initial = {}, cwd = proce
 			{state.confirmDestroy
 				? <Text color="yellow" wrap="truncate">Destroy {confirmName} ({state.confirmDestroy}) and everything moat kept about it? y to confirm, any other key to keep it</Text>
 				: <Text wrap="truncate">{state.status ?? ' '}</Text>}
-			<HintBar focus={state.focus} width={columns} />
+			{/* A dialog says its own keys; the dashboard's would be a second, wrong, hint bar. */}
+			{dialog === undefined ? <HintBar focus={state.filtering ? 'filter' : state.focus} width={columns} /> : <Text> </Text>}
 		</Box>
 	);
 }

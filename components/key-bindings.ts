@@ -11,11 +11,15 @@ const comeBack = attachedLabel(attachedFromDashboard.find(binding => binding.act
  */
 export const dashboardActions = [
 	'down', 'up', 'first', 'last', 'attach', 'new', 'stop', 'destroy', 'panes', 'back', 'filter', 'follow', 'allow', 'grants', 'help', 'quit',
+	'keep-filter', 'clear-filter', 'erase-filter',
 ] as const;
 export type DashboardAction = (typeof dashboardActions)[number];
 
-/** Where the keyboard is: the runs table or the selected run's detail pane. */
-export type KeyFocus = 'table' | 'pane';
+/**
+ * Where the keyboard is: the runs table, the selected run's detail pane, or
+ * the filter being typed (where every other key is text).
+ */
+export type KeyFocus = 'table' | 'pane' | 'filter';
 
 /** What Ink tells us about a key, reduced to what the table needs. */
 export type KeyInfo = {upArrow?: boolean; downArrow?: boolean; leftArrow?: boolean; rightArrow?: boolean; escape?: boolean; return?: boolean; tab?: boolean; shift?: boolean; ctrl?: boolean; backspace?: boolean; delete?: boolean};
@@ -44,17 +48,45 @@ export const keyBindings: readonly KeyBinding[] = [
 	{action: 'destroy', label: 'x', description: 'destroy (asks first)', focus: ['table'], hint: 'destroy', matches: input => input === 'x'},
 	{action: 'panes', label: 'tab', description: 'panes: Preview, Logs, Network, Audit', focus: both, hint: 'panes', matches: (_input, key) => Boolean(key.tab) && !key.shift},
 	{action: 'back', label: 'esc', description: 'back to the runs', focus: ['pane'], hint: 'runs', matches: (_input, key) => Boolean(key.escape) || (Boolean(key.tab) && Boolean(key.shift))},
-	{action: 'filter', label: '/', description: 'filter the runs', focus: ['table'], hint: 'filter', matches: input => input === '/'},
+	{action: 'filter', label: '/', description: 'filter the runs (enter keeps, esc clears)', focus: ['table'], hint: 'filter', matches: input => input === '/'},
 	{action: 'follow', label: 'f', description: 'follow on/off', focus: ['pane'], hint: 'follow', matches: input => input === 'f'},
 	{action: 'allow', label: 'a', description: 'allow a blocked host (Network pane)', focus: ['pane'], hint: 'allow host', matches: input => input === 'a'},
 	{action: 'grants', label: 'c', description: 'credentials: the grant wizard', focus: ['table'], hint: 'grants', matches: input => input === 'c'},
 	{action: 'help', label: '?', description: 'help', focus: both, hint: 'help', matches: input => input === '?'},
 	{action: 'quit', label: 'q', description: 'quit (runs keep going)', focus: both, hint: 'quit', matches: input => input === 'q'},
+	// While a filter is typed, ? and q are letters of it: these are its only keys.
+	{action: 'keep-filter', label: 'enter', description: 'keep the filter', focus: ['filter'], hint: 'keep the filter', matches: (_input, key) => Boolean(key.return)},
+	{action: 'clear-filter', label: 'esc', description: 'clear the filter', focus: ['filter'], hint: 'clear it', matches: (_input, key) => Boolean(key.escape)},
+	{action: 'erase-filter', label: 'Ctrl-U', description: 'erase what is typed', focus: ['filter'], hint: 'erase', matches: (input, key) => Boolean(key.ctrl) && input === 'u'},
 ];
+
+/**
+ * Which hints give way first when the hint bar is too narrow for all of
+ * them; help and quit never do (? shows the rest).
+ */
+const hintsGiveWay: readonly DashboardAction[] = ['grants', 'destroy', 'follow', 'filter', 'panes', 'back', 'stop', 'new', 'allow', 'erase-filter', 'attach'];
+
+/** The hint bar for `focus` in `width` columns: whole hints only, help and quit always among them. Pure. */
+export function hintLine(focus: KeyFocus, width: number): string {
+	let shown = keyBindings.filter(binding => binding.hint && binding.focus.includes(focus));
+	const text = () => shown.map(binding => `${binding.label} ${binding.hint!}`).join(' · ');
+	for (const action of hintsGiveWay) {
+		if (text().length <= width) {
+			break;
+		}
+
+		shown = shown.filter(binding => binding.action !== action);
+	}
+
+	return text();
+}
+
+/** The bindings the `?` overlay lists: the table's and the panes' (the filter's are in the / line). */
+export const overlayBindings: readonly KeyBinding[] = keyBindings.filter(binding => !binding.focus.every(focus => focus === 'filter'));
 
 export function actionFor(input: string, key: KeyInfo, focus: KeyFocus): DashboardAction | undefined {
 	return keyBindings.find(binding => binding.focus.includes(focus) && binding.matches(input, key))?.action;
 }
 
-/** The keys while attached from the dashboard (after Ctrl-/), for the help overlay: the attached-keys table's. */
-export const attachedKeys: ReadonlyArray<{label: string; description: string}> = attachedFromDashboard.map(binding => ({label: attachedLabel(binding), description: binding.description}));
+/** The keys while attached from the dashboard, as pressed after Ctrl-/, for the help overlay: the attached-keys table's. */
+export const attachedKeys: ReadonlyArray<{label: string; description: string}> = attachedFromDashboard.map(binding => ({label: binding.label, description: binding.description}));

@@ -301,8 +301,8 @@ async function openGrantWizard(service: GrantService): Promise<number> {
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
 	// Quiet: the dashboard owns the screen, so nothing may print under it. The
-	// engine (dockerode is slow to load) loads beside Ink, not after it.
-	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}, {engine, store, runs, bottles}] = await Promise.all([
+	// engine (dockerode is slow to load) loads after the first frame, not before it.
+	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}] = await Promise.all([
 		import('../components/dashboard-app.js'),
 		import('./dashboard/dashboard-services.js'),
 		import('./dashboard/screen-keeper.js'),
@@ -311,23 +311,33 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		import('./daemon/daemon-client.js'),
 		import('./runs/run-presentation.js'),
 		import('./runs/run-metadata.js'),
-		createServices(environment, {...reporter, info() {}, warn() {}}),
 	]);
 	const size = () => agentSize({rows: process.stdout.rows ?? 24, columns: process.stdout.columns ?? 80}, true);
-	const keeper = createScreenKeeper(engine, size());
+	// The engine is loaded once the first frame has its runs (drawn from their records alone).
+	let loaded: ReturnType<typeof loadEngineParts> | undefined;
+	const loadEngineParts = async () => {
+		const {engine, runs, bottles} = await createServices(environment, {...reporter, info() {}, warn() {}});
+		return {engine, runs, bottles, keeper: createScreenKeeper(engine, size())};
+	};
+
+	const engineParts = async () => {
+		loaded ??= loadEngineParts();
+		return loaded;
+	};
+
 	const onResize = () => {
-		keeper.resize(size());
+		void loaded?.then(({keeper}) => {
+			keeper.resize(size());
+		}, () => undefined);
 	};
 
 	process.stdout.on('resize', onResize);
 	const grantService = async () => (await import('./credentials/grant-service.js')).createDefaultGrantService(environment);
+	const store = createRunStore(environment.moatHome);
 	const services = createDashboardServices({
 		environment,
-		engine,
-		runs,
 		store,
-		keeper,
-		bottles,
+		engineParts,
 		async grantNames() {
 			return (await (await grantService()).store.list()).map(grant => grant.name);
 		},
@@ -343,18 +353,23 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		},
 	});
 	try {
-		return await runDashboardApp(services, async runId => attachFromDashboard({
-			engine,
-			runs,
-			keeper,
-			input: process.stdin,
-			output: process.stdout,
-			signals: process,
-			order: async () => newestFirst(await store.list()).filter(run => isActive(run) && run.interactive && run.containerId),
-		}, runId));
+		return await runDashboardApp(services, async runId => {
+			const {engine, runs, keeper} = await engineParts();
+			return attachFromDashboard({
+				engine,
+				runs,
+				keeper,
+				input: process.stdin,
+				output: process.stdout,
+				signals: process,
+				order: async () => newestFirst(await store.list()).filter(run => isActive(run) && run.interactive && run.containerId),
+			}, runId);
+		});
 	} finally {
 		process.stdout.off('resize', onResize);
-		keeper.close();
+		await loaded?.then(({keeper}) => {
+			keeper.close();
+		}, () => undefined);
 	}
 }
 

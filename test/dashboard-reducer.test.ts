@@ -38,6 +38,8 @@ const namedKeys: Record<string, {input: string; key: KeyInfo}> = {
 	'ctrl-x': {input: 'x', key: {ctrl: true}},
 };
 
+const focusOf = (state: DashboardState): KeyFocus => (state.filtering ? 'filter' : state.focus);
+
 function key(name: string): DashboardEvent {
 	const named = namedKeys[name];
 	return named ? {type: 'key', ...named} : {type: 'key', input: name, key: /^[A-Z]$/.test(name) ? {shift: true} : {}};
@@ -57,7 +59,8 @@ const inPane: DashboardState = {...inTable, focus: 'pane', pane: 'logs', offset:
 const following: DashboardState = {...inPane, offset: 0, follow: true};
 const inNetwork: DashboardState = {...inPane, pane: 'network'};
 const inAudit: DashboardState = {...inPane, pane: 'audit'};
-const starts = {inTable, inPane, following, inNetwork, inAudit} as const;
+const filtering: DashboardState = {...inTable, filtering: true, filter: 'br', selectedIndex: 0};
+const starts = {inTable, inPane, following, inNetwork, inAudit, filtering} as const;
 
 type KeyCase = {from: keyof typeof starts; press: string; action: DashboardAction | undefined; change: Partial<DashboardState>};
 
@@ -110,13 +113,20 @@ const keyCases: KeyCase[] = [
 	{from: 'inNetwork', press: 'a', action: 'allow', change: {effects: [{kind: 'allow', id: bravo.id}]}},
 	{from: 'inPane', press: '?', action: 'help', change: {help: true}},
 	{from: 'inPane', press: 'q', action: 'quit', change: {effects: [{kind: 'quit'}]}},
+	// Typing a filter, every key is text but these.
+	{from: 'filtering', press: 'enter', action: 'keep-filter', change: {filtering: false}},
+	{from: 'filtering', press: 'esc', action: 'clear-filter', change: {filtering: false, filter: '', selectedIndex: 1}},
+	{from: 'filtering', press: 'ctrl-u', action: 'erase-filter', change: {filter: '', selectedIndex: 0, selectedId: alpha.id, offset: 0, follow: true}},
+	{from: 'filtering', press: 'a', action: undefined, change: {filter: 'bra', selectedIndex: 0, offset: 0, follow: true}},
+	{from: 'filtering', press: 'q', action: undefined, change: {filter: 'brq', selectedId: undefined, selectedIndex: 0, offset: 0, follow: true}},
+	{from: 'filtering', press: 'backspace', action: undefined, change: {filter: 'b', selectedIndex: 0, offset: 0, follow: true}},
 ];
 
 for (const keyCase of keyCases) {
 	test(`${keyCase.press} ${keyCase.from}: ${keyCase.action ?? 'no action'}, ${JSON.stringify(keyCase.change)}`, t => {
 		const start = starts[keyCase.from];
 		const {input, key: info} = key(keyCase.press) as Extract<DashboardEvent, {type: 'key'}>;
-		t.is(actionFor(input, info, start.focus), keyCase.action);
+		t.is(actionFor(input, info, focusOf(start)), keyCase.action);
 		t.deepEqual(dashboardReducer(start, key(keyCase.press)), {...start, ...keyCase.change});
 	});
 }
@@ -124,7 +134,7 @@ for (const keyCase of keyCases) {
 test('the key table above tries every binding in every focus it belongs to', t => {
 	for (const binding of keyBindings) {
 		for (const focus of binding.focus) {
-			t.true(keyCases.some(keyCase => keyCase.action === binding.action && starts[keyCase.from].focus === focus), `${binding.action} in ${focus}`);
+			t.true(keyCases.some(keyCase => keyCase.action === binding.action && focusOf(starts[keyCase.from]) === focus), `${binding.action} in ${focus}`);
 		}
 	}
 });
@@ -134,7 +144,7 @@ test('no key means two things in the same focus', t => {
 		...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/?'.split('').map(input => ({input, key: {}})),
 		...Object.values(namedKeys),
 	];
-	for (const focus of ['table', 'pane'] as const satisfies readonly KeyFocus[]) {
+	for (const focus of ['table', 'pane', 'filter'] as const satisfies readonly KeyFocus[]) {
 		for (const sample of samples) {
 			const matching = keyBindings.filter(binding => binding.focus.includes(focus) && binding.matches(sample.input, sample.key)).map(binding => binding.action);
 			t.true(matching.length <= 1, `${JSON.stringify(sample)} in ${focus}: ${matching.join(', ')}`);
@@ -146,6 +156,42 @@ test('keys arriving together each act on the state the previous one left', t => 
 	const state = press(loaded(), 'j', 'j', 'k', 's', 'G', 'enter');
 	t.deepEqual(state.effects, [{kind: 'stop', id: bravo.id}, {kind: 'attach', id: charlie.id}]);
 	t.is(state.selectedId, charlie.id);
+});
+
+/** One read from the terminal: Ink hands several keys typed together over as one string. */
+const chunk = (input: string): DashboardEvent => ({type: 'key', input, key: {}});
+
+test('a filter and its enter typed in one read keep the filter, and the next enter attaches to the run it found', t => {
+	const typed = dashboardReducer(press(loaded(), '/'), chunk('brav\r'));
+	t.deepEqual({filtering: typed.filtering, filter: typed.filter, selectedId: typed.selectedId}, {filtering: false, filter: 'brav', selectedId: bravo.id});
+	t.deepEqual(press(typed, 'enter').effects, [{kind: 'attach', id: bravo.id}]);
+	// The slash can come in the same read too.
+	const whole = dashboardReducer(loaded(), chunk('/char\r'));
+	t.deepEqual({filtering: whole.filtering, filter: whole.filter, selectedId: whole.selectedId}, {filtering: false, filter: 'char', selectedId: charlie.id});
+});
+
+test('a chunk never goes past the end of its filter: what follows the enter is dropped, not acted on', t => {
+	const state = dashboardReducer(loaded(), chunk('/alp\r\rsq'));
+	t.deepEqual({filtering: state.filtering, filter: state.filter, effects: state.effects}, {filtering: false, filter: 'alp', effects: []});
+	// A chunk that is no filter is still one unknown key.
+	t.deepEqual(dashboardReducer(loaded(), chunk('sq')), loaded());
+});
+
+test('control characters never become part of the filter', t => {
+	const state = dashboardReducer(press(loaded(), '/'), chunk('a\u001Bb\u0007c'));
+	t.is(state.filter, 'abc');
+	t.true(state.filtering);
+});
+
+test('what an action said goes at the next key or when its time is up; work in progress stays until it is done', t => {
+	const said = dashboardReducer(loaded(), {type: 'status', text: 'Allowing evil.example for bravo: done.'});
+	t.is(press(said, 'j').status, undefined, 'the next key takes it away');
+	t.is(dashboardReducer(said, {type: 'status-expired', serial: said.statusSerial}).status, undefined, 'so does its time');
+	const newer = dashboardReducer(said, {type: 'status', text: 'Stopping bravo…', lasts: true});
+	t.is(dashboardReducer(newer, {type: 'status-expired', serial: said.statusSerial}).status, 'Stopping bravo…', 'an older timer does not take a newer line');
+	t.is(press(newer, 'j').status, 'Stopping bravo…', 'work in progress stays');
+	t.is(dashboardReducer(newer, {type: 'status-expired', serial: newer.statusSerial}).status, 'Stopping bravo…');
+	t.is(press(loaded(), 'x', 'n').status, 'Nothing destroyed.', 'what a key says is shown after it');
 });
 
 test('tab pressed repeatedly opens the pane, then cycles Preview, Logs, Network, Audit and round again', t => {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import {allowEntryOf, bottleRequestOf, createDashboardServices, watchedFiles, type DashboardServiceOptions} from '../source/dashboard/dashboard-services.js';
+import {allowEntryOf, bottleRequestOf, createDashboardServices, watchedFiles, type DashboardServiceOptions, type EngineParts} from '../source/dashboard/dashboard-services.js';
 import {createFileWatcher, type FileWatch, type FileWatcher} from '../source/dashboard/file-watcher.js';
 import type {RunMetadata} from '../source/runs/run-metadata.js';
 import {createRunStore} from '../source/runs/run-store.js';
@@ -80,12 +80,9 @@ function realServices(moatHome: string) {
 	// Only the run store and the files are used by what these tests call.
 	const services = createDashboardServices({
 		environment: {moatHome, now: () => new Date()} as unknown as DashboardServiceOptions['environment'],
-		engine: {} as DashboardServiceOptions['engine'],
-		runs: {} as DashboardServiceOptions['runs'],
 		store,
 		// No kept screens: the runs here are not running.
-		keeper: {lines: () => undefined, keep() {}, retain() {}} as unknown as DashboardServiceOptions['keeper'],
-		bottles: {} as DashboardServiceOptions['bottles'],
+		engineParts: async () => ({keeper: {lines: () => undefined, keep() {}, retain() {}}}) as unknown as EngineParts,
 		grantNames: async () => [],
 		allowHost: async () => undefined,
 		grantWizard: async () => {
@@ -177,12 +174,8 @@ test('the banner says when the daemon could not write for want of space, and wha
 	const home = '/home/u/.moat';
 	const services = createDashboardServices({
 		environment: {moatHome: home, now: () => new Date()} as unknown as DashboardServiceOptions['environment'],
-		engine: {ping: async () => undefined} as unknown as DashboardServiceOptions['engine'],
-		runs: {} as DashboardServiceOptions['runs'],
 		store: createRunStore(home),
-		// No kept screens: the runs here are not running.
-		keeper: {lines: () => undefined, keep() {}, retain() {}} as unknown as DashboardServiceOptions['keeper'],
-		bottles: {} as DashboardServiceOptions['bottles'],
+		engineParts: async () => ({engine: {ping: async () => undefined}, keeper: {lines: () => undefined, keep() {}, retain() {}}}) as unknown as EngineParts,
 		grantNames: async () => [],
 		allowHost: async () => undefined,
 		grantWizard: async () => {
@@ -190,8 +183,61 @@ test('the banner says when the daemon could not write for want of space, and wha
 		},
 		daemon: async () => ({storage: {since: '2026-01-01T00:00:00.000Z', waiting: ['output of run_000000000001']}}),
 	});
+	// As the dashboard does: the engine is asked once the runs are listed.
+	await services.listRuns();
 	const problems = await services.problems!();
 	t.is(problems.length, 1);
 	t.is(problems[0]!.message, `The disk holding ${home} is full: since 2026-01-01T00:00:00.000Z the daemon could not write the output of run_000000000001.`);
 	t.true(problems[0]!.fix.includes('moat clean'));
+});
+
+test('the runs are listed from their records before the engine is loaded or answers; what it then says about them reaches the runs watch', async t => {
+	const home = await moatHome(t);
+	const store = createRunStore(home);
+	const id = 'run_0000000000d4';
+	await store.create({...runRecord(id), containerId: 'c0ffee'});
+	let loads = 0;
+	let answer: (() => void) | undefined;
+	const engineParts = async () => {
+		loads++;
+		return {
+			runs: {
+				// The engine is slow: it answers when the test says so, and says the container ended.
+				async reconcile(run: RunMetadata) {
+					await new Promise<void>(resolve => {
+						answer = resolve;
+					});
+					return store.update(run.id, {state: 'stopped', exitCode: 0});
+				},
+			},
+			keeper: {keep() {}, retain() {}},
+		} as unknown as EngineParts;
+	};
+
+	const services = createDashboardServices({
+		environment: {moatHome: home, now: () => new Date()} as unknown as DashboardServiceOptions['environment'],
+		store,
+		engineParts,
+		grantNames: async () => [],
+		allowHost: async () => undefined,
+		grantWizard: async () => {
+			throw new Error('not here');
+		},
+		daemon: async () => undefined,
+		// No file notifications: only the engine's answer can call the runs watch back.
+		files: {watch: () => ({ready: Promise.resolve(), close: async () => undefined})},
+	});
+	let changed = 0;
+	t.teardown(services.watchRuns!(() => {
+		changed++;
+	}));
+	t.is(loads, 0, 'nothing that needs the engine is loaded before the first listing');
+	const first = await services.listRuns();
+	t.deepEqual(first.map(run => [run.id, run.state]), [[id, 'running']], 'the record, as it says');
+	await until(() => answer !== undefined, 'the engine asked about the running run');
+	t.is(changed, 0);
+	answer!();
+	await until(() => changed > 0, 'the runs watch told of the change');
+	t.deepEqual((await services.listRuns()).map(run => [run.id, run.state]), [[id, 'stopped']]);
+	t.is(loads, 1, 'the engine is loaded once');
 });

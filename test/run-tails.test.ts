@@ -226,9 +226,16 @@ const request = (change: Partial<NetworkEntry>): NetworkEntry => ({
 	...change,
 });
 
+test('a blocked request lines up with the others: its time, method and URL start in the same columns', t => {
+	const allowed = formatNetworkEntry(request({})).text;
+	const blocked = formatNetworkEntry(request({blocked: true})).text;
+	t.is(blocked.indexOf('05:06:07'), allowed.indexOf('05:06:07'));
+	t.is(blocked.indexOf('GET https://'), allowed.indexOf('GET https://'));
+});
+
 const networkLines: Array<{title: string; entry: NetworkEntry; expected: {text: string; blocked: boolean}}> = [
-	{title: 'a normal request shows time, method, URL, status and duration', entry: request({}), expected: {text: '05:06:07 GET https://api.github.com/user 200 (42ms)', blocked: false}},
-	{title: 'a request with an injected credential names the grant', entry: request({grant: 'github'}), expected: {text: '05:06:07 GET https://api.github.com/user 200 (42ms) [github]', blocked: false}},
+	{title: 'a normal request shows time, method, URL, status and duration', entry: request({}), expected: {text: '  05:06:07 GET https://api.github.com/user 200 (42ms)', blocked: false}},
+	{title: 'a request with an injected credential names the grant', entry: request({grant: 'github'}), expected: {text: '  05:06:07 GET https://api.github.com/user 200 (42ms) [github]', blocked: false}},
 	{
 		title: 'a blocked request is marked and says why',
 		entry: request({method: 'CONNECT', url: 'evil.example:443', status: 407, blocked: true, error: 'host not in the network policy'}),
@@ -238,7 +245,7 @@ const networkLines: Array<{title: string; entry: NetworkEntry; expected: {text: 
 	{
 		title: 'a request that failed upstream shows no status and the error',
 		entry: request({status: 0, duration_ms: 3001.6, error: 'ECONNRESET'}),
-		expected: {text: '05:06:07 GET https://api.github.com/user --- (3002ms) error: ECONNRESET', blocked: false},
+		expected: {text: '  05:06:07 GET https://api.github.com/user --- (3002ms) error: ECONNRESET', blocked: false},
 	},
 	{
 		title: 'control characters from the container never reach the terminal',

@@ -20,14 +20,20 @@ import type {ScreenKeeper} from './screen-keeper.js';
 /** How many lines a pane keeps of a run's files. */
 const paneLimit = 2000;
 
-export type DashboardServiceOptions = {
-	environment: Environment;
+/** What needs the engine: loaded once the first frame has its runs (dockerode alone is slow to load). */
+export type EngineParts = {
 	engine: Engine;
 	runs: RunService;
-	store: RunStore;
 	keeper: ScreenKeeper;
 	/** Where bottles start, in this process, exactly as `moat claude -d` starts them. */
 	bottles: Pick<Bottles, 'start'>;
+};
+
+export type DashboardServiceOptions = {
+	environment: Environment;
+	store: RunStore;
+	/** Called once, after the runs were first listed from their records. */
+	engineParts(): Promise<EngineParts>;
 	grantNames(): Promise<string[]>;
 	allowHost(runId: string, host: string): Promise<void>;
 	grantWizard: DashboardServices['grantWizard'];
@@ -92,7 +98,23 @@ export function bottleRequestOf(request: NewRunRequest, userHome: string): Bottl
  * run's files watched and read as they grow, the kept screens, and the bottles.
  */
 export function createDashboardServices(options: DashboardServiceOptions): DashboardServices {
-	const {environment, engine, runs, store, keeper, files = createFileWatcher()} = options;
+	const {environment, store, files = createFileWatcher()} = options;
+	// The first frame is drawn from the run records alone: nothing that needs
+	// the engine is loaded or asked until the runs have been listed once (an
+	// engine that is slow, busy or not there never keeps the table blank).
+	let listedOnce = () => {};
+	const listed = new Promise<void>(resolve => {
+		listedOnce = resolve;
+	});
+	let loading: Promise<EngineParts> | undefined;
+	const parts = async (): Promise<EngineParts> => {
+		await listed;
+		loading ??= options.engineParts();
+		return loading;
+	};
+
+	/** Whoever watches the runs, told when the engine's answer changed one. */
+	const runsListeners = new Set<() => void>();
 	const watch = (paths: readonly string[], depth: number, changed: () => void) => {
 		// A watch that fails leaves the periodic read (see reconcileMilliseconds) to find what changed.
 		const watching: FileWatch = files.watch(paths, {depth, onChange: changed, onError() {}});
@@ -148,31 +170,52 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		return tail;
 	};
 
+	/**
+	 * The daemon finishes runs whose containers end; without one (or after a
+	 * crash) the engine is asked directly, for the runs said to be active
+	 * only, in the background: what it changes reaches the table as a change.
+	 */
+	const reconcile = async (all: readonly RunRow[]) => {
+		const active = all.filter((run): run is RunRow & RunMetadata => run.state !== 'damaged' && isActive(run));
+		if (active.length === 0) {
+			return;
+		}
+
+		const {runs} = await parts();
+		const changed = await Promise.all(active.map(async run => runs.reconcile(run).then(next => next.state !== run.state, () => false)));
+		if (changed.some(Boolean)) {
+			for (const listener of runsListeners) {
+				listener();
+			}
+		}
+	};
+
+	/** The live screens of the interactive runs that are running, kept for the Preview and for attaching. */
+	const keepScreens = ({keeper}: EngineParts) => {
+		const running = new Set<string>();
+		for (const run of latest) {
+			if (run.state !== 'damaged' && isActive(run) && run.interactive && run.containerId) {
+				running.add(run.id);
+				keeper.keep(run.id, run.containerId);
+			}
+		}
+
+		keeper.retain(running);
+	};
+
 	return {
 		async listRuns(): Promise<RunRow[]> {
-			let all = await rows.list();
+			// After this listing is drawn (or its error is), not before it.
+			setImmediate(listedOnce);
+			const all = await rows.list();
 			if (Date.now() - reconciledAt > reconcileMilliseconds) {
-				// The daemon finishes runs whose containers end; without one (or after a crash) the
-				// engine is asked directly, for the runs said to be active only.
 				reconciledAt = Date.now();
-				const active = all.filter((run): run is RunRow & RunMetadata => run.state !== 'damaged' && isActive(run));
-				const changed = await Promise.all(active.map(async run => runs.reconcile(run).then(next => next.state !== run.state, () => false)));
-				if (changed.some(Boolean)) {
-					all = await rows.list();
-				}
+				void reconcile(all).catch(() => undefined);
 			}
 
 			latest = all;
 			forgetAllBut(new Set(all.map(run => run.id)));
-			const running = new Set<string>();
-			for (const run of all) {
-				if (run.state !== 'damaged' && isActive(run) && run.interactive && run.containerId) {
-					running.add(run.id);
-					keeper.keep(run.id, run.containerId);
-				}
-			}
-
-			keeper.retain(running);
+			void parts().then(keepScreens).catch(() => undefined);
 			return all;
 		},
 		watchRuns(changed) {
@@ -180,14 +223,19 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			// the runs in it (a deeper watch would walk every run's folder before the first paint).
 			// Changes inside a run are watched only for the runs on screen (watchRun). No folder
 			// yet (no runs) is watched through its parent until it appears.
-			return watch([store.root], 0, changed);
+			const unwatch = watch([store.root], 0, changed);
+			runsListeners.add(changed);
+			return () => {
+				runsListeners.delete(changed);
+				unwatch();
+			};
 		},
 		watchRun(id, purpose, changed) {
 			return watch(watchedFiles(store, id, purpose), 0, changed);
 		},
 		async problems(): Promise<Problem[]> {
 			const found: Problem[] = [];
-			const engineProblem = await engine.ping().then(() => undefined, (error: unknown) => (error as Error).message);
+			const engineProblem = await parts().then(async ({engine}) => engine.ping()).then(() => undefined, (error: unknown) => (error as Error).message);
 			if (engineProblem) {
 				found.push({message: 'The Docker engine cannot be reached; runs cannot start or stop.', fix: 'Start Docker (or set DOCKER_HOST); this clears when it is back.'});
 			}
@@ -206,13 +254,16 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 			return found;
 		},
 		async stopRun(id) {
+			const {runs} = await parts();
 			await runs.stop(await runs.find(id));
 		},
 		async destroyRun(id) {
+			const {runs} = await parts();
 			// A damaged run too: removing it is the fix its row offers.
 			await runs.destroy(await runs.findStored(id), true);
 		},
 		async preview(id) {
+			const {keeper} = await parts();
 			const lines = keeper.lines(id);
 			const run = latest.find(candidate => candidate.id === id);
 			if (!lines && run?.state !== 'damaged' && run?.interactive) {
@@ -265,7 +316,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		allowHost: options.allowHost,
 		async startRun(request) {
 			try {
-				return (await options.bottles.start(bottleRequestOf(request, environment.userHome))).id;
+				const {bottles} = await parts();
+				return (await bottles.start(bottleRequestOf(request, environment.userHome))).id;
 			} catch (error) {
 				// What is wrong and what to do, as the CLI would say it, on one line.
 				throw new Error(isMoatError(error) ? `${error.message} ${error.hint}` : (error as Error).message, {cause: error});

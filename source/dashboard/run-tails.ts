@@ -344,7 +344,8 @@ export function formatNetworkEntry(entry: NetworkEntry): {text: string; blocked:
 	const status = entry.status === 0 ? '---' : String(entry.status);
 	const grant = entry.grant ? ` [${entry.grant}]` : '';
 	const error = entry.error ? ` error: ${entry.error}` : '';
-	return {text: printable(`${request} ${status} (${Math.round(entry.duration_ms)}ms)${grant}${error}`), blocked: false};
+	// Two spaces where a blocked request has its ✕, so the times line up.
+	return {text: printable(`  ${request} ${status} (${Math.round(entry.duration_ms)}ms)${grant}${error}`), blocked: false};
 }
 
 /** Audit values are shown this long at most. */

@@ -1,12 +1,12 @@
-import ava from 'ava';
+import ava, {type ExecutionContext} from 'ava';
 import {render} from 'ink-testing-library';
 import {Dashboard, type DashboardExit} from '../../components/dashboard.js';
 import type {GrantWizardServices} from '../../components/grant-wizard.js';
 import type {Pane, RunRow} from '../../components/dashboard-reducer.js';
-import {keyBindings} from '../../components/key-bindings.js';
+import {keyBindings, overlayBindings} from '../../components/key-bindings.js';
 import {ServicesContext, type DashboardServices, type NewRunRequest, type Problem} from '../../components/services-context.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
-import {attachedKeysFrom, attachedLabel} from '../../source/terminal/attached-keys.js';
+import {attachedKeysFrom} from '../../source/terminal/attached-keys.js';
 import {frameWhere, inputReady} from '../helpers/ink-frames.js';
 
 // One dashboard at a time: with Ink 7, dashboards rendered side by side in one
@@ -34,7 +34,9 @@ const runs = [
 function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Partial<DashboardServices> = {}, options: {
 	initial?: {selectedId?: string; status?: string; pane?: Pane};
 	cwd?: string;
+	statusMilliseconds?: number;
 	rows?: number;
+	columns?: number;
 } = {}) {
 	const services: DashboardServices = {
 		listRuns,
@@ -46,21 +48,27 @@ function renderDashboard(listRuns: DashboardServices['listRuns'], actions: Parti
 	const exits: DashboardExit[] = [];
 	const instance = render(
 		<ServicesContext.Provider value={services}>
-			<Dashboard refreshMilliseconds={20} initial={options.initial} cwd={options.cwd ?? '/work/project'} onExit={reason => {
+			<Dashboard refreshMilliseconds={20} statusMilliseconds={options.statusMilliseconds} initial={options.initial} cwd={options.cwd ?? '/work/project'} onExit={reason => {
 				exits.push(reason);
 			}} />
 		</ServicesContext.Provider>,
 	);
-	if (options.rows) {
-		// ink-testing-library's terminal has no rows (the dashboard then assumes 24); a resize gives it some.
-		Object.defineProperty(instance.stdout, 'rows', {value: options.rows, configurable: true});
+	if (options.rows || options.columns) {
+		// ink-testing-library's terminal has no rows (the dashboard then assumes 24) and 100 columns; a resize changes them.
+		if (options.rows) {
+			Object.defineProperty(instance.stdout, 'rows', {value: options.rows, configurable: true});
+		}
+
+		if (options.columns) {
+			Object.defineProperty(instance.stdout, 'columns', {value: options.columns, configurable: true});
+		}
+
 		instance.stdout.emit('resize');
 	}
 
 	return {...instance, exits};
 }
 
-const escapeRegExp = (text: string) => text.replaceAll(/[.*+?^${}()|[\]\\]/g, String.raw`\$&`);
 const rowOf = (frame: string, name: string) => frame.split('\n').find(line => line.includes(name)) ?? '';
 const headerOf = (frame: string) => frame.split('\n')[0] ?? '';
 const hintsOf = (frame: string) => frame.trimEnd().split('\n').at(-1) ?? '';
@@ -103,41 +111,95 @@ test('j, k, G and g move the selection pointer', async t => {
 	t.false(rowOf(first, 'middle').startsWith('›'));
 });
 
+/**
+ * The `?` overlay's entries as a user reads them: in each of its two lists,
+ * a key's label and its description, with the lines a long one wraps onto
+ * joined back. Labels are known (the key tables); each list puts its
+ * descriptions one column past its longest label.
+ */
+function overlayEntries(frame: string, lists: {keys: ReadonlyArray<{label: string}>; attached: ReadonlyArray<{label: string}>}): {keys: Map<string, string>; attached: Map<string, string>} {
+	const lines = frame.split('\n');
+	const top = lines.findIndex(line => line.includes('Keys') && line.includes('After Ctrl-/ (attached)'));
+	const bottom = lines.findIndex(line => line.includes('Any key closes this.'));
+	const starts = {keys: lines[top]!.indexOf('Keys'), attached: lines[top]!.indexOf('After Ctrl-/')};
+	const entries = {keys: new Map<string, string>(), attached: new Map<string, string>()};
+	for (const list of ['keys', 'attached'] as const) {
+		const labels = lists[list].map(binding => binding.label);
+		const labelWidth = Math.max(...labels.map(label => label.length)) + 2;
+		let current: string | undefined;
+		for (const line of lines.slice(top + 1, bottom)) {
+			const part = line.slice(starts[list], list === 'keys' ? starts.attached : line.length);
+			const label = labels.find(candidate => part.slice(0, labelWidth).trim() === candidate);
+			if (label) {
+				current = label;
+				entries[list].set(label, part.slice(labelWidth).trim());
+			} else if (current && part.trim()) {
+				entries[list].set(current, `${entries[list].get(current)!} ${part.trim()}`);
+			}
+		}
+	}
+
+	return entries;
+}
+
+// The attached keys are listed as pressed after Ctrl-/ (the list's title says so).
+const overlayLists = {keys: overlayBindings, attached: attachedKeysFrom('dashboard').map(binding => ({label: binding.label, description: binding.description}))};
+
+/** Every key in the overlay with its whole description, nothing cut with …. */
+function assertWholeOverlay(t: ExecutionContext, frame: string) {
+	const entries = overlayEntries(frame, overlayLists);
+	for (const list of ['keys', 'attached'] as const) {
+		for (const binding of overlayLists[list]) {
+			t.is(entries[list].get(binding.label), binding.description, `${list}: ${binding.label}`);
+		}
+	}
+
+	// Only a label has … of its own (Ctrl-/ 1…9).
+	t.false(frame.replaceAll('1…9', '').includes('…'), frame);
+}
+
 test('? opens a help overlay listing every key binding from the table and the attached keys, and ? closes it', async t => {
 	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {}, {rows: 40});
 	t.teardown(unmount);
 	await frameWhere(lastFrame, text => text.includes('newest'));
 	await inputReady(stdin);
 	stdin.write('?');
-	const frame = await frameWhere(lastFrame, text => text.includes('Keys'));
-	for (const binding of keyBindings) {
-		t.true(frame.includes(`${binding.label.padEnd(10)} ${binding.description}`), binding.label);
-	}
-
-	for (const binding of attachedKeysFrom('dashboard')) {
-		t.regex(frame, new RegExp(`${escapeRegExp(attachedLabel(binding))} +${escapeRegExp(binding.description)}`), attachedLabel(binding));
-	}
-
+	assertWholeOverlay(t, await frameWhere(lastFrame, text => text.includes('Any key closes this.')));
 	stdin.write('?');
 	const closed = await frameWhere(lastFrame, text => !text.includes('Keys'));
 	t.true(closed.includes('newest'), 'the table is still there after the overlay closes');
 });
 
-// The overlay takes the table's and the pane's rows, its two lists side by side, so it fits 24 rows.
-test('on a 24-row terminal the help overlay still shows every binding intact', async t => {
-	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs);
-	t.teardown(unmount);
-	await frameWhere(lastFrame, text => text.includes('newest'));
-	await inputReady(stdin);
-	stdin.write('?');
-	const frame = await frameWhere(lastFrame, text => text.includes('Any key closes this.'));
-	for (const binding of keyBindings) {
-		t.true(frame.includes(`${binding.label.padEnd(10)} ${binding.description}`), binding.label);
-	}
+// The overlay takes the table's and the pane's rows, its two lists side by side, long descriptions wrapped, so it fits 80×24.
+for (const size of [{rows: 24, columns: 100}, {rows: 24, columns: 80}]) {
+	test(`on a ${size.columns}×${size.rows} terminal the help overlay still shows every binding whole`, async t => {
+		const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {}, size);
+		t.teardown(unmount);
+		await frameWhere(lastFrame, text => text.includes('newest'));
+		await inputReady(stdin);
+		stdin.write('?');
+		assertWholeOverlay(t, await frameWhere(lastFrame, text => text.includes('Any key closes this.')));
+	});
+}
 
-	for (const binding of attachedKeysFrom('dashboard')) {
-		t.regex(frame, new RegExp(`${escapeRegExp(attachedLabel(binding))} +${escapeRegExp(binding.description)}`), attachedLabel(binding));
-	}
+test('on an 80×24 terminal no column title is cut, and the hint bar keeps help and quit', async t => {
+	const {lastFrame, unmount} = renderDashboard(async () => runs, {}, {rows: 24, columns: 80});
+	t.teardown(unmount);
+	const frame = await frameWhere(lastFrame, text => text.includes('newest'));
+	const header = frame.split('\n').find(line => line.includes('NAME'))!;
+	t.regex(header, /^ {4}NAME +AGENT +STATE +RUN ID +AGE +REQ +BLK *$/);
+	t.false(rowOf(frame, 'newest').includes('…'), 'no cell is cut either');
+	t.regex(hintsOf(frame), /\? help · q quit$/);
+	t.true(frame.split('\n').every(line => line.length <= 80));
+});
+
+test('on a 60×15 terminal the age stays', async t => {
+	const {lastFrame, unmount} = renderDashboard(async () => runs, {}, {rows: 15, columns: 60});
+	t.teardown(unmount);
+	const frame = await frameWhere(lastFrame, text => text.includes('newest'));
+	t.regex(frame.split('\n').find(line => line.includes('NAME'))!, /^ {4}NAME +STATE +RUN ID +AGE *$/);
+	t.regex(rowOf(frame, 'newest'), /newest +running +run_000000000003 +30s/);
+	t.regex(hintsOf(frame), /\? help · q quit$/);
 });
 
 test('the hint bar shows the bindings with a hint for where the keyboard is', async t => {
@@ -349,6 +411,38 @@ test('in the Network pane the blocked request is shown, and a on it allows its h
 	stdin.write('a');
 	await frameWhere(lastFrame, text => text.includes('Allowing evil.example for newest (run_000000000003): done.'));
 	t.deepEqual(allowed, [['run_000000000003', 'evil.example']]);
+	// What was done is not news at the next key.
+	stdin.write('k');
+	await frameWhere(lastFrame, text => !text.includes('Allowing evil.example'));
+});
+
+test('what an action said goes by itself after a while', async t => {
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {}, {statusMilliseconds: 50});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('newest'));
+	await inputReady(stdin);
+	stdin.write('s');
+	await frameWhere(lastFrame, text => text.includes('Stopping newest (run_000000000003): done.'));
+	// No key is pressed.
+	const after = await frameWhere(lastFrame, text => !text.includes('Stopping newest'));
+	t.is(after.trimEnd().split('\n').at(-2)!.trim(), '', 'the status line is empty');
+});
+
+test('while a filter is typed the hint bar says how to keep and clear it, and a filter typed with its enter in one read attaches at the next enter', async t => {
+	const {lastFrame, stdin, unmount, exits} = renderDashboard(async () => runs);
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('oldest'));
+	await inputReady(stdin);
+	stdin.write('/');
+	const typing = await frameWhere(lastFrame, text => headerOf(text).includes('filter: ▏'));
+	t.is(hintsOf(typing), 'enter keep the filter · esc clear it · Ctrl-U erase');
+	// What a fast typist or a loaded machine sends: the name and its enter in one read.
+	stdin.write('mid\r');
+	const kept = await frameWhere(lastFrame, text => headerOf(text).endsWith('filter: mid'));
+	t.true(hintsOf(kept).includes('enter attach'), 'the table\'s keys are back');
+	stdin.write(keys.enter);
+	await until(() => exits.length > 0);
+	t.deepEqual(exits, [{kind: 'attach', id: 'run_000000000002', pane: 'preview'}]);
 });
 
 test('a on a request that was not blocked allows nothing and says how to pick one', async t => {
@@ -587,6 +681,7 @@ test('c opens the grant wizard in the dashboard; leaving it says no grant was sa
 	const wizard = await frameWhere(lastFrame, text => text.includes('Which credential should runs be able to use?'));
 	t.true(wizard.includes('GitHub'));
 	t.true(wizard.includes('newest'), 'the runs stay in view');
+	t.deepEqual(wizard.split('\n').filter(line => line.includes('q quit')).map(line => line.trim()), ['↑/↓ choose · enter select · esc back · q quit'], 'one hint bar: the wizard\'s');
 	stdin.write('q');
 	const closed = await frameWhere(lastFrame, text => text.includes('No grant saved.'));
 	t.false(closed.includes('Which credential'));

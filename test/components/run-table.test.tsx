@@ -3,7 +3,7 @@ import test from 'ava';
 import {render} from 'ink-testing-library';
 import type {ReactElement} from 'react';
 import type {RunRow} from '../../components/dashboard-reducer.js';
-import {RunTable} from '../../components/run-table.js';
+import {cellColor, RunTable, tableColumnKeys} from '../../components/run-table.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
@@ -55,6 +55,12 @@ test('REQ and BLK show the proxy\'s counts, 0 as 0 and unknown as -; services an
 	}
 });
 
+test('only the blocked count is red, not the requests beside it', t => {
+	const blocked = row({id: 'run_000000000001', name: 'busy', requests: 1234, blocked: 7});
+	t.deepEqual(tableColumnKeys.filter(key => cellColor(key, blocked) === 'red'), ['blocked']);
+	t.deepEqual(tableColumnKeys.filter(key => cellColor(key, {...blocked, blocked: 0}) !== undefined), []);
+});
+
 test('a long name is cut with … and the columns after it stay aligned', t => {
 	const lines = frameOf(<RunTable now={now} selectedIndex={0} runs={[
 		row({id: 'run_000000000001', name: 'a-very-long-run-name-that-goes-on'}),
@@ -80,7 +86,7 @@ test('a damaged run shows ! and "damaged", its name if the record had one, and w
 		{id: 'run_00000000000d', name: 'broken', createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json: field state must be one of created, running, stopped, failed'},
 		{id: 'run_00000000000e', name: null, createdAt: '2026-11-22T11:58:00.000Z', state: 'damaged', damage: 'metadata.json is empty'},
 	]} />);
-	t.regex(lineOf(lines, 'run_00000000000d'), /! broken\s+-\s+damaged\s+run_00000000000d\s+2m\s+-\s+-\s+metadata\.json: field state must be one of created, running, st…/);
+	t.regex(lineOf(lines, 'run_00000000000d'), /! broken\s+-\s+damaged\s+run_00000000000d\s+2m\s+-\s+-\s+metadata\.json: field state must be one of created, running, stopped, failed \(x r…/);
 	t.regex(lineOf(lines, 'run_00000000000e'), /! -\s+-\s+damaged\s+run_00000000000e\s+2m\s+-\s+-\s+metadata\.json is empty \(x removes it\)/);
 	t.is(lineOf(lines, 'run_00000000000d').indexOf('run_'), lineOf(lines, 'run_000000000001').indexOf('run_'));
 });

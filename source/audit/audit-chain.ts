@@ -1,4 +1,4 @@
-import {createHash, createPublicKey, verify as verifySignature, type KeyObject} from 'node:crypto';
+import {createHash, createPublicKey, hash, verify as verifySignature, type KeyObject} from 'node:crypto';
 import {canonicalJson} from './canonical-json.js';
 import {leafHash, rootsAtSizes} from './merkle.js';
 
@@ -37,7 +37,7 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
 	// canonical order (data, prev, seq, ts, type): verification runs this for
 	// every entry, and the outer object's sort is pure overhead.
 	const body = `{"data":${canonicalJson(data)},"prev":${canonicalJson(prev)},"seq":${canonicalJson(seq)},"ts":${canonicalJson(ts)},"type":${canonicalJson(type)}}`;
-	return createHash('sha256').update(body).digest('hex');
+	return hash('sha256', body, 'hex');
 }
 
 export function makeEntry(previous: AuditEntry | undefined, ts: string, type: string, data: Record<string, unknown>): AuditEntry {

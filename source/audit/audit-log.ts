@@ -1,4 +1,4 @@
-import {createPrivateKey, createPublicKey, generateKeyPairSync, sign} from 'node:crypto';
+import {createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {createFileOnce} from '../files/create-once.js';
@@ -145,6 +145,19 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		return createFileOnce(keyFile, pem);
 	}
 
+	// The key parsed once for each text of the key file: a writer signs a
+	// checkpoint every few hundred entries.
+	let parsedKey: {pem: string; privateKey: KeyObject; fingerprint: string} | undefined;
+	async function signingKey(): Promise<{privateKey: KeyObject; fingerprint: string}> {
+		const pem = await privateKeyPem();
+		if (parsedKey?.pem !== pem) {
+			const privateKey = createPrivateKey(pem);
+			parsedKey = {pem, privateKey, fingerprint: keyFingerprint(createPublicKey(privateKey))};
+		}
+
+		return parsedKey;
+	}
+
 	async function withWriterLock<T>(runId: string, action: () => Promise<T>): Promise<T> {
 		await fs.mkdir(directory(runId), {recursive: true, mode: 0o700});
 		return withFileLock(path.join(directory(runId), 'writer.lock'), action);
@@ -180,10 +193,13 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 	}
 
 	/** `final`: the checkpoint covers the run's last entry, run.exited, and goes to the witness too. */
-	async function signCheckpoint(runId: string, treeSize: number, root: Buffer, final: boolean): Promise<void> {
+	async function signCheckpoint(runId: string, treeSize: number, root: Buffer, final: boolean, lastSigned?: number): Promise<void> {
 		// Nothing new since the last checkpoint: another of the same size
-		// would only look like a rollback.
-		const last = parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1);
+		// would only look like a rollback. A writer holding the log knows
+		// the size it last signed (`lastSigned`) and need not read them.
+		const last = lastSigned !== undefined && lastSigned < treeSize
+			? undefined
+			: parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1);
 		if (last && last.treeSize >= treeSize) {
 			// A seal that stopped between the run's checkpoint and the
 			// witness (a crash, a full disk) is finished by the next one.
@@ -194,11 +210,11 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			return;
 		}
 
-		const privateKey = createPrivateKey(await privateKeyPem());
+		const {privateKey, fingerprint} = await signingKey();
 		const unsigned = {runId, treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
 		const checkpoint: Checkpoint = {
 			...unsigned,
-			keyFingerprint: keyFingerprint(createPublicKey(privateKey)),
+			keyFingerprint: fingerprint,
 			signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64'),
 		};
 		await appendWholeLines(checkpointsFile(runId), JSON.stringify(checkpoint) + '\n');
@@ -229,6 +245,13 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			}
 
 			let previous = existing.at(-1);
+			// Signed checkpoints go only through this writer while it holds the log.
+			let lastSigned = parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1)?.treeSize ?? 0;
+			const signUpTo = async (size: number, root: Buffer, final: boolean) => {
+				await signCheckpoint(runId, size, root, final, lastSigned);
+				lastSigned = Math.max(lastSigned, size);
+			};
+
 			const appender = await openLineAppender(entriesFile(runId));
 			let buffer: string[] = [];
 			let sinceCheckpoint = 0;
@@ -260,7 +283,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 						const root = tree.root();
 						// Signed only once the entries it covers are written.
 						const final = type === finalEntryType;
-						pending = flush().then(async () => signCheckpoint(runId, size, root, final));
+						pending = flush().then(async () => signUpTo(size, root, final));
 					}
 
 					return entry;
@@ -269,7 +292,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 					await flush();
 					await pending;
 					await appender.close();
-					await signCheckpoint(runId, tree.size, tree.root(), previous?.type === finalEntryType);
+					await signUpTo(tree.size, tree.root(), previous?.type === finalEntryType);
 					await lock.release();
 				},
 			};

@@ -77,17 +77,17 @@ dockerTest('Ctrl-/ d detaches, the run goes on, and moat attach brings back the 
 
 dockerTest('Ctrl-/ k stops the run; Ctrl-/ Ctrl-/ sends one Ctrl-/ to the agent', async t => {
 	const {sandbox, workspace, open} = await setUp(t);
-	// od shows the bytes the agent receives; sh -c is not an interactive shell, so SIGTERM ends it.
+	// od shows the bytes the agent receives. Stopping an interactive run hangs up its terminal (SIGHUP, 128 + 1).
 	const session = await open(['run', '-i', workspace, '-n', 'stoppable', '--', 'sh', '-c', 'stty raw -echo; echo ready; od -An -tx1 -w1 -v']);
 	await session.waitFor('ready');
 	await session.keys('C-_', 'C-_');
 	await session.waitFor(/1f/);
 	await session.keys('C-_', 'k');
 	const code = await session.exitCode();
-	t.is(code, 143);
+	t.is(code, 129);
 	const [run] = await runs(sandbox);
 	t.is(run!.state, 'stopped');
-	t.is(run!.exitCode, 143);
+	t.is(run!.exitCode, 129);
 	t.deepEqual(await terminalState(session), saneTerminal);
 });
 

@@ -470,9 +470,18 @@ test('on an 80-column terminal a problem\'s fix is still readable', async t => {
 });
 
 const wizardServices: GrantWizardServices = {
-	providers: [{name: 'github', title: 'GitHub'}, {name: 'claude', title: 'Claude subscription (Claude Code login)'}],
+	providers: [{name: 'github', title: 'GitHub', grantWith: 'token'}, {name: 'claude', title: 'Claude subscription (Claude Code login)', grantWith: 'token'}],
 	detect: async () => [],
 	async grant() {
+		throw new Error('not in these tests');
+	},
+	async sshKeys() {
+		throw new Error('not in these tests');
+	},
+	async grantSsh() {
+		throw new Error('not in these tests');
+	},
+	async grantAws() {
 		throw new Error('not in these tests');
 	},
 	explain: error => ({message: String(error), hint: ''}),

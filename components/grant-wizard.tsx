@@ -32,7 +32,7 @@ function Choices({items, cursor}: {items: string[]; cursor: number}) {
 }
 
 /** A typed field that is not secret (a host, an ARN, a region): shown as typed, with what is wrong with it below. */
-function Field({title, typed, problem}: {title: string; typed: string; problem?: WizardProblem}) {
+function Field({title, typed, problem, last = false}: {title: string; typed: string; problem?: WizardProblem; last?: boolean}) {
 	return (
 		<>
 			<Text bold>{title}</Text>
@@ -41,7 +41,7 @@ function Field({title, typed, problem}: {title: string; typed: string; problem?:
 				{printable(typed)}
 			</Text>
 			{problem ? <Problem problem={problem} /> : undefined}
-			<Text dimColor>enter to go on · esc to go back</Text>
+			<Text dimColor>enter to {last ? 'save' : 'go on'} · esc to go back</Text>
 		</>
 	);
 }
@@ -119,7 +119,7 @@ function Body({state}: {state: WizardState}) {
 		}
 
 		case 'host': {
-			return <Field title={`Which host may the key ${printable(state.key.comment || state.key.fingerprint)} be used for?`} typed={state.typed} problem={state.problem} />;
+			return <Field title={`Which host may the key ${printable(state.key.comment || state.key.fingerprint)} be used for?`} typed={state.typed} problem={state.problem} last />;
 		}
 
 		case 'role': {
@@ -127,7 +127,7 @@ function Body({state}: {state: WizardState}) {
 		}
 
 		case 'region': {
-			return <Field title={`AWS region for ${printable(state.roleArn)}`} typed={state.typed} problem={state.problem} />;
+			return <Field title={`AWS region for ${printable(state.roleArn)}`} typed={state.typed} problem={state.problem} last />;
 		}
 
 		case 'saving': {

@@ -395,6 +395,7 @@ test('SSH: the wizard lists the agent\'s keys, the host typed for the chosen one
 	t.true(refused.includes('✕ "git@github.com" is not a host name.'), refused);
 	t.true(refused.includes('Type the host the key is for, as in github.com'), refused);
 	t.is(fieldLine(refused), '> git@github.com', 'what was typed stays, to fix');
+	t.true(refused.includes('enter to save · esc to go back'), refused);
 	t.deepEqual(sshGrants, [], 'nothing is asked of the agent or saved for a bad host');
 
 	// Fixing the text takes the error away; the fixed host is granted.
@@ -477,6 +478,7 @@ test('AWS: a bad role ARN and a bad region are each said in place, the region st
 	t.true(badRole.includes('✕ "arn:aws:iam::123:role/agent" is not an IAM role ARN.'), badRole);
 	t.true(badRole.replaceAll(/\s+/g, ' ').includes('as in arn:aws:iam::123456789012:role/NAME.'), badRole);
 	t.false(badRole.includes('AWS region'), 'the region is not asked before the role is right');
+	t.true(badRole.includes('enter to go on · esc to go back'), 'the role is not the last step');
 
 	await erase(wizard, 'arn:aws:iam::123:role/agent'.length, '');
 	wizard.stdin.write(role);
@@ -484,6 +486,7 @@ test('AWS: a bad role ARN and a bad region are each said in place, the region st
 	wizard.stdin.write(keys.enter);
 	const region = await frameWhere(wizard.lastFrame, frame => frame.includes(`AWS region for ${role}`));
 	t.is(fieldLine(region), '> eu-west-1', 'the region moat grant aws would default to');
+	t.true(region.includes('enter to save · esc to go back'), region);
 
 	await erase(wizard, 'eu-west-1'.length, '');
 	wizard.stdin.write('mars');

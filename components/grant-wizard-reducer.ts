@@ -1,13 +1,27 @@
+import {awsRegionProblem, awsRoleExample, awsRoleProblem, sshHostProblem} from '../source/credentials/grant-checks.js';
 import {withoutLastCharacter} from '../source/terminal/masked-prompt.js';
 
 /**
- * The grant wizard's steps as a pure reducer: pick a provider, see what was
- * found, pick a source or type a token, watch validation, see the result.
+ * The grant wizard's steps as a pure reducer: pick a provider, then for a
+ * token see what was found, pick a source or type a token; for SSH pick a
+ * key of the agent and type its host; for AWS type a role and a region.
+ * Then watch validation and see the result.
  */
 
-import type {WizardProvider, WizardResult, WizardSource} from '../source/credentials/grant-wizard-services.js';
+import type {WizardProvider, WizardResult, WizardSource, WizardSshKey} from '../source/credentials/grant-wizard-services.js';
 
-export type {WizardProvider, WizardResult, WizardSource} from '../source/credentials/grant-wizard-services.js';
+export type {WizardProvider, WizardResult, WizardSource, WizardSshKey} from '../source/credentials/grant-wizard-services.js';
+
+/** What is wrong with what was typed (or why saving it failed), said where it was typed. */
+export type WizardProblem = {message: string; hint: string};
+
+type SshProvider = Extract<WizardProvider, {grantWith: 'ssh-agent-key'}>;
+type AwsProvider = Extract<WizardProvider, {grantWith: 'aws-role'}>;
+
+/** The SSH key's host, typed. */
+export type HostStep = {step: 'host'; provider: SshProvider; keys: WizardSshKey[]; key: WizardSshKey; typed: string; problem?: WizardProblem};
+/** The AWS region, typed after the role (it starts as the region moat grant aws would default to). */
+export type RegionStep = {step: 'region'; provider: AwsProvider; roleArn: string; typed: string; problem?: WizardProblem};
 
 export type WizardState =
 	| {step: 'provider'; cursor: number}
@@ -17,6 +31,16 @@ export type WizardState =
 	| {step: 'validating'; provider: WizardProvider; sources: WizardSource[]; from: string}
 	| {step: 'done'; result: WizardResult}
 	| {step: 'failed'; provider: WizardProvider; sources: WizardSource[]; message: string; hint: string}
+	/** Asking the SSH agent for its keys. */
+	| {step: 'listing-keys'; provider: SshProvider}
+	/** The agent's keys to choose from; none, with the problem, when there is no agent or no key. */
+	| {step: 'key'; provider: SshProvider; keys: WizardSshKey[]; cursor: number; problem?: WizardProblem}
+	| HostStep
+	/** The ARN of the AWS role, typed. */
+	| {step: 'role'; provider: AwsProvider; typed: string; problem?: WizardProblem}
+	| RegionStep
+	/** Checking and saving what the SSH or AWS steps gathered; a failure returns to `from` with the problem. */
+	| {step: 'saving'; provider: SshProvider | AwsProvider; from: HostStep | RegionStep}
 	/** The wizard is over; the component exits. `interrupted`: by Ctrl+C, not by a choice. */
 	| {step: 'closed'; result?: WizardResult; interrupted?: boolean};
 
@@ -27,6 +51,9 @@ export type WizardEvent =
 	| {type: 'move'; by: number; count: number}
 	| {type: 'choose-provider'; provider: WizardProvider}
 	| {type: 'detected'; sources: WizardSource[]}
+	| {type: 'listed-keys'; keys: WizardSshKey[]}
+	/** Enter on a key, or in a typed field: take it (after the check the CLI makes) and go on. */
+	| {type: 'submit'}
 	| {type: 'choose-source'}
 	| {type: 'type'; text: string}
 	| {type: 'erase'}
@@ -53,9 +80,12 @@ function keyEvent(state: WizardState, input: string, key: WizardKey, providers: 
 	}
 
 	switch (state.step) {
-		case 'token': {
+		case 'token':
+		case 'host':
+		case 'role':
+		case 'region': {
 			if (key.return) {
-				return {type: 'submit-token'};
+				return state.step === 'token' ? {type: 'submit-token'} : {type: 'submit'};
 			}
 
 			if (key.escape) {
@@ -74,8 +104,9 @@ function keyEvent(state: WizardState, input: string, key: WizardKey, providers: 
 		}
 
 		case 'provider':
-		case 'source': {
-			const count = state.step === 'provider' ? providers.length : state.sources.length + 1;
+		case 'source':
+		case 'key': {
+			const count = state.step === 'provider' ? providers.length : state.step === 'source' ? state.sources.length + 1 : state.keys.length;
 			if (input === 'q' || (key.escape && state.step === 'provider')) {
 				return 'close';
 			}
@@ -93,7 +124,7 @@ function keyEvent(state: WizardState, input: string, key: WizardKey, providers: 
 			}
 
 			if (key.return) {
-				return state.step === 'provider' ? {type: 'choose-provider', provider: providers[state.cursor]!} : {type: 'choose-source'};
+				return state.step === 'provider' ? {type: 'choose-provider', provider: providers[state.cursor]!} : state.step === 'source' ? {type: 'choose-source'} : {type: 'submit'};
 			}
 
 			return undefined;
@@ -105,6 +136,78 @@ function keyEvent(state: WizardState, input: string, key: WizardKey, providers: 
 
 		default: {
 			return undefined;
+		}
+	}
+}
+
+/** A typed field changed by `change`; a problem said about the old text goes with it. */
+function edited(state: WizardState, change: (typed: string) => string): WizardState {
+	switch (state.step) {
+		case 'token': {
+			return {...state, typed: change(state.typed)};
+		}
+
+		case 'host': {
+			const {problem: _problem, ...rest} = state;
+			return {...rest, typed: change(state.typed)};
+		}
+
+		case 'role': {
+			const {problem: _problem, ...rest} = state;
+			return {...rest, typed: change(state.typed)};
+		}
+
+		case 'region': {
+			const {problem: _problem, ...rest} = state;
+			return {...rest, typed: change(state.typed)};
+		}
+
+		default: {
+			return state;
+		}
+	}
+}
+
+/**
+ * Enter on a key or in a typed field. What was typed gets the checks
+ * `moat grant ssh|aws` makes (grant-checks.ts) before anything is asked of
+ * the agent or AWS; a problem stays in place until the text changes.
+ */
+function submitted(state: WizardState): WizardState {
+	switch (state.step) {
+		case 'key': {
+			const key = state.keys[state.cursor];
+			return key ? {step: 'host', provider: state.provider, keys: state.keys, key, typed: ''} : state;
+		}
+
+		case 'host': {
+			const host = state.typed.trim();
+			const problem = host === '' ? 'No host typed.' : sshHostProblem(host);
+			const {problem: _previous, ...rest} = state;
+			return problem
+				? {...state, problem: {message: problem, hint: 'Type the host the key is for, as in github.com (host:port for another SSH port).'}}
+				: {step: 'saving', provider: state.provider, from: {...rest, typed: host}};
+		}
+
+		case 'role': {
+			const roleArn = state.typed.trim();
+			const problem = roleArn === '' ? 'No role ARN typed.' : awsRoleProblem(roleArn);
+			return problem
+				? {...state, problem: {message: problem, hint: `Type the ARN of the role runs may assume, as in ${awsRoleExample}.`}}
+				: {step: 'region', provider: state.provider, roleArn, typed: state.provider.region};
+		}
+
+		case 'region': {
+			const region = state.typed.trim();
+			const problem = region === '' ? 'No region typed.' : awsRegionProblem(region);
+			const {problem: _previous, ...rest} = state;
+			return problem
+				? {...state, problem: {message: problem, hint: 'Type the AWS region of the role\'s sessions, as in us-east-1.'}}
+				: {step: 'saving', provider: state.provider, from: {...rest, typed: region}};
+		}
+
+		default: {
+			return state;
 		}
 	}
 }
@@ -124,11 +227,26 @@ export function wizardReducer(state: WizardState, event: WizardEvent): WizardSta
 		}
 
 		case 'move': {
-			return state.step === 'provider' || state.step === 'source' ? {...state, cursor: clamp(state.cursor + event.by, event.count)} : state;
+			return state.step === 'provider' || state.step === 'source' || state.step === 'key' ? {...state, cursor: clamp(state.cursor + event.by, event.count)} : state;
 		}
 
 		case 'choose-provider': {
-			return state.step === 'provider' ? {step: 'detecting', provider: event.provider} : state;
+			if (state.step !== 'provider') {
+				return state;
+			}
+
+			const {provider} = event;
+			return provider.grantWith === 'ssh-agent-key'
+				? {step: 'listing-keys', provider}
+				: provider.grantWith === 'aws-role' ? {step: 'role', provider, typed: ''} : {step: 'detecting', provider};
+		}
+
+		case 'listed-keys': {
+			return state.step === 'listing-keys' ? {step: 'key', provider: state.provider, keys: event.keys, cursor: 0} : state;
+		}
+
+		case 'submit': {
+			return submitted(state);
 		}
 
 		case 'detected': {
@@ -147,11 +265,11 @@ export function wizardReducer(state: WizardState, event: WizardEvent): WizardSta
 		}
 
 		case 'type': {
-			return state.step === 'token' ? {...state, typed: state.typed + event.text} : state;
+			return edited(state, typed => typed + event.text);
 		}
 
 		case 'erase': {
-			return state.step === 'token' ? {...state, typed: withoutLastCharacter(state.typed)} : state;
+			return edited(state, typed => withoutLastCharacter(typed));
 		}
 
 		case 'submit-token': {
@@ -161,25 +279,50 @@ export function wizardReducer(state: WizardState, event: WizardEvent): WizardSta
 		}
 
 		case 'saved': {
-			return state.step === 'validating' ? {step: 'done', result: event.result} : state;
+			return state.step === 'validating' || state.step === 'saving' ? {step: 'done', result: event.result} : state;
 		}
 
 		case 'failed': {
+			const problem = {message: event.message, hint: event.hint};
+			if (state.step === 'listing-keys') {
+				return {step: 'key', provider: state.provider, keys: [], cursor: 0, problem};
+			}
+
+			// Saving failed (STS refused the role, the host has no SSH keys…): said where it was typed, to fix there.
+			if (state.step === 'saving') {
+				return {...state.from, problem};
+			}
+
 			return state.step === 'validating' || state.step === 'detecting'
 				? {step: 'failed', provider: state.provider, sources: 'sources' in state ? state.sources : [], message: event.message, hint: event.hint}
 				: state;
 		}
 
 		case 'back': {
-			if (state.step === 'failed' || state.step === 'token') {
-				return {step: 'source', provider: state.provider, sources: state.sources, cursor: 0};
-			}
+			switch (state.step) {
+				case 'failed':
+				case 'token': {
+					return {step: 'source', provider: state.provider, sources: state.sources, cursor: 0};
+				}
 
-			if (state.step === 'source') {
-				return initialWizardState;
-			}
+				case 'source':
+				case 'key':
+				case 'role': {
+					return initialWizardState;
+				}
 
-			return state;
+				case 'host': {
+					return {step: 'key', provider: state.provider, keys: state.keys, cursor: Math.max(0, state.keys.indexOf(state.key))};
+				}
+
+				case 'region': {
+					return {step: 'role', provider: state.provider, typed: state.roleArn};
+				}
+
+				default: {
+					return state;
+				}
+			}
 		}
 
 		default: {

@@ -1,7 +1,9 @@
 import {Box, Text, useApp, useInput} from 'ink';
 import {createContext, useContext, useEffect, useReducer, useRef} from 'react';
-import {describeWizardResult, type GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
-import {initialWizardState, wizardReducer, type WizardResult, type WizardState} from './grant-wizard-reducer.js';
+import {grantedLine, savedLine} from '../source/credentials/grant.js';
+import type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
+import {printable} from '../source/text/printable.js';
+import {initialWizardState, wizardReducer, type WizardProblem, type WizardResult, type WizardState} from './grant-wizard-reducer.js';
 
 export type {GrantWizardServices} from '../source/credentials/grant-wizard-services.js';
 
@@ -26,6 +28,30 @@ function Choices({items, cursor}: {items: string[]; cursor: number}) {
 				</Text>
 			))}
 		</Box>
+	);
+}
+
+/** A typed field that is not secret (a host, an ARN, a region): shown as typed, with what is wrong with it below. */
+function Field({title, typed, problem, last = false}: {title: string; typed: string; problem?: WizardProblem; last?: boolean}) {
+	return (
+		<>
+			<Text bold>{title}</Text>
+			<Text>
+				{'> '}
+				{printable(typed)}
+			</Text>
+			{problem ? <Problem problem={problem} /> : undefined}
+			<Text dimColor>enter to {last ? 'save' : 'go on'} · esc to go back</Text>
+		</>
+	);
+}
+
+function Problem({problem}: {problem: WizardProblem}) {
+	return (
+		<>
+			<Text color="red">✕ {problem.message}</Text>
+			<Text>{problem.hint}</Text>
+		</>
 	);
 }
 
@@ -72,6 +98,42 @@ function Body({state}: {state: WizardState}) {
 			);
 		}
 
+		case 'listing-keys': {
+			return <Text>Asking your SSH agent for its keys…</Text>;
+		}
+
+		case 'key': {
+			return (
+				<>
+					<Text bold>Which key of your SSH agent?</Text>
+					{state.problem
+						? (
+							<>
+								<Problem problem={state.problem} />
+								<Text dimColor>esc to go back · q to quit</Text>
+							</>
+						)
+						: <Choices items={state.keys.map(key => printable(`${key.comment || key.type}  ${key.fingerprint} (${key.type})`))} cursor={state.cursor} />}
+				</>
+			);
+		}
+
+		case 'host': {
+			return <Field title={`Which host may the key ${printable(state.key.comment || state.key.fingerprint)} be used for?`} typed={state.typed} problem={state.problem} last />;
+		}
+
+		case 'role': {
+			return <Field title="AWS role runs may assume (its ARN)" typed={state.typed} problem={state.problem} />;
+		}
+
+		case 'region': {
+			return <Field title={`AWS region for ${printable(state.roleArn)}`} typed={state.typed} problem={state.problem} last />;
+		}
+
+		case 'saving': {
+			return <Text>{state.from.step === 'host' ? `Saving the key for ${printable(state.from.typed)}…` : `Checking that ${printable(state.from.roleArn)} can be assumed…`}</Text>;
+		}
+
 		case 'validating': {
 			return <Text>Checking the {state.provider.title} credential from {state.from}…</Text>;
 		}
@@ -80,8 +142,8 @@ function Body({state}: {state: WizardState}) {
 			const {result} = state;
 			return (
 				<>
-					<Text color="green">✓ {describeWizardResult(result)}</Text>
-					<Text>Saved encrypted in {result.file}</Text>
+					<Text color="green">✓ {printable(grantedLine(result))}</Text>
+					<Text>{printable(savedLine(result.file, result.keyringBackend))}</Text>
 					<Text dimColor>press any key to finish</Text>
 				</>
 			);
@@ -158,6 +220,38 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 			);
 		}
 
+		if (state.step === 'listing-keys') {
+			services.sshKeys().then(
+				keys => {
+					if (!cancelled) {
+						dispatch({type: 'listed-keys', keys});
+					}
+				},
+				(error: unknown) => {
+					if (!cancelled) {
+						dispatch({type: 'failed', ...services.explain(error)});
+					}
+				},
+			);
+		}
+
+		if (state.step === 'saving') {
+			const {from} = state;
+			const saving = from.step === 'host' ? services.grantSsh(from.typed, from.key.fingerprint) : services.grantAws(from.roleArn, from.typed);
+			saving.then(
+				result => {
+					if (!cancelled) {
+						dispatch({type: 'saved', result});
+					}
+				},
+				(error: unknown) => {
+					if (!cancelled) {
+						dispatch({type: 'failed', ...services.explain(error)});
+					}
+				},
+			);
+		}
+
 		return () => {
 			cancelled = true;
 		};
@@ -184,7 +278,7 @@ export function GrantWizard({onDone, exitWhenDone = true}: {onDone?: (result: Wi
 		<Box flexDirection="column" paddingX={1}>
 			<Text bold color="cyan">moat · grant a credential</Text>
 			<Body state={state} />
-			{state.step === 'provider' || state.step === 'source' ? <Text dimColor>↑/↓ choose · enter select · esc back · q quit</Text> : undefined}
+			{state.step === 'provider' || state.step === 'source' || (state.step === 'key' && !state.problem) ? <Text dimColor>↑/↓ choose · enter select · esc back · q quit</Text> : undefined}
 		</Box>
 	);
 }

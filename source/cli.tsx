@@ -264,13 +264,14 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 
 /** The grant wizard, inline below the prompt (not full screen). */
 async function openGrantWizard(service: GrantService): Promise<number> {
-	const [{render}, {GrantWizard, GrantWizardContext}, {tokenProviders}, {grantWizardServices, describeWizardResult}] = await Promise.all([
+	const [{render}, {GrantWizard, GrantWizardContext}, {credentialProviders}, {grantWizardServices}, {grantedLine, savedLine}] = await Promise.all([
 		import('ink'),
 		import('../components/grant-wizard.js'),
 		import('./credentials/providers/provider-list.js'),
 		import('./credentials/grant-wizard-services.js'),
+		import('./credentials/grant.js'),
 	]);
-	const services = grantWizardServices(service, tokenProviders);
+	const services = grantWizardServices(service, credentialProviders);
 
 	let outcome: {result?: WizardResult; interrupted: boolean} = {interrupted: false};
 	const app = render(
@@ -286,8 +287,8 @@ async function openGrantWizard(service: GrantService): Promise<number> {
 	await app.waitUntilExit();
 	// The wizard's last frame is gone; what happened stays on the screen, as moat grant PROVIDER says it.
 	if (outcome.result) {
-		process.stdout.write(`${printable(describeWizardResult(outcome.result))}\n`);
-		process.stderr.write(`${printable(`Saved encrypted in ${outcome.result.file}.`)}\n`);
+		process.stdout.write(`${printable(grantedLine(outcome.result))}\n`);
+		process.stderr.write(`${printable(savedLine(outcome.result.file, outcome.result.keyringBackend))}\n`);
 		return exitCodes.success;
 	}
 
@@ -345,8 +346,8 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 			await daemonClient.allowHostForRun(environment, runId, host);
 		},
 		async grantWizard() {
-			const [{grantWizardServices}, {tokenProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers/provider-list.js')]);
-			return grantWizardServices(await grantService(), tokenProviders);
+			const [{grantWizardServices}, {credentialProviders}] = await Promise.all([import('./credentials/grant-wizard-services.js'), import('./credentials/providers/provider-list.js')]);
+			return grantWizardServices(await grantService(), credentialProviders);
 		},
 		async daemon() {
 			return (await daemonClient.findDaemon(environment))?.hello;

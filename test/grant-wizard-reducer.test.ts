@@ -6,16 +6,24 @@ import {
 	type WizardProvider,
 	type WizardResult,
 	type WizardSource,
+	type WizardSshKey,
 	type WizardState,
 } from '../components/grant-wizard-reducer.js';
 
-const github: WizardProvider = {name: 'github', title: 'GitHub'};
-const claude: WizardProvider = {name: 'claude', title: 'Claude subscription'};
+const github: WizardProvider = {name: 'github', title: 'GitHub', grantWith: 'token'};
+const claude: WizardProvider = {name: 'claude', title: 'Claude subscription', grantWith: 'token'};
+const ssh = {name: 'ssh', title: 'SSH key', grantWith: 'ssh-agent-key'} as const satisfies WizardProvider;
+const aws = {name: 'aws', title: 'AWS role', grantWith: 'aws-role', region: 'eu-west-1'} as const satisfies WizardProvider;
+const keys: WizardSshKey[] = [
+	{type: 'ssh-ed25519', comment: 'first@laptop', fingerprint: 'SHA256:first'},
+	{type: 'ssh-rsa', comment: '', fingerprint: 'SHA256:second'},
+];
+const role = 'arn:aws:iam::123456789012:role/agent';
 const sources: WizardSource[] = [
 	{source: 'gh CLI login'},
 	{source: 'GITHUB_TOKEN', warning: 'from the environment', expiresAt: '2030-01-01T00:00:00.000Z'},
 ];
-const result: WizardResult = {name: 'github', login: 'octocat', scopes: ['repo'], expiresAt: null, source: 'gh CLI login', file: '/home/u/.moat/credentials/github.enc'};
+const result: WizardResult = {name: 'github', login: 'octocat', scopes: ['repo'], expiresAt: null, source: 'gh CLI login', file: '/home/u/.moat/credentials/github.enc', keyringBackend: 'file'};
 
 const noFlags = {upArrow: false, downArrow: false, return: false, escape: false, backspace: false, delete: false, ctrl: false, meta: false};
 
@@ -28,6 +36,12 @@ const states = {
 	done: {step: 'done', result},
 	failed: {step: 'failed', provider: github, sources, message: 'GitHub rejected the token: Bad credentials.', hint: 'Run moat grant github again.'},
 	closed: {step: 'closed'},
+	'listing-keys': {step: 'listing-keys', provider: ssh},
+	key: {step: 'key', provider: ssh, keys, cursor: 1},
+	host: {step: 'host', provider: ssh, keys, key: keys[1]!, typed: 'github.co'},
+	role: {step: 'role', provider: aws, typed: 'arn:aws:iam::123456789012:role/agen'},
+	region: {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-1'},
+	saving: {step: 'saving', provider: ssh, from: {step: 'host', provider: ssh, keys, key: keys[0]!, typed: 'github.com'}},
 } as const satisfies Record<WizardState['step'], WizardState>;
 
 type StateName = keyof typeof states;
@@ -44,6 +58,8 @@ const events = {
 	failed: {type: 'failed', message: 'boom', hint: 'try again'},
 	back: {type: 'back'},
 	key: {type: 'key', input: 'x', key: noFlags, providers: [github, claude]},
+	'listed-keys': {type: 'listed-keys', keys},
+	submit: {type: 'submit'},
 } as const satisfies {[Type in WizardEvent['type']]: Extract<WizardEvent, {type: Type}>};
 
 type EventName = keyof typeof events;
@@ -66,6 +82,28 @@ const transitions: Partial<Record<`${StateName} + ${EventName}`, WizardState>> =
 	'failed + back': {step: 'source', provider: github, sources, cursor: 0},
 	'token + key': {step: 'token', provider: github, sources, typed: 'ghp_x'},
 	'done + key': {step: 'closed', result},
+	'listing-keys + listed-keys': {step: 'key', provider: ssh, keys, cursor: 0},
+	'listing-keys + failed': {step: 'key', provider: ssh, keys: [], cursor: 0, problem: {message: 'boom', hint: 'try again'}},
+	'key + move': {step: 'key', provider: ssh, keys, cursor: 2},
+	'key + back': initialWizardState,
+	'key + submit': {step: 'host', provider: ssh, keys, key: keys[1]!, typed: ''},
+	'host + type': {step: 'host', provider: ssh, keys, key: keys[1]!, typed: 'github.cox'},
+	'host + erase': {step: 'host', provider: ssh, keys, key: keys[1]!, typed: 'github.c'},
+	'host + back': {step: 'key', provider: ssh, keys, cursor: 1},
+	'host + submit': {step: 'saving', provider: ssh, from: {step: 'host', provider: ssh, keys, key: keys[1]!, typed: 'github.co'}},
+	'host + key': {step: 'host', provider: ssh, keys, key: keys[1]!, typed: 'github.cox'},
+	'role + type': {step: 'role', provider: aws, typed: 'arn:aws:iam::123456789012:role/agenx'},
+	'role + erase': {step: 'role', provider: aws, typed: 'arn:aws:iam::123456789012:role/age'},
+	'role + back': initialWizardState,
+	'role + submit': {step: 'region', provider: aws, roleArn: 'arn:aws:iam::123456789012:role/agen', typed: 'eu-west-1'},
+	'role + key': {step: 'role', provider: aws, typed: 'arn:aws:iam::123456789012:role/agenx'},
+	'region + type': {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-1x'},
+	'region + erase': {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-'},
+	'region + back': {step: 'role', provider: aws, typed: role},
+	'region + submit': {step: 'saving', provider: aws, from: {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-1'}},
+	'region + key': {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-1x'},
+	'saving + saved': {step: 'done', result},
+	'saving + failed': {step: 'host', provider: ssh, keys, key: keys[0]!, typed: 'github.com', problem: {message: 'boom', hint: 'try again'}},
 };
 
 for (const stateName of Object.keys(states) as StateName[]) {
@@ -231,3 +269,143 @@ test('Ctrl+C after a grant was saved closes with the grant: it is saved, and tha
 	t.deepEqual(wizardReducer(states.done, ctrlC), {step: 'closed', result});
 });
 
+
+// --- SSH and AWS ---
+
+for (const [provider, next] of [
+	[ssh, {step: 'listing-keys', provider: ssh}],
+	[aws, {step: 'role', provider: aws, typed: ''}],
+	[github, {step: 'detecting', provider: github}],
+] as const) {
+	test(`choosing ${provider.name} (granted by ${provider.grantWith}) goes to ${next.step}`, t => {
+		t.deepEqual(wizardReducer(initialWizardState, {type: 'choose-provider', provider}), next);
+	});
+}
+
+const hostHint = 'Type the host the key is for, as in github.com (host:port for another SSH port).';
+const roleHint = 'Type the ARN of the role runs may assume, as in arn:aws:iam::123456789012:role/NAME.';
+const regionHint = 'Type the AWS region of the role\'s sessions, as in us-east-1.';
+
+/** [step, typed, the problem said in place (undefined: it goes on, with the text trimmed)]. */
+const typedInputs: Array<['host' | 'role' | 'region', string, string | undefined]> = [
+	['host', '', 'No host typed.'],
+	['host', '   ', 'No host typed.'],
+	['host', 'git@github.com', '"git@github.com" is not a host name.'],
+	['host', 'github.com/org', '"github.com/org" is not a host name.'],
+	['host', '-github.com', '"-github.com" is not a host name.'],
+	['host', 'evil\u001B]0;x\u0007.com', String.raw`"evil\x1b]0;x\x07.com" is not a host name.`],
+	['host', 'github.com', undefined],
+	['host', ' git.example.com:2222 ', undefined],
+	['role', '', 'No role ARN typed.'],
+	['role', 'agent', '"agent" is not an IAM role ARN.'],
+	['role', 'arn:aws:iam::123:role/x', '"arn:aws:iam::123:role/x" is not an IAM role ARN.'],
+	['role', 'arn:aws:iam::123456789012:user/agent', '"arn:aws:iam::123456789012:user/agent" is not an IAM role ARN.'],
+	['role', role, undefined],
+	['role', ' arn:aws-cn:iam::123456789012:role/path/agent ', undefined],
+	['region', '', 'No region typed.'],
+	['region', 'mars', '"mars" is not an AWS region.'],
+	['region', 'EU-WEST-1', '"EU-WEST-1" is not an AWS region.'],
+	['region', 'us-east-1', undefined],
+	['region', ' us-gov-west-1 ', undefined],
+];
+
+function typedState(step: 'host' | 'role' | 'region', typed: string): WizardState {
+	return step === 'host'
+		? {step, provider: ssh, keys, key: keys[0]!, typed}
+		: step === 'role' ? {step, provider: aws, typed} : {step, provider: aws, roleArn: role, typed};
+}
+
+for (const [step, typed, problem] of typedInputs) {
+	test(`enter on ${JSON.stringify(typed)} in the ${step} step ${problem ? `says ${problem} in place` : 'goes on'}`, t => {
+		const state = typedState(step, typed);
+		const next = wizardReducer(state, {type: 'submit'});
+		if (problem) {
+			t.deepEqual(next, {...state, problem: {message: problem, hint: {host: hostHint, role: roleHint, region: regionHint}[step]}});
+		} else if (step === 'role') {
+			t.deepEqual(next, {step: 'region', provider: aws, roleArn: typed.trim(), typed: 'eu-west-1'});
+		} else {
+			t.deepEqual(next, {step: 'saving', provider: step === 'host' ? ssh : aws, from: typedState(step, typed.trim())});
+		}
+	});
+}
+
+test('a problem in place goes away as soon as the text is changed (typed or erased), and esc still goes back', t => {
+	const withProblem = wizardReducer(typedState('host', 'git@github.com'), {type: 'submit'});
+	t.like(withProblem, {problem: {message: '"git@github.com" is not a host name.'}});
+	t.deepEqual(wizardReducer(withProblem, {type: 'erase'}), typedState('host', 'git@github.co'));
+	t.deepEqual(wizardReducer(withProblem, {type: 'type', text: 'x'}), typedState('host', 'git@github.comx'));
+	t.is(wizardReducer(withProblem, {type: 'back'}).step, 'key');
+});
+
+test('the region step starts with the region moat grant aws would default to, and going back keeps the role as typed', t => {
+	let state = wizardReducer({step: 'role', provider: aws, typed: role}, {type: 'submit'});
+	t.deepEqual(state, {step: 'region', provider: aws, roleArn: role, typed: 'eu-west-1'});
+	state = wizardReducer(state, {type: 'back'});
+	t.deepEqual(state, {step: 'role', provider: aws, typed: role});
+});
+
+test('a failed save returns to the step it was typed in, with what was typed and the problem, and a second try can succeed', t => {
+	let state: WizardState = wizardReducer(typedState('region', 'eu-west-1'), {type: 'submit'});
+	t.is(state.step, 'saving');
+	state = wizardReducer(state, {type: 'failed', message: 'AWS refused to let these credentials assume it.', hint: 'Check the role\'s trust policy.'});
+	t.deepEqual(state, {...typedState('region', 'eu-west-1'), problem: {message: 'AWS refused to let these credentials assume it.', hint: 'Check the role\'s trust policy.'}});
+	state = wizardReducer(wizardReducer(state, {type: 'submit'}), {type: 'saved', result});
+	t.deepEqual(state, {step: 'done', result});
+});
+
+test('a whole SSH grant goes provider → listing-keys → key → host → saving → done', t => {
+	const steps: WizardEvent[] = [
+		{type: 'choose-provider', provider: ssh},
+		{type: 'listed-keys', keys},
+		{type: 'move', by: 1, count: keys.length},
+		{type: 'submit'},
+		{type: 'type', text: 'github.com'},
+		{type: 'submit'},
+		{type: 'saved', result},
+	];
+	const visited: string[] = [];
+	let state: WizardState = initialWizardState;
+	for (const event of steps) {
+		state = wizardReducer(state, event);
+		visited.push(state.step);
+	}
+
+	t.deepEqual(visited, ['listing-keys', 'key', 'key', 'host', 'host', 'saving', 'done']);
+});
+
+test('the key the host is typed for is the one the cursor was on, and going back puts the cursor on it again', t => {
+	const host = wizardReducer({step: 'key', provider: ssh, keys, cursor: 1}, {type: 'submit'});
+	t.deepEqual(host, {step: 'host', provider: ssh, keys, key: keys[1]!, typed: ''});
+	t.deepEqual(wizardReducer(host, {type: 'back'}), {step: 'key', provider: ssh, keys, cursor: 1});
+	const saving = wizardReducer(wizardReducer(host, {type: 'type', text: 'github.com'}), {type: 'submit'});
+	t.like(saving, {step: 'saving', from: {key: {fingerprint: 'SHA256:second'}, typed: 'github.com'}});
+});
+
+test('with no agent or no key, the key step says so and offers nothing to choose; enter does nothing, esc goes back, q quits', t => {
+	const problem = {message: 'No SSH agent: SSH_AUTH_SOCK is not set.', hint: 'Start ssh-agent, add your key with ssh-add, and try again.'};
+	const state = wizardReducer({step: 'listing-keys', provider: ssh}, {type: 'failed', ...problem});
+	t.deepEqual(state, {step: 'key', provider: ssh, keys: [], cursor: 0, problem});
+	t.is(press(state, '\r', {return: true}), state);
+	t.is(press(state, '', {downArrow: true}).step, 'key');
+	t.deepEqual(press(state, '', {escape: true}), initialWizardState);
+	t.deepEqual(press(state, 'q'), {step: 'closed', result: undefined});
+});
+
+for (const step of ['host', 'role', 'region'] as const) {
+	test(`q typed into the ${step} field is text, not a quit; esc goes back`, t => {
+		const state = typedState(step, 'a');
+		t.deepEqual(press(state, 'q'), typedState(step, 'aq'));
+		t.not(press(state, '', {escape: true}).step, 'closed');
+	});
+}
+
+test('on the key list, q quits, Escape goes back, k and j move like the arrows, and Enter takes the key', t => {
+	const state: WizardState = {step: 'key', provider: ssh, keys, cursor: 0};
+	t.deepEqual(press(state, 'q'), {step: 'closed', result: undefined});
+	t.deepEqual(press(state, '', {escape: true}), initialWizardState);
+	t.deepEqual(press(state, 'j'), {...state, cursor: 1});
+	t.deepEqual(press({...state, cursor: 1}, 'k'), state);
+	t.deepEqual(press(state, '', {downArrow: true}), {...state, cursor: 1});
+	t.deepEqual(press({...state, cursor: 1}, 'j'), {...state, cursor: 1}, 'the cursor stops at the last key');
+	t.deepEqual(press(state, '\r', {return: true}), {step: 'host', provider: ssh, keys, key: keys[0]!, typed: ''});
+});

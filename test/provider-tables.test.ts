@@ -122,10 +122,17 @@ test('an unknown provider\'s error lists every registered provider, exit 2, as b
 	t.is(t.throws(() => parseProvider('gihub'), {instanceOf: MoatError}).hint, 'Did you mean github? Providers: github, anthropic, claude, openai (or codex), aws, ssh.');
 });
 
-test('the grant wizard offers every token provider, in order, and only those', t => {
-	const services = grantWizardServices({} as GrantService, tokenProviders);
-	t.deepEqual(services.providers, credentialProviders.filter(provider => provider.grantWith === 'token').map(provider => ({name: provider.name, title: provider.title})));
-	t.deepEqual(services.providers.map(provider => provider.name), ['github', 'anthropic', 'claude', 'openai']);
+test('the grant wizard offers every provider, in order, each the way it is granted (AWS with the region moat grant aws defaults to)', t => {
+	const services = grantWizardServices({defaultAwsRegion: () => 'eu-north-1'} as unknown as GrantService, credentialProviders);
+	t.deepEqual(services.providers, credentialProviders.map(provider => ({
+		name: provider.name,
+		title: provider.title,
+		grantWith: provider.grantWith,
+		...provider.grantWith === 'aws-role' ? {region: 'eu-north-1'} : {},
+	})));
+	t.deepEqual(services.providers.map(provider => [provider.name, provider.grantWith]), [
+		['github', 'token'], ['anthropic', 'token'], ['claude', 'token'], ['openai', 'token'], ['aws', 'aws-role'], ['ssh', 'ssh-agent-key'],
+	]);
 });
 
 test('the injection decision is pure: fed another table, it applies that table and not the registered one', t => {

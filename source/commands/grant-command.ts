@@ -1,6 +1,7 @@
 import process from 'node:process';
 import type {Grant} from '../credentials/grant.js';
-import {summarize} from '../credentials/grant.js';
+import {grantedLine, savedLine, summarize} from '../credentials/grant.js';
+import {awsRegionProblem, awsRoleExample, awsRoleProblem, defaultAwsSessionDuration, parseDuration} from '../credentials/grant-checks.js';
 import type {GrantService} from '../credentials/grant-service.js';
 import type {CredentialProvider, DetectedCredential, TokenProvider} from '../credentials/providers/provider.js';
 import {checkNotExpired, credentialProvider, credentialProviders, providerAliases, type RegisteredProvider} from '../credentials/providers/provider-list.js';
@@ -10,7 +11,6 @@ import {nearest} from '../text/nearest.js';
 import {promptMasked} from '../terminal/masked-prompt.js';
 import type {TerminalInput} from '../terminal/terminal-session.js';
 import type {Command, CommandContext} from './command.js';
-import {environmentVariables} from '../environment.js';
 import {printable} from '../text/printable.js';
 
 /** The first line of a piped stdin; empty when there is none. Never waits on a terminal. */
@@ -24,15 +24,6 @@ async function firstLineOfStdin(input: NodeJS.ReadableStream): Promise<string> {
 	}
 
 	return text.split('\n')[0]!.trim();
-}
-
-function describe(grant: Grant): string {
-	const parts = [
-		grant.login ? `as ${grant.login}` : '',
-		grant.scopes.length > 0 ? `scopes ${grant.scopes.join(', ')}` : '',
-		grant.expiresAt ? `expires ${grant.expiresAt}` : '',
-	].filter(Boolean);
-	return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
 /** The providers as errors list them: "github, anthropic, claude, openai (or codex), aws, ssh". */
@@ -70,16 +61,6 @@ export function parseProvider(name: string): RegisteredProvider {
 	}
 
 	return credentialProvider(canonical);
-}
-
-/** Turns "15m", "1h", "900s" or "900" into seconds. */
-export function parseDuration(text: string): number | undefined {
-	const match = /^(\d+)([smh]?)$/.exec(text.trim());
-	if (!match) {
-		return undefined;
-	}
-
-	return Number(match[1]) * ({'': 1, s: 1, m: 60, h: 3600} as const)[match[2] as '' | 's' | 'm' | 'h'];
 }
 
 async function grantServices(context: CommandContext): Promise<GrantService> {
@@ -199,31 +180,33 @@ ${providerHelpLines().map(line => `    ${line}`).join('\n')}
 			grant = await service.grantToken(provider, credential, {validate});
 		}
 
-		context.stdout.write(`Granted ${printable(grant.name)}${printable(describe(grant))} from ${printable(grant.source)}.\n`);
-		context.stderr.write(`Saved encrypted in ${printable(service.store.fileFor(grant.provider))} (key in the ${service.keyringBackend === 'system' ? 'system keychain' : 'key file'}).${validate || grant.provider === 'ssh' ? '' : ' Not validated.'}\n`);
+		context.stdout.write(`${printable(grantedLine(grant))}\n`);
+		context.stderr.write(`${printable(savedLine(service.store.fileFor(grant.provider), service.keyringBackend, {notValidated: !validate && grant.provider !== 'ssh'}))}\n`);
 		return 0;
 	},
 };
 
 async function grantAws(context: CommandContext, service: GrantService): Promise<Grant> {
 	const role = context.flags.role as string | undefined;
-	if (!role || !/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(role)) {
-		throw usageError(role ? `"${printable(role)}" is not an IAM role ARN.` : 'moat grant aws needs --role.', 'Pass --role arn:aws:iam::123456789012:role/NAME.');
+	const roleProblem = role ? awsRoleProblem(role) : 'moat grant aws needs --role.';
+	if (roleProblem) {
+		throw usageError(roleProblem, `Pass --role ${awsRoleExample}.`);
 	}
 
-	const region = (context.flags.region as string | undefined) ?? context.environment.variables[environmentVariables.awsRegion] ?? context.environment.variables[environmentVariables.awsDefaultRegion] ?? 'us-east-1';
-	if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-		throw usageError(`"${printable(region)}" is not an AWS region.`, 'Pass --region such as us-east-1.');
+	const region = (context.flags.region as string | undefined) ?? service.defaultAwsRegion();
+	const regionProblem = awsRegionProblem(region);
+	if (regionProblem) {
+		throw usageError(regionProblem, 'Pass --region such as us-east-1.');
 	}
 
-	const durationText = (context.flags.sessionDuration as string | undefined) ?? '15m';
+	const durationText = (context.flags.sessionDuration as string | undefined) ?? defaultAwsSessionDuration;
 	const seconds = parseDuration(durationText);
 	if (seconds === undefined || seconds < 900 || seconds > 43_200) {
 		throw usageError(`Session duration "${printable(durationText)}" is out of range.`, 'Use 15m to 12h, as in --session-duration 1h.');
 	}
 
 	return service.grantAws(
-		{roleArn: role, region, sessionDurationSeconds: seconds, externalId: context.flags.externalId as string | undefined},
+		{roleArn: role!, region, sessionDurationSeconds: seconds, externalId: context.flags.externalId as string | undefined},
 		{validate: context.flags.validate !== false},
 	);
 }

@@ -5,6 +5,7 @@ import {MoatError, notFoundError, usageError} from '../errors.js';
 import {createOutboundHttp, type OutboundHttp} from '../network/outbound-http.js';
 import type {AgentIdentity} from '../sshagent/agent-client.js';
 import {createCredentialStore, type CredentialStore} from './credential-store.js';
+import {defaultAwsRegion, sshHostProblem} from './grant-checks.js';
 import type {Grant} from './grant.js';
 import {openKeyring, type Keyring} from './keyring.js';
 import {aws} from './providers/aws.js';
@@ -161,8 +162,19 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 			return grant;
 		},
 
+		/** The region a role grant gets when none is named (AWS_REGION, AWS_DEFAULT_REGION, us-east-1). */
+		defaultAwsRegion(): string {
+			return defaultAwsRegion(environment.variables);
+		},
+
+		/** The keys the user's SSH agent holds; an error saying what to do when there is no agent or it holds none. */
 		async agentIdentities(): Promise<AgentIdentity[]> {
-			return ssh.detect(detection);
+			const identities = await ssh.detect(detection);
+			if (identities.length === 0) {
+				throw usageError('The SSH agent holds no keys.', 'Add one with ssh-add, then try again.');
+			}
+
+			return identities;
 		},
 
 		/**
@@ -171,14 +183,12 @@ export function createGrantService({environment, store, http, keyring}: GrantSer
 		 * Only the public key is stored: the private key stays in the agent.
 		 */
 		async grantSsh(host: string, key: string | undefined, publicKeyText?: string): Promise<Grant> {
-			if (!/^[a-z\d]([a-z\d.-]*[a-z\d])?(:\d+)?$/i.test(host)) {
-				throw usageError(`"${printable(host)}" is not a host name.`, 'Pass the host the key is for, as in moat grant ssh --host github.com.');
+			const hostProblem = sshHostProblem(host);
+			if (hostProblem) {
+				throw usageError(hostProblem, 'Pass the host the key is for, as in moat grant ssh --host github.com.');
 			}
 
 			const identities = await this.agentIdentities();
-			if (identities.length === 0) {
-				throw usageError('The SSH agent holds no keys.', 'Add one with ssh-add, then try again.');
-			}
 
 			const wanted = publicKeyText?.trim().split(/\s+/).slice(0, 2).join(' ');
 			const identity = key === undefined && wanted === undefined

@@ -564,9 +564,18 @@ test('on an 80-column terminal a problem\'s fix is still readable', async t => {
 });
 
 const wizardServices: GrantWizardServices = {
-	providers: [{name: 'github', title: 'GitHub'}, {name: 'claude', title: 'Claude subscription (Claude Code login)'}],
+	providers: [{name: 'github', title: 'GitHub', grantWith: 'token'}, {name: 'claude', title: 'Claude subscription (Claude Code login)', grantWith: 'token'}],
 	detect: async () => [],
 	async grant() {
+		throw new Error('not in these tests');
+	},
+	async sshKeys() {
+		throw new Error('not in these tests');
+	},
+	async grantSsh() {
+		throw new Error('not in these tests');
+	},
+	async grantAws() {
 		throw new Error('not in these tests');
 	},
 	explain: error => ({message: String(error), hint: ''}),
@@ -687,6 +696,68 @@ test('c opens the grant wizard in the dashboard; leaving it says no grant was sa
 	t.false(closed.includes('Which credential'));
 	stdin.write('j');
 	await frameWhere(lastFrame, text => rowOf(text, 'middle').startsWith('›'));
+});
+
+test('the grant wizard in the dashboard grants an SSH key for a typed host and an AWS role, and the status line says each', async t => {
+	const saved: string[] = [];
+	const result = (name: string, source: string) => ({name, login: null, scopes: [], expiresAt: null, source, file: `/home/user/.moat/credentials/${name}.enc`, keyringBackend: 'file' as const});
+	const services: GrantWizardServices = {
+		...wizardServices,
+		providers: [{name: 'github', title: 'GitHub', grantWith: 'token'}, {name: 'aws', title: 'AWS role', grantWith: 'aws-role', region: 'us-east-1'}, {name: 'ssh', title: 'SSH key', grantWith: 'ssh-agent-key'}],
+		sshKeys: async () => [{type: 'ssh-ed25519', comment: 'me@laptop', fingerprint: 'SHA256:mine'}],
+		async grantSsh(host, fingerprint) {
+			saved.push(`ssh ${host} ${fingerprint}`);
+			return result(`ssh:${host}`, 'SSH agent key me@laptop');
+		},
+		async grantAws(roleArn, region) {
+			saved.push(`aws ${roleArn} ${region}`);
+			return result('aws', 'role to assume');
+		},
+	};
+	const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {
+		async grantWizard() {
+			return services;
+		},
+	});
+	t.teardown(unmount);
+	await frameWhere(lastFrame, text => text.includes('newest'));
+	await inputReady(stdin);
+
+	stdin.write('c');
+	await frameWhere(lastFrame, text => text.includes('Which credential should runs be able to use?'));
+	stdin.write(keys.down);
+	stdin.write(keys.down);
+	await frameWhere(lastFrame, text => text.includes('› SSH key'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('› me@laptop  SHA256:mine'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('Which host may the key me@laptop be used for?'));
+	stdin.write('q');
+	await frameWhere(lastFrame, text => text.includes('> q'));
+	t.true(lastFrame()!.includes('newest'), 'q in the host field is text, not the dashboard quitting');
+	stdin.write(keys.backspace);
+	stdin.write('github.com');
+	await frameWhere(lastFrame, text => text.includes('> github.com'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('✓ Granted ssh:github.com from SSH agent key me@laptop.'));
+	stdin.write('x');
+	await frameWhere(lastFrame, text => text.includes('Granted ssh:github.com.') && !text.includes('✓'));
+
+	stdin.write('c');
+	await frameWhere(lastFrame, text => text.includes('Which credential should runs be able to use?'));
+	stdin.write(keys.down);
+	await frameWhere(lastFrame, text => text.includes('› AWS role'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('AWS role runs may assume (its ARN)'));
+	stdin.write('arn:aws:iam::123456789012:role/agent');
+	await frameWhere(lastFrame, text => text.includes('> arn:aws:iam::123456789012:role/agent'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('> us-east-1'));
+	stdin.write(keys.enter);
+	await frameWhere(lastFrame, text => text.includes('✓ Granted aws'));
+	stdin.write('x');
+	await frameWhere(lastFrame, text => text.includes('Granted aws.') && !text.includes('✓'));
+	t.deepEqual(saved, ['ssh github.com SHA256:mine', 'aws arn:aws:iam::123456789012:role/agent us-east-1']);
 });
 
 test('the New bottle dialog says when the agent has no grant, and Ctrl-G opens the grant wizard', async t => {

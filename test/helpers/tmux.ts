@@ -2,7 +2,7 @@ import {execFile} from 'node:child_process';
 import process from 'node:process';
 import {promisify} from 'node:util';
 import {waitDeadlineMilliseconds} from './deadline.js';
-import {cliPath} from './moat.js';
+import {cliPath, eventually} from './moat.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -21,7 +21,7 @@ export class TmuxSession {
 	static async start(moatArguments: readonly string[], options: {env: Record<string, string>; rows?: number; columns?: number; cwd?: string}): Promise<TmuxSession> {
 		const session = new TmuxSession(`moat-test-${process.pid}-${++sessions}`);
 		const variables = Object.entries(options.env)
-			.filter(([name]) => /^(MOAT_|HOME$|PATH$|DOCKER_HOST$|NODE_EXTRA_CA_CERTS$|SSH_AUTH_SOCK$)/.test(name))
+			.filter(([name]) => /^(MOAT_|HOME$|PATH$|DOCKER_HOST$|NODE_EXTRA_CA_CERTS$|SSH_AUTH_SOCK$|AWS_)/.test(name))
 			.map(([name, value]) => `${name}=${shellQuote(value)}`)
 			.join(' ');
 		// After moat exits the pane stays open and reports the exit code and
@@ -106,3 +106,15 @@ export async function terminalState(session: TmuxSession): Promise<{modes: strin
 
 /** Alternate screen and mouse off, cursor shown; canonical input, echo and signals on. */
 export const saneTerminal = {modes: '0 0 1', stty: 'isig icanon echo'} as const;
+
+/**
+ * Ink switches the terminal to raw mode in an effect after its first frame;
+ * keys typed before that would sit in the cooked line buffer.
+ */
+export async function rawModeOn(session: TmuxSession): Promise<void> {
+	const tty = await session.display('#{pane_tty}');
+	await eventually(async () => {
+		const {stdout} = await execFileAsync('stty', ['-F', tty, '-a']);
+		return /(^|\s)-icanon(\s|$)/.test(stdout);
+	});
+}

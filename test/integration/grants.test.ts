@@ -10,7 +10,7 @@ import test, {type ExecutionContext} from 'ava';
 import type {GrantSummary} from '../../source/credentials/grant.js';
 import {startHttpsStandIn, writeTrustBundle, type HttpsStandIn} from '../helpers/https-stand-in.js';
 import {cliPath, collect, createSandbox, eventually, type MoatResult, type Sandbox} from '../helpers/moat.js';
-import {TmuxSession} from '../helpers/tmux.js';
+import {rawModeOn, TmuxSession} from '../helpers/tmux.js';
 
 /**
  * `moat grant`, `moat grant list` and `moat revoke` as a user runs them:
@@ -624,18 +624,6 @@ grantTest('moat grant ssh without --host exits 2', async (t, world) => {
 
 // --- The wizard on a real terminal ---
 
-/**
- * Ink switches the terminal to raw mode in an effect after its first frame;
- * keys typed before that would sit in the cooked line buffer.
- */
-async function rawModeOn(session: TmuxSession): Promise<void> {
-	const tty = await session.display('#{pane_tty}');
-	await eventually(async () => {
-		const {stdout} = await execFileAsync('stty', ['-F', tty, '-a']);
-		return /(^|\s)-icanon(\s|$)/.test(stdout);
-	});
-}
-
 grantTest('moat grant with no provider on a terminal opens the wizard; a typed OpenAI key shows only asterisks, is validated and is listed', async (t, world) => {
 	const key = openaiKey();
 	world.secrets.push(key);
@@ -672,7 +660,7 @@ grantTest('moat grant with no provider on a terminal opens the wizard; a typed O
 	screens.push(after);
 	world.outputs.push(...screens);
 	t.regex(after, /^Granted openai from entered token\.$/m, 'what was saved stays on the screen after the wizard');
-	t.true(after.replaceAll('\n', '').includes(`Saved encrypted in ${path.join(world.credentialsDirectory, 'openai.enc')}.`), after);
+	t.true(after.replaceAll('\n', '').includes(`Saved encrypted in ${path.join(world.credentialsDirectory, 'openai.enc')} (key in the key file).`), after);
 
 	t.deepEqual(world.standIn.requests.map(request => [request.headers.host, request.url, request.headers.authorization]), [['api.openai.com', '/v1/models', `Bearer ${key}`]]);
 	const list = await world.run(['grant', 'list']);
@@ -695,6 +683,91 @@ for (const [how, keys, code] of [['q', ['q'], 1], ['Ctrl+C', ['C-c'], 130]] as c
 		world.outputs.push(screen);
 		t.regex(screen, /^No grant saved\.\nEXITED/m);
 		t.false(screen.includes('Which credential should runs be able to use?'), 'the wizard\'s frame is gone');
+		t.deepEqual(await world.grants(), []);
+	});
+}
+
+grantTest('the grant wizard grants a key the real SSH agent holds for a typed host (a bad host said in place first), and moat grant list shows it', async (t, world) => {
+	const agent = await startSshAgent(t);
+	world.secrets.push(...agent.keys.flatMap(key => key.privateKeyLines));
+	const second = agent.keys[1]!;
+	const session = await TmuxSession.start(['grant'], {env: {...world.env, SSH_AUTH_SOCK: agent.socket}, columns: 120, rows: 24});
+	t.teardown(async () => {
+		await session.kill();
+	});
+	const screens: string[] = [];
+	const waitFor = async (condition: string | RegExp | ((screen: string) => boolean)) => {
+		const screen = await session.waitFor(condition);
+		screens.push(screen);
+		return screen;
+	};
+
+	await waitFor('Which credential should runs be able to use?');
+	await rawModeOn(session);
+	await session.keys('Down', 'Down', 'Down', 'Down', 'Down');
+	await waitFor('› SSH key');
+	await session.keys('Enter');
+	const list = await waitFor('Which key of your SSH agent?');
+	for (const key of agent.keys) {
+		t.true(list.includes(`${key.comment}  ${key.fingerprint} (ssh-ed25519)`), list);
+	}
+
+	await session.keys('Down');
+	await waitFor(`› ${second.comment}`);
+	await session.keys('Enter');
+	await waitFor(`Which host may the key ${second.comment} be used for?`);
+	await session.type('git@github.com');
+	await waitFor('> git@github.com');
+	await session.keys('Enter');
+	const refused = await waitFor('✕');
+	t.true(refused.includes('✕ "git@github.com" is not a host name.'), refused);
+	t.deepEqual(await world.grants(), [], 'nothing is saved for a bad host');
+
+	await session.keys(...Array.from({length: 'git@github.com'.length}, () => 'BSpace'));
+	await waitFor(screen => /^\s*>\s*$/m.test(screen) && !screen.includes('✕'));
+	await session.type('github.com');
+	await waitFor('> github.com');
+	await session.keys('Enter');
+	const done = await waitFor('✓ Granted');
+	t.true(done.includes(`✓ Granted ssh:github.com from SSH agent key ${second.comment}.`), done);
+	await session.keys('Enter');
+	t.is(await session.exitCode(), 0);
+	const after = await session.screen();
+	screens.push(after);
+	world.outputs.push(...screens);
+	t.regex(after, new RegExp(`^Granted ssh:github\\.com from SSH agent key ${second.comment}\\.$`, 'm'), 'moat grant ssh\'s line stays on the screen');
+	t.true(after.replaceAll('\n', '').includes(`Saved encrypted in ${path.join(world.credentialsDirectory, 'ssh.enc')} (key in the key file).`), after);
+
+	const list2 = await world.run(['grant', 'list']);
+	t.regex(lines(list2.stdout)[1]!, new RegExp(`^ssh:github\\.com\\s+ssh\\s+SSH agent key ${second.comment}\\s+-\\s+-\\s+-$`));
+	t.deepEqual((await world.grants()).map(grant => [grant.name, grant.details.fingerprint]), [['ssh:github.com', second.fingerprint]]);
+});
+
+for (const [what, agentFor, message, fix] of [
+	['an SSH agent that holds no key', async (t: ExecutionContext) => (await startSshAgent(t, [])).socket, /✕ The SSH agent holds no keys\./, /Add one with ssh-add, then try again\./],
+	['no SSH agent at SSH_AUTH_SOCK', async () => path.join(os.tmpdir(), `moat-no-agent-${randomBytes(4).toString('hex')}.sock`), /✕ Cannot talk to the SSH agent at \S+: /, /Check that ssh-agent is running \(ssh-add -l\)/],
+] as const) {
+	grantTest(`with ${what}, the grant wizard's SSH step says so with the fix; esc goes back and q leaves with no grant`, async (t, world) => {
+		world.secrets.push(githubToken());
+		const session = await TmuxSession.start(['grant'], {env: {...world.env, SSH_AUTH_SOCK: await agentFor(t)}, columns: 160, rows: 24});
+		t.teardown(async () => {
+			await session.kill();
+		});
+		await session.waitFor('Which credential should runs be able to use?');
+		await rawModeOn(session);
+		await session.keys('Down', 'Down', 'Down', 'Down', 'Down');
+		await session.waitFor('› SSH key');
+		await session.keys('Enter');
+		const said = await session.waitFor('✕');
+		world.outputs.push(said);
+		t.regex(said, message);
+		t.regex(said, fix);
+		t.false(said.includes('›'), 'no key to choose');
+		await session.keys('Escape');
+		await session.waitFor('› GitHub');
+		await session.keys('q');
+		t.is(await session.exitCode(), 1);
+		t.regex(await session.screen(), /^No grant saved\.\nEXITED/m);
 		t.deepEqual(await world.grants(), []);
 	});
 }

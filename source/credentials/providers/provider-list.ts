@@ -26,7 +26,7 @@ export const providerNames: readonly ProviderName[] = credentialProviders.map(pr
 /** A registered provider granted as a token, with its own name's type. */
 export type RegisteredTokenProvider = Extract<RegisteredProvider, {grantWith: 'token'}>;
 
-/** The providers granted as tokens (found, typed or piped), which the grant wizard offers. */
+/** The providers granted as tokens (found, typed or piped). */
 export const tokenProviders: readonly RegisteredTokenProvider[] = credentialProviders.filter((provider): provider is RegisteredTokenProvider => provider.grantWith === 'token');
 
 /** Provider names users may type, with their canonical name: each name, then its aliases. */

@@ -14,6 +14,7 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {MoatError, notFoundError, usageError} from '../errors.js';
 import {planDependencies} from '../images/dependencies.js';
 import {ensureImage} from '../images/image-builder.js';
+import {withFileLock} from '../files/file-lock.js';
 import {cachedImageFiles} from '../images/image-files-cache.js';
 import {bottleHome, bottleUser, checkBottleIdentity, prepareBottle, readImageFiles} from '../images/root-setup.js';
 import {resolveResources, type ResourceRequest} from '../runs/resources.js';
@@ -523,8 +524,11 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 
 	// Signed at once, so a live run's log is anchored from its start.
 	await record(id, 'run.started', {containerId}, true);
-	// Another moat process may already have seen the container end and
-	// recorded that; never move a finished run back to running.
-	const current = await store.read(id);
-	return current.state === 'created' ? store.update(id, {state: 'running', startedAt: environment.now().toISOString()}) : current;
+	// Another moat process (the daemon, copying its output) may already have
+	// seen the container end and recorded that: under the state lock it
+	// takes for that, a finished run is never moved back to running.
+	return withFileLock(store.stateLockFile(id), async () => {
+		const current = await store.read(id);
+		return current.state === 'created' ? store.update(id, {state: 'running', startedAt: environment.now().toISOString()}) : current;
+	});
 }

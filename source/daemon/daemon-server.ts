@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import {createAuditLog} from '../audit/audit-log.js';
 import net from 'node:net';
 import type {Duplex} from 'node:stream';
@@ -194,7 +193,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			observer: {
 				activity(runId, state) {
 					// Under the run's state lock, and only while it runs: a late hook never revives a finished run.
-					void withFileLock(path.join(store.directory(runId), 'state.lock'), async () => {
+					void withFileLock(store.stateLockFile(runId), async () => {
 						const run = await store.read(runId);
 						if (isActive(run)) {
 							await store.update(runId, {activity: {state, at: environment.now().toISOString()}});

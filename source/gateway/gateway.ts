@@ -446,9 +446,19 @@ export function createGateway(options: GatewayOptions): Gateway {
 			const probed = await engine.execToEnd(id, ['node', '/moat/gateway.mjs', 'probe', ...targets, ...(socketUsable ? ['/run/moat-daemon/proxy.sock'] : [])]);
 			const results = JSON.parse(probed.stdout.trim() || '{}') as Record<string, string>;
 			const reached = targets.filter(target => results[target] === 'connected');
-			await (reached.length === 0 && targets.length > 0 && startedAt !== ''
-				? writeFileAtomic(paths.seal, JSON.stringify(seal) + '\n')
-				: reached.length > 0 ? fs.rm(paths.seal, {force: true}) : Promise.resolve());
+			// Only a shortcut for the next daemon: a record that cannot be kept costs that one the probe again.
+			const keep = async () => {
+				if (reached.length > 0) {
+					await fs.rm(paths.seal, {force: true});
+				} else if (targets.length > 0 && startedAt !== '') {
+					await fs.mkdir(paths.directory, {recursive: true, mode: 0o700});
+					await writeFileAtomic(paths.seal, JSON.stringify(seal) + '\n');
+				}
+			};
+
+			await keep().catch((error: unknown) => {
+				log(`the seal check's answer is not kept: ${(error as Error).message}`);
+			});
 			if (reached.length > 0) {
 				throw new MoatError(
 					`moat's sealed network reaches this machine (${reached.join(', ')} answered from it), so bottles could reach its services.`,

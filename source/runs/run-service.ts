@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type {AuditEventType} from '../audit/audit-chain.js';
 import type {AuditSink} from '../audit/audit-log.js';
 import type {BufferedOutput} from '../engine/buffered-output.js';
@@ -149,7 +148,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 
 		// Several moat processes may see the same exit at once; only the one
 		// that makes the change records it, so the log says it once.
-		const stateLock = path.join(store.directory(run.id), 'state.lock');
+		const stateLock = store.stateLockFile(run.id);
 		if (Object.keys(decision.change).length === 0 && !isActive(run)) {
 			// Another process (the daemon) may be finishing the run right now:
 			// its run.exited entry and final seal come under this lock, so
@@ -416,7 +415,7 @@ export function createRunService({engine, store, environment, reporter, audit, n
 
 			// Under the same lock as the exit transition, so a concurrent
 			// finisher cannot overwrite the request with an older record.
-			await withFileLock(path.join(store.directory(run.id), 'state.lock'), async () => store.update(run.id, {stopRequested: true}));
+			await withFileLock(store.stateLockFile(run.id), async () => store.update(run.id, {stopRequested: true}));
 			await record(run.id, 'run.stopped', {requestedBy: 'user'});
 			await engine.stopContainer(run.containerId, stopGraceSeconds);
 			return finish(await store.read(run.id));

@@ -173,6 +173,8 @@ export function createRunStore(moatHome: string) {
 		/** One line per request through the proxy (README: The network), written by the daemon. */
 		networkFile: (id: string) => path.join(directory(id), 'network.jsonl'),
 		captureLockFile: (id: string) => path.join(directory(id), 'capture.lock'),
+		/** Held by whoever moves the run's state: one process records each change, once. */
+		stateLockFile: (id: string) => path.join(directory(id), 'state.lock'),
 		/** Present once logs.jsonl holds the container's whole output (a live copy saw it end). */
 		captureDoneFile: (id: string) => path.join(directory(id), 'capture.done'),
 

@@ -36,7 +36,16 @@ export function createRunFinisher(options: {
 	});
 	return {
 		async finish(runId) {
-			await runService.reconcile(await store.read(runId));
+			const run = await store.read(runId);
+			// A run still `created` is its launcher's until it has recorded
+			// run.started and moved it to running (the daemon copies output
+			// from before the start, so a quick command can end first): the
+			// next look finishes it, after the launcher's entry.
+			if (run.state === 'created') {
+				return;
+			}
+
+			await runService.reconcile(run);
 		},
 	};
 }

@@ -340,7 +340,9 @@ export function createRunService({engine, store, environment, reporter, audit, n
 				return run;
 			}
 
-			if (run.interactive || !run.containerId) {
+			// An attachment made before the start holds all the output, even
+			// once another process has finished the run and removed its container.
+			if (run.interactive || (!run.containerId && !options.attachment)) {
 				// A TTY's output is terminal drawing; as lines it reads better cleaned.
 				return this.follow(run, record => {
 					sinks[record.stream](Buffer.from((run.interactive ? plainTerminalLine(record.line) : record.line) + '\n'));

@@ -241,8 +241,8 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 			// Never started just to revoke: a daemon that is not running holds no tokens.
 			await (await findDaemon(environment))?.unregister(runId);
 		},
-		async capture(runId: string) {
-			await (await findDaemon(environment))?.capture(runId);
+		async starting(runId: string) {
+			await (await findDaemon(environment))?.starting(runId);
 		},
 	};
 	const routedAudit = createRoutedAudit(environment, audit);

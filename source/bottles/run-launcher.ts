@@ -86,11 +86,13 @@ export type RunNetwork = {
 	/** Revokes the run's proxy token; quiet when no daemon is running. */
 	release(runId: string): Promise<void>;
 	/**
-	 * Has the daemon copy the run's output before its container starts: a
-	 * fast writer is then paced to the copy instead of outrunning the
-	 * engine's log. Without it the daemon finds the run at its next look.
+	 * Said just before the container starts. Resolves once the run's way out
+	 * is ready (the gateway joins its network while the container is made);
+	 * rejects, failing the run, when it cannot be. Also has the daemon copy
+	 * the run's output from the start: a fast writer is then paced to the
+	 * copy instead of outrunning the engine's log.
 	 */
-	capture?(runId: string): Promise<void>;
+	starting?(runId: string): Promise<void>;
 };
 
 export type PreparedRun = {run: RunMetadata; config: MoatConfig};
@@ -498,8 +500,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 
 	try {
 		await beforeStart?.({run, config});
-		// Not copied from the start, the output is still caught up from the engine's log.
-		await network?.capture?.(id).catch(() => undefined);
+		await network?.starting?.(id);
 		await engine.startContainer(containerId);
 		await checkBottleIdentity(engine, containerId, uid, bottleGid).catch(async (error: unknown) => {
 			await engine.killContainer(containerId).catch(() => undefined);

@@ -30,8 +30,12 @@ export const apiRoutes = [
 	{name: 'register', method: 'POST', path: '/runs'},
 	{name: 'audit', method: 'POST', path: '/audit'},
 	{name: 'allow', method: 'POST', path: '/runs/:runId/allow', anyRunId: true},
-	/** Copy the run's output from now on: asked before its container starts, so all of it is copied live. */
-	{name: 'capture', method: 'POST', path: '/runs/:runId/capture'},
+	/**
+	 * The launcher is about to start the run's container: answers once the
+	 * gateway has joined the run's network, and copies the run's output from
+	 * now on, so all of it is copied live.
+	 */
+	{name: 'starting', method: 'POST', path: '/runs/:runId/starting'},
 	{name: 'unregister', method: 'DELETE', path: '/runs/:runId'},
 	{name: 'shutdown', method: 'POST', path: '/shutdown'},
 ] as const satisfies readonly ApiRoute[];

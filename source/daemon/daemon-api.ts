@@ -24,6 +24,8 @@ export type DaemonApiOptions = {
 	ready(): Promise<void>;
 	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
 	access(runId: string, options: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
+	/** Resolves once the gateway has joined the run's network; rejects with why it could not. */
+	joined(runId: string): Promise<void>;
 	/** Starts copying a registered run's output; false when it is not registered or has no container. */
 	capture(runId: string): Promise<boolean>;
 	/** Asked for by `POST /shutdown`; called after the answer is on its way. */
@@ -38,7 +40,7 @@ export type DaemonApiOptions = {
 
 export type DaemonApi = {close(): Promise<void>};
 
-function handlersFor({registry, audit, hello, ready, access, capture, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+function handlersFor({registry, audit, hello, ready, access, joined, capture, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
 	const status = (): Answer => {
 		const answer: DaemonStatus = {
 			...hello(),
@@ -129,7 +131,14 @@ function handlersFor({registry, audit, hello, ready, access, capture, shutdown}:
 			const allowed = await registry.allowHost(runId!, asked.entry);
 			return allowed ? [200, allowed] : notRunning;
 		},
-		async capture({runId}) {
+		async starting({runId}) {
+			// Fail closed: a bottle started before the gateway joined its network would have no way out it could use, and no word why.
+			try {
+				await joined(runId!);
+			} catch (error) {
+				return [503, {error: `the gateway could not join the run's network: ${(error as Error).message}`}];
+			}
+
 			return (await capture(runId!)) ? [200, {capturing: true}] : [404, {error: `no run ${runId} with a container is registered with this daemon`}];
 		},
 		async unregister({runId}) {

@@ -16,8 +16,12 @@ export type DaemonClient = {
 	readonly hello: Hello;
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	unregister(runId: string): Promise<void>;
-	/** Has the daemon copy the run's output from now on (before its container starts, so none is read back). */
-	capture(runId: string): Promise<void>;
+	/**
+	 * Said just before the run's container starts: resolves once the gateway
+	 * has joined the run's network (rejects when it cannot), and has the
+	 * daemon copy the run's output from now on, so none is read back.
+	 */
+	starting(runId: string): Promise<void>;
 	status(): Promise<DaemonStatus>;
 	/** The status once the gateway is ready or has failed (it may be building its image). */
 	ready(): Promise<DaemonStatus>;
@@ -108,8 +112,16 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 				503: (error, hint, usage) => new MoatError(`Cannot start the run: ${error}`, hint ?? 'Run moat proxy restart, then try again.', usage ? exitCodes.usage : exitCodes.failure),
 			}) as Promise<RegisteredRun>;
 		},
-		async capture(runId) {
-			await expect(call(socketPath, 'POST', `/runs/${runId}/capture`), 'copy the run\'s output');
+		async starting(runId) {
+			const answer = call(socketPath, 'POST', `/runs/${runId}/starting`);
+			// Not copied live (no container registered yet), the output is still caught up from the engine's log.
+			if ((await answer.catch(() => undefined))?.status === 404) {
+				return;
+			}
+
+			await expect(answer, 'start the run', {
+				503: error => new MoatError(`Cannot start the run: ${error}.`, 'Run moat proxy restart, then try again.'),
+			});
 		},
 		async unregister(runId) {
 			await expect(call(socketPath, 'DELETE', `/runs/${runId}`), 'revoke the run\'s token');

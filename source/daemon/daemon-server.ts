@@ -262,6 +262,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 					// An entry that could not be written (a full disk) was said when it failed; it does not hold the daemon.
 					await audit.drain().catch(() => undefined);
 					await api?.close();
+					await registry.settled();
 					await gateway.close();
 					await legacy?.close();
 					await proxy?.close();
@@ -297,6 +298,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				await gateway.ensure().catch(() => undefined);
 			},
 			access: async (runId, options) => ({...await gateway.openRun(runId, options), caCertificate: authority.certificatePem}),
+			joined: async runId => gateway.joined(runId),
 			capture: async runId => watchers?.captureNow(runId) ?? false,
 			shutdown(why) {
 				void shutdown(why);

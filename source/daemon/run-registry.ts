@@ -62,6 +62,8 @@ export type RunRegistry = {
 	recordRequest(runId: string, entry: NetworkEntry): boolean;
 	/** Writes daemon-state.json: `state` as it stands, with the runs registered now. */
 	save(): Promise<void>;
+	/** Resolves once what unregister took down (each run's network) is gone. */
+	settled(): Promise<void>;
 	/** Ends the network logs; the runs stay persisted for the next daemon. */
 	close(): void;
 };
@@ -248,6 +250,8 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 		return saving;
 	};
 
+	// What unregister started taking down: the daemon waits for it before it stops.
+	const releases = new Set<Promise<void>>();
 	const unregister = async (runId: string, why: string) => {
 		const live = runs.get(runId);
 		if (!live) {
@@ -260,9 +264,15 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 		// Connections opened with the token end with it.
 		disconnect(runId);
 		live.networkLog?.end();
-		await options.released?.(runId).catch((error: unknown) => {
+		// The token is dead from here; taking down the run's network (about
+		// 0.2 s of engine calls) goes on behind, so the run's finisher, and
+		// the launcher waiting on it, are not held for it.
+		const releasing = (options.released?.(runId) ?? Promise.resolve()).catch((error: unknown) => {
 			log(`run ${runId}: ${(error as Error).message}`);
+		}).finally(() => {
+			releases.delete(releasing);
 		});
+		releases.add(releasing);
 		await save();
 		log(`run ${runId} unregistered (${why})`);
 		return true;
@@ -390,6 +400,9 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 			return true;
 		},
 		save,
+		async settled() {
+			await Promise.all(releases);
+		},
 		close() {
 			for (const live of runs.values()) {
 				live.networkLog?.end();

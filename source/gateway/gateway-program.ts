@@ -303,19 +303,37 @@ function probe(targets: string[]) {
 		const [host, port] = splitAuthority(target);
 		// A path is the daemon's Unix socket: whether this engine shares the host's files.
 		const socket = target.startsWith('/') ? net.connect(target) : net.connect({host, port: Number(port)});
+		// An address that answers on this machine's kernel connects within
+		// milliseconds; one that does not answers only when ARP gives up
+		// (about 3 s on Linux), which held every new gateway's start. A second
+		// is plenty, and the decision waits one more turn of the event loop so
+		// a connect the kernel finished while this process was not scheduled
+		// (a loaded machine) is seen first, never taken for a timeout.
 		const timer = setTimeout(() => {
-			results[target] = 'timeout';
-			socket.destroy();
-			done();
-		}, 10_000);
+			setImmediate(() => {
+				if (results[target] === undefined) {
+					results[target] = 'timeout';
+					socket.destroy();
+					done();
+				}
+			});
+		}, 1000);
 		socket.once('connect', () => {
 			clearTimeout(timer);
+			if (results[target] !== undefined) {
+				return;
+			}
+
 			results[target] = 'connected';
 			socket.destroy();
 			done();
 		});
 		socket.once('error', error => {
 			clearTimeout(timer);
+			if (results[target] !== undefined) {
+				return;
+			}
+
 			results[target] = (error as NodeJS.ErrnoException).code ?? 'error';
 			done();
 		});

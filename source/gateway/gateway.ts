@@ -53,6 +53,13 @@ export type Gateway = {
 	 * run's token).
 	 */
 	openRun(runId: string, options?: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<RunAccess>;
+	/**
+	 * Resolves once the gateway has joined the run's network, or rejects
+	 * with why it could not. openRun returns as soon as the network exists
+	 * (the container can be made on it); the bottle must not start before
+	 * this.
+	 */
+	joined(runId: string): Promise<void>;
 	/** Leaves and removes the run's network (its container has ended). */
 	closeRun(runId: string): Promise<void>;
 	/** A connection to a bottle's port, made by the gateway (the hostname router). */
@@ -156,6 +163,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 	let dialer: Dialer | undefined;
 	let socketServer: net.Server | undefined;
 	let closed = false;
+	// Runs whose network the gateway is still joining (openRun does not wait for it).
+	const joins = new Map<string, Promise<void>>();
 	let restoreTimer: NodeJS.Timeout | undefined;
 
 	const pool = (): NetworkPool => {
@@ -544,11 +553,19 @@ export function createGateway(options: GatewayOptions): Gateway {
 			}
 
 			const addresses = runSubnet(pool(), slot);
-			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
 			const proxy = {host: addresses.gateway, port: gatewayPort};
 			if (!runOptions || (!runOptions.ssh && runOptions.hostPorts.length === 0)) {
+				// Joining takes the engine about as long as making the network: it
+				// goes on while the launcher makes and prepares the container,
+				// which needs only the network to exist; joined() holds the start.
+				const join = engine.connectNetwork(networkName, containerId!, addresses.gateway);
+				join.catch(() => undefined);
+				joins.set(runId, join);
 				return {network: networkName, proxy};
 			}
+
+			// The relay reaches the proxy through the gateway at once.
+			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
 
 			const volume = await startRelay(runId, networkName, addresses.relay, `http://moat:${encodeURIComponent(runOptions.token)}@${proxy.host}:${proxy.port}`, runOptions);
 			return {
@@ -559,8 +576,16 @@ export function createGateway(options: GatewayOptions): Gateway {
 			};
 		},
 
+		async joined(runId) {
+			await joins.get(runId);
+			joins.delete(runId);
+		},
+
 		async closeRun(runId) {
 			const networkName = runNetworkName(runId);
+			// A join still under way would otherwise land after the leave, and hold the network.
+			await joins.get(runId)?.catch(() => undefined);
+			joins.delete(runId);
 			for (const relay of await engine.listContainers({[gatewayLabels.runRelay]: runId, [containerLabels.home]: home}).catch(() => [])) {
 				await engine.removeContainer(relay.id, {force: true}).catch(() => undefined);
 			}

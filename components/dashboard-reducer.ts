@@ -43,6 +43,9 @@ export type DashboardState = {
 	paneLines: number;
 	paneTotal: number;
 	help: boolean;
+	/** The help overlay's page shown, of the `helpPages` it took when last drawn (at the terminal's size). */
+	helpPage: number;
+	helpPages: number;
 	confirmDestroy: string | undefined;
 	status: string | undefined;
 	/**
@@ -65,7 +68,9 @@ export type DashboardEvent =
 	| {type: 'request'; effect: Effect}
 	| {type: 'taken'; count: number}
 	/** The shown pane's size: `lines` it holds now, `total` it has had (they grow apart once old lines are dropped). */
-	| {type: 'pane-lines'; lines: number; total: number};
+	| {type: 'pane-lines'; lines: number; total: number}
+	/** How many pages the help overlay takes at the terminal's size. */
+	| {type: 'help-pages'; count: number};
 
 export function initialDashboardState(options: {selectedId?: string; status?: string; pane?: Pane} = {}): DashboardState {
 	return {
@@ -81,6 +86,8 @@ export function initialDashboardState(options: {selectedId?: string; status?: st
 		paneLines: 0,
 		paneTotal: 0,
 		help: false,
+		helpPage: 0,
+		helpPages: 1,
 		confirmDestroy: undefined,
 		status: options.status,
 		statusSerial: 0,
@@ -166,7 +173,11 @@ function onKey(previous: DashboardState, input: string, key: KeyInfo): Dashboard
 	}
 
 	if (state.help) {
-		// Any key closes the overlay; ? and q keep their meaning.
+		// Space shows the next page, the first after the last; any other key closes the overlay (q still quits).
+		if (input === ' ' && state.helpPages > 1) {
+			return {...state, helpPage: (state.helpPage + 1) % state.helpPages};
+		}
+
 		if (input === 'q') {
 			return withEffect({...state, help: false}, {kind: 'quit'});
 		}
@@ -250,7 +261,7 @@ function onKey(previous: DashboardState, input: string, key: KeyInfo): Dashboard
 		}
 
 		case 'help': {
-			return {...state, help: true};
+			return {...state, help: true, helpPage: 0};
 		}
 
 		case 'quit': {
@@ -338,6 +349,12 @@ export function dashboardReducer(state: DashboardState, event: DashboardEvent): 
 			// With follow off, the cursor stays on the line it was on while new ones arrive below.
 			const grown = state.follow ? 0 : Math.max(0, event.total - state.paneTotal);
 			return {...state, paneLines: event.lines, paneTotal: event.total, offset: Math.min(Math.max(0, event.lines - 1), state.offset + grown)};
+		}
+
+		case 'help-pages': {
+			// A resize can leave fewer pages than the one shown: the last one stands in for it.
+			const count = Math.max(1, event.count);
+			return count === state.helpPages && state.helpPage < count ? state : {...state, helpPages: count, helpPage: Math.min(state.helpPage, count - 1)};
 		}
 
 		case 'taken': {

@@ -1,7 +1,8 @@
 import {Box, Text, useApp, useInput, useWindowSize} from 'ink';
-import {useCallback, useEffect, useReducer, useState} from 'react';
+import {useCallback, useEffect, useMemo, useReducer, useState} from 'react';
 import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane} from './dashboard-reducer.js';
 import {dashboardLayout} from './dashboard-layout.js';
+import {helpPages, type HelpList, type HelpPage} from './help-pages.js';
 import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
 import {GrantWizard, GrantWizardContext, type GrantWizardServices} from './grant-wizard.js';
 import {attachedKeys, hintLine, overlayBindings, type KeyFocus} from './key-bindings.js';
@@ -20,46 +21,24 @@ function HintBar({focus, width}: {focus: KeyFocus; width: number}) {
 	return <Text dimColor wrap="truncate">{hintLine(focus, width)}</Text>;
 }
 
-type KeyEntry = {label: string; description: string};
-
-const labelWidthOf = (keys: readonly KeyEntry[]) => Math.max(...keys.map(binding => binding.label.length)) + 2;
-const naturalWidthOf = (keys: readonly KeyEntry[]) => labelWidthOf(keys) + Math.max(...keys.map(binding => binding.description.length));
-
-function KeyList({title, keys, width}: {title: string; keys: readonly KeyEntry[]; width: number}) {
-	const labelWidth = labelWidthOf(keys);
-	// A description too long for the room wraps under itself: the overlay never cuts one short.
-	return (
-		<Box flexDirection="column" width={width} flexShrink={0}>
-			<Text bold wrap="wrap">{title}</Text>
-			{keys.map(binding => (
-				<Box key={binding.label} flexDirection="row" flexShrink={0}>
-					<Box width={labelWidth} flexShrink={0}><Text>{binding.label}</Text></Box>
-					<Box width={Math.max(1, width - labelWidth)} flexShrink={0}><Text wrap="wrap">{binding.description}</Text></Box>
-				</Box>
-			))}
-		</Box>
-	);
-}
-
-const overlayGap = 3;
+const helpLists: readonly [HelpList, HelpList] = [
+	{title: 'Keys', entries: overlayBindings},
+	{title: `After ${attachedPrefix.label} (attached)`, entries: attachedKeys},
+];
 
 /**
- * Every key, from the same table as the hint bar: the dashboard's and,
- * beside them, the attached ones. No border: at 80×24 the two lists need
- * every row and column to be shown whole. Each list gets a width of its own
- * (the attached one at most 40% when both cannot have all they would like),
- * so a long description wraps at a known width rather than being cut.
+ * Every key, from the same table as the hint bar: the dashboard's and the
+ * attached ones, laid out by helpPages so nothing is ever cut; one page of
+ * them at a time, with how to see the next. No border: at 80×24 the two
+ * lists need every row and column to fit on one page.
  */
-function HelpOverlay({height, width}: {height: number; width: number}) {
-	const room = Math.max(2, width - overlayGap);
-	const attachedWidth = Math.min(naturalWidthOf(attachedKeys), Math.max(room - naturalWidthOf(overlayBindings), Math.floor(room * 0.4)));
+function HelpOverlay({page, height}: {page: HelpPage; height: number}) {
 	return (
 		<Box flexDirection="column" height={height} flexShrink={0} overflow="hidden">
-			<Box flexDirection="row" columnGap={overlayGap} flexShrink={0}>
-				<KeyList title="Keys" keys={overlayBindings} width={room - attachedWidth} />
-				<KeyList title={`After ${attachedPrefix.label} (attached)`} keys={attachedKeys} width={attachedWidth} />
-			</Box>
-			<Text dimColor>Any key closes this.</Text>
+			{page.rows.map((row, index) => (
+				<Text key={index} wrap="truncate">{row.map((span, spanIndex) => <Text key={spanIndex} bold={span.bold}>{span.text}</Text>)}</Text>
+			))}
+			{page.hint ? <Text dimColor wrap="truncate">{page.hint}</Text> : undefined}
 		</Box>
 	);
 }
@@ -272,6 +251,11 @@ export function Dashboard({refreshMilliseconds = 1000, tickMilliseconds = 5000, 
 	// Rows: title, problems (two lines each), table, pane, status, hints; never more than the terminal has.
 	const layout = dashboardLayout({rows, problems: problems.length, error: Boolean(error), runs: visible.length});
 	const {tableHeight, paneHeight} = layout;
+	// The overlay takes the table's and the pane's rows; the reducer learns how many pages that makes, for space to go round them.
+	const help = useMemo(() => helpPages(helpLists, {width: columns, height: tableHeight + paneHeight}), [columns, tableHeight, paneHeight]);
+	useEffect(() => {
+		dispatch({type: 'help-pages', count: help.length});
+	}, [help.length]);
 	// Only the rows on screen are watched (their state and request counts); the rest are read every few seconds.
 	useRunWatches(shownRuns(visible, tableHeight, selectedIndex).shown.map(run => run.id), 'row', runsChanged);
 	const asked = runs.find(run => run.id === state.confirmDestroy);
@@ -290,7 +274,7 @@ export function Dashboard({refreshMilliseconds = 1000, tickMilliseconds = 5000, 
 			))}
 			{error ? <Text color="red" wrap="truncate">✕ {printable(error)}</Text> : undefined}
 			{state.help && dialog === undefined
-				? <HelpOverlay height={tableHeight + paneHeight} width={columns} />
+				? <HelpOverlay page={help[Math.min(state.helpPage, help.length - 1)]!} height={tableHeight + paneHeight} />
 				: (
 					<>
 						<Box height={tableHeight} flexDirection="column" flexShrink={0} overflow="hidden">

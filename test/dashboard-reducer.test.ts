@@ -326,6 +326,18 @@ test('the help overlay closes on any key without acting on it, except q which st
 	t.false(press(open, 'q').help);
 });
 
+test('space goes round the help overlay\'s pages, the first after the last; with one page it closes like any other key', t => {
+	const open = dashboardReducer(press(loaded(), '?'), {type: 'help-pages', count: 3});
+	t.deepEqual([1, 2, 3, 4].map(spaces => press(open, ...Array.from({length: spaces}, () => ' ')).helpPage), [1, 2, 0, 1]);
+	t.true(press(open, ' ', ' ', ' ').help);
+	const next = press(open, ' ', 'j');
+	t.deepEqual([next.help, next.selectedId], [false, alpha.id]);
+	t.is(press(next, '?').helpPage, 0, 'the overlay opens on its first page');
+	t.false(press(dashboardReducer(open, {type: 'help-pages', count: 1}), ' ').help);
+	// A resize to fewer pages than the one shown: the last one stands in for it.
+	t.is(dashboardReducer(press(open, ' ', ' '), {type: 'help-pages', count: 2}).helpPage, 1);
+});
+
 test('effects queue in order and taken removes only the ones carried out', t => {
 	const queued = press(loaded(), 's', 'j', 's', 'c');
 	t.deepEqual(queued.effects, [{kind: 'stop', id: alpha.id}, {kind: 'stop', id: bravo.id}, {kind: 'grants'}]);

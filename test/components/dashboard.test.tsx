@@ -111,24 +111,48 @@ test('j, k, G and g move the selection pointer', async t => {
 	t.false(rowOf(first, 'middle').startsWith('›'));
 });
 
+/** The overlay's last line: how to close it, and on which page of how many it is when there are several. */
+const overlayHint = /^(?:Any key closes this\.|space: (?:more|first page) \((\d+)\/(\d+)\) · any other key closes)$/;
+
+/** The overlay's rows in a frame (between the title line and its own hint line), and its page. */
+function overlayPage(frame: string): {rows: string[]; page: number; pages: number} {
+	const lines = frame.split('\n');
+	const hint = lines.findIndex(line => overlayHint.test(line.trimEnd()));
+	const [, page, pages] = overlayHint.exec(lines[hint]!.trimEnd())!;
+	return {rows: lines.slice(1, hint), page: Number(page ?? 1), pages: Number(pages ?? 1)};
+}
+
+const isOverlay = (frame: string) => frame.split('\n').some(line => overlayHint.test(line.trimEnd()));
+
 /**
- * The `?` overlay's entries as a user reads them: in each of its two lists,
- * a key's label and its description, with the lines a long one wraps onto
- * joined back. Labels are known (the key tables); each list puts its
+ * The `?` overlay's entries as a user reads them, page after page: in each
+ * of its two lists, a key's label and its description, with the lines a long
+ * one wraps onto joined back. The lists stand side by side (a row holds both,
+ * cut where the second's title starts) or one under the other (the second's
+ * title starts it). Labels are known (the key tables); each list puts its
  * descriptions one column past its longest label.
  */
-function overlayEntries(frame: string, lists: {keys: ReadonlyArray<{label: string}>; attached: ReadonlyArray<{label: string}>}): {keys: Map<string, string>; attached: Map<string, string>} {
-	const lines = frame.split('\n');
-	const top = lines.findIndex(line => line.includes('Keys') && line.includes('After Ctrl-/ (attached)'));
-	const bottom = lines.findIndex(line => line.includes('Any key closes this.'));
-	const starts = {keys: lines[top]!.indexOf('Keys'), attached: lines[top]!.indexOf('After Ctrl-/')};
+function overlayEntries(rows: readonly string[], lists: {keys: ReadonlyArray<{label: string}>; attached: ReadonlyArray<{label: string}>}): {keys: Map<string, string>; attached: Map<string, string>} {
+	const together = rows.find(line => /^Keys +After Ctrl-\/ \(attached\)/.test(line));
+	const split = together?.indexOf('After Ctrl-/');
+	const streams = {keys: [] as string[], attached: [] as string[]};
+	let list: keyof typeof streams = 'keys';
+	for (const line of rows) {
+		if (split === undefined) {
+			list = line.startsWith('After Ctrl-/') ? 'attached' : list;
+			streams[list].push(line);
+		} else {
+			streams.keys.push(line.slice(0, split));
+			streams.attached.push(line.slice(split));
+		}
+	}
+
 	const entries = {keys: new Map<string, string>(), attached: new Map<string, string>()};
 	for (const list of ['keys', 'attached'] as const) {
 		const labels = lists[list].map(binding => binding.label);
 		const labelWidth = Math.max(...labels.map(label => label.length)) + 2;
 		let current: string | undefined;
-		for (const line of lines.slice(top + 1, bottom)) {
-			const part = line.slice(starts[list], list === 'keys' ? starts.attached : line.length);
+		for (const part of streams[list]) {
 			const label = labels.find(candidate => part.slice(0, labelWidth).trim() === candidate);
 			if (label) {
 				current = label;
@@ -145,16 +169,22 @@ function overlayEntries(frame: string, lists: {keys: ReadonlyArray<{label: strin
 // The attached keys are listed as pressed after Ctrl-/ (the list's title says so).
 const overlayLists = {keys: overlayBindings, attached: attachedKeysFrom('dashboard').map(binding => ({label: binding.label, description: binding.description}))};
 
-/** Every key in the overlay with its whole description, nothing cut with …. */
-function assertWholeOverlay(t: ExecutionContext, frame: string) {
-	const entries = overlayEntries(frame, overlayLists);
+/** Every key in the overlay's pages with its whole description. */
+function assertWholeOverlay(t: ExecutionContext, rows: readonly string[]) {
+	const entries = overlayEntries(rows, overlayLists);
 	for (const list of ['keys', 'attached'] as const) {
 		for (const binding of overlayLists[list]) {
 			t.is(entries[list].get(binding.label), binding.description, `${list}: ${binding.label}`);
 		}
 	}
+}
 
-	// Only a label has … of its own (Ctrl-/ 1…9).
+/** Nothing cut: no line past the terminal's columns or rows, none ending in … (only a label has one of its own: Ctrl-/ 1…9). */
+function assertNothingCut(t: ExecutionContext, frame: string, size: {rows: number; columns: number}) {
+	const lines = frame.split('\n');
+	t.true(lines.length <= size.rows, frame);
+	t.true(lines.every(line => line.length <= size.columns), frame);
+	t.false(lines.some(line => line.trimEnd().endsWith('…')), frame);
 	t.false(frame.replaceAll('1…9', '').includes('…'), frame);
 }
 
@@ -164,21 +194,50 @@ test('? opens a help overlay listing every key binding from the table and the at
 	await frameWhere(lastFrame, text => text.includes('newest'));
 	await inputReady(stdin);
 	stdin.write('?');
-	assertWholeOverlay(t, await frameWhere(lastFrame, text => text.includes('Any key closes this.')));
+	const frame = await frameWhere(lastFrame, isOverlay);
+	t.is(overlayPage(frame).pages, 1);
+	assertWholeOverlay(t, overlayPage(frame).rows);
 	stdin.write('?');
-	const closed = await frameWhere(lastFrame, text => !text.includes('Keys'));
+	const closed = await frameWhere(lastFrame, text => !isOverlay(text));
 	t.true(closed.includes('newest'), 'the table is still there after the overlay closes');
 });
 
-// The overlay takes the table's and the pane's rows, its two lists side by side, long descriptions wrapped, so it fits 80×24.
-for (const size of [{rows: 24, columns: 100}, {rows: 24, columns: 80}]) {
-	test(`on a ${size.columns}×${size.rows} terminal the help overlay still shows every binding whole`, async t => {
+// The overlay takes the table's and the pane's rows: its two lists side by side when they fit on one page, else a page at a time.
+for (const size of [{rows: 15, columns: 60}, {rows: 24, columns: 80}, {rows: 24, columns: 100}, {rows: 40, columns: 120}]) {
+	test(`on a ${size.columns}×${size.rows} terminal the help overlay shows every binding whole on its pages, space goes round them, any other key closes it`, async t => {
 		const {lastFrame, stdin, unmount} = renderDashboard(async () => runs, {}, size);
 		t.teardown(unmount);
 		await frameWhere(lastFrame, text => text.includes('newest'));
 		await inputReady(stdin);
 		stdin.write('?');
-		assertWholeOverlay(t, await frameWhere(lastFrame, text => text.includes('Any key closes this.')));
+		const first = await frameWhere(lastFrame, isOverlay);
+		const {pages} = overlayPage(first);
+		t.is(pages > 1, size.rows < 20, `${pages} pages`);
+		const rows: string[] = [];
+		let frame = first;
+		for (let page = 1; page <= pages; page++) {
+			assertNothingCut(t, frame, size);
+			t.is(overlayPage(frame).page, page);
+			rows.push(...overlayPage(frame).rows);
+			if (page < pages) {
+				stdin.write(' ');
+				frame = await frameWhere(lastFrame, text => isOverlay(text) && overlayPage(text).page === page + 1);
+			}
+		}
+
+		assertWholeOverlay(t, rows);
+		if (pages > 1) {
+			// Past the last page, the first again; then any other key closes the overlay, doing nothing else.
+			stdin.write(' ');
+			const again = await frameWhere(lastFrame, text => isOverlay(text) && overlayPage(text).page === 1);
+			t.is(again, first);
+			stdin.write('j');
+		} else {
+			stdin.write(' ');
+		}
+
+		const closed = await frameWhere(lastFrame, text => !isOverlay(text) && text.includes('newest'));
+		t.true(rowOf(closed, 'newest').startsWith('›'), 'the key that closed it did not move the selection');
 	});
 }
 

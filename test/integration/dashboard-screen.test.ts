@@ -4,13 +4,15 @@ import path from 'node:path';
 import test from 'ava';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import {createRunStore} from '../../source/runs/run-store.js';
+import {attachedKeys, overlayBindings} from '../../components/key-bindings.js';
 import {createSandbox} from '../helpers/moat.js';
 import {TmuxSession} from '../helpers/tmux.js';
 
 /**
  * What the dashboard writes to a real terminal (tmux), byte for byte, and
- * what it draws when the engine does not answer. The runs are records written
- * straight into MOAT_HOME: neither test needs a container.
+ * what it draws when the engine does not answer, and its help on a small
+ * terminal. The runs are records written straight into MOAT_HOME: no test
+ * here needs a container.
  */
 
 function record(id: string, name: string, overrides: Partial<RunMetadata> = {}): RunMetadata {
@@ -75,4 +77,45 @@ test.serial('with an engine that never answers, the dashboard draws the runs fro
 	t.teardown(async () => dashboard.kill());
 	const screen = await dashboard.waitFor(current => /said-running +\S+ +running/.test(current) && /ended-run +\S+ +stopped \(0\)/.test(current));
 	t.regex(screen, /^moat · 2 runs$/m);
+});
+
+test.serial('on a 60×15 terminal the help overlay pages: every key is on some page whole, nothing is cut, space goes round, another key closes it', async t => {
+	const sandbox = await createSandbox();
+	t.teardown(async () => sandbox.cleanup());
+	await createRunStore(sandbox.moatHome).create(record('run_0000000000e4', 'small-run'));
+	const size = {rows: 15, columns: 60};
+	const dashboard = await TmuxSession.start([], {env: sandbox.env, ...size});
+	t.teardown(async () => dashboard.kill());
+	await dashboard.waitFor(screen => /small-run +stopped \(0\)/.test(screen) && /\? help · q quit/.test(screen));
+	await dashboard.type('?');
+	const pageOf = (screen: string) => /space: (?:more|first page) \((\d+)\/(\d+)\)/.exec(screen);
+	const first = await dashboard.waitFor(screen => pageOf(screen)?.[1] === '1');
+	const pages = Number(pageOf(first)![2]);
+	t.true(pages > 1);
+	const seen: string[] = [];
+	let screen = first;
+	for (let page = 1; ; page++) {
+		const lines = screen.replace(/\n$/, '').split('\n');
+		t.true(lines.length <= size.rows && lines.every(line => [...line].length <= size.columns), screen);
+		t.false(screen.replaceAll('1…9', '').includes('…'), screen);
+		seen.push(screen);
+		if (page === pages) {
+			break;
+		}
+
+		await dashboard.type(' ');
+		screen = await dashboard.waitFor(current => pageOf(current)?.[1] === String(page + 1));
+	}
+
+	// Every key and its whole description, wherever its lines fell.
+	const text = seen.join('\n').split(/\s+/).join(' ');
+	for (const binding of [...overlayBindings, ...attachedKeys]) {
+		t.true(text.includes(`${binding.label} ${binding.description}`), binding.label);
+	}
+
+	await dashboard.type(' ');
+	await dashboard.waitFor(current => pageOf(current)?.[1] === '1');
+	await dashboard.keys('Escape');
+	const closed = await dashboard.waitFor(current => pageOf(current) === null && current.includes('small-run'));
+	t.regex(closed, /\? help · q quit/);
 });

@@ -232,6 +232,11 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 	const trust = createWorkspaceTrust(environment.moatHome);
 	const {ensureDaemon, findDaemon, createRoutedAudit} = await import('./daemon/daemon-client.js');
 	const network = {
+		async nextRunId() {
+			return (await ensureDaemon(environment, message => {
+				reporter.info(message);
+			})).nextRunId();
+		},
 		async register(registration: RunRegistration) {
 			return (await ensureDaemon(environment, message => {
 				reporter.info(message);

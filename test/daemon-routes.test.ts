@@ -14,6 +14,8 @@ test('matchRoute sends each method and path to its route, with the run id the pa
 		['GET', '/hello?verbose=1', {route: 'hello'}],
 		['GET', '/status', {route: 'status'}],
 		['POST', '/runs', {route: 'register'}],
+		['POST', '/runs/next', {route: 'next'}],
+		['POST', `/runs/${runId}/starting`, {route: 'starting', runId}],
 		['POST', '/audit', {route: 'audit'}],
 		['POST', '/shutdown', {route: 'shutdown'}],
 		['DELETE', `/runs/${runId}`, {route: 'unregister', runId}],

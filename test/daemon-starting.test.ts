@@ -28,6 +28,7 @@ async function daemonWith(t: import('ava').ExecutionContext, parts: Pick<DaemonA
 		access: async () => {
 			throw new Error('not asked here');
 		},
+		nextRunId: () => undefined,
 		shutdown() {},
 		touched() {},
 		log() {},

@@ -82,6 +82,8 @@ export type AgentSetup = {
 
 /** How a run gets (and gives back) its way out through the proxy. */
 export type RunNetwork = {
+	/** An id whose network the daemon has made ahead, so registering it is quick; undefined when none is ready. */
+	nextRunId?(): Promise<string | undefined>;
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	/** Revokes the run's proxy token; quiet when no daemon is running. */
 	release(runId: string): Promise<void>;
@@ -338,7 +340,7 @@ export async function launchRun(dependencies: LaunchDependencies, request: RunRe
 	};
 	let image = await ensureImage(engine, plan, {...buildOptions, rebuild: request.rebuild});
 
-	const id = newRunId();
+	const id = (network ? await network.nextRunId?.() : undefined) ?? newRunId();
 	// What was checked must be what gets mounted: an agent could swap a
 	// checked directory for a symlink before the engine follows the path.
 	// The container's start compares each target's device and inode with

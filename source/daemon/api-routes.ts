@@ -27,6 +27,8 @@ export const apiRoutes = [
 	{name: 'status', method: 'GET', path: '/status'},
 	/** The status once the gateway is ready or has failed: what `moat proxy start` shows. */
 	{name: 'ready', method: 'GET', path: '/ready'},
+	/** The id for the next run, its network made ahead (an empty answer when none is ready). */
+	{name: 'next', method: 'POST', path: '/runs/next'},
 	{name: 'register', method: 'POST', path: '/runs'},
 	{name: 'audit', method: 'POST', path: '/audit'},
 	{name: 'allow', method: 'POST', path: '/runs/:runId/allow', anyRunId: true},

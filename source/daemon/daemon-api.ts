@@ -24,6 +24,8 @@ export type DaemonApiOptions = {
 	ready(): Promise<void>;
 	/** What a registered run's container needs besides its token: its network, joined by the gateway. */
 	access(runId: string, options: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<Omit<RegisteredRun, 'token' | 'sshDirectory' | 'aws'>>;
+	/** The next run's id when its network is made already (gateway.ts nextRunId). */
+	nextRunId(): string | undefined;
 	/** Resolves once the gateway has joined the run's network; rejects with why it could not. */
 	joined(runId: string): Promise<void>;
 	/** Starts copying a registered run's output; false when it is not registered or has no container. */
@@ -40,7 +42,7 @@ export type DaemonApiOptions = {
 
 export type DaemonApi = {close(): Promise<void>};
 
-function handlersFor({registry, audit, hello, ready, access, joined, capture, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
+function handlersFor({registry, audit, hello, ready, access, nextRunId, joined, capture, shutdown}: DaemonApiOptions): Record<ApiRouteName, Handler> {
 	const status = (): Answer => {
 		const answer: DaemonStatus = {
 			...hello(),
@@ -59,6 +61,10 @@ function handlersFor({registry, audit, hello, ready, access, joined, capture, sh
 		async ready() {
 			await ready();
 			return status();
+		},
+		async next() {
+			const runId = nextRunId();
+			return [200, runId ? {runId} : {}];
 		},
 		async register({body}) {
 			const error = registrationError(body);

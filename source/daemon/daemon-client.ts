@@ -9,11 +9,14 @@ import {environmentVariables, type MoatEnvironment} from '../environment.js';
 import {exitCodes, MoatError, notFoundError, usageError} from '../errors.js';
 import {daemonPaths, maximumSocketPath, sameSettings, settingsDifference, type AllowedHost, type DaemonStatus, type Hello, type RegisteredRun, type RunRegistration} from './daemon-protocol.js';
 import {currentDaemonSettings} from './daemon-settings.js';
+import {isRunId} from './api-routes.js';
 import {printable} from '../text/printable.js';
 
 /** Talking to the daemon of a MOAT_HOME, starting or replacing it when needed. */
 export type DaemonClient = {
 	readonly hello: Hello;
+	/** An id for the next run whose network the daemon has made already; undefined when it has none ready. */
+	nextRunId(): Promise<string | undefined>;
 	register(registration: RunRegistration): Promise<RegisteredRun>;
 	unregister(runId: string): Promise<void>;
 	/**
@@ -103,6 +106,12 @@ function clientFor(socketPath: string, hello: Hello): DaemonClient {
 
 	return {
 		hello,
+		async nextRunId() {
+			// Only a head start: any failure leaves the launcher to pick an id itself.
+			const answer = await call(socketPath, 'POST', '/runs/next').catch(() => undefined);
+			const runId = (answer?.status === 200 ? answer.body as {runId?: unknown} : {}).runId;
+			return isRunId(runId) ? runId : undefined;
+		},
 		async register(registration) {
 			// The first run on an engine may wait for the gateway's image to be built.
 			return expect(call(socketPath, 'POST', '/runs', registration, registerTimeoutMilliseconds), 'register the run', {

@@ -222,6 +222,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 			},
 		});
 		const gateway = createGateway({
+			knownRun: runId => registry.has(runId),
 			engine, environment, log,
 			accept(socket) {
 				proxy?.accept(socket);
@@ -298,6 +299,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 				await gateway.ensure().catch(() => undefined);
 			},
 			access: async (runId, options) => ({...await gateway.openRun(runId, options), caCertificate: authority.certificatePem}),
+			nextRunId: () => gateway.nextRunId(),
 			joined: async runId => gateway.joined(runId),
 			capture: async runId => watchers?.captureNow(runId) ?? false,
 			shutdown(why) {

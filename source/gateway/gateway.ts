@@ -12,6 +12,7 @@ import {exitCodes, MoatError} from '../errors.js';
 import {imageLabels} from '../images/image-builder.js';
 import {defaultConnectionsPerRun, parseConnectionsPerRun} from '../proxy/connection-limits.js';
 import {containerLabels} from '../runs/labels.js';
+import {newRunId} from '../runs/run-metadata.js';
 import {openDialer, serveChannel, type Channel, type Dialer} from './gateway-channel.js';
 import type {GatewayStatus, GatewayTopology} from './gateway-status.js';
 import {gatewayRecipe} from './gateway-image.js';
@@ -54,6 +55,13 @@ export type Gateway = {
 	 */
 	openRun(runId: string, options?: {token: string; ssh: boolean; hostPorts: readonly number[]}): Promise<RunAccess>;
 	/**
+	 * The id of the next run, whose network is made (and joined) already, or
+	 * undefined when none is ready; either way the one after it is made
+	 * now. Making a network is about 0.2 s of the engine's time that a
+	 * run's start then does not wait for.
+	 */
+	nextRunId(): string | undefined;
+	/**
 	 * Resolves once the gateway has joined the run's network, or rejects
 	 * with why it could not. openRun returns as soon as the network exists
 	 * (the container can be made on it); the bottle must not start before
@@ -74,6 +82,8 @@ export type GatewayOptions = {
 	log(message: string): void;
 	/** Hands a bottle's connection to the proxy. */
 	accept(socket: Duplex): void;
+	/** Whether the daemon serves the run: a run network of an unknown run with no container is left over, and goes. */
+	knownRun?(runId: string): boolean;
 };
 
 /** The port bottles reach the gateway on, inside their networks. */
@@ -165,6 +175,10 @@ export function createGateway(options: GatewayOptions): Gateway {
 	let closed = false;
 	// Runs whose network the gateway is still joining (openRun does not wait for it).
 	const joins = new Map<string, Promise<void>>();
+	type MadeNetwork = {networkName: string; addresses: ReturnType<typeof runSubnet>};
+	// The network made ahead for the next run (nextRunId), and those handed out but not yet opened.
+	let spare: {runId: string; made: Promise<MadeNetwork>} | undefined;
+	const handedOut = new Map<string, Promise<MadeNetwork>>();
 	let restoreTimer: NodeJS.Timeout | undefined;
 
 	const pool = (): NetworkPool => {
@@ -497,6 +511,50 @@ export function createGateway(options: GatewayOptions): Gateway {
 		}
 	}
 
+	/** The run's network on a free subnet of the pool, with the addresses it gives the gateway and relay. */
+	async function makeRunNetwork(runId: string): Promise<MadeNetwork> {
+		const networkName = runNetworkName(runId);
+		const network = await createNetwork(networkName, {[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home, [containerLabels.runId]: runId}, true);
+		const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
+		if (slot === undefined) {
+			throw new MoatError(`The engine's network ${networkName} is not one of moat's.`, `Remove it (docker network rm ${networkName}) and start the run again.`, exitCodes.failure);
+		}
+
+		return {networkName, addresses: runSubnet(pool(), slot)};
+	}
+
+	/** A network no run took: the gateway leaves it and it goes. */
+	async function dropNetwork(networkName: string) {
+		if (containerId) {
+			await engine.disconnectNetwork(networkName, containerId).catch(() => undefined);
+		}
+
+		await engine.removeNetwork(networkName).catch((error: unknown) => {
+			log(`the network ${networkName} stays: ${(error as Error).message}`);
+		});
+	}
+
+	function makeSpare() {
+		if (closed || spare) {
+			return;
+		}
+
+		const runId = newRunId();
+		const made = (async () => {
+			await ensure();
+			const network = await makeRunNetwork(runId);
+			await engine.connectNetwork(network.networkName, containerId!, network.addresses.gateway);
+			return network;
+		})();
+		made.catch((error: unknown) => {
+			log(`the next run's network could not be made ahead: ${(error as Error).message}`);
+			if (spare?.runId === runId) {
+				spare = undefined;
+			}
+		});
+		spare = {runId, made};
+	}
+
 	async function bringUp() {
 		await listenOnSocket();
 		const recipe = await ensureImage();
@@ -506,6 +564,16 @@ export function createGateway(options: GatewayOptions): Gateway {
 		imageTag = recipe.tag;
 		// A new gateway joins the networks of runs it served before, at the same address: their bottles keep working.
 		for (const network of await engine.listNetworks({[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home})) {
+			// One made ahead for a run that never came (a daemon that ended without taking it down).
+			const runId = network.name.replace(/^moat-run-/, '');
+			if (options.knownRun && !options.knownRun(runId) && (await engine.listContainers({[containerLabels.runId]: runId, [containerLabels.home]: home}).catch(() => [undefined])).length === 0) {
+				await engine.disconnectNetwork(network.name, id).catch(() => undefined);
+				await engine.removeNetwork(network.name).catch((error: unknown) => {
+					log(`the network ${network.name} stays: ${(error as Error).message}`);
+				});
+				continue;
+			}
+
 			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
 			if (slot !== undefined) {
 				await engine.connectNetwork(network.name, id, runSubnet(pool(), slot).gateway).catch((error: unknown) => {
@@ -543,29 +611,41 @@ export function createGateway(options: GatewayOptions): Gateway {
 	return {
 		ensure,
 
-		async openRun(runId, runOptions) {
-			await ensure();
-			const networkName = runNetworkName(runId);
-			const network = await createNetwork(networkName, {[gatewayLabels.runNetwork]: 'true', [containerLabels.home]: home, [containerLabels.runId]: runId}, true);
-			const slot = network.subnets.map(subnet => slotOf(pool(), subnet)).find(value => value !== undefined);
-			if (slot === undefined) {
-				throw new MoatError(`The engine's network ${networkName} is not one of moat's.`, `Remove it (docker network rm ${networkName}) and start the run again.`, exitCodes.failure);
+		nextRunId() {
+			const taken = spare;
+			spare = undefined;
+			if (taken) {
+				handedOut.set(taken.runId, taken.made);
 			}
 
-			const addresses = runSubnet(pool(), slot);
+			makeSpare();
+			return taken?.runId;
+		},
+
+		async openRun(runId, runOptions) {
+			await ensure();
+			const ahead = handedOut.get(runId);
+			handedOut.delete(runId);
+			// Made ahead and joined: nothing left to wait for. Had that failed, it is made now.
+			const madeAhead = await ahead?.catch(() => undefined);
+			const {networkName, addresses} = madeAhead ?? await makeRunNetwork(runId);
 			const proxy = {host: addresses.gateway, port: gatewayPort};
-			if (!runOptions || (!runOptions.ssh && runOptions.hostPorts.length === 0)) {
+			const relay = runOptions !== undefined && (runOptions.ssh || runOptions.hostPorts.length > 0);
+			if (!madeAhead && relay) {
+				// The relay reaches the proxy through the gateway at once.
+				await engine.connectNetwork(networkName, containerId!, addresses.gateway);
+			} else if (!madeAhead) {
 				// Joining takes the engine about as long as making the network: it
 				// goes on while the launcher makes and prepares the container,
 				// which needs only the network to exist; joined() holds the start.
 				const join = engine.connectNetwork(networkName, containerId!, addresses.gateway);
 				join.catch(() => undefined);
 				joins.set(runId, join);
-				return {network: networkName, proxy};
 			}
 
-			// The relay reaches the proxy through the gateway at once.
-			await engine.connectNetwork(networkName, containerId!, addresses.gateway);
+			if (!relay) {
+				return {network: networkName, proxy};
+			}
 
 			const volume = await startRelay(runId, networkName, addresses.relay, `http://moat:${encodeURIComponent(runOptions.token)}@${proxy.host}:${proxy.port}`, runOptions);
 			return {
@@ -609,6 +689,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 		async close() {
 			closed = true;
+			// Networks made ahead that no run took go with the daemon.
+			const unused = [...spare ? [spare.made] : [], ...handedOut.values()];
+			spare = undefined;
+			handedOut.clear();
+			for (const made of unused) {
+				const network = await made.catch(() => undefined);
+				if (network) {
+					await dropNetwork(network.networkName);
+				}
+			}
+
 			clearTimeout(restoreTimer);
 			channel?.close();
 			dialer?.close();

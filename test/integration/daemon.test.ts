@@ -1,9 +1,10 @@
 import {spawn} from 'node:child_process';
+import process from 'node:process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {ExecutionContext} from 'ava';
 import {dockerTest} from '../helpers/docker.js';
-import {createSandbox, daemonPidOf, moat, processAlive, type Sandbox} from '../helpers/moat.js';
+import {createSandbox, createWorkspace, daemonPidOf, docker, moat, processAlive, type Sandbox} from '../helpers/moat.js';
 import {waitDeadlineMilliseconds} from '../helpers/deadline.js';
 
 /**
@@ -119,4 +120,40 @@ dockerTest('moat proxy stop stops the daemon; stop again says it was not running
 	const wrong = await moat(['proxy', 'launch'], {env: sandbox.env});
 	t.is(wrong.code, 2);
 	t.regex(wrong.stderr, /^moat: Unknown proxy action "launch"\.\nUse moat proxy start, stop, status or restart\.\n$/);
+});
+
+dockerTest('the daemon makes the next run\'s network ahead: the next run takes it, one left by a daemon that died goes at the next start, and none outlives moat proxy stop', async t => {
+	const sandbox = await setUp(t);
+	const workspace = await createWorkspace();
+	t.teardown(async () => fs.rm(workspace, {recursive: true, force: true}));
+	const runNetworks = async () => (await docker('network', 'ls', '--filter', 'label=moat.run-network=true', '--filter', `label=moat.home=${sandbox.moatHome}`, '--format', '{{.Name}}'))
+		.split('\n').filter(Boolean).map(name => name.replace(/^moat-run-/, ''));
+	const runIds = async () => (JSON.parse((await moat(['list', '--json'], {env: sandbox.env})).stdout) as Array<{id: string}>).map(run => run.id);
+
+	const first = await moat(['run', workspace, '--', 'true'], {env: sandbox.env});
+	t.is(first.code, 0, first.stderr);
+	// The first run's network goes just after it; the one left is made for a run not started yet.
+	t.true(await eventually(async () => {
+		const networks = await runNetworks();
+		return networks.length === 1 && !(await runIds()).includes(networks[0]!);
+	}), `networks: ${(await runNetworks()).join(', ')}`);
+	const [madeAhead] = await runNetworks();
+
+	const second = await moat(['run', workspace, '--', 'sh', '-c', 'echo "$MOAT_RUN_ID"'], {env: sandbox.env});
+	t.is(second.code, 0, second.stderr);
+	t.is(second.stdout.trim(), madeAhead!, 'the second run took the network made ahead for it');
+
+	// A daemon that dies leaves the network it made ahead; the next daemon's gateway takes it down.
+	t.true(await eventually(async () => (await runNetworks()).some(id => id !== madeAhead)));
+	const left = (await runNetworks()).filter(id => id !== madeAhead);
+	process.kill(await lockPid(sandbox), 'SIGKILL');
+	t.true(await eventually(async () => !alive(await lockPid(sandbox))));
+	t.is((await moat(['proxy', 'start'], {env: sandbox.env})).code, 0);
+	t.false((await runNetworks()).some(id => left.includes(id)), 'the network left by the dead daemon is gone');
+
+	// A run to make one ahead again, then the stop takes it (and the run's own) down.
+	t.is((await moat(['run', workspace, '--', 'true'], {env: sandbox.env})).code, 0);
+	t.true(await eventually(async () => (await runNetworks()).length > 0));
+	t.is((await moat(['proxy', 'stop'], {env: sandbox.env})).code, 0);
+	t.deepEqual(await runNetworks(), []);
 });

@@ -19,6 +19,7 @@ import {ensureAgentPackage} from '../../source/agents/agent-cache.js';
 import {agentPackages} from '../../source/agents/agent-packages.js';
 import {createEnvironment} from '../../source/environment.js';
 import {startHttpsStandIn, writeTrustBundle} from '../helpers/https-stand-in.js';
+import {reportFigures} from './bench-report.js';
 
 const execFileAsync = promisify(execFile);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -104,6 +105,9 @@ try {
 	console.log(`  on the host      ${median(host).toFixed(0)} ms`);
 	console.log(`  moat claude -p   ${median(bottle).toFixed(0)} ms`);
 	console.log(`  ratio            ${(median(bottle) / median(host)).toFixed(2)}×  (target ≤ 2)`);
+	reportFigures('bottle', [
+		{figure: 'moat claude -p to the answer', measured: `${median(bottle).toFixed(0)} ms = ${(median(bottle) / median(host)).toFixed(2)}× claude on the host`, target: '≤ 2× on the host', met: median(bottle) / median(host) <= 2},
+	]);
 } finally {
 	await execFileAsync(process.execPath, [cli, 'proxy', 'stop'], {env}).catch(() => undefined);
 	const listed = await execFileAsync(process.execPath, [cli, 'list', '--json'], {env}).catch(() => ({stdout: '[]'}));

@@ -19,6 +19,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {createInterface} from 'node:readline';
 import {fileURLToPath} from 'node:url';
+import {reportFigures} from './bench-report.js';
 
 const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const lines = Number(process.env.BENCH_LINES ?? 2_000_000);
@@ -139,6 +140,9 @@ try {
 	console.log(`  docker logs of the same run                ${rate(logged, logsSeconds)}  (${logsSeconds.toFixed(2)} s, ${logged.toLocaleString('en')} lines)  peer`);
 	console.log(`  capture / producer  ${(producerSeconds / captureSeconds).toFixed(2)}×  (target ≥ 0.90×, no loss)`);
 	console.log(`  capture / docker logs  ${((lines + 1) / captureSeconds / (logged / logsSeconds)).toFixed(2)}×`);
+	reportFigures('capture', [
+		{figure: 'capture into logs.jsonl', measured: `${rate(lines + 1, captureSeconds)} = ${(producerSeconds / captureSeconds).toFixed(2)}× the producer, ${((lines + 1) / captureSeconds / (logged / logsSeconds)).toFixed(2)}× docker logs, ${wrong} lost`, target: '≥ 0.9× the producer, no loss', met: producerSeconds / captureSeconds >= 0.9 && wrong === 0},
+	]);
 } finally {
 	spawnSync(process.execPath, [cli, 'proxy', 'stop'], {env});
 	// The gateway and the run networks outlive the daemon: remove this home's.

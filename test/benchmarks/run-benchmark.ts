@@ -18,6 +18,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {removeEngineObjectsOf, stopDaemonOf} from '../helpers/moat.js';
+import {reportFigures} from './bench-report.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
 const coldRounds = Number(process.env.BENCH_COLD_ROUNDS ?? 3);
@@ -95,6 +96,12 @@ try {
 	console.log(`  first run of a fresh MOAT_HOME        ${first.toFixed(0)} ms  (daemon start, gateway image found or built, gateway container made and checked, run image found or built)`);
 	console.log(`  daemon stopped, gateway kept          median ${median(gatewayKept).toFixed(0)} ms  (${gatewayKept.map(time => time.toFixed(0)).join(', ')}; as after 30 s idle)`);
 	console.log(`  cold: no daemon, no gateway           median ${median(cold).toFixed(0)} ms  (${cold.map(time => time.toFixed(0)).join(', ')}; images cached)`);
+	reportFigures('run', [
+		{figure: 'moat run -- true, warm', measured: `${moatMedian.toFixed(0)} ms = ${(moatMedian / dockerMedian).toFixed(2)}× docker run --rm --init (${dockerMedian.toFixed(0)} ms)`, target: '≤ 1.2× docker run', met: moatMedian / dockerMedian <= 1.2},
+		{figure: 'first run of a fresh MOAT_HOME', measured: `${first.toFixed(0)} ms`, target: '-'},
+		{figure: 'daemon stopped, gateway kept', measured: `${median(gatewayKept).toFixed(0)} ms`, target: '-'},
+		{figure: 'cold: no daemon, no gateway', measured: `${median(cold).toFixed(0)} ms`, target: '-'},
+	]);
 } finally {
 	// The gateway outlives its daemon on purpose: remove it, the runs' networks and anything left, then the folder.
 	spawnSync(process.execPath, [cli, 'proxy', 'stop'], {env});

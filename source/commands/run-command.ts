@@ -25,8 +25,6 @@ export const runFlags = {
 } as const;
 
 export const runCommand: Command = {
-	name: 'run',
-	summary: 'Run a command in a container for a workspace',
 	help: `
   Usage
     $ moat run [path] [flags] [-- command…]

@@ -4,16 +4,28 @@ import {hintLine} from './key-bindings.js';
 import {newestFirst} from '../source/runs/run-presentation.js';
 import {tableRows} from './run-table-text.js';
 
-/** The few SGR sequences the frame uses, as Ink (through chalk) writes them. */
-const style = {
-	bold: (text: string) => `\u001B[1m${text}\u001B[22m`,
-	dim: (text: string) => `\u001B[2m${text}\u001B[22m`,
-	inverse: (text: string) => `\u001B[7m${text}\u001B[27m`,
-	color: (name: string | undefined, text: string) => {
-		const code = name === undefined ? undefined : {gray: 90, red: 31, green: 32, yellow: 33}[name];
-		return code === undefined ? text : `\u001B[${code}m${text}\u001B[39m`;
-	},
-};
+/** A piece of a line and how it looks, as Ink (through chalk) writes it. */
+type Piece = {text: string; bold?: boolean; dim?: boolean; inverse?: boolean; color?: string};
+
+const colorCodes: Record<string, number> = {gray: 90, red: 31, green: 32, yellow: 33};
+
+/**
+ * One line from its pieces, cut as Ink's wrap="truncate" cuts it (an
+ * ellipsis in the last column) when wider than `columns`. Pure.
+ */
+function line(pieces: readonly Piece[], columns: number): string {
+	const width = pieces.reduce((total, piece) => total + piece.text.length, 0);
+	let room = width > columns ? Math.max(0, columns - 1) : width;
+	let output = '';
+	for (const piece of pieces) {
+		const text = piece.text.slice(0, room);
+		room -= text.length;
+		const on = [piece.bold ? 1 : undefined, piece.dim ? 2 : undefined, piece.inverse ? 7 : undefined, piece.color ? colorCodes[piece.color] : undefined].filter(code => code !== undefined);
+		output += on.length > 0 && text ? `\u001B[${on.join(';')}m${text}\u001B[0m` : text;
+	}
+
+	return width > columns && columns > 0 ? `${output}…` : output;
+}
 
 /**
  * The dashboard's first frame, as its Ink components draw it before any pane
@@ -28,34 +40,32 @@ export function firstFrame({runs, rows, columns, now}: {runs: readonly RunRow[];
 	const state = dashboardReducer(initialDashboardState(), {type: 'runs', runs: newestFirst(runs)});
 	const {index: selectedIndex, run: selected} = selectedRun(state);
 	const {tableHeight, paneHeight} = dashboardLayout({rows, problems: 0, error: false, runs: runs.length});
-	const cut = (text: string) => (text.length > columns ? `${text.slice(0, Math.max(0, columns - 1))}…` : text);
 	const fill = (lines: string[], height: number) => [...lines, ...Array.from({length: Math.max(0, height - lines.length)}, () => '')].slice(0, height);
-
+	const {header, rows: tableLines} = tableRows(state.runs, {selectedIndex, now, height: tableHeight, width: columns});
 	const table = runs.length === 0
-		? [cut('No runs yet. Press n to start a bottle, or run moat run -- COMMAND.')]
-		: (() => {
-			const {header, rows: tableLines} = tableRows(state.runs, {selectedIndex, now, height: tableHeight, width: columns});
-			return [
-				style.bold(cut(header)),
-				...tableLines.map(row => {
-					const text = `${row.selected ? '› ' : '  '}${style.color(row.glyph.color, row.glyph.text)}${row.cells.map(cell => style.color(cell.color, cell.text)).join('')}${row.damage ?? ''}`;
-					return row.selected ? style.inverse(text) : text;
-				}),
-			];
-		})();
+		? [line([{text: 'No runs yet. Press n to start a bottle, or run moat run -- COMMAND.'}], columns)]
+		: [
+			line([{text: header, bold: true}], columns),
+			...tableLines.map(row => line([
+				{text: row.selected ? '› ' : '  ', inverse: row.selected},
+				{text: row.glyph.text, color: row.glyph.color, inverse: row.selected},
+				...row.cells.map(cell => ({text: cell.text, color: cell.color, inverse: row.selected})),
+				{text: row.damage ?? '', inverse: row.selected},
+			], columns)),
+		];
 	const pane = selected
 		? [
-			panes.map(name => (name === state.pane ? style.bold(` ${paneTitles[name]} `) : style.color('gray', ` ${paneTitles[name]} `))).join('') + style.dim('  following'),
-			style.dim('Loading…'),
+			line([...panes.map(name => (name === state.pane ? {text: ` ${paneTitles[name]} `, bold: true} : {text: ` ${paneTitles[name]} `, color: 'gray'})), {text: '  following', dim: true}], columns),
+			line([{text: 'Loading…', dim: true}], columns),
 		]
 		: [];
 	return [
-		style.bold(cut(`moat · ${runs.length} run${runs.length === 1 ? '' : 's'}`)),
+		line([{text: `moat · ${runs.length} run${runs.length === 1 ? '' : 's'}`, bold: true}], columns),
 		...fill(table, tableHeight),
 		...fill(pane, paneHeight),
 		'',
-		style.dim(cut(hintLine('table', columns))),
-	].slice(0, rows);
+		line([{text: hintLine('table', columns), dim: true}], columns),
+].slice(0, rows);
 }
 
 /**

@@ -291,6 +291,9 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 		drawn = true;
 	}
 
+	// React's development build (what it loads when NODE_ENV is unset) checks and
+	// records every render, several times the work; it is for developing React apps.
+	process.env.NODE_ENV ??= 'production';
 	let modules;
 	try {
 		// Quiet: the dashboard owns the screen, so nothing may print under it. The

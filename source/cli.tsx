@@ -123,9 +123,8 @@ async function main(argv: string[]): Promise<number> {
 		}
 
 		if (name === '--version') {
-			const {readFile} = await import('node:fs/promises');
-			const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
-			process.stdout.write(`${manifest.version}\n`);
+			const {moatVersion} = await import('./version.js');
+			process.stdout.write(`${moatVersion()}\n`);
 			return exitCodes.success;
 		}
 

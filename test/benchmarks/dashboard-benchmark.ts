@@ -11,7 +11,7 @@
  *      CPU the dashboard uses meanwhile. Target: never more than 1 s behind.
  *   3. with 20 running runs (real containers), the dashboard's CPU when
  *      nobody touches it. Target: < 2%.
- * Alongside: when Ink's first frame appears (before the runs are read), and
+ * Alongside: when anything is first drawn (the title), and
  * the idle CPU with the 500 stopped runs. CPU is user plus system time of
  * the whole node process from /proc (every thread: libuv's file I/O and the
  * GC count), as % of one core. The load average is printed because every
@@ -366,7 +366,7 @@ try {
 		lists.push(timedList(storeHome));
 		const dashboard = await openDashboard(storeHome);
 		try {
-			// Ink's first frame comes before the runs are read ("moat · 0 runs").
+			// Whatever is drawn first: the title, with or without the runs counted.
 			const first = await waitForScreen(dashboard.name, text => text.includes('moat ·'));
 			firstFrames.push(first.at - dashboard.spawnedAt);
 			const painted = await waitForScreen(dashboard.name, fullPaint(runCount, newestName));
@@ -480,6 +480,8 @@ try {
 	let idleResident: number;
 	try {
 		await waitForScreen(idle.name, fullPaint(runningCount, `idle-${runningCount}`));
+		// The selected run's pane loaded: the dashboard itself is up, not only the first frame drawn before it.
+		await waitForScreen(idle.name, text => !text.includes('Loading…'));
 		await sleep(3000);
 		idleCpu = await cpuPercentOver(idle.pid, sampleSeconds * 1000);
 		idleResident = residentMegabytes(idle.pid);
@@ -495,7 +497,7 @@ try {
 	console.log(`bench:dashboard  runs=${runCount}  rounds=${paintRounds}  terminal=${columns}×${rows} (tmux)  node ${process.version}  cores=${os.availableParallelism()}  load before ${loadBefore}`);
 	console.log('');
 	console.log(`  first paint, ${runCount} runs`);
-	console.log(`    first frame (Ink up, 0 runs)   median ${median(firstFrames).toFixed(0)} ms`);
+	console.log(`    first frame (title on screen)  median ${median(firstFrames).toFixed(0)} ms`);
 	console.log(`    first full paint               median ${paint.toFixed(0)} ms  (${paints.map(value => value.toFixed(0)).join(', ')})`);
 	console.log(`    selected run's pane loaded     median ${median(panesLoaded).toFixed(0)} ms`);
 	console.log(`    moat list --json               median ${list.toFixed(0)} ms  (${lists.map(value => value.toFixed(0)).join(', ')})  (baseline)`);

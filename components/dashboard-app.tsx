@@ -2,7 +2,7 @@ import process from 'node:process';
 import {render} from 'ink';
 import type {AttachResult} from '../source/dashboard/attach-loop.js';
 import {signalExitCode} from '../source/terminal/terminal-session.js';
-import type {Pane} from './dashboard-reducer.js';
+import type {Pane, RunRow} from './dashboard-reducer.js';
 import {Dashboard, type DashboardExit} from './dashboard.js';
 import {ServicesContext, type DashboardServices} from './services-context.js';
 
@@ -29,7 +29,7 @@ export function dashboardRenderOptions(stdout: NodeJS.WriteStream) {
  * terminal, and draws it again when the user comes back. Both stay on the
  * alternate screen, which is left on every way out.
  */
-export async function runDashboardApp(services: DashboardServices, attach: (runId: string) => Promise<AttachResult>): Promise<number> {
+export async function runDashboardApp(services: DashboardServices, attach: (runId: string) => Promise<AttachResult>, firstRuns?: readonly RunRow[]): Promise<number> {
 	let attached = false;
 	const restore = () => {
 		if (attached) {
@@ -52,7 +52,8 @@ export async function runDashboardApp(services: DashboardServices, attach: (runI
 	process.on('SIGTERM', onSignal);
 	process.on('SIGHUP', onSignal);
 	process.once('exit', restore);
-	let initial: {selectedId?: string; status?: string; pane?: Pane} = {};
+	// The runs the first frame showed are the first render's too; coming back from a run reads them afresh.
+	let initial: {selectedId?: string; status?: string; pane?: Pane; runs?: readonly RunRow[]} = firstRuns ? {runs: firstRuns} : {};
 	try {
 		while (!signal) {
 			let reason: DashboardExit = {kind: 'quit'};

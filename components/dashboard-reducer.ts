@@ -14,6 +14,8 @@ import {actionFor, type KeyFocus, type KeyInfo} from './key-bindings.js';
 
 export const panes = ['preview', 'logs', 'network', 'audit'] as const;
 export type Pane = (typeof panes)[number];
+/** Each pane's name on its tab. */
+export const paneTitles: Record<Pane, string> = {preview: 'Preview', logs: 'Logs', network: 'Network', audit: 'Audit'};
 
 export type {RunRow} from '../source/dashboard/dashboard-types.js';
 

@@ -1,6 +1,6 @@
 import {Box, Text, useApp, useInput, useWindowSize} from 'ink';
 import {useCallback, useEffect, useMemo, useReducer, useState} from 'react';
-import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane} from './dashboard-reducer.js';
+import {dashboardReducer, initialDashboardState, selectedRun, visibleRuns, type Pane, type RunRow} from './dashboard-reducer.js';
 import {dashboardLayout} from './dashboard-layout.js';
 import {helpPages, type HelpList, type HelpPage} from './help-pages.js';
 import {DetailPane, paneWindow, usePaneContent} from './detail-pane.js';
@@ -11,6 +11,7 @@ import {RunTable, shownRuns} from './run-table.js';
 import {useServices, type NewRunRequest, type Problem} from './services-context.js';
 import {useRunWatches} from './use-run-watches.js';
 import {attachedPrefix} from '../source/terminal/attached-keys.js';
+import {newestFirst} from '../source/runs/run-presentation.js';
 import {printable} from '../source/text/printable.js';
 import {useRuns} from './use-runs.js';
 
@@ -82,17 +83,21 @@ export function Dashboard({refreshMilliseconds = 1000, tickMilliseconds = 5000, 
 	tickMilliseconds?: number;
 	/** How long what an action said stays in the status line (the next key takes it away sooner). */
 	statusMilliseconds?: number;
-	initial?: {selectedId?: string; status?: string; pane?: Pane};
+	/** `runs`: the runs already read (for the first frame, see first-frame.ts), shown from the first render. */
+	initial?: {selectedId?: string; status?: string; pane?: Pane; runs?: readonly RunRow[]};
 	cwd?: string;
 	onExit?: (exit: DashboardExit) => void;
 }) {
 	const services = useServices();
 	const {exit} = useApp();
 	const {rows, columns} = useWindowSize();
-	const [state, dispatch] = useReducer(dashboardReducer, initial, initialDashboardState);
+	const [state, dispatch] = useReducer(dashboardReducer, initial, ({runs: firstRuns, ...options}) => {
+		const empty = initialDashboardState(options);
+		return firstRuns ? dashboardReducer(empty, {type: 'runs', runs: newestFirst(firstRuns)}) : empty;
+	});
 	const [dialog, setDialog] = useState<'new' | 'grants' | undefined>();
 	const [wizard, setWizard] = useState<GrantWizardServices | undefined>();
-	const {runs, loaded, error, changed: runsChanged} = useRuns(refreshMilliseconds);
+	const {runs, loaded, error, changed: runsChanged} = useRuns(refreshMilliseconds, initial.runs);
 	const problems = useProblems();
 	// Ages move on even when no run changes (rows that did not change do not redraw the screen).
 	const [, setTick] = useState(0);

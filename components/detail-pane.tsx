@@ -1,12 +1,10 @@
 import {Box, Text} from 'ink';
 import {useEffect, useState} from 'react';
 import type {Pane} from './dashboard-reducer.js';
-import {panes} from './dashboard-reducer.js';
+import {panes, paneTitles} from './dashboard-reducer.js';
 import {printable} from '../source/text/printable.js';
 import {createRefresher} from './refresher.js';
 import {useServices, type DashboardServices, type PaneContent} from './services-context.js';
-
-const titles: Record<Pane, string> = {preview: 'Preview', logs: 'Logs', network: 'Network', audit: 'Audit'};
 
 /**
  * How often a pane looks at its run again: the screen more often than the
@@ -113,7 +111,7 @@ export function DetailPane({pane, content, height, width, focused, follow, offse
 		<Box flexDirection="column" height={height} width={width}>
 			<Text wrap="truncate">
 				{panes.map(name => (
-					<Text key={name} bold={name === pane} inverse={name === pane && focused} color={name === pane ? undefined : 'gray'}>{` ${titles[name]} `}</Text>
+					<Text key={name} bold={name === pane} inverse={name === pane && focused} color={name === pane ? undefined : 'gray'}>{` ${paneTitles[name]} `}</Text>
 				))}
 				<Text dimColor>{`  ${follow ? 'following' : 'follow off (f)'}${content?.summary ? ` · ${content.summary}` : ''}`}</Text>
 			</Text>

@@ -23,9 +23,10 @@ const settleMilliseconds = 150;
  * `intervalMilliseconds`. A burst of changes is one read, so states do not
  * flicker.
  */
-export function useRuns(intervalMilliseconds: number): RunsView & {changed(): void} {
+export function useRuns(intervalMilliseconds: number, firstRuns?: readonly RunRow[]): RunsView & {changed(): void} {
 	const {listRuns, watchRuns} = useServices();
-	const [view, setView] = useState<RunsView>({runs: [], loaded: false});
+	// Runs already read (the first frame's) are shown at once; they are read again all the same.
+	const [view, setView] = useState<RunsView>(() => (firstRuns ? {runs: newestFirst(firstRuns), loaded: true} : {runs: [], loaded: false}));
 	const refresher = useRef<Refresher | undefined>(undefined);
 
 	useEffect(() => {

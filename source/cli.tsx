@@ -1,19 +1,14 @@
 #!/usr/bin/env node
 import process from 'node:process';
-import readline from 'node:readline/promises';
 import {inspect} from 'node:util';
-import meow from 'meow';
 import {findCommand, commands} from './commands/index.js';
 import type {Bottles} from './bottles/bottles.js';
-import type {Command, CommandContext} from './commands/command.js';
+import type {Command, CommandContext, CommandEntry} from './commands/command.js';
 import {createEnvironment} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
 import {diskFullError, isDiskFull} from './files/disk-full.js';
-import type {GrantService} from './credentials/grant-service.js';
-import type {WizardResult} from './credentials/grant-wizard-services.js';
 import type {Reporter} from './runs/run-service.js';
 import type {RunRegistration} from './daemon/daemon-protocol.js';
-import {createRunStore} from './runs/run-store.js';
 import {checkFlagValues, checkOperands} from './commands/flag-values.js';
 import {createInterrupts, type Interrupts} from './terminal/interrupts.js';
 import {nearest} from './text/nearest.js';
@@ -62,8 +57,9 @@ function splitArguments(argv: readonly string[]): {own: string[]; rest: string[]
 		: {own: argv.slice(0, separator), rest: argv.slice(separator + 1)};
 }
 
-function parseCommandLine(command: Command, argv: string[]) {
+async function parseCommandLine(entry: CommandEntry, command: Command, argv: string[]) {
 	const flags = {...globalFlags, ...command.flags};
+	const {default: meow} = await import('meow');
 	const cli = meow(command.help, {
 		importMeta: import.meta,
 		argv,
@@ -75,7 +71,7 @@ function parseCommandLine(command: Command, argv: string[]) {
 	});
 
 	// First, by the words as typed: the parser's reading of `-n=` or `--no-x=1` names flags nobody typed.
-	checkFlagValues(argv, flags, command.name);
+	checkFlagValues(argv, flags, entry.name);
 	const known = new Set(Object.entries(flags).flatMap(([name, flag]) => [
 		name,
 		name.replaceAll(/[A-Z]/g, letter => `-${letter.toLowerCase()}`),
@@ -86,8 +82,8 @@ function parseCommandLine(command: Command, argv: string[]) {
 			const dashed = flag.length === 1 ? `-${flag}` : `--${flag}`;
 			const suggestion = nearest(flag, [...known].filter(name => name.length > 1));
 			throw usageError(
-				`Unknown flag ${printable(dashed)} for moat ${command.name}.`,
-				suggestion ? `Did you mean --${suggestion}? See moat ${command.name} --help.` : `See moat ${command.name} --help.`,
+				`Unknown flag ${printable(dashed)} for moat ${entry.name}.`,
+				suggestion ? `Did you mean --${suggestion}? See moat ${entry.name} --help.` : `See moat ${entry.name} --help.`,
 			);
 		}
 	}
@@ -127,25 +123,26 @@ async function main(argv: string[]): Promise<number> {
 		}
 
 		if (name === '--version') {
-			const {readFile} = await import('node:fs/promises');
-			const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
-			process.stdout.write(`${manifest.version}\n`);
+			const {moatVersion} = await import('./version.js');
+			process.stdout.write(`${moatVersion()}\n`);
 			return exitCodes.success;
 		}
 
-		const command = findCommand(name);
-		if (!command) {
+		const entry = findCommand(name);
+		if (!entry) {
 			const suggestion = nearest(name, commands.flatMap(candidate => [candidate.name, ...(candidate.aliases ?? [])]));
 			throw usageError(`Unknown command "${printable(name)}".`, suggestion ? `Did you mean moat ${suggestion}? See moat --help.` : 'See moat --help for the commands.');
 		}
 
-		const cli = parseCommandLine(command, tail);
+		// Only now is the command itself loaded, and only this one.
+		const command = await entry.load();
+		const cli = await parseCommandLine(entry, command, tail);
 		if (cli.flags.help) {
 			process.stdout.write(command.help);
 			return exitCodes.success;
 		}
 
-		checkOperands(cli.input, command.operands, command.name);
+		checkOperands(cli.input, command.operands, entry.name);
 
 		let services: Awaited<ReturnType<CommandContext['services']>> | undefined;
 		interrupts = createInterrupts(process.stdin, process);
@@ -165,7 +162,9 @@ async function main(argv: string[]): Promise<number> {
 				return services;
 			},
 			nextInterrupt,
-			openGrantWizard: async service => openGrantWizard(service),
+			async openGrantWizard(service) {
+				return (await import('./credentials/open-grant-wizard.js')).openGrantWizard(service);
+			},
 			confirm: confirmOnTerminal,
 		};
 
@@ -192,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function confirmOnTerminal(question: string): Promise<boolean> {
+	const {default: readline} = await import('node:readline/promises');
 	const prompt = readline.createInterface({input: process.stdin, output: process.stderr});
 	try {
 		// The question quotes agent.yaml (what it asks for, the workspace path): the last defence, as for errors.
@@ -207,10 +207,11 @@ async function confirmOnTerminal(question: string): Promise<boolean> {
  * Loaded on demand: dockerode alone costs about 100 ms of startup.
  */
 async function createServices(environment: ReturnType<typeof createEnvironment>, reporter: Reporter) {
-	const [{createDockerEngine}, {createRunService}, {createAuditLog}] = await Promise.all([
+	const [{createDockerEngine}, {createRunService}, {createAuditLog}, {createRunStore}] = await Promise.all([
 		import('./engine/docker-engine.js'),
 		import('./runs/run-service.js'),
 		import('./audit/audit-log.js'),
+		import('./runs/run-store.js'),
 	]);
 	const engine = createDockerEngine(environment.variables, environment.userHome);
 	const store = createRunStore(environment.moatHome);
@@ -267,57 +268,60 @@ async function createServices(environment: ReturnType<typeof createEnvironment>,
 	return {engine, store, runs, bottles};
 }
 
-/** The grant wizard, inline below the prompt (not full screen). */
-async function openGrantWizard(service: GrantService): Promise<number> {
-	const [{render}, {GrantWizard, GrantWizardContext}, {credentialProviders}, {grantWizardServices}, {grantedLine, savedLine}] = await Promise.all([
-		import('ink'),
-		import('../components/grant-wizard.js'),
-		import('./credentials/providers/provider-list.js'),
-		import('./credentials/grant-wizard-services.js'),
-		import('./credentials/grant.js'),
-	]);
-	const services = grantWizardServices(service, credentialProviders);
-
-	let outcome: {result?: WizardResult; interrupted: boolean} = {interrupted: false};
-	const app = render(
-		<GrantWizardContext.Provider value={services}>
-			<GrantWizard onDone={(result, {interrupted}) => {
-				outcome = {result, interrupted};
-			}} />
-		</GrantWizardContext.Provider>,
-		// Only ever opened on a terminal, where someone watches even if CI is set. Ctrl+C
-		// is the wizard's to handle, so that leaving says what was (not) saved.
-		{interactive: Boolean(process.stdout.isTTY), exitOnCtrlC: false},
-	);
-	await app.waitUntilExit();
-	// The wizard's last frame is gone; what happened stays on the screen, as moat grant PROVIDER says it.
-	if (outcome.result) {
-		process.stdout.write(`${printable(grantedLine(outcome.result))}\n`);
-		process.stderr.write(`${printable(savedLine(outcome.result.file, outcome.result.keyringBackend))}\n`);
-		return exitCodes.success;
-	}
-
-	process.stderr.write('No grant saved.\n');
-	return outcome.interrupted ? exitCodes.interrupted : exitCodes.failure;
-}
-
 /**
  * The full-screen dashboard (components/dashboard-app.tsx) on the real
  * services: runs, their files and kept screens, the daemon, the grants.
  */
 async function openDashboard(environment: ReturnType<typeof createEnvironment>, reporter: Reporter): Promise<number> {
-	// Quiet: the dashboard owns the screen, so nothing may print under it. The
-	// engine (dockerode is slow to load) loads after the first frame, not before it.
-	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}] = await Promise.all([
-		import('../components/dashboard-app.js'),
-		import('./dashboard/dashboard-services.js'),
-		import('./dashboard/screen-keeper.js'),
-		import('./dashboard/attach-loop.js'),
-		import('./terminal/footer.js'),
-		import('./daemon/daemon-client.js'),
-		import('./runs/run-presentation.js'),
-		import('./runs/run-metadata.js'),
+	// The first frame, from the run records alone, before Ink, React, the panes
+	// and the engine load (together, a second or more on a busy machine): Ink
+	// draws the same frame over it once it is up, and keys pressed meanwhile
+	// wait for it (raw mode: not echoed over the frame).
+	const [{createRunStore}, {createRunRows}, {createRunCounter}, {firstFrame, firstFrameOutput, firstFrameLeave}] = await Promise.all([
+		import('./runs/run-store.js'),
+		import('./dashboard/run-rows.js'),
+		import('./dashboard/run-counts.js'),
+		import('../components/first-frame.js'),
 	]);
+	const store = createRunStore(environment.moatHome);
+	const counter = createRunCounter();
+	const rows = createRunRows(store, counter);
+	// Unreadable, the runs are the dashboard's to say so: it reads them again.
+	const firstRuns = await rows.list({atOnce: true}).catch(() => undefined);
+	let drawn = false;
+	if (firstRuns) {
+		process.stdin.setRawMode?.(true);
+		process.stdout.write(firstFrameOutput(firstFrame({runs: firstRuns, rows: process.stdout.rows ?? 24, columns: process.stdout.columns ?? 80, now: environment.now()})));
+		drawn = true;
+	}
+
+	// React's development build (what it loads when NODE_ENV is unset) checks and
+	// records every render, several times the work; it is for developing React apps.
+	process.env.NODE_ENV ??= 'production';
+	let modules;
+	try {
+		// Quiet: the dashboard owns the screen, so nothing may print under it. The
+		// engine (dockerode is slow to load) loads after the first frame, not before it.
+		modules = await Promise.all([
+			import('../components/dashboard-app.js'),
+			import('./dashboard/dashboard-services.js'),
+			import('./dashboard/screen-keeper.js'),
+			import('./dashboard/attach-loop.js'),
+			import('./terminal/footer.js'),
+			import('./daemon/daemon-client.js'),
+			import('./runs/run-presentation.js'),
+			import('./runs/run-metadata.js'),
+		]);
+	} catch (error) {
+		if (drawn) {
+			process.stdin.setRawMode?.(false);
+			process.stdout.write(firstFrameLeave);
+		}
+
+		throw error;
+	}
+
+	const [{runDashboardApp}, {createDashboardServices}, {createScreenKeeper}, {attachFromDashboard}, {agentSize}, daemonClient, {newestFirst}, {isActive}] = modules;
 	const size = () => agentSize({rows: process.stdout.rows ?? 24, columns: process.stdout.columns ?? 80}, true);
 	// The engine is loaded once the first frame has its runs (drawn from their records alone).
 	let loaded: ReturnType<typeof loadEngineParts> | undefined;
@@ -339,11 +343,11 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 
 	process.stdout.on('resize', onResize);
 	const grantService = async () => (await import('./credentials/grant-service.js')).createDefaultGrantService(environment);
-	const store = createRunStore(environment.moatHome);
 	const services = createDashboardServices({
 		environment,
 		store,
 		engineParts,
+		table: {rows, counter},
 		async grantNames() {
 			return (await (await grantService()).store.list()).map(grant => grant.name);
 		},
@@ -370,7 +374,7 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 				signals: process,
 				order: async () => newestFirst(await store.list()).filter(run => isActive(run) && run.interactive && run.containerId),
 			}, runId);
-		});
+		}, firstRuns);
 	} finally {
 		process.stdout.off('resize', onResize);
 		await loaded?.then(({keeper}) => {

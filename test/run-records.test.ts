@@ -5,6 +5,7 @@ import test, {type ExecutionContext} from 'ava';
 import {exitCodes, MoatError} from '../source/errors.js';
 import {parseJsonLines} from '../source/files/json-lines.js';
 import type {DamagedRun, RunMetadata} from '../source/runs/run-metadata.js';
+import {acceptLogRecord, wholeRunRecord} from '../source/runs/run-record-check.js';
 import {readRunRecord} from '../source/runs/run-record-schemas.js';
 import {resolveRun} from '../source/runs/run-resolution.js';
 import {createRunStore} from '../source/runs/run-store.js';
@@ -71,6 +72,57 @@ for (const [title, contents, damage] of damagedRecords) {
 test('readRunRecord salvages a damaged record\'s name and time for showing it, and nothing that is not text or a time', t => {
 	t.like(readRunRecord(folder, json({...run(), state: 5})), {kind: 'damaged', name: 'app', createdAt: '2026-11-22T12:00:00.000Z'});
 	t.like(readRunRecord(folder, json({name: 7, createdAt: 'soon'})), {kind: 'damaged', name: null, createdAt: null});
+});
+
+// --- The check without zod: wholeRunRecord never takes what the schema refuses, and returns what it would ---
+
+for (const [title, contents] of whole) {
+	test(`wholeRunRecord: ${title} is taken, exactly as the schema returns it`, t => {
+		const reading = readRunRecord(folder, contents);
+		t.deepEqual(wholeRunRecord(folder, contents), reading.kind === 'run' ? reading.run : 'not a run');
+	});
+}
+
+for (const [title, contents] of damagedRecords) {
+	test(`wholeRunRecord: ${title} is left to the schema`, t => {
+		t.is(contents === undefined ? undefined : wholeRunRecord(folder, contents), undefined);
+	});
+}
+
+// What the schema takes but changes (it drops keys it does not know in nested maps), and what it refuses at its edges.
+const leftToTheSchema: Array<[string, unknown]> = [
+	['resources with a key more', {...run(), resources: {memoryBytes: 1, cpus: 1, pids: 1, extra: 1}}],
+	['activity with a key more', {...run(), activity: {state: 'working', at: '2026-11-22T12:00:03.000Z', extra: 1}}],
+	['resources null', {...run(), resources: null}],
+	['a port of 0', {...run(), ports: {web: 0}}],
+	['a port past 65535', {...run(), ports: {web: 65_536}}],
+	['a port list', {...run(), ports: [3000]}],
+	['a command with a number', {...run(), command: ['sh', 1]}],
+	['an exit code past the whole numbers JSON keeps exactly', {...run(), exitCode: 2 ** 60}],
+	['an activity state that is not one', {...run(), activity: {state: 'sleeping', at: '2026-11-22T12:00:03.000Z'}}],
+	['an out-of-memory flag that is text', {...run(), outOfMemory: 'no'}],
+	['a stopped time that is not one', {...run(), stoppedAt: 'later'}],
+];
+
+for (const [title, value] of leftToTheSchema) {
+	test(`wholeRunRecord: ${title} is left to the schema`, t => {
+		t.is(wholeRunRecord(folder, json(value)), undefined);
+		// The schema decides: damaged, or a run as it returns it (without the keys it drops).
+		const reading = readRunRecord(folder, json(value));
+		t.true(reading.kind === 'damaged' || reading.kind === 'run');
+	});
+}
+
+test('wholeRunRecord: a record of another folder is left to the schema, which says so', t => {
+	t.is(wholeRunRecord('run_ffffffffffff', json(run())), undefined);
+});
+
+test('acceptLogRecord takes a log line and drops keys it does not know; refuses what is not one', t => {
+	t.deepEqual(acceptLogRecord({ts: 't', stream: 'stdout', line: 'hi', extra: 1}), {ts: 't', stream: 'stdout', line: 'hi'});
+	t.deepEqual(acceptLogRecord({ts: 't', stream: 'stderr', line: '', lost: {after: 'a', before: 'b', more: 1}}), {ts: 't', stream: 'stderr', line: '', lost: {after: 'a', before: 'b'}});
+	for (const value of [null, [], 'text', {ts: 't', stream: 'stdin', line: 'x'}, {ts: 1, stream: 'stdout', line: 'x'}, {ts: 't', stream: 'stdout'}, {ts: 't', stream: 'stdout', line: 'x', lost: {after: 'a'}}, {ts: 't', stream: 'stdout', line: 'x', lost: null}]) {
+		t.is(acceptLogRecord(value), undefined, JSON.stringify(value));
+	}
 });
 
 // --- JSON lines ---

@@ -82,8 +82,6 @@ export async function attachTerminal(
 }
 
 export const attachCommand: Command = {
-	name: 'attach',
-	summary: 'Reattach to a running run',
 	help: `
   Usage
     $ moat attach [run] [-i | -i=false]

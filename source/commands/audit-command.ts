@@ -92,8 +92,6 @@ async function auditWitness(context: CommandContext, log: AuditLog): Promise<num
 }
 
 export const auditCommand: Command = {
-	name: 'audit',
-	summary: 'Verify a run\'s audit log and summarise it',
 	help: `
   Usage
     $ moat audit [run] [--export FILE] [--json]
@@ -164,8 +162,6 @@ export const auditCommand: Command = {
 };
 
 export const verifyBundleCommand: Command = {
-	name: 'verify-bundle',
-	summary: 'Verify an exported audit proof bundle offline',
 	help: `
   Usage
     $ moat verify-bundle FILE [--key FINGERPRINT] [--json]

@@ -6,8 +6,6 @@ import {startRun} from './run-command.js';
 const claude = agentPackages.claude;
 
 export const claudeCommand: Command = {
-	name: 'claude',
-	summary: 'Start Claude Code in a bottle (interactive, or -p for one answer)',
 	help: `
   Usage
     $ moat claude [workspace] [flags] [-- claude arguments…]

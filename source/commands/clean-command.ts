@@ -3,8 +3,6 @@ import {formatBytes} from '../output/format.js';
 import type {Command} from './command.js';
 
 export const cleanCommand: Command = {
-	name: 'clean',
-	summary: 'Remove stopped runs and unused moat images',
 	help: `
   Usage
     $ moat clean [-f] [--dry-run]

@@ -6,8 +6,6 @@ import {startRun} from './run-command.js';
 const codex = agentPackages.codex;
 
 export const codexCommand: Command = {
-	name: 'codex',
-	summary: 'Start Codex in a bottle (interactive, or -p for one answer)',
 	help: `
   Usage
     $ moat codex [workspace] [flags] [-- codex arguments…]

@@ -40,13 +40,24 @@ export type FlagDefinition = {
 	optionalValue?: boolean;
 };
 
-export type Command = {
+/**
+ * A command as `moat --help` lists it, known without loading the command:
+ * the registry (commands/index.ts) holds one per command, and only the
+ * command asked for is loaded, so a start pays for what it uses and no more.
+ */
+export type CommandEntry = {
 	name: string;
 	aliases?: string[];
 	/** Left out of `moat --help` (internal entry points). */
 	hidden?: boolean;
 	/** One line for the command list. */
 	summary: string;
+	/** Imports the command's module: its help, flags and run. */
+	load(): Promise<Command>;
+};
+
+/** A command itself, in its own module, loaded when it is the one asked for. */
+export type Command = {
 	/** Usage and flags, shown by `moat <command> --help`. */
 	help: string;
 	flags: Record<string, FlagDefinition>;

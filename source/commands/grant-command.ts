@@ -91,8 +91,6 @@ async function tokenFromUser(context: CommandContext, provider: TokenProvider): 
 }
 
 export const grantCommand: Command = {
-	name: 'grant',
-	summary: 'Store a credential runs can use (grant list: show them)',
 	help: `
   Usage
     $ moat grant [provider] [flags]
@@ -231,8 +229,6 @@ async function listGrants(context: CommandContext): Promise<number> {
 }
 
 export const revokeCommand: Command = {
-	name: 'revoke',
-	summary: 'Delete a grant',
 	help: `
   Usage
     $ moat revoke <provider | ssh:HOST>

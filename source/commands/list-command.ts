@@ -16,9 +16,6 @@ function fixFor(run: DamagedRun): string {
 }
 
 export const listCommand: Command = {
-	name: 'list',
-	aliases: ['ls'],
-	summary: 'List runs',
 	help: `
   Usage
     $ moat list [--json]

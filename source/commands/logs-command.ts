@@ -9,8 +9,6 @@ import type {Command} from './command.js';
 import {writeRecord} from './attached-output.js';
 
 export const logsCommand: Command = {
-	name: 'logs',
-	summary: 'Show a run\'s output',
 	help: `
   Usage
     $ moat logs [run] [-n N] [-f] [--raw]

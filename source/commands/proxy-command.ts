@@ -49,8 +49,6 @@ async function stop(context: CommandContext): Promise<number> {
 }
 
 export const proxyCommand: Command = {
-	name: 'proxy',
-	summary: 'Start, stop, restart or show the daemon that hosts the proxy',
 	help: `
   Usage
     $ moat proxy start|stop|status|restart [--json]
@@ -104,9 +102,6 @@ export const proxyCommand: Command = {
 
 /** `moat _daemon`: the daemon itself, started detached by ensureDaemon. */
 export const daemonCommand: Command = {
-	name: '_daemon',
-	hidden: true,
-	summary: 'The moat daemon (started on demand; not for direct use)',
 	help: `
   Usage
     $ moat _daemon

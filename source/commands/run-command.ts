@@ -3,7 +3,6 @@ import type {BottleRequest} from '../bottles/bottles.js';
 import {exitCodes, usageError} from '../errors.js';
 import {printable} from '../text/printable.js';
 import {bufferOutput, type BufferedOutput} from '../engine/buffered-output.js';
-import {attachTerminal} from './attach-command.js';
 import {attachOutput} from './attached-output.js';
 import type {Command, CommandContext} from './command.js';
 
@@ -25,8 +24,6 @@ export const runFlags = {
 } as const;
 
 export const runCommand: Command = {
-	name: 'run',
-	summary: 'Run a command in a container for a workspace',
 	help: `
   Usage
     $ moat run [path] [flags] [-- command…]
@@ -109,6 +106,9 @@ export function runRequest(context: CommandContext, overrides: Pick<BottleReques
  */
 export async function startRun(context: CommandContext, overrides: Pick<BottleRequest, 'workspace' | 'command'> & Partial<BottleRequest>): Promise<number> {
 	const request = runRequest(context, overrides);
+	// Loaded while the bottle starts, and only for a run that stays on the terminal: it brings the terminal emulator.
+	const terminal = request.detach ? undefined : import('./attach-command.js');
+	void terminal?.catch(() => undefined);
 	const {bottles, engine} = await context.services();
 	let connection: {attachment: Attachment; pending: BufferedOutput} | undefined;
 	const run = await bottles.start(request, async ({run: created}) => {
@@ -128,6 +128,7 @@ export async function startRun(context: CommandContext, overrides: Pick<BottleRe
 	}
 
 	if (run.interactive) {
+		const {attachTerminal} = await terminal!;
 		return attachTerminal(context, run, {...connection!, replay: false});
 	}
 

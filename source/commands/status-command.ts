@@ -28,8 +28,6 @@ async function directorySize(directory: string): Promise<number> {
 }
 
 export const statusCommand: Command = {
-	name: 'status',
-	summary: 'Show runs, images, disk usage and engine health',
 	help: `
   Usage
     $ moat status [--json]

@@ -2,8 +2,6 @@ import {isActive} from '../runs/run-metadata.js';
 import type {Command} from './command.js';
 
 export const stopCommand: Command = {
-	name: 'stop',
-	summary: 'Stop a run',
 	help: `
   Usage
     $ moat stop [run]
@@ -28,8 +26,6 @@ export const stopCommand: Command = {
 };
 
 export const destroyCommand: Command = {
-	name: 'destroy',
-	summary: 'Remove a run\'s container and data',
 	help: `
   Usage
     $ moat destroy [run] [-f]

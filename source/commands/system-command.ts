@@ -7,8 +7,6 @@ import type {Command} from './command.js';
 import {printable} from '../text/printable.js';
 
 export const depsCommand: Command = {
-	name: 'deps',
-	summary: 'Show the dependency registry (deps list, deps info NAME)',
 	help: `
   Usage
     $ moat deps list [--json]
@@ -49,8 +47,6 @@ export const depsCommand: Command = {
 };
 
 export const systemCommand: Command = {
-	name: 'system',
-	summary: 'Show moat\'s Docker objects (system images, system containers)',
 	help: `
   Usage
     $ moat system images [--json]

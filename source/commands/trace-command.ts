@@ -6,8 +6,6 @@ import {formatJson} from '../output/format.js';
 import {printable} from '../text/printable.js';
 
 export const traceCommand: Command = {
-	name: 'trace',
-	summary: 'Show the requests a run made through the proxy',
 	help: `
   Usage
     $ moat trace [run] [--network] [--json]

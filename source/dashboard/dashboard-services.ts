@@ -11,8 +11,8 @@ import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunService} from '../runs/run-service.js';
 import type {RunStore} from '../runs/run-store.js';
 import {createFileWatcher, type FileWatch, type FileWatcher} from './file-watcher.js';
-import {createRunCounter} from './run-counts.js';
-import {createRunRows} from './run-rows.js';
+import {createRunCounter, type RunCounter} from './run-counts.js';
+import {createRunRows, type RunRows} from './run-rows.js';
 import {renderTerminalLog} from '../runs/terminal-log.js';
 import {auditFiles, auditTail, displayLogLine, formatAuditEntry, formatNetworkEntry, logTail, networkTail, type AuditTail, type Tail} from './run-tails.js';
 import type {ScreenKeeper} from './screen-keeper.js';
@@ -41,6 +41,12 @@ export type DashboardServiceOptions = {
 	daemon(): Promise<Pick<Hello, 'storage'> | undefined>;
 	/** What watches the runs folder and the files of the runs on screen. */
 	files?: FileWatcher;
+	/**
+	 * The table's rows and the counter they count requests with, when the
+	 * runs were already read (for the first frame): their cache saves the
+	 * first listing a second parse of every record.
+	 */
+	table?: {rows: RunRows; counter: RunCounter};
 };
 
 /** The files of run `id` that a watch for `purpose` looks at. Pure. */
@@ -139,8 +145,8 @@ export function createDashboardServices(options: DashboardServiceOptions): Dashb
 		return lines;
 	};
 
-	const counter = createRunCounter();
-	const rows = createRunRows(store, counter);
+	const counter = options.table?.counter ?? createRunCounter();
+	const rows = options.table?.rows ?? createRunRows(store, counter);
 	let reconciledAt = 0;
 	// Tails of runs no longer listed (destroyed) are dropped with their entries.
 	const forgetAllBut = (ids: ReadonlySet<string>) => {

@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import {fileReads, type FileReads} from '../files/file-reads.js';
 
 /**
  * Requests and blocked requests per run, for the runs table, counted from
@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
  * read, so 500 runs cost 500 stats a refresh, not 500 file reads.
  */
 export type RunCounter = {
-	count(runId: string, file: string): Promise<{requests: number; blocked: number}>;
+	/** `reads`: through the thread pool unless said otherwise (see file-reads.ts). */
+	count(runId: string, file: string, reads?: FileReads): Promise<{requests: number; blocked: number}>;
 	/** Forgets runs that are gone. */
 	retain(runIds: ReadonlySet<string>): void;
 };
@@ -36,8 +37,8 @@ export function countEntries(text: string): {requests: number; blocked: number; 
 export function createRunCounter(): RunCounter {
 	const seen = new Map<string, Seen>();
 	return {
-		async count(runId, file) {
-			const stat = await fs.stat(file).catch(() => undefined);
+		async count(runId, file, reads = fileReads()) {
+			const stat = await reads.stat(file);
 			if (!stat) {
 				seen.delete(runId);
 				return {requests: 0, blocked: 0};
@@ -50,11 +51,11 @@ export function createRunCounter(): RunCounter {
 			}
 
 			if (stat.size > entry.offset) {
-				const handle = await fs.open(file, 'r');
+				const fd = await reads.open(file);
 				try {
 					const buffer = Buffer.alloc(Math.min(chunkBytes, stat.size - entry.offset));
 					while (entry.offset < stat.size) {
-						const {bytesRead} = await handle.read(buffer, 0, Math.min(buffer.length, stat.size - entry.offset), entry.offset);
+						const bytesRead = await reads.readAt(fd, buffer, Math.min(buffer.length, stat.size - entry.offset), entry.offset);
 						if (bytesRead === 0) {
 							break;
 						}
@@ -66,7 +67,7 @@ export function createRunCounter(): RunCounter {
 						entry.partial = counted.partial;
 					}
 				} finally {
-					await handle.close();
+					await reads.close(fd);
 				}
 			}
 

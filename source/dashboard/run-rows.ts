@@ -1,5 +1,5 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
+import {fileReads} from '../files/file-reads.js';
 import {runIdPattern, type StoredRun} from '../runs/run-metadata.js';
 import type {RunStore} from '../runs/run-store.js';
 import type {RunCounter} from './run-counts.js';
@@ -12,15 +12,19 @@ import type {RunRow} from './dashboard-types.js';
  * idle runs cost 500 stats (not 500 parses) and the dashboard, seeing the
  * same rows, does not redraw.
  */
-export type RunRows = {list(): Promise<RunRow[]>};
+export type RunRows = {
+	/** `atOnce`: the files are read on this thread, for a start with nothing else to do yet (see file-reads.ts). */
+	list(options?: {atOnce?: boolean}): Promise<RunRow[]>;
+};
 
 type Cached = {stamp: string; run: StoredRun; row: RunRow};
 
 export function createRunRows(store: RunStore, counter: RunCounter): RunRows {
 	const cache = new Map<string, Cached>();
 	return {
-		async list() {
-			const names = await fs.readdir(store.root).catch((error: NodeJS.ErrnoException) => {
+		async list({atOnce = false} = {}) {
+			const reads = fileReads({atOnce});
+			const names = await reads.readdir(store.root).catch((error: NodeJS.ErrnoException) => {
 				if (error.code === 'ENOENT') {
 					return [] as string[];
 				}
@@ -29,13 +33,13 @@ export function createRunRows(store: RunStore, counter: RunCounter): RunRows {
 			});
 			const ids = names.filter(name => runIdPattern.test(name));
 			const rows = await Promise.all(ids.map(async id => {
-				const stat = await fs.stat(path.join(store.directory(id), 'metadata.json')).catch(() => undefined);
+				const stat = await reads.stat(path.join(store.directory(id), 'metadata.json'));
 				// No metadata.json is rare (a run being made, or a lost record): read afresh each time.
 				const stamp = stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : undefined;
 				let cached = cache.get(id);
 				if (stamp === undefined || cached?.stamp !== stamp) {
 					// A damaged record is a row too (state damaged), so it can be seen and removed.
-					const run = await store.readStored(id).catch(() => undefined);
+					const run = await store.readStored(id, {atOnce}).catch(() => undefined);
 					if (!run) {
 						cache.delete(id);
 						return undefined;
@@ -44,7 +48,7 @@ export function createRunRows(store: RunStore, counter: RunCounter): RunRows {
 					cached = {stamp: stamp ?? '', run, row: {...run}};
 				}
 
-				const counts = await counter.count(id, store.networkFile(id));
+				const counts = await counter.count(id, store.networkFile(id), reads);
 				if (cached.row.requests !== counts.requests || cached.row.blocked !== counts.blocked) {
 					cached = {...cached, row: {...cached.run, ...counts}};
 				}

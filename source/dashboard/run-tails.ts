@@ -8,7 +8,7 @@ import {acceptNetworkEntry} from '../proxy/network-trace.js';
 import type {NetworkEntry} from '../proxy/proxy-server.js';
 import {plainTerminalLine} from '../terminal/terminal-line.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
-import {acceptLogRecord} from '../runs/run-record-schemas.js';
+import {acceptLogRecord} from '../runs/run-record-check.js';
 import {createRunStore, type LogRecord} from '../runs/run-store.js';
 import {counted} from '../output/format.js';
 import {printable} from '../text/printable.js';

@@ -39,7 +39,12 @@ export function uncheckedLabel(label: string, unchecked: boolean): string {
 	return unchecked ? `${label} (not checked)` : label;
 }
 
-/** Newest first: the order every list of runs uses. */
+/**
+ * Newest first: the order every list of runs uses. Times and ids are
+ * compared as plain strings (ISO times and run ids sort the same either
+ * way): localeCompare's collation cost the dashboard milliseconds a listing.
+ */
 export function newestFirst<T extends Pick<RunMetadata, 'createdAt' | 'id'>>(runs: readonly T[]): T[] {
-	return [...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+	const order = (a: string, b: string) => (a < b ? -1 : (a > b ? 1 : 0));
+	return [...runs].sort((a, b) => order(b.createdAt, a.createdAt) || order(b.id, a.id));
 }

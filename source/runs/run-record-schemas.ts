@@ -1,6 +1,5 @@
 import {z} from 'zod';
 import {agentActivities, runIdPattern, runStates, type RunMetadata} from './run-metadata.js';
-import type {LogRecord} from './run-store.js';
 
 /**
  * The one place what a run folder holds is checked: its metadata.json and
@@ -125,17 +124,4 @@ function salvage(value: unknown): {name: string | null; createdAt: string | null
 	};
 }
 
-/** One line of logs.jsonl (LogRecord). */
-const logRecordSchema = z.object({
-	ts: z.string(),
-	stream: z.enum(['stdout', 'stderr']),
-	line: z.string(),
-	// moat's own record of output the engine lost before it was copied.
-	lost: z.object({after: z.string(), before: z.string()}).optional(),
-});
-
-/** A parsed line of logs.jsonl as a LogRecord, or undefined when it is not one. */
-export function acceptLogRecord(value: unknown): LogRecord | undefined {
-	const result = logRecordSchema.safeParse(value);
-	return result.success ? result.data : undefined;
-}
+export {acceptLogRecord} from './run-record-check.js';

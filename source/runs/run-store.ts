@@ -2,11 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {MoatError, notFoundError} from '../errors.js';
 import {writeFileAtomic} from '../files/atomic-write.js';
+import {fileReads} from '../files/file-reads.js';
 import {writingTo} from '../files/disk-full.js';
 import {parseJsonLines, type JsonLines} from '../files/json-lines.js';
 import {openLineAppender, repairTornLine} from '../files/line-appender.js';
 import {runIdPattern, type DamagedRun, type RunMetadata, type StoredRun} from './run-metadata.js';
-import {acceptLogRecord, readRunRecord, type RunRecordReading} from './run-record-schemas.js';
+import {acceptLogRecord, wholeRunRecord} from './run-record-check.js';
+import type {RunRecordReading} from './run-record-schemas.js';
 import {printable} from '../text/printable.js';
 
 /** One line of `logs.jsonl`. */
@@ -80,10 +82,10 @@ export function createRunStore(moatHome: string) {
 	 * (run-record-schemas.ts); undefined when there is no such folder, or
 	 * one still being made.
 	 */
-	async function readStored(id: string): Promise<StoredRun | undefined> {
+	async function readStored(id: string, {atOnce = false}: {atOnce?: boolean} = {}): Promise<StoredRun | undefined> {
 		let contents: string | undefined;
 		try {
-			contents = await fs.readFile(metadataFile(id), 'utf8');
+			contents = await fileReads({atOnce}).readFile(metadataFile(id));
 		} catch (error) {
 			const {code} = error as NodeJS.ErrnoException;
 			if (code !== 'ENOENT') {
@@ -95,7 +97,13 @@ export function createRunStore(moatHome: string) {
 			}
 		}
 
-		const reading = readRunRecord(id, contents);
+		// A whole record (nearly all of them) is taken without zod; zod is loaded to say what is wrong with one that is not.
+		const whole = contents === undefined ? undefined : wholeRunRecord(id, contents);
+		if (whole) {
+			return whole;
+		}
+
+		const reading = (await import('./run-record-schemas.js')).readRunRecord(id, contents);
 		return reading.kind === 'run' ? reading.run : damaged(id, reading);
 	}
 

@@ -4,13 +4,14 @@
  *   1. with 500 runs in MOAT_HOME, the time from spawn to the first full
  *      paint (header "moat · 500 runs", the newest run's row, the hint bar)
  *      and the RSS then, against `moat list --json` of the same store
- *      (spawn to exit; ratio). Target: first paint < 500 ms.
+ *      (spawn to exit; ratio). Target: first paint < 300 ms and no slower
+ *      than moat list --json (≤ 1×).
  *   2. with one run printing 5,000 lines/s, how far the Logs pane falls
  *      behind the file (max and p50, sampled every 100 ms for 10 s) and the
  *      CPU the dashboard uses meanwhile. Target: never more than 1 s behind.
  *   3. with 20 running runs (real containers), the dashboard's CPU when
  *      nobody touches it. Target: < 2%.
- * Alongside: when Ink's first frame appears (before the runs are read), and
+ * Alongside: when anything is first drawn (the title), and
  * the idle CPU with the 500 stopped runs. CPU is user plus system time of
  * the whole node process from /proc (every thread: libuv's file I/O and the
  * GC count), as % of one core. The load average is printed because every
@@ -365,7 +366,7 @@ try {
 		lists.push(timedList(storeHome));
 		const dashboard = await openDashboard(storeHome);
 		try {
-			// Ink's first frame comes before the runs are read ("moat · 0 runs").
+			// Whatever is drawn first: the title, with or without the runs counted.
 			const first = await waitForScreen(dashboard.name, text => text.includes('moat ·'));
 			firstFrames.push(first.at - dashboard.spawnedAt);
 			const painted = await waitForScreen(dashboard.name, fullPaint(runCount, newestName));
@@ -479,6 +480,8 @@ try {
 	let idleResident: number;
 	try {
 		await waitForScreen(idle.name, fullPaint(runningCount, `idle-${runningCount}`));
+		// The selected run's pane loaded: the dashboard itself is up, not only the first frame drawn before it.
+		await waitForScreen(idle.name, text => !text.includes('Loading…'));
 		await sleep(3000);
 		idleCpu = await cpuPercentOver(idle.pid, sampleSeconds * 1000);
 		idleResident = residentMegabytes(idle.pid);
@@ -494,11 +497,11 @@ try {
 	console.log(`bench:dashboard  runs=${runCount}  rounds=${paintRounds}  terminal=${columns}×${rows} (tmux)  node ${process.version}  cores=${os.availableParallelism()}  load before ${loadBefore}`);
 	console.log('');
 	console.log(`  first paint, ${runCount} runs`);
-	console.log(`    first frame (Ink up, 0 runs)   median ${median(firstFrames).toFixed(0)} ms`);
+	console.log(`    first frame (title on screen)  median ${median(firstFrames).toFixed(0)} ms`);
 	console.log(`    first full paint               median ${paint.toFixed(0)} ms  (${paints.map(value => value.toFixed(0)).join(', ')})`);
 	console.log(`    selected run's pane loaded     median ${median(panesLoaded).toFixed(0)} ms`);
 	console.log(`    moat list --json               median ${list.toFixed(0)} ms  (${lists.map(value => value.toFixed(0)).join(', ')})  (baseline)`);
-	console.log(`    ratio ${(paint / list).toFixed(2)}×  (target: first paint < 500 ms)`);
+	console.log(`    ratio ${(paint / list).toFixed(2)}×  (target: first paint < 300 ms and ≤ 1× moat list --json)`);
 	console.log(`    RSS at first paint             median ${median(residents).toFixed(0)} MB${listCost ? `  vs moat list --json peak ${listCost.rss.toFixed(0)} MB (baseline) = ${(median(residents) / listCost.rss).toFixed(2)}×` : ''}`);
 	console.log(`    idle CPU, ${runCount} stopped runs      ${idleStoppedCpu.toFixed(2)}% of a core${listCost ? `  = ${(idleStoppedCpu * 10 / listCost.cpu).toFixed(2)} moat list --json per second (one costs ${listCost.cpu.toFixed(0)} ms CPU)` : ''}`);
 	console.log('');
@@ -512,7 +515,7 @@ try {
 	const verdict = (ok: boolean) => (ok ? '✓' : '✗');
 	const table = [
 		['figure', 'measured', 'target', ''],
-		['first full paint (500 runs)', `${paint.toFixed(0)} ms (${(paint / list).toFixed(2)}× list --json)`, '< 500 ms', verdict(paint < 500)],
+		['first full paint (500 runs)', `${paint.toFixed(0)} ms (${(paint / list).toFixed(2)}× list --json)`, '< 300 ms, ≤ 1× list --json', verdict(paint < 300 && paint <= list)],
 		['RSS at first paint', `${median(residents).toFixed(0)} MB`, '-', ''],
 		['Logs pane lag, max', `${maxLag.toFixed(0)} ms`, '≤ 1000 ms', verdict(maxLag <= 1000)],
 		['Logs pane lag, p50', `${p50Lag.toFixed(0)} ms`, '-', ''],

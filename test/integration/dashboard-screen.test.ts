@@ -31,7 +31,8 @@ test.serial('an idle dashboard writes only the row whose age changed: no clear, 
 	await createRunStore(sandbox.moatHome).create(record('run_0000000000e1', 'idle-run'));
 	const dashboard = await TmuxSession.start([], {env: sandbox.env, rows: 20, columns: 100});
 	t.teardown(async () => dashboard.kill());
-	const first = await dashboard.waitFor(screen => ageOf(screen, 'idle-run') !== undefined && /\? help · q quit/.test(screen));
+	// The pane loaded: the dashboard itself is up, not only the first frame moat draws before it.
+	const first = await dashboard.waitFor(screen => ageOf(screen, 'idle-run') !== undefined && /\? help · q quit/.test(screen) && !screen.includes('Loading…'));
 	t.regex(first, /^moat · 1 run$/m);
 
 	// Everything the program writes from here on, while nobody touches it.

@@ -190,9 +190,10 @@ dockerTest('the Logs pane shows a printing run\'s newest lines as they come; s s
 	const dashboard = await open();
 	await dashboard.waitFor(selectedRowPattern('printer'));
 
-	// Tab focuses the pane shown (Preview), tab again moves to Logs.
+	// Tab focuses the pane shown (Preview: the hint bar becomes the pane's), tab again moves to Logs.
 	await dashboard.keys('Tab');
 	await dashboard.waitFor(/^ Preview .*following/m);
+	await dashboard.waitFor(/esc runs/);
 	await dashboard.keys('Tab');
 	const logs = await dashboard.waitFor(screen => /^ Preview {2}Logs .*\d+ lines/m.test(screen) && meaningful(paneLines(screen)).includes('line-60'));
 	const shown = meaningful(paneLines(logs));

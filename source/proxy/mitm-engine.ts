@@ -140,6 +140,12 @@ export function clientHeaders(headers: IncomingHttpHeaders): Record<string, stri
 	return copy;
 }
 
+/** Whether a host is an IP address; a name (most hosts) is told at a glance, an address ends in a digit or has a colon. */
+function isAddress(host: string): boolean {
+	const last = host.codePointAt(host.length - 1) ?? 0;
+	return (host.includes(':') || (last >= 0x30 && last <= 0x39)) && net.isIP(host) !== 0;
+}
+
 /**
  * `extraTrust`: CA certificates to trust besides Node's own (in-process
  * tests; the daemon gets NODE_EXTRA_CA_CERTS, which Node already trusts).
@@ -178,7 +184,7 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 
 		if (plan.secure) {
 			options.rejectUnauthorized = true;
-			if (!net.isIP(plan.host)) {
+			if (!isAddress(plan.host)) {
 				options.servername = plan.host;
 			} else if (plan.host !== plan.address) {
 				options.checkServerIdentity = (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate);

@@ -77,26 +77,61 @@ async function cleanup() {
 	await fs.rm(root, {recursive: true, force: true});
 }
 
-type Figures = {perSecond: number; p50: number; p99: number};
+/**
+ * Throughput and latency, with the CPU time each request cost the proxy
+ * (when it is a process of its own) and the stand-in upstream (this
+ * process): on a shared machine the other processes set the pace, and CPU
+ * per request says what each hop costs whatever the pace.
+ */
+type Figures = {perSecond: number; p50: number; p99: number; proxyMicroseconds?: number; upstreamMicroseconds: number};
 
-/** One curl, `requests` URLs over `connections` kept-alive connections. */
-async function load(proxyArguments: string[], caFile: string): Promise<Figures> {
-	const url = `https://localhost:${upstream.port}/x[1-${requests}]`;
+/** A process's user and system CPU time so far, in microseconds (Linux /proc; undefined elsewhere). */
+async function cpuMicroseconds(pid: number | undefined): Promise<number | undefined> {
+	if (pid === undefined) {
+		return undefined;
+	}
+
+	const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+	// Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100 a second).
+	const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return fields ? (Number(fields[11]) + Number(fields[12])) * 10_000 : undefined;
+}
+
+/** One curl, `count` URLs over `connections` kept-alive connections; `proxyPid` is the proxy's process, if it is one. */
+async function load(proxyArguments: string[], caFile: string, proxyPid?: number, count = requests): Promise<Figures> {
+	const url = `https://localhost:${upstream.port}/x[1-${count}]`;
+	const proxyBefore = await cpuMicroseconds(proxyPid);
+	const upstreamBefore = process.cpuUsage();
 	const started = performance.now();
 	const {stdout} = await execFileAsync('curl', [
 		'-s', '--parallel', '--parallel-max', String(connections), '--parallel-immediate',
 		'--cacert', caFile, ...proxyArguments, '-o', '/dev/null', '-w', '%{http_code} %{time_total}\\n', url,
 	], {maxBuffer: 64 * 1024 * 1024});
 	const seconds = (performance.now() - started) / 1000;
+	const upstreamCpu = process.cpuUsage(upstreamBefore);
+	const proxyAfter = await cpuMicroseconds(proxyPid);
 	const rows = stdout.trim().split('\n').map(line => line.split(' '));
 	// A proxy that answers fast with an error must not pass for a fast proxy.
 	const failed = rows.filter(row => row[0] !== '200').length;
-	if (rows.length !== requests || failed > 0) {
-		throw new Error(`curl ${proxyArguments.join(' ')}: ${rows.length} of ${requests} answers, ${failed} not 200 (first: ${rows.find(row => row[0] !== '200')?.[0] ?? 'none'})`);
+	if (rows.length !== count || failed > 0) {
+		throw new Error(`curl ${proxyArguments.join(' ')}: ${rows.length} of ${count} answers, ${failed} not 200 (first: ${rows.find(row => row[0] !== '200')?.[0] ?? 'none'})`);
 	}
 
 	const latencies = rows.map(row => Number(row[1]) * 1000);
-	return {perSecond: requests / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99)};
+	return {
+		perSecond: count / seconds,
+		p50: percentile(latencies, 0.5),
+		p99: percentile(latencies, 0.99),
+		...proxyBefore !== undefined && proxyAfter !== undefined ? {proxyMicroseconds: (proxyAfter - proxyBefore) / count} : {},
+		upstreamMicroseconds: (upstreamCpu.user + upstreamCpu.system) / count,
+	};
+}
+
+/** `warmUp` requests first, unmeasured (new connections, the proxy's certificate for the host, the JIT), then the measured load: the same for every path. */
+const warmUp = 200;
+async function measured(proxyArguments: string[], caFile: string, proxyPid?: number): Promise<Figures> {
+	await load(proxyArguments, caFile, proxyPid, warmUp);
+	return load(proxyArguments, caFile, proxyPid);
 }
 
 async function waitForLine(child: ChildProcess): Promise<string> {
@@ -172,8 +207,8 @@ try {
 	const moatCa = path.join(root, 'moat-ca', 'ca.pem');
 	const moatProxy = ['--proxy', `http://moat:bench@127.0.0.1:${moatPort}`];
 
-	const direct = await load(['--resolve', `localhost:${upstream.port}:127.0.0.1`], upstream.caFile);
-	const throughMoat = await load(moatProxy, moatCa);
+	const direct = await measured(['--resolve', `localhost:${upstream.port}:127.0.0.1`], upstream.caFile);
+	const throughMoat = await measured(moatProxy, moatCa, moat.pid);
 
 	let throughMitm: Figures | undefined;
 	const mitmdump = await ensureMitmdump();
@@ -188,7 +223,7 @@ try {
 		}
 
 		await new Promise(resolve => setTimeout(resolve, 1000));
-		throughMitm = await load(['--proxy', `http://127.0.0.1:${mitmPort}`], mitmCa);
+		throughMitm = await measured(['--proxy', `http://127.0.0.1:${mitmPort}`], mitmCa, mitm.pid);
 	}
 
 	// A host seen before versus one never seen: each a fresh curl (new tunnel, new TLS), time to first byte.
@@ -217,8 +252,9 @@ try {
 		gateways.push({channel, direct: baseline, bottle});
 	}
 
-	const format = (figures: Figures) => `${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.p50.toFixed(2)} ms   p99 ${figures.p99.toFixed(2)} ms`;
-	console.log(`bench:proxy — ${requests} HTTPS requests, ${connections} keep-alive connections, curl ${(await execFileAsync('curl', ['--version'])).stdout.split(' ')[1]}`);
+	const cpu = (figures: Figures) => `   CPU per request: ${figures.proxyMicroseconds === undefined ? '' : `proxy ${figures.proxyMicroseconds.toFixed(0)} µs, `}upstream ${figures.upstreamMicroseconds.toFixed(0)} µs`;
+	const format = (figures: Figures) => `${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.p50.toFixed(2)} ms   p99 ${figures.p99.toFixed(2)} ms${cpu(figures)}`;
+	console.log(`bench:proxy — ${requests} HTTPS requests, ${connections} keep-alive connections (after ${warmUp} unmeasured on each path), curl ${(await execFileAsync('curl', ['--version'])).stdout.split(' ')[1]}`);
 	console.log('  (curl on the host; "moat" is moat\'s proxy alone in a process on 127.0.0.1, no daemon, no gateway)');
 	console.log(`  direct        ${format(direct)}`);
 	console.log(`  moat          ${format(throughMoat)}`);
@@ -235,6 +271,11 @@ try {
 		console.log(`  added p99    moat ${added(throughMoat, 'p99').toFixed(2)} ms vs mitmdump ${added(throughMitm, 'p99').toFixed(2)} ms = ${(added(throughMoat, 'p99') / added(throughMitm, 'p99')).toFixed(2)}×`);
 	} else {
 		console.log('  mitmdump not installed (apt-get install mitmproxy): no comparison');
+	}
+
+	if (throughMoat.proxyMicroseconds !== undefined) {
+		const mitmCpu = throughMitm?.proxyMicroseconds === undefined ? '' : `, mitmdump ${throughMitm.proxyMicroseconds.toFixed(0)} µs (${(throughMitm.proxyMicroseconds / throughMoat.proxyMicroseconds).toFixed(1)}× moat's)`;
+		console.log(`  CPU/request  moat's proxy ${throughMoat.proxyMicroseconds.toFixed(0)} µs = ${(throughMoat.proxyMicroseconds / direct.upstreamMicroseconds).toFixed(1)}× what the upstream server spends on a direct request (${direct.upstreamMicroseconds.toFixed(0)} µs)${mitmCpu}; no target, it explains the ratios on a shared machine`);
 	}
 
 	const median = (values: number[]) => percentile(values, 0.5);

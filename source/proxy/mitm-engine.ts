@@ -262,9 +262,6 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 		upstreamRequest.on('response', (upstream: IncomingMessage) => {
 			upstream.on('error', fail);
 			status = upstream.statusCode ?? 0;
-			upstream.on('data', (chunk: Buffer) => {
-				bytesIn += chunk.length;
-			});
 			const forms = plan.scrub?.forms ?? [];
 			let filters: Transform[] = [];
 			if (forms.length > 0) {
@@ -284,6 +281,16 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			}
 
 			response.writeHead(status, clientHeaders(upstream.headers));
+			if (filters.length === 0) {
+				relay(upstream, response, bytes => {
+					bytesIn += bytes;
+				});
+				return;
+			}
+
+			upstream.on('data', (chunk: Buffer) => {
+				bytesIn += chunk.length;
+			});
 			let source: NodeJS.ReadableStream = upstream;
 			for (const filter of filters) {
 				filter.on('error', fail);
@@ -292,10 +299,30 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 
 			source.pipe(response);
 		});
-		request.on('data', (chunk: Buffer) => {
-			bytesOut += chunk.length;
+		relay(request, upstreamRequest, bytes => {
+			bytesOut += bytes;
 		});
-		request.pipe(upstreamRequest);
+	}
+
+	/**
+	 * `from` into `to`, counted, at the pace of the slower: what `pipe`
+	 * does, with one listener for data and count together and one for the
+	 * end, where `pipe` adds and later removes half a dozen per request.
+	 * Errors are each side's own listeners' (forward's `fail`).
+	 */
+	function relay(from: IncomingMessage, to: http.ClientRequest | ServerResponse, count: (bytes: number) => void) {
+		const resume = () => from.resume();
+		from.on('data', (chunk: Buffer) => {
+			count(chunk.length);
+			if (!to.write(chunk)) {
+				from.pause();
+				to.once('drain', resume);
+			}
+		});
+		from.once('end', () => {
+			to.end();
+		});
+		from.resume();
 	}
 
 	/**

@@ -2,10 +2,12 @@
  * bench:proxy — 2,000 HTTPS requests over keep-alive (8 connections) from
  * the real curl to a local HTTPS upstream: direct, through moat's proxy and
  * through mitmproxy (`mitmdump`, installed with apt-get when missing), all
- * in this run. Prints requests/s and p50/p99 latency with the ratios the
- * issue names (moat ≥ 3× mitmproxy's throughput, ≥ 0.6× direct), and the
- * time to first byte for a host the proxy has never seen (certificate
- * minting; target < 20 ms added).
+ * in this run, each after the same unmeasured warm-up. Prints requests/s
+ * and p50/p99 latency with the ratios the issue names (moat ≥ 3×
+ * mitmproxy's throughput, ≥ 0.6× direct), the CPU time each request cost
+ * each process (on a shared machine the ratios move with the neighbours;
+ * CPU per request much less), and the time to first byte for a host the
+ * proxy has never seen (certificate minting; target < 20 ms added).
  *
  * Then the path runs really take: curl inside a real bottle, through moat's
  * gateway container to the daemon, over the daemon's socket and over the

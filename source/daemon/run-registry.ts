@@ -355,12 +355,24 @@ export function createRunRegistry(options: RunRegistryOptions): RunRegistry {
 				await (await appender).append(line);
 			};
 
+			// Lines that came while the file was busy: appended together in one write when it is free,
+			// so a busy run costs one append per batch, not a file stat and a write per request.
+			let waiting: string[] = [];
 			live.networkLog = {
 				write(line) {
-					writing = writing.then(async () => write(line)).then(() => {
+					waiting.push(line);
+					if (waiting.length > 1) {
+						return;
+					}
+
+					writing = writing.then(async () => {
+						const lines = waiting.join('');
+						waiting = [];
+						await write(lines);
+					}).then(() => {
 						options.storage?.wrote(what);
 					}, (error: unknown) => {
-						// An entry with no room is left out whole; the next one is tried as it comes.
+						// Entries with no room are left out whole; the next are tried as they come.
 						if ((options.storage?.failed(what, error) ?? 'other') !== 'again') {
 							log(`${what}: ${(error as Error).message}`);
 						}

@@ -1,22 +1,26 @@
-import type {IncomingMessage, ServerResponse} from 'node:http';
+import type {IncomingHttpHeaders, IncomingMessage, ServerResponse} from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
 import type {LookupFunction} from 'node:net';
 import net from 'node:net';
-import type {Duplex} from 'node:stream';
+import type {Duplex, Transform} from 'node:stream';
 import tls from 'node:tls';
-import {Proxy as MitmProxy, type IContext, type IWebSocketContext} from 'http-mitm-proxy';
+import {Proxy as MitmProxy, type IWebSocketContext} from 'http-mitm-proxy';
 import {WebSocketServer} from 'ws';
 import {decodersFor, scrubbingStream, scrubBuffer, scrubText, type CredentialForm} from './credential-scrubber.js';
 import {mergeHeaderList, type Injection} from './injection-rules.js';
 
 /**
- * The one adapter over http-mitm-proxy. moat owns the listeners and the TLS
+ * Forwarding of the requests the proxy server has judged, and the one
+ * adapter over http-mitm-proxy. moat owns the listeners and the TLS
  * termination (proxy-server.ts) — http-mitm-proxy's own `listen` opens an
  * unauthenticated HTTPS listener per host on 0.0.0.0, which a sealed
- * network cannot have — and hands each decrypted or plain request to
- * http-mitm-proxy's request pipeline, steering where it goes and what
- * headers it carries through its handlers.
+ * network cannot have. Plain requests are forwarded here on Node's pooled
+ * agents, one parse per request and nothing kept per request but the
+ * request itself (http-mitm-proxy's pipeline made a context of some twenty
+ * closures, a UUID and several filter streams for each, and ignored the
+ * client's backpressure); WebSocket upgrades go through http-mitm-proxy's
+ * pipeline, steered through its handlers.
  */
 
 /** Where one request goes and what it carries, decided by the proxy server. */
@@ -69,9 +73,7 @@ export function applyInjection(headers: Record<string, string | string[] | undef
 	}
 }
 
-type Outcome = {plan: ForwardPlan; bytesIn: number; bytesOut: number; status: number; reported: boolean; scrubbed: Set<string>};
-
-/** An answer moat gives in the upstream's place (its status and words), raised from a handler. */
+/** An answer moat gives in the upstream's place (its status and words), raised while the answer is prepared. */
 type AnswerError = Error & {answer?: {status: number; text: string}};
 
 /** Every response header value with the forms replaced; the grants found. */
@@ -97,6 +99,54 @@ function scrubHeaders(headers: Record<string, string | string[] | undefined>, fo
 }
 
 /**
+ * The request's headers as they go upstream: all but the proxy's own
+ * (Proxy-Authorization carries the run's token and never leaves moat).
+ * Node gives header names in lower case.
+ */
+export function upstreamHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+	const copy: Record<string, string | string[] | undefined> = {};
+	for (const name in headers) {
+		if (!name.startsWith('proxy-')) {
+			copy[name] = headers[name];
+		}
+	}
+
+	return copy;
+}
+
+/** The path an absolute-form `http://` target asks for (its origin form); any other target as it is. */
+export function requestPath(target: string): string {
+	if (!target.startsWith('http://')) {
+		return target;
+	}
+
+	const slash = target.indexOf('/', 'http://'.length);
+	return slash === -1 ? '/' : target.slice(slash);
+}
+
+/**
+ * The upstream's headers as the client gets them: names trimmed, and
+ * public-key pins dropped (they would pin the client to the upstream's
+ * key, which moat's certificate does not have).
+ */
+export function clientHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+	const copy: Record<string, string | string[] | undefined> = {};
+	for (const name in headers) {
+		if (!name.startsWith('public-key-pins')) {
+			copy[name.trim()] = headers[name];
+		}
+	}
+
+	return copy;
+}
+
+/** Whether a host is an IP address; a name (most hosts) is told at a glance, an address ends in a digit or has a colon. */
+function isAddress(host: string): boolean {
+	const last = host.codePointAt(host.length - 1) ?? 0;
+	return (host.includes(':') || (last >= 0x30 && last <= 0x39)) && net.isIP(host) !== 0;
+}
+
+/**
  * `extraTrust`: CA certificates to trust besides Node's own (in-process
  * tests; the daemon gets NODE_EXTRA_CA_CERTS, which Node already trusts).
  */
@@ -111,112 +161,182 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 	const pooling = {keepAlive: true, noDelay: true, maxFreeSockets: 64};
 	const httpsAgent = new https.Agent({...pooling, rejectUnauthorized: true, ...(ca ? {ca} : {})});
 	const httpAgent = new http.Agent(pooling);
-	const plans = new WeakMap<IncomingMessage, Outcome>();
 	Object.assign(proxy, {
 		options: {}, keepAlive: true, httpsAgent, httpAgent, connectRequests: {}, timeout: 0,
-		// http-mitm-proxy prints every error and answers with its name; moat
-		// reports it through the plan (network.jsonl) and answers in words.
-		_onError(_kind: string, context: IContext | null, error: Error) {
-			const outcome = context ? plans.get(context.clientToProxyRequest) : undefined;
-			if (!outcome || !context) {
-				return;
-			}
-
-			const response = context.proxyToClientResponse;
-			if (!response.headersSent) {
-				const blocked = (error as NodeJS.ErrnoException).code === 'EMOATBLOCKED';
-				const answer = (error as AnswerError).answer;
-				outcome.status = answer?.status ?? (blocked ? 403 : 502);
-				response.writeHead(outcome.status, {'content-type': 'text/plain; charset=utf-8', connection: 'close'});
-				response.end(answer?.text ?? (blocked ? error.message : `Moat: could not reach ${outcome.plan.host}: ${error.message}\n`));
-			} else {
-				response.destroy();
-			}
-
-			report(outcome, error);
-		},
-	});
-
-	function report(outcome: Outcome, error?: Error) {
-		if (!outcome.reported) {
-			outcome.reported = true;
-			if (outcome.scrubbed.size > 0) {
-				outcome.plan.scrub?.found([...outcome.scrubbed]);
-			}
-
-			outcome.plan.done({status: outcome.status, bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut, error, ...outcome.scrubbed.size > 0 ? {scrubbed: [...outcome.scrubbed]} : {}});
-		}
-	}
-
-	proxy.onRequest((context, callback) => {
-		const outcome = plans.get(context.clientToProxyRequest);
-		const options = context.proxyToServerRequestOptions;
-		if (!outcome || !options) {
-			callback(new Error('request without a plan'));
-			return;
-		}
-
-		const {plan} = outcome;
-		const headers = options.headers as Record<string, string | string[] | undefined>;
-		applyInjection(headers, plan.injection);
-		Object.assign(options, {
-			host: plan.address,
-			port: plan.port,
-			...(plan.lookup ? {lookup: plan.lookup} : {}),
-			...(plan.secure ? {
-				rejectUnauthorized: true,
-				// The certificate must name the host the agent asked for, whatever address was dialled.
-				// TLS checks it against the server name, so a name needs nothing more; and a
-				// per-request checkServerIdentity would stop Node's agent from ever reusing the
-				// connection (one TLS handshake per request). Only an address dialled under
-				// another address (an override) needs the explicit check.
-				...net.isIP(plan.host)
-					? (plan.host === plan.address ? {} : {checkServerIdentity: (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate)})
-					: {servername: plan.host},
-			} : {}),
-		});
-		context.clientToProxyRequest.on('data', (chunk: Buffer) => {
-			outcome.bytesOut += chunk.length;
-		});
-		context.proxyToClientResponse.on('close', () => {
-			report(outcome, context.proxyToClientResponse.writableFinished ? undefined : new Error('the client closed the connection'));
-		});
-		callback();
-	});
-
-	proxy.onResponse((context, callback) => {
-		const outcome = plans.get(context.clientToProxyRequest);
-		const upstream = context.serverToProxyResponse;
-		if (outcome && upstream) {
-			outcome.status = upstream.statusCode ?? 0;
-			upstream.on('data', (chunk: Buffer) => {
-				outcome.bytesIn += chunk.length;
-			});
-			const forms = outcome.plan.scrub?.forms ?? [];
-			if (forms.length > 0) {
-				try {
-					scrubResponse(context, outcome, forms);
-				} catch (error) {
-					callback(error as Error);
-					return;
-				}
-			}
-		}
-
-		callback();
+		// http-mitm-proxy prints every error; moat reports through the plan (network.jsonl).
+		_onError() {},
 	});
 
 	/**
-	 * Headers are scrubbed in place; the body passes through the scrubber,
-	 * decoded first when it is compressed (and then sent uncompressed, its
-	 * length unknown). A coding moat cannot undo ends the response unsent.
+	 * Where the upstream connection goes and how it is verified. The
+	 * certificate must name the host the agent asked for, whatever address
+	 * was dialled. TLS checks it against the server name, so a name needs
+	 * nothing more; and a per-request checkServerIdentity would stop Node's
+	 * agent from ever reusing the connection (one TLS handshake per
+	 * request). Only an address dialled under another address (an
+	 * override) needs the explicit check.
 	 */
-	function scrubResponse(context: IContext, outcome: Outcome, forms: readonly CredentialForm[]) {
-		const upstream = context.serverToProxyResponse!;
+	function upstreamOptions(plan: ForwardPlan): https.RequestOptions {
+		const options: https.RequestOptions = {host: plan.address, port: plan.port, agent: plan.secure ? httpsAgent : httpAgent};
+		if (plan.lookup) {
+			options.lookup = plan.lookup;
+		}
+
+		if (plan.secure) {
+			options.rejectUnauthorized = true;
+			if (!isAddress(plan.host)) {
+				options.servername = plan.host;
+			} else if (plan.host !== plan.address) {
+				options.checkServerIdentity = (_address: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(plan.host, certificate);
+			}
+		}
+
+		return options;
+	}
+
+	/**
+	 * One request, forwarded: its headers once parsed by Node's server go
+	 * upstream as they are (with the injection applied) on a pooled
+	 * connection, and the answer comes back piped, at the pace of the slower
+	 * side. Whatever fails answers the client in moat's words if nothing
+	 * was sent yet (the connection then closes), or cuts the answer short;
+	 * either way the plan hears it once.
+	 */
+	function forward(request: IncomingMessage, response: ServerResponse, plan: ForwardPlan) {
+		let bytesIn = 0;
+		let bytesOut = 0;
+		let status = 0;
+		let reported = false;
+		let scrubbed: Set<string> | undefined;
+		const report = (error?: Error) => {
+			if (reported) {
+				return;
+			}
+
+			reported = true;
+			const grants = scrubbed && scrubbed.size > 0 ? [...scrubbed] : undefined;
+			if (grants) {
+				plan.scrub?.found(grants);
+			}
+
+			plan.done({status, bytesIn, bytesOut, error, ...grants ? {scrubbed: grants} : {}});
+		};
+
+		const options = upstreamOptions(plan);
+		const headers = upstreamHeaders(request.headers);
+		applyInjection(headers, plan.injection);
+		options.method = request.method;
+		options.path = requestPath(request.url ?? '/');
+		options.headers = headers as http.OutgoingHttpHeaders;
+		const upstreamRequest = (plan.secure ? https : http).request(options);
+		const fail = (error: Error) => {
+			if (reported) {
+				return;
+			}
+
+			if (response.headersSent) {
+				response.destroy();
+			} else {
+				const blocked = (error as NodeJS.ErrnoException).code === 'EMOATBLOCKED';
+				const answer = (error as AnswerError).answer;
+				status = answer?.status ?? (blocked ? 403 : 502);
+				response.writeHead(status, {'content-type': 'text/plain; charset=utf-8', connection: 'close'});
+				response.end(answer?.text ?? (blocked ? error.message : `Moat: could not reach ${plan.host}: ${error.message}\n`));
+			}
+
+			upstreamRequest.destroy();
+			report(error);
+		};
+
+		request.on('error', fail);
+		response.on('error', fail);
+		upstreamRequest.on('error', fail);
+		response.on('close', () => {
+			if (!response.writableFinished) {
+				// Nothing will read the rest of the answer: the upstream connection cannot be reused.
+				upstreamRequest.destroy();
+			}
+
+			report(response.writableFinished ? undefined : new Error('the client closed the connection'));
+		});
+		upstreamRequest.on('response', (upstream: IncomingMessage) => {
+			upstream.on('error', fail);
+			status = upstream.statusCode ?? 0;
+			const forms = plan.scrub?.forms ?? [];
+			let filters: Transform[] = [];
+			if (forms.length > 0) {
+				scrubbed = new Set();
+				try {
+					filters = scrubResponse(plan, upstream, forms, scrubbed);
+				} catch (error) {
+					fail(error as Error);
+					return;
+				}
+			}
+
+			// A client that asked with Proxy-Connection (an older client's keep-alive) is told the connection stays.
+			if (request.headers['proxy-connection']) {
+				upstream.headers['proxy-connection'] = 'keep-alive';
+				upstream.headers.connection = 'keep-alive';
+			}
+
+			response.writeHead(status, clientHeaders(upstream.headers));
+			if (filters.length === 0) {
+				relay(upstream, response, bytes => {
+					bytesIn += bytes;
+				});
+				return;
+			}
+
+			upstream.on('data', (chunk: Buffer) => {
+				bytesIn += chunk.length;
+			});
+			let source: NodeJS.ReadableStream = upstream;
+			for (const filter of filters) {
+				filter.on('error', fail);
+				source = source.pipe(filter);
+			}
+
+			source.pipe(response);
+		});
+		relay(request, upstreamRequest, bytes => {
+			bytesOut += bytes;
+		});
+	}
+
+	/**
+	 * `from` into `to`, counted, at the pace of the slower: what `pipe`
+	 * does, with one listener for data and count together and one for the
+	 * end, where `pipe` adds and later removes half a dozen per request.
+	 * Errors are each side's own listeners' (forward's `fail`).
+	 */
+	function relay(from: IncomingMessage, to: http.ClientRequest | ServerResponse, count: (bytes: number) => void) {
+		const resume = () => from.resume();
+		from.on('data', (chunk: Buffer) => {
+			count(chunk.length);
+			if (!to.write(chunk)) {
+				from.pause();
+				to.once('drain', resume);
+			}
+		});
+		from.once('end', () => {
+			to.end();
+		});
+		from.resume();
+	}
+
+	/**
+	 * Headers are scrubbed in place; the body passes through the scrubber,
+	 * decoded first when it is compressed (and then sent uncompressed and
+	 * chunked, its length unknown). A coding moat cannot undo ends the
+	 * response unsent. The scrubber keeps the length, so an uncompressed
+	 * answer keeps its Content-Length.
+	 */
+	function scrubResponse(plan: ForwardPlan, upstream: IncomingMessage, forms: readonly CredentialForm[], scrubbed: Set<string>): Transform[] {
 		const headers = upstream.headers as Record<string, string | string[] | undefined>;
 		const found = (grants: string[]) => {
 			for (const grant of grants) {
-				outcome.scrubbed.add(grant);
+				scrubbed.add(grant);
 			}
 		};
 
@@ -227,21 +347,17 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 			upstream.resume();
 			throw Object.assign(new Error(`unreadable Content-Encoding ${String(encoding)}`), {answer: {
 				status: 502,
-				text: `Moat: ${outcome.plan.host} answered in an encoding moat cannot read (Content-Encoding: ${String(encoding)}), so moat cannot check that the answer does not carry the credential back; it is not delivered.\nAsk for gzip, deflate, br or zstd, or no encoding.\n`,
+				text: `Moat: ${plan.host} answered in an encoding moat cannot read (Content-Encoding: ${String(encoding)}), so moat cannot check that the answer does not carry the credential back; it is not delivered.\nAsk for gzip, deflate, br or zstd, or no encoding.\n`,
 			}});
 		}
 
 		if (decoders.length > 0) {
 			delete headers['content-encoding'];
-			// http-mitm-proxy then drops Content-Length and sends the body chunked.
-			Object.assign(context, {responseContentPotentiallyModified: true});
-			for (const decoder of decoders) {
-				context.addResponseFilter(decoder);
-			}
+			delete headers['content-length'];
+			headers['transfer-encoding'] = 'chunked';
 		}
 
-		// Added to the list itself: addResponseFilter would also drop a Content-Length the scrubber keeps true.
-		context.responseFilters.push(scrubbingStream(forms, found));
+		return [...decoders, scrubbingStream(forms, found)];
 	}
 
 	const upgrades = new WeakMap<IncomingMessage, ForwardPlan>();
@@ -302,10 +418,7 @@ export function createMitmEngine(extraTrust: readonly string[] = []): MitmEngine
 
 	const webSockets = new WebSocketServer({noServer: true});
 	return {
-		forward(request, response, plan) {
-			plans.set(request, {plan, bytesIn: 0, bytesOut: 0, status: 0, reported: false, scrubbed: new Set()});
-			proxy._onHttpServerRequest(plan.secure, request, response);
-		},
+		forward,
 		upgrade(request, socket, head, plan) {
 			upgrades.set(request, plan);
 			webSockets.handleUpgrade(request, socket, head, webSocket => {

@@ -112,6 +112,25 @@ type Connection = {
 	run: ProxyRun; token: string; host: string; port: number;
 	lookup?: LookupFunction;
 	refusal?: TunnelRefusal;
+	/** What every request in the tunnel shares, made on its first request (see tunnelRoute). */
+	route?: TunnelRoute;
+};
+
+/**
+ * What the requests of one intercepted tunnel have in common, worked out
+ * once: where they go, what they are logged and matched as, and the last
+ * Host header found to name the tunnel's host (the same string agrees
+ * again without being parsed again).
+ */
+type TunnelRoute = {
+	upstream: {address: string; port: number; lookup: LookupFunction | undefined};
+	/** `host:port`, what injection rules are matched against. */
+	endpoint: string;
+	/** `https://host[:port]`, the start of each request's logged URL. */
+	origin: string;
+	agreedHostHeader?: string;
+	/** Whether answers are searched for credentials, for the grant kinds it was decided for. */
+	scrubbing?: {kinds: ProxyRun['grantKinds']; value: boolean};
 };
 
 /** Why a tunnel goes nowhere, in the words its requests are answered with. */
@@ -300,6 +319,41 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		});
 	}
 
+	/** The tunnel's shared route, made on its first request. */
+	function tunnelRoute(connection: Connection): TunnelRoute {
+		if (!connection.route) {
+			const {host, port} = connection;
+			const upstream = upstreamFor(host, port);
+			connection.route = {
+				// The addresses judged before the tunnel was answered are the ones dialled.
+				upstream: connection.lookup ? {...upstream, lookup: connection.lookup} : upstream,
+				endpoint: authorityOf(host, port),
+				origin: `https://${host}${port === 443 ? '' : `:${port}`}`,
+			};
+		}
+
+		return connection.route;
+	}
+
+	/**
+	 * Whether answers from `host:port` are searched for the run's
+	 * credentials: a host that gets one may echo it. Decided again whenever
+	 * the run's grant kinds change (they are known better once its grants
+	 * are read).
+	 */
+	function scrubbing(run: ProxyRun, host: string, port: number, route: TunnelRoute | undefined): boolean {
+		if (route?.scrubbing?.kinds === run.grantKinds) {
+			return route.scrubbing.value;
+		}
+
+		const value = injectedEndpoints(run.grantKinds).includes(`${host}:${port}`);
+		if (route) {
+			route.scrubbing = {kinds: run.grantKinds, value};
+		}
+
+		return value;
+	}
+
 	function upstreamFor(host: string, port: number) {
 		// Only reached once the gate allowed this port of this machine for the run.
 		if (host === hostServicesName) {
@@ -350,15 +404,19 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			// Inside a tunnel the Host header must be there and name the tunnel's
 			// host, and the target must be a path: an absolute URL naming another
 			// authority would be checked against one host and meant for another.
+			const route = tunnelRoute(connection);
 			const target = originForm(request.url ?? '', host);
-			if (!request.headers.host || !namesAgree({connect: host, hostHeader: request.headers.host}) || target === undefined) {
+			const hostHeader = request.headers.host;
+			const agrees = hostHeader !== undefined && hostHeader !== '' && (hostHeader === route.agreedHostHeader || namesAgree({connect: host, hostHeader}));
+			if (!agrees || target === undefined) {
 				refuse(response, upgrade?.socket, 421, `Moat: request refused: the request names "${request.headers.host ?? ''}" (${request.url ?? ''}), not the tunnel's host "${host}".\n`);
 				report(run!, started, {method: request.method ?? '', url: `https://${host}`, status: 421, bytes_in: 0, bytes_out: 0, grant: null, blocked: true, error: 'host mismatch'});
 				return;
 			}
 
+			route.agreedHostHeader = hostHeader;
 			request.url = target;
-			url = `https://${host}${port === 443 ? '' : `:${port}`}${target}`;
+			url = route.origin + target;
 			const {refusal} = connection;
 			if (refusal) {
 				refusal.answered++;
@@ -420,8 +478,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 		}
 
 		const activeRun = run!;
-		const upstream = {...upstreamFor(host, port), ...connection?.lookup ? {lookup: connection.lookup} : {}};
-		const endpoint = authorityOf(host, port);
+		const route = connection?.route;
+		const upstream = route ? route.upstream : upstreamFor(host, port);
+		const endpoint = route ? route.endpoint : authorityOf(host, port);
 		const plan = async () => {
 			const grants = secure ? await activeRun.grants() : [];
 			const answering = answeringGrant(grants, endpoint);
@@ -441,7 +500,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 			}
 
 			// A host that gets a credential may echo it: its answers are searched for every form of every grant's.
-			const scrub = secure && injectedEndpoints(activeRun.grantKinds).includes(`${host}:${port}`) ? {
+			const scrub = secure && scrubbing(activeRun, host, port, route) ? {
 				forms: credentialForms(grants),
 				found(found: string[]) {
 					options.observer.scrubbed(activeRun.runId, found, host);

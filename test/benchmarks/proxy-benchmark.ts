@@ -2,10 +2,12 @@
  * bench:proxy — 2,000 HTTPS requests over keep-alive (8 connections) from
  * the real curl to a local HTTPS upstream: direct, through moat's proxy and
  * through mitmproxy (`mitmdump`, installed with apt-get when missing), all
- * in this run. Prints requests/s and p50/p99 latency with the ratios the
- * issue names (moat ≥ 2× mitmproxy's throughput, ≥ 0.6× direct), and the
- * time to first byte for a host the proxy has never seen (certificate
- * minting; target < 20 ms added).
+ * in this run, each after the same unmeasured warm-up. Prints requests/s
+ * and p50/p99 latency with the ratios the issue names (moat ≥ 3×
+ * mitmproxy's throughput, ≥ 0.6× direct), the CPU time each request cost
+ * each process (on a shared machine the ratios move with the neighbours;
+ * CPU per request much less), and the time to first byte for a host the
+ * proxy has never seen (certificate minting; target < 20 ms added).
  *
  * Then the path runs really take: curl inside a real bottle, through moat's
  * gateway container to the daemon, over the daemon's socket and over the
@@ -13,6 +15,10 @@
  * script on the host directly, measured just before (gateway-load.ts):
  * requests/s (≥ 0.5× direct, ≥ 2× mitmdump), p50 added latency one request
  * at a time (≤ 2 ms) and one 200 MB download (≥ 0.5× direct).
+ *
+ * BENCH_PROFILE=1 (or a folder) runs moat's proxy with --cpu-prof and
+ * prints where its time went (self time per function and per module,
+ * cpu-profile-summary.ts); the .cpuprofile is kept in that folder.
  *
  * Not a test: it prints figures and never fails on them.
  */
@@ -24,6 +30,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
+import {summarizeCpuProfile} from './cpu-profile-summary.js';
 import {startHttpsStandIn, writeTrustBundle} from '../helpers/https-stand-in.js';
 import {answerBench, benchHost, downloadBytes, loadInBottle, loadOnHost, percentile, type BottleLoad, type LoadFigures, type LoadShape} from './gateway-load.js';
 
@@ -51,36 +58,82 @@ async function counted<T>(what: () => Promise<T>): Promise<{result: T; connectio
 }
 
 const children: ChildProcess[] = [];
+/** BENCH_PROFILE: `1` for a fresh folder, or the folder the proxy's .cpuprofile goes to. */
+const profileDirectory = process.env.BENCH_PROFILE
+	? (process.env.BENCH_PROFILE === '1' ? await fs.mkdtemp(path.join(os.tmpdir(), 'moat-bench-proxy-profile-')) : path.resolve(process.env.BENCH_PROFILE))
+	: undefined;
 
 async function cleanup() {
-	for (const child of children) {
+	// Each child ends before the folders go: a profiled proxy writes its profile as it exits.
+	await Promise.all(children.map(async child => {
+		if (child.exitCode !== null || child.signalCode !== null) {
+			return;
+		}
+
+		const exited = new Promise(resolve => child.once('exit', resolve));
 		child.kill('SIGTERM');
-	}
+		await exited;
+	}));
 
 	await upstream.close();
 	await fs.rm(root, {recursive: true, force: true});
 }
 
-type Figures = {perSecond: number; p50: number; p99: number};
+/**
+ * Throughput and latency, with the CPU time each request cost the proxy
+ * (when it is a process of its own) and the stand-in upstream (this
+ * process): on a shared machine the other processes set the pace, and CPU
+ * per request says what each hop costs whatever the pace.
+ */
+type Figures = {perSecond: number; p50: number; p99: number; proxyMicroseconds?: number; upstreamMicroseconds: number};
 
-/** One curl, `requests` URLs over `connections` kept-alive connections. */
-async function load(proxyArguments: string[], caFile: string): Promise<Figures> {
-	const url = `https://localhost:${upstream.port}/x[1-${requests}]`;
+/** A process's user and system CPU time so far, in microseconds (Linux /proc; undefined elsewhere). */
+async function cpuMicroseconds(pid: number | undefined): Promise<number | undefined> {
+	if (pid === undefined) {
+		return undefined;
+	}
+
+	const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+	// Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100 a second).
+	const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return fields ? (Number(fields[11]) + Number(fields[12])) * 10_000 : undefined;
+}
+
+/** One curl, `count` URLs over `connections` kept-alive connections; `proxyPid` is the proxy's process, if it is one. */
+async function load(proxyArguments: string[], caFile: string, proxyPid?: number, count = requests): Promise<Figures> {
+	const url = `https://localhost:${upstream.port}/x[1-${count}]`;
+	const proxyBefore = await cpuMicroseconds(proxyPid);
+	const upstreamBefore = process.cpuUsage();
 	const started = performance.now();
 	const {stdout} = await execFileAsync('curl', [
 		'-s', '--parallel', '--parallel-max', String(connections), '--parallel-immediate',
 		'--cacert', caFile, ...proxyArguments, '-o', '/dev/null', '-w', '%{http_code} %{time_total}\\n', url,
 	], {maxBuffer: 64 * 1024 * 1024});
 	const seconds = (performance.now() - started) / 1000;
+	const upstreamCpu = process.cpuUsage(upstreamBefore);
+	const proxyAfter = await cpuMicroseconds(proxyPid);
 	const rows = stdout.trim().split('\n').map(line => line.split(' '));
 	// A proxy that answers fast with an error must not pass for a fast proxy.
 	const failed = rows.filter(row => row[0] !== '200').length;
-	if (rows.length !== requests || failed > 0) {
-		throw new Error(`curl ${proxyArguments.join(' ')}: ${rows.length} of ${requests} answers, ${failed} not 200 (first: ${rows.find(row => row[0] !== '200')?.[0] ?? 'none'})`);
+	if (rows.length !== count || failed > 0) {
+		throw new Error(`curl ${proxyArguments.join(' ')}: ${rows.length} of ${count} answers, ${failed} not 200 (first: ${rows.find(row => row[0] !== '200')?.[0] ?? 'none'})`);
 	}
 
 	const latencies = rows.map(row => Number(row[1]) * 1000);
-	return {perSecond: requests / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99)};
+	return {
+		perSecond: count / seconds,
+		p50: percentile(latencies, 0.5),
+		p99: percentile(latencies, 0.99),
+		...proxyBefore !== undefined && proxyAfter !== undefined ? {proxyMicroseconds: (proxyAfter - proxyBefore) / count} : {},
+		upstreamMicroseconds: (upstreamCpu.user + upstreamCpu.system) / count,
+	};
+}
+
+/** `warmUp` requests first, unmeasured (new connections, the proxy's certificate for the host, the JIT), then the measured load: the same for every path. */
+const warmUp = 200;
+async function measured(proxyArguments: string[], caFile: string, proxyPid?: number): Promise<Figures> {
+	await load(proxyArguments, caFile, proxyPid, warmUp);
+	return load(proxyArguments, caFile, proxyPid);
 }
 
 async function waitForLine(child: ChildProcess): Promise<string> {
@@ -147,7 +200,7 @@ try {
 	const trust = path.join(root, 'trust.pem');
 	await fs.copyFile(upstream.caFile, trust);
 	const overrides = hosts.map(host => `${host}=127.0.0.1:${upstream.port}`).join(',');
-	const moat = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), fileURLToPath(new URL('proxy-host.js', import.meta.url))], {
+	const moat = spawn(process.execPath, [...(profileDirectory ? ['--cpu-prof', '--cpu-prof-dir', profileDirectory] : []), fileURLToPath(new URL('proxy-host.js', import.meta.url))], {
 		env: {...process.env, BENCH_CA_DIRECTORY: path.join(root, 'moat-ca'), MOAT_UPSTREAM_OVERRIDES: overrides, NODE_EXTRA_CA_CERTS: trust},
 		stdio: ['ignore', 'pipe', 'inherit'],
 	});
@@ -156,8 +209,8 @@ try {
 	const moatCa = path.join(root, 'moat-ca', 'ca.pem');
 	const moatProxy = ['--proxy', `http://moat:bench@127.0.0.1:${moatPort}`];
 
-	const direct = await load(['--resolve', `localhost:${upstream.port}:127.0.0.1`], upstream.caFile);
-	const throughMoat = await load(moatProxy, moatCa);
+	const direct = await measured(['--resolve', `localhost:${upstream.port}:127.0.0.1`], upstream.caFile);
+	const throughMoat = await measured(moatProxy, moatCa, moat.pid);
 
 	let throughMitm: Figures | undefined;
 	const mitmdump = await ensureMitmdump();
@@ -172,7 +225,7 @@ try {
 		}
 
 		await new Promise(resolve => setTimeout(resolve, 1000));
-		throughMitm = await load(['--proxy', `http://127.0.0.1:${mitmPort}`], mitmCa);
+		throughMitm = await measured(['--proxy', `http://127.0.0.1:${mitmPort}`], mitmCa, mitm.pid);
 	}
 
 	// A host seen before versus one never seen: each a fresh curl (new tunnel, new TLS), time to first byte.
@@ -201,8 +254,9 @@ try {
 		gateways.push({channel, direct: baseline, bottle});
 	}
 
-	const format = (figures: Figures) => `${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.p50.toFixed(2)} ms   p99 ${figures.p99.toFixed(2)} ms`;
-	console.log(`bench:proxy — ${requests} HTTPS requests, ${connections} keep-alive connections, curl ${(await execFileAsync('curl', ['--version'])).stdout.split(' ')[1]}`);
+	const cpu = (figures: Figures) => `   CPU per request: ${figures.proxyMicroseconds === undefined ? '' : `proxy ${figures.proxyMicroseconds.toFixed(0)} µs, `}upstream ${figures.upstreamMicroseconds.toFixed(0)} µs`;
+	const format = (figures: Figures) => `${figures.perSecond.toFixed(0).padStart(6)} req/s   p50 ${figures.p50.toFixed(2)} ms   p99 ${figures.p99.toFixed(2)} ms${cpu(figures)}`;
+	console.log(`bench:proxy — ${requests} HTTPS requests, ${connections} keep-alive connections (after ${warmUp} unmeasured on each path), curl ${(await execFileAsync('curl', ['--version'])).stdout.split(' ')[1]}`);
 	console.log('  (curl on the host; "moat" is moat\'s proxy alone in a process on 127.0.0.1, no daemon, no gateway)');
 	console.log(`  direct        ${format(direct)}`);
 	console.log(`  moat          ${format(throughMoat)}`);
@@ -213,12 +267,17 @@ try {
 	console.log('');
 	console.log(`  throughput   moat / direct   = ${(throughMoat.perSecond / direct.perSecond).toFixed(2)}×  (target ≥ 0.6)`);
 	if (throughMitm) {
-		console.log(`  throughput   moat / mitmdump = ${(throughMoat.perSecond / throughMitm.perSecond).toFixed(2)}×  (target ≥ 2)`);
+		console.log(`  throughput   moat / mitmdump = ${(throughMoat.perSecond / throughMitm.perSecond).toFixed(2)}×  (target ≥ 3)`);
 		const added = (figures: Figures, key: 'p50' | 'p99') => Math.max(0.001, figures[key] - direct[key]);
 		console.log(`  added p50    moat ${added(throughMoat, 'p50').toFixed(2)} ms vs mitmdump ${added(throughMitm, 'p50').toFixed(2)} ms = ${(added(throughMoat, 'p50') / added(throughMitm, 'p50')).toFixed(2)}×`);
 		console.log(`  added p99    moat ${added(throughMoat, 'p99').toFixed(2)} ms vs mitmdump ${added(throughMitm, 'p99').toFixed(2)} ms = ${(added(throughMoat, 'p99') / added(throughMitm, 'p99')).toFixed(2)}×`);
 	} else {
 		console.log('  mitmdump not installed (apt-get install mitmproxy): no comparison');
+	}
+
+	if (throughMoat.proxyMicroseconds !== undefined) {
+		const mitmCpu = throughMitm?.proxyMicroseconds === undefined ? '' : `, mitmdump ${throughMitm.proxyMicroseconds.toFixed(0)} µs (${(throughMitm.proxyMicroseconds / throughMoat.proxyMicroseconds).toFixed(1)}× moat's)`;
+		console.log(`  CPU/request  moat's proxy ${throughMoat.proxyMicroseconds.toFixed(0)} µs = ${(throughMoat.proxyMicroseconds / direct.upstreamMicroseconds).toFixed(1)}× what the upstream server spends on a direct request (${direct.upstreamMicroseconds.toFixed(0)} µs)${mitmCpu}; no target, it explains the ratios on a shared machine`);
 	}
 
 	const median = (values: number[]) => percentile(values, 0.5);
@@ -259,4 +318,13 @@ try {
 	}
 } finally {
 	await cleanup();
+}
+
+if (profileDirectory) {
+	console.log('');
+	console.log(`bench:proxy profile of moat's proxy process (BENCH_PROFILE; .cpuprofile in ${profileDirectory}):`);
+	const profiles = (await fs.readdir(profileDirectory)).filter(name => name.endsWith('.cpuprofile'));
+	for (const name of profiles) {
+		console.log(await summarizeCpuProfile(path.join(profileDirectory, name), 40));
+	}
 }

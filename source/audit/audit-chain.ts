@@ -1,6 +1,6 @@
 import {createHash, createPublicKey, hash, verify as verifySignature, type KeyObject} from 'node:crypto';
-import {canonicalJson} from './canonical-json.js';
-import {leafHash, rootsAtSizes} from './merkle.js';
+import {canonicalJson, canonicalOrder} from './canonical-json.js';
+import {digestRootsAtSizes, fromDigest, leafDigestOfHex, type Digest} from './merkle.js';
 
 /** The kinds of events the log records (README: The audit log). */
 export const auditEventTypes = [
@@ -42,15 +42,17 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
 
 export function makeEntry(previous: AuditEntry | undefined, ts: string, type: string, data: Record<string, unknown>): AuditEntry {
 	// The data as it will be stored and read back (a Date becomes its string),
-	// so the hash covers exactly what the file holds.
-	const stored = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+	// so the hash covers exactly what the file holds; its keys in canonical
+	// order, so the stored data is its own canonical JSON and verifying it
+	// needs no sorting.
+	const stored = canonicalOrder(JSON.parse(JSON.stringify(data)) as Record<string, unknown>);
 	const unsigned = {seq: previous ? previous.seq + 1 : 0, ts, type, data: stored, prev: previous?.hash ?? genesisHash};
 	return {...unsigned, hash: entryHash(unsigned)};
 }
 
 /** A Merkle leaf per entry: the entry's hash. */
 export function entryLeaves(entries: readonly AuditEntry[]): Buffer[] {
-	return entries.map(entry => leafHash(Buffer.from(entry.hash, 'hex')));
+	return entries.map(entry => fromDigest(leafDigestOfHex(entry.hash)));
 }
 
 /** What a checkpoint signs: the run too, so a sealed log cannot pass for another run's. */
@@ -108,9 +110,9 @@ type Failure = {what: string; reason: string; state: 'short' | 'broken'};
  * The hash chain alone: each entry well formed, numbered in order, linked to
  * the one before and matching its hash. Shared by run logs and the witness.
  */
-export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure; leaves: Buffer[]; countsByType: Record<string, number>} {
+export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure; leaves: Digest[]; countsByType: Record<string, number>} {
 	const countsByType: Record<string, number> = {};
-	const leaves: Buffer[] = [];
+	const leaves: Digest[] = [];
 	let previous: AuditEntry | undefined;
 	const failed = (what: string, reason: string) => ({failure: {what, reason, state: 'broken' as const}, leaves, countsByType});
 	for (const [index, entry] of entries.entries()) {
@@ -131,7 +133,7 @@ export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure;
 		}
 
 		countsByType[entry.type] = (countsByType[entry.type] ?? 0) + 1;
-		leaves.push(leafHash(Buffer.from(entry.hash, 'hex')));
+		leaves.push(leafDigestOfHex(entry.hash));
 		previous = entry;
 	}
 
@@ -171,7 +173,7 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		return short('the log', 'nothing in it is signed (there is no checkpoint)');
 	}
 
-	const roots = rootsAtSizes(chain.leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
+	const roots = digestRootsAtSizes(chain.leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
 	let previousSize = 0;
 	for (const [index, checkpoint] of checkpoints.entries()) {
 		if (!isCheckpoint(checkpoint)) {
@@ -202,7 +204,8 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 			return short(what, `it covers ${checkpoint.treeSize} entries but the log has ${entries.length} (entries were removed from the end)`);
 		}
 
-		if (roots.get(checkpoint.treeSize)?.toString('hex') !== checkpoint.rootHash) {
+		const root = roots.get(checkpoint.treeSize);
+		if (root === undefined || Buffer.from(root, 'latin1').toString('hex') !== checkpoint.rootHash) {
 			return broken(what, 'its root does not match the entries it covers');
 		}
 	}

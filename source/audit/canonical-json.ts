@@ -5,36 +5,100 @@
  * any machine, so a hash over it verifies anywhere.
  *
  * Audit verification runs this for every entry, so plain data whose keys
- * already come in canonical order (what the log writes, see
- * `canonicalOrder`) goes to the engine's own JSON.stringify, which then
- * writes exactly these bytes; anything else is written here.
+ * already come in canonical order goes to the engine's own JSON.stringify,
+ * which then writes exactly these bytes; anything else is written here.
  */
 export function canonicalJson(value: unknown): string {
 	return inCanonicalOrder(value) ? JSON.stringify(value) : serialize(value);
 }
 
 /**
- * A copy of JSON data with the keys of every object inserted in canonical
- * order, so JSON.stringify of it is its canonical JSON. Only for data that
- * is already plain JSON (as JSON.parse returns it).
+ * A deep copy of plain data equal to what a JSON round trip of it gives
+ * (its keys in the same order, undefined properties dropped, undefined in
+ * arrays as null, -0 as 0), without writing and parsing the text; undefined
+ * for anything else (a Date, NaN, a function), which only the round trip
+ * itself turns into JSON.
  */
-export function canonicalOrder<T>(value: T): T {
-	if (typeof value !== 'object' || value === null) {
-		return value;
+export function plainJsonCopy<T>(value: T): T | undefined {
+	if (typeof (Object.prototype as {toJSON?: unknown}).toJSON === 'function' || typeof (Array.prototype as {toJSON?: unknown}).toJSON === 'function') {
+		return undefined;
 	}
 
-	if (Array.isArray(value)) {
-		return value.map(item => canonicalOrder(item as unknown)) as T;
-	}
+	const copied = plainCopy(value);
+	return copied === notPlain ? undefined : copied as T;
+}
 
-	const record = value as Record<string, unknown>;
-	const ordered: Record<string, unknown> = {};
-	for (const key of sortedKeys(Object.keys(record))) {
-		// Defined, not assigned: an own `__proto__` key (JSON.parse makes one) stays a key.
-		Object.defineProperty(ordered, key, {value: canonicalOrder(record[key]), enumerable: true, writable: true, configurable: true});
-	}
+const notPlain = Symbol('not plain data');
 
-	return ordered as T;
+function plainCopy(value: unknown): unknown {
+	switch (typeof value) {
+		case 'string':
+		case 'boolean': {
+			return value;
+		}
+
+		case 'number': {
+			return Number.isFinite(value) ? value + 0 : notPlain;
+		}
+
+		case 'object': {
+			if (value === null) {
+				return null;
+			}
+
+			if (Array.isArray(value)) {
+				const copy: unknown[] = [];
+				// A hole reads as undefined here too, and becomes null as in JSON.
+				for (const item of value as unknown[]) {
+					const copied = item === undefined ? null : plainCopy(item);
+					if (copied === notPlain) {
+						return notPlain;
+					}
+
+					copy.push(copied);
+				}
+
+				return copy;
+			}
+
+			const prototype = Object.getPrototypeOf(value) as unknown;
+			if (prototype !== Object.prototype && prototype !== null) {
+				return notPlain;
+			}
+
+			const record = value as Record<string, unknown>;
+			const copy: Record<string, unknown> = {};
+			for (const key of Object.keys(record)) {
+				const item = record[key];
+				if (item === undefined) {
+					continue;
+				}
+
+				const copied = plainCopy(item);
+				if (copied === notPlain) {
+					return notPlain;
+				}
+
+				if (key === '__proto__') {
+					// Defined, not assigned: an own `__proto__` key (JSON.parse makes one) stays a key.
+					Object.defineProperty(copy, key, {value: copied, enumerable: true, writable: true, configurable: true});
+				} else {
+					copy[key] = copied;
+				}
+			}
+
+			return copy;
+		}
+
+		default: {
+			return notPlain;
+		}
+	}
+}
+
+/** Canonical JSON of data that may already be in canonical order, given JSON.stringify's text of it. */
+export function canonicalJsonOf(value: unknown, stringified: string): string {
+	return inCanonicalOrder(value) ? stringified : serialize(value);
 }
 
 /**
@@ -69,8 +133,7 @@ function plainInOrder(value: unknown): boolean {
 			}
 
 			if (Array.isArray(value)) {
-				for (let index = 0; index < value.length; index++) {
-					const item: unknown = value[index];
+				for (const item of value as unknown[]) {
 					if (item !== undefined && !plainInOrder(item)) {
 						return false;
 					}
@@ -130,6 +193,21 @@ function sortedKeys(keys: string[]): string[] {
 	return keys;
 }
 
+// The same few keys come back in every entry: each is quoted once.
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+	let quoted = quotedKeys.get(key);
+	if (quoted === undefined) {
+		quoted = JSON.stringify(key) + ':';
+		if (quotedKeys.size < 4096) {
+			quotedKeys.set(key, quoted);
+		}
+	}
+
+	return quoted;
+}
+
 function serialize(value: unknown): string {
 	switch (typeof value) {
 		case 'string':
@@ -176,7 +254,7 @@ function serialize(value: unknown): string {
 					continue;
 				}
 
-				text += (first ? '' : ',') + JSON.stringify(key) + ':' + serialize(item);
+				text += (first ? '' : ',') + quotedKey(key) + serialize(item);
 				first = false;
 			}
 

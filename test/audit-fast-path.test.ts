@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {makeEntry, makeEntryLine, verifyLog, type AuditEntry, type Checkpoint, type Verification} from '../source/audit/audit-chain.js';
-import {createAuditLog} from '../source/audit/audit-log.js';
+import {createAuditLog, readLogLines} from '../source/audit/audit-log.js';
 import {canonicalJson, plainJsonCopy} from '../source/audit/canonical-json.js';
 import {createDigestTreeBuilder, createTreeBuilder, fromDigest, leafDigestOfHex, leafHash, nodeDigest, nodeHash, toDigest} from '../source/audit/merkle.js';
 import {seededRandom} from './helpers/seeded-random.js';
@@ -288,4 +288,31 @@ test('the digest functions hash exactly as the Buffer ones, a hash that is not 6
 		buffers.add(leaf);
 		t.deepEqual(fromDigest(digests.root()), buffers.root());
 	}
+});
+
+test('readLogLines reads a log in chunks as a whole read would: characters and lines cut between chunks, blank lines, a bad line kept as null, a torn last line dropped', async t => {
+	const home = await temporaryHome(t);
+	await fs.mkdir(home, {recursive: true});
+	const file = path.join(home, 'lines.jsonl');
+	const values = Array.from({length: 40}, (_, index) => ({index, text: 'é😀\u20AC'.repeat(index % 7), more: 'x'.repeat(index * 3)}));
+	const whole = values.map(value => JSON.stringify(value) + '\n');
+	whole.splice(10, 0, '\n', '{"not json\n');
+	const expected: unknown[] = [...values];
+	expected.splice(10, 0, null);
+	for (const chunkBytes of [1, 2, 3, 7, 64, 1000, 1 << 20]) {
+		await fs.writeFile(file, whole.join(''));
+		t.deepEqual(await readLogLines(file, chunkBytes), expected, `${chunkBytes}-byte chunks`);
+		// A last line without its newline: dropped when torn, kept when whole.
+		await fs.writeFile(file, whole.join('') + '{"index":40,"te');
+		t.deepEqual(await readLogLines(file, chunkBytes), expected, `${chunkBytes}-byte chunks, torn`);
+		await fs.writeFile(file, whole.join('') + '{"index":40}');
+		t.deepEqual(await readLogLines(file, chunkBytes), [...expected, {index: 40}], `${chunkBytes}-byte chunks, whole without newline`);
+		// An unreadable last line that does end in a newline is not torn.
+		await fs.writeFile(file, whole.join('') + 'garbage\n');
+		t.deepEqual(await readLogLines(file, chunkBytes), [...expected, null], `${chunkBytes}-byte chunks, bad last line`);
+	}
+
+	t.deepEqual(await readLogLines(path.join(home, 'missing.jsonl')), []);
+	await fs.writeFile(file, '');
+	t.deepEqual(await readLogLines(file), []);
 });

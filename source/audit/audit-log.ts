@@ -1,6 +1,7 @@
 import {createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {StringDecoder} from 'node:string_decoder';
 import {createFileOnce} from '../files/create-once.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
 import {appendWholeLines, openLineAppender, repairTornLine, type LineAppender} from '../files/line-appender.js';
@@ -61,20 +62,76 @@ function parseLines<T>(text: string): T[] {
 	const torn = text.endsWith('\n') ? -1 : lines.length - 1;
 	const values: T[] = [];
 	for (const [index, line] of lines.entries()) {
-		if (line.trim() === '') {
-			continue;
-		}
-
-		try {
-			values.push(JSON.parse(line) as T);
-		} catch {
-			if (index !== torn) {
-				values.push(null as T);
-			}
-		}
+		pushLine(values, line, index === torn);
 	}
 
 	return values;
+}
+
+function pushLine<T>(values: T[], line: string, torn: boolean): void {
+	if (line.trim() === '') {
+		return;
+	}
+
+	try {
+		values.push(JSON.parse(line) as T);
+	} catch {
+		if (!torn) {
+			values.push(null as T);
+		}
+	}
+}
+
+/**
+ * The lines of a log file as parseLines gives them, read a few megabytes at
+ * a time: a long run's log outgrows the longest string the engine makes (a
+ * few hundred megabytes), and is never held whole as text. A missing file
+ * has no lines.
+ */
+export async function readLogLines<T>(file: string, chunkBytes = 4 * 1024 * 1024): Promise<T[]> {
+	let handle: fs.FileHandle;
+	try {
+		handle = await fs.open(file, 'r');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+			return [];
+		}
+
+		throw error;
+	}
+
+	try {
+		const values: T[] = [];
+		// A character cut between two reads is held back whole, as is a line.
+		const decoder = new StringDecoder('utf8');
+		const buffer = Buffer.allocUnsafe(chunkBytes);
+		let rest = '';
+		for (;;) {
+			const {bytesRead} = await handle.read(buffer, 0, buffer.length, null);
+			if (bytesRead === 0) {
+				break;
+			}
+
+			const text = rest + decoder.write(buffer.subarray(0, bytesRead));
+			const end = text.lastIndexOf('\n');
+			if (end === -1) {
+				rest = text;
+				continue;
+			}
+
+			for (const line of text.slice(0, end).split('\n')) {
+				pushLine(values, line, false);
+			}
+
+			rest = text.slice(end + 1);
+		}
+
+		// What follows the last newline is a torn line unless it is whole.
+		pushLine(values, rest + decoder.end(), true);
+		return values;
+	} finally {
+		await handle.close();
+	}
 }
 
 async function readText(file: string): Promise<string> {
@@ -165,8 +222,8 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 	async function read(runId: string) {
 		return {
-			entries: parseLines<AuditEntry>(await readText(entriesFile(runId))),
-			checkpoints: parseLines<Checkpoint>(await readText(checkpointsFile(runId))),
+			entries: await readLogLines<AuditEntry>(entriesFile(runId)),
+			checkpoints: await readLogLines<Checkpoint>(checkpointsFile(runId)),
 		};
 	}
 

@@ -249,11 +249,11 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		});
 	}
 
-	/** `final`: the checkpoint covers the run's last entry, run.exited, and goes to the witness too. */
 	/**
-	 * A writer holding the log passes `held`: the size it last signed (so
-	 * the checkpoints need not be read again), where its checkpoint lines go
-	 * and its key, read once.
+	 * `final`: the checkpoint covers the run's last entry, run.exited, and
+	 * goes to the witness too. A writer holding the log passes `held`: the
+	 * size it last signed (so the checkpoints need not be read again), where
+	 * its checkpoint lines go and its key, read once.
 	 */
 	async function signCheckpoint(
 		runId: string,

@@ -1,6 +1,6 @@
 import {createHash, createPublicKey, hash, verify as verifySignature, type KeyObject} from 'node:crypto';
-import {canonicalJson} from './canonical-json.js';
-import {leafHash, rootsAtSizes} from './merkle.js';
+import {canonicalJson, canonicalJsonOf, plainJsonCopy} from './canonical-json.js';
+import {createDigestTreeBuilder, fromDigest, leafDigestOfHex, type Digest} from './merkle.js';
 
 /** The kinds of events the log records (README: The audit log). */
 export const auditEventTypes = [
@@ -32,25 +32,43 @@ export type Checkpoint = {runId: string; treeSize: number; rootHash: string; ts:
 export const genesisHash = '0'.repeat(64);
 
 export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
-	const {seq, ts, type, data, prev} = entry;
+	return hashBody(entry, canonicalJson(entry.data));
+}
+
+/** `dataJson` is the canonical JSON of `entry.data`. */
+function hashBody(entry: Omit<AuditEntry, 'hash'>, dataJson: string): string {
+	const {seq, ts, type, prev} = entry;
 	// canonicalJson({seq, ts, type, data, prev}) spelled out with its keys in
 	// canonical order (data, prev, seq, ts, type): verification runs this for
 	// every entry, and the outer object's sort is pure overhead.
-	const body = `{"data":${canonicalJson(data)},"prev":${canonicalJson(prev)},"seq":${canonicalJson(seq)},"ts":${canonicalJson(ts)},"type":${canonicalJson(type)}}`;
+	const body = `{"data":${dataJson},"prev":${canonicalJson(prev)},"seq":${canonicalJson(seq)},"ts":${canonicalJson(ts)},"type":${canonicalJson(type)}}`;
 	return hash('sha256', body, 'hex');
 }
 
 export function makeEntry(previous: AuditEntry | undefined, ts: string, type: string, data: Record<string, unknown>): AuditEntry {
+	return makeEntryLine(previous, ts, type, data).entry;
+}
+
+/**
+ * A new entry and its line in the log, `JSON.stringify(entry)`, written
+ * without serializing the data a second time: a writer appends thousands of
+ * these a second.
+ */
+export function makeEntryLine(previous: AuditEntry | undefined, ts: string, type: string, data: Record<string, unknown>): {entry: AuditEntry; line: string} {
 	// The data as it will be stored and read back (a Date becomes its string),
 	// so the hash covers exactly what the file holds.
-	const stored = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+	const stored = plainJsonCopy(data) ?? JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+	const storedJson = JSON.stringify(stored);
 	const unsigned = {seq: previous ? previous.seq + 1 : 0, ts, type, data: stored, prev: previous?.hash ?? genesisHash};
-	return {...unsigned, hash: entryHash(unsigned)};
+	const entry = {...unsigned, hash: hashBody(unsigned, canonicalJsonOf(stored, storedJson))};
+	// Key for key what JSON.stringify(entry) writes.
+	const line = `{"seq":${JSON.stringify(entry.seq)},"ts":${JSON.stringify(ts)},"type":${JSON.stringify(type)},"data":${storedJson},"prev":${JSON.stringify(entry.prev)},"hash":"${entry.hash}"}`;
+	return {entry, line};
 }
 
 /** A Merkle leaf per entry: the entry's hash. */
 export function entryLeaves(entries: readonly AuditEntry[]): Buffer[] {
-	return entries.map(entry => leafHash(Buffer.from(entry.hash, 'hex')));
+	return entries.map(entry => fromDigest(leafDigestOfHex(entry.hash)));
 }
 
 /** What a checkpoint signs: the run too, so a sealed log cannot pass for another run's. */
@@ -107,13 +125,22 @@ type Failure = {what: string; reason: string; state: 'short' | 'broken'};
 /**
  * The hash chain alone: each entry well formed, numbered in order, linked to
  * the one before and matching its hash. Shared by run logs and the witness.
+ * With `rootSizes`, the Merkle roots of the entries' tree at those sizes
+ * too, grown along the chain in the same pass (sizes past the end have none).
  */
-export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure; leaves: Buffer[]; countsByType: Record<string, number>} {
+export function verifyChain(entries: readonly AuditEntry[], rootSizes: readonly number[] = []): {failure?: Failure; roots: Map<number, Digest>; countsByType: Record<string, number>} {
 	const countsByType: Record<string, number> = {};
-	const leaves: Buffer[] = [];
-	let previous: AuditEntry | undefined;
-	const failed = (what: string, reason: string) => ({failure: {what, reason, state: 'broken' as const}, leaves, countsByType});
-	for (const [index, entry] of entries.entries()) {
+	const roots = new Map<number, Digest>();
+	const wanted = new Set(rootSizes);
+	const tree = wanted.size > 0 ? createDigestTreeBuilder() : undefined;
+	if (tree && wanted.has(0)) {
+		roots.set(0, tree.root());
+	}
+
+	let previousHash = genesisHash;
+	const failed = (what: string, reason: string) => ({failure: {what, reason, state: 'broken' as const}, roots, countsByType});
+	for (let index = 0; index < entries.length; index++) {
+		const entry = entries[index];
 		if (!isEntry(entry)) {
 			return failed(`entry ${index}`, 'it is not an audit entry (a field is missing or of the wrong type)');
 		}
@@ -122,7 +149,7 @@ export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure;
 			return failed(`entry ${index}`, `its sequence number is ${entry.seq}, expected ${index} (an entry was removed, added or moved)`);
 		}
 
-		if (entry.prev !== (previous?.hash ?? genesisHash)) {
+		if (entry.prev !== previousHash) {
 			return failed(`entry ${entry.seq}`, 'it does not chain to the entry before it');
 		}
 
@@ -131,11 +158,17 @@ export function verifyChain(entries: readonly AuditEntry[]): {failure?: Failure;
 		}
 
 		countsByType[entry.type] = (countsByType[entry.type] ?? 0) + 1;
-		leaves.push(leafHash(Buffer.from(entry.hash, 'hex')));
-		previous = entry;
+		if (tree) {
+			tree.add(leafDigestOfHex(entry.hash));
+			if (wanted.has(tree.size)) {
+				roots.set(tree.size, tree.root());
+			}
+		}
+
+		previousHash = entry.hash;
 	}
 
-	return {leaves, countsByType};
+	return {roots, countsByType};
 }
 
 /**
@@ -148,7 +181,7 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 	const publicKey = createPublicKey(publicKeyPem);
 	const fingerprint = keyFingerprint(publicKey);
 	const signedSize = checkpoints.at(-1)?.treeSize ?? 0;
-	const chain = verifyChain(entries);
+	const chain = verifyChain(entries, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
 	const result = (failure?: Failure): Verification => ({
 		ok: failure === undefined,
 		state: failure?.state ?? (options.sealed ? 'sealed' : 'open'),
@@ -171,7 +204,7 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 		return short('the log', 'nothing in it is signed (there is no checkpoint)');
 	}
 
-	const roots = rootsAtSizes(chain.leaves, checkpoints.map(checkpoint => (isCheckpoint(checkpoint) ? checkpoint.treeSize : 0)));
+	const {roots} = chain;
 	let previousSize = 0;
 	for (const [index, checkpoint] of checkpoints.entries()) {
 		if (!isCheckpoint(checkpoint)) {
@@ -202,7 +235,8 @@ export function verifyLog(entries: readonly AuditEntry[], checkpoints: readonly 
 			return short(what, `it covers ${checkpoint.treeSize} entries but the log has ${entries.length} (entries were removed from the end)`);
 		}
 
-		if (roots.get(checkpoint.treeSize)?.toString('hex') !== checkpoint.rootHash) {
+		const root = roots.get(checkpoint.treeSize);
+		if (root === undefined || Buffer.from(root, 'latin1').toString('hex') !== checkpoint.rootHash) {
 			return broken(what, 'its root does not match the entries it covers');
 		}
 	}

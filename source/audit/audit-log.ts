@@ -1,12 +1,13 @@
 import {createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {StringDecoder} from 'node:string_decoder';
 import {createFileOnce} from '../files/create-once.js';
 import {tryFileLock, withFileLock} from '../files/file-lock.js';
-import {appendWholeLines, openLineAppender, repairTornLine} from '../files/line-appender.js';
-import {checkpointMessage, entryLeaves, finalEntryType, keyFingerprint, makeEntry, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
+import {appendWholeLines, openLineAppender, repairTornLine, type LineAppender} from '../files/line-appender.js';
+import {checkpointMessage, entryLeaves, finalEntryType, keyFingerprint, makeEntryLine, type AuditEntry, type AuditEventType, type Checkpoint} from './audit-chain.js';
 import {makeWitnessEntry, witnesses} from './audit-witness.js';
-import {createTreeBuilder, leafHash, treeRoot} from './merkle.js';
+import {createDigestTreeBuilder, fromDigest, leafDigestOfHex, treeRoot} from './merkle.js';
 
 /** A checkpoint is signed after this many entries, and when a run ends. */
 export const checkpointEvery = 256;
@@ -61,20 +62,76 @@ function parseLines<T>(text: string): T[] {
 	const torn = text.endsWith('\n') ? -1 : lines.length - 1;
 	const values: T[] = [];
 	for (const [index, line] of lines.entries()) {
-		if (line.trim() === '') {
-			continue;
-		}
-
-		try {
-			values.push(JSON.parse(line) as T);
-		} catch {
-			if (index !== torn) {
-				values.push(null as T);
-			}
-		}
+		pushLine(values, line, index === torn);
 	}
 
 	return values;
+}
+
+function pushLine<T>(values: T[], line: string, torn: boolean): void {
+	if (line.trim() === '') {
+		return;
+	}
+
+	try {
+		values.push(JSON.parse(line) as T);
+	} catch {
+		if (!torn) {
+			values.push(null as T);
+		}
+	}
+}
+
+/**
+ * The lines of a log file as parseLines gives them, read a few megabytes at
+ * a time: a long run's log outgrows the longest string the engine makes (a
+ * few hundred megabytes), and is never held whole as text. A missing file
+ * has no lines.
+ */
+export async function readLogLines<T>(file: string, chunkBytes = 4 * 1024 * 1024): Promise<T[]> {
+	let handle: fs.FileHandle;
+	try {
+		handle = await fs.open(file, 'r');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+			return [];
+		}
+
+		throw error;
+	}
+
+	try {
+		const values: T[] = [];
+		// A character cut between two reads is held back whole, as is a line.
+		const decoder = new StringDecoder('utf8');
+		const buffer = Buffer.allocUnsafe(chunkBytes);
+		let rest = '';
+		for (;;) {
+			const {bytesRead} = await handle.read(buffer, 0, buffer.length, null);
+			if (bytesRead === 0) {
+				break;
+			}
+
+			const text = rest + decoder.write(buffer.subarray(0, bytesRead));
+			const end = text.lastIndexOf('\n');
+			if (end === -1) {
+				rest = text;
+				continue;
+			}
+
+			for (const line of text.slice(0, end).split('\n')) {
+				pushLine(values, line, false);
+			}
+
+			rest = text.slice(end + 1);
+		}
+
+		// What follows the last newline is a torn line unless it is whole.
+		pushLine(values, rest + decoder.end(), true);
+		return values;
+	} finally {
+		await handle.close();
+	}
 }
 
 async function readText(file: string): Promise<string> {
@@ -165,8 +222,8 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 	async function read(runId: string) {
 		return {
-			entries: parseLines<AuditEntry>(await readText(entriesFile(runId))),
-			checkpoints: parseLines<Checkpoint>(await readText(checkpointsFile(runId))),
+			entries: await readLogLines<AuditEntry>(entriesFile(runId)),
+			checkpoints: await readLogLines<Checkpoint>(checkpointsFile(runId)),
 		};
 	}
 
@@ -192,8 +249,20 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 		});
 	}
 
-	/** `final`: the checkpoint covers the run's last entry, run.exited, and goes to the witness too. */
-	async function signCheckpoint(runId: string, treeSize: number, root: Buffer, final: boolean, lastSigned?: number): Promise<void> {
+	/**
+	 * `final`: the checkpoint covers the run's last entry, run.exited, and
+	 * goes to the witness too. A writer holding the log passes `held`: the
+	 * size it last signed (so the checkpoints need not be read again), where
+	 * its checkpoint lines go and its key, read once.
+	 */
+	async function signCheckpoint(
+		runId: string,
+		treeSize: number,
+		root: Buffer,
+		final: boolean,
+		held?: {lastSigned: number; appendLine(text: string): Promise<void>; key(): Promise<{privateKey: KeyObject; fingerprint: string}>},
+	): Promise<void> {
+		const lastSigned = held?.lastSigned;
 		// Nothing new since the last checkpoint: another of the same size
 		// would only look like a rollback. A writer holding the log knows
 		// the size it last signed (`lastSigned`) and need not read them.
@@ -210,14 +279,15 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 			return;
 		}
 
-		const {privateKey, fingerprint} = await signingKey();
+		const {privateKey, fingerprint} = await (held?.key ?? signingKey)();
 		const unsigned = {runId, treeSize, rootHash: root.toString('hex'), ts: now().toISOString()};
 		const checkpoint: Checkpoint = {
 			...unsigned,
 			keyFingerprint: fingerprint,
 			signature: sign(null, checkpointMessage(unsigned), privateKey).toString('base64'),
 		};
-		await appendWholeLines(checkpointsFile(runId), JSON.stringify(checkpoint) + '\n');
+		const line = JSON.stringify(checkpoint) + '\n';
+		await (held ? held.appendLine(line) : appendWholeLines(checkpointsFile(runId), line));
 		if (final) {
 			await witnessCheckpoint(checkpoint);
 		}
@@ -238,17 +308,41 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 
 			await repairTornLine(entriesFile(runId));
 			// The tree grows with the log, so a checkpoint never re-reads it.
-			const tree = createTreeBuilder();
+			const tree = createDigestTreeBuilder();
 			const existing = (await read(runId)).entries;
-			for (const leaf of entryLeaves(existing)) {
-				tree.add(leaf);
+			for (const entry of existing) {
+				tree.add(leafDigestOfHex(entry.hash));
 			}
 
 			let previous = existing.at(-1);
 			// Signed checkpoints go only through this writer while it holds the log.
 			let lastSigned = parseLines<Checkpoint | null>(await readText(checkpointsFile(runId))).filter(Boolean).at(-1)?.treeSize ?? 0;
+			// Opened at the first checkpoint and kept while the writer holds
+			// the log: a long run signs thousands, each an open, a read of
+			// the tail and a close otherwise.
+			let checkpointAppender: Promise<LineAppender> | undefined;
+			const appendCheckpoint = async (text: string) => {
+				checkpointAppender ??= openLineAppender(checkpointsFile(runId)).catch((error: unknown) => {
+					// Opened again by the next checkpoint (a full disk may have room by then).
+					checkpointAppender = undefined;
+					throw error;
+				});
+				await (await checkpointAppender).append(text);
+			};
+
+			// The key read once per writer, not once per checkpoint: every
+			// checkpoint of a log must be signed by the one key anyway.
+			let heldKey: Promise<{privateKey: KeyObject; fingerprint: string}> | undefined;
+			const writerKey = async () => {
+				heldKey ??= signingKey().catch((error: unknown) => {
+					heldKey = undefined;
+					throw error;
+				});
+				return heldKey;
+			};
+
 			const signUpTo = async (size: number, root: Buffer, final: boolean) => {
-				await signCheckpoint(runId, size, root, final, lastSigned);
+				await signCheckpoint(runId, size, root, final, {lastSigned, appendLine: appendCheckpoint, key: writerKey});
 				lastSigned = Math.max(lastSigned, size);
 			};
 
@@ -269,10 +363,10 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 						throw new SealedLogError(runId, type);
 					}
 
-					const entry = makeEntry(previous, now().toISOString(), type, data);
+					const {entry, line} = makeEntryLine(previous, now().toISOString(), type, data);
 					previous = entry;
-					tree.add(leafHash(Buffer.from(entry.hash, 'hex')));
-					buffer.push(JSON.stringify(entry) + '\n');
+					tree.add(leafDigestOfHex(entry.hash));
+					buffer.push(line + '\n');
 					if (buffer.length >= 1024) {
 						void flush();
 					}
@@ -280,7 +374,7 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 					if (++sinceCheckpoint >= checkpointEvery) {
 						sinceCheckpoint = 0;
 						const size = tree.size;
-						const root = tree.root();
+						const root = fromDigest(tree.root());
 						// Signed only once the entries it covers are written.
 						const final = type === finalEntryType;
 						pending = flush().then(async () => signUpTo(size, root, final));
@@ -292,7 +386,12 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 					await flush();
 					await pending;
 					await appender.close();
-					await signUpTo(tree.size, tree.root(), previous?.type === finalEntryType);
+					try {
+						await signUpTo(tree.size, fromDigest(tree.root()), previous?.type === finalEntryType);
+					} finally {
+						await (await checkpointAppender?.catch(() => undefined))?.close();
+					}
+
 					await lock.release();
 				},
 			};
@@ -308,8 +407,8 @@ export function createAuditLog(moatHome: string, now: () => Date = () => new Dat
 					throw new SealedLogError(runId, type);
 				}
 
-				const entry = makeEntry(previous, now().toISOString(), type, data);
-				await appendWholeLines(entriesFile(runId), JSON.stringify(entry) + '\n');
+				const {entry, line} = makeEntryLine(previous, now().toISOString(), type, data);
+				await appendWholeLines(entriesFile(runId), line + '\n');
 				if ((entry.seq + 1) % checkpointEvery === 0) {
 					await sealLocked(runId, (await read(runId)).entries);
 				}

@@ -8,35 +8,66 @@ import {hash} from 'node:crypto';
  * proof, the leaf and the root.
  */
 
-// Millions of hashes: each is one call over a scratch buffer that holds the
-// prefix and the parts (hashing is synchronous, so one buffer serves all),
-// a third cheaper than a hash object fed part by part.
-let scratch = Buffer.alloc(65);
+/**
+ * A SHA-256 digest held as a 32-character binary (latin1) string. Node hashes
+ * into a string several times faster than into a new Buffer (a Buffer is an
+ * allocation the GC must track; a short string is not), and verifying a log
+ * is millions of hashes, so the tree is built on these and turned into
+ * Buffers only at the edges.
+ */
+export type Digest = string;
 
-function prefixed(prefix: number, parts: readonly Buffer[]): Buffer {
-	const length = 1 + parts.reduce((sum, part) => sum + part.length, 0);
+// Each hash is one call over a scratch buffer that holds the prefix and the
+// parts (hashing is synchronous, so one buffer serves all).
+let scratch = Buffer.alloc(65);
+const nodeInput = scratch.subarray(0, 65);
+const hexLeafInput = scratch.subarray(0, 33);
+
+function prefixed(prefix: number, data: Buffer): Digest {
+	const length = 1 + data.length;
 	if (scratch.length < length) {
 		scratch = Buffer.alloc(length);
 	}
 
 	scratch[0] = prefix;
-	let offset = 1;
-	for (const part of parts) {
-		offset += part.copy(scratch, offset);
+	data.copy(scratch, 1);
+	return hash('sha256', scratch.subarray(0, length), 'binary');
+}
+
+export const toDigest = (hash: Buffer): Digest => hash.toString('binary');
+export const fromDigest = (digest: Digest): Buffer => Buffer.from(digest, 'binary');
+
+/** The leaf of a 32-byte hash spelled in hex (an entry's `hash`), without a Buffer in between. */
+export function leafDigestOfHex(hex: string): Digest {
+	hexLeafInput[0] = 0;
+	// Anything but 64 hex digits decodes short, as Buffer.from would decode it.
+	if (hex.length !== 64 || hexLeafInput.write(hex, 1, 32, 'hex') !== 32) {
+		return prefixed(0, Buffer.from(hex, 'hex'));
 	}
 
-	return hash('sha256', scratch.subarray(0, length), 'buffer');
+	return hash('sha256', hexLeafInput, 'binary');
+}
+
+export function nodeDigest(left: Digest, right: Digest): Digest {
+	if (left.length !== 32 || right.length !== 32) {
+		return prefixed(1, Buffer.concat([fromDigest(left), fromDigest(right)]));
+	}
+
+	nodeInput[0] = 1;
+	nodeInput.write(left, 1, 32, 'latin1');
+	nodeInput.write(right, 33, 32, 'latin1');
+	return hash('sha256', nodeInput, 'binary');
 }
 
 /** The root of the empty tree: SHA-256 of nothing. */
-const emptyRoot = () => hash('sha256', Buffer.alloc(0), 'buffer');
+const emptyRoot = (): Digest => hash('sha256', Buffer.alloc(0), 'binary');
 
 export function leafHash(data: Buffer): Buffer {
-	return prefixed(0, [data]);
+	return fromDigest(prefixed(0, data));
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-	return prefixed(1, [left, right]);
+	return fromDigest(prefixed(1, Buffer.concat([left, right])));
 }
 
 /** The largest power of two smaller than n (n > 1). */
@@ -55,15 +86,18 @@ function split(n: number): number {
  * and folding the edge from the right gives MTH. This computes roots in one
  * pass, in constant memory per power of two, however many leaves there are.
  */
-export function createTreeBuilder(): {add(leaf: Buffer): void; root(): Buffer; readonly size: number} {
-	const edge: Array<{size: number; hash: Buffer}> = [];
+export type DigestTreeBuilder = {add(leaf: Digest): void; root(): Digest; readonly size: number};
+
+export function createDigestTreeBuilder(): DigestTreeBuilder {
+	// The edge's subtrees, largest first: their sizes are the set bits of `size`.
+	const edge: Digest[] = [];
 	let size = 0;
 	return {
 		add(leaf) {
-			let node = {size: 1, hash: leaf};
-			while (edge.length > 0 && edge.at(-1)!.size === node.size) {
-				const left = edge.pop()!;
-				node = {size: left.size * 2, hash: nodeHash(left.hash, node.hash)};
+			let node = leaf;
+			// Each trailing set bit of the old size is a subtree of the new leaf's size to merge with.
+			for (let bits = size; bits % 2 === 1; bits = (bits - 1) / 2) {
+				node = nodeDigest(edge.pop()!, node);
 			}
 
 			edge.push(node);
@@ -74,9 +108,9 @@ export function createTreeBuilder(): {add(leaf: Buffer): void; root(): Buffer; r
 				return emptyRoot();
 			}
 
-			let root = edge.at(-1)!.hash;
+			let root = edge.at(-1)!;
 			for (let index = edge.length - 2; index >= 0; index--) {
-				root = nodeHash(edge[index]!.hash, root);
+				root = nodeDigest(edge[index]!, root);
 			}
 
 			return root;
@@ -87,21 +121,36 @@ export function createTreeBuilder(): {add(leaf: Buffer): void; root(): Buffer; r
 	};
 }
 
+export function createTreeBuilder(): {add(leaf: Buffer): void; root(): Buffer; readonly size: number} {
+	const builder = createDigestTreeBuilder();
+	return {
+		add(leaf) {
+			builder.add(toDigest(leaf));
+		},
+		root() {
+			return fromDigest(builder.root());
+		},
+		get size() {
+			return builder.size;
+		},
+	};
+}
+
 /** MTH(D[n]) over leaf hashes. The empty tree hashes to SHA-256 of nothing. */
 export function treeRoot(leaves: readonly Buffer[]): Buffer {
-	const builder = createTreeBuilder();
+	const builder = createDigestTreeBuilder();
 	for (const leaf of leaves) {
-		builder.add(leaf);
+		builder.add(toDigest(leaf));
 	}
 
-	return builder.root();
+	return fromDigest(builder.root());
 }
 
 /** The roots of the trees of the first `size` leaves, for each size asked, in one pass. */
-export function rootsAtSizes(leaves: readonly Buffer[], sizes: readonly number[]): Map<number, Buffer> {
+export function digestRootsAtSizes(leaves: readonly Digest[], sizes: readonly number[]): Map<number, Digest> {
 	const wanted = new Set(sizes);
-	const roots = new Map<number, Buffer>();
-	const builder = createTreeBuilder();
+	const roots = new Map<number, Digest>();
+	const builder = createDigestTreeBuilder();
 	if (wanted.has(0)) {
 		roots.set(0, builder.root());
 	}
@@ -114,6 +163,11 @@ export function rootsAtSizes(leaves: readonly Buffer[], sizes: readonly number[]
 	}
 
 	return roots;
+}
+
+export function rootsAtSizes(leaves: readonly Buffer[], sizes: readonly number[]): Map<number, Buffer> {
+	const roots = digestRootsAtSizes(leaves.map(leaf => toDigest(leaf)), sizes);
+	return new Map([...roots].map(([size, root]) => [size, fromDigest(root)]));
 }
 
 /** PATH(m, D[n]): the audit path proving leaf m is in the tree of these leaves. */
@@ -233,26 +287,29 @@ export function verifyConsistency(m: number, n: number, proof: readonly Buffer[]
  * Every leaf's audit path at once. The tree is built level by level, an
  * unpaired last node moving up unchanged — the same tree MTH describes —
  * so each path is read off in O(log n) instead of recomputing subtrees.
+ * Each node becomes a Buffer once, shared by every path that holds it.
  */
 export function allInclusionProofs(leaves: readonly Buffer[]): Buffer[][] {
 	const levels: Buffer[][] = [[...leaves]];
-	while (levels.at(-1)!.length > 1) {
-		const below = levels.at(-1)!;
-		const above: Buffer[] = [];
+	let below = leaves.map(leaf => toDigest(leaf));
+	while (below.length > 1) {
+		const above: Digest[] = [];
 		for (let index = 0; index < below.length; index += 2) {
-			above.push(index + 1 < below.length ? nodeHash(below[index]!, below[index + 1]!) : below[index]!);
+			above.push(index + 1 < below.length ? nodeDigest(below[index]!, below[index + 1]!) : below[index]!);
 		}
 
-		levels.push(above);
+		levels.push(above.map(node => fromDigest(node)));
+		below = above;
 	}
 
 	return leaves.map((_, leafIndex) => {
 		const path: Buffer[] = [];
 		let index = leafIndex;
-		for (const level of levels.slice(0, -1)) {
+		for (let level = 0; level < levels.length - 1; level++) {
+			const nodes = levels[level]!;
 			const sibling = index ^ 1;
-			if (sibling < level.length) {
-				path.push(level[sibling]!);
+			if (sibling < nodes.length) {
+				path.push(nodes[sibling]!);
 			}
 
 			index >>= 1;

@@ -4,7 +4,7 @@ import {inspect} from 'node:util';
 import {findCommand, commands} from './commands/index.js';
 import type {Bottles} from './bottles/bottles.js';
 import type {Command, CommandContext, CommandEntry} from './commands/command.js';
-import {createEnvironment} from './environment.js';
+import {createEnvironment, environmentVariables} from './environment.js';
 import {exitCodes, isMoatError, usageError} from './errors.js';
 import {diskFullError, isDiskFull} from './files/disk-full.js';
 import type {Reporter} from './runs/run-service.js';
@@ -297,7 +297,7 @@ async function openDashboard(environment: ReturnType<typeof createEnvironment>, 
 
 	// React's development build (what it loads when NODE_ENV is unset) checks and
 	// records every render, several times the work; it is for developing React apps.
-	process.env.NODE_ENV ??= 'production';
+	process.env[environmentVariables.nodeEnvironment] ??= 'production';
 	let modules;
 	try {
 		// Quiet: the dashboard owns the screen, so nothing may print under it. The

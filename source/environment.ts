@@ -43,6 +43,8 @@ export const environmentVariables = {
 	sshAuthSocket: 'SSH_AUTH_SOCK',
 	// Node's trust settings the daemon inherits or must not
 	extraCaCertificates: 'NODE_EXTRA_CA_CERTS',
+	/** Which build of React the dashboard loads: production unless set. */
+	nodeEnvironment: 'NODE_ENV',
 	tlsRejectUnauthorized: 'NODE_TLS_REJECT_UNAUTHORIZED',
 	// The host's AWS credentials, which assume a granted role
 	awsAccessKeyId: 'AWS_ACCESS_KEY_ID',

@@ -310,6 +310,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		});
 
 		watchers = startDaemonWatchers({
+			home: environment.moatHome,
 			registry,
 			store,
 			engine,

@@ -112,7 +112,7 @@ function hotSpots(profile: Profile, windows: Window[]): {total: number; idle: nu
 		}
 	}
 
-	const name = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(build|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+	const name = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*?\/(source|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
 	const counts = new Map<string, number>();
 	let time = profile.startTime;
 	let total = 0;
@@ -135,7 +135,7 @@ function hotSpots(profile: Profile, windows: Window[]): {total: number; idle: nu
 		let up = parent.get(node.id);
 		while (up !== undefined && chain.length < 4) {
 			const caller = byId.get(up)!;
-			if (caller.callFrame.url.includes('/build/source/')) {
+			if (caller.callFrame.url.includes('/source/')) {
 				chain.push(name(caller));
 			}
 
@@ -184,7 +184,7 @@ try {
 	console.log(`bench:daemon  node ${process.version}  cores=${os.availableParallelism()}  ${rounds} rounds of ${sampleSeconds} s  load ${loadBefore} → ${loadAfter}`);
 	console.log(`  daemon CPU, 0 runs                  median ${median(none.percents).toFixed(2)} % of a core  (${range(none.percents)})  (baseline: proxy, router and gateway up)`);
 	console.log(`  daemon CPU, ${String(runningCount).padEnd(2)} idle running runs     median ${median(running.percents).toFixed(2)} % of a core  (${range(running.percents)})  (target < ${target} %) ${median(running.percents) < target ? '✓' : '✗'}`);
-	console.log(`  what the runs add                   ${(median(running.percents) - median(none.percents)).toFixed(2)} % of a core  (${status.runs ?? '?'} runs registered; started in ${startSeconds.toFixed(1)} s${interactive ? ', with -i' : ''})`);
+	console.log(`  what the runs add                   ${(median(running.percents) - median(none.percents)).toFixed(2).replace(/^-0\.00$/, '0.00')} % of a core  (${status.runs ?? '?'} runs registered; started in ${startSeconds.toFixed(1)} s${interactive ? ', with -i' : ''})`);
 	console.log('  the dashboard\'s own idle CPU with 20 running runs: npm run bench:dashboard');
 
 	if (profileDirectory) {

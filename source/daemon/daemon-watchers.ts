@@ -62,8 +62,9 @@ export function watchRun(metadata: RunMetadata | undefined, registeredAt: string
 /**
  * Whether a registered run is looked at (its record read, its container
  * asked after) on this tick. One whose output is being copied is watched by
- * that copy: the engine ends a followed log when its container ends, and the
- * copy then finishes the run and gives back its token. Looking at each of
+ * that copy: it holds an attachment and the engine's wait on the container,
+ * both ended by the engine when the container ends, and then finishes the
+ * run and gives back its token. Looking at each of
  * them every two seconds is what an idle daemon spent its time on; the
  * sweep still looks at every run now and then.
  */

@@ -312,6 +312,7 @@ export async function runDaemon(environment: MoatEnvironment): Promise<number> {
 		});
 
 		watchers = startDaemonWatchers({
+			home: environment.moatHome,
 			registry,
 			store,
 			engine,

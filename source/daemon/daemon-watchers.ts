@@ -1,6 +1,7 @@
 import type {AuditSink} from '../audit/audit-log.js';
-import type {ContainerState, Engine} from '../engine/engine.js';
+import type {ContainerState, ContainerSummary, Engine} from '../engine/engine.js';
 import {isDiskFull} from '../files/disk-full.js';
+import {containerLabels} from '../runs/labels.js';
 import {captureLogs} from '../runs/log-capture.js';
 import {isActive, type RunMetadata} from '../runs/run-metadata.js';
 import type {RunStore} from '../runs/run-store.js';
@@ -16,8 +17,14 @@ import type {StorageHealth} from './storage-health.js';
  * left and nothing asked for a while, the daemon goes).
  */
 
-/** How often the runs are looked at. */
+/** How often the runs are looked at: those whose output is not being copied, stalled writes and idleness. */
 export const watchMilliseconds = 2000;
+/**
+ * How often every run is looked at in full, including those whose output is
+ * being copied (their copy notices their end at once): the net under a copy
+ * that hangs, a record changed behind the daemon's back.
+ */
+export const sweepMilliseconds = 30_000;
 /** A run registers before its container exists: it is not judged by the engine until then. */
 export const registrationGraceMilliseconds = 60_000;
 /** The longest wait before a write the disk had no room for is tried again. */
@@ -52,8 +59,26 @@ export function watchRun(metadata: RunMetadata | undefined, registeredAt: string
 		: {action: 'wait'};
 }
 
+/**
+ * Whether a registered run is looked at (its record read, its container
+ * asked after) on this tick. One whose output is being copied is watched by
+ * that copy: it holds an attachment and the engine's wait on the container,
+ * both ended by the engine when the container ends, and then finishes the
+ * run and gives back its token. Looking at each of
+ * them every two seconds is what an idle daemon spent its time on; the
+ * sweep still looks at every run now and then.
+ */
+export function looksAt(run: {copying: boolean}, sweep: boolean): boolean {
+	return sweep || !run.copying;
+}
+
+/** Whether the full look at every run is due: at the first tick, then every sweepMilliseconds. */
+export function sweepDue(lastSweep: number | undefined, now: number): boolean {
+	return lastSweep === undefined || now - lastSweep >= sweepMilliseconds;
+}
+
 /** Whether the engine says a run's container has ended; when the engine cannot tell, it has not. */
-export function containerEnded(container: ContainerState | undefined | 'unknown'): boolean {
+export function containerEnded(container: Pick<ContainerState, 'status'> | undefined | 'unknown'): boolean {
 	return container !== 'unknown' && (!container || !livingStatuses.has(container.status));
 }
 
@@ -91,6 +116,8 @@ export type DaemonWatchers = {
 };
 
 export function startDaemonWatchers(options: {
+	/** MOAT_HOME: its runs' containers carry it as a label, so one listing answers for all of them. */
+	home: string;
 	registry: Pick<RunRegistry, 'registered' | 'has' | 'count' | 'unregister' | 'save'>;
 	store: RunStore;
 	engine: Engine;
@@ -108,13 +135,16 @@ export function startDaemonWatchers(options: {
 	/** Where output the engine lost before it was copied is recorded. */
 	audit: Pick<AuditSink, 'record'>;
 	now?: () => number;
+	/** How often the watch looks (watchMilliseconds unless a test says otherwise). */
+	pace?: number;
 }): DaemonWatchers {
-	const {registry, store, engine, finisher, log, storage, now = Date.now} = options;
+	const {registry, store, engine, finisher, log, storage, now = Date.now, pace = watchMilliseconds} = options;
 	const captures = new Map<string, AbortController>();
 	// Kept apart from the registry: a run whose container ended while the disk was full is unregistered
 	// (its token dies with it), but its output and its final record are still written once there is room.
 	const stalled = new Map<string, StalledRun>();
 	const stateFile = 'daemon-state.json';
+	let lastSweep: number | undefined;
 
 	/** A full disk is said once, then waited out; anything else is said as it comes. */
 	const failed = (what: string, error: unknown) => {
@@ -213,6 +243,11 @@ export function startDaemonWatchers(options: {
 	};
 
 	const tick = async () => {
+		const sweep = sweepDue(lastSweep, now());
+		if (sweep) {
+			lastSweep = now();
+		}
+
 		const freeBytes = stalled.size > 0 || storage.report() ? await options.freeBytes() : undefined;
 		if (storage.isWaiting(stateFile)) {
 			await registry.save().then(() => {
@@ -222,8 +257,23 @@ export function startDaemonWatchers(options: {
 			});
 		}
 
+		// One listing of this home's containers per tick answers for every run: not one request per run.
+		let listing: Promise<Map<string, ContainerSummary> | undefined> | undefined;
+		const containerState = async (containerId: string) => {
+			listing ??= engine.listContainers({[containerLabels.home]: options.home}).then(
+				containers => new Map(containers.map(container => [container.id, container])),
+				() => undefined,
+			);
+			// Not listed (gone, or a container without the label): the engine is asked about it alone before it counts as ended.
+			return (await listing)?.get(containerId) ?? engine.inspectContainer(containerId).catch(() => 'unknown' as const);
+		};
+
 		for (const live of registry.registered()) {
 			const {runId, registeredAt} = live.persisted;
+			if (!looksAt({copying: captures.has(runId)}, sweep)) {
+				continue;
+			}
+
 			const metadata = await store.read(runId).catch(() => undefined);
 			const watch = watchRun(metadata, registeredAt, now());
 			if (watch.action === 'unregister') {
@@ -241,11 +291,8 @@ export function startDaemonWatchers(options: {
 			}
 
 			captureUnlessWaiting(runId, watch.containerId, watch.interactive, freeBytes);
-			if (watch.checkContainer) {
-				const container = await engine.inspectContainer(watch.containerId).catch(() => 'unknown' as const);
-				if (containerEnded(container)) {
-					await unregister(runId, 'container ended');
-				}
+			if (watch.checkContainer && containerEnded(await containerState(watch.containerId))) {
+				await unregister(runId, 'container ended');
 			}
 		}
 
@@ -260,9 +307,18 @@ export function startDaemonWatchers(options: {
 		}
 	};
 
+	// A look that outlasts the pace (a slow engine) is not joined by another: they would only pile up.
+	let looking = false;
 	const watch = () => {
+		if (looking) {
+			return;
+		}
+
+		looking = true;
 		tick().catch((error: unknown) => {
 			log(`watcher: ${(error as Error).message}`);
+		}).finally(() => {
+			looking = false;
 		});
 	};
 
@@ -274,7 +330,7 @@ export function startDaemonWatchers(options: {
 			watch();
 		}
 	});
-	const timer = setInterval(watch, watchMilliseconds);
+	const timer = setInterval(watch, pace);
 	// The daemon's life is its API and proxy; the watch alone never keeps it running.
 	timer.unref();
 

@@ -20,6 +20,7 @@ import {checkpointMessage, entryLeaves, keyFingerprint, makeEntry, verifyLog, ty
 import {createAuditLog} from '../../source/audit/audit-log.js';
 import {canonicalJson} from '../../source/audit/canonical-json.js';
 import {allInclusionProofs, createTreeBuilder, verifyInclusion} from '../../source/audit/merkle.js';
+import {reportFigures} from './bench-report.js';
 
 const appendCount = Number(process.env.BENCH_APPENDS ?? 100_000);
 const recordCount = Number(process.env.BENCH_RECORDS ?? 3000);
@@ -111,6 +112,10 @@ try {
 	console.log(`  append      ${Math.round(appendCount / appendSeconds)} entries/s (${appendSeconds.toFixed(2)} s)  vs SHA-256 of the same bytes ${Math.round(appendCount / appendBaseline)}/s  ratio ${(appendSeconds / appendBaseline).toFixed(1)}×  (target ≥ 100,000/s); on CPU time ${Math.round(appendCount / appendCpu)}/s`);
 	console.log(`  record()    ${Math.round(recordCount / recordSeconds)} entries/s (${recordCount} in ${recordSeconds.toFixed(2)} s; the daemon's path, one event at a time; no target)`);
 	console.log(`  verify 1M   ${verifySeconds.toFixed(2)} s  vs SHA-256 of the same bytes ${verifyBaseline.toFixed(2)} s  ratio ${(verifySeconds / verifyBaseline).toFixed(1)}×  (target < 5 s); CPU time ${verifyCpu.toFixed(2)} s`);
+	reportFigures('audit', [
+		{figure: 'audit append', measured: `${Math.round(appendCount / appendSeconds)}/s = ${(appendSeconds / appendBaseline).toFixed(1)}× SHA-256's time`, target: '≥ 100,000/s', met: appendCount / appendSeconds >= 100_000},
+		{figure: 'audit verify, 1M entries', measured: `${verifySeconds.toFixed(2)} s = ${(verifySeconds / verifyBaseline).toFixed(1)}× SHA-256's time`, target: '< 5 s', met: verifySeconds < 5},
+	]);
 	console.log(`  proofs      ${proofBytes} bytes per inclusion proof (${proofs[0]!.length} hashes); all ${leaves.length} built in ${proofsSeconds.toFixed(2)} s; ${((checkSeconds / sample.length) * 1e6).toFixed(1)} µs to verify one`);
 } finally {
 	await fs.rm(home, {recursive: true, force: true});

@@ -25,6 +25,7 @@ import path from 'node:path';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {removeEngineObjectsOf, stopDaemonOf} from '../helpers/moat.js';
+import {reportFigures} from './bench-report.js';
 
 const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
 const runningCount = Number(process.env.BENCH_RUNNING ?? 20);
@@ -186,6 +187,9 @@ try {
 	console.log(`  daemon CPU, ${String(runningCount).padEnd(2)} idle running runs     median ${median(running.percents).toFixed(2)} % of a core  (${range(running.percents)})  (target < ${target} %) ${median(running.percents) < target ? '✓' : '✗'}`);
 	console.log(`  what the runs add                   ${(median(running.percents) - median(none.percents)).toFixed(2).replace(/^-0\.00$/, '0.00')} % of a core  (${status.runs ?? '?'} runs registered; started in ${startSeconds.toFixed(1)} s${interactive ? ', with -i' : ''})`);
 	console.log('  the dashboard\'s own idle CPU with 20 running runs: npm run bench:dashboard');
+	reportFigures('daemon', [
+		{figure: `daemon idle CPU, ${runningCount} running runs`, measured: `${median(running.percents).toFixed(2)} % of a core (0 runs: ${median(none.percents).toFixed(2)} %)`, target: `< ${target} %`, met: median(running.percents) < target},
+	]);
 
 	if (profileDirectory) {
 		const before = new Set(await fs.readdir(profileDirectory));

@@ -35,6 +35,7 @@ import type {NetworkEntry} from '../../source/proxy/proxy-server.js';
 import type {RunMetadata} from '../../source/runs/run-metadata.js';
 import type {LogRecord} from '../../source/runs/run-store.js';
 import {seededRandom} from '../helpers/seeded-random.js';
+import {reportFigures} from './bench-report.js';
 
 const execFileAsync = promisify(execFile);
 const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
@@ -522,6 +523,7 @@ try {
 		['CPU at 5,000 lines/s', `${logsCpu.toFixed(1)}%`, '-', ''],
 		[`idle CPU, ${runningCount} running runs`, `${idleCpu.toFixed(2)}%`, '< 2%', verdict(idleCpu < 2)],
 	];
+	reportFigures('dashboard', table.slice(1).filter(row => row[2] !== '-').map(([figure, measured, target, mark]) => ({figure: figure!, measured: measured!, target: target!, met: mark === '✓'})));
 	const widths = [0, 1, 2].map(column => Math.max(...table.map(row => row[column]!.length)));
 	for (const row of table) {
 		console.log(`  ${row.map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell)).join('  ')}`);

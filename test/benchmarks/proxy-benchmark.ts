@@ -33,6 +33,7 @@ import {promisify} from 'node:util';
 import {summarizeCpuProfile} from './cpu-profile-summary.js';
 import {startHttpsStandIn, writeTrustBundle} from '../helpers/https-stand-in.js';
 import {answerBench, benchHost, downloadBytes, loadInBottle, loadOnHost, percentile, type BottleLoad, type LoadFigures, type LoadShape} from './gateway-load.js';
+import {reportFigures} from './bench-report.js';
 
 const execFileAsync = promisify(execFile);
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -266,6 +267,10 @@ try {
 
 	console.log('');
 	console.log(`  throughput   moat / direct   = ${(throughMoat.perSecond / direct.perSecond).toFixed(2)}×  (target ≥ 0.6)`);
+	reportFigures('proxy', [
+		{figure: 'proxy req/s, 8 keep-alive connections', measured: `${throughMoat.perSecond.toFixed(0)}/s = ${(throughMoat.perSecond / direct.perSecond).toFixed(2)}× direct`, target: '≥ 0.6× direct', met: throughMoat.perSecond / direct.perSecond >= 0.6},
+		...throughMitm ? [{figure: 'proxy req/s vs mitmdump', measured: `${(throughMoat.perSecond / throughMitm.perSecond).toFixed(2)}× mitmdump (${throughMitm.perSecond.toFixed(0)}/s)`, target: '≥ 3× mitmdump', met: throughMoat.perSecond / throughMitm.perSecond >= 3}] : [],
+	]);
 	if (throughMitm) {
 		console.log(`  throughput   moat / mitmdump = ${(throughMoat.perSecond / throughMitm.perSecond).toFixed(2)}×  (target ≥ 3)`);
 		const added = (figures: Figures, key: 'p50' | 'p99') => Math.max(0.001, figures[key] - direct[key]);

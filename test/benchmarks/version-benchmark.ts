@@ -15,6 +15,7 @@ import {spawnSync} from 'node:child_process';
 import os from 'node:os';
 import process from 'node:process';
 import {fileURLToPath} from 'node:url';
+import {reportFigures} from './bench-report.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 21);
 const cli = fileURLToPath(new URL('../../source/moat.js', import.meta.url));
@@ -67,3 +68,6 @@ console.log(line('node -e 0 (baseline)', times.node));
 console.log(`${line('moat --version', times.version)}  (target ≤ 2×) ${median(times.version) / node <= 2 ? '✓' : '✗'}`);
 console.log(line('moat --help', times.help));
 console.log(line('moat list --help', times.commandHelp));
+reportFigures('version', [
+	{figure: 'moat --version', measured: `${median(times.version).toFixed(0)} ms = ${(median(times.version) / node).toFixed(2)}× node -e 0`, target: '≤ 2× node -e 0', met: median(times.version) / node <= 2},
+]);
